@@ -1,0 +1,135 @@
+//! Command-line interface: every operator action is a subcommand (SPEC §1).
+
+mod admin;
+mod serve;
+mod user;
+
+use crate::config::{Config, ConfigError, Sources};
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(name = "switchboard", version, about = "A complete phone front desk on Twilio and Vapi, in one binary.")]
+pub struct Cli {
+    /// Read SWITCHBOARD_* settings from this KEY=VALUE file (the environment overrides it).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Data directory (SQLite database, secret key, backups). Overrides SWITCHBOARD_DATA_DIR.
+    #[arg(long, global = true, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the webhooks, API and dashboard.
+    Serve {
+        /// Try it without accounts: sandbox providers and a demo business.
+        #[arg(long)]
+        demo: bool,
+        /// Listen address. Overrides SWITCHBOARD_LISTEN.
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<String>,
+    },
+    /// Apply database migrations and exit (serve does this too).
+    Migrate,
+    /// Manage dashboard users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Write a consistent copy of the database to FILE (safe while serving).
+    Backup { file: PathBuf },
+    /// Replace the database with FILE after checking its integrity and schema version.
+    Restore { file: PathBuf },
+    /// Print the effective configuration, secrets redacted.
+    Config,
+    /// Exit 0 if the local appliance answers /healthz.
+    Healthcheck {
+        /// Base URL to check instead of the configured listen address.
+        #[arg(long)]
+        url: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user; prints a generated password unless --password-stdin is given.
+    Add {
+        #[arg(long)]
+        email: String,
+        #[arg(long, value_parser = ["owner", "admin", "viewer"])]
+        role: String,
+        /// The organization; created if it does not exist. Optional when there is one org.
+        #[arg(long)]
+        org: Option<String>,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Set a new password (generated unless --password-stdin) and sign the user out everywhere.
+    ResetPassword {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        password_stdin: bool,
+    },
+}
+
+/// How a command failed, mapped to the process exit code by `main`.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// Exit 78 (EX_CONFIG): systemd can be told not to restart on it.
+    #[error("configuration error: {0}")]
+    Config(#[from] ConfigError),
+    #[error("{0}")]
+    Failed(String),
+}
+
+impl CliError {
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            CliError::Config(_) => 78,
+            CliError::Failed(_) => 1,
+        }
+    }
+}
+
+fn fail(e: impl std::fmt::Display) -> CliError {
+    CliError::Failed(e.to_string())
+}
+
+impl Cli {
+    /// Builds the configuration: file, then environment, then flags.
+    pub fn load_config(&self) -> Result<Config, ConfigError> {
+        let mut overrides = Vec::new();
+        if let Some(dir) = &self.data_dir {
+            overrides.push(("SWITCHBOARD_DATA_DIR".to_string(), dir.display().to_string()));
+        }
+        if let Command::Serve { demo, listen } = &self.command {
+            if *demo {
+                overrides.push(("SWITCHBOARD_DEMO".to_string(), "true".to_string()));
+            }
+            if let Some(listen) = listen {
+                overrides.push(("SWITCHBOARD_LISTEN".to_string(), listen.clone()));
+            }
+        }
+        let sources = Sources::gather(self.config.as_deref(), std::env::vars(), overrides)?;
+        Config::from_sources(&sources)
+    }
+}
+
+/// Runs a parsed command with a loaded configuration.
+pub async fn run(cli: Cli, config: Config) -> Result<(), CliError> {
+    match cli.command {
+        Command::Serve { .. } => serve::run(config).await,
+        Command::Migrate => admin::migrate(&config),
+        Command::User(UserCommand::Add { email, role, org, password_stdin }) => {
+            user::add(&config, &email, &role, org.as_deref(), password_stdin)
+        }
+        Command::User(UserCommand::ResetPassword { email, password_stdin }) => user::reset_password(&config, &email, password_stdin),
+        Command::Backup { file } => admin::backup(&config, &file),
+        Command::Restore { file } => admin::restore(&config, &file),
+        Command::Config => admin::show_config(&config),
+        Command::Healthcheck { url } => admin::healthcheck(&config, url.as_deref()).await,
+    }
+}

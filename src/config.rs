@@ -1,0 +1,545 @@
+//! One typed `Config` (SPEC §1): defaults in code, then a `KEY=VALUE` file (`--config`), then
+//! `SWITCHBOARD_*` environment variables, then command-line flags. Secrets may come from a
+//! file named by the `*_FILE` variant. A bad value fails start-up naming the variable.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+pub const PREFIX: &str = "SWITCHBOARD_";
+
+/// A secret value: never printed by `Debug` or `Display`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret([redacted])")
+    }
+}
+
+/// A configuration problem, always naming the variable and what a valid value looks like.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{var}: {problem}")]
+pub struct ConfigError {
+    pub var: String,
+    pub problem: String,
+}
+
+impl ConfigError {
+    fn new(var: &str, problem: impl Into<String>) -> Self {
+        ConfigError { var: var.to_string(), problem: problem.into() }
+    }
+}
+
+/// Named token-bucket limits (SPEC §6.1), in requests per minute.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RateLimitConfig {
+    pub twilio_voice_per_caller: u32,
+    pub auth_failures_per_ip: u32,
+    pub api_per_principal: u32,
+    pub login_per_ip_email: u32,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    /// The externally visible base URL, without a trailing slash.
+    pub public_url: Option<String>,
+    pub demo: bool,
+    pub twilio_account_sid: Option<String>,
+    pub twilio_auth_token: Option<Secret>,
+    pub twilio_api_base: String,
+    pub vapi_api_key: Option<Secret>,
+    pub vapi_api_base: String,
+    pub vapi_webhook_secret: Option<Secret>,
+    pub vapi_webhook_hmac_secret: Option<Secret>,
+    pub secret_key: Option<Secret>,
+    pub trust_proxy: bool,
+    pub insecure_skip_twilio_signature: bool,
+    pub log: String,
+    pub session_ttl_hours: u32,
+    pub rate_limits: RateLimitConfig,
+    /// `SWITCHBOARD_*` variables that no setting reads (likely typos), for `/api/health`.
+    pub unknown_vars: Vec<String>,
+}
+
+/// Every setting: (suffix after `SWITCHBOARD_`, is secret, default shown by `config`).
+const SETTINGS: &[(&str, bool, &str)] = &[
+    ("LISTEN", false, "127.0.0.1:8080"),
+    ("DATA_DIR", false, "./data"),
+    ("PUBLIC_URL", false, ""),
+    ("DEMO", false, "false"),
+    ("TWILIO_ACCOUNT_SID", false, ""),
+    ("TWILIO_AUTH_TOKEN", true, ""),
+    ("TWILIO_API_BASE", false, "https://api.twilio.com"),
+    ("VAPI_API_KEY", true, ""),
+    ("VAPI_API_BASE", false, "https://api.vapi.ai"),
+    ("VAPI_WEBHOOK_SECRET", true, ""),
+    ("VAPI_WEBHOOK_HMAC_SECRET", true, ""),
+    ("SECRET_KEY", true, ""),
+    ("TRUST_PROXY", false, "false"),
+    ("INSECURE_SKIP_TWILIO_SIGNATURE", false, "false"),
+    ("LOG", false, "info"),
+    ("SESSION_TTL_HOURS", false, "168"),
+    ("RATE_TWILIO_VOICE_PER_MIN", false, "10"),
+    ("RATE_AUTH_FAILURES_PER_MIN", false, "60"),
+    ("RATE_API_PER_MIN", false, "600"),
+    ("RATE_LOGIN_PER_MIN", false, "5"),
+];
+
+/// The raw `SWITCHBOARD_*` values after merging every source, keyed by full variable name.
+#[derive(Debug, Clone, Default)]
+pub struct Sources {
+    vars: HashMap<String, String>,
+}
+
+impl Sources {
+    /// Merges, lowest precedence first: the optional `--config` file, then the process
+    /// environment (only `SWITCHBOARD_*` keys), then explicit overrides (CLI flags).
+    pub fn gather(
+        config_file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+        overrides: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let mut vars = HashMap::new();
+        if let Some(path) = config_file {
+            vars.extend(parse_env_file(path)?);
+        }
+        vars.extend(env.into_iter().filter(|(k, _)| k.starts_with(PREFIX)));
+        vars.extend(overrides);
+        Ok(Sources { vars })
+    }
+
+    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
+        Sources { vars: pairs.into_iter().map(|(k, v)| (k.to_string(), v.to_string())).collect() }
+    }
+
+    pub fn set(&mut self, key: &str, value: impl Into<String>) {
+        self.vars.insert(key.to_string(), value.into());
+    }
+
+    fn raw(&self, suffix: &str) -> Option<&str> {
+        self.vars
+            .get(&format!("{PREFIX}{suffix}"))
+            .map(|v| v.as_str())
+            .filter(|v| !v.trim().is_empty())
+    }
+
+    /// A secret from `SWITCHBOARD_X` or the file named by `SWITCHBOARD_X_FILE` (not both).
+    fn secret(&self, suffix: &str) -> Result<Option<Secret>, ConfigError> {
+        let var = format!("{PREFIX}{suffix}");
+        let file_var = format!("{var}_FILE");
+        match (self.raw(suffix), self.raw(&format!("{suffix}_FILE"))) {
+            (Some(_), Some(_)) => Err(ConfigError::new(&var, format!("set either {var} or {file_var}, not both"))),
+            (Some(v), None) => Ok(Some(Secret::new(v.trim()))),
+            (None, Some(path)) => {
+                let content = std::fs::read_to_string(path.trim())
+                    .map_err(|e| ConfigError::new(&file_var, format!("cannot read secret file '{path}': {e}")))?;
+                let value = content.trim();
+                if value.is_empty() {
+                    return Err(ConfigError::new(&file_var, format!("the secret file '{path}' is empty")));
+                }
+                Ok(Some(Secret::new(value)))
+            }
+            (None, None) => Ok(None),
+        }
+    }
+
+    fn parsed<T>(&self, suffix: &str, what: &str, parse: impl Fn(&str) -> Option<T>) -> Result<T, ConfigError> {
+        let default = SETTINGS.iter().find(|(s, _, _)| *s == suffix).map(|(_, _, d)| *d).unwrap_or("");
+        let value = self.raw(suffix).unwrap_or(default).trim();
+        parse(value).ok_or_else(|| {
+            ConfigError::new(&format!("{PREFIX}{suffix}"), format!("'{value}' is not {what} (default: {default})"))
+        })
+    }
+
+    fn bool(&self, suffix: &str) -> Result<bool, ConfigError> {
+        self.parsed(suffix, "a boolean: use true or false", |v| match v.to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" | "on" => Some(true),
+            "false" | "0" | "no" | "off" => Some(false),
+            _ => None,
+        })
+    }
+
+    fn per_minute(&self, suffix: &str) -> Result<u32, ConfigError> {
+        self.parsed(suffix, "a whole number of requests per minute between 1 and 1000000", |v| {
+            v.parse::<u32>().ok().filter(|n| (1..=1_000_000).contains(n))
+        })
+    }
+}
+
+impl Config {
+    pub fn from_sources(src: &Sources) -> Result<Config, ConfigError> {
+        let listen = src.parsed("LISTEN", "a socket address like 127.0.0.1:8080", |v| v.parse().ok())?;
+        let demo = src.bool("DEMO")?;
+        let data_dir = PathBuf::from(src.raw("DATA_DIR").unwrap_or("./data").trim());
+        let public_url = match src.raw("PUBLIC_URL") {
+            Some(v) => Some(normalize_base_url("SWITCHBOARD_PUBLIC_URL", v)?),
+            None => None,
+        };
+        let twilio_account_sid = src.raw("TWILIO_ACCOUNT_SID").map(|s| s.trim().to_string());
+        if let Some(sid) = &twilio_account_sid {
+            if !is_sid(sid, "AC") {
+                return Err(ConfigError::new(
+                    "SWITCHBOARD_TWILIO_ACCOUNT_SID",
+                    format!("'{sid}' is not a Twilio account SID: it starts with AC followed by 32 hex characters (Twilio Console → Account Info)"),
+                ));
+            }
+        }
+        let twilio_auth_token = src.secret("TWILIO_AUTH_TOKEN")?;
+        match (&twilio_account_sid, &twilio_auth_token) {
+            (Some(_), None) => {
+                return Err(ConfigError::new(
+                    "SWITCHBOARD_TWILIO_AUTH_TOKEN",
+                    "is required when SWITCHBOARD_TWILIO_ACCOUNT_SID is set (Twilio Console → Account Info → Auth Token)",
+                ))
+            }
+            (None, Some(_)) => {
+                return Err(ConfigError::new(
+                    "SWITCHBOARD_TWILIO_ACCOUNT_SID",
+                    "is required when SWITCHBOARD_TWILIO_AUTH_TOKEN is set",
+                ))
+            }
+            _ => {}
+        }
+        let secret_key = src.secret("SECRET_KEY")?;
+        if let Some(key) = &secret_key {
+            crate::crypto::SecretKey::from_base64(key.expose())
+                .map_err(|problem| ConfigError::new("SWITCHBOARD_SECRET_KEY", problem))?;
+        }
+        let session_ttl_hours = src.parsed("SESSION_TTL_HOURS", "a number of hours between 1 and 8760", |v| {
+            v.parse::<u32>().ok().filter(|n| (1..=8760).contains(n))
+        })?;
+        let config = Config {
+            listen,
+            data_dir,
+            public_url,
+            demo,
+            twilio_account_sid,
+            twilio_auth_token,
+            twilio_api_base: normalize_base_url(
+                "SWITCHBOARD_TWILIO_API_BASE",
+                src.raw("TWILIO_API_BASE").unwrap_or("https://api.twilio.com"),
+            )?,
+            vapi_api_key: src.secret("VAPI_API_KEY")?,
+            vapi_api_base: normalize_base_url(
+                "SWITCHBOARD_VAPI_API_BASE",
+                src.raw("VAPI_API_BASE").unwrap_or("https://api.vapi.ai"),
+            )?,
+            vapi_webhook_secret: src.secret("VAPI_WEBHOOK_SECRET")?,
+            vapi_webhook_hmac_secret: src.secret("VAPI_WEBHOOK_HMAC_SECRET")?,
+            secret_key,
+            trust_proxy: src.bool("TRUST_PROXY")?,
+            insecure_skip_twilio_signature: src.bool("INSECURE_SKIP_TWILIO_SIGNATURE")?,
+            log: src.raw("LOG").unwrap_or("info").trim().to_string(),
+            session_ttl_hours,
+            rate_limits: RateLimitConfig {
+                twilio_voice_per_caller: src.per_minute("RATE_TWILIO_VOICE_PER_MIN")?,
+                auth_failures_per_ip: src.per_minute("RATE_AUTH_FAILURES_PER_MIN")?,
+                api_per_principal: src.per_minute("RATE_API_PER_MIN")?,
+                login_per_ip_email: src.per_minute("RATE_LOGIN_PER_MIN")?,
+            },
+            unknown_vars: unknown_vars(src),
+        };
+        Ok(config)
+    }
+
+    /// Checks what `serve` needs beyond parsing: outside demo mode Twilio and Vapi must be
+    /// able to reach the appliance, so `PUBLIC_URL` is required.
+    pub fn check_for_serve(&self) -> Result<(), ConfigError> {
+        if !self.demo && self.public_url.is_none() {
+            return Err(ConfigError::new(
+                "SWITCHBOARD_PUBLIC_URL",
+                "is required to serve outside demo mode: set it to the https:// URL at which Twilio and Vapi reach this \
+                 appliance (e.g. https://phones.example.com), or run `switchboard serve --demo` to try it with sandbox providers",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The base URL providers call: `PUBLIC_URL`, or in demo mode the local listen address.
+    pub fn effective_public_url(&self) -> String {
+        match &self.public_url {
+            Some(url) => url.clone(),
+            None => {
+                let host = if self.listen.ip().is_unspecified() { "127.0.0.1".to_string() } else { self.listen.ip().to_string() };
+                let host = if self.listen.is_ipv6() && !self.listen.ip().is_unspecified() { format!("[{host}]") } else { host };
+                format!("http://{host}:{}", self.listen.port())
+            }
+        }
+    }
+
+    /// Cookies get `Secure` when the dashboard is served over https.
+    pub fn secure_cookies(&self) -> bool {
+        self.public_url.as_deref().is_some_and(|u| u.starts_with("https://"))
+    }
+
+    pub fn db_path(&self) -> PathBuf {
+        self.data_dir.join("switchboard.db")
+    }
+
+    pub fn backups_dir(&self) -> PathBuf {
+        self.data_dir.join("backups")
+    }
+
+    /// Problems that do not stop start-up but that an operator should fix (`/api/health`).
+    pub fn warnings(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.public_url.is_none() && !self.demo {
+            out.push("SWITCHBOARD_PUBLIC_URL is not set: Twilio and Vapi cannot reach this appliance.".into());
+        }
+        if self.public_url.as_deref().is_some_and(|u| u.starts_with("http://")) && !self.demo {
+            out.push("SWITCHBOARD_PUBLIC_URL is not https: session cookies are sent without Secure and Twilio signatures are checked against an http URL.".into());
+        }
+        if self.insecure_skip_twilio_signature {
+            out.push("SWITCHBOARD_INSECURE_SKIP_TWILIO_SIGNATURE=true: Twilio webhook signatures are NOT checked; anyone can forge calls and texts.".into());
+        }
+        if !self.demo && self.twilio_account_sid.is_none() {
+            out.push("Twilio credentials are not configured (SWITCHBOARD_TWILIO_ACCOUNT_SID / SWITCHBOARD_TWILIO_AUTH_TOKEN): Twilio webhooks will be rejected.".into());
+        }
+        if !self.demo && self.vapi_webhook_secret.is_none() && self.vapi_webhook_hmac_secret.is_none() {
+            out.push("No Vapi webhook secret is configured (SWITCHBOARD_VAPI_WEBHOOK_SECRET): Vapi webhooks will be rejected.".into());
+        }
+        for var in &self.unknown_vars {
+            out.push(format!("{var} is set but is not a switchboard setting (a typo?); it is ignored."));
+        }
+        out
+    }
+
+    /// Every setting with its effective value, secrets redacted, for `switchboard config`.
+    pub fn redacted_listing(&self) -> BTreeMap<String, String> {
+        let secret = |s: &Option<Secret>| match s {
+            Some(_) => "(set, redacted)".to_string(),
+            None => "(not set)".to_string(),
+        };
+        let opt = |s: &Option<String>| s.clone().unwrap_or_else(|| "(not set)".into());
+        let r = &self.rate_limits;
+        [
+            ("LISTEN", self.listen.to_string()),
+            ("DATA_DIR", self.data_dir.display().to_string()),
+            ("PUBLIC_URL", opt(&self.public_url)),
+            ("DEMO", self.demo.to_string()),
+            ("TWILIO_ACCOUNT_SID", opt(&self.twilio_account_sid)),
+            ("TWILIO_AUTH_TOKEN", secret(&self.twilio_auth_token)),
+            ("TWILIO_API_BASE", self.twilio_api_base.clone()),
+            ("VAPI_API_KEY", secret(&self.vapi_api_key)),
+            ("VAPI_API_BASE", self.vapi_api_base.clone()),
+            ("VAPI_WEBHOOK_SECRET", secret(&self.vapi_webhook_secret)),
+            ("VAPI_WEBHOOK_HMAC_SECRET", secret(&self.vapi_webhook_hmac_secret)),
+            ("SECRET_KEY", secret(&self.secret_key)),
+            ("TRUST_PROXY", self.trust_proxy.to_string()),
+            ("INSECURE_SKIP_TWILIO_SIGNATURE", self.insecure_skip_twilio_signature.to_string()),
+            ("LOG", self.log.clone()),
+            ("SESSION_TTL_HOURS", self.session_ttl_hours.to_string()),
+            ("RATE_TWILIO_VOICE_PER_MIN", r.twilio_voice_per_caller.to_string()),
+            ("RATE_AUTH_FAILURES_PER_MIN", r.auth_failures_per_ip.to_string()),
+            ("RATE_API_PER_MIN", r.api_per_principal.to_string()),
+            ("RATE_LOGIN_PER_MIN", r.login_per_ip_email.to_string()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (format!("{PREFIX}{k}"), v))
+        .collect()
+    }
+
+    /// A configuration for tests and tools: defaults plus the given data dir.
+    pub fn for_data_dir(data_dir: &Path) -> Config {
+        let mut src = Sources::default();
+        src.set("SWITCHBOARD_DATA_DIR", data_dir.display().to_string());
+        Config::from_sources(&src).expect("defaults are valid")
+    }
+}
+
+fn unknown_vars(src: &Sources) -> Vec<String> {
+    let mut unknown: Vec<String> = src
+        .vars
+        .keys()
+        .filter(|k| {
+            let suffix = &k[PREFIX.len()..];
+            let base = suffix.strip_suffix("_FILE").unwrap_or(suffix);
+            !SETTINGS.iter().any(|(s, is_secret, _)| *s == suffix || (*is_secret && *s == base))
+        })
+        .cloned()
+        .collect();
+    unknown.sort();
+    unknown
+}
+
+fn is_sid(s: &str, prefix: &str) -> bool {
+    s.len() == 34 && s.starts_with(prefix) && s[2..].chars().all(|c| c.is_ascii_hexdigit())
+}
+
+/// Accepts `http(s)://host[:port][/path]`, drops a trailing slash.
+fn normalize_base_url(var: &str, value: &str) -> Result<String, ConfigError> {
+    let v = value.trim().trim_end_matches('/');
+    let rest = v.strip_prefix("https://").or_else(|| v.strip_prefix("http://"));
+    match rest {
+        Some(host) if !host.is_empty() && !host.starts_with('/') && !v.contains(['?', '#', ' ']) => Ok(v.to_string()),
+        _ => Err(ConfigError::new(
+            var,
+            format!("'{value}' is not a base URL: use http:// or https:// followed by a host, e.g. https://phones.example.com"),
+        )),
+    }
+}
+
+/// Reads a systemd-style `KEY=VALUE` file: `#` comments, blank lines, optional `export `,
+/// optional single or double quotes around the value.
+pub fn parse_env_file(path: &Path) -> Result<HashMap<String, String>, ConfigError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ConfigError::new("--config", format!("cannot read '{}': {e}", path.display())))?;
+    let mut vars = HashMap::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let line = line.strip_prefix("export ").unwrap_or(line);
+        let Some((key, value)) = line.split_once('=') else {
+            return Err(ConfigError::new(
+                "--config",
+                format!("{}:{}: expected KEY=VALUE, found '{line}'", path.display(), n + 1),
+            ));
+        };
+        let value = value.trim();
+        let unquoted = value
+            .strip_prefix('"')
+            .and_then(|v| v.strip_suffix('"'))
+            .or_else(|| value.strip_prefix('\'').and_then(|v| v.strip_suffix('\'')))
+            .unwrap_or(value);
+        vars.insert(key.trim().to_string(), unquoted.to_string());
+    }
+    Ok(vars)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        Config::from_sources(&Sources::from_pairs(pairs.iter().copied()))
+    }
+
+    #[test]
+    fn defaults_match_the_spec() {
+        let c = load(&[]).unwrap();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.data_dir, PathBuf::from("./data"));
+        assert_eq!(c.twilio_api_base, "https://api.twilio.com");
+        assert_eq!(c.vapi_api_base, "https://api.vapi.ai");
+        assert!(!c.trust_proxy);
+        assert_eq!(c.rate_limits.login_per_ip_email, 5);
+        assert_eq!(c.rate_limits.api_per_principal, 600);
+    }
+
+    #[test]
+    fn a_bad_listen_address_names_the_variable() {
+        let err = load(&[("SWITCHBOARD_LISTEN", "localhost")]).unwrap_err();
+        assert_eq!(err.var, "SWITCHBOARD_LISTEN");
+        assert!(err.problem.contains("127.0.0.1:8080"), "{}", err.problem);
+    }
+
+    #[test]
+    fn a_bad_boolean_names_the_variable() {
+        let err = load(&[("SWITCHBOARD_TRUST_PROXY", "maybe")]).unwrap_err();
+        assert_eq!(err.var, "SWITCHBOARD_TRUST_PROXY");
+    }
+
+    #[test]
+    fn an_account_sid_without_a_token_names_the_token() {
+        let err = load(&[("SWITCHBOARD_TWILIO_ACCOUNT_SID", "AC0123456789abcdef0123456789abcdef")]).unwrap_err();
+        assert_eq!(err.var, "SWITCHBOARD_TWILIO_AUTH_TOKEN");
+    }
+
+    #[test]
+    fn a_malformed_account_sid_is_refused() {
+        let err = load(&[("SWITCHBOARD_TWILIO_ACCOUNT_SID", "not-a-sid"), ("SWITCHBOARD_TWILIO_AUTH_TOKEN", "x")])
+            .unwrap_err();
+        assert_eq!(err.var, "SWITCHBOARD_TWILIO_ACCOUNT_SID");
+    }
+
+    #[test]
+    fn public_url_must_be_http_or_https_and_loses_its_trailing_slash() {
+        assert_eq!(
+            load(&[("SWITCHBOARD_PUBLIC_URL", "https://phones.example.com/")]).unwrap().public_url.as_deref(),
+            Some("https://phones.example.com")
+        );
+        assert_eq!(load(&[("SWITCHBOARD_PUBLIC_URL", "phones.example.com")]).unwrap_err().var, "SWITCHBOARD_PUBLIC_URL");
+    }
+
+    #[test]
+    fn serve_outside_demo_requires_public_url() {
+        let err = load(&[]).unwrap().check_for_serve().unwrap_err();
+        assert_eq!(err.var, "SWITCHBOARD_PUBLIC_URL");
+        assert!(load(&[("SWITCHBOARD_DEMO", "true")]).unwrap().check_for_serve().is_ok());
+    }
+
+    #[test]
+    fn secrets_can_come_from_a_file_but_not_from_both() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("token");
+        std::fs::write(&file, "s3cret\n").unwrap();
+        let path = file.display().to_string();
+        let c = load(&[("SWITCHBOARD_VAPI_WEBHOOK_SECRET_FILE", &path)]).unwrap();
+        assert_eq!(c.vapi_webhook_secret.unwrap().expose(), "s3cret");
+        let err = load(&[("SWITCHBOARD_VAPI_WEBHOOK_SECRET_FILE", &path), ("SWITCHBOARD_VAPI_WEBHOOK_SECRET", "x")])
+            .unwrap_err();
+        assert_eq!(err.var, "SWITCHBOARD_VAPI_WEBHOOK_SECRET");
+        let missing = load(&[("SWITCHBOARD_VAPI_API_KEY_FILE", "/nonexistent/key")]).unwrap_err();
+        assert_eq!(missing.var, "SWITCHBOARD_VAPI_API_KEY_FILE");
+    }
+
+    #[test]
+    fn the_listing_redacts_secrets() {
+        let c = load(&[("SWITCHBOARD_VAPI_WEBHOOK_SECRET", "hunter2")]).unwrap();
+        let listing = c.redacted_listing();
+        assert_eq!(listing["SWITCHBOARD_VAPI_WEBHOOK_SECRET"], "(set, redacted)");
+        assert!(!format!("{listing:?}{c:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn unknown_switchboard_variables_become_warnings() {
+        let c = load(&[("SWITCHBOARD_PUBLIK_URL", "x"), ("SWITCHBOARD_VAPI_API_KEY_FILE", "")]).unwrap();
+        assert_eq!(c.unknown_vars, vec!["SWITCHBOARD_PUBLIK_URL".to_string()]);
+        assert!(c.warnings().iter().any(|w| w.contains("SWITCHBOARD_PUBLIK_URL")));
+    }
+
+    #[test]
+    fn env_file_lines_are_parsed_with_comments_quotes_and_export() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("env");
+        std::fs::write(&file, "# comment\n\nexport SWITCHBOARD_LOG=debug\nSWITCHBOARD_PUBLIC_URL=\"https://a.example\"\n").unwrap();
+        let vars = parse_env_file(&file).unwrap();
+        assert_eq!(vars["SWITCHBOARD_LOG"], "debug");
+        assert_eq!(vars["SWITCHBOARD_PUBLIC_URL"], "https://a.example");
+        std::fs::write(&file, "JUSTAWORD\n").unwrap();
+        assert!(parse_env_file(&file).unwrap_err().problem.contains(":1: expected KEY=VALUE"));
+    }
+
+    #[test]
+    fn the_environment_overrides_the_file_and_flags_override_both() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("env");
+        std::fs::write(&file, "SWITCHBOARD_LOG=debug\nSWITCHBOARD_LISTEN=127.0.0.1:1\n").unwrap();
+        let src = Sources::gather(
+            Some(&file),
+            [("SWITCHBOARD_LOG".to_string(), "warn".to_string()), ("HOME".to_string(), "/root".to_string())],
+            [("SWITCHBOARD_LISTEN".to_string(), "127.0.0.1:2".to_string())],
+        )
+        .unwrap();
+        let c = Config::from_sources(&src).unwrap();
+        assert_eq!(c.log, "warn");
+        assert_eq!(c.listen.to_string(), "127.0.0.1:2");
+        assert!(c.unknown_vars.is_empty());
+    }
+}

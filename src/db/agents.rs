@@ -1,0 +1,52 @@
+//! AI agents (Vapi assistants) of an org. Which number an agent answers lives on the number.
+
+use rusqlite::{Connection, OptionalExtension, Row};
+use serde::Serialize;
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Agent {
+    pub id: i64,
+    pub name: String,
+    pub vapi_assistant_id: Option<String>,
+    pub sip_uri: Option<String>,
+    /// Active numbers linked to this agent (derived from `phone_numbers`).
+    pub numbers: Vec<String>,
+    pub created_at: String,
+}
+
+fn from_row(r: &Row) -> rusqlite::Result<Agent> {
+    let numbers: Option<String> = r.get(4)?;
+    Ok(Agent {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        vapi_assistant_id: r.get(2)?,
+        sip_uri: r.get(3)?,
+        numbers: numbers.map(|n| n.split(',').map(str::to_string).collect()).unwrap_or_default(),
+        created_at: r.get(5)?,
+    })
+}
+
+const SELECT: &str = "SELECT a.id, a.name, a.vapi_assistant_id, a.sip_uri,
+    (SELECT group_concat(e164, ',') FROM (SELECT e164 FROM phone_numbers n
+        WHERE n.agent_id = a.id AND n.status = 'active' ORDER BY e164)),
+    a.created_at FROM agents a";
+
+pub fn insert(conn: &Connection, org_id: i64, name: &str, assistant_id: Option<&str>, sip_uri: Option<&str>) -> rusqlite::Result<i64> {
+    conn.execute(
+        "INSERT INTO agents (org_id, name, vapi_assistant_id, sip_uri) VALUES (?1, ?2, ?3, ?4)",
+        (org_id, name, assistant_id, sip_uri),
+    )?;
+    Ok(conn.last_insert_rowid())
+}
+
+pub fn list_for_org(conn: &Connection, org_id: i64) -> rusqlite::Result<Vec<Agent>> {
+    let mut stmt = conn.prepare(&format!("{SELECT} WHERE a.org_id = ?1 ORDER BY a.name"))?;
+    let rows = stmt.query_map([org_id], from_row)?;
+    rows.collect()
+}
+
+/// One agent of this org; another org's agent is `None` (the API answers 404).
+pub fn get(conn: &Connection, org_id: i64, id: i64) -> rusqlite::Result<Option<Agent>> {
+    conn.query_row(&format!("{SELECT} WHERE a.id = ?1 AND a.org_id = ?2"), [id, org_id], from_row).optional()
+}

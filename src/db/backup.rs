@@ -1,0 +1,109 @@
+//! Online backup and checked restore (SPEC §9.4), both through SQLite's backup API so they
+//! are safe while the appliance is serving.
+
+use super::{migrations, DbError};
+use rusqlite::backup::Backup;
+use rusqlite::{Connection, OpenFlags};
+use std::path::{Path, PathBuf};
+
+/// Copies the whole database behind `src` into `dest` as one consistent snapshot. Writes to
+/// a temporary file first and renames it into place, so `dest` is never half-written.
+pub fn backup_connection(src: &Connection, dest: &Path) -> Result<(), DbError> {
+    if let Some(dir) = dest.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|source| DbError::DataDir { path: dir.display().to_string(), source })?;
+    }
+    let tmp = dest.with_extension("partial");
+    let _ = std::fs::remove_file(&tmp);
+    {
+        let mut out = Connection::open(&tmp)?;
+        let backup = Backup::new(src, &mut out)?;
+        // One step of -1 pages copies everything inside a single read transaction: a
+        // consistent snapshot that concurrent writers cannot force to restart.
+        backup.step(-1)?;
+        drop(backup);
+        out.execute_batch("PRAGMA journal_mode = DELETE;")?;
+        integrity_ok(&out)?;
+    }
+    std::fs::rename(&tmp, dest).map_err(|e| DbError::Invalid(format!("cannot move the backup into {}: {e}", dest.display())))?;
+    Ok(())
+}
+
+/// `switchboard backup FILE`: snapshot the database at `db_path` into `dest`.
+pub fn backup_file(db_path: &Path, dest: &Path) -> Result<u32, DbError> {
+    if !db_path.exists() {
+        return Err(DbError::Invalid(format!(
+            "there is no database at {}: check --data-dir / SWITCHBOARD_DATA_DIR",
+            db_path.display()
+        )));
+    }
+    let src = Connection::open_with_flags(db_path, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    src.busy_timeout(std::time::Duration::from_secs(5))?;
+    backup_connection(&src, dest)?;
+    Ok(migrations::current_version(&src)?)
+}
+
+fn integrity_ok(conn: &Connection) -> Result<(), DbError> {
+    let verdict: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
+    if verdict != "ok" {
+        return Err(DbError::Invalid(format!("integrity check failed: {verdict}")));
+    }
+    Ok(())
+}
+
+/// Checks that `file` is an intact switchboard database this binary can run; returns its
+/// schema version.
+pub fn check_restorable(file: &Path) -> Result<u32, DbError> {
+    if !file.is_file() {
+        return Err(DbError::Invalid(format!("{} does not exist or is not a file", file.display())));
+    }
+    let conn = Connection::open_with_flags(file, OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .map_err(|e| DbError::Invalid(format!("{} is not a SQLite database: {e}", file.display())))?;
+    integrity_ok(&conn).map_err(|e| DbError::Invalid(format!("{} is damaged: {e}", file.display())))?;
+    let version = migrations::current_version(&conn)
+        .map_err(|e| DbError::Invalid(format!("{} is not a SQLite database: {e}", file.display())))?;
+    if version == 0 {
+        return Err(DbError::Invalid(format!("{} is not a switchboard backup: it has no schema version", file.display())));
+    }
+    let binary = migrations::latest_version();
+    if version > binary {
+        return Err(migrations::MigrationError::NewerThanBinary { db: version, binary }.into());
+    }
+    Ok(version)
+}
+
+/// What a restore did.
+#[derive(Debug)]
+pub struct RestoreReport {
+    pub restored_version: u32,
+    pub safety_backup: Option<PathBuf>,
+    pub migrated_to: u32,
+}
+
+/// `switchboard restore FILE`: checks the file, saves the current database to
+/// `backups_dir`, then copies the file over the live database with the backup API (so a
+/// running appliance sees the restored data on its next query) and migrates it.
+pub fn restore_file(file: &Path, db_path: &Path, backups_dir: &Path) -> Result<RestoreReport, DbError> {
+    let restored_version = check_restorable(file)?;
+    let safety_backup = if db_path.exists() {
+        let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
+        let path = backups_dir.join(format!("pre-restore-{stamp}.db"));
+        backup_file(db_path, &path)?;
+        Some(path)
+    } else {
+        if let Some(dir) = db_path.parent() {
+            std::fs::create_dir_all(dir).map_err(|source| DbError::DataDir { path: dir.display().to_string(), source })?;
+        }
+        None
+    };
+    let src = Connection::open_with_flags(file, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    let mut live = Connection::open(db_path)?;
+    super::apply_pragmas(&live)?;
+    {
+        let backup = Backup::new(&src, &mut live)?;
+        backup.step(-1)?;
+    }
+    super::apply_pragmas(&live)?;
+    let report = migrations::migrate(&mut live, backups_dir)?;
+    integrity_ok(&live)?;
+    Ok(RestoreReport { restored_version, safety_backup, migrated_to: report.to })
+}

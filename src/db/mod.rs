@@ -1,0 +1,148 @@
+//! Storage: the r2d2 pool over SQLite, the pragmas every pooled connection gets, the one
+//! helper that runs blocking DB work off the async executor, and one plain-SQL module per
+//! table or aggregate. Functions take `&Connection` so they compose into transactions.
+
+pub mod agents;
+pub mod audit;
+pub mod backup;
+pub mod migrations;
+pub mod numbers;
+pub mod orgs;
+pub mod provider_accounts;
+pub mod sessions;
+pub mod settings;
+pub mod tokens;
+pub mod users;
+
+use r2d2_sqlite::SqliteConnectionManager;
+use rusqlite::Connection;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub type Pool = r2d2::Pool<SqliteConnectionManager>;
+
+/// SPEC §6.4: a DB operation that takes longer than this answers 503 instead of hanging.
+pub const DB_TIMEOUT: Duration = Duration::from_secs(5);
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("sqlite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("connection pool: {0}")]
+    Pool(#[from] r2d2::Error),
+    #[error("the database operation took longer than {} s", DB_TIMEOUT.as_secs())]
+    Timeout,
+    #[error("the database task was cancelled")]
+    Cancelled,
+    #[error(transparent)]
+    Migration(#[from] migrations::MigrationError),
+    #[error("cannot create the data directory {path}: {source}")]
+    DataDir { path: String, source: std::io::Error },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// Every pooled connection runs this first. `busy_timeout` comes first so the following
+/// pragmas wait for a concurrent writer instead of failing with SQLITE_BUSY; WAL lets
+/// readers run beside the one writer; NORMAL is durable across application crashes in WAL
+/// mode; foreign keys are off by default in SQLite and must be enabled per connection.
+pub fn apply_pragmas(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(
+        "PRAGMA busy_timeout = 5000;
+         PRAGMA journal_mode = WAL;
+         PRAGMA synchronous = NORMAL;
+         PRAGMA foreign_keys = ON;",
+    )
+}
+
+/// The handle every part of the app shares: a pool plus where the file lives.
+#[derive(Clone)]
+pub struct Db {
+    pool: Pool,
+    path: PathBuf,
+}
+
+impl Db {
+    /// Creates the data dir if needed, migrates the database (writing a backup first when
+    /// an existing database is upgraded) and opens the pool.
+    pub fn open(path: &Path, backups_dir: &Path) -> Result<(Db, migrations::Report), DbError> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)
+                .map_err(|source| DbError::DataDir { path: dir.display().to_string(), source })?;
+        }
+        let report = {
+            let mut conn = Connection::open(path)?;
+            apply_pragmas(&conn)?;
+            migrations::migrate(&mut conn, backups_dir)?
+        };
+        let manager = SqliteConnectionManager::file(path).with_init(|c| apply_pragmas(c));
+        let pool = r2d2::Pool::builder()
+            .max_size(8)
+            .connection_timeout(DB_TIMEOUT)
+            .build(manager)?;
+        Ok((Db { pool, path: path.to_path_buf() }, report))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// A pooled connection for synchronous callers (CLI commands, start-up).
+    pub fn conn(&self) -> Result<r2d2::PooledConnection<SqliteConnectionManager>, DbError> {
+        Ok(self.pool.get()?)
+    }
+
+    /// Runs blocking DB work on the blocking thread pool with the §6.4 timeout. The only
+    /// way async code touches SQLite: no connection is ever held across an `.await`.
+    pub async fn run<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut Connection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<DbError> + Send + 'static,
+    {
+        let pool = self.pool.clone();
+        let task = tokio::task::spawn_blocking(move || {
+            let mut conn = pool.get().map_err(DbError::from)?;
+            f(&mut conn)
+        });
+        match tokio::time::timeout(DB_TIMEOUT, task).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(_join)) => Err(DbError::Cancelled.into()),
+            Err(_elapsed) => Err(DbError::Timeout.into()),
+        }
+    }
+
+    /// [`Db::run`] for plain SQL work: rusqlite errors become [`DbError`].
+    pub async fn query<T, F>(&self, f: F) -> Result<T, DbError>
+    where
+        F: FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.run(move |c| f(c).map_err(DbError::from)).await
+    }
+
+    /// Pool statistics for health reporting.
+    pub fn pool_state(&self) -> (u32, u32) {
+        let state = self.pool.state();
+        (state.connections, state.idle_connections)
+    }
+}
+
+/// The current UTC time in the storage format (`2026-11-21T23:16:01.123Z`).
+pub fn now() -> String {
+    format_time(chrono::Utc::now())
+}
+
+pub fn format_time(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+}
+
+/// True when a rusqlite error is a UNIQUE/PRIMARY KEY violation.
+pub fn is_unique_violation(err: &rusqlite::Error) -> bool {
+    matches!(
+        err,
+        rusqlite::Error::SqliteFailure(e, _)
+            if e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                || e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+    )
+}

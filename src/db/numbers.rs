@@ -1,0 +1,101 @@
+//! `phone_numbers`: the single source of truth for a number, its role and its agent link.
+
+use crate::domain::{roles::validate_number_assignment, NumberHandler, NumberOrigin, NumberRole, PhoneNumber};
+use rusqlite::{Connection, Row};
+use serde::Serialize;
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NumberRow {
+    pub id: i64,
+    pub e164: String,
+    pub role: NumberRole,
+    pub handler: NumberHandler,
+    pub origin: NumberOrigin,
+    pub status: String,
+    pub twilio_sid: Option<String>,
+    pub vapi_phone_number_id: Option<String>,
+    pub agent_id: Option<i64>,
+    pub agent_name: Option<String>,
+    pub friendly_name: Option<String>,
+    pub description: Option<String>,
+    pub created_at: String,
+    pub released_at: Option<String>,
+}
+
+/// A number to insert.
+pub struct NewNumber<'a> {
+    pub org_id: i64,
+    pub e164: &'a PhoneNumber,
+    pub role: NumberRole,
+    pub handler: NumberHandler,
+    pub origin: NumberOrigin,
+    pub twilio_sid: Option<&'a str>,
+    pub provider_account_id: Option<i64>,
+    pub vapi_phone_number_id: Option<&'a str>,
+    pub agent_id: Option<i64>,
+    pub friendly_name: Option<&'a str>,
+    pub description: Option<&'a str>,
+}
+
+fn text_enum<T>(r: &Row, idx: usize, parse: fn(&str) -> Result<T, String>) -> rusqlite::Result<T> {
+    let raw: String = r.get(idx)?;
+    parse(&raw).map_err(|e| rusqlite::Error::InvalidColumnType(idx, e, rusqlite::types::Type::Text))
+}
+
+fn from_row(r: &Row) -> rusqlite::Result<NumberRow> {
+    Ok(NumberRow {
+        id: r.get(0)?,
+        e164: r.get(1)?,
+        role: text_enum(r, 2, NumberRole::parse)?,
+        handler: text_enum(r, 3, NumberHandler::parse)?,
+        origin: text_enum(r, 4, NumberOrigin::parse)?,
+        status: r.get(5)?,
+        twilio_sid: r.get(6)?,
+        vapi_phone_number_id: r.get(7)?,
+        agent_id: r.get(8)?,
+        agent_name: r.get(9)?,
+        friendly_name: r.get(10)?,
+        description: r.get(11)?,
+        created_at: r.get(12)?,
+        released_at: r.get(13)?,
+    })
+}
+
+const SELECT: &str = "SELECT n.id, n.e164, n.role, n.handler, n.origin, n.status, n.twilio_sid, n.vapi_phone_number_id,
+    n.agent_id, a.name, n.friendly_name, n.description, n.created_at, n.released_at
+    FROM phone_numbers n LEFT JOIN agents a ON a.id = n.agent_id";
+
+/// Inserts a number after checking the role/handler rules (SPEC §3.2).
+pub fn insert(conn: &Connection, n: &NewNumber<'_>) -> Result<i64, super::DbError> {
+    validate_number_assignment(n.role, n.handler).map_err(super::DbError::Invalid)?;
+    conn.execute(
+        "INSERT INTO phone_numbers (org_id, e164, role, handler, origin, twilio_sid, provider_account_id,
+             vapi_phone_number_id, agent_id, friendly_name, description)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+        rusqlite::params![
+            n.org_id,
+            n.e164.as_str(),
+            n.role.as_str(),
+            n.handler.as_str(),
+            n.origin.as_str(),
+            n.twilio_sid,
+            n.provider_account_id,
+            n.vapi_phone_number_id,
+            n.agent_id,
+            n.friendly_name,
+            n.description
+        ],
+    )?;
+    Ok(conn.last_insert_rowid())
+}
+
+/// The org's numbers, active first, then released ones (kept as history).
+pub fn list_for_org(conn: &Connection, org_id: i64, include_released: bool) -> rusqlite::Result<Vec<NumberRow>> {
+    let filter = if include_released { "" } else { " AND n.status = 'active'" };
+    let mut stmt = conn.prepare(&format!(
+        "{SELECT} WHERE n.org_id = ?1{filter} ORDER BY n.status = 'released', n.e164"
+    ))?;
+    let rows = stmt.query_map([org_id], from_row)?;
+    rows.collect()
+}

@@ -1,0 +1,39 @@
+//! Organizations (businesses).
+
+use rusqlite::{Connection, OptionalExtension, Row};
+use serde::Serialize;
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Org {
+    pub id: i64,
+    pub name: String,
+    pub timezone: String,
+    pub is_demo: bool,
+    pub created_at: String,
+}
+
+const COLUMNS: &str = "id, name, timezone, is_demo, created_at";
+
+fn from_row(r: &Row) -> rusqlite::Result<Org> {
+    Ok(Org { id: r.get(0)?, name: r.get(1)?, timezone: r.get(2)?, is_demo: r.get(3)?, created_at: r.get(4)? })
+}
+
+pub fn create(conn: &Connection, name: &str, timezone: &str, is_demo: bool) -> rusqlite::Result<i64> {
+    conn.execute("INSERT INTO orgs (name, timezone, is_demo) VALUES (?1, ?2, ?3)", (name.trim(), timezone, is_demo))?;
+    Ok(conn.last_insert_rowid())
+}
+
+pub fn get(conn: &Connection, id: i64) -> rusqlite::Result<Option<Org>> {
+    conn.query_row(&format!("SELECT {COLUMNS} FROM orgs WHERE id = ?1"), [id], from_row).optional()
+}
+
+pub fn find_by_name(conn: &Connection, name: &str) -> rusqlite::Result<Option<Org>> {
+    conn.query_row(&format!("SELECT {COLUMNS} FROM orgs WHERE name = ?1"), [name.trim()], from_row).optional()
+}
+
+pub fn list(conn: &Connection) -> rusqlite::Result<Vec<Org>> {
+    let mut stmt = conn.prepare(&format!("SELECT {COLUMNS} FROM orgs ORDER BY id"))?;
+    let rows = stmt.query_map([], from_row)?;
+    rows.collect()
+}

@@ -1,0 +1,94 @@
+//! Provider credentials (Twilio master/subaccounts, Vapi keys), secrets encrypted at rest.
+//! The ciphertext is bound to the provider and SID, so it cannot be moved to another row.
+
+use crate::crypto::{CryptoError, SecretKey};
+use rusqlite::{Connection, OptionalExtension};
+
+#[derive(Debug, Clone)]
+pub struct ProviderAccount {
+    pub id: i64,
+    pub org_id: Option<i64>,
+    pub provider: String,
+    pub kind: String,
+    pub account_sid: Option<String>,
+    pub is_managed: bool,
+    pub status: String,
+}
+
+pub struct NewAccount<'a> {
+    pub org_id: Option<i64>,
+    pub provider: &'a str,
+    pub kind: &'a str,
+    pub account_sid: &'a str,
+    pub secret: &'a str,
+    pub is_managed: bool,
+    pub friendly_name: Option<&'a str>,
+}
+
+fn context(provider: &str, sid: &str) -> String {
+    format!("provider_accounts:{provider}:{sid}")
+}
+
+pub fn insert(conn: &Connection, key: &SecretKey, a: &NewAccount<'_>) -> rusqlite::Result<i64> {
+    let ciphertext = key.encrypt(a.secret, &context(a.provider, a.account_sid));
+    conn.execute(
+        "INSERT INTO provider_accounts (org_id, provider, kind, account_sid, secret_ciphertext, is_managed, friendly_name)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        (a.org_id, a.provider, a.kind, a.account_sid, ciphertext, a.is_managed, a.friendly_name),
+    )?;
+    Ok(conn.last_insert_rowid())
+}
+
+pub fn find_by_sid(conn: &Connection, provider: &str, sid: &str) -> rusqlite::Result<Option<ProviderAccount>> {
+    conn.query_row(
+        "SELECT id, org_id, provider, kind, account_sid, is_managed, status FROM provider_accounts
+         WHERE provider = ?1 AND account_sid = ?2",
+        [provider, sid],
+        |r| {
+            Ok(ProviderAccount {
+                id: r.get(0)?,
+                org_id: r.get(1)?,
+                provider: r.get(2)?,
+                kind: r.get(3)?,
+                account_sid: r.get(4)?,
+                is_managed: r.get(5)?,
+                status: r.get(6)?,
+            })
+        },
+    )
+    .optional()
+}
+
+/// Decrypts the stored secret of an account.
+pub fn secret(conn: &Connection, key: &SecretKey, provider: &str, sid: &str) -> Result<Option<String>, SecretError> {
+    let stored: Option<Option<String>> = conn
+        .query_row(
+            "SELECT secret_ciphertext FROM provider_accounts WHERE provider = ?1 AND account_sid = ?2 AND status = 'active'",
+            [provider, sid],
+            |r| r.get(0),
+        )
+        .optional()?;
+    match stored.flatten() {
+        Some(ciphertext) => Ok(Some(key.decrypt(&ciphertext, &context(provider, sid))?)),
+        None => Ok(None),
+    }
+}
+
+/// The first active master account of a provider (demo and single-tenant appliances).
+pub fn master_sid(conn: &Connection, provider: &str) -> rusqlite::Result<Option<String>> {
+    conn.query_row(
+        "SELECT account_sid FROM provider_accounts WHERE provider = ?1 AND kind = 'master' AND status = 'active'
+         ORDER BY id LIMIT 1",
+        [provider],
+        |r| r.get(0),
+    )
+    .optional()
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SecretError {
+    #[error(transparent)]
+    Sqlite(#[from] rusqlite::Error),
+    #[error(transparent)]
+    Crypto(#[from] CryptoError),
+}

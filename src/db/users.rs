@@ -1,0 +1,124 @@
+//! Dashboard users and the authenticated principal that sessions and API tokens resolve to.
+
+use crate::domain::UserRole;
+use rusqlite::{Connection, OptionalExtension, Row};
+use serde::Serialize;
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct User {
+    pub id: i64,
+    pub org_id: i64,
+    pub email: String,
+    pub role: UserRole,
+    pub is_system_admin: bool,
+    pub created_at: String,
+    pub last_login_at: Option<String>,
+}
+
+/// How a request authenticated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credential {
+    Session { session_id: i64, csrf_token: String },
+    Token { token_id: i64 },
+}
+
+/// The caller of an API request: a user, their org and how they authenticated.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub user_id: i64,
+    pub email: String,
+    pub role: UserRole,
+    pub is_system_admin: bool,
+    pub org_id: i64,
+    pub org_name: String,
+    pub credential: Credential,
+}
+
+/// Columns for building a [`Principal`]: `u` is users, `o` is orgs.
+pub(crate) const PRINCIPAL_COLUMNS: &str = "u.id, u.email, u.role, u.is_system_admin, o.id, o.name";
+
+pub(crate) fn principal_from_row(r: &Row, credential: Credential) -> rusqlite::Result<Principal> {
+    let role: String = r.get(2)?;
+    Ok(Principal {
+        user_id: r.get(0)?,
+        email: r.get(1)?,
+        role: UserRole::parse(&role).map_err(|e| rusqlite::Error::InvalidColumnType(2, e, rusqlite::types::Type::Text))?,
+        is_system_admin: r.get(3)?,
+        org_id: r.get(4)?,
+        org_name: r.get(5)?,
+        credential,
+    })
+}
+
+const COLUMNS: &str = "id, org_id, email, role, is_system_admin, created_at, last_login_at";
+
+fn from_row(r: &Row) -> rusqlite::Result<User> {
+    let role: String = r.get(3)?;
+    Ok(User {
+        id: r.get(0)?,
+        org_id: r.get(1)?,
+        email: r.get(2)?,
+        role: UserRole::parse(&role).map_err(|e| rusqlite::Error::InvalidColumnType(3, e, rusqlite::types::Type::Text))?,
+        is_system_admin: r.get(4)?,
+        created_at: r.get(5)?,
+        last_login_at: r.get(6)?,
+    })
+}
+
+/// Checks an email address enough to catch typos; returns it trimmed and lowercased.
+pub fn normalize_email(email: &str) -> Result<String, String> {
+    let e = email.trim().to_lowercase();
+    let valid = e.len() <= 254
+        && !e.chars().any(char::is_whitespace)
+        && e.split_once('@').is_some_and(|(local, domain)| !local.is_empty() && !domain.is_empty() && !domain.contains('@'));
+    if valid {
+        Ok(e)
+    } else {
+        Err(format!("'{}' is not an email address like owner@example.com", email.trim()))
+    }
+}
+
+pub fn create(conn: &Connection, org_id: i64, email: &str, password_hash: &str, role: UserRole) -> rusqlite::Result<i64> {
+    conn.execute(
+        "INSERT INTO users (org_id, email, password_hash, role) VALUES (?1, ?2, ?3, ?4)",
+        (org_id, email, password_hash, role.as_str()),
+    )?;
+    Ok(conn.last_insert_rowid())
+}
+
+pub fn get(conn: &Connection, org_id: i64, id: i64) -> rusqlite::Result<Option<User>> {
+    conn.query_row(&format!("SELECT {COLUMNS} FROM users WHERE id = ?1 AND org_id = ?2"), [id, org_id], from_row)
+        .optional()
+}
+
+pub fn find_by_email(conn: &Connection, email: &str) -> rusqlite::Result<Option<User>> {
+    conn.query_row(&format!("SELECT {COLUMNS} FROM users WHERE email = ?1"), [email], from_row).optional()
+}
+
+/// The stored hash for a login attempt, with the user it belongs to.
+pub fn credentials_for_login(conn: &Connection, email: &str) -> rusqlite::Result<Option<(i64, String)>> {
+    conn.query_row("SELECT id, password_hash FROM users WHERE email = ?1", [email], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()
+}
+
+pub fn list_for_org(conn: &Connection, org_id: i64) -> rusqlite::Result<Vec<User>> {
+    let mut stmt = conn.prepare(&format!("SELECT {COLUMNS} FROM users WHERE org_id = ?1 ORDER BY id"))?;
+    let rows = stmt.query_map([org_id], from_row)?;
+    rows.collect()
+}
+
+/// Sets a new password hash and signs the user out everywhere.
+pub fn set_password(conn: &Connection, user_id: i64, password_hash: &str) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE users SET password_hash = ?1, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?2",
+        (password_hash, user_id),
+    )?;
+    conn.execute("DELETE FROM sessions WHERE user_id = ?1", [user_id])?;
+    Ok(())
+}
+
+pub fn touch_login(conn: &Connection, user_id: i64) -> rusqlite::Result<()> {
+    conn.execute("UPDATE users SET last_login_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?1", [user_id])?;
+    Ok(())
+}

@@ -1,0 +1,148 @@
+//! E.164 phone numbers as a parsed type (SPEC §2: `e164`).
+
+use std::fmt;
+
+/// A phone number in E.164 form: `+`, a country code that does not start with 0, and at
+/// most 15 digits in all. Construct with [`PhoneNumber::parse`].
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PhoneNumber(String);
+
+/// Why a string is not an E.164 number; the message says what a valid one looks like.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PhoneNumberError {
+    #[error("a phone number is required")]
+    Empty,
+    #[error("'{0}' is not an E.164 number: it must start with + and a country code, e.g. +14155550123")]
+    NoPlus(String),
+    #[error("'{0}' is not an E.164 number: only digits may follow the +")]
+    NotDigits(String),
+    #[error("'{0}' is not an E.164 number: it must have 7 to 15 digits after the +")]
+    BadLength(String),
+    #[error("'{0}' is not an E.164 number: a country code never starts with 0")]
+    LeadingZero(String),
+}
+
+impl PhoneNumber {
+    /// Parses a strict E.164 string. Spaces, dashes, dots and parentheses that people type
+    /// are removed first (`+1 (415) 555-0123` is accepted); anything else is refused.
+    pub fn parse(input: &str) -> Result<Self, PhoneNumberError> {
+        let trimmed = input.trim();
+        if trimmed.is_empty() {
+            return Err(PhoneNumberError::Empty);
+        }
+        let compact: String = trimmed
+            .chars()
+            .filter(|c| !matches!(c, ' ' | '-' | '.' | '(' | ')'))
+            .collect();
+        let Some(digits) = compact.strip_prefix('+') else {
+            return Err(PhoneNumberError::NoPlus(trimmed.to_string()));
+        };
+        if !digits.chars().all(|c| c.is_ascii_digit()) || digits.is_empty() {
+            return Err(PhoneNumberError::NotDigits(trimmed.to_string()));
+        }
+        if !(7..=15).contains(&digits.len()) {
+            return Err(PhoneNumberError::BadLength(trimmed.to_string()));
+        }
+        if digits.starts_with('0') {
+            return Err(PhoneNumberError::LeadingZero(trimmed.to_string()));
+        }
+        Ok(Self(compact))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The number with all but the last four digits masked, for info-level logs (SPEC §11).
+    pub fn redacted(&self) -> String {
+        let keep = self.0.len().saturating_sub(4);
+        format!("+…{}", &self.0[keep.max(1)..])
+    }
+}
+
+impl fmt::Display for PhoneNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl AsRef<str> for PhoneNumber {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl serde::Serialize for PhoneNumber {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for PhoneNumber {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(d)?;
+        PhoneNumber::parse(&raw).map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_plain_e164_number_parses_unchanged() {
+        assert_eq!(PhoneNumber::parse("+14155550123").unwrap().as_str(), "+14155550123");
+    }
+
+    #[test]
+    fn typed_punctuation_is_removed() {
+        assert_eq!(PhoneNumber::parse(" +1 (415) 555-0123 ").unwrap().as_str(), "+14155550123");
+    }
+
+    #[test]
+    fn a_number_without_plus_is_refused_with_an_example() {
+        let err = PhoneNumber::parse("4155550123").unwrap_err();
+        assert_eq!(err, PhoneNumberError::NoPlus("4155550123".into()));
+        assert!(err.to_string().contains("+14155550123"));
+    }
+
+    #[test]
+    fn letters_anonymous_and_client_identities_are_refused() {
+        for bad in ["anonymous", "client:alice", "+1415CALLME", "+", "sip:a@b.c"] {
+            assert!(PhoneNumber::parse(bad).is_err(), "{bad} must not parse");
+        }
+    }
+
+    #[test]
+    fn lengths_outside_7_to_15_digits_are_refused() {
+        assert!(matches!(PhoneNumber::parse("+123456"), Err(PhoneNumberError::BadLength(_))));
+        assert!(PhoneNumber::parse("+1234567").is_ok());
+        assert!(PhoneNumber::parse("+123456789012345").is_ok());
+        assert!(matches!(
+            PhoneNumber::parse("+1234567890123456"),
+            Err(PhoneNumberError::BadLength(_))
+        ));
+    }
+
+    #[test]
+    fn a_country_code_starting_with_zero_is_refused() {
+        assert!(matches!(PhoneNumber::parse("+0123456789"), Err(PhoneNumberError::LeadingZero(_))));
+    }
+
+    #[test]
+    fn empty_input_is_refused() {
+        assert_eq!(PhoneNumber::parse("  "), Err(PhoneNumberError::Empty));
+    }
+
+    #[test]
+    fn redaction_keeps_only_the_last_four_digits() {
+        assert_eq!(PhoneNumber::parse("+14155550123").unwrap().redacted(), "+…0123");
+    }
+
+    #[test]
+    fn deserializing_validates() {
+        let ok: PhoneNumber = serde_json::from_str("\"+15550100001\"").unwrap();
+        assert_eq!(ok.as_str(), "+15550100001");
+        assert!(serde_json::from_str::<PhoneNumber>("\"555\"").is_err());
+    }
+}

@@ -1,0 +1,158 @@
+//! `ApiError`: every API failure as an HTTP status plus `{"error":{"code","message","hint"}}`.
+//!
+//! Internal causes are logged once, here, with context; the client gets a stable snake_case
+//! code, a message saying what happened and a hint saying what to do (principle 7).
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{HttpResponse, ResponseError};
+use serde_json::json;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 400: the request itself is wrong; the message names the field and the fix.
+    #[error("{message}")]
+    BadRequest { code: &'static str, message: String, hint: Option<String> },
+    /// 401: no or invalid credentials.
+    #[error("{message}")]
+    Unauthorized { code: &'static str, message: String },
+    /// 403: authenticated but not allowed.
+    #[error("{message}")]
+    Forbidden { code: &'static str, message: String, hint: Option<String> },
+    /// 404: not found, or belongs to another org (never tell which).
+    #[error("{0} was not found")]
+    NotFound(String),
+    /// 404: no API route matches the method and path.
+    #[error("there is no API route {0}")]
+    UnknownRoute(String),
+    /// 409: conflicts with the current state.
+    #[error("{message}")]
+    Conflict { code: &'static str, message: String, hint: Option<String> },
+    /// 413: the body is larger than the route accepts.
+    #[error("the request body is larger than {limit} bytes")]
+    PayloadTooLarge { limit: usize },
+    /// 429: a rate limit; `retry_after` seconds until the next request may pass.
+    #[error("too many requests")]
+    RateLimited { retry_after: u64 },
+    /// 503: the database did not answer in time.
+    #[error("the database is busy")]
+    Unavailable(String),
+    /// 500: a bug or an unexpected failure; the detail is logged, never sent.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        ApiError::BadRequest { code, message: message.into(), hint: None }
+    }
+
+    pub fn bad_request_hint(code: &'static str, message: impl Into<String>, hint: impl Into<String>) -> Self {
+        ApiError::BadRequest { code, message: message.into(), hint: Some(hint.into()) }
+    }
+
+    pub fn forbidden(code: &'static str, message: impl Into<String>, hint: impl Into<String>) -> Self {
+        ApiError::Forbidden { code, message: message.into(), hint: Some(hint.into()) }
+    }
+
+    pub fn conflict(code: &'static str, message: impl Into<String>, hint: impl Into<String>) -> Self {
+        ApiError::Conflict { code, message: message.into(), hint: Some(hint.into()) }
+    }
+
+    pub fn not_found(what: impl Into<String>) -> Self {
+        ApiError::NotFound(what.into())
+    }
+
+    pub fn unauthenticated() -> Self {
+        ApiError::Unauthorized {
+            code: "unauthenticated",
+            message: "Sign in first, or send an API token as 'Authorization: Bearer <token>'.".into(),
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::BadRequest { code, .. }
+            | ApiError::Unauthorized { code, .. }
+            | ApiError::Forbidden { code, .. }
+            | ApiError::Conflict { code, .. } => code,
+            ApiError::NotFound(_) => "not_found",
+            ApiError::UnknownRoute(_) => "unknown_route",
+            ApiError::PayloadTooLarge { .. } => "payload_too_large",
+            ApiError::RateLimited { .. } => "rate_limited",
+            ApiError::Unavailable(_) => "database_unavailable",
+            ApiError::Internal(_) => "internal_error",
+        }
+    }
+
+    fn hint(&self) -> Option<String> {
+        match self {
+            ApiError::BadRequest { hint, .. } | ApiError::Forbidden { hint, .. } | ApiError::Conflict { hint, .. } => {
+                hint.clone()
+            }
+            ApiError::Unauthorized { .. } => Some("POST /api/auth/login with your email and password.".into()),
+            ApiError::UnknownRoute(_) => Some("Check the method and path against the API list in the README.".into()),
+            ApiError::NotFound(_) => Some("Check the id; it may belong to another organization or have been removed.".into()),
+            ApiError::PayloadTooLarge { .. } => Some("Send a smaller body.".into()),
+            ApiError::RateLimited { retry_after } => Some(format!("Wait {retry_after} s and try again.")),
+            ApiError::Unavailable(_) => Some("Try again in a few seconds; if it persists, run `switchboard doctor`.".into()),
+            ApiError::Internal(_) => Some("Try again; if it persists, the server log has the details (search for the request id).".into()),
+        }
+    }
+
+    fn public_message(&self) -> String {
+        match self {
+            ApiError::Internal(_) => "Something went wrong on the server.".into(),
+            ApiError::Unavailable(_) => "The database did not answer in time.".into(),
+            ApiError::RateLimited { .. } => "Too many requests.".into(),
+            other => other.to_string(),
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
+            ApiError::NotFound(_) | ApiError::UnknownRoute(_) => StatusCode::NOT_FOUND,
+            ApiError::Conflict { .. } => StatusCode::CONFLICT,
+            ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        match self {
+            ApiError::Internal(cause) => log::error!("internal error: {cause}"),
+            ApiError::Unavailable(cause) => log::warn!("database unavailable: {cause}"),
+            _ => {}
+        }
+        let mut builder = HttpResponse::build(self.status_code());
+        if let ApiError::RateLimited { retry_after } = self {
+            builder.insert_header((header::RETRY_AFTER, retry_after.to_string()));
+        }
+        let mut error = json!({ "code": self.code(), "message": self.public_message() });
+        if let Some(hint) = self.hint() {
+            error["hint"] = json!(hint);
+        }
+        builder.json(json!({ "error": error }))
+    }
+}
+
+impl From<rusqlite::Error> for ApiError {
+    fn from(err: rusqlite::Error) -> Self {
+        ApiError::from(crate::db::DbError::from(err))
+    }
+}
+
+impl From<crate::db::DbError> for ApiError {
+    fn from(err: crate::db::DbError) -> Self {
+        match err {
+            crate::db::DbError::Timeout | crate::db::DbError::Pool(_) => ApiError::Unavailable(err.to_string()),
+            other => ApiError::Internal(other.to_string()),
+        }
+    }
+}

@@ -1,0 +1,107 @@
+//! Sign-in and the current user: `POST /api/auth/login`, `POST /api/auth/logout`,
+//! `GET /api/me`, and the public `GET /api/info` the login page reads.
+
+use crate::crypto;
+use crate::db::users::{self, Credential};
+use crate::db::{orgs, sessions};
+use crate::error::ApiError;
+use crate::http::auth::{client_ip, Auth, SESSION_COOKIE};
+use crate::http::AppState;
+use actix_web::cookie::{time::Duration as CookieDuration, Cookie, SameSite};
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Deserialize;
+use serde_json::json;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    email: String,
+    password: String,
+}
+
+/// What the login page needs before anyone signs in: whether this is the sandbox.
+pub async fn info(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok().json(json!({
+        "product": "switchboard",
+        "sandbox": state.providers.sandbox,
+        "twilioSignatureCheckDisabled": state.config.insecure_skip_twilio_signature,
+    }))
+}
+
+fn session_cookie(state: &AppState, value: String, max_age: CookieDuration) -> Cookie<'static> {
+    Cookie::build(SESSION_COOKIE, value)
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(state.config.secure_cookies())
+        .max_age(max_age)
+        .finish()
+}
+
+pub async fn login(state: web::Data<AppState>, req: HttpRequest, body: web::Json<LoginRequest>) -> Result<HttpResponse, ApiError> {
+    let LoginRequest { email, password } = body.into_inner();
+    let email = users::normalize_email(&email).map_err(|m| ApiError::bad_request("invalid_email", m))?;
+    if password.is_empty() || password.len() > 1024 {
+        return Err(ApiError::bad_request("invalid_password", "the password must be 1 to 1024 bytes long"));
+    }
+    let ip = client_ip(&req, state.config.trust_proxy);
+    state
+        .rate_limits
+        .check(&state.rate_limits.login, &format!("{ip}|{email}"))
+        .map_err(|retry_after| ApiError::RateLimited { retry_after })?;
+    let lookup = email.clone();
+    let stored = state.db.query(move |c| users::credentials_for_login(c, &lookup)).await?;
+    let hash = stored.as_ref().map(|(_, h)| h.clone());
+    // argon2 takes tens of milliseconds of CPU: keep it off the async workers.
+    let verified = web::block(move || crypto::verify_password(&password, hash.as_deref()))
+        .await
+        .map_err(|e| ApiError::Internal(format!("password check task failed: {e}")))?;
+    let user_id = match stored {
+        Some((id, _)) if verified => id,
+        _ => {
+            log::info!("failed sign-in from {ip}");
+            return Err(ApiError::Unauthorized {
+                code: "invalid_credentials",
+                message: "The email or password is wrong.".into(),
+            });
+        }
+    };
+    let ttl = state.config.session_ttl_hours;
+    let user_agent = req.headers().get("user-agent").and_then(|v| v.to_str().ok()).map(str::to_string);
+    let session_ip = ip.clone();
+    let session = state
+        .db
+        .run(move |c| -> Result<_, ApiError> {
+            let s = sessions::create(c, user_id, ttl, Some(&session_ip), user_agent.as_deref())?;
+            users::touch_login(c, user_id)?;
+            Ok(s)
+        })
+        .await?;
+    let cookie = session_cookie(&state, session.token, CookieDuration::hours(i64::from(ttl)));
+    Ok(HttpResponse::Ok().cookie(cookie).json(json!({ "csrfToken": session.csrf_token })))
+}
+
+pub async fn logout(state: web::Data<AppState>, auth: Auth) -> Result<HttpResponse, ApiError> {
+    if let Credential::Session { session_id, .. } = auth.principal.credential {
+        state.db.query(move |c| sessions::delete(c, session_id)).await?;
+    }
+    let cleared = session_cookie(&state, String::new(), CookieDuration::ZERO);
+    Ok(HttpResponse::NoContent().cookie(cleared).finish())
+}
+
+pub async fn me(state: web::Data<AppState>, auth: Auth) -> Result<HttpResponse, ApiError> {
+    let org_id = auth.org_id();
+    let org = state
+        .db
+        .query(move |c| orgs::get(c, org_id))
+        .await?
+        .ok_or_else(|| ApiError::not_found("your organization"))?;
+    let p = &auth.principal;
+    Ok(HttpResponse::Ok().json(json!({
+        "user": { "id": p.user_id, "email": p.email, "role": p.role, "isSystemAdmin": p.is_system_admin },
+        "org": org,
+        "csrfToken": auth.csrf_token(),
+        "authenticatedBy": match p.credential { Credential::Session { .. } => "session", Credential::Token { .. } => "token" },
+        "sandbox": state.providers.sandbox,
+    })))
+}

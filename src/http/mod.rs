@@ -1,0 +1,131 @@
+//! The HTTP surface: shared state, the one route table, and the middleware every response
+//! passes through (request id + access log line, security headers, JSON error bodies).
+
+pub mod api;
+pub mod auth;
+pub mod dashboard;
+pub mod health;
+
+use crate::config::Config;
+use crate::crypto::SecretKey;
+use crate::db::Db;
+use crate::error::ApiError;
+use crate::providers::Providers;
+use crate::ratelimit::RateLimits;
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::middleware::DefaultHeaders;
+use actix_web::{web, HttpMessage, HttpRequest, HttpResponse, ResponseError};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Everything a handler may need, shared by all workers.
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub db: Db,
+    pub providers: Providers,
+    /// The Twilio master account: from the environment, or the demo's sandbox account.
+    pub twilio_master: Option<crate::providers::TwilioCreds>,
+    /// The secret Vapi sends in `X-Vapi-Secret` (environment, or the demo's generated one).
+    pub vapi_webhook_secret: Option<String>,
+    pub rate_limits: Arc<RateLimits>,
+    pub secret_key: SecretKey,
+    /// The base URL Twilio and Vapi call (PUBLIC_URL, or the local address in demo mode).
+    pub public_url: String,
+    pub started_at: Instant,
+}
+
+/// SPEC §6.4: API bodies up to 1 MiB.
+pub const API_BODY_LIMIT: usize = 1 << 20;
+
+/// A strict policy: everything from this origin only, no inline script or style, no
+/// framing. The dashboard is built to need nothing more.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
+    img-src 'self' data:; connect-src 'self'; font-src 'self'; media-src 'self'; object-src 'none'; \
+    base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+/// The id of the current request, set by the logging middleware.
+#[derive(Clone, Debug)]
+pub struct RequestId(pub String);
+
+/// The route table: every path the appliance answers.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.app_data(json_config())
+        .app_data(web::PathConfig::default().error_handler(|err, _| {
+            let api = ApiError::bad_request("invalid_path", format!("the URL is invalid: {err}"));
+            actix_web::error::InternalError::from_response(err, api.error_response()).into()
+        }))
+        .app_data(web::QueryConfig::default().error_handler(|err, _| {
+            let api = ApiError::bad_request("invalid_query", format!("the query string is invalid: {err}"));
+            actix_web::error::InternalError::from_response(err, api.error_response()).into()
+        }))
+        .configure(health::routes)
+        .service(web::scope("/api").configure(api::routes).default_service(web::to(api_not_found)))
+        .configure(dashboard::routes);
+}
+
+fn json_config() -> web::JsonConfig {
+    web::JsonConfig::default().limit(API_BODY_LIMIT).error_handler(|err, _req| {
+        use actix_web::error::JsonPayloadError as E;
+        let api = match &err {
+            E::Overflow { limit } | E::OverflowKnownLength { limit, .. } => ApiError::PayloadTooLarge { limit: *limit },
+            E::ContentType => ApiError::bad_request_hint(
+                "unsupported_content_type",
+                "the body must be JSON",
+                "Send the body with 'Content-Type: application/json'.",
+            ),
+            E::Deserialize(e) if e.is_data() => ApiError::bad_request("invalid_field", format!("the JSON body has a wrong or missing field: {e}")),
+            E::Deserialize(e) => ApiError::bad_request("invalid_json", format!("the body is not valid JSON: {e}")),
+            other => ApiError::bad_request("invalid_body", format!("the body could not be read: {other}")),
+        };
+        actix_web::error::InternalError::from_response(err, api.error_response()).into()
+    })
+}
+
+async fn api_not_found(req: HttpRequest) -> HttpResponse {
+    ApiError::UnknownRoute(format!("{} {}", req.method(), req.path())).error_response()
+}
+
+/// Headers on every response (SPEC §7, §11).
+pub fn security_headers() -> DefaultHeaders {
+    DefaultHeaders::new()
+        .add(("X-Content-Type-Options", "nosniff"))
+        .add(("Content-Security-Policy", CONTENT_SECURITY_POLICY))
+        .add(("Referrer-Policy", "same-origin"))
+        .add(("X-Frame-Options", "DENY"))
+}
+
+/// Accepts a caller's `X-Request-Id` only if it is short and plain, so it is safe to log.
+fn incoming_request_id(req: &ServiceRequest) -> Option<String> {
+    let value = req.headers().get("x-request-id")?.to_str().ok()?;
+    (!value.is_empty() && value.len() <= 64 && value.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+        .then(|| value.to_string())
+}
+
+/// One access log line per request: method, path (never the query, which may hold phone
+/// numbers), status, latency and request id; the id is echoed in `X-Request-Id`.
+pub async fn log_request(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let start = Instant::now();
+    let id = incoming_request_id(&req).unwrap_or_else(|| crate::crypto::random_hex(16));
+    req.extensions_mut().insert(RequestId(id.clone()));
+    let method = req.method().clone();
+    let path = req.path().to_string();
+    let mut res = next.call(req).await?;
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        res.headers_mut().insert(HeaderName::from_static("x-request-id"), value);
+    }
+    log::info!(
+        "{} {} {} {:.1}ms rid={}",
+        method,
+        path,
+        res.status().as_u16(),
+        start.elapsed().as_secs_f64() * 1000.0,
+        id
+    );
+    Ok(res)
+}

@@ -1,0 +1,20 @@
+//! switchboard: a complete phone front desk for one small business on Twilio and Vapi.
+//!
+//! The crate is organised as in `CONVENTIONS.md`: `domain` is pure, `db` and `providers`
+//! never import `http`, and `startup` wires everything into one actix-web server.
+#![forbid(unsafe_code)]
+
+pub mod cli;
+pub mod config;
+pub mod crypto;
+pub mod db;
+pub mod demo;
+pub mod domain;
+pub mod error;
+pub mod http;
+pub mod providers;
+pub mod ratelimit;
+pub mod startup;
+
+/// The version printed by `--version` and reported by `/api/health`.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,223 @@
+//! `Application::build` opens the data dir, migrates, prepares providers (and the demo),
+//! binds the listener itself so port 0 works in tests, and `run_until_stopped` serves until
+//! SIGINT/SIGTERM, letting in-flight requests finish.
+
+use crate::config::{Config, ConfigError};
+use crate::crypto::{CryptoError, SecretKey};
+use crate::db::{migrations, Db, DbError};
+use crate::demo::{self, DemoError, DemoSetup};
+use crate::http::{self, AppState};
+use crate::providers::sandbox::{SandboxTwilio, SandboxVapi};
+use crate::providers::{Providers, TwilioCreds};
+use crate::ratelimit::{self, RateLimits};
+use actix_web::dev::Server;
+use actix_web::middleware::from_fn;
+use actix_web::{web, App, HttpServer};
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error(transparent)]
+    Crypto(#[from] CryptoError),
+    #[error(transparent)]
+    Demo(#[from] DemoError),
+    #[error("cannot listen on {addr}: {source} (is another process using the port? set SWITCHBOARD_LISTEN)")]
+    Bind { addr: String, source: std::io::Error },
+    #[error("cannot start the HTTP server: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Sandbox handles, for tests and the demo banner.
+pub struct Sandbox {
+    pub twilio: Arc<SandboxTwilio>,
+    pub vapi: Arc<SandboxVapi>,
+}
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    state: web::Data<AppState>,
+    pub migrations: migrations::Report,
+    pub demo: Option<DemoSetup>,
+    pub sandbox: Option<Sandbox>,
+}
+
+/// The appliance key: `SWITCHBOARD_SECRET_KEY`, or `data/secret.key` (created on first use).
+pub fn secret_key(config: &Config) -> Result<SecretKey, StartupError> {
+    match &config.secret_key {
+        Some(k) => SecretKey::from_base64(k.expose()).map_err(|p| ConfigError { var: "SWITCHBOARD_SECRET_KEY".into(), problem: p }.into()),
+        None => {
+            std::fs::create_dir_all(&config.data_dir)
+                .map_err(|source| DbError::DataDir { path: config.data_dir.display().to_string(), source })?;
+            Ok(SecretKey::load_or_create(&config.data_dir)?)
+        }
+    }
+}
+
+fn local_url(listen: std::net::SocketAddr, port: u16) -> String {
+    let ip = listen.ip();
+    let host = if ip.is_unspecified() {
+        "127.0.0.1".to_string()
+    } else if ip.is_ipv6() {
+        format!("[{ip}]")
+    } else {
+        ip.to_string()
+    };
+    format!("http://{host}:{port}")
+}
+
+impl Application {
+    pub async fn build(config: Config) -> Result<Application, StartupError> {
+        config.check_for_serve()?;
+        let secret_key = secret_key(&config)?;
+        let (db, report) = Db::open(&config.db_path(), &config.backups_dir())?;
+        let listener = TcpListener::bind(config.listen)
+            .map_err(|source| StartupError::Bind { addr: config.listen.to_string(), source })?;
+        let port = listener.local_addr()?.port();
+        let public_url = config.public_url.clone().unwrap_or_else(|| local_url(config.listen, port));
+
+        let (providers, sandbox, demo, twilio_master, vapi_webhook_secret) = if config.demo {
+            let setup = demo::prepare(&mut *db.conn()?, &secret_key, &config)?;
+            let (providers, twilio, vapi) = Providers::sandbox(setup.twilio.clone());
+            let sandbox = Sandbox { twilio, vapi };
+            adopt_into_sandbox(&db, &secret_key, &sandbox, &setup.twilio, &public_url)?;
+            let (master, vapi_secret) = (setup.twilio.clone(), setup.vapi_webhook_secret.clone());
+            (providers, Some(sandbox), Some(setup), Some(master), Some(vapi_secret))
+        } else {
+            demo::refuse_demo_database(&*db.conn()?, &config)?;
+            let providers = Providers::real(
+                &config.twilio_api_base,
+                &config.vapi_api_base,
+                config.vapi_api_key.as_ref().map(|k| k.expose()),
+            );
+            let master = match (&config.twilio_account_sid, &config.twilio_auth_token) {
+                (Some(sid), Some(token)) => Some(TwilioCreds { account_sid: sid.clone(), auth_token: token.expose().to_string() }),
+                _ => None,
+            };
+            let vapi_secret = config.vapi_webhook_secret.as_ref().map(|s| s.expose().to_string());
+            (providers, None, None, master, vapi_secret)
+        };
+
+        let state = web::Data::new(AppState {
+            rate_limits: Arc::new(RateLimits::new(&config.rate_limits)),
+            config: Arc::new(config),
+            db,
+            providers,
+            twilio_master,
+            vapi_webhook_secret,
+            secret_key,
+            public_url,
+            started_at: Instant::now(),
+        });
+        let app_state = state.clone();
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(app_state.clone())
+                .wrap(http::security_headers())
+                .wrap(from_fn(http::log_request))
+                .configure(http::routes)
+        })
+        .listen(listener)?
+        .shutdown_timeout(SHUTDOWN_TIMEOUT.as_secs())
+        .run();
+        Ok(Application { port, server, state, migrations: report, demo, sandbox })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// The dashboard URL (the local address, reachable from this host).
+    pub fn local_url(&self) -> String {
+        local_url(self.state.config.listen, self.port)
+    }
+
+    /// Serves until SIGINT/SIGTERM (actix-web lets in-flight requests finish, up to 10 s),
+    /// running periodic maintenance meanwhile; flushes pending rate-limit aggregates at the end.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let maintenance = tokio::spawn(maintenance(self.state.clone()));
+        let result = self.server.await;
+        maintenance.abort();
+        flush_violations(&self.state).await;
+        log::info!("switchboard stopped");
+        result
+    }
+}
+
+/// The sandbox keeps no state across restarts: register the numbers and accounts the
+/// database knows, so a restarted demo behaves like the same Twilio/Vapi account.
+fn adopt_into_sandbox(db: &Db, key: &SecretKey, sandbox: &Sandbox, master: &TwilioCreds, public_url: &str) -> Result<(), StartupError> {
+    let conn = db.conn()?;
+    let mut accounts = conn.prepare(
+        "SELECT account_sid FROM provider_accounts WHERE provider = 'twilio' AND kind = 'subaccount' AND status = 'active'",
+    ).map_err(DbError::from)?;
+    let sids: Vec<String> = accounts.query_map([], |r| r.get(0)).and_then(Iterator::collect).map_err(DbError::from)?;
+    for sid in sids {
+        if let Some(token) = crate::db::provider_accounts::secret(&conn, key, "twilio", &sid).map_err(|e| DbError::Invalid(e.to_string()))? {
+            sandbox.twilio.adopt_account(&sid, &token);
+        }
+    }
+    let mut numbers = conn.prepare(
+        "SELECT n.e164, n.twilio_sid, a.account_sid, n.vapi_phone_number_id, g.vapi_assistant_id
+         FROM phone_numbers n
+         LEFT JOIN provider_accounts a ON a.id = n.provider_account_id
+         LEFT JOIN agents g ON g.id = n.agent_id
+         WHERE n.status = 'active'",
+    ).map_err(DbError::from)?;
+    type Row = (String, Option<String>, Option<String>, Option<String>, Option<String>);
+    let rows: Vec<Row> = numbers
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
+        .and_then(Iterator::collect)
+        .map_err(DbError::from)?;
+    for (e164, twilio_sid, account, vapi_id, assistant) in rows {
+        if let Some(sid) = twilio_sid {
+            sandbox.twilio.adopt_number(account.as_deref().unwrap_or(&master.account_sid), &sid, &e164, public_url);
+        }
+        if let Some(id) = vapi_id {
+            sandbox.vapi.adopt_number(&id, &e164, assistant.as_deref());
+        }
+    }
+    Ok(())
+}
+
+async fn maintenance(state: web::Data<AppState>) {
+    let mut tick = tokio::time::interval(ratelimit::MAINTENANCE_INTERVAL);
+    let mut runs: u64 = 0;
+    loop {
+        tick.tick().await;
+        runs += 1;
+        state.rate_limits.retain_recent();
+        flush_violations(&state).await;
+        // Roughly hourly: drop expired sessions.
+        if runs % 360 == 1 {
+            if let Err(e) = state.db.run(|c| crate::db::sessions::purge_expired(c).map_err(DbError::from)).await {
+                log::warn!("purging expired sessions failed: {e}");
+            }
+        }
+    }
+}
+
+async fn flush_violations(state: &AppState) {
+    let pending = state.rate_limits.take_violations();
+    if pending.is_empty() {
+        return;
+    }
+    let count = pending.len();
+    let result = state.db.run(move |c| ratelimit::flush_violations(c, &pending).map_err(DbError::from)).await;
+    if let Err(e) = result {
+        log::warn!("could not store {count} rate-limit violation aggregates: {e}");
+    }
+}
+
+/// How long graceful shutdown waits for in-flight requests.
+pub const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
