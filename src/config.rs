@@ -38,7 +38,10 @@ pub struct ConfigError {
 
 impl ConfigError {
     fn new(var: &str, problem: impl Into<String>) -> Self {
-        ConfigError { var: var.to_string(), problem: problem.into() }
+        ConfigError {
+            var: var.to_string(),
+            problem: problem.into(),
+        }
     }
 }
 
@@ -123,7 +126,12 @@ impl Sources {
     }
 
     pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
-        Sources { vars: pairs.into_iter().map(|(k, v)| (k.to_string(), v.to_string())).collect() }
+        Sources {
+            vars: pairs
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        }
     }
 
     pub fn set(&mut self, key: &str, value: impl Into<String>) {
@@ -142,14 +150,21 @@ impl Sources {
         let var = format!("{PREFIX}{suffix}");
         let file_var = format!("{var}_FILE");
         match (self.raw(suffix), self.raw(&format!("{suffix}_FILE"))) {
-            (Some(_), Some(_)) => Err(ConfigError::new(&var, format!("set either {var} or {file_var}, not both"))),
+            (Some(_), Some(_)) => Err(ConfigError::new(
+                &var,
+                format!("set either {var} or {file_var}, not both"),
+            )),
             (Some(v), None) => Ok(Some(Secret::new(v.trim()))),
             (None, Some(path)) => {
-                let content = std::fs::read_to_string(path.trim())
-                    .map_err(|e| ConfigError::new(&file_var, format!("cannot read secret file '{path}': {e}")))?;
+                let content = std::fs::read_to_string(path.trim()).map_err(|e| {
+                    ConfigError::new(&file_var, format!("cannot read secret file '{path}': {e}"))
+                })?;
                 let value = content.trim();
                 if value.is_empty() {
-                    return Err(ConfigError::new(&file_var, format!("the secret file '{path}' is empty")));
+                    return Err(ConfigError::new(
+                        &file_var,
+                        format!("the secret file '{path}' is empty"),
+                    ));
                 }
                 Ok(Some(Secret::new(value)))
             }
@@ -157,32 +172,54 @@ impl Sources {
         }
     }
 
-    fn parsed<T>(&self, suffix: &str, what: &str, parse: impl Fn(&str) -> Option<T>) -> Result<T, ConfigError> {
-        let default = SETTINGS.iter().find(|(s, _, _)| *s == suffix).map(|(_, _, d)| *d).unwrap_or("");
+    fn parsed<T>(
+        &self,
+        suffix: &str,
+        what: &str,
+        parse: impl Fn(&str) -> Option<T>,
+    ) -> Result<T, ConfigError> {
+        let default = SETTINGS
+            .iter()
+            .find(|(s, _, _)| *s == suffix)
+            .map(|(_, _, d)| *d)
+            .unwrap_or("");
         let value = self.raw(suffix).unwrap_or(default).trim();
         parse(value).ok_or_else(|| {
-            ConfigError::new(&format!("{PREFIX}{suffix}"), format!("'{value}' is not {what} (default: {default})"))
+            ConfigError::new(
+                &format!("{PREFIX}{suffix}"),
+                format!("'{value}' is not {what} (default: {default})"),
+            )
         })
     }
 
     fn bool(&self, suffix: &str) -> Result<bool, ConfigError> {
-        self.parsed(suffix, "a boolean: use true or false", |v| match v.to_ascii_lowercase().as_str() {
-            "true" | "1" | "yes" | "on" => Some(true),
-            "false" | "0" | "no" | "off" => Some(false),
-            _ => None,
+        self.parsed(suffix, "a boolean: use true or false", |v| {
+            match v.to_ascii_lowercase().as_str() {
+                "true" | "1" | "yes" | "on" => Some(true),
+                "false" | "0" | "no" | "off" => Some(false),
+                _ => None,
+            }
         })
     }
 
     fn per_minute(&self, suffix: &str) -> Result<u32, ConfigError> {
-        self.parsed(suffix, "a whole number of requests per minute between 1 and 1000000", |v| {
-            v.parse::<u32>().ok().filter(|n| (1..=1_000_000).contains(n))
-        })
+        self.parsed(
+            suffix,
+            "a whole number of requests per minute between 1 and 1000000",
+            |v| {
+                v.parse::<u32>()
+                    .ok()
+                    .filter(|n| (1..=1_000_000).contains(n))
+            },
+        )
     }
 }
 
 impl Config {
     pub fn from_sources(src: &Sources) -> Result<Config, ConfigError> {
-        let listen = src.parsed("LISTEN", "a socket address like 127.0.0.1:8080", |v| v.parse().ok())?;
+        let listen = src.parsed("LISTEN", "a socket address like 127.0.0.1:8080", |v| {
+            v.parse().ok()
+        })?;
         let demo = src.bool("DEMO")?;
         let data_dir = PathBuf::from(src.raw("DATA_DIR").unwrap_or("./data").trim());
         let public_url = match src.raw("PUBLIC_URL") {
@@ -219,9 +256,11 @@ impl Config {
             crate::crypto::SecretKey::from_base64(key.expose())
                 .map_err(|problem| ConfigError::new("SWITCHBOARD_SECRET_KEY", problem))?;
         }
-        let session_ttl_hours = src.parsed("SESSION_TTL_HOURS", "a number of hours between 1 and 8760", |v| {
-            v.parse::<u32>().ok().filter(|n| (1..=8760).contains(n))
-        })?;
+        let session_ttl_hours = src.parsed(
+            "SESSION_TTL_HOURS",
+            "a number of hours between 1 and 8760",
+            |v| v.parse::<u32>().ok().filter(|n| (1..=8760).contains(n)),
+        )?;
         let config = Config {
             listen,
             data_dir,
@@ -231,7 +270,8 @@ impl Config {
             twilio_auth_token,
             twilio_api_base: normalize_base_url(
                 "SWITCHBOARD_TWILIO_API_BASE",
-                src.raw("TWILIO_API_BASE").unwrap_or("https://api.twilio.com"),
+                src.raw("TWILIO_API_BASE")
+                    .unwrap_or("https://api.twilio.com"),
             )?,
             vapi_api_key: src.secret("VAPI_API_KEY")?,
             vapi_api_base: normalize_base_url(
@@ -274,8 +314,16 @@ impl Config {
         match &self.public_url {
             Some(url) => url.clone(),
             None => {
-                let host = if self.listen.ip().is_unspecified() { "127.0.0.1".to_string() } else { self.listen.ip().to_string() };
-                let host = if self.listen.is_ipv6() && !self.listen.ip().is_unspecified() { format!("[{host}]") } else { host };
+                let host = if self.listen.ip().is_unspecified() {
+                    "127.0.0.1".to_string()
+                } else {
+                    self.listen.ip().to_string()
+                };
+                let host = if self.listen.is_ipv6() && !self.listen.ip().is_unspecified() {
+                    format!("[{host}]")
+                } else {
+                    host
+                };
                 format!("http://{host}:{}", self.listen.port())
             }
         }
@@ -283,7 +331,9 @@ impl Config {
 
     /// Cookies get `Secure` when the dashboard is served over https.
     pub fn secure_cookies(&self) -> bool {
-        self.public_url.as_deref().is_some_and(|u| u.starts_with("https://"))
+        self.public_url
+            .as_deref()
+            .is_some_and(|u| u.starts_with("https://"))
     }
 
     pub fn db_path(&self) -> PathBuf {
@@ -298,9 +348,17 @@ impl Config {
     pub fn warnings(&self) -> Vec<String> {
         let mut out = Vec::new();
         if self.public_url.is_none() && !self.demo {
-            out.push("SWITCHBOARD_PUBLIC_URL is not set: Twilio and Vapi cannot reach this appliance.".into());
+            out.push(
+                "SWITCHBOARD_PUBLIC_URL is not set: Twilio and Vapi cannot reach this appliance."
+                    .into(),
+            );
         }
-        if self.public_url.as_deref().is_some_and(|u| u.starts_with("http://")) && !self.demo {
+        if self
+            .public_url
+            .as_deref()
+            .is_some_and(|u| u.starts_with("http://"))
+            && !self.demo
+        {
             out.push("SWITCHBOARD_PUBLIC_URL is not https: session cookies are sent without Secure and Twilio signatures are checked against an http URL.".into());
         }
         if self.insecure_skip_twilio_signature {
@@ -309,11 +367,16 @@ impl Config {
         if !self.demo && self.twilio_account_sid.is_none() {
             out.push("Twilio credentials are not configured (SWITCHBOARD_TWILIO_ACCOUNT_SID / SWITCHBOARD_TWILIO_AUTH_TOKEN): Twilio webhooks will be rejected.".into());
         }
-        if !self.demo && self.vapi_webhook_secret.is_none() && self.vapi_webhook_hmac_secret.is_none() {
+        if !self.demo
+            && self.vapi_webhook_secret.is_none()
+            && self.vapi_webhook_hmac_secret.is_none()
+        {
             out.push("No Vapi webhook secret is configured (SWITCHBOARD_VAPI_WEBHOOK_SECRET): Vapi webhooks will be rejected.".into());
         }
         for var in &self.unknown_vars {
-            out.push(format!("{var} is set but is not a switchboard setting (a typo?); it is ignored."));
+            out.push(format!(
+                "{var} is set but is not a switchboard setting (a typo?); it is ignored."
+            ));
         }
         out
     }
@@ -337,14 +400,26 @@ impl Config {
             ("VAPI_API_KEY", secret(&self.vapi_api_key)),
             ("VAPI_API_BASE", self.vapi_api_base.clone()),
             ("VAPI_WEBHOOK_SECRET", secret(&self.vapi_webhook_secret)),
-            ("VAPI_WEBHOOK_HMAC_SECRET", secret(&self.vapi_webhook_hmac_secret)),
+            (
+                "VAPI_WEBHOOK_HMAC_SECRET",
+                secret(&self.vapi_webhook_hmac_secret),
+            ),
             ("SECRET_KEY", secret(&self.secret_key)),
             ("TRUST_PROXY", self.trust_proxy.to_string()),
-            ("INSECURE_SKIP_TWILIO_SIGNATURE", self.insecure_skip_twilio_signature.to_string()),
+            (
+                "INSECURE_SKIP_TWILIO_SIGNATURE",
+                self.insecure_skip_twilio_signature.to_string(),
+            ),
             ("LOG", self.log.clone()),
             ("SESSION_TTL_HOURS", self.session_ttl_hours.to_string()),
-            ("RATE_TWILIO_VOICE_PER_MIN", r.twilio_voice_per_caller.to_string()),
-            ("RATE_AUTH_FAILURES_PER_MIN", r.auth_failures_per_ip.to_string()),
+            (
+                "RATE_TWILIO_VOICE_PER_MIN",
+                r.twilio_voice_per_caller.to_string(),
+            ),
+            (
+                "RATE_AUTH_FAILURES_PER_MIN",
+                r.auth_failures_per_ip.to_string(),
+            ),
             ("RATE_API_PER_MIN", r.api_per_principal.to_string()),
             ("RATE_LOGIN_PER_MIN", r.login_per_ip_email.to_string()),
         ]
@@ -368,7 +443,9 @@ fn unknown_vars(src: &Sources) -> Vec<String> {
         .filter(|k| {
             let suffix = &k[PREFIX.len()..];
             let base = suffix.strip_suffix("_FILE").unwrap_or(suffix);
-            !SETTINGS.iter().any(|(s, is_secret, _)| *s == suffix || (*is_secret && *s == base))
+            !SETTINGS
+                .iter()
+                .any(|(s, is_secret, _)| *s == suffix || (*is_secret && *s == base))
         })
         .cloned()
         .collect();
@@ -383,7 +460,9 @@ fn is_sid(s: &str, prefix: &str) -> bool {
 /// Accepts `http(s)://host[:port][/path]`, drops a trailing slash.
 fn normalize_base_url(var: &str, value: &str) -> Result<String, ConfigError> {
     let v = value.trim().trim_end_matches('/');
-    let rest = v.strip_prefix("https://").or_else(|| v.strip_prefix("http://"));
+    let rest = v
+        .strip_prefix("https://")
+        .or_else(|| v.strip_prefix("http://"));
     match rest {
         Some(host) if !host.is_empty() && !host.starts_with('/') && !v.contains(['?', '#', ' ']) => Ok(v.to_string()),
         _ => Err(ConfigError::new(
@@ -396,8 +475,9 @@ fn normalize_base_url(var: &str, value: &str) -> Result<String, ConfigError> {
 /// Reads a systemd-style `KEY=VALUE` file: `#` comments, blank lines, optional `export `,
 /// optional single or double quotes around the value.
 pub fn parse_env_file(path: &Path) -> Result<HashMap<String, String>, ConfigError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| ConfigError::new("--config", format!("cannot read '{}': {e}", path.display())))?;
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        ConfigError::new("--config", format!("cannot read '{}': {e}", path.display()))
+    })?;
     let mut vars = HashMap::new();
     for (n, line) in text.lines().enumerate() {
         let line = line.trim();
@@ -408,7 +488,11 @@ pub fn parse_env_file(path: &Path) -> Result<HashMap<String, String>, ConfigErro
         let Some((key, value)) = line.split_once('=') else {
             return Err(ConfigError::new(
                 "--config",
-                format!("{}:{}: expected KEY=VALUE, found '{line}'", path.display(), n + 1),
+                format!(
+                    "{}:{}: expected KEY=VALUE, found '{line}'",
+                    path.display(),
+                    n + 1
+                ),
             ));
         };
         let value = value.trim();
@@ -457,31 +541,49 @@ mod tests {
 
     #[test]
     fn an_account_sid_without_a_token_names_the_token() {
-        let err = load(&[("SWITCHBOARD_TWILIO_ACCOUNT_SID", "AC0123456789abcdef0123456789abcdef")]).unwrap_err();
+        let err = load(&[(
+            "SWITCHBOARD_TWILIO_ACCOUNT_SID",
+            "AC0123456789abcdef0123456789abcdef",
+        )])
+        .unwrap_err();
         assert_eq!(err.var, "SWITCHBOARD_TWILIO_AUTH_TOKEN");
     }
 
     #[test]
     fn a_malformed_account_sid_is_refused() {
-        let err = load(&[("SWITCHBOARD_TWILIO_ACCOUNT_SID", "not-a-sid"), ("SWITCHBOARD_TWILIO_AUTH_TOKEN", "x")])
-            .unwrap_err();
+        let err = load(&[
+            ("SWITCHBOARD_TWILIO_ACCOUNT_SID", "not-a-sid"),
+            ("SWITCHBOARD_TWILIO_AUTH_TOKEN", "x"),
+        ])
+        .unwrap_err();
         assert_eq!(err.var, "SWITCHBOARD_TWILIO_ACCOUNT_SID");
     }
 
     #[test]
     fn public_url_must_be_http_or_https_and_loses_its_trailing_slash() {
         assert_eq!(
-            load(&[("SWITCHBOARD_PUBLIC_URL", "https://phones.example.com/")]).unwrap().public_url.as_deref(),
+            load(&[("SWITCHBOARD_PUBLIC_URL", "https://phones.example.com/")])
+                .unwrap()
+                .public_url
+                .as_deref(),
             Some("https://phones.example.com")
         );
-        assert_eq!(load(&[("SWITCHBOARD_PUBLIC_URL", "phones.example.com")]).unwrap_err().var, "SWITCHBOARD_PUBLIC_URL");
+        assert_eq!(
+            load(&[("SWITCHBOARD_PUBLIC_URL", "phones.example.com")])
+                .unwrap_err()
+                .var,
+            "SWITCHBOARD_PUBLIC_URL"
+        );
     }
 
     #[test]
     fn serve_outside_demo_requires_public_url() {
         let err = load(&[]).unwrap().check_for_serve().unwrap_err();
         assert_eq!(err.var, "SWITCHBOARD_PUBLIC_URL");
-        assert!(load(&[("SWITCHBOARD_DEMO", "true")]).unwrap().check_for_serve().is_ok());
+        assert!(load(&[("SWITCHBOARD_DEMO", "true")])
+            .unwrap()
+            .check_for_serve()
+            .is_ok());
     }
 
     #[test]
@@ -492,8 +594,11 @@ mod tests {
         let path = file.display().to_string();
         let c = load(&[("SWITCHBOARD_VAPI_WEBHOOK_SECRET_FILE", &path)]).unwrap();
         assert_eq!(c.vapi_webhook_secret.unwrap().expose(), "s3cret");
-        let err = load(&[("SWITCHBOARD_VAPI_WEBHOOK_SECRET_FILE", &path), ("SWITCHBOARD_VAPI_WEBHOOK_SECRET", "x")])
-            .unwrap_err();
+        let err = load(&[
+            ("SWITCHBOARD_VAPI_WEBHOOK_SECRET_FILE", &path),
+            ("SWITCHBOARD_VAPI_WEBHOOK_SECRET", "x"),
+        ])
+        .unwrap_err();
         assert_eq!(err.var, "SWITCHBOARD_VAPI_WEBHOOK_SECRET");
         let missing = load(&[("SWITCHBOARD_VAPI_API_KEY_FILE", "/nonexistent/key")]).unwrap_err();
         assert_eq!(missing.var, "SWITCHBOARD_VAPI_API_KEY_FILE");
@@ -503,15 +608,25 @@ mod tests {
     fn the_listing_redacts_secrets() {
         let c = load(&[("SWITCHBOARD_VAPI_WEBHOOK_SECRET", "hunter2")]).unwrap();
         let listing = c.redacted_listing();
-        assert_eq!(listing["SWITCHBOARD_VAPI_WEBHOOK_SECRET"], "(set, redacted)");
+        assert_eq!(
+            listing["SWITCHBOARD_VAPI_WEBHOOK_SECRET"],
+            "(set, redacted)"
+        );
         assert!(!format!("{listing:?}{c:?}").contains("hunter2"));
     }
 
     #[test]
     fn unknown_switchboard_variables_become_warnings() {
-        let c = load(&[("SWITCHBOARD_PUBLIK_URL", "x"), ("SWITCHBOARD_VAPI_API_KEY_FILE", "")]).unwrap();
+        let c = load(&[
+            ("SWITCHBOARD_PUBLIK_URL", "x"),
+            ("SWITCHBOARD_VAPI_API_KEY_FILE", ""),
+        ])
+        .unwrap();
         assert_eq!(c.unknown_vars, vec!["SWITCHBOARD_PUBLIK_URL".to_string()]);
-        assert!(c.warnings().iter().any(|w| w.contains("SWITCHBOARD_PUBLIK_URL")));
+        assert!(c
+            .warnings()
+            .iter()
+            .any(|w| w.contains("SWITCHBOARD_PUBLIK_URL")));
     }
 
     #[test]
@@ -523,17 +638,27 @@ mod tests {
         assert_eq!(vars["SWITCHBOARD_LOG"], "debug");
         assert_eq!(vars["SWITCHBOARD_PUBLIC_URL"], "https://a.example");
         std::fs::write(&file, "JUSTAWORD\n").unwrap();
-        assert!(parse_env_file(&file).unwrap_err().problem.contains(":1: expected KEY=VALUE"));
+        assert!(parse_env_file(&file)
+            .unwrap_err()
+            .problem
+            .contains(":1: expected KEY=VALUE"));
     }
 
     #[test]
     fn the_environment_overrides_the_file_and_flags_override_both() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("env");
-        std::fs::write(&file, "SWITCHBOARD_LOG=debug\nSWITCHBOARD_LISTEN=127.0.0.1:1\n").unwrap();
+        std::fs::write(
+            &file,
+            "SWITCHBOARD_LOG=debug\nSWITCHBOARD_LISTEN=127.0.0.1:1\n",
+        )
+        .unwrap();
         let src = Sources::gather(
             Some(&file),
-            [("SWITCHBOARD_LOG".to_string(), "warn".to_string()), ("HOME".to_string(), "/root".to_string())],
+            [
+                ("SWITCHBOARD_LOG".to_string(), "warn".to_string()),
+                ("HOME".to_string(), "/root".to_string()),
+            ],
             [("SWITCHBOARD_LISTEN".to_string(), "127.0.0.1:2".to_string())],
         )
         .unwrap();

@@ -1,7 +1,9 @@
 //! Secrets: the appliance key and AEAD for provider credentials at rest, argon2id password
 //! hashes, random tokens stored as SHA-256, and constant-time comparison (SPEC §11).
 
-use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{
+    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
+};
 use argon2::Argon2;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
@@ -27,7 +29,10 @@ impl std::fmt::Debug for SecretKey {
 #[derive(Debug, thiserror::Error)]
 pub enum CryptoError {
     #[error("cannot read or create the secret key file {path}: {source}")]
-    KeyFile { path: String, source: std::io::Error },
+    KeyFile {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("the secret key file {0} is invalid: it must hold 32 bytes as base64 (delete it only if no provider secrets were stored with it)")]
     BadKeyFile(String),
     #[error("a stored secret cannot be decrypted: it was written with another secret key or is corrupted")]
@@ -38,12 +43,13 @@ pub enum CryptoError {
 
 impl SecretKey {
     pub fn from_base64(text: &str) -> Result<SecretKey, String> {
-        let bytes = STANDARD
-            .decode(text.trim())
-            .map_err(|_| "is not valid base64; generate one with `openssl rand -base64 32`".to_string())?;
-        let array: [u8; 32] = bytes
-            .try_into()
-            .map_err(|_| "must decode to exactly 32 bytes; generate one with `openssl rand -base64 32`".to_string())?;
+        let bytes = STANDARD.decode(text.trim()).map_err(|_| {
+            "is not valid base64; generate one with `openssl rand -base64 32`".to_string()
+        })?;
+        let array: [u8; 32] = bytes.try_into().map_err(|_| {
+            "must decode to exactly 32 bytes; generate one with `openssl rand -base64 32`"
+                .to_string()
+        })?;
         Ok(SecretKey(array))
     }
 
@@ -56,9 +62,13 @@ impl SecretKey {
     /// Reads `secret.key` from the data dir, creating it (mode 0600) on first start.
     pub fn load_or_create(data_dir: &Path) -> Result<SecretKey, CryptoError> {
         let path = data_dir.join("secret.key");
-        let io_err = |source| CryptoError::KeyFile { path: path.display().to_string(), source };
+        let io_err = |source| CryptoError::KeyFile {
+            path: path.display().to_string(),
+            source,
+        };
         match std::fs::read_to_string(&path) {
-            Ok(text) => SecretKey::from_base64(&text).map_err(|_| CryptoError::BadKeyFile(path.display().to_string())),
+            Ok(text) => SecretKey::from_base64(&text)
+                .map_err(|_| CryptoError::BadKeyFile(path.display().to_string())),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let key = SecretKey::generate();
                 write_private_file(&path, STANDARD.encode(key.0).as_bytes()).map_err(io_err)?;
@@ -75,7 +85,13 @@ impl SecretKey {
         let mut nonce = [0u8; 24];
         rand::rngs::OsRng.fill_bytes(&mut nonce);
         let sealed = cipher
-            .encrypt(XNonce::from_slice(&nonce), Payload { msg: plaintext.as_bytes(), aad: context.as_bytes() })
+            .encrypt(
+                XNonce::from_slice(&nonce),
+                Payload {
+                    msg: plaintext.as_bytes(),
+                    aad: context.as_bytes(),
+                },
+            )
             .expect("XChaCha20Poly1305 encryption of an in-memory buffer cannot fail");
         let mut out = nonce.to_vec();
         out.extend_from_slice(&sealed);
@@ -91,7 +107,13 @@ impl SecretKey {
         let (nonce, sealed) = raw.split_at(24);
         let cipher = XChaCha20Poly1305::new((&self.0).into());
         let plain = cipher
-            .decrypt(XNonce::from_slice(nonce), Payload { msg: sealed, aad: context.as_bytes() })
+            .decrypt(
+                XNonce::from_slice(nonce),
+                Payload {
+                    msg: sealed,
+                    aad: context.as_bytes(),
+                },
+            )
             .map_err(|_| CryptoError::Decrypt)?;
         String::from_utf8(plain).map_err(|_| CryptoError::Decrypt)
     }
@@ -131,14 +153,23 @@ pub fn random_hex(n: usize) -> String {
 /// A random version-4-shaped UUID string (the id format Vapi uses).
 pub fn random_uuid() -> String {
     let h = random_hex(32);
-    format!("{}-{}-4{}-a{}-{}", &h[0..8], &h[8..12], &h[13..16], &h[17..20], &h[20..32])
+    format!(
+        "{}-{}-4{}-a{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[13..16],
+        &h[17..20],
+        &h[20..32]
+    )
 }
 
 /// A password people can type: 20 characters from an unambiguous alphabet (~114 bits).
 pub fn generate_password() -> String {
     const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
     let mut rng = rand::rngs::OsRng;
-    (0..20).map(|_| ALPHABET[(rng.next_u32() as usize) % ALPHABET.len()] as char).collect()
+    (0..20)
+        .map(|_| ALPHABET[(rng.next_u32() as usize) % ALPHABET.len()] as char)
+        .collect()
 }
 
 /// SHA-256 hex of a high-entropy token: sessions and API tokens are stored only this way.
@@ -164,8 +195,13 @@ pub fn verify_password(password: &str, stored: Option<&str>) -> bool {
     static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     let dummy = DUMMY.get_or_init(|| hash_password("not-a-real-password").unwrap_or_default());
     let candidate = stored.unwrap_or(dummy);
-    let Ok(parsed) = PasswordHash::new(candidate) else { return false };
-    Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok() && stored.is_some()
+    let Ok(parsed) = PasswordHash::new(candidate) else {
+        return false;
+    };
+    Argon2::default()
+        .verify_password(password.as_bytes(), &parsed)
+        .is_ok()
+        && stored.is_some()
 }
 
 /// Minimum rules for a password someone chose.
@@ -204,7 +240,10 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(dir.path().join("secret.key")).unwrap().permissions().mode();
+            let mode = std::fs::metadata(dir.path().join("secret.key"))
+                .unwrap()
+                .permissions()
+                .mode();
             assert_eq!(mode & 0o777, 0o600);
         }
     }
@@ -212,8 +251,12 @@ mod tests {
     #[test]
     fn a_key_from_config_must_be_32_bytes_of_base64() {
         assert!(SecretKey::from_base64(&STANDARD.encode([7u8; 32])).is_ok());
-        assert!(SecretKey::from_base64(&STANDARD.encode([7u8; 16])).unwrap_err().contains("32 bytes"));
-        assert!(SecretKey::from_base64("!!!").unwrap_err().contains("base64"));
+        assert!(SecretKey::from_base64(&STANDARD.encode([7u8; 16]))
+            .unwrap_err()
+            .contains("32 bytes"));
+        assert!(SecretKey::from_base64("!!!")
+            .unwrap_err()
+            .contains("base64"));
     }
 
     #[test]

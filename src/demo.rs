@@ -15,10 +15,30 @@ pub const DEMO_ASSISTANT_ID: &str = "asst_demo_frontdesk";
 
 /// The documented demo numbers: (number, role, handler, friendly name).
 pub const DEMO_NUMBERS: [(&str, NumberRole, NumberHandler, &str); 4] = [
-    ("+15550100001", NumberRole::Operational, NumberHandler::Ivr, "Main line"),
-    ("+15550100002", NumberRole::Onboarding, NumberHandler::Ivr, "Sign-up by text"),
-    ("+15550100003", NumberRole::System, NumberHandler::Ivr, "System"),
-    ("+15550100004", NumberRole::Operational, NumberHandler::Vapi, "AI front desk"),
+    (
+        "+15550100001",
+        NumberRole::Operational,
+        NumberHandler::Ivr,
+        "Main line",
+    ),
+    (
+        "+15550100002",
+        NumberRole::Onboarding,
+        NumberHandler::Ivr,
+        "Sign-up by text",
+    ),
+    (
+        "+15550100003",
+        NumberRole::System,
+        NumberHandler::Ivr,
+        "System",
+    ),
+    (
+        "+15550100004",
+        NumberRole::Operational,
+        NumberHandler::Vapi,
+        "AI front desk",
+    ),
 ];
 
 /// Dial targets of the demo menu (1 sales, 2 support).
@@ -67,17 +87,25 @@ pub fn is_demo_database(conn: &Connection) -> rusqlite::Result<bool> {
 /// Refuses to run the real appliance on a demo database.
 pub fn refuse_demo_database(conn: &Connection, config: &Config) -> Result<(), DemoError> {
     if is_demo_database(conn)? {
-        return Err(DemoError::DemoDatabase(config.data_dir.display().to_string()));
+        return Err(DemoError::DemoDatabase(
+            config.data_dir.display().to_string(),
+        ));
     }
     Ok(())
 }
 
 /// Prepares a demo database: credentials (from the environment when set, otherwise
 /// generated once and stored encrypted) and, on an empty database, the demo org.
-pub fn prepare(conn: &mut Connection, key: &SecretKey, config: &Config) -> Result<DemoSetup, DemoError> {
+pub fn prepare(
+    conn: &mut Connection,
+    key: &SecretKey,
+    config: &Config,
+) -> Result<DemoSetup, DemoError> {
     let org_count: i64 = conn.query_row("SELECT count(*) FROM orgs", [], |r| r.get(0))?;
     if org_count > 0 && !is_demo_database(conn)? {
-        return Err(DemoError::RealDatabase(config.data_dir.display().to_string()));
+        return Err(DemoError::RealDatabase(
+            config.data_dir.display().to_string(),
+        ));
     }
     let tx = conn.transaction()?;
     settings::set(&tx, MODE_KEY, "true")?;
@@ -93,29 +121,55 @@ pub fn prepare(conn: &mut Connection, key: &SecretKey, config: &Config) -> Resul
             }
         },
     };
-    let new_owner = if org_count == 0 { Some(seed(&tx)?) } else { None };
+    let new_owner = if org_count == 0 {
+        Some(seed(&tx)?)
+    } else {
+        None
+    };
     tx.commit()?;
-    Ok(DemoSetup { twilio, vapi_webhook_secret, new_owner })
+    Ok(DemoSetup {
+        twilio,
+        vapi_webhook_secret,
+        new_owner,
+    })
 }
 
-fn twilio_credentials(conn: &Connection, key: &SecretKey, config: &Config) -> Result<TwilioCreds, DemoError> {
+fn twilio_credentials(
+    conn: &Connection,
+    key: &SecretKey,
+    config: &Config,
+) -> Result<TwilioCreds, DemoError> {
     if let (Some(sid), Some(token)) = (&config.twilio_account_sid, &config.twilio_auth_token) {
         if provider_accounts::find_by_sid(conn, "twilio", sid)?.is_none() {
             store_master(conn, key, sid, token.expose())?;
         }
-        return Ok(TwilioCreds { account_sid: sid.clone(), auth_token: token.expose().to_string() });
+        return Ok(TwilioCreds {
+            account_sid: sid.clone(),
+            auth_token: token.expose().to_string(),
+        });
     }
     if let Some(sid) = provider_accounts::master_sid(conn, "twilio")? {
         if let Some(token) = provider_accounts::secret(conn, key, "twilio", &sid)? {
-            return Ok(TwilioCreds { account_sid: sid, auth_token: token });
+            return Ok(TwilioCreds {
+                account_sid: sid,
+                auth_token: token,
+            });
         }
     }
-    let creds = TwilioCreds { account_sid: format!("AC{}", crypto::random_hex(32)), auth_token: crypto::random_hex(32) };
+    let creds = TwilioCreds {
+        account_sid: format!("AC{}", crypto::random_hex(32)),
+        auth_token: crypto::random_hex(32),
+    };
     store_master(conn, key, &creds.account_sid, &creds.auth_token)?;
     Ok(creds)
 }
 
-fn store_master(conn: &Connection, key: &SecretKey, sid: &str, token: &str) -> rusqlite::Result<i64> {
+fn store_master(
+    conn: &Connection,
+    key: &SecretKey,
+    sid: &str,
+    token: &str,
+) -> rusqlite::Result<i64> {
     provider_accounts::insert(
         conn,
         key,

@@ -11,13 +11,21 @@ use serde_json::json;
 pub enum ApiError {
     /// 400: the request itself is wrong; the message names the field and the fix.
     #[error("{message}")]
-    BadRequest { code: &'static str, message: String, hint: Option<String> },
+    BadRequest {
+        code: &'static str,
+        message: String,
+        hint: Option<String>,
+    },
     /// 401: no or invalid credentials.
     #[error("{message}")]
     Unauthorized { code: &'static str, message: String },
     /// 403: authenticated but not allowed.
     #[error("{message}")]
-    Forbidden { code: &'static str, message: String, hint: Option<String> },
+    Forbidden {
+        code: &'static str,
+        message: String,
+        hint: Option<String>,
+    },
     /// 404: not found, or belongs to another org (never tell which).
     #[error("{0} was not found")]
     NotFound(String),
@@ -26,7 +34,11 @@ pub enum ApiError {
     UnknownRoute(String),
     /// 409: conflicts with the current state.
     #[error("{message}")]
-    Conflict { code: &'static str, message: String, hint: Option<String> },
+    Conflict {
+        code: &'static str,
+        message: String,
+        hint: Option<String>,
+    },
     /// 413: the body is larger than the route accepts.
     #[error("the request body is larger than {limit} bytes")]
     PayloadTooLarge { limit: usize },
@@ -43,19 +55,47 @@ pub enum ApiError {
 
 impl ApiError {
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
-        ApiError::BadRequest { code, message: message.into(), hint: None }
+        ApiError::BadRequest {
+            code,
+            message: message.into(),
+            hint: None,
+        }
     }
 
-    pub fn bad_request_hint(code: &'static str, message: impl Into<String>, hint: impl Into<String>) -> Self {
-        ApiError::BadRequest { code, message: message.into(), hint: Some(hint.into()) }
+    pub fn bad_request_hint(
+        code: &'static str,
+        message: impl Into<String>,
+        hint: impl Into<String>,
+    ) -> Self {
+        ApiError::BadRequest {
+            code,
+            message: message.into(),
+            hint: Some(hint.into()),
+        }
     }
 
-    pub fn forbidden(code: &'static str, message: impl Into<String>, hint: impl Into<String>) -> Self {
-        ApiError::Forbidden { code, message: message.into(), hint: Some(hint.into()) }
+    pub fn forbidden(
+        code: &'static str,
+        message: impl Into<String>,
+        hint: impl Into<String>,
+    ) -> Self {
+        ApiError::Forbidden {
+            code,
+            message: message.into(),
+            hint: Some(hint.into()),
+        }
     }
 
-    pub fn conflict(code: &'static str, message: impl Into<String>, hint: impl Into<String>) -> Self {
-        ApiError::Conflict { code, message: message.into(), hint: Some(hint.into()) }
+    pub fn conflict(
+        code: &'static str,
+        message: impl Into<String>,
+        hint: impl Into<String>,
+    ) -> Self {
+        ApiError::Conflict {
+            code,
+            message: message.into(),
+            hint: Some(hint.into()),
+        }
     }
 
     pub fn not_found(what: impl Into<String>) -> Self {
@@ -65,7 +105,8 @@ impl ApiError {
     pub fn unauthenticated() -> Self {
         ApiError::Unauthorized {
             code: "unauthenticated",
-            message: "Sign in first, or send an API token as 'Authorization: Bearer <token>'.".into(),
+            message: "Sign in first, or send an API token as 'Authorization: Bearer <token>'."
+                .into(),
         }
     }
 
@@ -151,7 +192,9 @@ impl From<rusqlite::Error> for ApiError {
 impl From<crate::db::DbError> for ApiError {
     fn from(err: crate::db::DbError) -> Self {
         match err {
-            crate::db::DbError::Timeout | crate::db::DbError::Pool(_) => ApiError::Unavailable(err.to_string()),
+            crate::db::DbError::Timeout | crate::db::DbError::Pool(_) => {
+                ApiError::Unavailable(err.to_string())
+            }
             other => ApiError::Internal(other.to_string()),
         }
     }

@@ -25,7 +25,11 @@ pub struct Limiter {
 impl Limiter {
     fn per_minute(name: &'static str, per_minute: u32) -> Self {
         let n = NonZeroU32::new(per_minute.max(1)).expect("max(1) is non-zero");
-        Limiter { name, inner: RateLimiter::keyed(Quota::per_minute(n)), rejected: AtomicU64::new(0) }
+        Limiter {
+            name,
+            inner: RateLimiter::keyed(Quota::per_minute(n)),
+            rejected: AtomicU64::new(0),
+        }
     }
 
     /// Rejections since start, for metrics.
@@ -72,7 +76,12 @@ impl RateLimits {
     }
 
     pub fn all(&self) -> [&Limiter; 4] {
-        [&self.twilio_voice, &self.auth_failures, &self.api, &self.login]
+        [
+            &self.twilio_voice,
+            &self.auth_failures,
+            &self.api,
+            &self.login,
+        ]
     }
 
     /// Lets the request through, or says how long to wait (rounded up to whole seconds,
@@ -104,7 +113,12 @@ impl RateLimits {
         let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
         pending
             .drain()
-            .map(|((limiter, key, minute), count)| Violation { limiter: limiter.into(), key, minute, count })
+            .map(|((limiter, key, minute), count)| Violation {
+                limiter: limiter.into(),
+                key,
+                minute,
+                count,
+            })
             .collect()
     }
 
@@ -121,7 +135,10 @@ impl RateLimits {
 pub const MAINTENANCE_INTERVAL: Duration = Duration::from_secs(10);
 
 /// Adds aggregated violations to `rate_limit_violations` in one transaction.
-pub fn flush_violations(conn: &mut rusqlite::Connection, violations: &[Violation]) -> rusqlite::Result<()> {
+pub fn flush_violations(
+    conn: &mut rusqlite::Connection,
+    violations: &[Violation],
+) -> rusqlite::Result<()> {
     let tx = conn.transaction()?;
     {
         let mut stmt = tx.prepare(
@@ -156,7 +173,10 @@ mod tests {
         }
         let retry = rl.check(&rl.login, "1.2.3.4|a@b.c").unwrap_err();
         assert!((1..=20).contains(&retry), "retry after {retry}");
-        assert!(rl.check(&rl.login, "1.2.3.4|other@b.c").is_ok(), "keys are independent");
+        assert!(
+            rl.check(&rl.login, "1.2.3.4|other@b.c").is_ok(),
+            "keys are independent"
+        );
         assert_eq!(rl.login.rejected(), 1);
     }
 
@@ -169,7 +189,10 @@ mod tests {
         }
         let v = rl.take_violations();
         assert_eq!(v.len(), 1);
-        assert_eq!((v[0].limiter.as_str(), v[0].key.as_str(), v[0].count), ("api", "t1", 5));
+        assert_eq!(
+            (v[0].limiter.as_str(), v[0].key.as_str(), v[0].count),
+            ("api", "t1", 5)
+        );
         assert!(rl.take_violations().is_empty());
     }
 
@@ -183,6 +206,9 @@ mod tests {
         }
         let v = rl.take_violations();
         assert!(v.len() <= MAX_PENDING_VIOLATION_KEYS + 1);
-        assert_eq!(v.iter().map(|v| v.count as usize).sum::<usize>(), MAX_PENDING_VIOLATION_KEYS + 500);
+        assert_eq!(
+            v.iter().map(|v| v.count as usize).sum::<usize>(),
+            MAX_PENDING_VIOLATION_KEYS + 500
+        );
     }
 }

@@ -28,7 +28,10 @@ pub enum StartupError {
     #[error(transparent)]
     Demo(#[from] DemoError),
     #[error("cannot listen on {addr}: {source} (is another process using the port? set SWITCHBOARD_LISTEN)")]
-    Bind { addr: String, source: std::io::Error },
+    Bind {
+        addr: String,
+        source: std::io::Error,
+    },
     #[error("cannot start the HTTP server: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -51,10 +54,18 @@ pub struct Application {
 /// The appliance key: `SWITCHBOARD_SECRET_KEY`, or `data/secret.key` (created on first use).
 pub fn secret_key(config: &Config) -> Result<SecretKey, StartupError> {
     match &config.secret_key {
-        Some(k) => SecretKey::from_base64(k.expose()).map_err(|p| ConfigError { var: "SWITCHBOARD_SECRET_KEY".into(), problem: p }.into()),
+        Some(k) => SecretKey::from_base64(k.expose()).map_err(|p| {
+            ConfigError {
+                var: "SWITCHBOARD_SECRET_KEY".into(),
+                problem: p,
+            }
+            .into()
+        }),
         None => {
-            std::fs::create_dir_all(&config.data_dir)
-                .map_err(|source| DbError::DataDir { path: config.data_dir.display().to_string(), source })?;
+            std::fs::create_dir_all(&config.data_dir).map_err(|source| DbError::DataDir {
+                path: config.data_dir.display().to_string(),
+                source,
+            })?;
             Ok(SecretKey::load_or_create(&config.data_dir)?)
         }
     }
@@ -77,10 +88,15 @@ impl Application {
         config.check_for_serve()?;
         let secret_key = secret_key(&config)?;
         let (db, report) = Db::open(&config.db_path(), &config.backups_dir())?;
-        let listener = TcpListener::bind(config.listen)
-            .map_err(|source| StartupError::Bind { addr: config.listen.to_string(), source })?;
+        let listener = TcpListener::bind(config.listen).map_err(|source| StartupError::Bind {
+            addr: config.listen.to_string(),
+            source,
+        })?;
         let port = listener.local_addr()?.port();
-        let public_url = config.public_url.clone().unwrap_or_else(|| local_url(config.listen, port));
+        let public_url = config
+            .public_url
+            .clone()
+            .unwrap_or_else(|| local_url(config.listen, port));
 
         let (providers, sandbox, demo, twilio_master, vapi_webhook_secret) = if config.demo {
             let setup = demo::prepare(&mut *db.conn()?, &secret_key, &config)?;
@@ -88,7 +104,13 @@ impl Application {
             let sandbox = Sandbox { twilio, vapi };
             adopt_into_sandbox(&db, &secret_key, &sandbox, &setup.twilio, &public_url)?;
             let (master, vapi_secret) = (setup.twilio.clone(), setup.vapi_webhook_secret.clone());
-            (providers, Some(sandbox), Some(setup), Some(master), Some(vapi_secret))
+            (
+                providers,
+                Some(sandbox),
+                Some(setup),
+                Some(master),
+                Some(vapi_secret),
+            )
         } else {
             demo::refuse_demo_database(&*db.conn()?, &config)?;
             let providers = Providers::real(
@@ -97,10 +119,16 @@ impl Application {
                 config.vapi_api_key.as_ref().map(|k| k.expose()),
             );
             let master = match (&config.twilio_account_sid, &config.twilio_auth_token) {
-                (Some(sid), Some(token)) => Some(TwilioCreds { account_sid: sid.clone(), auth_token: token.expose().to_string() }),
+                (Some(sid), Some(token)) => Some(TwilioCreds {
+                    account_sid: sid.clone(),
+                    auth_token: token.expose().to_string(),
+                }),
                 _ => None,
             };
-            let vapi_secret = config.vapi_webhook_secret.as_ref().map(|s| s.expose().to_string());
+            let vapi_secret = config
+                .vapi_webhook_secret
+                .as_ref()
+                .map(|s| s.expose().to_string());
             (providers, None, None, master, vapi_secret)
         };
 
@@ -126,15 +154,22 @@ impl Application {
         .listen(listener)?
         .shutdown_timeout(SHUTDOWN_TIMEOUT.as_secs())
         .run();
-        Ok(Application { port, server, state, migrations: report, demo, sandbox })
+        Ok(Application {
+            port,
+            server,
+            state,
+            migrations: report,
+            demo,
+            sandbox,
+        })
     }
 
     pub fn port(&self) -> u16 {
         self.port
     }
 
-    pub fn state(&self) -> &AppState {
-        &self.state
+    pub fn state(&self) -> web::Data<AppState> {
+        self.state.clone()
     }
 
     /// The dashboard URL (the local address, reachable from this host).
@@ -156,14 +191,25 @@ impl Application {
 
 /// The sandbox keeps no state across restarts: register the numbers and accounts the
 /// database knows, so a restarted demo behaves like the same Twilio/Vapi account.
-fn adopt_into_sandbox(db: &Db, key: &SecretKey, sandbox: &Sandbox, master: &TwilioCreds, public_url: &str) -> Result<(), StartupError> {
+fn adopt_into_sandbox(
+    db: &Db,
+    key: &SecretKey,
+    sandbox: &Sandbox,
+    master: &TwilioCreds,
+    public_url: &str,
+) -> Result<(), StartupError> {
     let conn = db.conn()?;
     let mut accounts = conn.prepare(
         "SELECT account_sid FROM provider_accounts WHERE provider = 'twilio' AND kind = 'subaccount' AND status = 'active'",
     ).map_err(DbError::from)?;
-    let sids: Vec<String> = accounts.query_map([], |r| r.get(0)).and_then(Iterator::collect).map_err(DbError::from)?;
+    let sids: Vec<String> = accounts
+        .query_map([], |r| r.get(0))
+        .and_then(Iterator::collect)
+        .map_err(DbError::from)?;
     for sid in sids {
-        if let Some(token) = crate::db::provider_accounts::secret(&conn, key, "twilio", &sid).map_err(|e| DbError::Invalid(e.to_string()))? {
+        if let Some(token) = crate::db::provider_accounts::secret(&conn, key, "twilio", &sid)
+            .map_err(|e| DbError::Invalid(e.to_string()))?
+        {
             sandbox.twilio.adopt_account(&sid, &token);
         }
     }
@@ -174,14 +220,27 @@ fn adopt_into_sandbox(db: &Db, key: &SecretKey, sandbox: &Sandbox, master: &Twil
          LEFT JOIN agents g ON g.id = n.agent_id
          WHERE n.status = 'active'",
     ).map_err(DbError::from)?;
-    type Row = (String, Option<String>, Option<String>, Option<String>, Option<String>);
+    type Row = (
+        String,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+    );
     let rows: Vec<Row> = numbers
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
+        .query_map([], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+        })
         .and_then(Iterator::collect)
         .map_err(DbError::from)?;
     for (e164, twilio_sid, account, vapi_id, assistant) in rows {
         if let Some(sid) = twilio_sid {
-            sandbox.twilio.adopt_number(account.as_deref().unwrap_or(&master.account_sid), &sid, &e164, public_url);
+            sandbox.twilio.adopt_number(
+                account.as_deref().unwrap_or(&master.account_sid),
+                &sid,
+                &e164,
+                public_url,
+            );
         }
         if let Some(id) = vapi_id {
             sandbox.vapi.adopt_number(&id, &e164, assistant.as_deref());
@@ -200,20 +259,28 @@ async fn maintenance(state: web::Data<AppState>) {
         flush_violations(&state).await;
         // Roughly hourly: drop expired sessions.
         if runs % 360 == 1 {
-            if let Err(e) = state.db.run(|c| crate::db::sessions::purge_expired(c).map_err(DbError::from)).await {
+            if let Err(e) = state
+                .db
+                .run(|c| crate::db::sessions::purge_expired(c).map_err(DbError::from))
+                .await
+            {
                 log::warn!("purging expired sessions failed: {e}");
             }
         }
     }
 }
 
-async fn flush_violations(state: &AppState) {
+/// Writes the aggregated rate-limit violations collected since the last flush.
+pub async fn flush_violations(state: &AppState) {
     let pending = state.rate_limits.take_violations();
     if pending.is_empty() {
         return;
     }
     let count = pending.len();
-    let result = state.db.run(move |c| ratelimit::flush_violations(c, &pending).map_err(DbError::from)).await;
+    let result = state
+        .db
+        .run(move |c| ratelimit::flush_violations(c, &pending).map_err(DbError::from))
+        .await;
     if let Err(e) = result {
         log::warn!("could not store {count} rate-limit violation aggregates: {e}");
     }

@@ -9,9 +9,18 @@ use std::path::Path;
 pub fn migrate(config: &Config) -> Result<(), CliError> {
     let (_, report) = Db::open(&config.db_path(), &config.backups_dir()).map_err(fail)?;
     if report.from == report.to {
-        println!("database {} is at schema version {} (current)", config.db_path().display(), report.to);
+        println!(
+            "database {} is at schema version {} (current)",
+            config.db_path().display(),
+            report.to
+        );
     } else {
-        println!("migrated {} from schema version {} to {}", config.db_path().display(), report.from, report.to);
+        println!(
+            "migrated {} from schema version {} to {}",
+            config.db_path().display(),
+            report.from,
+            report.to
+        );
         if let Some(path) = report.backup {
             println!("backup of the previous database: {}", path.display());
         }
@@ -21,12 +30,17 @@ pub fn migrate(config: &Config) -> Result<(), CliError> {
 
 pub fn backup(config: &Config, file: &Path) -> Result<(), CliError> {
     let version = backup::backup_file(&config.db_path(), file).map_err(fail)?;
-    println!("backed up {} (schema version {version}) to {}", config.db_path().display(), file.display());
+    println!(
+        "backed up {} (schema version {version}) to {}",
+        config.db_path().display(),
+        file.display()
+    );
     Ok(())
 }
 
 pub fn restore(config: &Config, file: &Path) -> Result<(), CliError> {
-    let report = backup::restore_file(file, &config.db_path(), &config.backups_dir()).map_err(fail)?;
+    let report =
+        backup::restore_file(file, &config.db_path(), &config.backups_dir()).map_err(fail)?;
     println!(
         "restored {} (schema version {}) into {}",
         file.display(),
@@ -37,7 +51,10 @@ pub fn restore(config: &Config, file: &Path) -> Result<(), CliError> {
         println!("the database it replaced was saved to {}", path.display());
     }
     if report.migrated_to != report.restored_version {
-        println!("migrated the restored database to schema version {}", report.migrated_to);
+        println!(
+            "migrated the restored database to schema version {}",
+            report.migrated_to
+        );
     }
     Ok(())
 }
@@ -46,7 +63,11 @@ pub fn show_config(config: &Config) -> Result<(), CliError> {
     for (key, value) in config.redacted_listing() {
         println!("{key}={value}");
     }
-    println!("# database: {} (binary schema version {})", config.db_path().display(), migrations::latest_version());
+    println!(
+        "# database: {} (binary schema version {})",
+        config.db_path().display(),
+        migrations::latest_version()
+    );
     if let Some(demo) = demo_credentials(config) {
         println!("# This data directory is a demo: these are its sandbox credentials (not real accounts).");
         println!("# Use them to sign requests to the demo, e.g. with `switchboard simulate`.");
@@ -69,14 +90,23 @@ fn demo_credentials(config: &Config) -> Option<Vec<(&'static str, String)>> {
     }
     let key = crate::startup::secret_key(config).ok()?;
     let mut out = Vec::new();
-    let sid = config.twilio_account_sid.clone().or_else(|| provider_accounts::master_sid(&conn, "twilio").ok().flatten());
+    let sid = config.twilio_account_sid.clone().or_else(|| {
+        provider_accounts::master_sid(&conn, "twilio")
+            .ok()
+            .flatten()
+    });
     if let Some(sid) = sid {
         let token = match &config.twilio_auth_token {
             Some(t) => Some(t.expose().to_string()),
-            None => provider_accounts::secret(&conn, &key, "twilio", &sid).ok().flatten(),
+            None => provider_accounts::secret(&conn, &key, "twilio", &sid)
+                .ok()
+                .flatten(),
         };
         out.push(("SWITCHBOARD_TWILIO_ACCOUNT_SID", sid));
-        out.push(("SWITCHBOARD_TWILIO_AUTH_TOKEN", token.unwrap_or_else(|| "(unreadable)".into())));
+        out.push((
+            "SWITCHBOARD_TWILIO_AUTH_TOKEN",
+            token.unwrap_or_else(|| "(unreadable)".into()),
+        ));
     }
     let vapi = match &config.vapi_webhook_secret {
         Some(s) => Some(s.expose().to_string()),
@@ -96,18 +126,30 @@ pub async fn healthcheck(config: &Config, url: Option<&str>) -> Result<(), CliEr
         Some(u) => u.trim_end_matches('/').to_string(),
         None => {
             let ip = config.listen.ip();
-            let host = if ip.is_unspecified() { "127.0.0.1".to_string() } else if ip.is_ipv6() { format!("[{ip}]") } else { ip.to_string() };
+            let host = if ip.is_unspecified() {
+                "127.0.0.1".to_string()
+            } else if ip.is_ipv6() {
+                format!("[{ip}]")
+            } else {
+                ip.to_string()
+            };
             format!("http://{host}:{}", config.listen.port())
         }
     };
-    let client = reqwest::Client::builder().timeout(std::time::Duration::from_secs(5)).build().map_err(fail)?;
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(5))
+        .build()
+        .map_err(fail)?;
     let target = format!("{base}/healthz");
     match client.get(&target).send().await {
         Ok(resp) if resp.status().is_success() => {
             println!("ok: {target}");
             Ok(())
         }
-        Ok(resp) => Err(fail(format!("{target} answered HTTP {}", resp.status().as_u16()))),
+        Ok(resp) => Err(fail(format!(
+            "{target} answered HTTP {}",
+            resp.status().as_u16()
+        ))),
         Err(e) => Err(fail(format!("{target} did not answer: {e}"))),
     }
 }

@@ -9,7 +9,11 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
-#[command(name = "switchboard", version, about = "A complete phone front desk on Twilio and Vapi, in one binary.")]
+#[command(
+    name = "switchboard",
+    version,
+    about = "A complete phone front desk on Twilio and Vapi, in one binary."
+)]
 pub struct Cli {
     /// Read SWITCHBOARD_* settings from this KEY=VALUE file (the environment overrides it).
     #[arg(long, global = true, value_name = "FILE")]
@@ -103,7 +107,10 @@ impl Cli {
     pub fn load_config(&self) -> Result<Config, ConfigError> {
         let mut overrides = Vec::new();
         if let Some(dir) = &self.data_dir {
-            overrides.push(("SWITCHBOARD_DATA_DIR".to_string(), dir.display().to_string()));
+            overrides.push((
+                "SWITCHBOARD_DATA_DIR".to_string(),
+                dir.display().to_string(),
+            ));
         }
         if let Command::Serve { demo, listen } = &self.command {
             if *demo {
@@ -123,10 +130,16 @@ pub async fn run(cli: Cli, config: Config) -> Result<(), CliError> {
     match cli.command {
         Command::Serve { .. } => serve::run(config).await,
         Command::Migrate => admin::migrate(&config),
-        Command::User(UserCommand::Add { email, role, org, password_stdin }) => {
-            user::add(&config, &email, &role, org.as_deref(), password_stdin)
-        }
-        Command::User(UserCommand::ResetPassword { email, password_stdin }) => user::reset_password(&config, &email, password_stdin),
+        Command::User(UserCommand::Add {
+            email,
+            role,
+            org,
+            password_stdin,
+        }) => user::add(&config, &email, &role, org.as_deref(), password_stdin),
+        Command::User(UserCommand::ResetPassword {
+            email,
+            password_stdin,
+        }) => user::reset_password(&config, &email, password_stdin),
         Command::Backup { file } => admin::backup(&config, &file),
         Command::Restore { file } => admin::restore(&config, &file),
         Command::Config => admin::show_config(&config),

@@ -16,22 +16,44 @@ pub async fn run(config: Config) -> Result<(), CliError> {
 
 fn print_banner(app: &Application, startup: std::time::Duration) {
     let state = app.state();
-    let mode = if state.providers.sandbox { " — SANDBOX (demo: sandbox providers, no real calls or texts)" } else { "" };
+    let mode = if state.providers.sandbox {
+        " — SANDBOX (demo: sandbox providers, no real calls or texts)"
+    } else {
+        ""
+    };
     println!("switchboard {}{mode}", crate::VERSION);
     println!("  dashboard:     {}/", app.local_url());
     println!("  public URL:    {}", state.public_url);
     println!("  database:      {}", state.config.db_path().display());
     if let Some(backup) = &app.migrations.backup {
-        println!("  migrated v{} → v{} (backup first: {})", app.migrations.from, app.migrations.to, backup.display());
+        println!(
+            "  migrated v{} → v{} (backup first: {})",
+            app.migrations.from,
+            app.migrations.to,
+            backup.display()
+        );
     }
     println!("  ready in {} ms", startup.as_millis());
     if let Some(demo) = &app.demo {
         println!();
-        println!("  Demo business \"{}\": try {} (menu), {} (onboarding, text only),", crate::demo::DEMO_ORG, crate::demo::DEMO_NUMBERS[0].0, crate::demo::DEMO_NUMBERS[1].0);
-        println!("  {} (system), {} (AI agent). Sandbox Twilio account: {}", crate::demo::DEMO_NUMBERS[2].0, crate::demo::DEMO_NUMBERS[3].0, demo.twilio.account_sid);
+        println!(
+            "  Demo business \"{}\": try {} (menu), {} (onboarding, text only),",
+            crate::demo::DEMO_ORG,
+            crate::demo::DEMO_NUMBERS[0].0,
+            crate::demo::DEMO_NUMBERS[1].0
+        );
+        println!(
+            "  {} (system), {} (AI agent). Sandbox Twilio account: {}",
+            crate::demo::DEMO_NUMBERS[2].0,
+            crate::demo::DEMO_NUMBERS[3].0,
+            demo.twilio.account_sid
+        );
         if let Some((email, password)) = &demo.new_owner {
             println!();
-            println!("  First start: an owner account was created. Sign in at {}/ with", app.local_url());
+            println!(
+                "  First start: an owner account was created. Sign in at {}/ with",
+                app.local_url()
+            );
             println!("    email:    {email}");
             println!("    password: {password}");
             println!("  The password is shown only this once. Forgot it? `switchboard user reset-password --email {email}`");

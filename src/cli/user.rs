@@ -8,7 +8,9 @@ use crate::domain::UserRole;
 use std::io::BufRead;
 
 fn open(config: &Config) -> Result<Db, CliError> {
-    Db::open(&config.db_path(), &config.backups_dir()).map(|(db, _)| db).map_err(fail)
+    Db::open(&config.db_path(), &config.backups_dir())
+        .map(|(db, _)| db)
+        .map_err(fail)
 }
 
 /// The password from stdin (checked for strength) or a generated one (printed).
@@ -17,13 +19,23 @@ fn obtain_password(from_stdin: bool) -> Result<(String, bool), CliError> {
         return Ok((crypto::generate_password(), true));
     }
     let mut line = String::new();
-    std::io::stdin().lock().read_line(&mut line).map_err(|e| fail(format!("cannot read the password from stdin: {e}")))?;
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| fail(format!("cannot read the password from stdin: {e}")))?;
     let password = line.trim_end_matches(['\r', '\n']).to_string();
-    crypto::check_password_strength(&password).map_err(|m| fail(format!("--password-stdin: {m}")))?;
+    crypto::check_password_strength(&password)
+        .map_err(|m| fail(format!("--password-stdin: {m}")))?;
     Ok((password, false))
 }
 
-pub fn add(config: &Config, email: &str, role: &str, org: Option<&str>, password_stdin: bool) -> Result<(), CliError> {
+pub fn add(
+    config: &Config,
+    email: &str,
+    role: &str,
+    org: Option<&str>,
+    password_stdin: bool,
+) -> Result<(), CliError> {
     let email = users::normalize_email(email).map_err(|m| fail(format!("--email: {m}")))?;
     let role = UserRole::parse(role).map_err(|m| fail(format!("--role: {m}")))?;
     let (password, generated) = obtain_password(password_stdin)?;
@@ -32,23 +44,33 @@ pub fn add(config: &Config, email: &str, role: &str, org: Option<&str>, password
     let mut conn = db.conn().map_err(fail)?;
     let tx = conn.transaction().map_err(fail)?;
     let org = match org {
-        Some(name) if name.trim().is_empty() => return Err(fail("--org: the organization name must not be empty")),
+        Some(name) if name.trim().is_empty() => {
+            return Err(fail("--org: the organization name must not be empty"))
+        }
         Some(name) => match orgs::find_by_name(&tx, name).map_err(fail)? {
             Some(existing) => existing,
             None => {
                 let id = orgs::create(&tx, name, "UTC", false).map_err(fail)?;
                 println!("created organization \"{}\"", name.trim());
-                orgs::get(&tx, id).map_err(fail)?.ok_or_else(|| fail("the new organization vanished"))?
+                orgs::get(&tx, id)
+                    .map_err(fail)?
+                    .ok_or_else(|| fail("the new organization vanished"))?
             }
         },
         None => {
             let all = orgs::list(&tx).map_err(fail)?;
             match all.len() {
-                0 => return Err(fail("there is no organization yet: pass --org \"Your Business Name\" to create one")),
+                0 => return Err(fail(
+                    "there is no organization yet: pass --org \"Your Business Name\" to create one",
+                )),
                 1 => all.into_iter().next().expect("one org"),
                 _ => {
-                    let names: Vec<String> = all.iter().map(|o| format!("\"{}\"", o.name)).collect();
-                    return Err(fail(format!("there are several organizations; pass --org with one of: {}", names.join(", "))));
+                    let names: Vec<String> =
+                        all.iter().map(|o| format!("\"{}\"", o.name)).collect();
+                    return Err(fail(format!(
+                        "there are several organizations; pass --org with one of: {}",
+                        names.join(", ")
+                    )));
                 }
             }
         }
@@ -90,7 +112,11 @@ pub fn reset_password(config: &Config, email: &str, password_stdin: bool) -> Res
     let mut conn = db.conn().map_err(fail)?;
     let user = users::find_by_email(&conn, &email)
         .map_err(fail)?
-        .ok_or_else(|| fail(format!("there is no user with the email {email}; create one with `switchboard user add`")))?;
+        .ok_or_else(|| {
+            fail(format!(
+                "there is no user with the email {email}; create one with `switchboard user add`"
+            ))
+        })?;
     let (password, generated) = obtain_password(password_stdin)?;
     let hash = crypto::hash_password(&password).map_err(fail)?;
     let tx = conn.transaction().map_err(fail)?;

@@ -22,7 +22,9 @@ fn from_row(r: &Row) -> rusqlite::Result<Agent> {
         name: r.get(1)?,
         vapi_assistant_id: r.get(2)?,
         sip_uri: r.get(3)?,
-        numbers: numbers.map(|n| n.split(',').map(str::to_string).collect()).unwrap_or_default(),
+        numbers: numbers
+            .map(|n| n.split(',').map(str::to_string).collect())
+            .unwrap_or_default(),
         created_at: r.get(5)?,
     })
 }
@@ -32,7 +34,13 @@ const SELECT: &str = "SELECT a.id, a.name, a.vapi_assistant_id, a.sip_uri,
         WHERE n.agent_id = a.id AND n.status = 'active' ORDER BY e164)),
     a.created_at FROM agents a";
 
-pub fn insert(conn: &Connection, org_id: i64, name: &str, assistant_id: Option<&str>, sip_uri: Option<&str>) -> rusqlite::Result<i64> {
+pub fn insert(
+    conn: &Connection,
+    org_id: i64,
+    name: &str,
+    assistant_id: Option<&str>,
+    sip_uri: Option<&str>,
+) -> rusqlite::Result<i64> {
     conn.execute(
         "INSERT INTO agents (org_id, name, vapi_assistant_id, sip_uri) VALUES (?1, ?2, ?3, ?4)",
         (org_id, name, assistant_id, sip_uri),
@@ -48,5 +56,10 @@ pub fn list_for_org(conn: &Connection, org_id: i64) -> rusqlite::Result<Vec<Agen
 
 /// One agent of this org; another org's agent is `None` (the API answers 404).
 pub fn get(conn: &Connection, org_id: i64, id: i64) -> rusqlite::Result<Option<Agent>> {
-    conn.query_row(&format!("{SELECT} WHERE a.id = ?1 AND a.org_id = ?2"), [id, org_id], from_row).optional()
+    conn.query_row(
+        &format!("{SELECT} WHERE a.id = ?1 AND a.org_id = ?2"),
+        [id, org_id],
+        from_row,
+    )
+    .optional()
 }

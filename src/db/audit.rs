@@ -48,7 +48,12 @@ fn from_row(r: &Row) -> rusqlite::Result<AuditEntry> {
 }
 
 /// Newest first, `limit` rows with ids below `before`.
-pub fn list(conn: &Connection, org_id: i64, limit: u32, before: Option<i64>) -> rusqlite::Result<Vec<AuditEntry>> {
+pub fn list(
+    conn: &Connection,
+    org_id: i64,
+    limit: u32,
+    before: Option<i64>,
+) -> rusqlite::Result<Vec<AuditEntry>> {
     let mut stmt = conn.prepare(
         "SELECT id, actor, action, target, detail, ip, at FROM audit_log
          WHERE org_id = ?1 AND id < ?2 ORDER BY id DESC LIMIT ?3",

@@ -10,7 +10,10 @@ use std::path::{Path, PathBuf};
 /// a temporary file first and renames it into place, so `dest` is never half-written.
 pub fn backup_connection(src: &Connection, dest: &Path) -> Result<(), DbError> {
     if let Some(dir) = dest.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|source| DbError::DataDir { path: dir.display().to_string(), source })?;
+        std::fs::create_dir_all(dir).map_err(|source| DbError::DataDir {
+            path: dir.display().to_string(),
+            source,
+        })?;
     }
     let tmp = dest.with_extension("partial");
     let _ = std::fs::remove_file(&tmp);
@@ -24,7 +27,12 @@ pub fn backup_connection(src: &Connection, dest: &Path) -> Result<(), DbError> {
         out.execute_batch("PRAGMA journal_mode = DELETE;")?;
         integrity_ok(&out)?;
     }
-    std::fs::rename(&tmp, dest).map_err(|e| DbError::Invalid(format!("cannot move the backup into {}: {e}", dest.display())))?;
+    std::fs::rename(&tmp, dest).map_err(|e| {
+        DbError::Invalid(format!(
+            "cannot move the backup into {}: {e}",
+            dest.display()
+        ))
+    })?;
     Ok(())
 }
 
@@ -45,7 +53,9 @@ pub fn backup_file(db_path: &Path, dest: &Path) -> Result<u32, DbError> {
 fn integrity_ok(conn: &Connection) -> Result<(), DbError> {
     let verdict: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
     if verdict != "ok" {
-        return Err(DbError::Invalid(format!("integrity check failed: {verdict}")));
+        return Err(DbError::Invalid(format!(
+            "integrity check failed: {verdict}"
+        )));
     }
     Ok(())
 }
@@ -54,19 +64,33 @@ fn integrity_ok(conn: &Connection) -> Result<(), DbError> {
 /// schema version.
 pub fn check_restorable(file: &Path) -> Result<u32, DbError> {
     if !file.is_file() {
-        return Err(DbError::Invalid(format!("{} does not exist or is not a file", file.display())));
+        return Err(DbError::Invalid(format!(
+            "{} does not exist or is not a file",
+            file.display()
+        )));
     }
-    let conn = Connection::open_with_flags(file, OpenFlags::SQLITE_OPEN_READ_ONLY)
-        .map_err(|e| DbError::Invalid(format!("{} is not a SQLite database: {e}", file.display())))?;
-    integrity_ok(&conn).map_err(|e| DbError::Invalid(format!("{} is damaged: {e}", file.display())))?;
-    let version = migrations::current_version(&conn)
-        .map_err(|e| DbError::Invalid(format!("{} is not a SQLite database: {e}", file.display())))?;
+    let conn =
+        Connection::open_with_flags(file, OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(|e| {
+            DbError::Invalid(format!("{} is not a SQLite database: {e}", file.display()))
+        })?;
+    integrity_ok(&conn)
+        .map_err(|e| DbError::Invalid(format!("{} is damaged: {e}", file.display())))?;
+    let version = migrations::current_version(&conn).map_err(|e| {
+        DbError::Invalid(format!("{} is not a SQLite database: {e}", file.display()))
+    })?;
     if version == 0 {
-        return Err(DbError::Invalid(format!("{} is not a switchboard backup: it has no schema version", file.display())));
+        return Err(DbError::Invalid(format!(
+            "{} is not a switchboard backup: it has no schema version",
+            file.display()
+        )));
     }
     let binary = migrations::latest_version();
     if version > binary {
-        return Err(migrations::MigrationError::NewerThanBinary { db: version, binary }.into());
+        return Err(migrations::MigrationError::NewerThanBinary {
+            db: version,
+            binary,
+        }
+        .into());
     }
     Ok(version)
 }
@@ -82,7 +106,11 @@ pub struct RestoreReport {
 /// `switchboard restore FILE`: checks the file, saves the current database to
 /// `backups_dir`, then copies the file over the live database with the backup API (so a
 /// running appliance sees the restored data on its next query) and migrates it.
-pub fn restore_file(file: &Path, db_path: &Path, backups_dir: &Path) -> Result<RestoreReport, DbError> {
+pub fn restore_file(
+    file: &Path,
+    db_path: &Path,
+    backups_dir: &Path,
+) -> Result<RestoreReport, DbError> {
     let restored_version = check_restorable(file)?;
     let safety_backup = if db_path.exists() {
         let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
@@ -91,7 +119,10 @@ pub fn restore_file(file: &Path, db_path: &Path, backups_dir: &Path) -> Result<R
         Some(path)
     } else {
         if let Some(dir) = db_path.parent() {
-            std::fs::create_dir_all(dir).map_err(|source| DbError::DataDir { path: dir.display().to_string(), source })?;
+            std::fs::create_dir_all(dir).map_err(|source| DbError::DataDir {
+                path: dir.display().to_string(),
+                source,
+            })?;
         }
         None
     };
@@ -105,5 +136,9 @@ pub fn restore_file(file: &Path, db_path: &Path, backups_dir: &Path) -> Result<R
     super::apply_pragmas(&live)?;
     let report = migrations::migrate(&mut live, backups_dir)?;
     integrity_ok(&live)?;
-    Ok(RestoreReport { restored_version, safety_backup, migrated_to: report.to })
+    Ok(RestoreReport {
+        restored_version,
+        safety_backup,
+        migrated_to: report.to,
+    })
 }

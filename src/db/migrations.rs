@@ -24,9 +24,16 @@ pub enum MigrationError {
     )]
     NewerThanBinary { db: u32, binary: u32 },
     #[error("migration {version} ({name}) failed: {source}")]
-    Failed { version: u32, name: String, source: rusqlite::Error },
+    Failed {
+        version: u32,
+        name: String,
+        source: rusqlite::Error,
+    },
     #[error("cannot write the pre-migration backup {path}: {source}")]
-    Backup { path: String, source: Box<super::DbError> },
+    Backup {
+        path: String,
+        source: Box<super::DbError>,
+    },
     #[error("sqlite: {0}")]
     Sqlite(#[from] rusqlite::Error),
 }
@@ -44,7 +51,9 @@ pub fn all() -> Vec<Migration> {
     let mut out: Vec<Migration> = SchemaFiles::iter()
         .map(|file| {
             let (number, rest) = file.split_once('_').unwrap_or((&file, ""));
-            let version = number.parse().unwrap_or_else(|_| panic!("schema/{file}: name must start with a number"));
+            let version = number
+                .parse()
+                .unwrap_or_else(|_| panic!("schema/{file}: name must start with a number"));
             let sql = SchemaFiles::get(&file).expect("listed file exists").data;
             Migration {
                 version,
@@ -64,16 +73,28 @@ pub fn latest_version() -> u32 {
 /// The applied schema version; 0 for a database that was never migrated.
 pub fn current_version(conn: &Connection) -> rusqlite::Result<u32> {
     let has_table: Option<i64> = conn
-        .query_row("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'", [], |r| r.get(0))
+        .query_row(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'",
+            [],
+            |r| r.get(0),
+        )
         .optional()?;
     if has_table.is_none() {
         return Ok(0);
     }
-    conn.query_row("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", [], |r| r.get(0))
+    conn.query_row(
+        "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+        [],
+        |r| r.get(0),
+    )
 }
 
 fn is_empty(conn: &Connection) -> rusqlite::Result<bool> {
-    let tables: i64 = conn.query_row("SELECT count(*) FROM sqlite_master WHERE type = 'table'", [], |r| r.get(0))?;
+    let tables: i64 = conn.query_row(
+        "SELECT count(*) FROM sqlite_master WHERE type = 'table'",
+        [],
+        |r| r.get(0),
+    )?;
     Ok(tables == 0)
 }
 
@@ -86,16 +107,25 @@ pub fn migrate(conn: &mut Connection, backups_dir: &Path) -> Result<Report, Migr
         return Err(MigrationError::NewerThanBinary { db: from, binary });
     }
     if from == binary {
-        return Ok(Report { from, to: from, backup: None });
+        return Ok(Report {
+            from,
+            to: from,
+            backup: None,
+        });
     }
     let backup = if is_empty(conn)? {
         None
     } else {
         let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
         let path = backups_dir.join(format!("pre-migrate-v{from}-to-v{binary}-{stamp}.db"));
-        super::backup::backup_connection(conn, &path)
-            .map_err(|e| MigrationError::Backup { path: path.display().to_string(), source: Box::new(e) })?;
-        log::info!("backed up the database to {} before migrating", path.display());
+        super::backup::backup_connection(conn, &path).map_err(|e| MigrationError::Backup {
+            path: path.display().to_string(),
+            source: Box::new(e),
+        })?;
+        log::info!(
+            "backed up the database to {} before migrating",
+            path.display()
+        );
         Some(path)
     };
     conn.execute_batch(
@@ -106,15 +136,26 @@ pub fn migrate(conn: &mut Connection, backups_dir: &Path) -> Result<Report, Migr
          )",
     )?;
     for m in migrations.iter().filter(|m| m.version > from) {
-        let fail = |source| MigrationError::Failed { version: m.version, name: m.name.clone(), source };
+        let fail = |source| MigrationError::Failed {
+            version: m.version,
+            name: m.name.clone(),
+            source,
+        };
         let tx = conn.transaction().map_err(fail)?;
         tx.execute_batch(&m.sql).map_err(fail)?;
-        tx.execute("INSERT INTO schema_migrations (version, name) VALUES (?1, ?2)", (m.version, &m.name))
-            .map_err(fail)?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version, name) VALUES (?1, ?2)",
+            (m.version, &m.name),
+        )
+        .map_err(fail)?;
         tx.commit().map_err(fail)?;
         log::info!("applied migration {:04}_{}", m.version, m.name);
     }
-    Ok(Report { from, to: binary, backup })
+    Ok(Report {
+        from,
+        to: binary,
+        backup,
+    })
 }
 
 #[cfg(test)]
@@ -136,7 +177,14 @@ mod tests {
         let path = dir.path().join("t.db");
         let mut conn = Connection::open(&path).unwrap();
         let report = migrate(&mut conn, &dir.path().join("backups")).unwrap();
-        assert_eq!(report, Report { from: 0, to: latest_version(), backup: None });
+        assert_eq!(
+            report,
+            Report {
+                from: 0,
+                to: latest_version(),
+                backup: None
+            }
+        );
         assert_eq!(current_version(&conn).unwrap(), latest_version());
         let again = migrate(&mut conn, &dir.path().join("backups")).unwrap();
         assert_eq!(again.from, again.to);
@@ -148,9 +196,16 @@ mod tests {
         migrate(&mut conn, Path::new("/nonexistent")).unwrap();
         for key in crate::domain::FlagKey::ALL {
             let seeded: i64 = conn
-                .query_row("SELECT count(*) FROM feature_flags WHERE flag_key = ?1", [key.as_str()], |r| r.get(0))
+                .query_row(
+                    "SELECT count(*) FROM feature_flags WHERE flag_key = ?1",
+                    [key.as_str()],
+                    |r| r.get(0),
+                )
                 .unwrap();
-            assert_eq!(seeded, 1, "flag {key} is referenced in code but no migration seeds it");
+            assert_eq!(
+                seeded, 1,
+                "flag {key} is referenced in code but no migration seeds it"
+            );
         }
     }
 }

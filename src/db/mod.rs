@@ -37,7 +37,10 @@ pub enum DbError {
     #[error(transparent)]
     Migration(#[from] migrations::MigrationError),
     #[error("cannot create the data directory {path}: {source}")]
-    DataDir { path: String, source: std::io::Error },
+    DataDir {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("{0}")]
     Invalid(String),
 }
@@ -67,8 +70,10 @@ impl Db {
     /// an existing database is upgraded) and opens the pool.
     pub fn open(path: &Path, backups_dir: &Path) -> Result<(Db, migrations::Report), DbError> {
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)
-                .map_err(|source| DbError::DataDir { path: dir.display().to_string(), source })?;
+            std::fs::create_dir_all(dir).map_err(|source| DbError::DataDir {
+                path: dir.display().to_string(),
+                source,
+            })?;
         }
         let report = {
             let mut conn = Connection::open(path)?;
@@ -80,7 +85,13 @@ impl Db {
             .max_size(8)
             .connection_timeout(DB_TIMEOUT)
             .build(manager)?;
-        Ok((Db { pool, path: path.to_path_buf() }, report))
+        Ok((
+            Db {
+                pool,
+                path: path.to_path_buf(),
+            },
+            report,
+        ))
     }
 
     pub fn path(&self) -> &Path {

@@ -1,6 +1,8 @@
 //! `phone_numbers`: the single source of truth for a number, its role and its agent link.
 
-use crate::domain::{roles::validate_number_assignment, NumberHandler, NumberOrigin, NumberRole, PhoneNumber};
+use crate::domain::{
+    roles::validate_number_assignment, NumberHandler, NumberOrigin, NumberRole, PhoneNumber,
+};
 use rusqlite::{Connection, Row};
 use serde::Serialize;
 
@@ -91,8 +93,16 @@ pub fn insert(conn: &Connection, n: &NewNumber<'_>) -> Result<i64, super::DbErro
 }
 
 /// The org's numbers, active first, then released ones (kept as history).
-pub fn list_for_org(conn: &Connection, org_id: i64, include_released: bool) -> rusqlite::Result<Vec<NumberRow>> {
-    let filter = if include_released { "" } else { " AND n.status = 'active'" };
+pub fn list_for_org(
+    conn: &Connection,
+    org_id: i64,
+    include_released: bool,
+) -> rusqlite::Result<Vec<NumberRow>> {
+    let filter = if include_released {
+        ""
+    } else {
+        " AND n.status = 'active'"
+    };
     let mut stmt = conn.prepare(&format!(
         "{SELECT} WHERE n.org_id = ?1{filter} ORDER BY n.status = 'released', n.e164"
     ))?;

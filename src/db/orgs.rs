@@ -16,20 +16,44 @@ pub struct Org {
 const COLUMNS: &str = "id, name, timezone, is_demo, created_at";
 
 fn from_row(r: &Row) -> rusqlite::Result<Org> {
-    Ok(Org { id: r.get(0)?, name: r.get(1)?, timezone: r.get(2)?, is_demo: r.get(3)?, created_at: r.get(4)? })
+    Ok(Org {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        timezone: r.get(2)?,
+        is_demo: r.get(3)?,
+        created_at: r.get(4)?,
+    })
 }
 
-pub fn create(conn: &Connection, name: &str, timezone: &str, is_demo: bool) -> rusqlite::Result<i64> {
-    conn.execute("INSERT INTO orgs (name, timezone, is_demo) VALUES (?1, ?2, ?3)", (name.trim(), timezone, is_demo))?;
+pub fn create(
+    conn: &Connection,
+    name: &str,
+    timezone: &str,
+    is_demo: bool,
+) -> rusqlite::Result<i64> {
+    conn.execute(
+        "INSERT INTO orgs (name, timezone, is_demo) VALUES (?1, ?2, ?3)",
+        (name.trim(), timezone, is_demo),
+    )?;
     Ok(conn.last_insert_rowid())
 }
 
 pub fn get(conn: &Connection, id: i64) -> rusqlite::Result<Option<Org>> {
-    conn.query_row(&format!("SELECT {COLUMNS} FROM orgs WHERE id = ?1"), [id], from_row).optional()
+    conn.query_row(
+        &format!("SELECT {COLUMNS} FROM orgs WHERE id = ?1"),
+        [id],
+        from_row,
+    )
+    .optional()
 }
 
 pub fn find_by_name(conn: &Connection, name: &str) -> rusqlite::Result<Option<Org>> {
-    conn.query_row(&format!("SELECT {COLUMNS} FROM orgs WHERE name = ?1"), [name.trim()], from_row).optional()
+    conn.query_row(
+        &format!("SELECT {COLUMNS} FROM orgs WHERE name = ?1"),
+        [name.trim()],
+        from_row,
+    )
+    .optional()
 }
 
 pub fn list(conn: &Connection) -> rusqlite::Result<Vec<Org>> {

@@ -39,7 +39,11 @@ pub fn insert(conn: &Connection, key: &SecretKey, a: &NewAccount<'_>) -> rusqlit
     Ok(conn.last_insert_rowid())
 }
 
-pub fn find_by_sid(conn: &Connection, provider: &str, sid: &str) -> rusqlite::Result<Option<ProviderAccount>> {
+pub fn find_by_sid(
+    conn: &Connection,
+    provider: &str,
+    sid: &str,
+) -> rusqlite::Result<Option<ProviderAccount>> {
     conn.query_row(
         "SELECT id, org_id, provider, kind, account_sid, is_managed, status FROM provider_accounts
          WHERE provider = ?1 AND account_sid = ?2",
@@ -60,7 +64,12 @@ pub fn find_by_sid(conn: &Connection, provider: &str, sid: &str) -> rusqlite::Re
 }
 
 /// Decrypts the stored secret of an account.
-pub fn secret(conn: &Connection, key: &SecretKey, provider: &str, sid: &str) -> Result<Option<String>, SecretError> {
+pub fn secret(
+    conn: &Connection,
+    key: &SecretKey,
+    provider: &str,
+    sid: &str,
+) -> Result<Option<String>, SecretError> {
     let stored: Option<Option<String>> = conn
         .query_row(
             "SELECT secret_ciphertext FROM provider_accounts WHERE provider = ?1 AND account_sid = ?2 AND status = 'active'",

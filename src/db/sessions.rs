@@ -19,7 +19,8 @@ pub fn create(
 ) -> rusqlite::Result<NewSession> {
     let token = crypto::random_token(32);
     let csrf_token = crypto::random_token(24);
-    let expires = super::format_time(chrono::Utc::now() + chrono::Duration::hours(i64::from(ttl_hours)));
+    let expires =
+        super::format_time(chrono::Utc::now() + chrono::Duration::hours(i64::from(ttl_hours)));
     conn.execute(
         "INSERT INTO sessions (token_hash, user_id, csrf_token, expires_at, ip, user_agent) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         (crypto::token_hash(&token), user_id, &csrf_token, expires, ip, user_agent.map(|u| u.chars().take(200).collect::<String>())),
@@ -36,7 +37,15 @@ pub fn principal(conn: &Connection, token: &str) -> rusqlite::Result<Option<Prin
              WHERE s.token_hash = ?1 AND s.expires_at > ?2"
         ),
         [crypto::token_hash(token), super::now()],
-        |r| principal_from_row(r, Credential::Session { session_id: r.get(6)?, csrf_token: r.get(7)? }),
+        |r| {
+            principal_from_row(
+                r,
+                Credential::Session {
+                    session_id: r.get(6)?,
+                    csrf_token: r.get(7)?,
+                },
+            )
+        },
     )
     .optional()
 }
@@ -47,5 +56,8 @@ pub fn delete(conn: &Connection, session_id: i64) -> rusqlite::Result<()> {
 }
 
 pub fn purge_expired(conn: &Connection) -> rusqlite::Result<usize> {
-    conn.execute("DELETE FROM sessions WHERE expires_at <= ?1", [super::now()])
+    conn.execute(
+        "DELETE FROM sessions WHERE expires_at <= ?1",
+        [super::now()],
+    )
 }

@@ -35,7 +35,12 @@ fn from_row(r: &Row) -> rusqlite::Result<ApiToken> {
 const COLUMNS: &str = "id, name, prefix, user_id, created_at, last_used_at, revoked_at";
 
 /// Creates a token; returns its row and the secret, which is never stored or shown again.
-pub fn create(conn: &Connection, org_id: i64, user_id: i64, name: &str) -> rusqlite::Result<(ApiToken, String)> {
+pub fn create(
+    conn: &Connection,
+    org_id: i64,
+    user_id: i64,
+    name: &str,
+) -> rusqlite::Result<(ApiToken, String)> {
     let secret = format!("{TOKEN_PREFIX}{}", crypto::random_token(32));
     let prefix: String = secret.chars().take(TOKEN_PREFIX.len() + 6).collect();
     conn.execute(
@@ -43,7 +48,11 @@ pub fn create(conn: &Connection, org_id: i64, user_id: i64, name: &str) -> rusql
         (org_id, user_id, name, crypto::token_hash(&secret), &prefix),
     )?;
     let id = conn.last_insert_rowid();
-    let row = conn.query_row(&format!("SELECT {COLUMNS} FROM api_tokens WHERE id = ?1"), [id], from_row)?;
+    let row = conn.query_row(
+        &format!("SELECT {COLUMNS} FROM api_tokens WHERE id = ?1"),
+        [id],
+        from_row,
+    )?;
     Ok((row, secret))
 }
 
@@ -58,10 +67,21 @@ pub fn principal(conn: &Connection, secret: &str) -> rusqlite::Result<Option<Pri
                  WHERE t.token_hash = ?1 AND t.revoked_at IS NULL"
             ),
             [crypto::token_hash(secret)],
-            |r| principal_from_row(r, Credential::Token { token_id: r.get(6)? }),
+            |r| {
+                principal_from_row(
+                    r,
+                    Credential::Token {
+                        token_id: r.get(6)?,
+                    },
+                )
+            },
         )
         .optional()?;
-    if let Some(Principal { credential: Credential::Token { token_id }, .. }) = &found {
+    if let Some(Principal {
+        credential: Credential::Token { token_id },
+        ..
+    }) = &found
+    {
         conn.execute(
             "UPDATE api_tokens SET last_used_at = ?2 WHERE id = ?1
              AND (last_used_at IS NULL OR last_used_at < strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-1 minute'))",
@@ -72,7 +92,9 @@ pub fn principal(conn: &Connection, secret: &str) -> rusqlite::Result<Option<Pri
 }
 
 pub fn list_for_org(conn: &Connection, org_id: i64) -> rusqlite::Result<Vec<ApiToken>> {
-    let mut stmt = conn.prepare(&format!("SELECT {COLUMNS} FROM api_tokens WHERE org_id = ?1 ORDER BY id DESC"))?;
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {COLUMNS} FROM api_tokens WHERE org_id = ?1 ORDER BY id DESC"
+    ))?;
     let rows = stmt.query_map([org_id], from_row)?;
     rows.collect()
 }
@@ -83,6 +105,10 @@ pub fn revoke(conn: &Connection, org_id: i64, id: i64) -> rusqlite::Result<Optio
         "UPDATE api_tokens SET revoked_at = COALESCE(revoked_at, ?3) WHERE id = ?1 AND org_id = ?2",
         (id, org_id, super::now()),
     )?;
-    conn.query_row(&format!("SELECT {COLUMNS} FROM api_tokens WHERE id = ?1 AND org_id = ?2"), [id, org_id], from_row)
-        .optional()
+    conn.query_row(
+        &format!("SELECT {COLUMNS} FROM api_tokens WHERE id = ?1 AND org_id = ?2"),
+        [id, org_id],
+        from_row,
+    )
+    .optional()
 }

@@ -43,7 +43,8 @@ pub(crate) fn principal_from_row(r: &Row, credential: Credential) -> rusqlite::R
     Ok(Principal {
         user_id: r.get(0)?,
         email: r.get(1)?,
-        role: UserRole::parse(&role).map_err(|e| rusqlite::Error::InvalidColumnType(2, e, rusqlite::types::Type::Text))?,
+        role: UserRole::parse(&role)
+            .map_err(|e| rusqlite::Error::InvalidColumnType(2, e, rusqlite::types::Type::Text))?,
         is_system_admin: r.get(3)?,
         org_id: r.get(4)?,
         org_name: r.get(5)?,
@@ -59,7 +60,8 @@ fn from_row(r: &Row) -> rusqlite::Result<User> {
         id: r.get(0)?,
         org_id: r.get(1)?,
         email: r.get(2)?,
-        role: UserRole::parse(&role).map_err(|e| rusqlite::Error::InvalidColumnType(3, e, rusqlite::types::Type::Text))?,
+        role: UserRole::parse(&role)
+            .map_err(|e| rusqlite::Error::InvalidColumnType(3, e, rusqlite::types::Type::Text))?,
         is_system_admin: r.get(4)?,
         created_at: r.get(5)?,
         last_login_at: r.get(6)?,
@@ -71,15 +73,26 @@ pub fn normalize_email(email: &str) -> Result<String, String> {
     let e = email.trim().to_lowercase();
     let valid = e.len() <= 254
         && !e.chars().any(char::is_whitespace)
-        && e.split_once('@').is_some_and(|(local, domain)| !local.is_empty() && !domain.is_empty() && !domain.contains('@'));
+        && e.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty() && !domain.is_empty() && !domain.contains('@')
+        });
     if valid {
         Ok(e)
     } else {
-        Err(format!("'{}' is not an email address like owner@example.com", email.trim()))
+        Err(format!(
+            "'{}' is not an email address like owner@example.com",
+            email.trim()
+        ))
     }
 }
 
-pub fn create(conn: &Connection, org_id: i64, email: &str, password_hash: &str, role: UserRole) -> rusqlite::Result<i64> {
+pub fn create(
+    conn: &Connection,
+    org_id: i64,
+    email: &str,
+    password_hash: &str,
+    role: UserRole,
+) -> rusqlite::Result<i64> {
     conn.execute(
         "INSERT INTO users (org_id, email, password_hash, role) VALUES (?1, ?2, ?3, ?4)",
         (org_id, email, password_hash, role.as_str()),
@@ -88,22 +101,40 @@ pub fn create(conn: &Connection, org_id: i64, email: &str, password_hash: &str, 
 }
 
 pub fn get(conn: &Connection, org_id: i64, id: i64) -> rusqlite::Result<Option<User>> {
-    conn.query_row(&format!("SELECT {COLUMNS} FROM users WHERE id = ?1 AND org_id = ?2"), [id, org_id], from_row)
-        .optional()
+    conn.query_row(
+        &format!("SELECT {COLUMNS} FROM users WHERE id = ?1 AND org_id = ?2"),
+        [id, org_id],
+        from_row,
+    )
+    .optional()
 }
 
 pub fn find_by_email(conn: &Connection, email: &str) -> rusqlite::Result<Option<User>> {
-    conn.query_row(&format!("SELECT {COLUMNS} FROM users WHERE email = ?1"), [email], from_row).optional()
+    conn.query_row(
+        &format!("SELECT {COLUMNS} FROM users WHERE email = ?1"),
+        [email],
+        from_row,
+    )
+    .optional()
 }
 
 /// The stored hash for a login attempt, with the user it belongs to.
-pub fn credentials_for_login(conn: &Connection, email: &str) -> rusqlite::Result<Option<(i64, String)>> {
-    conn.query_row("SELECT id, password_hash FROM users WHERE email = ?1", [email], |r| Ok((r.get(0)?, r.get(1)?)))
-        .optional()
+pub fn credentials_for_login(
+    conn: &Connection,
+    email: &str,
+) -> rusqlite::Result<Option<(i64, String)>> {
+    conn.query_row(
+        "SELECT id, password_hash FROM users WHERE email = ?1",
+        [email],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
+    .optional()
 }
 
 pub fn list_for_org(conn: &Connection, org_id: i64) -> rusqlite::Result<Vec<User>> {
-    let mut stmt = conn.prepare(&format!("SELECT {COLUMNS} FROM users WHERE org_id = ?1 ORDER BY id"))?;
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {COLUMNS} FROM users WHERE org_id = ?1 ORDER BY id"
+    ))?;
     let rows = stmt.query_map([org_id], from_row)?;
     rows.collect()
 }
@@ -119,6 +150,9 @@ pub fn set_password(conn: &Connection, user_id: i64, password_hash: &str) -> rus
 }
 
 pub fn touch_login(conn: &Connection, user_id: i64) -> rusqlite::Result<()> {
-    conn.execute("UPDATE users SET last_login_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?1", [user_id])?;
+    conn.execute(
+        "UPDATE users SET last_login_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?1",
+        [user_id],
+    )?;
     Ok(())
 }

@@ -28,7 +28,12 @@ pub struct FlagState {
 /// releases or platforms (unlike `std`'s randomly seeded hasher).
 pub fn stable_bucket(org_id: i64, flag_key: &str) -> u8 {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in org_id.to_string().bytes().chain([b':']).chain(flag_key.bytes()) {
+    for byte in org_id
+        .to_string()
+        .bytes()
+        .chain([b':'])
+        .chain(flag_key.bytes())
+    {
         hash ^= u64::from(byte);
         hash = hash.wrapping_mul(0x0100_0000_01b3);
     }
@@ -47,24 +52,36 @@ pub fn evaluate(org_id: i64, key: FlagKey, state: FlagState, org_override: Optio
 mod tests {
     use super::*;
 
-    const ON_100: FlagState = FlagState { enabled_globally: true, rollout_percentage: 100 };
+    const ON_100: FlagState = FlagState {
+        enabled_globally: true,
+        rollout_percentage: 100,
+    };
 
     #[test]
     fn an_override_wins_over_the_global_state() {
-        let off = FlagState { enabled_globally: false, rollout_percentage: 0 };
+        let off = FlagState {
+            enabled_globally: false,
+            rollout_percentage: 0,
+        };
         assert!(evaluate(1, FlagKey::AiAgents, off, Some(true)));
         assert!(!evaluate(1, FlagKey::AiAgents, ON_100, Some(false)));
     }
 
     #[test]
     fn a_globally_disabled_flag_is_off_whatever_the_rollout() {
-        let state = FlagState { enabled_globally: false, rollout_percentage: 100 };
+        let state = FlagState {
+            enabled_globally: false,
+            rollout_percentage: 100,
+        };
         assert!(!evaluate(7, FlagKey::ManagedTelephony, state, None));
     }
 
     #[test]
     fn rollout_zero_is_off_and_hundred_is_on_for_every_org() {
-        let zero = FlagState { enabled_globally: true, rollout_percentage: 0 };
+        let zero = FlagState {
+            enabled_globally: true,
+            rollout_percentage: 0,
+        };
         for org in 1..200 {
             assert!(!evaluate(org, FlagKey::SmsOnboarding, zero, None));
             assert!(evaluate(org, FlagKey::SmsOnboarding, ON_100, None));
@@ -73,9 +90,20 @@ mod tests {
 
     #[test]
     fn the_bucket_is_stable_and_roughly_uniform() {
-        assert_eq!(stable_bucket(42, "ai_agents"), stable_bucket(42, "ai_agents"));
-        let half = FlagState { enabled_globally: true, rollout_percentage: 50 };
-        let on = (1..=1000).filter(|org| evaluate(*org, FlagKey::AiAgents, half, None)).count();
-        assert!((400..=600).contains(&on), "50% rollout enabled {on} of 1000 orgs");
+        assert_eq!(
+            stable_bucket(42, "ai_agents"),
+            stable_bucket(42, "ai_agents")
+        );
+        let half = FlagState {
+            enabled_globally: true,
+            rollout_percentage: 50,
+        };
+        let on = (1..=1000)
+            .filter(|org| evaluate(*org, FlagKey::AiAgents, half, None))
+            .count();
+        assert!(
+            (400..=600).contains(&on),
+            "50% rollout enabled {on} of 1000 orgs"
+        );
     }
 }

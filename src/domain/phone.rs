@@ -12,7 +12,9 @@ pub struct PhoneNumber(String);
 pub enum PhoneNumberError {
     #[error("a phone number is required")]
     Empty,
-    #[error("'{0}' is not an E.164 number: it must start with + and a country code, e.g. +14155550123")]
+    #[error(
+        "'{0}' is not an E.164 number: it must start with + and a country code, e.g. +14155550123"
+    )]
     NoPlus(String),
     #[error("'{0}' is not an E.164 number: only digits may follow the +")]
     NotDigits(String),
@@ -91,12 +93,18 @@ mod tests {
 
     #[test]
     fn a_plain_e164_number_parses_unchanged() {
-        assert_eq!(PhoneNumber::parse("+14155550123").unwrap().as_str(), "+14155550123");
+        assert_eq!(
+            PhoneNumber::parse("+14155550123").unwrap().as_str(),
+            "+14155550123"
+        );
     }
 
     #[test]
     fn typed_punctuation_is_removed() {
-        assert_eq!(PhoneNumber::parse(" +1 (415) 555-0123 ").unwrap().as_str(), "+14155550123");
+        assert_eq!(
+            PhoneNumber::parse(" +1 (415) 555-0123 ").unwrap().as_str(),
+            "+14155550123"
+        );
     }
 
     #[test]
@@ -115,7 +123,10 @@ mod tests {
 
     #[test]
     fn lengths_outside_7_to_15_digits_are_refused() {
-        assert!(matches!(PhoneNumber::parse("+123456"), Err(PhoneNumberError::BadLength(_))));
+        assert!(matches!(
+            PhoneNumber::parse("+123456"),
+            Err(PhoneNumberError::BadLength(_))
+        ));
         assert!(PhoneNumber::parse("+1234567").is_ok());
         assert!(PhoneNumber::parse("+123456789012345").is_ok());
         assert!(matches!(
@@ -126,7 +137,10 @@ mod tests {
 
     #[test]
     fn a_country_code_starting_with_zero_is_refused() {
-        assert!(matches!(PhoneNumber::parse("+0123456789"), Err(PhoneNumberError::LeadingZero(_))));
+        assert!(matches!(
+            PhoneNumber::parse("+0123456789"),
+            Err(PhoneNumberError::LeadingZero(_))
+        ));
     }
 
     #[test]
@@ -136,7 +150,10 @@ mod tests {
 
     #[test]
     fn redaction_keeps_only_the_last_four_digits() {
-        assert_eq!(PhoneNumber::parse("+14155550123").unwrap().redacted(), "+…0123");
+        assert_eq!(
+            PhoneNumber::parse("+14155550123").unwrap().redacted(),
+            "+…0123"
+        );
     }
 
     #[test]

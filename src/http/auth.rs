@@ -44,7 +44,11 @@ pub struct Writer(pub Auth);
 /// The client's IP: the peer address, or with `TRUST_PROXY` the first `X-Forwarded-For`.
 pub fn client_ip(req: &HttpRequest, trust_proxy: bool) -> String {
     let info = req.connection_info();
-    let ip = if trust_proxy { info.realip_remote_addr() } else { info.peer_addr() };
+    let ip = if trust_proxy {
+        info.realip_remote_addr()
+    } else {
+        info.peer_addr()
+    };
     ip.map(|a| {
         a.parse::<std::net::SocketAddr>()
             .map(|s| s.ip().to_string())
@@ -54,9 +58,16 @@ pub fn client_ip(req: &HttpRequest, trust_proxy: bool) -> String {
 }
 
 fn bearer_token(req: &HttpRequest) -> Option<String> {
-    let value = req.headers().get(actix_web::http::header::AUTHORIZATION)?.to_str().ok()?;
+    let value = req
+        .headers()
+        .get(actix_web::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
     let (scheme, token) = value.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim().to_string()).filter(|t| !t.is_empty())
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim().to_string())
+        .filter(|t| !t.is_empty())
 }
 
 fn is_safe(method: &Method) -> bool {
@@ -71,12 +82,17 @@ impl FromRequest for Auth {
         let state = req.app_data::<web::Data<AppState>>().cloned();
         let bearer = bearer_token(req);
         let cookie = req.cookie(SESSION_COOKIE).map(|c| c.value().to_string());
-        let csrf_sent = req.headers().get(CSRF_HEADER).and_then(|v| v.to_str().ok()).map(str::to_string);
+        let csrf_sent = req
+            .headers()
+            .get(CSRF_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
         let safe = is_safe(req.method());
         let trust_proxy = state.as_ref().is_some_and(|s| s.config.trust_proxy);
         let ip = client_ip(req, trust_proxy);
         Box::pin(async move {
-            let state = state.ok_or_else(|| ApiError::Internal("AppState is not registered".into()))?;
+            let state =
+                state.ok_or_else(|| ApiError::Internal("AppState is not registered".into()))?;
             let (secret, by_token) = match (bearer, cookie) {
                 (Some(token), _) => (token, true),
                 (None, Some(cookie)) => (cookie, false),
@@ -84,14 +100,27 @@ impl FromRequest for Auth {
             };
             // Limit before touching the database, keyed by a hash of the credential.
             let key = crypto::token_hash(&secret)[..16].to_string();
-            state.rate_limits.check(&state.rate_limits.api, &key).map_err(|retry_after| ApiError::RateLimited { retry_after })?;
+            state
+                .rate_limits
+                .check(&state.rate_limits.api, &key)
+                .map_err(|retry_after| ApiError::RateLimited { retry_after })?;
             let lookup = secret.clone();
             let principal = state
                 .db
-                .query(move |c| if by_token { tokens::principal(c, &lookup) } else { sessions::principal(c, &lookup) })
+                .query(move |c| {
+                    if by_token {
+                        tokens::principal(c, &lookup)
+                    } else {
+                        sessions::principal(c, &lookup)
+                    }
+                })
                 .await?;
             let principal = principal.ok_or_else(|| ApiError::Unauthorized {
-                code: if by_token { "invalid_token" } else { "session_expired" },
+                code: if by_token {
+                    "invalid_token"
+                } else {
+                    "session_expired"
+                },
                 message: if by_token {
                     "The API token is unknown or revoked.".into()
                 } else {
@@ -99,7 +128,9 @@ impl FromRequest for Auth {
                 },
             })?;
             if let Credential::Session { csrf_token, .. } = &principal.credential {
-                let ok = csrf_sent.as_deref().is_some_and(|sent| crypto::constant_time_eq(sent.as_bytes(), csrf_token.as_bytes()));
+                let ok = csrf_sent.as_deref().is_some_and(|sent| {
+                    crypto::constant_time_eq(sent.as_bytes(), csrf_token.as_bytes())
+                });
                 if !safe && !ok {
                     return Err(ApiError::forbidden(
                         "csrf_failed",
@@ -135,7 +166,12 @@ impl FromRequest for Writer {
 
 impl Auth {
     /// An audit row for an action by this caller in their org.
-    pub fn audit<'a>(&'a self, action: &'a str, target: String, detail: serde_json::Value) -> crate::db::audit::Record<'a> {
+    pub fn audit<'a>(
+        &'a self,
+        action: &'a str,
+        target: String,
+        detail: serde_json::Value,
+    ) -> crate::db::audit::Record<'a> {
         crate::db::audit::Record {
             org_id: Some(self.principal.org_id),
             user_id: Some(self.principal.user_id),

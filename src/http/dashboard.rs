@@ -10,7 +10,8 @@ use actix_web::{web, HttpRequest, HttpResponse};
 struct Assets;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/", web::get().to(index)).route("/{path:.*}", web::get().to(asset));
+    cfg.route("/", web::get().to(index))
+        .route("/{path:.*}", web::get().to(asset));
 }
 
 async fn index(req: HttpRequest) -> HttpResponse {
@@ -33,13 +34,21 @@ fn serve(req: &HttpRequest, path: &str) -> HttpResponse {
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
-    let mut resp = if matches { HttpResponse::NotModified() } else { HttpResponse::Ok() };
-    resp.insert_header((header::ETAG, etag)).insert_header((header::CACHE_CONTROL, "no-cache"));
+    let mut resp = if matches {
+        HttpResponse::NotModified()
+    } else {
+        HttpResponse::Ok()
+    };
+    resp.insert_header((header::ETAG, etag))
+        .insert_header((header::CACHE_CONTROL, "no-cache"));
     if matches {
         return resp.finish();
     }
     let mime = file.metadata.mimetype();
-    let content_type = if mime.starts_with("text/") || mime == "application/javascript" || mime == "text/javascript" {
+    let content_type = if mime.starts_with("text/")
+        || mime == "application/javascript"
+        || mime == "text/javascript"
+    {
         format!("{mime}; charset=utf-8")
     } else {
         mime.to_string()

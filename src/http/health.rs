@@ -9,7 +9,8 @@ use rusqlite::OptionalExtension;
 use serde_json::json;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/healthz", web::get().to(healthz)).route("/readyz", web::get().to(readyz));
+    cfg.route("/healthz", web::get().to(healthz))
+        .route("/readyz", web::get().to(readyz));
 }
 
 pub fn api_routes(cfg: &mut web::ServiceConfig) {
@@ -18,7 +19,9 @@ pub fn api_routes(cfg: &mut web::ServiceConfig) {
 
 /// Liveness: the process answers HTTP.
 async fn healthz() -> HttpResponse {
-    HttpResponse::Ok().content_type("text/plain; charset=utf-8").body("ok\n")
+    HttpResponse::Ok()
+        .content_type("text/plain; charset=utf-8")
+        .body("ok\n")
 }
 
 /// Readiness: the database takes a write and the schema is current.
@@ -58,11 +61,19 @@ async fn diagnostics(state: web::Data<AppState>, _auth: Auth) -> Result<HttpResp
         .db
         .run(|c| -> Result<_, ApiError> {
             let last = |provider: &str| -> rusqlite::Result<Option<String>> {
-                c.query_row("SELECT MAX(received_at) FROM webhook_ledger WHERE provider = ?1", [provider], |r| r.get(0))
-                    .optional()
-                    .map(Option::flatten)
+                c.query_row(
+                    "SELECT MAX(received_at) FROM webhook_ledger WHERE provider = ?1",
+                    [provider],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map(Option::flatten)
             };
-            Ok((last("twilio")?, last("vapi")?, migrations::current_version(c)?))
+            Ok((
+                last("twilio")?,
+                last("vapi")?,
+                migrations::current_version(c)?,
+            ))
         })
         .await?;
     let db_path = state.db.path();
@@ -70,7 +81,11 @@ async fn diagnostics(state: web::Data<AppState>, _auth: Auth) -> Result<HttpResp
     let (connections, idle) = state.db.pool_state();
     let mut warnings = state.config.warnings();
     if state.providers.sandbox {
-        warnings.insert(0, "SANDBOX: demo mode with built-in sandbox providers; no real calls or texts happen.".into());
+        warnings.insert(
+            0,
+            "SANDBOX: demo mode with built-in sandbox providers; no real calls or texts happen."
+                .into(),
+        );
     }
     Ok(HttpResponse::Ok().json(json!({
         "version": crate::VERSION,

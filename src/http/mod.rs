@@ -14,9 +14,9 @@ use crate::providers::Providers;
 use crate::ratelimit::RateLimits;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::middleware::Next;
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::DefaultHeaders;
+use actix_web::middleware::Next;
 use actix_web::{web, HttpMessage, HttpRequest, HttpResponse, ResponseError};
 use std::sync::Arc;
 use std::time::Instant;
@@ -58,30 +58,50 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             actix_web::error::InternalError::from_response(err, api.error_response()).into()
         }))
         .app_data(web::QueryConfig::default().error_handler(|err, _| {
-            let api = ApiError::bad_request("invalid_query", format!("the query string is invalid: {err}"));
+            let api = ApiError::bad_request(
+                "invalid_query",
+                format!("the query string is invalid: {err}"),
+            );
             actix_web::error::InternalError::from_response(err, api.error_response()).into()
         }))
         .configure(health::routes)
-        .service(web::scope("/api").configure(api::routes).default_service(web::to(api_not_found)))
+        .service(
+            web::scope("/api")
+                .configure(api::routes)
+                .default_service(web::to(api_not_found)),
+        )
         .configure(dashboard::routes);
 }
 
 fn json_config() -> web::JsonConfig {
-    web::JsonConfig::default().limit(API_BODY_LIMIT).error_handler(|err, _req| {
-        use actix_web::error::JsonPayloadError as E;
-        let api = match &err {
-            E::Overflow { limit } | E::OverflowKnownLength { limit, .. } => ApiError::PayloadTooLarge { limit: *limit },
-            E::ContentType => ApiError::bad_request_hint(
-                "unsupported_content_type",
-                "the body must be JSON",
-                "Send the body with 'Content-Type: application/json'.",
-            ),
-            E::Deserialize(e) if e.is_data() => ApiError::bad_request("invalid_field", format!("the JSON body has a wrong or missing field: {e}")),
-            E::Deserialize(e) => ApiError::bad_request("invalid_json", format!("the body is not valid JSON: {e}")),
-            other => ApiError::bad_request("invalid_body", format!("the body could not be read: {other}")),
-        };
-        actix_web::error::InternalError::from_response(err, api.error_response()).into()
-    })
+    web::JsonConfig::default()
+        .limit(API_BODY_LIMIT)
+        .error_handler(|err, _req| {
+            use actix_web::error::JsonPayloadError as E;
+            let api = match &err {
+                E::Overflow { limit } | E::OverflowKnownLength { limit, .. } => {
+                    ApiError::PayloadTooLarge { limit: *limit }
+                }
+                E::ContentType => ApiError::bad_request_hint(
+                    "unsupported_content_type",
+                    "the body must be JSON",
+                    "Send the body with 'Content-Type: application/json'.",
+                ),
+                E::Deserialize(e) if e.is_data() => ApiError::bad_request(
+                    "invalid_field",
+                    format!("the JSON body has a wrong or missing field: {e}"),
+                ),
+                E::Deserialize(e) => ApiError::bad_request(
+                    "invalid_json",
+                    format!("the body is not valid JSON: {e}"),
+                ),
+                other => ApiError::bad_request(
+                    "invalid_body",
+                    format!("the body could not be read: {other}"),
+                ),
+            };
+            actix_web::error::InternalError::from_response(err, api.error_response()).into()
+        })
 }
 
 async fn api_not_found(req: HttpRequest) -> HttpResponse {
@@ -100,8 +120,12 @@ pub fn security_headers() -> DefaultHeaders {
 /// Accepts a caller's `X-Request-Id` only if it is short and plain, so it is safe to log.
 fn incoming_request_id(req: &ServiceRequest) -> Option<String> {
     let value = req.headers().get("x-request-id")?.to_str().ok()?;
-    (!value.is_empty() && value.len() <= 64 && value.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'))
-        .then(|| value.to_string())
+    (!value.is_empty()
+        && value.len() <= 64
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+    .then(|| value.to_string())
 }
 
 /// One access log line per request: method, path (never the query, which may hold phone
@@ -117,7 +141,8 @@ pub async fn log_request(
     let path = req.path().to_string();
     let mut res = next.call(req).await?;
     if let Ok(value) = HeaderValue::from_str(&id) {
-        res.headers_mut().insert(HeaderName::from_static("x-request-id"), value);
+        res.headers_mut()
+            .insert(HeaderName::from_static("x-request-id"), value);
     }
     log::info!(
         "{} {} {} {:.1}ms rid={}",

@@ -98,7 +98,11 @@ pub struct Subaccount {
 
 impl std::fmt::Debug for Subaccount {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Subaccount({}, {:?}, [redacted])", self.sid, self.friendly_name)
+        write!(
+            f,
+            "Subaccount({}, {:?}, [redacted])",
+            self.sid, self.friendly_name
+        )
     }
 }
 
@@ -129,7 +133,11 @@ pub struct VapiNumberCreate {
 
 impl std::fmt::Debug for VapiNumberCreate {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "VapiNumberCreate({}, {}, {:?})", self.number, self.twilio_account_sid, self.assistant_id)
+        write!(
+            f,
+            "VapiNumberCreate({}, {}, {:?})",
+            self.number, self.twilio_account_sid, self.assistant_id
+        )
     }
 }
 
@@ -173,13 +181,37 @@ pub struct ProviderError {
 }
 
 impl ProviderError {
-    pub fn twilio(kind: ProviderErrorKind, http_status: Option<u16>, code: Option<i64>, provider_message: &str) -> Self {
-        let message = code.and_then(twilio_error_hint).map(str::to_string).unwrap_or_else(|| provider_message.to_string());
-        ProviderError { provider: "twilio", kind, http_status, code, message }
+    pub fn twilio(
+        kind: ProviderErrorKind,
+        http_status: Option<u16>,
+        code: Option<i64>,
+        provider_message: &str,
+    ) -> Self {
+        let message = code
+            .and_then(twilio_error_hint)
+            .map(str::to_string)
+            .unwrap_or_else(|| provider_message.to_string());
+        ProviderError {
+            provider: "twilio",
+            kind,
+            http_status,
+            code,
+            message,
+        }
     }
 
-    pub fn vapi(kind: ProviderErrorKind, http_status: Option<u16>, message: impl Into<String>) -> Self {
-        ProviderError { provider: "vapi", kind, http_status, code: None, message: message.into() }
+    pub fn vapi(
+        kind: ProviderErrorKind,
+        http_status: Option<u16>,
+        message: impl Into<String>,
+    ) -> Self {
+        ProviderError {
+            provider: "vapi",
+            kind,
+            http_status,
+            code: None,
+            message: message.into(),
+        }
     }
 
     pub fn is_not_found(&self) -> bool {
@@ -208,21 +240,52 @@ pub fn twilio_error_hint(code: i64) -> Option<&'static str> {
 /// The Twilio REST operations the appliance uses.
 #[async_trait]
 pub trait TwilioApi: Send + Sync {
-    async fn create_subaccount(&self, master: &TwilioCreds, friendly_name: &str) -> Result<Subaccount, ProviderError>;
+    async fn create_subaccount(
+        &self,
+        master: &TwilioCreds,
+        friendly_name: &str,
+    ) -> Result<Subaccount, ProviderError>;
     async fn close_subaccount(&self, master: &TwilioCreds, sid: &str) -> Result<(), ProviderError>;
-    async fn search_numbers(&self, account: &TwilioCreds, search: &NumberSearch) -> Result<Vec<AvailableNumber>, ProviderError>;
-    async fn buy_number(&self, account: &TwilioCreds, buy: &BuyNumber) -> Result<IncomingNumber, ProviderError>;
-    async fn get_number(&self, account: &TwilioCreds, number_sid: &str) -> Result<IncomingNumber, ProviderError>;
-    async fn release_number(&self, account: &TwilioCreds, number_sid: &str) -> Result<(), ProviderError>;
-    async fn send_sms(&self, account: &TwilioCreds, sms: &OutboundSms) -> Result<SentSms, ProviderError>;
+    async fn search_numbers(
+        &self,
+        account: &TwilioCreds,
+        search: &NumberSearch,
+    ) -> Result<Vec<AvailableNumber>, ProviderError>;
+    async fn buy_number(
+        &self,
+        account: &TwilioCreds,
+        buy: &BuyNumber,
+    ) -> Result<IncomingNumber, ProviderError>;
+    async fn get_number(
+        &self,
+        account: &TwilioCreds,
+        number_sid: &str,
+    ) -> Result<IncomingNumber, ProviderError>;
+    async fn release_number(
+        &self,
+        account: &TwilioCreds,
+        number_sid: &str,
+    ) -> Result<(), ProviderError>;
+    async fn send_sms(
+        &self,
+        account: &TwilioCreds,
+        sms: &OutboundSms,
+    ) -> Result<SentSms, ProviderError>;
 }
 
 /// The Vapi REST operations the appliance uses.
 #[async_trait]
 pub trait VapiApi: Send + Sync {
-    async fn create_phone_number(&self, create: &VapiNumberCreate) -> Result<VapiNumber, ProviderError>;
+    async fn create_phone_number(
+        &self,
+        create: &VapiNumberCreate,
+    ) -> Result<VapiNumber, ProviderError>;
     async fn get_phone_number(&self, id: &str) -> Result<VapiNumber, ProviderError>;
-    async fn update_phone_number(&self, id: &str, update: &VapiNumberUpdate) -> Result<VapiNumber, ProviderError>;
+    async fn update_phone_number(
+        &self,
+        id: &str,
+        update: &VapiNumberUpdate,
+    ) -> Result<VapiNumber, ProviderError>;
     async fn delete_phone_number(&self, id: &str) -> Result<(), ProviderError>;
 }
 
@@ -247,18 +310,40 @@ pub fn http_client() -> reqwest::Client {
 
 impl Providers {
     /// The real REST clients, pointed at the configured API bases.
-    pub fn real(twilio_api_base: &str, vapi_api_base: &str, vapi_api_key: Option<&str>) -> Providers {
+    pub fn real(
+        twilio_api_base: &str,
+        vapi_api_base: &str,
+        vapi_api_key: Option<&str>,
+    ) -> Providers {
         let http = http_client();
         Providers {
             twilio: Arc::new(twilio::TwilioClient::new(http.clone(), twilio_api_base)),
-            vapi: Arc::new(vapi::VapiClient::new(http, vapi_api_base, vapi_api_key.unwrap_or_default())),
+            vapi: Arc::new(vapi::VapiClient::new(
+                http,
+                vapi_api_base,
+                vapi_api_key.unwrap_or_default(),
+            )),
             sandbox: false,
         }
     }
 
-    pub fn sandbox(master: TwilioCreds) -> (Providers, Arc<sandbox::SandboxTwilio>, Arc<sandbox::SandboxVapi>) {
+    pub fn sandbox(
+        master: TwilioCreds,
+    ) -> (
+        Providers,
+        Arc<sandbox::SandboxTwilio>,
+        Arc<sandbox::SandboxVapi>,
+    ) {
         let twilio = Arc::new(sandbox::SandboxTwilio::new(master));
         let vapi = Arc::new(sandbox::SandboxVapi::default());
-        (Providers { twilio: twilio.clone(), vapi: vapi.clone(), sandbox: true }, twilio, vapi)
+        (
+            Providers {
+                twilio: twilio.clone(),
+                vapi: vapi.clone(),
+                sandbox: true,
+            },
+            twilio,
+            vapi,
+        )
     }
 }

@@ -48,18 +48,38 @@ fn rejected(code: i64, http: u16, msg: &str) -> ProviderError {
 impl SandboxTwilio {
     pub fn new(master: TwilioCreds) -> Self {
         let mut state = TwilioState::default();
-        state.accounts.insert(master.account_sid.clone(), (master.auth_token, "master".into(), false));
-        SandboxTwilio { master_sid: master.account_sid, state: Mutex::new(state) }
+        state.accounts.insert(
+            master.account_sid.clone(),
+            (master.auth_token, "master".into(), false),
+        );
+        SandboxTwilio {
+            master_sid: master.account_sid,
+            state: Mutex::new(state),
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, TwilioState> {
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn authenticate(state: &TwilioState, creds: &TwilioCreds) -> Result<(), ProviderError> {
         match state.accounts.get(&creds.account_sid) {
-            Some((token, _, false)) if crate::crypto::constant_time_eq(token.as_bytes(), creds.auth_token.as_bytes()) => Ok(()),
-            _ => Err(ProviderError::twilio(ProviderErrorKind::Auth, Some(401), Some(20003), "Authenticate")),
+            Some((token, _, false))
+                if crate::crypto::constant_time_eq(
+                    token.as_bytes(),
+                    creds.auth_token.as_bytes(),
+                ) =>
+            {
+                Ok(())
+            }
+            _ => Err(ProviderError::twilio(
+                ProviderErrorKind::Auth,
+                Some(401),
+                Some(20003),
+                "Authenticate",
+            )),
         }
     }
 
@@ -70,15 +90,24 @@ impl SandboxTwilio {
 
     /// Numbers currently owned by an account.
     pub fn owned_numbers(&self, account_sid: &str) -> Vec<IncomingNumber> {
-        let mut out: Vec<IncomingNumber> =
-            self.lock().numbers.values().filter(|(acct, _)| acct == account_sid).map(|(_, n)| n.clone()).collect();
+        let mut out: Vec<IncomingNumber> = self
+            .lock()
+            .numbers
+            .values()
+            .filter(|(acct, _)| acct == account_sid)
+            .map(|(_, n)| n.clone())
+            .collect();
         out.sort_by(|a, b| a.phone_number.cmp(&b.phone_number));
         out
     }
 
     /// Registers an account that already exists (the sandbox keeps no state across restarts).
     pub fn adopt_account(&self, sid: &str, auth_token: &str) {
-        self.lock().accounts.entry(sid.to_string()).or_insert((auth_token.to_string(), "adopted".into(), false));
+        self.lock().accounts.entry(sid.to_string()).or_insert((
+            auth_token.to_string(),
+            "adopted".into(),
+            false,
+        ));
     }
 
     /// Registers a number that already exists, owned by `account_sid`, with its webhooks
@@ -91,24 +120,37 @@ impl SandboxTwilio {
             sms_url: Some(format!("{base_url}/twilio/sms")),
             status_callback: Some(format!("{base_url}/twilio/voice/status")),
         };
-        self.lock().numbers.insert(sid.to_string(), (account_sid.to_string(), number));
+        self.lock()
+            .numbers
+            .insert(sid.to_string(), (account_sid.to_string(), number));
     }
 }
 
 #[async_trait]
 impl TwilioApi for SandboxTwilio {
-    async fn create_subaccount(&self, master: &TwilioCreds, friendly_name: &str) -> Result<Subaccount, ProviderError> {
+    async fn create_subaccount(
+        &self,
+        master: &TwilioCreds,
+        friendly_name: &str,
+    ) -> Result<Subaccount, ProviderError> {
         let mut state = self.lock();
         Self::authenticate(&state, master)?;
         if master.account_sid != self.master_sid {
-            return Err(rejected(20003, 403, "Subaccounts cannot create subaccounts"));
+            return Err(rejected(
+                20003,
+                403,
+                "Subaccounts cannot create subaccounts",
+            ));
         }
         let sub = Subaccount {
             sid: format!("AC{}", random_hex(32)),
             auth_token: random_hex(32),
             friendly_name: friendly_name.to_string(),
         };
-        state.accounts.insert(sub.sid.clone(), (sub.auth_token.clone(), friendly_name.to_string(), false));
+        state.accounts.insert(
+            sub.sid.clone(),
+            (sub.auth_token.clone(), friendly_name.to_string(), false),
+        );
         Ok(sub)
     }
 
@@ -120,21 +162,37 @@ impl TwilioApi for SandboxTwilio {
                 account.2 = true;
                 Ok(())
             }
-            _ => Err(ProviderError::twilio(ProviderErrorKind::NotFound, Some(404), Some(20404), "not found")),
+            _ => Err(ProviderError::twilio(
+                ProviderErrorKind::NotFound,
+                Some(404),
+                Some(20404),
+                "not found",
+            )),
         }
     }
 
-    async fn search_numbers(&self, account: &TwilioCreds, search: &NumberSearch) -> Result<Vec<AvailableNumber>, ProviderError> {
+    async fn search_numbers(
+        &self,
+        account: &TwilioCreds,
+        search: &NumberSearch,
+    ) -> Result<Vec<AvailableNumber>, ProviderError> {
         let state = self.lock();
         Self::authenticate(&state, account)?;
-        let area = search.area_code.clone().unwrap_or_else(|| match search.number_type {
-            NumberType::TollFree => "800".into(),
-            _ => "555".into(),
-        });
+        let area = search
+            .area_code
+            .clone()
+            .unwrap_or_else(|| match search.number_type {
+                NumberType::TollFree => "800".into(),
+                _ => "555".into(),
+            });
         if area == "533" {
             return Ok(Vec::new());
         }
-        let owned: Vec<&str> = state.numbers.values().map(|(_, n)| n.phone_number.as_str()).collect();
+        let owned: Vec<&str> = state
+            .numbers
+            .values()
+            .map(|(_, n)| n.phone_number.as_str())
+            .collect();
         let out = (100..200)
             .map(|n| format!("+1{area}555{n:04}"))
             .filter(|p| !owned.contains(&p.as_str()))
@@ -146,19 +204,30 @@ impl TwilioApi for SandboxTwilio {
                 locality: Some("Springfield".into()),
                 region: Some("CA".into()),
                 iso_country: search.country.clone(),
-                capabilities: Capabilities { voice: true, sms: true, mms: true },
+                capabilities: Capabilities {
+                    voice: true,
+                    sms: true,
+                    mms: true,
+                },
             })
             .collect();
         Ok(out)
     }
 
-    async fn buy_number(&self, account: &TwilioCreds, buy: &BuyNumber) -> Result<IncomingNumber, ProviderError> {
+    async fn buy_number(
+        &self,
+        account: &TwilioCreds,
+        buy: &BuyNumber,
+    ) -> Result<IncomingNumber, ProviderError> {
         let mut state = self.lock();
         Self::authenticate(&state, account)?;
         if crate::domain::PhoneNumber::parse(&buy.phone_number).is_err() {
             return Err(rejected(21421, 400, "PhoneNumber is invalid"));
         }
-        let taken = state.numbers.values().any(|(_, n)| n.phone_number == buy.phone_number);
+        let taken = state
+            .numbers
+            .values()
+            .any(|(_, n)| n.phone_number == buy.phone_number);
         if buy.phone_number == "+15005550000" || taken {
             return Err(rejected(21422, 400, "PhoneNumber is unavailable"));
         }
@@ -169,20 +238,36 @@ impl TwilioApi for SandboxTwilio {
             sms_url: Some(buy.sms_url.clone()),
             status_callback: Some(buy.status_callback.clone()),
         };
-        state.numbers.insert(number.sid.clone(), (account.account_sid.clone(), number.clone()));
+        state.numbers.insert(
+            number.sid.clone(),
+            (account.account_sid.clone(), number.clone()),
+        );
         Ok(number)
     }
 
-    async fn get_number(&self, account: &TwilioCreds, number_sid: &str) -> Result<IncomingNumber, ProviderError> {
+    async fn get_number(
+        &self,
+        account: &TwilioCreds,
+        number_sid: &str,
+    ) -> Result<IncomingNumber, ProviderError> {
         let state = self.lock();
         Self::authenticate(&state, account)?;
         match state.numbers.get(number_sid) {
             Some((owner, n)) if *owner == account.account_sid => Ok(n.clone()),
-            _ => Err(ProviderError::twilio(ProviderErrorKind::NotFound, Some(404), Some(20404), "not found")),
+            _ => Err(ProviderError::twilio(
+                ProviderErrorKind::NotFound,
+                Some(404),
+                Some(20404),
+                "not found",
+            )),
         }
     }
 
-    async fn release_number(&self, account: &TwilioCreds, number_sid: &str) -> Result<(), ProviderError> {
+    async fn release_number(
+        &self,
+        account: &TwilioCreds,
+        number_sid: &str,
+    ) -> Result<(), ProviderError> {
         let mut state = self.lock();
         Self::authenticate(&state, account)?;
         match state.numbers.get(number_sid) {
@@ -190,16 +275,28 @@ impl TwilioApi for SandboxTwilio {
                 state.numbers.remove(number_sid);
                 Ok(())
             }
-            _ => Err(ProviderError::twilio(ProviderErrorKind::NotFound, Some(404), Some(20404), "not found")),
+            _ => Err(ProviderError::twilio(
+                ProviderErrorKind::NotFound,
+                Some(404),
+                Some(20404),
+                "not found",
+            )),
         }
     }
 
-    async fn send_sms(&self, account: &TwilioCreds, sms: &OutboundSms) -> Result<SentSms, ProviderError> {
+    async fn send_sms(
+        &self,
+        account: &TwilioCreds,
+        sms: &OutboundSms,
+    ) -> Result<SentSms, ProviderError> {
         let mut state = self.lock();
         Self::authenticate(&state, account)?;
         let magic = match sms.to.as_str() {
             "+15005550001" => Some((21211, "The 'To' number is not a valid phone number.")),
-            "+15005550002" => Some((21612, "The 'To' phone number is not currently reachable via SMS.")),
+            "+15005550002" => Some((
+                21612,
+                "The 'To' phone number is not currently reachable via SMS.",
+            )),
             "+15005550004" => Some((21610, "Attempt to send to unsubscribed recipient")),
             "+15005550009" => Some((21614, "'To' number is not a valid mobile number")),
             "+15005550034" => Some((30034, "Message from an Unregistered Number")),
@@ -209,7 +306,11 @@ impl TwilioApi for SandboxTwilio {
             return Err(rejected(code, 400, msg));
         }
         if crate::domain::PhoneNumber::parse(&sms.to).is_err() {
-            return Err(rejected(21211, 400, "The 'To' number is not a valid phone number."));
+            return Err(rejected(
+                21211,
+                400,
+                "The 'To' number is not a valid phone number.",
+            ));
         }
         let sid = format!("SM{}", random_hex(32));
         state.messages.push(SandboxMessage {
@@ -219,7 +320,10 @@ impl TwilioApi for SandboxTwilio {
             to: sms.to.clone(),
             body: sms.body.clone(),
         });
-        Ok(SentSms { sid, status: "sent".into() })
+        Ok(SentSms {
+            sid,
+            status: "sent".into(),
+        })
     }
 }
 
@@ -231,7 +335,9 @@ pub struct SandboxVapi {
 
 impl SandboxVapi {
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, VapiNumber>> {
-        self.numbers.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.numbers
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Every imported number, for tests.
@@ -243,27 +349,51 @@ impl SandboxVapi {
 
     /// Registers a number that already exists (the sandbox keeps no state across restarts).
     pub fn adopt_number(&self, id: &str, number: &str, assistant_id: Option<&str>) {
-        let n = VapiNumber { id: id.into(), number: number.into(), assistant_id: assistant_id.map(str::to_string), sms_enabled: false };
+        let n = VapiNumber {
+            id: id.into(),
+            number: number.into(),
+            assistant_id: assistant_id.map(str::to_string),
+            sms_enabled: false,
+        };
         self.lock().insert(id.to_string(), n);
     }
 }
 
 fn vapi_not_found(id: &str) -> ProviderError {
-    ProviderError::vapi(ProviderErrorKind::NotFound, Some(404), format!("phone number {id} was not found in Vapi"))
+    ProviderError::vapi(
+        ProviderErrorKind::NotFound,
+        Some(404),
+        format!("phone number {id} was not found in Vapi"),
+    )
 }
 
 #[async_trait]
 impl VapiApi for SandboxVapi {
-    async fn create_phone_number(&self, create: &VapiNumberCreate) -> Result<VapiNumber, ProviderError> {
+    async fn create_phone_number(
+        &self,
+        create: &VapiNumberCreate,
+    ) -> Result<VapiNumber, ProviderError> {
         if create.twilio_account_sid.is_empty() || create.twilio_auth_token.is_empty() {
-            return Err(ProviderError::vapi(ProviderErrorKind::Rejected, Some(400), "twilioAccountSid and twilioAuthToken are required"));
+            return Err(ProviderError::vapi(
+                ProviderErrorKind::Rejected,
+                Some(400),
+                "twilioAccountSid and twilioAuthToken are required",
+            ));
         }
         if create.assistant_id.as_deref() == Some("asst_invalid") {
-            return Err(ProviderError::vapi(ProviderErrorKind::Rejected, Some(400), "assistantId must be a valid assistant"));
+            return Err(ProviderError::vapi(
+                ProviderErrorKind::Rejected,
+                Some(400),
+                "assistantId must be a valid assistant",
+            ));
         }
         let mut numbers = self.lock();
         if numbers.values().any(|n| n.number == create.number) {
-            return Err(ProviderError::vapi(ProviderErrorKind::Rejected, Some(400), format!("{} is already imported", create.number)));
+            return Err(ProviderError::vapi(
+                ProviderErrorKind::Rejected,
+                Some(400),
+                format!("{} is already imported", create.number),
+            ));
         }
         let number = VapiNumber {
             id: crate::crypto::random_uuid(),
@@ -276,10 +406,17 @@ impl VapiApi for SandboxVapi {
     }
 
     async fn get_phone_number(&self, id: &str) -> Result<VapiNumber, ProviderError> {
-        self.lock().get(id).cloned().ok_or_else(|| vapi_not_found(id))
+        self.lock()
+            .get(id)
+            .cloned()
+            .ok_or_else(|| vapi_not_found(id))
     }
 
-    async fn update_phone_number(&self, id: &str, update: &VapiNumberUpdate) -> Result<VapiNumber, ProviderError> {
+    async fn update_phone_number(
+        &self,
+        id: &str,
+        update: &VapiNumberUpdate,
+    ) -> Result<VapiNumber, ProviderError> {
         let mut numbers = self.lock();
         let number = numbers.get_mut(id).ok_or_else(|| vapi_not_found(id))?;
         if let Some(assistant) = &update.assistant_id {
@@ -289,7 +426,10 @@ impl VapiApi for SandboxVapi {
     }
 
     async fn delete_phone_number(&self, id: &str) -> Result<(), ProviderError> {
-        self.lock().remove(id).map(|_| ()).ok_or_else(|| vapi_not_found(id))
+        self.lock()
+            .remove(id)
+            .map(|_| ())
+            .ok_or_else(|| vapi_not_found(id))
     }
 }
 
@@ -298,20 +438,36 @@ mod tests {
     use super::*;
 
     fn master() -> TwilioCreds {
-        TwilioCreds { account_sid: format!("AC{}", "1".repeat(32)), auth_token: "t".repeat(32) }
+        TwilioCreds {
+            account_sid: format!("AC{}", "1".repeat(32)),
+            auth_token: "t".repeat(32),
+        }
     }
 
     fn search(area: Option<&str>) -> NumberSearch {
-        NumberSearch { country: "US".into(), number_type: NumberType::Local, area_code: area.map(str::to_string), contains: None, limit: 5 }
+        NumberSearch {
+            country: "US".into(),
+            number_type: NumberType::Local,
+            area_code: area.map(str::to_string),
+            contains: None,
+            limit: 5,
+        }
     }
 
     #[tokio::test]
     async fn search_returns_fictional_555_01xx_numbers_and_none_for_area_code_533() {
         let tw = SandboxTwilio::new(master());
-        let found = tw.search_numbers(&master(), &search(Some("415"))).await.unwrap();
+        let found = tw
+            .search_numbers(&master(), &search(Some("415")))
+            .await
+            .unwrap();
         assert_eq!(found.len(), 5);
         assert_eq!(found[0].phone_number, "+14155550100");
-        assert!(tw.search_numbers(&master(), &search(Some("533"))).await.unwrap().is_empty());
+        assert!(tw
+            .search_numbers(&master(), &search(Some("533")))
+            .await
+            .unwrap()
+            .is_empty());
     }
 
     #[tokio::test]
@@ -319,7 +475,10 @@ mod tests {
         let tw = SandboxTwilio::new(master());
         let sub = tw.create_subaccount(&master(), "Org 1").await.unwrap();
         assert!(sub.sid.starts_with("AC") && sub.sid.len() == 34);
-        let creds = TwilioCreds { account_sid: sub.sid.clone(), auth_token: sub.auth_token.clone() };
+        let creds = TwilioCreds {
+            account_sid: sub.sid.clone(),
+            auth_token: sub.auth_token.clone(),
+        };
         let buy = BuyNumber {
             phone_number: "+14155550100".into(),
             friendly_name: None,
@@ -329,15 +488,25 @@ mod tests {
         };
         let bought = tw.buy_number(&creds, &buy).await.unwrap();
         assert!(bought.sid.starts_with("PN") && bought.sid.len() == 34);
-        assert_eq!(tw.buy_number(&creds, &buy).await.unwrap_err().code, Some(21422));
+        assert_eq!(
+            tw.buy_number(&creds, &buy).await.unwrap_err().code,
+            Some(21422)
+        );
         tw.release_number(&creds, &bought.sid).await.unwrap();
-        assert!(tw.release_number(&creds, &bought.sid).await.unwrap_err().is_not_found());
+        assert!(tw
+            .release_number(&creds, &bought.sid)
+            .await
+            .unwrap_err()
+            .is_not_found());
     }
 
     #[tokio::test]
     async fn wrong_credentials_are_refused_with_20003() {
         let tw = SandboxTwilio::new(master());
-        let bad = TwilioCreds { auth_token: "wrong".into(), ..master() };
+        let bad = TwilioCreds {
+            auth_token: "wrong".into(),
+            ..master()
+        };
         let err = tw.search_numbers(&bad, &search(None)).await.unwrap_err();
         assert_eq!((err.kind, err.code), (ProviderErrorKind::Auth, Some(20003)));
         assert!(err.message.contains("credentials"));
@@ -346,13 +515,30 @@ mod tests {
     #[tokio::test]
     async fn sms_is_recorded_as_sent_and_magic_numbers_fail_like_twilio() {
         let tw = SandboxTwilio::new(master());
-        let sms = |to: &str| OutboundSms { from: "+15550100001".into(), to: to.into(), body: "hi".into(), status_callback: None };
+        let sms = |to: &str| OutboundSms {
+            from: "+15550100001".into(),
+            to: to.into(),
+            body: "hi".into(),
+            status_callback: None,
+        };
         let sent = tw.send_sms(&master(), &sms("+14155550123")).await.unwrap();
         assert_eq!(sent.status, "sent");
         assert!(sent.sid.starts_with("SM"));
         assert_eq!(tw.sent_messages().len(), 1);
-        assert_eq!(tw.send_sms(&master(), &sms("+15005550034")).await.unwrap_err().code, Some(30034));
-        assert_eq!(tw.send_sms(&master(), &sms("anonymous")).await.unwrap_err().code, Some(21211));
+        assert_eq!(
+            tw.send_sms(&master(), &sms("+15005550034"))
+                .await
+                .unwrap_err()
+                .code,
+            Some(30034)
+        );
+        assert_eq!(
+            tw.send_sms(&master(), &sms("anonymous"))
+                .await
+                .unwrap_err()
+                .code,
+            Some(21211)
+        );
         assert_eq!(tw.sent_messages().len(), 1);
     }
 
@@ -369,13 +555,29 @@ mod tests {
         let n = vapi.create_phone_number(&create).await.unwrap();
         assert!(!n.sms_enabled);
         let unlinked = vapi
-            .update_phone_number(&n.id, &VapiNumberUpdate { assistant_id: Some(None), name: None })
+            .update_phone_number(
+                &n.id,
+                &VapiNumberUpdate {
+                    assistant_id: Some(None),
+                    name: None,
+                },
+            )
             .await
             .unwrap();
         assert_eq!(unlinked.assistant_id, None);
         vapi.delete_phone_number(&n.id).await.unwrap();
-        assert!(vapi.delete_phone_number(&n.id).await.unwrap_err().is_not_found());
-        let bad = VapiNumberCreate { assistant_id: Some("asst_invalid".into()), ..create };
-        assert_eq!(vapi.create_phone_number(&bad).await.unwrap_err().kind, ProviderErrorKind::Rejected);
+        assert!(vapi
+            .delete_phone_number(&n.id)
+            .await
+            .unwrap_err()
+            .is_not_found());
+        let bad = VapiNumberCreate {
+            assistant_id: Some("asst_invalid".into()),
+            ..create
+        };
+        assert_eq!(
+            vapi.create_phone_number(&bad).await.unwrap_err().kind,
+            ProviderErrorKind::Rejected
+        );
     }
 }

@@ -33,7 +33,13 @@ struct NumberBody {
 
 impl From<NumberBody> for IncomingNumber {
     fn from(b: NumberBody) -> Self {
-        IncomingNumber { sid: b.sid, phone_number: b.phone_number, voice_url: b.voice_url, sms_url: b.sms_url, status_callback: b.status_callback }
+        IncomingNumber {
+            sid: b.sid,
+            phone_number: b.phone_number,
+            voice_url: b.voice_url,
+            sms_url: b.sms_url,
+            status_callback: b.status_callback,
+        }
     }
 }
 
@@ -71,30 +77,53 @@ struct MessageBody {
 
 impl TwilioClient {
     pub fn new(http: reqwest::Client, base: &str) -> Self {
-        TwilioClient { http, base: base.trim_end_matches('/').to_string() }
+        TwilioClient {
+            http,
+            base: base.trim_end_matches('/').to_string(),
+        }
     }
 
     fn url(&self, path: &str) -> String {
         format!("{}/2010-04-01/{path}", self.base)
     }
 
-    async fn send<T: serde::de::DeserializeOwned>(&self, req: reqwest::RequestBuilder, creds: &TwilioCreds) -> Result<Option<T>, ProviderError> {
+    async fn send<T: serde::de::DeserializeOwned>(
+        &self,
+        req: reqwest::RequestBuilder,
+        creds: &TwilioCreds,
+    ) -> Result<Option<T>, ProviderError> {
         let resp = req
             .basic_auth(&creds.account_sid, Some(&creds.auth_token))
             .send()
             .await
-            .map_err(|e| ProviderError::twilio(ProviderErrorKind::Unavailable, None, None, &format!("Twilio could not be reached: {e}")))?;
+            .map_err(|e| {
+                ProviderError::twilio(
+                    ProviderErrorKind::Unavailable,
+                    None,
+                    None,
+                    &format!("Twilio could not be reached: {e}"),
+                )
+            })?;
         let status = resp.status();
         if status == reqwest::StatusCode::NO_CONTENT {
             return Ok(None);
         }
-        let bytes = resp
-            .bytes()
-            .await
-            .map_err(|e| ProviderError::twilio(ProviderErrorKind::Unavailable, Some(status.as_u16()), None, &format!("reading Twilio's answer failed: {e}")))?;
+        let bytes = resp.bytes().await.map_err(|e| {
+            ProviderError::twilio(
+                ProviderErrorKind::Unavailable,
+                Some(status.as_u16()),
+                None,
+                &format!("reading Twilio's answer failed: {e}"),
+            )
+        })?;
         if status.is_success() {
             return serde_json::from_slice(&bytes).map(Some).map_err(|e| {
-                ProviderError::twilio(ProviderErrorKind::Unavailable, Some(status.as_u16()), None, &format!("Twilio answered with an unexpected body: {e}"))
+                ProviderError::twilio(
+                    ProviderErrorKind::Unavailable,
+                    Some(status.as_u16()),
+                    None,
+                    &format!("Twilio answered with an unexpected body: {e}"),
+                )
             });
         }
         let body: Option<TwilioErrorBody> = serde_json::from_slice(&bytes).ok();
@@ -106,30 +135,64 @@ impl TwilioClient {
             _ => ProviderErrorKind::Rejected,
         };
         let fallback = format!("Twilio answered HTTP {}", status.as_u16());
-        Err(ProviderError::twilio(kind, Some(status.as_u16()), code, message.as_deref().unwrap_or(&fallback)))
+        Err(ProviderError::twilio(
+            kind,
+            Some(status.as_u16()),
+            code,
+            message.as_deref().unwrap_or(&fallback),
+        ))
     }
 
-    async fn expect<T: serde::de::DeserializeOwned>(&self, req: reqwest::RequestBuilder, creds: &TwilioCreds) -> Result<T, ProviderError> {
+    async fn expect<T: serde::de::DeserializeOwned>(
+        &self,
+        req: reqwest::RequestBuilder,
+        creds: &TwilioCreds,
+    ) -> Result<T, ProviderError> {
         self.send(req, creds).await?.ok_or_else(|| {
-            ProviderError::twilio(ProviderErrorKind::Unavailable, Some(204), None, "Twilio answered with no body where one was expected")
+            ProviderError::twilio(
+                ProviderErrorKind::Unavailable,
+                Some(204),
+                None,
+                "Twilio answered with no body where one was expected",
+            )
         })
     }
 }
 
 #[async_trait]
 impl TwilioApi for TwilioClient {
-    async fn create_subaccount(&self, master: &TwilioCreds, friendly_name: &str) -> Result<Subaccount, ProviderError> {
-        let req = self.http.post(self.url("Accounts.json")).form(&[("FriendlyName", friendly_name)]);
+    async fn create_subaccount(
+        &self,
+        master: &TwilioCreds,
+        friendly_name: &str,
+    ) -> Result<Subaccount, ProviderError> {
+        let req = self
+            .http
+            .post(self.url("Accounts.json"))
+            .form(&[("FriendlyName", friendly_name)]);
         let b: AccountBody = self.expect(req, master).await?;
-        Ok(Subaccount { sid: b.sid, auth_token: b.auth_token, friendly_name: b.friendly_name })
+        Ok(Subaccount {
+            sid: b.sid,
+            auth_token: b.auth_token,
+            friendly_name: b.friendly_name,
+        })
     }
 
     async fn close_subaccount(&self, master: &TwilioCreds, sid: &str) -> Result<(), ProviderError> {
-        let req = self.http.post(self.url(&format!("Accounts/{sid}.json"))).form(&[("Status", "closed")]);
-        self.send::<serde_json::Value>(req, master).await.map(|_| ())
+        let req = self
+            .http
+            .post(self.url(&format!("Accounts/{sid}.json")))
+            .form(&[("Status", "closed")]);
+        self.send::<serde_json::Value>(req, master)
+            .await
+            .map(|_| ())
     }
 
-    async fn search_numbers(&self, account: &TwilioCreds, search: &NumberSearch) -> Result<Vec<AvailableNumber>, ProviderError> {
+    async fn search_numbers(
+        &self,
+        account: &TwilioCreds,
+        search: &NumberSearch,
+    ) -> Result<Vec<AvailableNumber>, ProviderError> {
         let mut query = vec![("PageSize", search.limit.to_string())];
         if let Some(area) = &search.area_code {
             query.push(("AreaCode", area.clone()));
@@ -153,12 +216,20 @@ impl TwilioApi for TwilioClient {
                 locality: n.locality.filter(|s| !s.is_empty()),
                 region: n.region.filter(|s| !s.is_empty()),
                 iso_country: n.iso_country,
-                capabilities: Capabilities { voice: n.capabilities.voice, sms: n.capabilities.sms, mms: n.capabilities.mms },
+                capabilities: Capabilities {
+                    voice: n.capabilities.voice,
+                    sms: n.capabilities.sms,
+                    mms: n.capabilities.mms,
+                },
             })
             .collect())
     }
 
-    async fn buy_number(&self, account: &TwilioCreds, buy: &BuyNumber) -> Result<IncomingNumber, ProviderError> {
+    async fn buy_number(
+        &self,
+        account: &TwilioCreds,
+        buy: &BuyNumber,
+    ) -> Result<IncomingNumber, ProviderError> {
         let mut form = vec![
             ("PhoneNumber", buy.phone_number.as_str()),
             ("VoiceUrl", buy.voice_url.as_str()),
@@ -172,28 +243,59 @@ impl TwilioApi for TwilioClient {
             form.push(("FriendlyName", name.as_str()));
         }
         let path = format!("Accounts/{}/IncomingPhoneNumbers.json", account.account_sid);
-        let b: NumberBody = self.expect(self.http.post(self.url(&path)).form(&form), account).await?;
+        let b: NumberBody = self
+            .expect(self.http.post(self.url(&path)).form(&form), account)
+            .await?;
         Ok(b.into())
     }
 
-    async fn get_number(&self, account: &TwilioCreds, number_sid: &str) -> Result<IncomingNumber, ProviderError> {
-        let path = format!("Accounts/{}/IncomingPhoneNumbers/{number_sid}.json", account.account_sid);
+    async fn get_number(
+        &self,
+        account: &TwilioCreds,
+        number_sid: &str,
+    ) -> Result<IncomingNumber, ProviderError> {
+        let path = format!(
+            "Accounts/{}/IncomingPhoneNumbers/{number_sid}.json",
+            account.account_sid
+        );
         let b: NumberBody = self.expect(self.http.get(self.url(&path)), account).await?;
         Ok(b.into())
     }
 
-    async fn release_number(&self, account: &TwilioCreds, number_sid: &str) -> Result<(), ProviderError> {
-        let path = format!("Accounts/{}/IncomingPhoneNumbers/{number_sid}.json", account.account_sid);
-        self.send::<serde_json::Value>(self.http.delete(self.url(&path)), account).await.map(|_| ())
+    async fn release_number(
+        &self,
+        account: &TwilioCreds,
+        number_sid: &str,
+    ) -> Result<(), ProviderError> {
+        let path = format!(
+            "Accounts/{}/IncomingPhoneNumbers/{number_sid}.json",
+            account.account_sid
+        );
+        self.send::<serde_json::Value>(self.http.delete(self.url(&path)), account)
+            .await
+            .map(|_| ())
     }
 
-    async fn send_sms(&self, account: &TwilioCreds, sms: &OutboundSms) -> Result<SentSms, ProviderError> {
-        let mut form = vec![("To", sms.to.as_str()), ("From", sms.from.as_str()), ("Body", sms.body.as_str())];
+    async fn send_sms(
+        &self,
+        account: &TwilioCreds,
+        sms: &OutboundSms,
+    ) -> Result<SentSms, ProviderError> {
+        let mut form = vec![
+            ("To", sms.to.as_str()),
+            ("From", sms.from.as_str()),
+            ("Body", sms.body.as_str()),
+        ];
         if let Some(cb) = &sms.status_callback {
             form.push(("StatusCallback", cb.as_str()));
         }
         let path = format!("Accounts/{}/Messages.json", account.account_sid);
-        let b: MessageBody = self.expect(self.http.post(self.url(&path)).form(&form), account).await?;
-        Ok(SentSms { sid: b.sid, status: b.status })
+        let b: MessageBody = self
+            .expect(self.http.post(self.url(&path)).form(&form), account)
+            .await?;
+        Ok(SentSms {
+            sid: b.sid,
+            status: b.status,
+        })
     }
 }

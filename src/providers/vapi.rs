@@ -40,33 +40,54 @@ fn error_message(bytes: &[u8], status: u16) -> String {
     let body: serde_json::Value = serde_json::from_slice(bytes).unwrap_or_default();
     match &body["message"] {
         serde_json::Value::String(s) => s.clone(),
-        serde_json::Value::Array(items) => items.iter().filter_map(|i| i.as_str()).collect::<Vec<_>>().join("; "),
+        serde_json::Value::Array(items) => items
+            .iter()
+            .filter_map(|i| i.as_str())
+            .collect::<Vec<_>>()
+            .join("; "),
         _ => format!("Vapi answered HTTP {status}"),
     }
 }
 
 impl VapiClient {
     pub fn new(http: reqwest::Client, base: &str, api_key: &str) -> Self {
-        VapiClient { http, base: base.trim_end_matches('/').to_string(), api_key: api_key.to_string() }
+        VapiClient {
+            http,
+            base: base.trim_end_matches('/').to_string(),
+            api_key: api_key.to_string(),
+        }
     }
 
-    async fn send(&self, req: reqwest::RequestBuilder) -> Result<Option<VapiNumber>, ProviderError> {
-        let resp = req
-            .bearer_auth(&self.api_key)
-            .send()
-            .await
-            .map_err(|e| ProviderError::vapi(ProviderErrorKind::Unavailable, None, format!("Vapi could not be reached: {e}")))?;
+    async fn send(
+        &self,
+        req: reqwest::RequestBuilder,
+    ) -> Result<Option<VapiNumber>, ProviderError> {
+        let resp = req.bearer_auth(&self.api_key).send().await.map_err(|e| {
+            ProviderError::vapi(
+                ProviderErrorKind::Unavailable,
+                None,
+                format!("Vapi could not be reached: {e}"),
+            )
+        })?;
         let status = resp.status().as_u16();
-        let bytes = resp
-            .bytes()
-            .await
-            .map_err(|e| ProviderError::vapi(ProviderErrorKind::Unavailable, Some(status), format!("reading Vapi's answer failed: {e}")))?;
+        let bytes = resp.bytes().await.map_err(|e| {
+            ProviderError::vapi(
+                ProviderErrorKind::Unavailable,
+                Some(status),
+                format!("reading Vapi's answer failed: {e}"),
+            )
+        })?;
         if (200..300).contains(&status) {
             if bytes.iter().all(u8::is_ascii_whitespace) {
                 return Ok(None);
             }
-            let body: NumberBody = serde_json::from_slice(&bytes)
-                .map_err(|e| ProviderError::vapi(ProviderErrorKind::Unavailable, Some(status), format!("Vapi answered with an unexpected body: {e}")))?;
+            let body: NumberBody = serde_json::from_slice(&bytes).map_err(|e| {
+                ProviderError::vapi(
+                    ProviderErrorKind::Unavailable,
+                    Some(status),
+                    format!("Vapi answered with an unexpected body: {e}"),
+                )
+            })?;
             return Ok(Some(body.into()));
         }
         let kind = match status {
@@ -83,9 +104,13 @@ impl VapiClient {
     }
 
     async fn expect(&self, req: reqwest::RequestBuilder) -> Result<VapiNumber, ProviderError> {
-        self.send(req)
-            .await?
-            .ok_or_else(|| ProviderError::vapi(ProviderErrorKind::Unavailable, None, "Vapi answered with an empty body"))
+        self.send(req).await?.ok_or_else(|| {
+            ProviderError::vapi(
+                ProviderErrorKind::Unavailable,
+                None,
+                "Vapi answered with an empty body",
+            )
+        })
     }
 }
 
@@ -103,14 +128,24 @@ impl VapiApi for VapiClient {
         if let Some(assistant) = &c.assistant_id {
             body["assistantId"] = json!(assistant);
         }
-        self.expect(self.http.post(format!("{}/phone-number", self.base)).json(&body)).await
+        self.expect(
+            self.http
+                .post(format!("{}/phone-number", self.base))
+                .json(&body),
+        )
+        .await
     }
 
     async fn get_phone_number(&self, id: &str) -> Result<VapiNumber, ProviderError> {
-        self.expect(self.http.get(format!("{}/phone-number/{id}", self.base))).await
+        self.expect(self.http.get(format!("{}/phone-number/{id}", self.base)))
+            .await
     }
 
-    async fn update_phone_number(&self, id: &str, u: &VapiNumberUpdate) -> Result<VapiNumber, ProviderError> {
+    async fn update_phone_number(
+        &self,
+        id: &str,
+        u: &VapiNumberUpdate,
+    ) -> Result<VapiNumber, ProviderError> {
         let mut body = serde_json::Map::new();
         if let Some(assistant) = &u.assistant_id {
             body.insert("assistantId".into(), json!(assistant));
@@ -118,10 +153,17 @@ impl VapiApi for VapiClient {
         if let Some(name) = &u.name {
             body.insert("name".into(), json!(name));
         }
-        self.expect(self.http.patch(format!("{}/phone-number/{id}", self.base)).json(&body)).await
+        self.expect(
+            self.http
+                .patch(format!("{}/phone-number/{id}", self.base))
+                .json(&body),
+        )
+        .await
     }
 
     async fn delete_phone_number(&self, id: &str) -> Result<(), ProviderError> {
-        self.send(self.http.delete(format!("{}/phone-number/{id}", self.base))).await.map(|_| ())
+        self.send(self.http.delete(format!("{}/phone-number/{id}", self.base)))
+            .await
+            .map(|_| ())
     }
 }

@@ -15,7 +15,11 @@ pub struct NumbersQuery {
     include_released: Option<bool>,
 }
 
-pub async fn numbers(state: web::Data<AppState>, auth: Auth, q: web::Query<NumbersQuery>) -> Result<HttpResponse, ApiError> {
+pub async fn numbers(
+    state: web::Data<AppState>,
+    auth: Auth,
+    q: web::Query<NumbersQuery>,
+) -> Result<HttpResponse, ApiError> {
     let org_id = auth.org_id();
     let include_released = q.include_released.unwrap_or(false);
     let rows = state
@@ -27,11 +31,18 @@ pub async fn numbers(state: web::Data<AppState>, auth: Auth, q: web::Query<Numbe
 
 pub async fn agents(state: web::Data<AppState>, auth: Auth) -> Result<HttpResponse, ApiError> {
     let org_id = auth.org_id();
-    let rows = state.db.query(move |c| agents::list_for_org(c, org_id)).await?;
+    let rows = state
+        .db
+        .query(move |c| agents::list_for_org(c, org_id))
+        .await?;
     Ok(HttpResponse::Ok().json(json!({ "agents": rows })))
 }
 
-pub async fn agent(state: web::Data<AppState>, auth: Auth, path: web::Path<i64>) -> Result<HttpResponse, ApiError> {
+pub async fn agent(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
     let (org_id, id) = (auth.org_id(), path.into_inner());
     let agent = state
         .db
@@ -41,8 +52,15 @@ pub async fn agent(state: web::Data<AppState>, auth: Auth, path: web::Path<i64>)
     Ok(HttpResponse::Ok().json(json!({ "agent": agent })))
 }
 
-pub async fn audit(state: web::Data<AppState>, auth: Auth, q: web::Query<Paging>) -> Result<HttpResponse, ApiError> {
+pub async fn audit(
+    state: web::Data<AppState>,
+    auth: Auth,
+    q: web::Query<Paging>,
+) -> Result<HttpResponse, ApiError> {
     let (org_id, limit, before) = (auth.org_id(), q.limit(), q.before);
-    let rows = state.db.query(move |c| audit::list(c, org_id, limit, before)).await?;
+    let rows = state
+        .db
+        .query(move |c| audit::list(c, org_id, limit, before))
+        .await?;
     Ok(HttpResponse::Ok().json(json!({ "entries": rows })))
 }

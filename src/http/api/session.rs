@@ -38,11 +38,19 @@ fn session_cookie(state: &AppState, value: String, max_age: CookieDuration) -> C
         .finish()
 }
 
-pub async fn login(state: web::Data<AppState>, req: HttpRequest, body: web::Json<LoginRequest>) -> Result<HttpResponse, ApiError> {
+pub async fn login(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Json<LoginRequest>,
+) -> Result<HttpResponse, ApiError> {
     let LoginRequest { email, password } = body.into_inner();
-    let email = users::normalize_email(&email).map_err(|m| ApiError::bad_request("invalid_email", m))?;
+    let email =
+        users::normalize_email(&email).map_err(|m| ApiError::bad_request("invalid_email", m))?;
     if password.is_empty() || password.len() > 1024 {
-        return Err(ApiError::bad_request("invalid_password", "the password must be 1 to 1024 bytes long"));
+        return Err(ApiError::bad_request(
+            "invalid_password",
+            "the password must be 1 to 1024 bytes long",
+        ));
     }
     let ip = client_ip(&req, state.config.trust_proxy);
     state
@@ -50,7 +58,10 @@ pub async fn login(state: web::Data<AppState>, req: HttpRequest, body: web::Json
         .check(&state.rate_limits.login, &format!("{ip}|{email}"))
         .map_err(|retry_after| ApiError::RateLimited { retry_after })?;
     let lookup = email.clone();
-    let stored = state.db.query(move |c| users::credentials_for_login(c, &lookup)).await?;
+    let stored = state
+        .db
+        .query(move |c| users::credentials_for_login(c, &lookup))
+        .await?;
     let hash = stored.as_ref().map(|(_, h)| h.clone());
     // argon2 takes tens of milliseconds of CPU: keep it off the async workers.
     let verified = web::block(move || crypto::verify_password(&password, hash.as_deref()))
@@ -67,7 +78,11 @@ pub async fn login(state: web::Data<AppState>, req: HttpRequest, body: web::Json
         }
     };
     let ttl = state.config.session_ttl_hours;
-    let user_agent = req.headers().get("user-agent").and_then(|v| v.to_str().ok()).map(str::to_string);
+    let user_agent = req
+        .headers()
+        .get("user-agent")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
     let session_ip = ip.clone();
     let session = state
         .db
@@ -78,12 +93,17 @@ pub async fn login(state: web::Data<AppState>, req: HttpRequest, body: web::Json
         })
         .await?;
     let cookie = session_cookie(&state, session.token, CookieDuration::hours(i64::from(ttl)));
-    Ok(HttpResponse::Ok().cookie(cookie).json(json!({ "csrfToken": session.csrf_token })))
+    Ok(HttpResponse::Ok()
+        .cookie(cookie)
+        .json(json!({ "csrfToken": session.csrf_token })))
 }
 
 pub async fn logout(state: web::Data<AppState>, auth: Auth) -> Result<HttpResponse, ApiError> {
     if let Credential::Session { session_id, .. } = auth.principal.credential {
-        state.db.query(move |c| sessions::delete(c, session_id)).await?;
+        state
+            .db
+            .query(move |c| sessions::delete(c, session_id))
+            .await?;
     }
     let cleared = session_cookie(&state, String::new(), CookieDuration::ZERO);
     Ok(HttpResponse::NoContent().cookie(cleared).finish())

@@ -15,7 +15,11 @@ pub struct CreateToken {
     name: String,
 }
 
-pub async fn create(state: web::Data<AppState>, Writer(auth): Writer, body: web::Json<CreateToken>) -> Result<HttpResponse, ApiError> {
+pub async fn create(
+    state: web::Data<AppState>,
+    Writer(auth): Writer,
+    body: web::Json<CreateToken>,
+) -> Result<HttpResponse, ApiError> {
     let name = body.into_inner().name.trim().to_string();
     if name.is_empty() || name.chars().count() > 100 {
         return Err(ApiError::bad_request_hint(
@@ -30,7 +34,10 @@ pub async fn create(state: web::Data<AppState>, Writer(auth): Writer, body: web:
             let tx = c.transaction()?;
             let created = tokens::create(&tx, auth.org_id(), auth.principal.user_id, &name)?;
             let detail = json!({ "name": name, "prefix": created.0.prefix });
-            audit::record(&tx, auth.audit("token.create", format!("token:{}", created.0.id), detail))?;
+            audit::record(
+                &tx,
+                auth.audit("token.create", format!("token:{}", created.0.id), detail),
+            )?;
             tx.commit()?;
             Ok(created)
         })
@@ -47,18 +54,34 @@ pub async fn create(state: web::Data<AppState>, Writer(auth): Writer, body: web:
 
 pub async fn list(state: web::Data<AppState>, auth: Auth) -> Result<HttpResponse, ApiError> {
     let org_id = auth.org_id();
-    let rows = state.db.query(move |c| tokens::list_for_org(c, org_id)).await?;
+    let rows = state
+        .db
+        .query(move |c| tokens::list_for_org(c, org_id))
+        .await?;
     Ok(HttpResponse::Ok().json(json!({ "tokens": rows })))
 }
 
-pub async fn revoke(state: web::Data<AppState>, Writer(auth): Writer, path: web::Path<i64>) -> Result<HttpResponse, ApiError> {
+pub async fn revoke(
+    state: web::Data<AppState>,
+    Writer(auth): Writer,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
     let revoked = state
         .db
         .run(move |c| -> Result<_, ApiError> {
             let tx = c.transaction()?;
-            let Some(token) = tokens::revoke(&tx, auth.org_id(), id)? else { return Ok(None) };
-            audit::record(&tx, auth.audit("token.revoke", format!("token:{id}"), json!({ "name": token.name })))?;
+            let Some(token) = tokens::revoke(&tx, auth.org_id(), id)? else {
+                return Ok(None);
+            };
+            audit::record(
+                &tx,
+                auth.audit(
+                    "token.revoke",
+                    format!("token:{id}"),
+                    json!({ "name": token.name }),
+                ),
+            )?;
             tx.commit()?;
             Ok(Some(token))
         })

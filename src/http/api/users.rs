@@ -22,13 +22,25 @@ pub struct CreateUser {
 
 pub async fn list(state: web::Data<AppState>, auth: Auth) -> Result<HttpResponse, ApiError> {
     let org_id = auth.org_id();
-    let rows = state.db.query(move |c| users::list_for_org(c, org_id)).await?;
+    let rows = state
+        .db
+        .query(move |c| users::list_for_org(c, org_id))
+        .await?;
     Ok(HttpResponse::Ok().json(json!({ "users": rows })))
 }
 
-pub async fn create(state: web::Data<AppState>, Writer(auth): Writer, body: web::Json<CreateUser>) -> Result<HttpResponse, ApiError> {
-    let CreateUser { email, role, password } = body.into_inner();
-    let email = users::normalize_email(&email).map_err(|m| ApiError::bad_request("invalid_email", m))?;
+pub async fn create(
+    state: web::Data<AppState>,
+    Writer(auth): Writer,
+    body: web::Json<CreateUser>,
+) -> Result<HttpResponse, ApiError> {
+    let CreateUser {
+        email,
+        role,
+        password,
+    } = body.into_inner();
+    let email =
+        users::normalize_email(&email).map_err(|m| ApiError::bad_request("invalid_email", m))?;
     if role == UserRole::Owner && auth.principal.role != UserRole::Owner {
         return Err(ApiError::forbidden(
             "owner_required",
@@ -38,7 +50,8 @@ pub async fn create(state: web::Data<AppState>, Writer(auth): Writer, body: web:
     }
     let (password, generated) = match password {
         Some(p) => {
-            crypto::check_password_strength(&p).map_err(|m| ApiError::bad_request("weak_password", m))?;
+            crypto::check_password_strength(&p)
+                .map_err(|m| ApiError::bad_request("weak_password", m))?;
             (p, false)
         }
         None => (crypto::generate_password(), true),
@@ -72,7 +85,9 @@ pub async fn create(state: web::Data<AppState>, Writer(auth): Writer, body: web:
     let mut body = json!({ "user": user });
     if generated {
         body["password"] = json!(password);
-        body["note"] = json!("This password is shown only once. Give it to the user; they can sign in with it now.");
+        body["note"] = json!(
+            "This password is shown only once. Give it to the user; they can sign in with it now."
+        );
     }
     Ok(HttpResponse::Created().json(body))
 }

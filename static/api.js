@@ -1,0 +1,56 @@
+// The dashboard's only way to talk to the server: JSON over fetch, the CSRF token on
+// every mutation, and errors turned into messages that say what to do.
+
+let csrfToken = null;
+
+export function setCsrfToken(token) {
+  csrfToken = token;
+}
+
+export class ApiError extends Error {
+  constructor(status, code, message, hint) {
+    super(message);
+    this.status = status;
+    this.code = code;
+    this.hint = hint;
+  }
+
+  // One sentence for the page: what happened, then what to do.
+  describe() {
+    return this.hint ? `${this.message} ${this.hint}` : this.message;
+  }
+}
+
+export async function api(method, path, body) {
+  const headers = { Accept: 'application/json' };
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  if (method !== 'GET' && csrfToken) headers['X-CSRF-Token'] = csrfToken;
+  let response;
+  try {
+    response = await fetch(path, {
+      method,
+      headers,
+      credentials: 'same-origin',
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch (e) {
+    throw new ApiError(0, 'network', 'The appliance did not answer.', 'Check that switchboard is running, then try again.');
+  }
+  if (response.status === 204) return null;
+  let data = null;
+  try {
+    data = await response.json();
+  } catch (e) {
+    data = null;
+  }
+  if (!response.ok) {
+    const err = (data && data.error) || {};
+    throw new ApiError(
+      response.status,
+      err.code || 'http_' + response.status,
+      err.message || `The server answered HTTP ${response.status}.`,
+      err.hint || 'Try again; if it keeps happening, check the server log.',
+    );
+  }
+  return data;
+}

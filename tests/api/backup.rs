@@ -1,0 +1,153 @@
+use crate::cli::switchboard;
+use crate::helpers::{client, spawn_app};
+use serde_json::json;
+use switchboard::domain::UserRole;
+
+#[tokio::test]
+async fn backup_and_restore_work_on_a_live_instance() {
+    let app = spawn_app().await;
+    let data = app.data_dir.path().to_str().unwrap().to_string();
+    let before = app.add_user("Demo Plumbing", "before@example.com", UserRole::Admin);
+    let backup_file = app.data_dir.path().join("nightly.db");
+    let file = backup_file.to_str().unwrap().to_string();
+
+    // Back up while the app is serving and writing.
+    let (owner, csrf) = app.owner().await;
+    let writer = {
+        let owner = owner.clone();
+        let url = app.url("/api/tokens");
+        let csrf = csrf.clone();
+        tokio::spawn(async move {
+            for i in 0..20 {
+                owner
+                    .post(&url)
+                    .header("x-csrf-token", &csrf)
+                    .json(&json!({ "name": format!("t{i}") }))
+                    .send()
+                    .await
+                    .unwrap();
+            }
+        })
+    };
+    let (d, f) = (data.clone(), file.clone());
+    let out =
+        tokio::task::spawn_blocking(move || switchboard(&["--data-dir", &d, "backup", &f], &[]))
+            .await
+            .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    writer.await.unwrap();
+    let check = rusqlite::Connection::open(&backup_file).unwrap();
+    let verdict: String = check
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(verdict, "ok");
+    drop(check);
+
+    // Change things after the backup…
+    let after = app.add_user("Demo Plumbing", "after@example.com", UserRole::Admin);
+    app.login(&client(), "after@example.com", &after).await;
+
+    // …then restore into the running appliance.
+    let (d, f) = (data.clone(), file.clone());
+    let out =
+        tokio::task::spawn_blocking(move || switchboard(&["--data-dir", &d, "restore", &f], &[]))
+            .await
+            .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("the database it replaced was saved to"),
+        "{stdout}"
+    );
+
+    // The live app sees the restored data on its next query.
+    let resp = client()
+        .post(app.url("/api/auth/login"))
+        .json(&json!({ "email": "after@example.com", "password": after }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        resp.status(),
+        401,
+        "a user created after the backup is gone"
+    );
+    app.login(&client(), "before@example.com", &before).await;
+    let safety = std::fs::read_dir(app.data_dir.path().join("backups"))
+        .unwrap()
+        .count();
+    assert_eq!(safety, 1, "the replaced database was kept");
+}
+
+#[test]
+fn restore_refuses_a_damaged_file_and_a_non_switchboard_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap();
+    assert!(switchboard(&["--data-dir", data, "migrate"], &[])
+        .status
+        .success());
+
+    let garbage = dir.path().join("garbage.db");
+    std::fs::write(&garbage, b"this is not a database at all, just some bytes").unwrap();
+    let out = switchboard(
+        &["--data-dir", data, "restore", garbage.to_str().unwrap()],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("garbage.db"), "{stderr}");
+
+    let other = dir.path().join("other.db");
+    rusqlite::Connection::open(&other)
+        .unwrap()
+        .execute_batch("CREATE TABLE t (x INTEGER)")
+        .unwrap();
+    let out = switchboard(
+        &["--data-dir", data, "restore", other.to_str().unwrap()],
+        &[],
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a switchboard backup"));
+
+    let missing = switchboard(
+        &["--data-dir", data, "restore", "/nonexistent/file.db"],
+        &[],
+    );
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("does not exist"));
+}
+
+#[test]
+fn restore_refuses_a_backup_from_a_newer_binary() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap();
+    assert!(switchboard(&["--data-dir", data, "migrate"], &[])
+        .status
+        .success());
+    let newer = dir.path().join("newer.db");
+    assert!(switchboard(
+        &["--data-dir", data, "backup", newer.to_str().unwrap()],
+        &[]
+    )
+    .status
+    .success());
+    rusqlite::Connection::open(&newer)
+        .unwrap()
+        .execute(
+            "INSERT INTO schema_migrations (version, name) VALUES (9999, 'future')",
+            [],
+        )
+        .unwrap();
+    let out = switchboard(
+        &["--data-dir", data, "restore", newer.to_str().unwrap()],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("schema version 9999"));
+}

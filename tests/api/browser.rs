@@ -1,0 +1,180 @@
+//! The dashboard in a real headless Chromium, driven over WebDriver (chromedriver).
+//! Skipped with a message when chromedriver is missing, except under CI=true, where the
+//! browser is part of the test environment and its absence is a failure.
+
+use crate::helpers::spawn_app;
+use fantoccini::{Client, ClientBuilder, Locator};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+const CHROMIUM: &str = "/usr/bin/chromium";
+
+struct Driver {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn start_browser() -> Option<(Driver, Client)> {
+    if !std::path::Path::new(CHROMEDRIVER).exists() || !std::path::Path::new(CHROMIUM).exists() {
+        if std::env::var("CI").as_deref() == Ok("true") {
+            panic!("CI=true but {CHROMEDRIVER} or {CHROMIUM} is missing: .ci/run must install chromium and chromium-driver");
+        }
+        eprintln!("skipping browser test: install chromium and chromium-driver (apt-get install chromium chromium-driver)");
+        return None;
+    }
+    let port = free_port();
+    let child = Command::new(CHROMEDRIVER)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("chromedriver starts");
+    let driver = Driver { child, port };
+    let profile = tempfile::tempdir().unwrap().keep();
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        serde_json::json!({
+            "binary": CHROMIUM,
+            "args": [
+                "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
+                "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                format!("--user-data-dir={}", profile.display()), "--window-size=1280,900",
+            ]
+        }),
+    );
+    let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+    let mut last_err = None;
+    for _ in 0..50 {
+        match ClientBuilder::new(connector.clone())
+            .capabilities(caps.clone())
+            .connect(&format!("http://127.0.0.1:{}", driver.port))
+            .await
+        {
+            Ok(client) => return Some((driver, client)),
+            Err(e) => {
+                last_err = Some(e);
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    }
+    panic!("could not start a WebDriver session: {last_err:?}");
+}
+
+async fn wait_visible_text(c: &Client, css: &str) -> String {
+    let el = c
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css(css))
+        .await
+        .unwrap();
+    for _ in 0..100 {
+        let text = el.text().await.unwrap();
+        if !text.trim().is_empty() {
+            return text;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{css} stayed empty");
+}
+
+#[tokio::test]
+async fn signing_in_with_a_wrong_then_the_right_password_shows_the_org() {
+    let app = spawn_app().await;
+    let Some((_driver, c)) = start_browser().await else {
+        return;
+    };
+    c.goto(&app.url("/")).await.unwrap();
+
+    let banner = wait_visible_text(&c, "#sandbox-banner").await;
+    assert!(banner.contains("SANDBOX"), "{banner}");
+
+    let email = c
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css("#login-email"))
+        .await
+        .unwrap();
+    email.send_keys(&app.owner_email).await.unwrap();
+    c.find(Locator::Css("#login-password"))
+        .await
+        .unwrap()
+        .send_keys("definitely-wrong")
+        .await
+        .unwrap();
+    c.find(Locator::Css("#login-submit"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let error = wait_visible_text(&c, "#login-error").await;
+    assert_eq!(
+        error,
+        "That email and password do not match. Check them and try again."
+    );
+
+    let password = c.find(Locator::Css("#login-password")).await.unwrap();
+    password.clear().await.unwrap();
+    password.send_keys(&app.owner_password).await.unwrap();
+    c.find(Locator::Css("#login-submit"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let org = wait_visible_text(&c, "#org-name").await;
+    assert_eq!(org, "Demo Plumbing");
+    let version = wait_visible_text(&c, "#health-version").await;
+    assert_eq!(version, env!("CARGO_PKG_VERSION"));
+
+    // A mutation from the page carries the CSRF token: create an API token.
+    c.goto(&app.url("/#settings")).await.unwrap();
+    let name = c
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css("#token-name"))
+        .await
+        .unwrap();
+    name.send_keys("from-the-browser").await.unwrap();
+    c.find(Locator::Css("#token-form button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let secret = wait_visible_text(&c, "#token-secret").await;
+    assert!(secret.starts_with("sbt_"), "{secret}");
+
+    // Reloading keeps the session; signing out returns to the login form.
+    c.refresh().await.unwrap();
+    assert_eq!(wait_visible_text(&c, "#org-name").await, "Demo Plumbing");
+    c.find(Locator::Css("#logout"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css("#login-view:not([hidden])"))
+        .await
+        .unwrap();
+    c.close().await.unwrap();
+}

@@ -1,0 +1,234 @@
+use crate::cli::switchboard;
+use crate::helpers::{client, spawn_app};
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+#[tokio::test]
+async fn the_demo_org_has_exactly_the_documented_numbers_agent_and_flags() {
+    let app = spawn_app().await;
+    let (c, _) = app.owner().await;
+    let numbers: Value = c
+        .get(app.url("/api/numbers"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let rows: Vec<(String, String, String, Value)> = numbers["numbers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| {
+            (
+                n["e164"].as_str().unwrap().into(),
+                n["role"].as_str().unwrap().into(),
+                n["handler"].as_str().unwrap().into(),
+                n["agentName"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        vec![
+            (
+                "+15550100001".into(),
+                "operational".into(),
+                "ivr".into(),
+                Value::Null
+            ),
+            (
+                "+15550100002".into(),
+                "onboarding".into(),
+                "ivr".into(),
+                Value::Null
+            ),
+            (
+                "+15550100003".into(),
+                "system".into(),
+                "ivr".into(),
+                Value::Null
+            ),
+            (
+                "+15550100004".into(),
+                "operational".into(),
+                "vapi".into(),
+                json!("Front desk AI")
+            ),
+        ]
+    );
+    for n in numbers["numbers"].as_array().unwrap() {
+        let sid = n["twilioSid"].as_str().unwrap();
+        assert!(
+            sid.starts_with("PN") && sid.len() == 34,
+            "realistic SID: {sid}"
+        );
+    }
+    let agents: Value = c
+        .get(app.url("/api/agents"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(agents["agents"][0]["name"], "Front desk AI");
+    assert_eq!(
+        agents["agents"][0]["vapiAssistantId"],
+        "asst_demo_frontdesk"
+    );
+    assert_eq!(agents["agents"][0]["numbers"], json!(["+15550100004"]));
+    assert_eq!(app.count("SELECT count(*) FROM org_feature_overrides WHERE flag_key = 'missed_call_textback' AND enabled = 1"), 1);
+    // The sandbox knows the demo numbers, as a real Twilio account would.
+    let master = app.state.twilio_master.clone().unwrap();
+    assert_eq!(
+        app.sandbox_twilio.owned_numbers(&master.account_sid).len(),
+        4
+    );
+}
+
+#[tokio::test]
+async fn the_login_page_info_says_sandbox() {
+    let app = spawn_app().await;
+    let info: Value = client()
+        .get(app.url("/api/info"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(info["sandbox"], true);
+    assert_eq!(info["twilioSignatureCheckDisabled"], false);
+}
+
+/// Starts `serve --demo` on a free port and returns its stdout up to the "ready" line.
+fn start_demo(data: &str) -> (std::process::Child, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .env_clear()
+        .args([
+            "--data-dir",
+            data,
+            "serve",
+            "--demo",
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut out = String::new();
+    while Instant::now() < deadline {
+        match rx.recv_timeout(Duration::from_millis(200)) {
+            Ok(line) => {
+                out.push_str(&line);
+                out.push('\n');
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) if out.contains("ready in") => break,
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+            Err(_) => {}
+        }
+    }
+    (child, out)
+}
+
+#[test]
+fn serve_demo_prints_the_owner_password_once_and_its_urls() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap();
+    let (mut first, out) = start_demo(data);
+    first.kill().unwrap();
+    first.wait().unwrap();
+    assert!(out.contains("SANDBOX"), "{out}");
+    assert!(out.contains("dashboard:     http://127.0.0.1:"), "{out}");
+    assert!(
+        out.contains("email:    owner@demo-plumbing.example"),
+        "{out}"
+    );
+    assert!(
+        out.lines()
+            .any(|l| l.trim_start().starts_with("password: ")),
+        "{out}"
+    );
+
+    let (mut second, out) = start_demo(data);
+    second.kill().unwrap();
+    second.wait().unwrap();
+    assert!(out.contains("ready in"), "{out}");
+    assert!(
+        !out.contains("password:"),
+        "the password is shown only on the first start: {out}"
+    );
+
+    // `config` shows the demo's sandbox credentials, which are not real secrets.
+    let cfg = switchboard(&["--data-dir", data, "config"], &[]);
+    let stdout = String::from_utf8_lossy(&cfg.stdout);
+    assert!(
+        stdout.contains("# SWITCHBOARD_TWILIO_ACCOUNT_SID=AC"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("# SWITCHBOARD_VAPI_WEBHOOK_SECRET="),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn the_demo_refuses_a_real_database_and_the_real_appliance_refuses_a_demo_database() {
+    let real = tempfile::tempdir().unwrap();
+    let real_dir = real.path().to_str().unwrap();
+    let added = switchboard(
+        &[
+            "--data-dir",
+            real_dir,
+            "user",
+            "add",
+            "--email",
+            "o@example.com",
+            "--role",
+            "owner",
+            "--org",
+            "Real Co",
+        ],
+        &[],
+    );
+    assert!(added.status.success());
+    let out = switchboard(
+        &[
+            "--data-dir",
+            real_dir,
+            "serve",
+            "--demo",
+            "--listen",
+            "127.0.0.1:0",
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("real (non-demo) database"));
+
+    let demo = tempfile::tempdir().unwrap();
+    let demo_dir = demo.path().to_str().unwrap();
+    let (mut child, _) = start_demo(demo_dir);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let out = switchboard(
+        &["--data-dir", demo_dir, "serve", "--listen", "127.0.0.1:0"],
+        &[("SWITCHBOARD_PUBLIC_URL", "https://phones.example.com")],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("created by `serve --demo`"));
+}
