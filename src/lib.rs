@@ -15,6 +15,7 @@ pub mod http;
 pub mod providers;
 pub mod ratelimit;
 pub mod startup;
+pub mod twiml;
 
 /// The version printed by `--version` and reported by `/api/health`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,8 +1,12 @@
 //! Pure domain types: no actix, no rusqlite. Parse, don't validate.
 
+pub mod callflow;
 pub mod flags;
+pub mod onboarding;
 pub mod phone;
 pub mod roles;
+pub mod signature;
+pub mod textback;
 
 pub use flags::FlagKey;
 pub use phone::PhoneNumber;
