@@ -194,6 +194,10 @@ CREATE TABLE calls (
     recording_url        TEXT,
     stereo_recording_url TEXT,
     cost                 REAL,
+    -- Missed-call text-back: scheduled when the call ends missed, processed once.
+    textback_state       TEXT CHECK (textback_state IS NULL OR textback_state IN
+                             ('scheduled', 'processing', 'sent', 'blocked', 'skipped')),
+    textback_due_at      TEXT,
     created_at           TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
     updated_at           TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
     CHECK (call_sid IS NOT NULL OR vapi_call_id IS NOT NULL)
@@ -203,6 +207,7 @@ CREATE INDEX calls_org_number ON calls(org_id, phone_number_id, started_at DESC)
 CREATE INDEX calls_org_from ON calls(org_id, from_number, started_at DESC);
 CREATE INDEX calls_org_outcome ON calls(org_id, outcome, started_at DESC);
 CREATE INDEX calls_active ON calls(started_at) WHERE ended_at IS NULL;
+CREATE INDEX calls_textback_due ON calls(textback_due_at) WHERE textback_state = 'scheduled';
 
 -- Append-only timeline per call; dedup_key makes a redelivered event a no-op.
 CREATE TABLE call_events (
@@ -229,10 +234,13 @@ CREATE TABLE voicemails (
     handled              INTEGER NOT NULL DEFAULT 0 CHECK (handled IN (0, 1)),
     handled_at           TEXT,
     handled_by           INTEGER REFERENCES users(id) ON DELETE SET NULL,
+    -- The owner is texted once: when the transcript is ready, or at this time without it.
+    notify_due_at        TEXT,
     owner_notified_at    TEXT,
     created_at           TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
     updated_at           TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
 );
+CREATE INDEX voicemails_notify_due ON voicemails(notify_due_at) WHERE owner_notified_at IS NULL;
 CREATE INDEX voicemails_org ON voicemails(org_id, handled, created_at DESC);
 CREATE INDEX voicemails_call ON voicemails(call_id);
 

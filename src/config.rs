@@ -73,6 +73,11 @@ pub struct Config {
     pub insecure_skip_twilio_signature: bool,
     pub log: String,
     pub session_ttl_hours: u32,
+    /// Seconds between a missed call's end and its text-back, so a late dial result can
+    /// still show the call was answered (SPEC §3.5).
+    pub textback_delay_secs: u32,
+    /// Seconds to wait for a voicemail transcript before notifying the owner without it.
+    pub transcript_wait_secs: u32,
     pub rate_limits: RateLimitConfig,
     /// `SWITCHBOARD_*` variables that no setting reads (likely typos), for `/api/health`.
     pub unknown_vars: Vec<String>,
@@ -96,6 +101,8 @@ const SETTINGS: &[(&str, bool, &str)] = &[
     ("INSECURE_SKIP_TWILIO_SIGNATURE", false, "false"),
     ("LOG", false, "info"),
     ("SESSION_TTL_HOURS", false, "168"),
+    ("TEXTBACK_DELAY_SECS", false, "10"),
+    ("TRANSCRIPT_WAIT_SECS", false, "120"),
     ("RATE_TWILIO_VOICE_PER_MIN", false, "10"),
     ("RATE_AUTH_FAILURES_PER_MIN", false, "60"),
     ("RATE_API_PER_MIN", false, "600"),
@@ -261,6 +268,16 @@ impl Config {
             "a number of hours between 1 and 8760",
             |v| v.parse::<u32>().ok().filter(|n| (1..=8760).contains(n)),
         )?;
+        let textback_delay_secs = src.parsed(
+            "TEXTBACK_DELAY_SECS",
+            "a number of seconds between 0 and 600",
+            |v| v.parse::<u32>().ok().filter(|n| *n <= 600),
+        )?;
+        let transcript_wait_secs = src.parsed(
+            "TRANSCRIPT_WAIT_SECS",
+            "a number of seconds between 0 and 3600",
+            |v| v.parse::<u32>().ok().filter(|n| *n <= 3600),
+        )?;
         let config = Config {
             listen,
             data_dir,
@@ -285,6 +302,8 @@ impl Config {
             insecure_skip_twilio_signature: src.bool("INSECURE_SKIP_TWILIO_SIGNATURE")?,
             log: src.raw("LOG").unwrap_or("info").trim().to_string(),
             session_ttl_hours,
+            textback_delay_secs,
+            transcript_wait_secs,
             rate_limits: RateLimitConfig {
                 twilio_voice_per_caller: src.per_minute("RATE_TWILIO_VOICE_PER_MIN")?,
                 auth_failures_per_ip: src.per_minute("RATE_AUTH_FAILURES_PER_MIN")?,
@@ -412,6 +431,11 @@ impl Config {
             ),
             ("LOG", self.log.clone()),
             ("SESSION_TTL_HOURS", self.session_ttl_hours.to_string()),
+            ("TEXTBACK_DELAY_SECS", self.textback_delay_secs.to_string()),
+            (
+                "TRANSCRIPT_WAIT_SECS",
+                self.transcript_wait_secs.to_string(),
+            ),
             (
                 "RATE_TWILIO_VOICE_PER_MIN",
                 r.twilio_voice_per_caller.to_string(),

@@ -4,6 +4,7 @@
 use crate::config::Config;
 use crate::crypto::{self, SecretKey};
 use crate::db::{agents, numbers, orgs, provider_accounts, settings, users};
+use crate::domain::callflow::CallFlow;
 use crate::domain::{FlagKey, NumberHandler, NumberOrigin, NumberRole, PhoneNumber, UserRole};
 use crate::providers::TwilioCreds;
 use rusqlite::Connection;
@@ -44,6 +45,8 @@ pub const DEMO_NUMBERS: [(&str, NumberRole, NumberHandler, &str); 4] = [
 /// Dial targets of the demo menu (1 sales, 2 support).
 pub const DEMO_SALES: &str = "+15550100101";
 pub const DEMO_SUPPORT: &str = "+15550100102";
+/// The demo owner's mobile: voicemail and lead notifications are texted here.
+pub const DEMO_OWNER_MOBILE: &str = "+15550100199";
 
 const MODE_KEY: &str = "demo_mode";
 const VAPI_SECRET_KEY: &str = "demo.vapi_webhook_secret";
@@ -188,6 +191,15 @@ fn store_master(
 /// Creates the demo org, its owner, agent and numbers; returns the owner's credentials.
 fn seed(conn: &Connection) -> Result<(String, String), DemoError> {
     let org_id = orgs::create(conn, DEMO_ORG, "UTC", true)?;
+    conn.execute(
+        "UPDATE orgs SET notification_number = ?2 WHERE id = ?1",
+        (org_id, DEMO_OWNER_MOBILE),
+    )?;
+    let flow = CallFlow::demo(
+        PhoneNumber::parse(DEMO_SALES).expect("valid demo number"),
+        PhoneNumber::parse(DEMO_SUPPORT).expect("valid demo number"),
+    );
+    crate::db::callflows::put_org_flow(conn, org_id, &flow, None)?;
     let password = crypto::generate_password();
     let hash = crypto::hash_password(&password)?;
     users::create(conn, org_id, DEMO_OWNER_EMAIL, &hash, UserRole::Owner)?;

@@ -4,6 +4,7 @@
 //! never import `http`, and `startup` wires everything into one actix-web server.
 #![forbid(unsafe_code)]
 
+pub mod app;
 pub mod cli;
 pub mod config;
 pub mod crypto;
@@ -11,7 +12,10 @@ pub mod db;
 pub mod demo;
 pub mod domain;
 pub mod error;
+pub mod flags;
+pub mod frontdesk;
 pub mod http;
+pub mod metrics;
 pub mod providers;
 pub mod ratelimit;
 pub mod startup;

@@ -132,17 +132,23 @@ impl Application {
             (providers, None, None, master, vapi_secret)
         };
 
-        let state = web::Data::new(AppState {
+        let state = Arc::new(AppState {
             rate_limits: Arc::new(RateLimits::new(&config.rate_limits)),
             config: Arc::new(config),
-            db,
+            db: db.clone(),
             providers,
             twilio_master,
             vapi_webhook_secret,
             secret_key,
+            metrics: Default::default(),
+            ledger: crate::db::ledger::Ledger::start(db.clone()),
+            flags: Default::default(),
             public_url,
             started_at: Instant::now(),
+            me: Default::default(),
         });
+        let _ = state.me.set(Arc::downgrade(&state));
+        let state = web::Data::from(state);
         let app_state = state.clone();
         let server = HttpServer::new(move || {
             App::new()
@@ -184,6 +190,7 @@ impl Application {
         let result = self.server.await;
         maintenance.abort();
         flush_violations(&self.state).await;
+        self.state.ledger.flush().await;
         log::info!("switchboard stopped");
         result
     }
@@ -257,6 +264,7 @@ async fn maintenance(state: web::Data<AppState>) {
         runs += 1;
         state.rate_limits.retain_recent();
         flush_violations(&state).await;
+        crate::frontdesk::sweep(&state, chrono::Utc::now()).await;
         // Roughly hourly: drop expired sessions.
         if runs % 360 == 1 {
             if let Err(e) = state

@@ -5,14 +5,22 @@
 pub mod agents;
 pub mod audit;
 pub mod backup;
+pub mod callflows;
+pub mod calls;
+pub mod leads;
+pub mod ledger;
+pub mod messages;
 pub mod migrations;
 pub mod numbers;
+pub mod onboarding;
+pub mod optouts;
 pub mod orgs;
 pub mod provider_accounts;
 pub mod sessions;
 pub mod settings;
 pub mod tokens;
 pub mod users;
+pub mod voicemails;
 
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::Connection;

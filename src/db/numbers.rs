@@ -109,3 +109,65 @@ pub fn list_for_org(
     let rows = stmt.query_map([org_id], from_row)?;
     rows.collect()
 }
+
+/// What a webhook needs to know about the number it was sent to (SPEC §3.2).
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    pub id: i64,
+    pub org_id: i64,
+    pub e164: String,
+    pub role: NumberRole,
+    pub handler: NumberHandler,
+    pub agent_id: Option<i64>,
+    pub friendly_name: Option<String>,
+    /// The Twilio account that owns the number (a subaccount), if not the master.
+    pub account_sid: Option<String>,
+    pub org_name: String,
+    pub org_timezone: String,
+    pub notification_number: Option<String>,
+}
+
+/// The active number row for `e164`, if any. A number not in the table is treated as
+/// `system` by the caller: there is no other inference.
+pub fn resolve(conn: &Connection, e164: &str) -> rusqlite::Result<Option<Resolved>> {
+    use rusqlite::OptionalExtension;
+    conn.query_row(
+        "SELECT n.id, n.org_id, n.e164, n.role, n.handler, n.agent_id, n.friendly_name, a.account_sid,
+                o.name, o.timezone, o.notification_number
+         FROM phone_numbers n
+         JOIN orgs o ON o.id = n.org_id
+         LEFT JOIN provider_accounts a ON a.id = n.provider_account_id
+         WHERE n.e164 = ?1 AND n.status = 'active'",
+        [e164],
+        |r| {
+            Ok(Resolved {
+                id: r.get(0)?,
+                org_id: r.get(1)?,
+                e164: r.get(2)?,
+                role: text_enum(r, 3, NumberRole::parse)?,
+                handler: text_enum(r, 4, NumberHandler::parse)?,
+                agent_id: r.get(5)?,
+                friendly_name: r.get(6)?,
+                account_sid: r.get(7)?,
+                org_name: r.get(8)?,
+                org_timezone: r.get(9)?,
+                notification_number: r.get(10)?,
+            })
+        },
+    )
+    .optional()
+}
+
+/// Like [`resolve`] but by row id, whatever the status (a call's number may be released later).
+pub fn resolve_id(conn: &Connection, id: i64) -> rusqlite::Result<Option<Resolved>> {
+    use rusqlite::OptionalExtension;
+    let e164: Option<String> = conn
+        .query_row("SELECT e164 FROM phone_numbers WHERE id = ?1", [id], |r| {
+            r.get(0)
+        })
+        .optional()?;
+    match e164 {
+        Some(e) => resolve(conn, &e),
+        None => Ok(None),
+    }
+}

@@ -5,37 +5,18 @@ pub mod api;
 pub mod auth;
 pub mod dashboard;
 pub mod health;
+pub mod twilio;
 
-use crate::config::Config;
-use crate::crypto::SecretKey;
-use crate::db::Db;
 use crate::error::ApiError;
-use crate::providers::Providers;
-use crate::ratelimit::RateLimits;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::DefaultHeaders;
 use actix_web::middleware::Next;
 use actix_web::{web, HttpMessage, HttpRequest, HttpResponse, ResponseError};
-use std::sync::Arc;
 use std::time::Instant;
 
-/// Everything a handler may need, shared by all workers.
-pub struct AppState {
-    pub config: Arc<Config>,
-    pub db: Db,
-    pub providers: Providers,
-    /// The Twilio master account: from the environment, or the demo's sandbox account.
-    pub twilio_master: Option<crate::providers::TwilioCreds>,
-    /// The secret Vapi sends in `X-Vapi-Secret` (environment, or the demo's generated one).
-    pub vapi_webhook_secret: Option<String>,
-    pub rate_limits: Arc<RateLimits>,
-    pub secret_key: SecretKey,
-    /// The base URL Twilio and Vapi call (PUBLIC_URL, or the local address in demo mode).
-    pub public_url: String,
-    pub started_at: Instant,
-}
+pub use crate::app::AppState;
 
 /// SPEC §6.4: API bodies up to 1 MiB.
 pub const API_BODY_LIMIT: usize = 1 << 20;
@@ -65,6 +46,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             actix_web::error::InternalError::from_response(err, api.error_response()).into()
         }))
         .configure(health::routes)
+        .configure(twilio::routes)
         .service(
             web::scope("/api")
                 .configure(api::routes)

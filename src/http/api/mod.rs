@@ -1,5 +1,9 @@
 //! The JSON API under `/api` (SPEC §1): sign-in, tokens, users, and the org's read API.
 
+pub mod callflow;
+pub mod calls;
+pub mod inbox;
+pub mod onboarding;
 pub mod read;
 pub mod session;
 pub mod tokens;
@@ -22,6 +26,25 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/agents", web::get().to(read::agents))
         .route("/agents/{id}", web::get().to(read::agent))
         .route("/audit", web::get().to(read::audit))
+        .route("/calls", web::get().to(calls::list))
+        .route("/calls/consent.csv", web::get().to(calls::consent_csv))
+        .route("/calls/{id}", web::get().to(calls::detail))
+        .route("/voicemails", web::get().to(inbox::voicemails))
+        .route("/voicemails/{id}", web::patch().to(inbox::update_voicemail))
+        .route("/messages", web::get().to(inbox::messages))
+        .route("/leads", web::get().to(inbox::leads))
+        .route("/leads/{id}", web::patch().to(inbox::update_lead))
+        .route("/call-flow", web::get().to(callflow::get))
+        .route("/call-flow", web::put().to(callflow::put))
+        .route("/onboarding-requests", web::get().to(onboarding::list))
+        .route(
+            "/onboarding-requests/{id}/approve",
+            web::post().to(onboarding::approve),
+        )
+        .route(
+            "/onboarding-requests/{id}/reject",
+            web::post().to(onboarding::reject),
+        )
         .configure(super::health::api_routes);
 }
 

@@ -1,0 +1,77 @@
+//! The application state every handler and background task shares.
+
+use crate::config::Config;
+use crate::crypto::SecretKey;
+use crate::db::ledger::Ledger;
+use crate::db::Db;
+use crate::flags::Flags;
+use crate::metrics::Metrics;
+use crate::providers::{Providers, TwilioCreds};
+use crate::ratelimit::RateLimits;
+use std::sync::Arc;
+use std::time::Instant;
+
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub db: Db,
+    pub providers: Providers,
+    /// The Twilio master account: from the environment, or the demo's sandbox account.
+    pub twilio_master: Option<TwilioCreds>,
+    /// The secret Vapi sends in `X-Vapi-Secret` (environment, or the demo's generated one).
+    pub vapi_webhook_secret: Option<String>,
+    pub rate_limits: Arc<RateLimits>,
+    pub secret_key: SecretKey,
+    pub metrics: Metrics,
+    pub ledger: Ledger,
+    pub flags: Arc<Flags>,
+    /// The base URL Twilio and Vapi call (PUBLIC_URL, or the local address in demo mode).
+    pub public_url: String,
+    pub started_at: Instant,
+    /// A handle to this state for background tasks started from a request.
+    pub me: std::sync::OnceLock<std::sync::Weak<AppState>>,
+}
+
+/// An owned handle to the state, for work that outlives the request that started it.
+pub fn shared(state: &AppState) -> Option<Arc<AppState>> {
+    state.me.get().and_then(std::sync::Weak::upgrade)
+}
+
+impl AppState {
+    /// Credentials of the Twilio account `sid` (see [`twilio_credentials`]).
+    pub fn twilio_account(&self, conn: &rusqlite::Connection, sid: &str) -> Option<TwilioCreds> {
+        twilio_credentials(
+            conn,
+            &self.secret_key,
+            self.twilio_master.as_ref(),
+            Some(sid),
+        )
+    }
+}
+
+/// Credentials of a Twilio account: `None` means the master; otherwise the master if the
+/// SID is the master's, or an active subaccount whose token is stored encrypted. `None`
+/// for an unknown account.
+pub fn twilio_credentials(
+    conn: &rusqlite::Connection,
+    key: &SecretKey,
+    master: Option<&TwilioCreds>,
+    sid: Option<&str>,
+) -> Option<TwilioCreds> {
+    let Some(sid) = sid else {
+        return master.cloned();
+    };
+    if let Some(m) = master.filter(|m| m.account_sid == sid) {
+        return Some(m.clone());
+    }
+    match crate::db::provider_accounts::secret(conn, key, "twilio", sid) {
+        Ok(Some(token)) => Some(TwilioCreds {
+            account_sid: sid.to_string(),
+            auth_token: token,
+        }),
+        Ok(None) => None,
+        Err(e) => {
+            log::error!("cannot read the stored credentials of Twilio account {sid}: {e}");
+            None
+        }
+    }
+}

@@ -1,0 +1,329 @@
+//! `calls` and `call_events`: one row per call, upserted by provider id so duplicate and
+//! out-of-order webhooks converge, plus its append-only timeline.
+
+use rusqlite::{params_from_iter, Connection, OptionalExtension, Row};
+use serde::Serialize;
+use serde_json::Value;
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Call {
+    pub id: i64,
+    pub org_id: Option<i64>,
+    pub provider: String,
+    pub call_sid: Option<String>,
+    pub vapi_call_id: Option<String>,
+    pub direction: String,
+    pub from_number: Option<String>,
+    pub to_number: Option<String>,
+    pub phone_number_id: Option<i64>,
+    pub number_role: Option<String>,
+    pub agent_id: Option<i64>,
+    pub status: String,
+    pub outcome: Option<String>,
+    pub started_at: String,
+    pub answered_at: Option<String>,
+    pub ended_at: Option<String>,
+    pub duration_seconds: Option<i64>,
+    pub menu_choices: String,
+    pub consent_outcome: String,
+    pub consent_at: Option<String>,
+    pub ended_reason: Option<String>,
+    pub transcript: Option<String>,
+    pub summary: Option<String>,
+    pub recording_url: Option<String>,
+    pub cost: Option<f64>,
+    pub textback_state: Option<String>,
+}
+
+const COLUMNS: &str = "id, org_id, provider, call_sid, vapi_call_id, direction, from_number, to_number, phone_number_id,
+    number_role, agent_id, status, outcome, started_at, answered_at, ended_at, duration_seconds, menu_choices,
+    consent_outcome, consent_at, ended_reason, transcript, summary, recording_url, cost, textback_state";
+
+fn from_row(r: &Row) -> rusqlite::Result<Call> {
+    Ok(Call {
+        id: r.get(0)?,
+        org_id: r.get(1)?,
+        provider: r.get(2)?,
+        call_sid: r.get(3)?,
+        vapi_call_id: r.get(4)?,
+        direction: r.get(5)?,
+        from_number: r.get(6)?,
+        to_number: r.get(7)?,
+        phone_number_id: r.get(8)?,
+        number_role: r.get(9)?,
+        agent_id: r.get(10)?,
+        status: r.get(11)?,
+        outcome: r.get(12)?,
+        started_at: r.get(13)?,
+        answered_at: r.get(14)?,
+        ended_at: r.get(15)?,
+        duration_seconds: r.get(16)?,
+        menu_choices: r.get(17)?,
+        consent_outcome: r.get(18)?,
+        consent_at: r.get(19)?,
+        ended_reason: r.get(20)?,
+        transcript: r.get(21)?,
+        summary: r.get(22)?,
+        recording_url: r.get(23)?,
+        cost: r.get(24)?,
+        textback_state: r.get(25)?,
+    })
+}
+
+/// What a Twilio webhook knows about its call; missing facts are filled in later.
+#[derive(Debug, Clone, Default)]
+pub struct TwilioCall<'a> {
+    pub call_sid: &'a str,
+    pub org_id: Option<i64>,
+    pub direction: &'a str,
+    pub from: Option<&'a str>,
+    pub to: Option<&'a str>,
+    pub phone_number_id: Option<i64>,
+    pub number_role: Option<&'a str>,
+}
+
+/// Creates the call on first sight, or fills in what an earlier (out-of-order) webhook
+/// could not know. Returns the call id and whether this created it.
+pub fn upsert_twilio(conn: &Connection, c: &TwilioCall<'_>) -> rusqlite::Result<(i64, bool)> {
+    let inserted = conn.execute(
+        "INSERT INTO calls (provider, call_sid, org_id, direction, from_number, to_number, phone_number_id, number_role)
+         VALUES ('twilio', ?1, ?2, ?3, ?4, ?5, ?6, ?7)
+         ON CONFLICT(call_sid) DO NOTHING",
+        rusqlite::params![c.call_sid, c.org_id, c.direction, c.from, c.to, c.phone_number_id, c.number_role],
+    )? == 1;
+    if !inserted {
+        conn.execute(
+            "UPDATE calls SET org_id = COALESCE(org_id, ?2), from_number = COALESCE(from_number, ?3),
+                 to_number = COALESCE(to_number, ?4), phone_number_id = COALESCE(phone_number_id, ?5),
+                 number_role = COALESCE(number_role, ?6)
+             WHERE call_sid = ?1 AND (org_id IS NULL OR from_number IS NULL OR to_number IS NULL
+                 OR phone_number_id IS NULL OR number_role IS NULL)",
+            rusqlite::params![c.call_sid, c.org_id, c.from, c.to, c.phone_number_id, c.number_role],
+        )?;
+    }
+    let id = conn.query_row(
+        "SELECT id FROM calls WHERE call_sid = ?1",
+        [c.call_sid],
+        |r| r.get(0),
+    )?;
+    Ok((id, inserted))
+}
+
+pub fn by_sid(conn: &Connection, call_sid: &str) -> rusqlite::Result<Option<Call>> {
+    conn.query_row(
+        &format!("SELECT {COLUMNS} FROM calls WHERE call_sid = ?1"),
+        [call_sid],
+        from_row,
+    )
+    .optional()
+}
+
+pub fn by_id(conn: &Connection, id: i64) -> rusqlite::Result<Option<Call>> {
+    conn.query_row(
+        &format!("SELECT {COLUMNS} FROM calls WHERE id = ?1"),
+        [id],
+        from_row,
+    )
+    .optional()
+}
+
+/// Appends to the timeline; with a `dedup_key` a redelivered event is a no-op. Returns
+/// whether the event is new.
+pub fn event(
+    conn: &Connection,
+    call_id: i64,
+    kind: &str,
+    detail: Option<Value>,
+    dedup_key: Option<&str>,
+) -> rusqlite::Result<bool> {
+    Ok(conn.execute(
+        "INSERT OR IGNORE INTO call_events (call_id, kind, detail, dedup_key) VALUES (?1, ?2, ?3, ?4)",
+        (call_id, kind, detail.map(|d| d.to_string()), dedup_key),
+    )? == 1)
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CallEvent {
+    pub id: i64,
+    pub at: String,
+    pub kind: String,
+    pub detail: Option<Value>,
+}
+
+pub fn events(conn: &Connection, call_id: i64) -> rusqlite::Result<Vec<CallEvent>> {
+    let mut stmt = conn
+        .prepare("SELECT id, at, kind, detail FROM call_events WHERE call_id = ?1 ORDER BY id")?;
+    let rows = stmt.query_map([call_id], |r| {
+        let detail: Option<String> = r.get(3)?;
+        Ok(CallEvent {
+            id: r.get(0)?,
+            at: r.get(1)?,
+            kind: r.get(2)?,
+            detail: detail.and_then(|d| serde_json::from_str(&d).ok()),
+        })
+    })?;
+    rows.collect()
+}
+
+/// Records the consent outcome once; later answers do not overwrite it.
+pub fn set_consent(conn: &Connection, call_id: i64, outcome: &str) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE calls SET consent_outcome = ?2, consent_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+         WHERE id = ?1 AND consent_outcome = 'not_asked'",
+        (call_id, outcome),
+    )?;
+    Ok(())
+}
+
+pub fn add_menu_choice(conn: &Connection, call_id: i64, choice: &str) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE calls SET menu_choices = menu_choices || ?2 WHERE id = ?1",
+        (call_id, choice),
+    )?;
+    Ok(())
+}
+
+/// A dialled leg answered: the call connected.
+pub fn mark_connected(conn: &Connection, call_id: i64) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE calls SET answered_at = COALESCE(answered_at, strftime('%Y-%m-%dT%H:%M:%fZ', 'now')) WHERE id = ?1",
+        [call_id],
+    )?;
+    Ok(())
+}
+
+/// The final status callback: status, duration and end time (terminal statuses only).
+pub fn finish(
+    conn: &Connection,
+    call_id: i64,
+    status: &str,
+    duration: Option<i64>,
+) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE calls SET status = ?2, duration_seconds = COALESCE(?3, duration_seconds),
+             ended_at = COALESCE(ended_at, strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+             updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+         WHERE id = ?1",
+        (call_id, status, duration),
+    )?;
+    Ok(())
+}
+
+/// Sets the status of a live call unless it already ended (state never moves backwards).
+pub fn set_live_status(conn: &Connection, call_id: i64, status: &str) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE calls SET status = ?2 WHERE id = ?1 AND ended_at IS NULL",
+        (call_id, status),
+    )?;
+    Ok(())
+}
+
+pub fn set_outcome(conn: &Connection, call_id: i64, outcome: &str) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE calls SET outcome = ?2, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?1",
+        (call_id, outcome),
+    )?;
+    Ok(())
+}
+
+/// A voicemail with audio exists for the call.
+pub fn voicemail_left(conn: &Connection, call_id: i64) -> rusqlite::Result<bool> {
+    Ok(conn
+        .query_row(
+            "SELECT 1 FROM voicemails WHERE call_id = ?1 AND recording_sid IS NOT NULL
+             AND COALESCE(duration_seconds, 1) > 0 LIMIT 1",
+            [call_id],
+            |_| Ok(()),
+        )
+        .optional()?
+        .is_some())
+}
+
+/// Schedules the text-back once per call.
+pub fn schedule_textback(conn: &Connection, call_id: i64, due_at: &str) -> rusqlite::Result<bool> {
+    Ok(conn.execute(
+        "UPDATE calls SET textback_state = 'scheduled', textback_due_at = ?2 WHERE id = ?1 AND textback_state IS NULL",
+        (call_id, due_at),
+    )? == 1)
+}
+
+/// Takes the scheduled text-back for processing; only one caller ever gets `true`.
+pub fn claim_textback(conn: &Connection, call_id: i64) -> rusqlite::Result<bool> {
+    Ok(conn.execute("UPDATE calls SET textback_state = 'processing' WHERE id = ?1 AND textback_state = 'scheduled'", [call_id])? == 1)
+}
+
+pub fn set_textback_state(conn: &Connection, call_id: i64, state: &str) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE calls SET textback_state = ?2 WHERE id = ?1",
+        (call_id, state),
+    )?;
+    Ok(())
+}
+
+/// Scheduled text-backs due at or before `now`.
+pub fn due_textbacks(conn: &Connection, now: &str) -> rusqlite::Result<Vec<i64>> {
+    let mut stmt = conn.prepare("SELECT id FROM calls WHERE textback_state = 'scheduled' AND textback_due_at <= ?1 LIMIT 100")?;
+    let rows = stmt.query_map([now], |r| r.get(0))?;
+    rows.collect()
+}
+
+/// Filters of `GET /api/calls`.
+#[derive(Debug, Default, Clone)]
+pub struct CallFilter {
+    pub number: Option<String>,
+    pub caller: Option<String>,
+    pub call_sid: Option<String>,
+    pub outcome: Option<String>,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub before: Option<i64>,
+    pub limit: u32,
+}
+
+/// The org's calls, newest first.
+pub fn list(conn: &Connection, org_id: i64, f: &CallFilter) -> rusqlite::Result<Vec<Call>> {
+    let mut sql = format!("SELECT {COLUMNS} FROM calls WHERE org_id = ?");
+    let mut args: Vec<rusqlite::types::Value> = vec![org_id.into()];
+    let text = |v: &Option<String>| v.clone().map(rusqlite::types::Value::Text);
+    let filters = [
+        (" AND to_number = ?", text(&f.number), 1),
+        (" AND from_number = ?", text(&f.caller), 1),
+        // The call id may be a Twilio CallSid or a Vapi call id.
+        (
+            " AND (call_sid = ? OR vapi_call_id = ?)",
+            text(&f.call_sid),
+            2,
+        ),
+        (" AND outcome = ?", text(&f.outcome), 1),
+        (" AND started_at >= ?", text(&f.from), 1),
+        (" AND started_at < ?", text(&f.to), 1),
+        (
+            " AND id < ?",
+            f.before.map(rusqlite::types::Value::Integer),
+            1,
+        ),
+    ];
+    for (clause, value, times) in filters {
+        if let Some(v) = value {
+            sql.push_str(clause);
+            args.extend(std::iter::repeat_n(v, times));
+        }
+    }
+    sql.push_str(" ORDER BY started_at DESC, id DESC LIMIT ?");
+    args.push(i64::from(f.limit).into());
+    let mut stmt = conn.prepare(&sql)?;
+    let rows = stmt.query_map(params_from_iter(args), from_row)?;
+    rows.collect()
+}
+
+/// One call of the org (another org's id is `None`).
+pub fn get(conn: &Connection, org_id: i64, id: i64) -> rusqlite::Result<Option<Call>> {
+    conn.query_row(
+        &format!("SELECT {COLUMNS} FROM calls WHERE id = ?1 AND org_id = ?2"),
+        [id, org_id],
+        from_row,
+    )
+    .optional()
+}

@@ -1,0 +1,119 @@
+//! Leads: a customer's request captured by SMS intake (SPEC §3.6).
+
+use rusqlite::{Connection, OptionalExtension, Row};
+use serde::Serialize;
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Lead {
+    pub id: i64,
+    pub customer_number: String,
+    pub business_number: Option<String>,
+    pub call_id: Option<i64>,
+    pub source: String,
+    pub status: String,
+    pub summary: Option<String>,
+    pub message_count: i64,
+    pub last_message: Option<String>,
+    pub last_message_at: Option<String>,
+    pub created_at: String,
+}
+
+const SELECT: &str = "SELECT l.id, l.customer_number, n.e164, l.call_id, l.source, l.status, l.summary,
+    (SELECT count(*) FROM messages m WHERE m.lead_id = l.id),
+    (SELECT body FROM messages m WHERE m.lead_id = l.id AND m.direction = 'inbound' ORDER BY m.id DESC LIMIT 1),
+    l.last_message_at, l.created_at
+    FROM leads l LEFT JOIN phone_numbers n ON n.id = l.phone_number_id";
+
+fn from_row(r: &Row) -> rusqlite::Result<Lead> {
+    Ok(Lead {
+        id: r.get(0)?,
+        customer_number: r.get(1)?,
+        business_number: r.get(2)?,
+        call_id: r.get(3)?,
+        source: r.get(4)?,
+        status: r.get(5)?,
+        summary: r.get(6)?,
+        message_count: r.get(7)?,
+        last_message: r.get(8)?,
+        last_message_at: r.get(9)?,
+        created_at: r.get(10)?,
+    })
+}
+
+/// The open lead of `customer` on this number, or a new one; returns (id, created).
+pub fn open_or_create(
+    conn: &Connection,
+    org_id: i64,
+    number_id: i64,
+    customer: &str,
+    call_id: Option<i64>,
+    source: &str,
+) -> rusqlite::Result<(i64, bool)> {
+    let existing: Option<i64> = conn
+        .query_row(
+            "SELECT id FROM leads WHERE org_id = ?1 AND phone_number_id = ?2 AND customer_number = ?3 AND status = 'open'
+             ORDER BY id DESC LIMIT 1",
+            rusqlite::params![org_id, number_id, customer],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if let Some(id) = existing {
+        conn.execute("UPDATE leads SET last_message_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?1", [id])?;
+        return Ok((id, false));
+    }
+    conn.execute(
+        "INSERT INTO leads (org_id, phone_number_id, customer_number, call_id, source, last_message_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))",
+        rusqlite::params![org_id, number_id, customer, call_id, source],
+    )?;
+    Ok((conn.last_insert_rowid(), true))
+}
+
+/// Takes the one acknowledgement of a lead.
+pub fn claim_ack(conn: &Connection, id: i64) -> rusqlite::Result<bool> {
+    Ok(conn.execute(
+        "UPDATE leads SET acknowledged_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?1 AND acknowledged_at IS NULL",
+        [id],
+    )? == 1)
+}
+
+/// Takes the one owner notification of a lead.
+pub fn claim_owner_notification(conn: &Connection, id: i64) -> rusqlite::Result<bool> {
+    Ok(conn.execute(
+        "UPDATE leads SET owner_notified_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?1 AND owner_notified_at IS NULL",
+        [id],
+    )? == 1)
+}
+
+pub fn list(
+    conn: &Connection,
+    org_id: i64,
+    before: Option<i64>,
+    limit: u32,
+) -> rusqlite::Result<Vec<Lead>> {
+    let mut stmt = conn.prepare(&format!(
+        "{SELECT} WHERE l.org_id = ?1 AND l.id < ?2 ORDER BY l.id DESC LIMIT ?3"
+    ))?;
+    let rows = stmt.query_map(
+        rusqlite::params![org_id, before.unwrap_or(i64::MAX), limit],
+        from_row,
+    )?;
+    rows.collect()
+}
+
+pub fn get(conn: &Connection, org_id: i64, id: i64) -> rusqlite::Result<Option<Lead>> {
+    conn.query_row(
+        &format!("{SELECT} WHERE l.id = ?1 AND l.org_id = ?2"),
+        [id, org_id],
+        from_row,
+    )
+    .optional()
+}
+
+pub fn set_status(conn: &Connection, org_id: i64, id: i64, status: &str) -> rusqlite::Result<bool> {
+    Ok(conn.execute(
+        "UPDATE leads SET status = ?3, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?1 AND org_id = ?2",
+        rusqlite::params![id, org_id, status],
+    )? == 1)
+}

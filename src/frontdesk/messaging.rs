@@ -1,0 +1,161 @@
+//! Sending an SMS: store it, send it through the provider trait, store the result. Every
+//! outbound text goes through here, so each one is in `messages` with its status or error.
+
+use crate::app::AppState;
+use crate::db::{messages, optouts, DbError};
+use crate::metrics::SMS_SENT;
+use crate::providers::{OutboundSms, ProviderErrorKind};
+
+pub struct Outbound {
+    pub org_id: Option<i64>,
+    pub from: String,
+    pub from_number_id: Option<i64>,
+    /// The sending number's own Twilio account (a subaccount), if not the master.
+    pub account_sid: Option<String>,
+    pub to: String,
+    pub body: String,
+    pub kind: &'static str,
+    pub call_id: Option<i64>,
+    pub lead_id: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Sent {
+    Sent {
+        message_id: i64,
+        sid: String,
+    },
+    /// Not sent; stored with this reason (and the provider's code when it refused).
+    Blocked {
+        message_id: i64,
+        reason: &'static str,
+        code: Option<i64>,
+    },
+    /// Already sent once (a duplicate delivery); nothing was done.
+    Duplicate,
+}
+
+pub async fn send(state: &AppState, out: Outbound) -> Result<Sent, DbError> {
+    let kind = out.kind;
+    let prepared = {
+        let (org_id, from, to, body, number_id, call_id, lead_id, account) = (
+            out.org_id,
+            out.from.clone(),
+            out.to.clone(),
+            out.body.clone(),
+            out.from_number_id,
+            out.call_id,
+            out.lead_id,
+            out.account_sid.clone(),
+        );
+        let master = state.twilio_master.clone();
+        let key = state.secret_key.clone();
+        state
+            .db
+            .query(move |c| {
+                let opted_out = optouts::is_opted_out(c, &from, &to)?;
+                let (status, reason) = if opted_out {
+                    ("blocked", Some("opted_out"))
+                } else {
+                    ("queued", None)
+                };
+                let msg = messages::NewMessage {
+                    org_id,
+                    sid: None,
+                    direction: "outbound",
+                    from: &from,
+                    to: &to,
+                    phone_number_id: number_id,
+                    call_id,
+                    lead_id,
+                    body: &body,
+                    kind,
+                    status,
+                    blocked_reason: reason,
+                };
+                let Some(id) = messages::insert(c, &msg)? else {
+                    return Ok(None);
+                };
+                let creds =
+                    crate::app::twilio_credentials(c, &key, master.as_ref(), account.as_deref());
+                Ok(Some((id, opted_out, creds)))
+            })
+            .await?
+    };
+    let Some((message_id, opted_out, creds)) = prepared else {
+        return Ok(Sent::Duplicate);
+    };
+    if opted_out {
+        state
+            .metrics
+            .incr(SMS_SENT, &[("kind", kind), ("result", "opted_out")]);
+        return Ok(Sent::Blocked {
+            message_id,
+            reason: "opted_out",
+            code: None,
+        });
+    }
+    let Some(creds) = creds else {
+        let msg = "no Twilio credentials are configured for the sending number: set SWITCHBOARD_TWILIO_ACCOUNT_SID";
+        log::error!("{msg}");
+        state
+            .db
+            .query(move |c| {
+                messages::mark_refused(c, message_id, "failed", Some("no_credentials"), None, msg)
+            })
+            .await?;
+        state
+            .metrics
+            .incr(SMS_SENT, &[("kind", kind), ("result", "no_credentials")]);
+        return Ok(Sent::Blocked {
+            message_id,
+            reason: "no_credentials",
+            code: None,
+        });
+    };
+    let sms = OutboundSms {
+        from: out.from,
+        to: out.to,
+        body: out.body,
+        status_callback: Some(format!("{}/twilio/sms/status", state.public_url)),
+    };
+    match state.providers.twilio.send_sms(&creds, &sms).await {
+        Ok(sent) => {
+            let sid = sent.sid.clone();
+            state
+                .db
+                .query(move |c| messages::mark_sent(c, message_id, &sent.sid, &sent.status))
+                .await?;
+            state
+                .metrics
+                .incr(SMS_SENT, &[("kind", kind), ("result", "sent")]);
+            Ok(Sent::Sent { message_id, sid })
+        }
+        Err(e) => {
+            log::warn!("SMS ({kind}) from {} was not sent: {e}", sms.from);
+            let (status, reason) = match e.kind {
+                ProviderErrorKind::Rejected | ProviderErrorKind::NotFound => {
+                    ("blocked", "provider_refused")
+                }
+                ProviderErrorKind::Auth | ProviderErrorKind::Unavailable => {
+                    ("failed", "provider_error")
+                }
+            };
+            let (code, message) = (e.code, e.message.clone());
+            state
+                .db
+                .query(move |c| {
+                    messages::mark_refused(c, message_id, status, Some(reason), code, &message)
+                })
+                .await?;
+            state
+                .metrics
+                .incr(SMS_SENT, &[("kind", kind), ("result", reason)]);
+            Ok(Sent::Blocked {
+                message_id,
+                reason,
+                code,
+            })
+        }
+    }
+}

@@ -1,0 +1,116 @@
+//! Owner notifications (SPEC §3.3, §3.6): a text to the org's notification number about a
+//! new voicemail or lead, sent once (a claim on the row guards it).
+
+use super::messaging::{self, Outbound};
+use crate::app::AppState;
+use crate::db::{calls, leads, numbers, voicemails};
+use serde_json::json;
+
+fn clip(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_string()
+    } else {
+        format!("{}…", s.chars().take(max).collect::<String>())
+    }
+}
+
+/// Texts the owner about voicemail `id` (once), with the transcript if it is in.
+pub async fn voicemail(state: &AppState, id: i64) {
+    let public_url = state.public_url.clone();
+    let plan = state
+        .db
+        .query(move |c| {
+            if !voicemails::claim_notification(c, id)? {
+                return Ok(None);
+            }
+            let Some(vm) = voicemails::by_id(c, id)? else { return Ok(None) };
+            let Some(call) = calls::by_id(c, vm.call_id)? else { return Ok(None) };
+            let Some(number) = call.phone_number_id.map(|n| numbers::resolve_id(c, n)).transpose()?.flatten() else {
+                return Ok(None);
+            };
+            let Some(owner) = number.notification_number.clone() else {
+                calls::event(c, call.id, "notify.skipped", Some(json!({ "reason": "no_notification_number" })), Some("notify:voicemail"))?;
+                return Ok(None);
+            };
+            let caller = call.from_number.clone().unwrap_or_else(|| "an unknown caller".into());
+            let line = number.friendly_name.clone().unwrap_or_else(|| number.e164.clone());
+            let duration = vm.duration_seconds.map(|d| format!(" ({d} s)")).unwrap_or_default();
+            let transcript = match (vm.transcription_status.as_str(), vm.transcription_text.as_deref()) {
+                ("completed", Some(t)) if !t.trim().is_empty() => format!(" \"{}\"", clip(t.trim(), 300)),
+                _ => " (no transcript)".to_string(),
+            };
+            let body = format!("New voicemail from {caller}{duration} on {line}:{transcript} Listen: {public_url}/#voicemail");
+            calls::event(c, call.id, "notify.voicemail", None, Some("notify:voicemail"))?;
+            Ok(Some(Outbound {
+                org_id: Some(number.org_id),
+                from: number.e164.clone(),
+                from_number_id: Some(number.id),
+                account_sid: number.account_sid.clone(),
+                to: owner,
+                body,
+                kind: "notification",
+                call_id: Some(call.id),
+                lead_id: None,
+            }))
+        })
+        .await;
+    send(state, plan, "voicemail").await;
+}
+
+/// Texts the owner about a new lead (once per lead).
+pub async fn lead(
+    state: &AppState,
+    lead_id: i64,
+    number: &numbers::Resolved,
+    customer: &str,
+    first_message: &str,
+) {
+    let Some(owner) = number.notification_number.clone() else {
+        log::info!(
+            "lead {lead_id}: org {} has no notification number; the owner is not texted",
+            number.org_id
+        );
+        return;
+    };
+    let line = number
+        .friendly_name
+        .clone()
+        .unwrap_or_else(|| number.e164.clone());
+    let body = format!(
+        "New lead from {customer} on {line}: \"{}\" Reply in the dashboard: {}/#leads",
+        clip(first_message.trim(), 300),
+        state.public_url
+    );
+    let out = Outbound {
+        org_id: Some(number.org_id),
+        from: number.e164.clone(),
+        from_number_id: Some(number.id),
+        account_sid: number.account_sid.clone(),
+        to: owner,
+        body,
+        kind: "notification",
+        call_id: None,
+        lead_id: Some(lead_id),
+    };
+    let claimed = state
+        .db
+        .query(move |c| leads::claim_owner_notification(c, lead_id))
+        .await;
+    match claimed {
+        Ok(true) => send(state, Ok(Some(out)), "lead").await,
+        Ok(false) => {}
+        Err(e) => log::error!("lead {lead_id}: owner notification not sent: {e}"),
+    }
+}
+
+async fn send(state: &AppState, plan: Result<Option<Outbound>, crate::db::DbError>, what: &str) {
+    match plan {
+        Ok(Some(out)) => {
+            if let Err(e) = messaging::send(state, out).await {
+                log::error!("owner notification ({what}) could not be stored: {e}");
+            }
+        }
+        Ok(None) => {}
+        Err(e) => log::error!("owner notification ({what}) failed: {e}"),
+    }
+}

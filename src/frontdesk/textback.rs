@@ -1,0 +1,180 @@
+//! The missed-call text-back (SPEC §3.6): scheduled when a call ends missed, decided and
+//! sent once. A claim on the call row makes it exactly-once whatever the number of
+//! status callbacks, sweeps or restarts.
+
+use super::messaging::{self, Outbound, Sent};
+use crate::app::AppState;
+use crate::db::{callflows, calls, messages, numbers, optouts};
+use crate::domain::textback::{decide, outcome, CallFacts, Outcome, TextbackFacts};
+use crate::domain::FlagKey;
+use crate::metrics::TEXTBACKS;
+use serde_json::json;
+
+/// Processes the text-back of `call_id` after `delay` seconds, in the background.
+pub fn spawn(state: &AppState, call_id: i64, delay: u64) {
+    // The handler's `AppState` lives in `web::Data`; background tasks need their own handle.
+    let Some(state) = crate::app::shared(state) else {
+        log::error!("text-back for call {call_id} cannot be scheduled: no shared state");
+        return;
+    };
+    tokio::spawn(async move {
+        if delay > 0 {
+            tokio::time::sleep(std::time::Duration::from_secs(delay)).await;
+        }
+        process(&state, call_id).await;
+    });
+}
+
+enum Plan {
+    Done,
+    Blocked(&'static str),
+    Send(Outbound),
+}
+
+/// Decides and sends (or blocks) the text-back of one call, once.
+pub async fn process(state: &AppState, call_id: i64) {
+    let flags = state.flags.clone();
+    let plan = state
+        .db
+        .query(move |c| {
+            if !calls::claim_textback(c, call_id)? {
+                return Ok(Plan::Done);
+            }
+            let Some(call) = calls::by_id(c, call_id)? else {
+                return Ok(Plan::Done);
+            };
+            let Some(number) = call
+                .phone_number_id
+                .map(|id| numbers::resolve_id(c, id))
+                .transpose()?
+                .flatten()
+            else {
+                calls::set_textback_state(c, call_id, "skipped")?;
+                return Ok(Plan::Done);
+            };
+            let flow = callflows::for_number(c, number.org_id, Some(number.id))?;
+            // Re-derive: a dial result or voicemail that arrived since the call ended wins.
+            let facts = CallFacts {
+                connected: call.answered_at.is_some(),
+                voicemail_left: calls::voicemail_left(c, call_id)?,
+                duration_secs: call.duration_seconds.unwrap_or(0).max(0) as u32,
+                failed: call.status == "failed",
+            };
+            let o = outcome(facts, flow.textback.misdial_threshold_secs);
+            let still_missed = o == Outcome::Missed
+                || (o == Outcome::Voicemail && flow.textback.voicemail_counts_as_missed);
+            if !still_missed || !flags.is_enabled(c, number.org_id, FlagKey::MissedCallTextback)? {
+                calls::set_outcome(c, call_id, o.as_str())?;
+                calls::set_textback_state(c, call_id, "skipped")?;
+                calls::event(
+                    c,
+                    call_id,
+                    "textback.skipped",
+                    Some(json!({ "outcome": o.as_str() })),
+                    Some("textback"),
+                )?;
+                return Ok(Plan::Done);
+            }
+            let caller = call.from_number.clone().unwrap_or_default();
+            let last = messages::last_textback_at(c, &number.e164, &caller)?
+                .and_then(|t| chrono::DateTime::parse_from_rfc3339(&t).ok())
+                .map(|t| t.with_timezone(&chrono::Utc));
+            let tz = number.org_timezone.parse().unwrap_or(chrono_tz::UTC);
+            let decision = decide(&TextbackFacts {
+                caller: &caller,
+                opted_out: optouts::is_opted_out(c, &number.e164, &caller)?,
+                last_textback_at: last,
+                now: chrono::Utc::now(),
+                tz,
+                settings: &flow.textback,
+            });
+            match decision {
+                Err(reason) => {
+                    messages::insert(
+                        c,
+                        &messages::NewMessage {
+                            org_id: Some(number.org_id),
+                            sid: None,
+                            direction: "outbound",
+                            from: &number.e164,
+                            to: &caller,
+                            phone_number_id: Some(number.id),
+                            call_id: Some(call_id),
+                            lead_id: None,
+                            body: &flow.textback.message,
+                            kind: "textback",
+                            status: "blocked",
+                            blocked_reason: Some(reason.as_str()),
+                        },
+                    )?;
+                    calls::set_textback_state(c, call_id, "blocked")?;
+                    calls::event(
+                        c,
+                        call_id,
+                        "textback.blocked",
+                        Some(json!({ "reason": reason.as_str() })),
+                        Some("textback"),
+                    )?;
+                    Ok(Plan::Blocked(reason.as_str()))
+                }
+                Ok(to) => Ok(Plan::Send(Outbound {
+                    org_id: Some(number.org_id),
+                    from: number.e164.clone(),
+                    from_number_id: Some(number.id),
+                    account_sid: number.account_sid.clone(),
+                    to: to.to_string(),
+                    body: flow.textback.message.clone(),
+                    kind: "textback",
+                    call_id: Some(call_id),
+                    lead_id: None,
+                })),
+            }
+        })
+        .await;
+    let out = match plan {
+        Ok(Plan::Done) => return,
+        Ok(Plan::Blocked(reason)) => {
+            state
+                .metrics
+                .incr(TEXTBACKS, &[("result", "blocked"), ("reason", reason)]);
+            return;
+        }
+        Ok(Plan::Send(out)) => out,
+        Err(e) => {
+            log::error!("text-back for call {call_id} failed before sending: {e}");
+            return;
+        }
+    };
+    let result = messaging::send(state, out).await;
+    let (state_text, event) = match &result {
+        Ok(Sent::Sent { sid, .. }) => {
+            state
+                .metrics
+                .incr(TEXTBACKS, &[("result", "sent"), ("reason", "")]);
+            ("sent", json!({ "sid": sid }))
+        }
+        Ok(Sent::Blocked { reason, code, .. }) => {
+            state
+                .metrics
+                .incr(TEXTBACKS, &[("result", "blocked"), ("reason", reason)]);
+            ("blocked", json!({ "reason": reason, "providerCode": code }))
+        }
+        Ok(Sent::Duplicate) => return,
+        Err(e) => {
+            log::error!("text-back for call {call_id} could not be stored: {e}");
+            return;
+        }
+    };
+    let kind = if state_text == "sent" {
+        "textback.sent"
+    } else {
+        "textback.blocked"
+    };
+    let _ = state
+        .db
+        .query(move |c| {
+            calls::set_textback_state(c, call_id, state_text)?;
+            calls::event(c, call_id, kind, Some(event), Some("textback"))
+        })
+        .await;
+}

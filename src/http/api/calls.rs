@@ -1,0 +1,203 @@
+//! `GET /api/calls` (filters, paging), `GET /api/calls/{id}` (with its timeline) and the
+//! consent ledger as CSV (SPEC §1, §3.4).
+
+use super::Paging;
+use crate::db::{calls, ledger, messages};
+use crate::domain::PhoneNumber;
+use crate::error::ApiError;
+use crate::http::auth::Auth;
+use crate::http::AppState;
+use actix_web::{web, HttpResponse};
+use serde::Deserialize;
+use serde_json::json;
+
+const OUTCOMES: [&str; 7] = [
+    "connected",
+    "voicemail",
+    "missed",
+    "abandoned",
+    "rejected",
+    "ai_handled",
+    "failed",
+];
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct CallsQuery {
+    number: Option<String>,
+    caller: Option<String>,
+    call_sid: Option<String>,
+    outcome: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    limit: Option<u32>,
+    before: Option<i64>,
+}
+
+/// Accepts `2026-11-21` or an RFC 3339 time; returns the storage format.
+fn parse_time(field: &str, value: &str) -> Result<String, ApiError> {
+    if let Ok(d) = chrono::NaiveDate::parse_from_str(value, "%Y-%m-%d") {
+        return Ok(crate::db::format_time(
+            d.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc(),
+        ));
+    }
+    chrono::DateTime::parse_from_rfc3339(value)
+        .map(|t| crate::db::format_time(t.with_timezone(&chrono::Utc)))
+        .map_err(|_| {
+            ApiError::bad_request(
+                "invalid_query",
+                format!(
+                    "{field} must be a date like 2026-11-21 or a time like 2026-11-21T09:00:00Z"
+                ),
+            )
+        })
+}
+
+fn parse_number(field: &str, value: &str) -> Result<String, ApiError> {
+    PhoneNumber::parse(value)
+        .map(|p| p.to_string())
+        .map_err(|e| ApiError::bad_request("invalid_query", format!("{field}: {e}")))
+}
+
+pub async fn list(
+    state: web::Data<AppState>,
+    auth: Auth,
+    q: web::Query<CallsQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let q = q.into_inner();
+    if let Some(o) = q.outcome.as_deref().filter(|o| !OUTCOMES.contains(o)) {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            format!("outcome '{o}' is not one of: {}", OUTCOMES.join(", ")),
+        ));
+    }
+    let filter = calls::CallFilter {
+        number: q
+            .number
+            .as_deref()
+            .map(|n| parse_number("number", n))
+            .transpose()?,
+        caller: q
+            .caller
+            .as_deref()
+            .map(|n| parse_number("caller", n))
+            .transpose()?,
+        call_sid: q.call_sid,
+        outcome: q.outcome,
+        from: q
+            .from
+            .as_deref()
+            .map(|t| parse_time("from", t))
+            .transpose()?,
+        to: q.to.as_deref().map(|t| parse_time("to", t)).transpose()?,
+        before: q.before,
+        limit: Paging {
+            limit: q.limit,
+            before: None,
+        }
+        .limit(),
+    };
+    let org_id = auth.org_id();
+    let rows = state
+        .db
+        .query(move |c| calls::list(c, org_id, &filter))
+        .await?;
+    let next = rows.last().map(|c| c.id);
+    Ok(HttpResponse::Ok().json(json!({ "calls": rows, "nextBefore": next })))
+}
+
+pub async fn detail(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    let (org_id, id) = (auth.org_id(), path.into_inner());
+    let found = state
+        .db
+        .query(move |c| {
+            let Some(call) = calls::get(c, org_id, id)? else {
+                return Ok(None);
+            };
+            let events = calls::events(c, id)?;
+            let texts = messages::for_call(c, id)?;
+            let reference = call
+                .call_sid
+                .clone()
+                .or_else(|| call.vapi_call_id.clone())
+                .unwrap_or_default();
+            let webhooks = ledger::for_reference(c, &reference)?;
+            Ok(Some(
+                json!({ "call": call, "events": events, "messages": texts, "webhooks": webhooks }),
+            ))
+        })
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("call {id}")))?;
+    Ok(HttpResponse::Ok().json(found))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsentQuery {
+    from: Option<String>,
+    to: Option<String>,
+}
+
+fn csv_field(s: &str) -> String {
+    // Quote every field; a leading =, - or @ is prefixed so spreadsheets do not run it
+    // (phone numbers keep their +: quoted, they stay text).
+    let safe = if s.starts_with(['=', '-', '@']) {
+        format!("'{s}")
+    } else {
+        s.to_string()
+    };
+    format!("\"{}\"", safe.replace('"', "\"\""))
+}
+
+/// `GET /api/calls/consent.csv`: every call's consent outcome with its time (SPEC §3.4).
+pub async fn consent_csv(
+    state: web::Data<AppState>,
+    auth: Auth,
+    q: web::Query<ConsentQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let from = q
+        .from
+        .as_deref()
+        .map(|t| parse_time("from", t))
+        .transpose()?;
+    let to = q.to.as_deref().map(|t| parse_time("to", t)).transpose()?;
+    let org_id = auth.org_id();
+    let rows = state
+        .db
+        .query(move |c| {
+            let mut stmt = c.prepare(
+                "SELECT id, COALESCE(call_sid, vapi_call_id), started_at, COALESCE(from_number, ''), COALESCE(to_number, ''),
+                        consent_outcome, COALESCE(consent_at, '')
+                 FROM calls WHERE org_id = ?1 AND started_at >= ?2 AND started_at < ?3 ORDER BY started_at, id",
+            )?;
+            let rows = stmt.query_map(
+                rusqlite::params![org_id, from.unwrap_or_default(), to.unwrap_or_else(|| "9999".into())],
+                |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?, r.get::<_, String>(4)?, r.get::<_, String>(5)?, r.get::<_, String>(6)?)),
+            )?;
+            rows.collect::<rusqlite::Result<Vec<_>>>()
+        })
+        .await?;
+    let mut csv = String::from("call_id,call_sid,started_at,from,to,consent_outcome,consent_at\n");
+    for (id, sid, started, from, to, outcome, at) in rows {
+        let fields = [id.to_string(), sid, started, from, to, outcome, at];
+        csv.push_str(
+            &fields
+                .iter()
+                .map(|f| csv_field(f))
+                .collect::<Vec<_>>()
+                .join(","),
+        );
+        csv.push('\n');
+    }
+    Ok(HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header((
+            "Content-Disposition",
+            "attachment; filename=\"consent-ledger.csv\"",
+        ))
+        .body(csv))
+}

@@ -1,0 +1,334 @@
+//! Twilio webhooks (SPEC §3): every route is verified by signature before anything else,
+//! recorded in the webhook ledger and metrics, and answers TwiML (or 4xx with a reason).
+
+mod routes;
+
+use crate::app::AppState;
+use crate::db::ledger;
+use crate::domain::signature::{self, Signed};
+use crate::frontdesk::FrontdeskError;
+use crate::http::auth::client_ip;
+use crate::twiml::TwiML;
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use std::future::Future;
+use std::time::Instant;
+
+/// SPEC §6.4: webhook bodies up to 64 KiB.
+pub const WEBHOOK_BODY_LIMIT: usize = 64 * 1024;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope("/twilio")
+            .app_data(web::PayloadConfig::new(WEBHOOK_BODY_LIMIT))
+            .configure(routes::configure),
+    );
+}
+
+/// A verified Twilio request: its parameters and where it came from.
+pub struct TwilioRequest {
+    pub params: Vec<(String, String)>,
+    pub account_sid: Option<String>,
+}
+
+impl TwilioRequest {
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.params
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn owned(&self, key: &str) -> Option<String> {
+        self.get(key).map(str::to_string).filter(|v| !v.is_empty())
+    }
+
+    /// A required parameter, or a 400 naming it.
+    pub fn require(&self, key: &str) -> Result<String, FrontdeskError> {
+        self.owned(key)
+            .ok_or_else(|| FrontdeskError::BadRequest(format!("the {key} parameter is missing")))
+    }
+}
+
+/// What a route answers.
+pub enum Reply {
+    TwiML(TwiML),
+    /// 200 with an empty `<Response/>`: for callbacks whose answer Twilio ignores.
+    Empty,
+}
+
+/// The URL Twilio signed: `PUBLIC_URL` (or, with `TRUST_PROXY`, the forwarded scheme and
+/// host) + the path and query exactly as received.
+fn signed_url(state: &AppState, req: &HttpRequest) -> String {
+    let raw = req
+        .uri()
+        .path_and_query()
+        .map(|pq| pq.as_str())
+        .unwrap_or("/");
+    if state.config.trust_proxy {
+        let h = req.headers();
+        let proto = h.get("x-forwarded-proto").and_then(|v| v.to_str().ok());
+        let host = h.get("x-forwarded-host").and_then(|v| v.to_str().ok());
+        if let (Some(proto), Some(host)) = (proto, host) {
+            return format!(
+                "{}://{}{raw}",
+                proto.split(',').next().unwrap_or(proto).trim(),
+                host.split(',').next().unwrap_or(host).trim()
+            );
+        }
+    }
+    format!("{}{raw}", state.public_url)
+}
+
+/// Verdict of the signature check.
+enum Verdict {
+    Valid(TwilioRequest),
+    Skipped(TwilioRequest),
+    Rejected {
+        verdict: &'static str,
+        reason: String,
+    },
+}
+
+/// What the signature check needs from the request (an `HttpRequest` cannot leave its thread).
+struct Incoming {
+    is_json: bool,
+    signature: Option<String>,
+    path: String,
+}
+
+fn verify(state: &AppState, req: &Incoming, body: &[u8], url: &str) -> Verdict {
+    let is_json = req.is_json;
+    let params: Vec<(String, String)> = if is_json {
+        Vec::new()
+    } else {
+        form_urlencoded::parse(body)
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect()
+    };
+    let account_sid = if is_json {
+        serde_json::from_slice::<serde_json::Value>(body)
+            .ok()
+            .and_then(|v| {
+                v.get("AccountSid")
+                    .and_then(|s| s.as_str())
+                    .map(str::to_string)
+            })
+    } else {
+        params
+            .iter()
+            .find(|(k, _)| k == "AccountSid")
+            .map(|(_, v)| v.clone())
+    };
+    let request = TwilioRequest {
+        params,
+        account_sid,
+    };
+    if state.config.insecure_skip_twilio_signature {
+        log::warn!(
+            "Twilio signature NOT checked for {} (SWITCHBOARD_INSECURE_SKIP_TWILIO_SIGNATURE=true)",
+            req.path
+        );
+        return Verdict::Skipped(request);
+    }
+    let Some(signature) = req.signature.as_deref() else {
+        return Verdict::Rejected {
+            verdict: "missing",
+            reason: "no X-Twilio-Signature header".into(),
+        };
+    };
+    let Some(sid) = request.account_sid.clone() else {
+        return Verdict::Rejected {
+            verdict: "invalid",
+            reason: "no AccountSid parameter to choose the signing key".into(),
+        };
+    };
+    let conn = match state.db.conn() {
+        Ok(c) => c,
+        Err(e) => {
+            return Verdict::Rejected {
+                verdict: "invalid",
+                reason: format!("database unavailable: {e}"),
+            }
+        }
+    };
+    let Some(creds) = state.twilio_account(&conn, &sid) else {
+        return Verdict::Rejected {
+            verdict: "invalid",
+            reason: format!("unknown AccountSid {sid}"),
+        };
+    };
+    drop(conn);
+    let signed = if is_json {
+        Signed::Body(body)
+    } else {
+        Signed::Form(&request.params)
+    };
+    match signature::verify(&creds.auth_token, url, signed, signature) {
+        Some(_) => Verdict::Valid(request),
+        None => Verdict::Rejected {
+            verdict: "invalid",
+            reason: format!("signature does not match the URL {url} (check SWITCHBOARD_PUBLIC_URL and any proxy rewriting)"),
+        },
+    }
+}
+
+/// Runs one Twilio route: verify, rate-limit failures per IP, run `handler`, answer,
+/// and record the ledger row, metrics and latency.
+pub async fn handle<F, Fut>(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Bytes,
+    route: &'static str,
+    handler: F,
+) -> HttpResponse
+where
+    F: FnOnce(web::Data<AppState>, TwilioRequest) -> Fut,
+    Fut: Future<Output = Result<Reply, FrontdeskError>>,
+{
+    let started = Instant::now();
+    let url = signed_url(&state, &req);
+    let ip = client_ip(&req, state.config.trust_proxy);
+    let idempotency_key = req
+        .headers()
+        .get("i-twilio-idempotency-token")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    // Signature checking reads the signing key from the database: keep it off the executor.
+    let verdict = {
+        let st = state.clone();
+        let h = req.headers();
+        let r = Incoming {
+            is_json: h
+                .get("content-type")
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|ct| ct.starts_with("application/json")),
+            signature: h
+                .get("x-twilio-signature")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string),
+            path: req.path().to_string(),
+        };
+        let b = body.clone();
+        let u = url.clone();
+        match web::block(move || verify(&st, &r, &b, &u)).await {
+            Ok(v) => v,
+            Err(e) => Verdict::Rejected {
+                verdict: "invalid",
+                reason: format!("verification task failed: {e}"),
+            },
+        }
+    };
+    let (request, sig) = match verdict {
+        Verdict::Valid(r) => (r, "valid"),
+        Verdict::Skipped(r) => (r, "skipped"),
+        Verdict::Rejected { verdict, reason } => {
+            let limited = state
+                .rate_limits
+                .check(&state.rate_limits.auth_failures, &ip)
+                .is_err();
+            let status = if limited {
+                StatusCode::TOO_MANY_REQUESTS
+            } else {
+                StatusCode::FORBIDDEN
+            };
+            state.metrics.observe_webhook(
+                "twilio",
+                route,
+                status.as_u16(),
+                started.elapsed().as_secs_f64(),
+            );
+            if limited {
+                // Over the per-IP limit for failed authentication: no ledger write, no log line.
+                return HttpResponse::build(status)
+                    .insert_header(("Retry-After", "60"))
+                    .body("Too many unauthenticated requests.\n");
+            }
+            log::warn!("rejected Twilio webhook {route} from {ip}: {reason}");
+            state.ledger.record(ledger::Entry {
+                provider: "twilio",
+                route: route.to_string(),
+                idempotency_key,
+                reference: None,
+                org_id: None,
+                signature: verdict,
+                http_status: status.as_u16(),
+                latency_ms: started.elapsed().as_secs_f64() * 1000.0,
+                error: Some(reason),
+                remote_ip: Some(ip),
+            });
+            return HttpResponse::Forbidden()
+                .content_type("text/plain; charset=utf-8")
+                .body("Twilio signature verification failed.\n");
+        }
+    };
+    let reference = request
+        .owned("CallSid")
+        .or_else(|| request.owned("MessageSid"))
+        .or_else(|| request.owned("SmsSid"));
+    let result = handler(state.clone(), request).await;
+    let (response, error) = match result {
+        Ok(Reply::TwiML(t)) => (twiml_response(StatusCode::OK, &t), None),
+        Ok(Reply::Empty) => (twiml_response(StatusCode::OK, &TwiML::new()), None),
+        Err(FrontdeskError::BadRequest(reason)) => {
+            log::warn!("bad Twilio webhook {route}: {reason}");
+            (
+                HttpResponse::BadRequest()
+                    .content_type("text/plain; charset=utf-8")
+                    .body(format!("{reason}\n")),
+                Some(reason),
+            )
+        }
+        Err(FrontdeskError::Db(e)) => {
+            log::error!(
+                "Twilio webhook {route} ({}) failed: {e}",
+                reference.as_deref().unwrap_or("-")
+            );
+            // Voice routes still answer the caller politely; callbacks get a 500 so a
+            // configured retry can redeliver.
+            let resp = if route.starts_with("/twilio/voice")
+                && !matches!(
+                    route,
+                    "/twilio/voice/status"
+                        | "/twilio/voice/recording"
+                        | "/twilio/voice/transcription"
+                ) {
+                twiml_response(
+                    StatusCode::OK,
+                    &TwiML::new()
+                        .say(crate::frontdesk::voice::TROUBLE_MESSAGE)
+                        .hangup(),
+                )
+            } else {
+                HttpResponse::InternalServerError()
+                    .content_type("text/plain; charset=utf-8")
+                    .body("Temporary failure; retry later.\n")
+            };
+            (resp, Some(e.to_string()))
+        }
+    };
+    let status = response.status().as_u16();
+    let elapsed = started.elapsed().as_secs_f64();
+    state
+        .metrics
+        .observe_webhook("twilio", route, status, elapsed);
+    state.ledger.record(ledger::Entry {
+        provider: "twilio",
+        route: route.to_string(),
+        idempotency_key,
+        reference,
+        org_id: None,
+        signature: sig,
+        http_status: status,
+        latency_ms: elapsed * 1000.0,
+        error,
+        remote_ip: Some(ip),
+    });
+    response
+}
+
+pub fn twiml_response(status: StatusCode, t: &TwiML) -> HttpResponse {
+    HttpResponse::build(status)
+        .content_type("text/xml; charset=utf-8")
+        .body(t.render())
+}

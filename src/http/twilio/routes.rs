@@ -1,0 +1,273 @@
+//! The Twilio route table and thin handlers: extract parameters, call the front desk.
+
+use super::{handle, Reply, TwilioRequest};
+use crate::app::AppState;
+use crate::frontdesk::sms::{self, InboundSms};
+use crate::frontdesk::voice::{self, Recording, VoiceParams};
+use crate::frontdesk::FrontdeskError;
+use crate::twiml::TwiML;
+use actix_web::{web, HttpRequest, HttpResponse};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/voice", web::post().to(voice_entry))
+        .route("/voice/consent", web::post().to(voice_consent))
+        .route("/voice/menu", web::post().to(voice_menu))
+        .route("/voice/dial-result", web::post().to(voice_dial_result))
+        .route(
+            "/voice/voicemail-done",
+            web::post().to(voice_voicemail_done),
+        )
+        .route("/voice/recording", web::post().to(voice_recording))
+        .route("/voice/transcription", web::post().to(voice_transcription))
+        .route("/voice/status", web::post().to(voice_status))
+        .route("/sms", web::post().to(sms_inbound))
+        .route("/sms/status", web::post().to(sms_status));
+}
+
+fn voice_params(r: &TwilioRequest) -> Result<VoiceParams, FrontdeskError> {
+    Ok(VoiceParams {
+        call_sid: r.require("CallSid")?,
+        account_sid: r.account_sid.clone(),
+        from: r.owned("From"),
+        to: r.owned("To"),
+        direction: r.owned("Direction"),
+    })
+}
+
+fn recording(r: &TwilioRequest) -> Recording {
+    Recording {
+        sid: r.owned("RecordingSid"),
+        url: r.owned("RecordingUrl"),
+        duration: r.get("RecordingDuration").and_then(|d| d.parse().ok()),
+        status: r.owned("RecordingStatus"),
+    }
+}
+
+async fn voice_entry(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> HttpResponse {
+    handle(state, req, body, "/twilio/voice", |state, r| async move {
+        let p = voice_params(&r)?;
+        if p.to.is_none() {
+            return Err(FrontdeskError::BadRequest(
+                "the To parameter is missing".into(),
+            ));
+        }
+        // Per caller, after the signature check (SPEC §6.1); Twilio does not handle 429.
+        let caller = p.from.clone().unwrap_or_else(|| "unknown".into());
+        if state
+            .rate_limits
+            .check(&state.rate_limits.twilio_voice, &caller)
+            .is_err()
+        {
+            return Ok(Reply::TwiML(
+                TwiML::new().say(voice::TOO_MANY_CALLS_MESSAGE).hangup(),
+            ));
+        }
+        voice::entry(&state, p).await.map(Reply::TwiML)
+    })
+    .await
+}
+
+async fn voice_consent(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> HttpResponse {
+    handle(
+        state,
+        req,
+        body,
+        "/twilio/voice/consent",
+        |state, r| async move {
+            let digits = r.owned("Digits");
+            voice::consent(&state, voice_params(&r)?, digits)
+                .await
+                .map(Reply::TwiML)
+        },
+    )
+    .await
+}
+
+#[derive(serde::Deserialize)]
+struct MenuQuery {
+    attempt: Option<String>,
+}
+
+async fn voice_menu(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> HttpResponse {
+    // A malformed attempt counts as the first: the caller still gets the menu, retries stay bounded.
+    let attempt = web::Query::<MenuQuery>::from_query(req.query_string())
+        .ok()
+        .and_then(|q| q.attempt.as_deref().and_then(|a| a.parse::<u32>().ok()))
+        .unwrap_or(1);
+    handle(
+        state,
+        req,
+        body,
+        "/twilio/voice/menu",
+        move |state, r| async move {
+            let digits = r.owned("Digits");
+            voice::menu(&state, voice_params(&r)?, attempt, digits)
+                .await
+                .map(Reply::TwiML)
+        },
+    )
+    .await
+}
+
+async fn voice_dial_result(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> HttpResponse {
+    handle(
+        state,
+        req,
+        body,
+        "/twilio/voice/dial-result",
+        |state, r| async move {
+            let status = r.owned("DialCallStatus");
+            voice::dial_result(&state, voice_params(&r)?, status)
+                .await
+                .map(Reply::TwiML)
+        },
+    )
+    .await
+}
+
+async fn voice_voicemail_done(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> HttpResponse {
+    handle(
+        state,
+        req,
+        body,
+        "/twilio/voice/voicemail-done",
+        |state, r| async move {
+            voice::voicemail_done(&state, voice_params(&r)?, recording(&r))
+                .await
+                .map(Reply::TwiML)
+        },
+    )
+    .await
+}
+
+async fn voice_recording(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> HttpResponse {
+    handle(
+        state,
+        req,
+        body,
+        "/twilio/voice/recording",
+        |state, r| async move {
+            voice::recording(&state, voice_params(&r)?, recording(&r))
+                .await
+                .map(|_| Reply::Empty)
+        },
+    )
+    .await
+}
+
+async fn voice_transcription(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> HttpResponse {
+    handle(
+        state,
+        req,
+        body,
+        "/twilio/voice/transcription",
+        |state, r| async move {
+            let (sid, text, status) = (
+                r.owned("RecordingSid"),
+                r.owned("TranscriptionText"),
+                r.owned("TranscriptionStatus"),
+            );
+            voice::transcription(&state, voice_params(&r)?, sid, text, status)
+                .await
+                .map(|_| Reply::Empty)
+        },
+    )
+    .await
+}
+
+async fn voice_status(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> HttpResponse {
+    handle(
+        state,
+        req,
+        body,
+        "/twilio/voice/status",
+        |state, r| async move {
+            let status = r.require("CallStatus")?;
+            let duration = r.get("CallDuration").and_then(|d| d.parse().ok());
+            voice::status(&state, voice_params(&r)?, status, duration)
+                .await
+                .map(|_| Reply::Empty)
+        },
+    )
+    .await
+}
+
+async fn sms_inbound(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> HttpResponse {
+    handle(state, req, body, "/twilio/sms", |state, r| async move {
+        let m = InboundSms {
+            sid: r
+                .owned("MessageSid")
+                .or_else(|| r.owned("SmsSid"))
+                .ok_or_else(|| {
+                    FrontdeskError::BadRequest("the MessageSid parameter is missing".into())
+                })?,
+            from: r.require("From")?,
+            to: r.require("To")?,
+            body: r.get("Body").unwrap_or_default().to_string(),
+        };
+        sms::inbound(&state, m).await.map(|_| Reply::Empty)
+    })
+    .await
+}
+
+async fn sms_status(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> HttpResponse {
+    handle(
+        state,
+        req,
+        body,
+        "/twilio/sms/status",
+        |state, r| async move {
+            let sid = r
+                .owned("MessageSid")
+                .or_else(|| r.owned("SmsSid"))
+                .ok_or_else(|| {
+                    FrontdeskError::BadRequest("the MessageSid parameter is missing".into())
+                })?;
+            let status = r.require("MessageStatus")?;
+            sms::delivery_status(&state, sid, status, r.owned("ErrorCode"))
+                .await
+                .map(|_| Reply::Empty)
+        },
+    )
+    .await
+}
