@@ -17,8 +17,6 @@ pub const INVARIANT_VIOLATIONS: &str = "switchboard_invariant_violations_total";
 pub const TEXTBACKS: &str = "switchboard_textbacks_total";
 pub const SMS_SENT: &str = "switchboard_sms_total";
 pub const UNKNOWN_NUMBERS: &str = "switchboard_unknown_number_total";
-pub const SAGA_OUTCOMES: &str = "switchboard_saga_outcomes_total";
-pub const LEDGER_DROPPED: &str = "switchboard_ledger_dropped_total";
 const WEBHOOK_LATENCY: &str = "switchboard_webhook_latency_seconds";
 
 const HELP: &[(&str, &str)] = &[
@@ -38,14 +36,6 @@ const HELP: &[(&str, &str)] = &[
     (
         UNKNOWN_NUMBERS,
         "Webhooks for numbers that are not in phone_numbers (treated as system).",
-    ),
-    (
-        SAGA_OUTCOMES,
-        "Multi-step provider operations by kind and outcome.",
-    ),
-    (
-        LEDGER_DROPPED,
-        "Webhook ledger rows dropped because the writer queue was full.",
     ),
 ];
 

@@ -20,7 +20,7 @@ pub struct Lead {
 }
 
 const SELECT: &str = "SELECT l.id, l.customer_number, n.e164, l.call_id, l.source, l.status, l.summary,
-    (SELECT count(*) FROM messages m WHERE m.lead_id = l.id),
+    (SELECT count(*) FROM messages m WHERE m.lead_id = l.id AND m.kind <> 'notification'),
     (SELECT body FROM messages m WHERE m.lead_id = l.id AND m.direction = 'inbound' ORDER BY m.id DESC LIMIT 1),
     l.last_message_at, l.created_at
     FROM leads l LEFT JOIN phone_numbers n ON n.id = l.phone_number_id";

@@ -181,7 +181,7 @@ pub fn list(
     limit: u32,
 ) -> rusqlite::Result<Vec<Message>> {
     let mut stmt = conn.prepare(&format!(
-        "SELECT {COLUMNS} FROM messages WHERE org_id = ?1 AND (?2 IS NULL OR lead_id = ?2) AND id < ?3
+        "SELECT {COLUMNS} FROM messages WHERE org_id = ?1 AND (?2 IS NULL OR (lead_id = ?2 AND kind <> 'notification')) AND id < ?3
          ORDER BY id DESC LIMIT ?4"
     ))?;
     let rows = stmt.query_map(

@@ -10,11 +10,76 @@ use serde_json::json;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(healthz))
-        .route("/readyz", web::get().to(readyz));
+        .route("/readyz", web::get().to(readyz))
+        .route("/metrics", web::get().to(prometheus));
 }
 
 pub fn api_routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/health", web::get().to(diagnostics));
+    cfg.route("/health", web::get().to(diagnostics))
+        .route("/metrics", web::get().to(metrics_json));
+}
+
+/// Values computed at scrape time: rate-limit rejections, pool use, ledger drops, uptime.
+fn gauges(state: &AppState) -> Vec<(String, &'static str, f64)> {
+    let (connections, idle) = state.db.pool_state();
+    let mut out: Vec<(String, &'static str, f64)> = state
+        .rate_limits
+        .all()
+        .iter()
+        .map(|l| {
+            (
+                format!(
+                    "switchboard_rate_limit_rejections_total{{limiter=\"{}\"}}",
+                    l.name
+                ),
+                "Requests rejected by a rate limiter.",
+                l.rejected() as f64,
+            )
+        })
+        .collect();
+    out.push((
+        "switchboard_db_pool_connections".into(),
+        "Open database connections.",
+        f64::from(connections),
+    ));
+    out.push((
+        "switchboard_db_pool_busy".into(),
+        "Database connections in use.",
+        f64::from(connections - idle),
+    ));
+    out.push((
+        "switchboard_ledger_dropped_total".into(),
+        "Webhook ledger rows dropped because the writer queue was full.",
+        state.ledger.dropped() as f64,
+    ));
+    out.push((
+        "switchboard_uptime_seconds".into(),
+        "Seconds since start.",
+        state.started_at.elapsed().as_secs_f64(),
+    ));
+    out
+}
+
+/// `GET /metrics`: Prometheus text format. Counts only, no secrets or phone numbers;
+/// restrict it at the proxy if the appliance is reachable from the internet.
+async fn prometheus(state: web::Data<AppState>) -> HttpResponse {
+    let gauges = gauges(&state);
+    let refs: Vec<(&str, &str, f64)> = gauges
+        .iter()
+        .map(|(n, h, v)| (n.as_str(), *h, *v))
+        .collect();
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(state.metrics.render_prometheus(&refs))
+}
+
+/// `GET /api/metrics`: the same counters as JSON.
+async fn metrics_json(state: web::Data<AppState>, _auth: Auth) -> HttpResponse {
+    let mut counters = state.metrics.counters_json();
+    for (name, _, value) in gauges(&state) {
+        counters.insert(name, json!(value));
+    }
+    HttpResponse::Ok().json(json!({ "counters": counters }))
 }
 
 /// Liveness: the process answers HTTP.

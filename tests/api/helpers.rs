@@ -163,3 +163,150 @@ pub async fn expect_error(resp: reqwest::Response, status: u16, code: &str) -> V
     );
     body["error"].clone()
 }
+
+/// Plays Twilio against the app: signs each request like Twilio does.
+pub struct Twilio<'a> {
+    pub app: &'a TestApp,
+    pub account_sid: String,
+    pub auth_token: String,
+    pub client: Client,
+}
+
+pub const CALLER: &str = "+14155550123";
+pub const MAIN_LINE: &str = "+15550100001";
+pub const ONBOARDING_LINE: &str = "+15550100002";
+pub const SYSTEM_LINE: &str = "+15550100003";
+pub const OWNER_MOBILE: &str = "+15550100199";
+
+impl TestApp {
+    pub fn twilio(&self) -> Twilio<'_> {
+        let master = self
+            .state
+            .twilio_master
+            .clone()
+            .expect("demo has a sandbox master account");
+        Twilio {
+            app: self,
+            account_sid: master.account_sid,
+            auth_token: master.auth_token,
+            client: client(),
+        }
+    }
+
+    /// Polls `sql` (a count) until it equals `want`, for background work; panics after 10 s.
+    pub async fn wait_count(&self, sql: &str, want: i64) {
+        for _ in 0..200 {
+            if self.count(sql) == want {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("`{sql}` never became {want} (is {})", self.count(sql));
+    }
+}
+
+impl Twilio<'_> {
+    /// A signed POST as a `'static` future, to run many at once with `tokio::spawn`.
+    pub fn spawn_post(&self, path: &str, params: &[(&str, &str)]) -> tokio::task::JoinHandle<u16> {
+        let mut all: Vec<(String, String)> = params
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        all.push(("AccountSid".into(), self.account_sid.clone()));
+        let url = self.app.url(path);
+        let signature = switchboard::domain::signature::compute(&self.auth_token, &url, &all);
+        let client = self.client.clone();
+        tokio::spawn(async move {
+            client
+                .post(url)
+                .header("X-Twilio-Signature", signature)
+                .form(&all)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        })
+    }
+
+    /// A signed POST of `params` (plus AccountSid) to `path`.
+    pub async fn post(&self, path: &str, params: &[(&str, &str)]) -> reqwest::Response {
+        let mut all: Vec<(String, String)> = params
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        all.push(("AccountSid".into(), self.account_sid.clone()));
+        let url = self.app.url(path);
+        let signature = switchboard::domain::signature::compute(&self.auth_token, &url, &all);
+        self.client
+            .post(url)
+            .header("X-Twilio-Signature", signature)
+            .form(&all)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// A signed POST that must answer 200 TwiML; returns the TwiML.
+    pub async fn twiml(&self, path: &str, params: &[(&str, &str)]) -> String {
+        let resp = self.post(path, params).await;
+        let status = resp.status();
+        let ct = resp
+            .headers()
+            .get("content-type")
+            .map(|v| v.to_str().unwrap().to_string())
+            .unwrap_or_default();
+        let body = resp.text().await.unwrap();
+        assert_eq!(status, 200, "{path}: {body}");
+        assert_eq!(ct, "text/xml; charset=utf-8", "{path}");
+        assert!(
+            body.starts_with(r#"<?xml version="1.0" encoding="UTF-8"?><Response>"#),
+            "{body}"
+        );
+        body
+    }
+
+    pub async fn call(&self, call_sid: &str, from: &str, to: &str) -> String {
+        self.twiml(
+            "/twilio/voice",
+            &[
+                ("CallSid", call_sid),
+                ("From", from),
+                ("To", to),
+                ("Direction", "inbound"),
+                ("CallStatus", "ringing"),
+            ],
+        )
+        .await
+    }
+
+    pub async fn press(&self, call_sid: &str, attempt: u32, digits: &str) -> String {
+        let path = format!("/twilio/voice/menu?attempt={attempt}");
+        self.twiml(
+            &path,
+            &[
+                ("CallSid", call_sid),
+                ("From", CALLER),
+                ("To", MAIN_LINE),
+                ("Digits", digits),
+            ],
+        )
+        .await
+    }
+
+    pub async fn status(&self, call_sid: &str, from: &str, to: &str, status: &str, duration: &str) {
+        let resp = self
+            .post(
+                "/twilio/voice/status",
+                &[
+                    ("CallSid", call_sid),
+                    ("From", from),
+                    ("To", to),
+                    ("CallStatus", status),
+                    ("CallDuration", duration),
+                ],
+            )
+            .await;
+        assert_eq!(resp.status(), 200);
+    }
+}

@@ -1,0 +1,154 @@
+//! The real Twilio REST client against a local mock server: exact requests, error mapping.
+
+use switchboard::providers::twilio::TwilioClient;
+use switchboard::providers::{
+    http_client, BuyNumber, NumberSearch, NumberType, OutboundSms, ProviderErrorKind, TwilioApi,
+    TwilioCreds,
+};
+use wiremock::matchers::{basic_auth, body_string, method, path, query_param};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+fn creds() -> TwilioCreds {
+    TwilioCreds {
+        account_sid: "AC0123456789abcdef0123456789abcdef".into(),
+        auth_token: "test-token".into(),
+    }
+}
+
+#[tokio::test]
+async fn send_sms_posts_the_exact_form_with_basic_auth() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/2010-04-01/Accounts/AC0123456789abcdef0123456789abcdef/Messages.json"))
+        .and(basic_auth("AC0123456789abcdef0123456789abcdef", "test-token"))
+        .and(body_string(
+            "To=%2B14155550123&From=%2B15550100001&Body=Sorry+we+missed+your+call+%E2%80%94+reply%21&StatusCallback=https%3A%2F%2Fphones.example.com%2Ftwilio%2Fsms%2Fstatus",
+        ))
+        .respond_with(ResponseTemplate::new(201).set_body_json(serde_json::json!({ "sid": "SM0123456789abcdef0123456789abcdef", "status": "queued" })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let client = TwilioClient::new(http_client(), &server.uri());
+    let sent = client
+        .send_sms(
+            &creds(),
+            &OutboundSms {
+                from: "+15550100001".into(),
+                to: "+14155550123".into(),
+                body: "Sorry we missed your call — reply!".into(),
+                status_callback: Some("https://phones.example.com/twilio/sms/status".into()),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(sent.sid, "SM0123456789abcdef0123456789abcdef");
+    assert_eq!(sent.status, "queued");
+}
+
+#[tokio::test]
+async fn twilio_errors_keep_their_code_and_get_a_clear_message() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/2010-04-01/Accounts/AC0123456789abcdef0123456789abcdef/IncomingPhoneNumbers.json"))
+        .respond_with(ResponseTemplate::new(400).set_body_json(serde_json::json!({
+            "code": 21422, "message": "PhoneNumber is unavailable", "more_info": "https://www.twilio.com/docs/errors/21422", "status": 400
+        })))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(
+            "/2010-04-01/Accounts/AC0123456789abcdef0123456789abcdef/Messages.json",
+        ))
+        .respond_with(ResponseTemplate::new(401).set_body_json(
+            serde_json::json!({ "code": 20003, "message": "Authenticate", "status": 401 }),
+        ))
+        .mount(&server)
+        .await;
+    Mock::given(method("DELETE"))
+        .and(path("/2010-04-01/Accounts/AC0123456789abcdef0123456789abcdef/IncomingPhoneNumbers/PN404.json"))
+        .respond_with(ResponseTemplate::new(404).set_body_json(serde_json::json!({ "code": 20404, "message": "not found", "status": 404 })))
+        .mount(&server)
+        .await;
+    let client = TwilioClient::new(http_client(), &server.uri());
+    let buy = BuyNumber {
+        phone_number: "+14155550100".into(),
+        friendly_name: None,
+        voice_url: "https://x/twilio/voice".into(),
+        sms_url: "https://x/twilio/sms".into(),
+        status_callback: "https://x/twilio/voice/status".into(),
+    };
+    let err = client.buy_number(&creds(), &buy).await.unwrap_err();
+    assert_eq!(
+        (err.kind, err.code, err.http_status),
+        (ProviderErrorKind::Rejected, Some(21422), Some(400))
+    );
+    assert!(
+        err.message.contains("no longer available"),
+        "{}",
+        err.message
+    );
+    let sms = OutboundSms {
+        from: "+15550100001".into(),
+        to: "+14155550123".into(),
+        body: "x".into(),
+        status_callback: None,
+    };
+    let err = client.send_sms(&creds(), &sms).await.unwrap_err();
+    assert_eq!((err.kind, err.code), (ProviderErrorKind::Auth, Some(20003)));
+    assert!(err.message.contains("credentials"));
+    assert!(client
+        .release_number(&creds(), "PN404")
+        .await
+        .unwrap_err()
+        .is_not_found());
+}
+
+#[tokio::test]
+async fn search_sends_the_filters_and_parses_capabilities() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/2010-04-01/Accounts/AC0123456789abcdef0123456789abcdef/AvailablePhoneNumbers/US/Local.json"))
+        .and(query_param("AreaCode", "415"))
+        .and(query_param("PageSize", "5"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "available_phone_numbers": [{
+                "friendly_name": "(415) 555-0100", "phone_number": "+14155550100", "locality": "San Francisco",
+                "region": "CA", "iso_country": "US", "capabilities": { "voice": true, "SMS": true, "MMS": false }
+            }]
+        })))
+        .mount(&server)
+        .await;
+    let client = TwilioClient::new(http_client(), &server.uri());
+    let found = client
+        .search_numbers(
+            &creds(),
+            &NumberSearch {
+                country: "US".into(),
+                number_type: NumberType::Local,
+                area_code: Some("415".into()),
+                contains: None,
+                limit: 5,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].locality.as_deref(), Some("San Francisco"));
+    assert!(found[0].capabilities.sms && !found[0].capabilities.mms);
+}
+
+#[tokio::test]
+async fn an_unreachable_twilio_is_an_unavailable_error_not_a_panic() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let client = TwilioClient::new(http_client(), &base);
+    let sms = OutboundSms {
+        from: "+15550100001".into(),
+        to: "+14155550123".into(),
+        body: "x".into(),
+        status_callback: None,
+    };
+    let err = client.send_sms(&creds(), &sms).await.unwrap_err();
+    assert_eq!(err.kind, ProviderErrorKind::Unavailable);
+}

@@ -1,0 +1,323 @@
+//! Inbound SMS through real HTTP: intake, STOP/START/HELP, onboarding (SPEC §3.6, §3.7).
+
+use crate::helpers::{
+    spawn_app, spawn_app_with, CALLER, MAIN_LINE, ONBOARDING_LINE, OWNER_MOBILE, SYSTEM_LINE,
+};
+use serde_json::Value;
+
+const EMPTY: &str = r#"<?xml version="1.0" encoding="UTF-8"?><Response></Response>"#;
+
+async fn text(app: &crate::helpers::TestApp, sid: &str, from: &str, to: &str, body: &str) {
+    let twiml = app
+        .twilio()
+        .twiml(
+            "/twilio/sms",
+            &[
+                ("MessageSid", sid),
+                ("From", from),
+                ("To", to),
+                ("Body", body),
+            ],
+        )
+        .await;
+    assert_eq!(twiml, EMPTY);
+}
+
+fn sent_to(app: &crate::helpers::TestApp, to: &str) -> Vec<String> {
+    app.sandbox_twilio
+        .sent_messages()
+        .into_iter()
+        .filter(|m| m.to == to)
+        .map(|m| m.body)
+        .collect()
+}
+
+#[tokio::test]
+async fn a_customer_text_creates_a_lead_acknowledged_once_and_the_owner_is_told_once() {
+    let app = spawn_app().await;
+    text(
+        &app,
+        "SM0001",
+        CALLER,
+        MAIN_LINE,
+        "Can someone fix my water heater?",
+    )
+    .await;
+    text(&app, "SM0002", CALLER, MAIN_LINE, "It's a 40 gallon tank").await;
+    // Twilio redelivers the first message: nothing happens again.
+    text(
+        &app,
+        "SM0001",
+        CALLER,
+        MAIN_LINE,
+        "Can someone fix my water heater?",
+    )
+    .await;
+
+    assert_eq!(
+        sent_to(&app, CALLER),
+        vec!["Thanks! We got your message and will get back to you soon."]
+    );
+    let owner = sent_to(&app, OWNER_MOBILE);
+    assert_eq!(owner.len(), 1);
+    assert!(
+        owner[0].starts_with(&format!(
+            "New lead from {CALLER} on Main line: \"Can someone fix my water heater?\""
+        )),
+        "{}",
+        owner[0]
+    );
+
+    let (c, _) = app.owner().await;
+    let leads: Value = c
+        .get(app.url("/api/leads"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(leads["leads"].as_array().unwrap().len(), 1);
+    let lead = &leads["leads"][0];
+    assert_eq!(lead["customerNumber"], CALLER);
+    assert_eq!(lead["lastMessage"], "It's a 40 gallon tank");
+    // Two inbound texts and the acknowledgement belong to the lead.
+    assert_eq!(lead["messageCount"], 3);
+    let msgs: Value = c
+        .get(app.url(&format!("/api/messages?leadId={}", lead["id"])))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(msgs["messages"].as_array().unwrap().len(), 3);
+}
+
+#[tokio::test]
+async fn a_reply_to_a_text_back_joins_the_missed_calls_lead() {
+    let app = spawn_app_with(&[("SWITCHBOARD_TEXTBACK_DELAY_SECS", "0")]).await;
+    let tw = app.twilio();
+    tw.call("CA1001", CALLER, MAIN_LINE).await;
+    tw.status("CA1001", CALLER, MAIN_LINE, "completed", "30")
+        .await;
+    app.wait_count(
+        "SELECT count(*) FROM messages WHERE kind = 'textback' AND status = 'sent'",
+        1,
+    )
+    .await;
+    text(
+        &app,
+        "SM1001",
+        CALLER,
+        MAIN_LINE,
+        "I need a plumber tomorrow",
+    )
+    .await;
+    let call_id: i64 = app
+        .db()
+        .conn()
+        .unwrap()
+        .query_row("SELECT id FROM calls WHERE call_sid = 'CA1001'", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) FROM leads WHERE call_id = {call_id}"
+        )),
+        1
+    );
+}
+
+#[tokio::test]
+async fn stop_opts_out_start_opts_back_in_and_help_answers() {
+    let app = spawn_app_with(&[("SWITCHBOARD_TEXTBACK_DELAY_SECS", "0")]).await;
+    text(&app, "SM2001", CALLER, MAIN_LINE, "STOP").await;
+    assert_eq!(
+        app.count("SELECT count(*) FROM opt_outs WHERE business_number = '+15550100001'"),
+        1
+    );
+    assert!(
+        sent_to(&app, CALLER).is_empty(),
+        "no reply of our own to STOP (Twilio confirms it)"
+    );
+
+    // A missed call from an opted-out caller: the text-back is blocked and says why.
+    let tw = app.twilio();
+    tw.call("CA2001", CALLER, MAIN_LINE).await;
+    tw.status("CA2001", CALLER, MAIN_LINE, "completed", "30")
+        .await;
+    app.wait_count(
+        "SELECT count(*) FROM messages WHERE kind = 'textback' AND blocked_reason = 'opted_out'",
+        1,
+    )
+    .await;
+    // Texting again without START: stored, no acknowledgement.
+    text(&app, "SM2002", CALLER, MAIN_LINE, "actually, one question").await;
+    assert!(sent_to(&app, CALLER).is_empty());
+
+    text(&app, "SM2003", CALLER, MAIN_LINE, "start").await;
+    assert_eq!(app.count("SELECT count(*) FROM opt_outs"), 0);
+    text(&app, "SM2004", CALLER, MAIN_LINE, "HELP").await;
+    assert_eq!(
+        sent_to(&app, CALLER),
+        vec!["Reply with what you need and we'll get back to you. Reply STOP to stop texts."]
+    );
+}
+
+#[tokio::test]
+async fn the_onboarding_conversation_ends_with_an_admin_approval() {
+    let app = spawn_app().await;
+    let sender = "+14155550177";
+    text(&app, "SM3001", sender, ONBOARDING_LINE, "hi").await;
+    text(&app, "SM3002", sender, ONBOARDING_LINE, "Joe's Plumbing").await;
+    text(&app, "SM3003", sender, ONBOARDING_LINE, "yes").await;
+    text(&app, "SM3003", sender, ONBOARDING_LINE, "yes").await;
+    let replies = sent_to(&app, sender);
+    assert_eq!(replies.len(), 3, "{replies:?}");
+    assert!(replies[0].contains("What is the name of your business?"));
+    assert_eq!(
+        replies[1],
+        "Got it: \"Joe's Plumbing\". Reply YES to confirm, or send the correct name."
+    );
+    assert!(replies[2].contains("review the request for \"Joe's Plumbing\""));
+    assert_eq!(
+        app.count("SELECT count(*) FROM leads"),
+        0,
+        "onboarding texts are not customer leads"
+    );
+
+    let (c, csrf) = app.owner().await;
+    let list: Value = c
+        .get(app.url("/api/onboarding-requests"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let req = &list["requests"][0];
+    assert_eq!(
+        (req["state"].as_str(), req["businessName"].as_str()),
+        (Some("pending_approval"), Some("Joe's Plumbing"))
+    );
+    let id = req["id"].as_i64().unwrap();
+    let resp = c
+        .post(app.url(&format!("/api/onboarding-requests/{id}/approve")))
+        .header("x-csrf-token", &csrf)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(
+        app.count("SELECT count(*) FROM orgs WHERE name = 'Joe''s Plumbing'"),
+        1
+    );
+    assert!(sent_to(&app, sender)
+        .last()
+        .unwrap()
+        .starts_with("Good news"));
+    let again = c
+        .post(app.url(&format!("/api/onboarding-requests/{id}/approve")))
+        .header("x-csrf-token", &csrf)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 409);
+}
+
+#[tokio::test]
+async fn stop_on_the_onboarding_number_cancels_the_conversation() {
+    let app = spawn_app().await;
+    let sender = "+14155550178";
+    text(&app, "SM4001", sender, ONBOARDING_LINE, "hello").await;
+    text(&app, "SM4002", sender, ONBOARDING_LINE, "Stop").await;
+    assert_eq!(
+        app.count("SELECT count(*) FROM onboarding_requests WHERE state = 'cancelled'"),
+        1
+    );
+    assert_eq!(sent_to(&app, sender).len(), 1);
+}
+
+#[tokio::test]
+async fn texts_to_a_system_number_are_stored_and_never_answered() {
+    let app = spawn_app().await;
+    text(&app, "SM5001", CALLER, SYSTEM_LINE, "hello?").await;
+    text(&app, "SM5002", CALLER, "+15559999999", "hello?").await;
+    assert!(app.sandbox_twilio.sent_messages().is_empty());
+    assert_eq!(
+        app.count("SELECT count(*) FROM messages WHERE direction = 'inbound'"),
+        2
+    );
+    assert_eq!(app.count("SELECT count(*) FROM leads"), 0);
+}
+
+#[tokio::test]
+async fn a_refused_text_back_keeps_the_twilio_error_code() {
+    let app = spawn_app_with(&[("SWITCHBOARD_TEXTBACK_DELAY_SECS", "0")]).await;
+    let tw = app.twilio();
+    // The sandbox refuses this destination like an unregistered 10DLC sender (30034).
+    tw.call("CA6001", "+15005550034", MAIN_LINE).await;
+    tw.status("CA6001", "+15005550034", MAIN_LINE, "completed", "30")
+        .await;
+    app.wait_count("SELECT count(*) FROM messages WHERE kind = 'textback' AND status = 'blocked' AND error_code = '30034'", 1).await;
+    let (c, _) = app.owner().await;
+    let msgs: Value = c
+        .get(app.url("/api/messages"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let m = &msgs["messages"][0];
+    assert_eq!(m["blockedReason"], "provider_refused");
+    assert!(m["errorMessage"].as_str().unwrap().contains("10DLC"), "{m}");
+    assert_eq!(
+        app.count("SELECT count(*) FROM calls WHERE textback_state = 'blocked'"),
+        1
+    );
+}
+
+#[tokio::test]
+async fn delivery_status_callbacks_update_sent_messages_and_never_go_backwards() {
+    let app = spawn_app().await;
+    text(&app, "SM7001", CALLER, MAIN_LINE, "hello").await;
+    let sid: String = app
+        .db()
+        .conn()
+        .unwrap()
+        .query_row(
+            "SELECT sid FROM messages WHERE direction = 'outbound' AND to_number = ?1",
+            [CALLER],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let tw = app.twilio();
+    tw.twiml(
+        "/twilio/sms/status",
+        &[
+            ("MessageSid", &sid),
+            ("MessageStatus", "undelivered"),
+            ("ErrorCode", "30003"),
+        ],
+    )
+    .await;
+    tw.twiml(
+        "/twilio/sms/status",
+        &[("MessageSid", &sid), ("MessageStatus", "sent")],
+    )
+    .await;
+    let (status, code): (String, String) = app
+        .db()
+        .conn()
+        .unwrap()
+        .query_row(
+            "SELECT status, error_code FROM messages WHERE sid = ?1",
+            [&sid],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!((status.as_str(), code.as_str()), ("undelivered", "30003"));
+}

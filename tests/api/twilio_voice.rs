@@ -1,0 +1,845 @@
+//! Twilio voice through real HTTP with real signatures (SPEC §3.1–§3.5).
+
+use crate::helpers::{
+    spawn_app, spawn_app_with, CALLER, MAIN_LINE, ONBOARDING_LINE, OWNER_MOBILE, SYSTEM_LINE,
+};
+use serde_json::{json, Value};
+
+const HEAD: &str = r#"<?xml version="1.0" encoding="UTF-8"?>"#;
+const DEMO_MENU: &str = r#"<Gather input="dtmf" numDigits="1" timeout="5" actionOnEmptyResult="true" action="/twilio/voice/menu?attempt=1"><Say>Thanks for calling Demo Plumbing.</Say><Say>For sales, press 1.</Say><Say>For support, press 2.</Say><Say>To leave a message, press 9.</Say><Say>To hear these options again, press star.</Say></Gather>"#;
+const VOICEMAIL: &str = r#"<Say>Please leave a message after the beep. Press any key when you are done.</Say><Record maxLength="180" playBeep="true" transcribe="true" transcribeCallback="/twilio/voice/transcription" recordingStatusCallback="/twilio/voice/recording" action="/twilio/voice/voicemail-done"/><Say>Thank you for your message. Goodbye.</Say><Hangup/>"#;
+const TEXTBACK: &str =
+    "Sorry we missed your call — reply with what you need and we'll get back to you.";
+
+fn twiml(inner: &str) -> String {
+    format!("{HEAD}<Response>{inner}</Response>")
+}
+
+fn instant() -> [(&'static str, &'static str); 1] {
+    [("SWITCHBOARD_TEXTBACK_DELAY_SECS", "0")]
+}
+
+#[tokio::test]
+async fn an_operational_number_answers_with_the_demo_menu() {
+    let app = spawn_app().await;
+    let body = app.twilio().call("CA0001", CALLER, MAIN_LINE).await;
+    assert_eq!(body, twiml(DEMO_MENU));
+    assert_eq!(app.count("SELECT count(*) FROM calls WHERE call_sid = 'CA0001' AND number_role = 'operational' AND org_id = 1"), 1);
+}
+
+#[tokio::test]
+async fn every_menu_path_gives_the_twiml_the_spec_describes() {
+    let app = spawn_app().await;
+    let tw = app.twilio();
+    tw.call("CA0002", CALLER, MAIN_LINE).await;
+    assert_eq!(
+        tw.press("CA0002", 1, "1").await,
+        twiml(
+            r#"<Dial action="/twilio/voice/dial-result" timeout="20"><Number>+15550100101</Number></Dial>"#
+        )
+    );
+    assert_eq!(
+        tw.press("CA0002", 1, "2").await,
+        twiml(
+            r#"<Dial action="/twilio/voice/dial-result" timeout="20"><Number>+15550100102</Number></Dial>"#
+        )
+    );
+    assert_eq!(tw.press("CA0002", 1, "9").await, twiml(VOICEMAIL));
+    assert_eq!(tw.press("CA0002", 1, "*").await, twiml(DEMO_MENU));
+    let retry = DEMO_MENU.replace("attempt=1", "attempt=2");
+    assert_eq!(
+        tw.press("CA0002", 1, "5").await,
+        twiml(&format!("<Say>Sorry, I didn&apos;t get that.</Say>{retry}"))
+    );
+    assert_eq!(
+        tw.press("CA0002", 1, "").await,
+        twiml(&format!("<Say>Sorry, I didn&apos;t get that.</Say>{retry}"))
+    );
+    // After the configured single retry, voicemail: no endless loop.
+    assert_eq!(tw.press("CA0002", 2, "7").await, twiml(VOICEMAIL));
+    // A malformed attempt counts as the first.
+    let resp = tw
+        .post(
+            "/twilio/voice/menu?attempt=abc",
+            &[("CallSid", "CA0002"), ("To", MAIN_LINE), ("Digits", "1")],
+        )
+        .await;
+    assert_eq!(resp.status(), 200);
+}
+
+#[tokio::test]
+async fn dial_results_hang_up_when_answered_and_go_to_voicemail_otherwise() {
+    let app = spawn_app().await;
+    let tw = app.twilio();
+    tw.call("CA0003", CALLER, MAIN_LINE).await;
+    for status in ["no-answer", "busy", "failed", "canceled"] {
+        let body = tw
+            .twiml(
+                "/twilio/voice/dial-result",
+                &[
+                    ("CallSid", "CA0003"),
+                    ("To", MAIN_LINE),
+                    ("DialCallStatus", status),
+                ],
+            )
+            .await;
+        assert_eq!(body, twiml(VOICEMAIL), "{status}");
+    }
+    let body = tw
+        .twiml(
+            "/twilio/voice/dial-result",
+            &[
+                ("CallSid", "CA0003"),
+                ("To", MAIN_LINE),
+                ("DialCallStatus", "completed"),
+            ],
+        )
+        .await;
+    assert_eq!(body, twiml("<Hangup/>"));
+}
+
+#[tokio::test]
+async fn a_call_to_the_onboarding_number_is_refused_politely_and_never_texted() {
+    let app = spawn_app_with(&instant()).await;
+    let tw = app.twilio();
+    let body = tw.call("CA0004", CALLER, ONBOARDING_LINE).await;
+    assert_eq!(
+        body,
+        twiml("<Say>This number is for text messages only. Please send us a text to get started.</Say><Hangup/>")
+    );
+    tw.status("CA0004", CALLER, ONBOARDING_LINE, "completed", "30")
+        .await;
+    let m = &app.state.metrics;
+    assert_eq!(
+        m.counter(
+            "switchboard_invariant_violations_total",
+            &[("name", "voice_onboarding_number")]
+        ),
+        1
+    );
+    assert_eq!(
+        m.counter(
+            "switchboard_invariant_violations_total",
+            &[("name", "voice_status_onboarding_number")]
+        ),
+        1
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(
+        app.sandbox_twilio.sent_messages().is_empty(),
+        "an onboarding number never triggers an SMS from a call"
+    );
+    assert_eq!(app.count("SELECT count(*) FROM messages"), 0);
+    assert_eq!(app.count("SELECT count(*) FROM onboarding_requests"), 0);
+}
+
+#[tokio::test]
+async fn system_and_unknown_numbers_are_rejected_without_side_effects() {
+    let app = spawn_app_with(&instant()).await;
+    let tw = app.twilio();
+    assert_eq!(
+        tw.call("CA0005", CALLER, SYSTEM_LINE).await,
+        twiml("<Reject/>")
+    );
+    assert_eq!(
+        tw.call("CA0006", CALLER, "+15559999999").await,
+        twiml("<Reject/>")
+    );
+    tw.status("CA0005", CALLER, SYSTEM_LINE, "completed", "30")
+        .await;
+    tw.status("CA0006", CALLER, "+15559999999", "completed", "30")
+        .await;
+    assert_eq!(
+        app.state
+            .metrics
+            .counter("switchboard_unknown_number_total", &[("kind", "voice")]),
+        1
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(app.sandbox_twilio.sent_messages().is_empty());
+    assert_eq!(
+        app.count("SELECT count(*) FROM calls WHERE outcome = 'rejected'"),
+        2
+    );
+}
+
+#[tokio::test]
+async fn a_missed_call_gets_exactly_one_text_back_however_often_the_status_arrives() {
+    let app = spawn_app_with(&instant()).await;
+    let tw = app.twilio();
+    tw.call("CA0007", CALLER, MAIN_LINE).await;
+    tw.press("CA0007", 1, "1").await;
+    tw.twiml(
+        "/twilio/voice/dial-result",
+        &[
+            ("CallSid", "CA0007"),
+            ("To", MAIN_LINE),
+            ("DialCallStatus", "no-answer"),
+        ],
+    )
+    .await;
+    let params = [
+        ("CallSid", "CA0007"),
+        ("From", CALLER),
+        ("To", MAIN_LINE),
+        ("CallStatus", "completed"),
+        ("CallDuration", "35"),
+    ];
+    let deliveries: Vec<_> = (0..5)
+        .map(|_| tw.spawn_post("/twilio/voice/status", &params))
+        .collect();
+    for d in deliveries {
+        assert_eq!(d.await.unwrap(), 200);
+    }
+    app.wait_count(
+        "SELECT count(*) FROM messages WHERE kind = 'textback' AND status = 'sent'",
+        1,
+    )
+    .await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let sent = app.sandbox_twilio.sent_messages();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(
+        (
+            sent[0].from.as_str(),
+            sent[0].to.as_str(),
+            sent[0].body.as_str()
+        ),
+        (MAIN_LINE, CALLER, TEXTBACK)
+    );
+    let (c, _) = app.owner().await;
+    let calls: Value = c
+        .get(app.url("/api/calls?callSid=CA0007"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(calls["calls"][0]["outcome"], "missed");
+    assert_eq!(calls["calls"][0]["textbackState"], "sent");
+    assert_eq!(calls["calls"][0]["menuChoices"], "1");
+}
+
+#[tokio::test]
+async fn fifty_concurrent_duplicate_deliveries_create_one_call_and_one_text_back() {
+    // A high per-caller limit so every delivery reaches the database.
+    let app = spawn_app_with(&[
+        ("SWITCHBOARD_RATE_TWILIO_VOICE_PER_MIN", "1000"),
+        ("SWITCHBOARD_TEXTBACK_DELAY_SECS", "0"),
+    ])
+    .await;
+    let tw = app.twilio();
+    let entry = [("CallSid", "CA0050"), ("From", CALLER), ("To", MAIN_LINE)];
+    let tasks: Vec<_> = (0..50)
+        .map(|_| tw.spawn_post("/twilio/voice", &entry))
+        .collect();
+    for t in tasks {
+        assert_eq!(t.await.unwrap(), 200);
+    }
+    let status = [
+        ("CallSid", "CA0050"),
+        ("From", CALLER),
+        ("To", MAIN_LINE),
+        ("CallStatus", "completed"),
+        ("CallDuration", "20"),
+    ];
+    let tasks: Vec<_> = (0..50)
+        .map(|_| tw.spawn_post("/twilio/voice/status", &status))
+        .collect();
+    for t in tasks {
+        assert_eq!(t.await.unwrap(), 200);
+    }
+    app.wait_count(
+        "SELECT count(*) FROM messages WHERE kind = 'textback' AND status = 'sent'",
+        1,
+    )
+    .await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(app.sandbox_twilio.sent_messages().len(), 1);
+    assert_eq!(app.count("SELECT count(*) FROM messages"), 1);
+    assert_eq!(
+        app.count("SELECT count(*) FROM calls WHERE call_sid = 'CA0050'"),
+        1
+    );
+    assert_eq!(app.count("SELECT count(*) FROM call_events e JOIN calls c ON c.id = e.call_id WHERE c.call_sid = 'CA0050' AND kind = 'call.started'"), 1);
+}
+
+#[tokio::test]
+async fn an_anonymous_caller_is_never_texted_and_the_block_is_recorded() {
+    let app = spawn_app_with(&instant()).await;
+    let tw = app.twilio();
+    for (sid, from) in [
+        ("CA0008", "+266696687"),
+        ("CA0009", "anonymous"),
+        ("CA0010", "client:alice"),
+    ] {
+        tw.call(sid, from, MAIN_LINE).await;
+        tw.status(sid, from, MAIN_LINE, "completed", "40").await;
+    }
+    app.wait_count("SELECT count(*) FROM messages WHERE kind = 'textback' AND status = 'blocked' AND blocked_reason = 'anonymous_caller'", 3).await;
+    assert!(app.sandbox_twilio.sent_messages().is_empty());
+    assert_eq!(
+        app.state.metrics.counter(
+            "switchboard_textbacks_total",
+            &[("result", "blocked"), ("reason", "anonymous_caller")]
+        ),
+        3
+    );
+}
+
+#[tokio::test]
+async fn connected_calls_short_calls_and_voicemails_are_not_missed() {
+    let app = spawn_app_with(&instant()).await;
+    let tw = app.twilio();
+    tw.call("CA0011", CALLER, MAIN_LINE).await;
+    tw.twiml(
+        "/twilio/voice/dial-result",
+        &[
+            ("CallSid", "CA0011"),
+            ("To", MAIN_LINE),
+            ("DialCallStatus", "completed"),
+        ],
+    )
+    .await;
+    tw.status("CA0011", CALLER, MAIN_LINE, "completed", "120")
+        .await;
+    tw.call("CA0012", "+14155550124", MAIN_LINE).await;
+    tw.status("CA0012", "+14155550124", MAIN_LINE, "completed", "3")
+        .await;
+    tw.call("CA0013", "+14155550125", MAIN_LINE).await;
+    tw.post(
+        "/twilio/voice/recording",
+        &[
+            ("CallSid", "CA0013"),
+            ("RecordingSid", "RE0013"),
+            ("RecordingUrl", "https://api.twilio.com/rec/RE0013"),
+            ("RecordingStatus", "completed"),
+            ("RecordingDuration", "12"),
+        ],
+    )
+    .await;
+    tw.status("CA0013", "+14155550125", MAIN_LINE, "completed", "30")
+        .await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let outcome = |sid: &str| -> String {
+        app.db()
+            .conn()
+            .unwrap()
+            .query_row(
+                "SELECT outcome FROM calls WHERE call_sid = ?1",
+                [sid],
+                |r| r.get(0),
+            )
+            .unwrap()
+    };
+    assert_eq!(outcome("CA0011"), "connected");
+    assert_eq!(outcome("CA0012"), "abandoned");
+    assert_eq!(outcome("CA0013"), "voicemail");
+    assert_eq!(
+        app.count("SELECT count(*) FROM messages WHERE kind = 'textback'"),
+        0
+    );
+}
+
+#[tokio::test]
+async fn a_status_callback_before_the_dial_result_still_ends_connected_without_a_text() {
+    let app = spawn_app_with(&[("SWITCHBOARD_TEXTBACK_DELAY_SECS", "1")]).await;
+    let tw = app.twilio();
+    tw.call("CA0014", CALLER, MAIN_LINE).await;
+    tw.press("CA0014", 1, "1").await;
+    tw.status("CA0014", CALLER, MAIN_LINE, "completed", "60")
+        .await;
+    tw.twiml(
+        "/twilio/voice/dial-result",
+        &[
+            ("CallSid", "CA0014"),
+            ("To", MAIN_LINE),
+            ("DialCallStatus", "completed"),
+        ],
+    )
+    .await;
+    app.wait_count(
+        "SELECT count(*) FROM calls WHERE call_sid = 'CA0014' AND textback_state = 'skipped'",
+        1,
+    )
+    .await;
+    assert_eq!(
+        app.count("SELECT count(*) FROM calls WHERE call_sid = 'CA0014' AND outcome = 'connected'"),
+        1
+    );
+    assert!(app.sandbox_twilio.sent_messages().is_empty());
+}
+
+#[tokio::test]
+async fn voicemail_callbacks_in_any_order_and_repeated_give_one_voicemail_and_one_owner_text() {
+    let app = spawn_app_with(&instant()).await;
+    let tw = app.twilio();
+    tw.call("CA0015", CALLER, MAIN_LINE).await;
+    tw.press("CA0015", 1, "9").await;
+    let transcription = [
+        ("CallSid", "CA0015"),
+        ("From", CALLER),
+        ("To", MAIN_LINE),
+        ("RecordingSid", "RE0015"),
+        ("TranscriptionSid", "TR0015"),
+        ("TranscriptionStatus", "completed"),
+        (
+            "TranscriptionText",
+            "Hi, my sink is leaking <badly> & I need help",
+        ),
+    ];
+    let recording = [
+        ("CallSid", "CA0015"),
+        ("RecordingSid", "RE0015"),
+        (
+            "RecordingUrl",
+            "https://api.twilio.com/2010-04-01/Accounts/AC1/Recordings/RE0015",
+        ),
+        ("RecordingStatus", "completed"),
+        ("RecordingDuration", "17"),
+    ];
+    // The transcript first, then the recording twice, then the Record action.
+    assert_eq!(
+        tw.post("/twilio/voice/transcription", &transcription)
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        tw.post("/twilio/voice/recording", &recording)
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        tw.post("/twilio/voice/recording", &recording)
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        tw.post("/twilio/voice/transcription", &transcription)
+            .await
+            .status(),
+        200
+    );
+    let done = tw
+        .twiml(
+            "/twilio/voice/voicemail-done",
+            &[
+                ("CallSid", "CA0015"),
+                ("To", MAIN_LINE),
+                ("RecordingSid", "RE0015"),
+                ("RecordingDuration", "17"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        done,
+        twiml("<Say>Thank you for your message. Goodbye.</Say><Hangup/>")
+    );
+    tw.status("CA0015", CALLER, MAIN_LINE, "completed", "45")
+        .await;
+
+    assert_eq!(app.count("SELECT count(*) FROM voicemails"), 1);
+    let (c, _) = app.owner().await;
+    let vms: Value = c
+        .get(app.url("/api/voicemails"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let vm = &vms["voicemails"][0];
+    assert_eq!(vm["durationSeconds"], 17);
+    assert_eq!(
+        vm["transcriptionText"],
+        "Hi, my sink is leaking <badly> & I need help"
+    );
+    assert_eq!(vm["fromNumber"], CALLER);
+    let to_owner: Vec<_> = app
+        .sandbox_twilio
+        .sent_messages()
+        .into_iter()
+        .filter(|m| m.to == OWNER_MOBILE)
+        .collect();
+    assert_eq!(to_owner.len(), 1, "{to_owner:?}");
+    assert!(
+        to_owner[0].body.starts_with(&format!(
+            "New voicemail from {CALLER} (17 s) on Main line: \"Hi, my sink is leaking"
+        )),
+        "{}",
+        to_owner[0].body
+    );
+    assert!(to_owner[0]
+        .body
+        .ends_with(&format!("Listen: {}/#voicemail", app.address)));
+    assert_eq!(
+        app.count("SELECT count(*) FROM calls WHERE call_sid = 'CA0015' AND outcome = 'voicemail'"),
+        1
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM messages WHERE kind = 'textback'"),
+        0,
+        "a voicemail is not a missed call"
+    );
+
+    // Marking it handled.
+    let (c, csrf) = app.owner().await;
+    let id = vm["id"].as_i64().unwrap();
+    let resp = c
+        .patch(app.url(&format!("/api/voicemails/{id}")))
+        .header("x-csrf-token", csrf)
+        .json(&json!({ "handled": true }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["voicemail"]["handled"], true);
+}
+
+#[tokio::test]
+async fn without_a_transcript_the_owner_is_notified_after_the_wait() {
+    let app = spawn_app_with(&[("SWITCHBOARD_TRANSCRIPT_WAIT_SECS", "0")]).await;
+    let tw = app.twilio();
+    tw.call("CA0016", CALLER, MAIN_LINE).await;
+    tw.post(
+        "/twilio/voice/recording",
+        &[
+            ("CallSid", "CA0016"),
+            ("RecordingSid", "RE0016"),
+            ("RecordingUrl", "https://x/RE0016"),
+            ("RecordingStatus", "completed"),
+            ("RecordingDuration", "9"),
+        ],
+    )
+    .await;
+    assert!(
+        app.sandbox_twilio.sent_messages().is_empty(),
+        "waits for the transcript first"
+    );
+    switchboard::frontdesk::sweep(
+        &app.state,
+        chrono::Utc::now() + chrono::Duration::seconds(1),
+    )
+    .await;
+    let sent = app.sandbox_twilio.sent_messages();
+    assert_eq!(sent.len(), 1);
+    assert!(sent[0].body.contains("(no transcript)"), "{}", sent[0].body);
+    switchboard::frontdesk::sweep(
+        &app.state,
+        chrono::Utc::now() + chrono::Duration::seconds(1),
+    )
+    .await;
+    assert_eq!(app.sandbox_twilio.sent_messages().len(), 1);
+}
+
+#[tokio::test]
+async fn recording_consent_announce_and_opt_in_control_recording() {
+    let app = spawn_app().await;
+    let (c, csrf) = app.owner().await;
+    let mut flow: Value = c
+        .get(app.url("/api/call-flow"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    flow["callFlow"]["recording"]["mode"] = json!("announce");
+    let resp = c
+        .put(app.url("/api/call-flow"))
+        .header("x-csrf-token", &csrf)
+        .json(&flow["callFlow"])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let tw = app.twilio();
+    let body = tw.call("CA0017", CALLER, MAIN_LINE).await;
+    assert_eq!(
+        body,
+        twiml(&format!(
+            "<Say>This call may be recorded for quality and training.</Say>{DEMO_MENU}"
+        ))
+    );
+    let dial = tw.press("CA0017", 1, "1").await;
+    assert!(dial.contains(r#"<Dial action="/twilio/voice/dial-result" timeout="20" record="record-from-answer-dual">"#), "{dial}");
+
+    flow["callFlow"]["recording"]["mode"] = json!("opt_in");
+    c.put(app.url("/api/call-flow"))
+        .header("x-csrf-token", &csrf)
+        .json(&flow["callFlow"])
+        .send()
+        .await
+        .unwrap();
+    let body = tw.call("CA0018", CALLER, MAIN_LINE).await;
+    assert!(body.contains(r#"action="/twilio/voice/consent""#), "{body}");
+    assert!(body.contains("To allow recording, press 1."), "{body}");
+    let menu = tw
+        .twiml(
+            "/twilio/voice/consent",
+            &[("CallSid", "CA0018"), ("To", MAIN_LINE), ("Digits", "2")],
+        )
+        .await;
+    assert_eq!(menu, twiml(DEMO_MENU));
+    let dial = tw.press("CA0018", 1, "1").await;
+    assert!(
+        !dial.contains("record="),
+        "declined consent means no recording: {dial}"
+    );
+    tw.call("CA0019", CALLER, MAIN_LINE).await;
+    tw.twiml(
+        "/twilio/voice/consent",
+        &[("CallSid", "CA0019"), ("To", MAIN_LINE), ("Digits", "1")],
+    )
+    .await;
+    assert!(tw.press("CA0019", 1, "1").await.contains("record="));
+
+    let csv = c
+        .get(app.url("/api/calls/consent.csv"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(
+        lines[0],
+        "call_id,call_sid,started_at,from,to,consent_outcome,consent_at"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("\"CA0017\"") && l.contains("\"announced\"")),
+        "{csv}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("\"CA0018\"") && l.contains("\"declined\"")),
+        "{csv}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("\"CA0019\"") && l.contains("\"granted\"")),
+        "{csv}"
+    );
+}
+
+#[tokio::test]
+async fn after_hours_calls_go_to_the_after_hours_action() {
+    let app = spawn_app().await;
+    let (c, csrf) = app.owner().await;
+    let mut flow: Value = c
+        .get(app.url("/api/call-flow"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    // Open only on one holiday-free minute that has passed: effectively always closed.
+    flow["callFlow"]["hours"] = json!({ "weekly": {}, "holidays": [] });
+    flow["callFlow"]["afterHours"] =
+        json!({ "action": "message", "message": "We open at 8 tomorrow." });
+    let resp = c
+        .put(app.url("/api/call-flow"))
+        .header("x-csrf-token", &csrf)
+        .json(&flow["callFlow"])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
+    let body = app.twilio().call("CA0020", CALLER, MAIN_LINE).await;
+    assert_eq!(
+        body,
+        twiml("<Say>We open at 8 tomorrow.</Say><Say>Goodbye.</Say><Hangup/>")
+    );
+    flow["callFlow"]["afterHours"] =
+        json!({ "action": "voicemail", "message": "We're closed right now." });
+    c.put(app.url("/api/call-flow"))
+        .header("x-csrf-token", &csrf)
+        .json(&flow["callFlow"])
+        .send()
+        .await
+        .unwrap();
+    let body = app.twilio().call("CA0021", CALLER, MAIN_LINE).await;
+    assert_eq!(
+        body,
+        twiml(&format!(
+            "<Say>We&apos;re closed right now.</Say>{VOICEMAIL}"
+        ))
+    );
+}
+
+#[tokio::test]
+async fn saving_a_flow_with_a_dead_end_is_refused_naming_the_path() {
+    let app = spawn_app().await;
+    let (c, csrf) = app.owner().await;
+    let mut flow: Value = c
+        .get(app.url("/api/call-flow"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let version = flow["version"].as_i64().unwrap();
+    flow["callFlow"]["menu"][0]["action"] = json!({ "type": "dial", "targets": [] });
+    flow["callFlow"]["retries"] = json!(9);
+    let resp = c
+        .put(app.url("/api/call-flow"))
+        .header("x-csrf-token", &csrf)
+        .json(&flow["callFlow"])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    let err: Value = resp.json().await.unwrap();
+    assert_eq!(err["error"]["code"], "call_flow_dead_end");
+    let paths: Vec<&str> = err["error"]["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(paths, ["retries", "menu[0] (key 1).action"]);
+    let again: Value = c
+        .get(app.url("/api/call-flow"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        again["version"].as_i64().unwrap(),
+        version,
+        "nothing was saved"
+    );
+    let bad_json = c
+        .put(app.url("/api/call-flow"))
+        .header("x-csrf-token", &csrf)
+        .json(&json!({ "greting": "x" }))
+        .send()
+        .await
+        .unwrap();
+    let err: Value = bad_json.json().await.unwrap();
+    assert!(
+        err["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("unknown field `greting`"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn a_calls_timeline_shows_events_and_webhooks_and_other_orgs_get_404() {
+    let app = spawn_app_with(&instant()).await;
+    let tw = app.twilio();
+    tw.call("CA0022", CALLER, MAIN_LINE).await;
+    tw.press("CA0022", 1, "1").await;
+    tw.twiml(
+        "/twilio/voice/dial-result",
+        &[
+            ("CallSid", "CA0022"),
+            ("To", MAIN_LINE),
+            ("DialCallStatus", "busy"),
+        ],
+    )
+    .await;
+    tw.status("CA0022", CALLER, MAIN_LINE, "completed", "25")
+        .await;
+    app.wait_count("SELECT count(*) FROM messages WHERE kind = 'textback'", 1)
+        .await;
+    app.state.ledger.flush().await;
+    let (c, _) = app.owner().await;
+    let list: Value = c
+        .get(app.url("/api/calls?outcome=missed&caller=%2B14155550123"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = list["calls"][0]["id"].as_i64().unwrap();
+    let detail: Value = c
+        .get(app.url(&format!("/api/calls/{id}")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let kinds: Vec<&str> = detail["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "call.started",
+            "menu",
+            "dial.result",
+            "call.ended",
+            "textback.sent"
+        ]
+    );
+    let routes: Vec<&str> = detail["webhooks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["route"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        routes,
+        [
+            "/twilio/voice",
+            "/twilio/voice/menu",
+            "/twilio/voice/dial-result",
+            "/twilio/voice/status"
+        ]
+    );
+    assert_eq!(detail["messages"][0]["kind"], "textback");
+    let bad = c
+        .get(app.url("/api/calls?outcome=lost"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400);
+
+    let (other, _) = app
+        .user_client(
+            "Other Bakery",
+            "baker@example.com",
+            switchboard::domain::UserRole::Owner,
+        )
+        .await;
+    assert_eq!(
+        other
+            .get(app.url(&format!("/api/calls/{id}")))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+    let theirs: Value = other
+        .get(app.url("/api/calls"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(theirs["calls"], json!([]));
+}
