@@ -24,6 +24,7 @@ pub struct AppState {
     pub metrics: Metrics,
     pub ledger: Ledger,
     pub flags: Arc<Flags>,
+    pub flows: Arc<crate::db::callflows::FlowCache>,
     /// The base URL Twilio and Vapi call (PUBLIC_URL, or the local address in demo mode).
     pub public_url: String,
     pub started_at: Instant,

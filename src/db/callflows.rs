@@ -66,3 +66,41 @@ pub fn put_org_flow(
         |r| r.get(0),
     )
 }
+
+/// Parsed flows by (org, number), so a call does not re-parse JSON. Invalidated whenever
+/// a flow is saved.
+type FlowMap = std::collections::HashMap<(i64, Option<i64>), std::sync::Arc<CallFlow>>;
+
+#[derive(Default)]
+pub struct FlowCache {
+    map: std::sync::RwLock<FlowMap>,
+}
+
+impl FlowCache {
+    pub fn get(
+        &self,
+        conn: &Connection,
+        org_id: i64,
+        number_id: Option<i64>,
+    ) -> rusqlite::Result<std::sync::Arc<CallFlow>> {
+        if let Some(flow) = self
+            .map
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&(org_id, number_id))
+        {
+            return Ok(flow.clone());
+        }
+        let flow = std::sync::Arc::new(for_number(conn, org_id, number_id)?);
+        self.map
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert((org_id, number_id), flow.clone());
+        Ok(flow)
+    }
+
+    /// Call after writing `call_flows`.
+    pub fn invalidate(&self) {
+        self.map.write().unwrap_or_else(|p| p.into_inner()).clear();
+    }
+}

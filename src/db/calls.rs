@@ -1,6 +1,7 @@
 //! `calls` and `call_events`: one row per call, upserted by provider id so duplicate and
 //! out-of-order webhooks converge, plus its append-only timeline.
 
+use super::Cached;
 use rusqlite::{params_from_iter, Connection, OptionalExtension, Row};
 use serde::Serialize;
 use serde_json::Value;
@@ -86,14 +87,14 @@ pub struct TwilioCall<'a> {
 /// Creates the call on first sight, or fills in what an earlier (out-of-order) webhook
 /// could not know. Returns the call id and whether this created it.
 pub fn upsert_twilio(conn: &Connection, c: &TwilioCall<'_>) -> rusqlite::Result<(i64, bool)> {
-    let inserted = conn.execute(
+    let inserted = conn.exec_cached(
         "INSERT INTO calls (provider, call_sid, org_id, direction, from_number, to_number, phone_number_id, number_role)
          VALUES ('twilio', ?1, ?2, ?3, ?4, ?5, ?6, ?7)
          ON CONFLICT(call_sid) DO NOTHING",
         rusqlite::params![c.call_sid, c.org_id, c.direction, c.from, c.to, c.phone_number_id, c.number_role],
     )? == 1;
     if !inserted {
-        conn.execute(
+        conn.exec_cached(
             "UPDATE calls SET org_id = COALESCE(org_id, ?2), from_number = COALESCE(from_number, ?3),
                  to_number = COALESCE(to_number, ?4), phone_number_id = COALESCE(phone_number_id, ?5),
                  number_role = COALESCE(number_role, ?6)
@@ -102,16 +103,20 @@ pub fn upsert_twilio(conn: &Connection, c: &TwilioCall<'_>) -> rusqlite::Result<
             rusqlite::params![c.call_sid, c.org_id, c.from, c.to, c.phone_number_id, c.number_role],
         )?;
     }
-    let id = conn.query_row(
-        "SELECT id FROM calls WHERE call_sid = ?1",
-        [c.call_sid],
-        |r| r.get(0),
-    )?;
+    let id = if inserted {
+        conn.last_insert_rowid()
+    } else {
+        conn.row_cached(
+            "SELECT id FROM calls WHERE call_sid = ?1",
+            [c.call_sid],
+            |r| r.get(0),
+        )?
+    };
     Ok((id, inserted))
 }
 
 pub fn by_sid(conn: &Connection, call_sid: &str) -> rusqlite::Result<Option<Call>> {
-    conn.query_row(
+    conn.row_cached(
         &format!("SELECT {COLUMNS} FROM calls WHERE call_sid = ?1"),
         [call_sid],
         from_row,
@@ -120,7 +125,7 @@ pub fn by_sid(conn: &Connection, call_sid: &str) -> rusqlite::Result<Option<Call
 }
 
 pub fn by_id(conn: &Connection, id: i64) -> rusqlite::Result<Option<Call>> {
-    conn.query_row(
+    conn.row_cached(
         &format!("SELECT {COLUMNS} FROM calls WHERE id = ?1"),
         [id],
         from_row,
@@ -137,7 +142,7 @@ pub fn event(
     detail: Option<Value>,
     dedup_key: Option<&str>,
 ) -> rusqlite::Result<bool> {
-    Ok(conn.execute(
+    Ok(conn.exec_cached(
         "INSERT OR IGNORE INTO call_events (call_id, kind, detail, dedup_key) VALUES (?1, ?2, ?3, ?4)",
         (call_id, kind, detail.map(|d| d.to_string()), dedup_key),
     )? == 1)
@@ -169,7 +174,7 @@ pub fn events(conn: &Connection, call_id: i64) -> rusqlite::Result<Vec<CallEvent
 
 /// Records the consent outcome once; later answers do not overwrite it.
 pub fn set_consent(conn: &Connection, call_id: i64, outcome: &str) -> rusqlite::Result<()> {
-    conn.execute(
+    conn.exec_cached(
         "UPDATE calls SET consent_outcome = ?2, consent_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
          WHERE id = ?1 AND consent_outcome = 'not_asked'",
         (call_id, outcome),
@@ -178,7 +183,7 @@ pub fn set_consent(conn: &Connection, call_id: i64, outcome: &str) -> rusqlite::
 }
 
 pub fn add_menu_choice(conn: &Connection, call_id: i64, choice: &str) -> rusqlite::Result<()> {
-    conn.execute(
+    conn.exec_cached(
         "UPDATE calls SET menu_choices = menu_choices || ?2 WHERE id = ?1",
         (call_id, choice),
     )?;
@@ -187,7 +192,7 @@ pub fn add_menu_choice(conn: &Connection, call_id: i64, choice: &str) -> rusqlit
 
 /// A dialled leg answered: the call connected.
 pub fn mark_connected(conn: &Connection, call_id: i64) -> rusqlite::Result<()> {
-    conn.execute(
+    conn.exec_cached(
         "UPDATE calls SET answered_at = COALESCE(answered_at, strftime('%Y-%m-%dT%H:%M:%fZ', 'now')) WHERE id = ?1",
         [call_id],
     )?;
@@ -201,7 +206,7 @@ pub fn finish(
     status: &str,
     duration: Option<i64>,
 ) -> rusqlite::Result<()> {
-    conn.execute(
+    conn.exec_cached(
         "UPDATE calls SET status = ?2, duration_seconds = COALESCE(?3, duration_seconds),
              ended_at = COALESCE(ended_at, strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
              updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
@@ -213,7 +218,7 @@ pub fn finish(
 
 /// Sets the status of a live call unless it already ended (state never moves backwards).
 pub fn set_live_status(conn: &Connection, call_id: i64, status: &str) -> rusqlite::Result<()> {
-    conn.execute(
+    conn.exec_cached(
         "UPDATE calls SET status = ?2 WHERE id = ?1 AND ended_at IS NULL",
         (call_id, status),
     )?;
@@ -221,7 +226,7 @@ pub fn set_live_status(conn: &Connection, call_id: i64, status: &str) -> rusqlit
 }
 
 pub fn set_outcome(conn: &Connection, call_id: i64, outcome: &str) -> rusqlite::Result<()> {
-    conn.execute(
+    conn.exec_cached(
         "UPDATE calls SET outcome = ?2, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?1",
         (call_id, outcome),
     )?;
@@ -243,7 +248,7 @@ pub fn voicemail_left(conn: &Connection, call_id: i64) -> rusqlite::Result<bool>
 
 /// Schedules the text-back once per call.
 pub fn schedule_textback(conn: &Connection, call_id: i64, due_at: &str) -> rusqlite::Result<bool> {
-    Ok(conn.execute(
+    Ok(conn.exec_cached(
         "UPDATE calls SET textback_state = 'scheduled', textback_due_at = ?2 WHERE id = ?1 AND textback_state IS NULL",
         (call_id, due_at),
     )? == 1)
@@ -251,11 +256,11 @@ pub fn schedule_textback(conn: &Connection, call_id: i64, due_at: &str) -> rusql
 
 /// Takes the scheduled text-back for processing; only one caller ever gets `true`.
 pub fn claim_textback(conn: &Connection, call_id: i64) -> rusqlite::Result<bool> {
-    Ok(conn.execute("UPDATE calls SET textback_state = 'processing' WHERE id = ?1 AND textback_state = 'scheduled'", [call_id])? == 1)
+    Ok(conn.exec_cached("UPDATE calls SET textback_state = 'processing' WHERE id = ?1 AND textback_state = 'scheduled'", [call_id])? == 1)
 }
 
 pub fn set_textback_state(conn: &Connection, call_id: i64, state: &str) -> rusqlite::Result<()> {
-    conn.execute(
+    conn.exec_cached(
         "UPDATE calls SET textback_state = ?2 WHERE id = ?1",
         (call_id, state),
     )?;
@@ -320,7 +325,7 @@ pub fn list(conn: &Connection, org_id: i64, f: &CallFilter) -> rusqlite::Result<
 
 /// One call of the org (another org's id is `None`).
 pub fn get(conn: &Connection, org_id: i64, id: i64) -> rusqlite::Result<Option<Call>> {
-    conn.query_row(
+    conn.row_cached(
         &format!("SELECT {COLUMNS} FROM calls WHERE id = ?1 AND org_id = ?2"),
         [id, org_id],
         from_row,

@@ -1,14 +1,9 @@
-//! The webhook ledger (SPEC §2): one row per inbound webhook, written by a background
-//! thread in batches so a burst of webhooks costs one transaction, not one per request.
-//! A full queue drops rows (counted) rather than slowing webhooks down.
+//! The webhook ledger (SPEC §2): one row per inbound webhook, queued to the database
+//! writer without waiting, so it joins the batch of the webhook's own writes. A full queue
+//! drops rows (counted) rather than slowing webhooks down.
 
 use super::Db;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
-use std::time::Duration;
-
-const QUEUE: usize = 20_000;
-const BATCH: usize = 1_000;
 
 #[derive(Debug, Clone)]
 pub struct Entry {
@@ -25,90 +20,27 @@ pub struct Entry {
     pub remote_ip: Option<String>,
 }
 
-enum Msg {
-    Entry(Box<Entry>),
-    Flush(std::sync::mpsc::Sender<()>),
-}
-
 pub struct Ledger {
-    tx: SyncSender<Msg>,
+    db: Db,
     dropped: AtomicU64,
 }
 
 impl Ledger {
-    /// Starts the writer thread.
-    pub fn start(db: Db) -> Ledger {
-        let (tx, rx) = sync_channel(QUEUE);
-        std::thread::Builder::new()
-            .name("ledger-writer".into())
-            .spawn(move || writer(db, rx))
-            .expect("the ledger writer thread starts");
+    pub fn new(db: Db) -> Ledger {
         Ledger {
-            tx,
+            db,
             dropped: AtomicU64::new(0),
         }
     }
 
-    pub fn record(&self, entry: Entry) {
-        match self.tx.try_send(Msg::Entry(Box::new(entry))) {
-            Ok(()) => {}
-            Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
-                self.dropped.fetch_add(1, Ordering::Relaxed);
-            }
-        }
-    }
-
-    pub fn dropped(&self) -> u64 {
-        self.dropped.load(Ordering::Relaxed)
-    }
-
-    /// Waits until everything recorded so far is in the database.
-    pub async fn flush(&self) {
-        let (done_tx, done_rx) = std::sync::mpsc::channel();
-        if self.tx.send(Msg::Flush(done_tx)).is_err() {
-            return;
-        }
-        let _ = tokio::task::spawn_blocking(move || done_rx.recv_timeout(Duration::from_secs(10)))
-            .await;
-    }
-}
-
-fn writer(db: Db, rx: Receiver<Msg>) {
-    while let Ok(first) = rx.recv() {
-        let mut entries = Vec::new();
-        let mut flushes = Vec::new();
-        let mut next = Some(first);
-        while let Some(msg) = next.take() {
-            match msg {
-                Msg::Entry(e) => entries.push(e),
-                Msg::Flush(done) => flushes.push(done),
-            }
-            if entries.len() < BATCH {
-                next = rx.try_recv().ok();
-            }
-        }
-        if !entries.is_empty() {
-            if let Err(e) = write(&db, &entries) {
-                log::error!("could not write {} webhook ledger rows: {e}", entries.len());
-            }
-        }
-        for done in flushes {
-            let _ = done.send(());
-        }
-    }
-}
-
-fn write(db: &Db, entries: &[Box<Entry>]) -> Result<(), super::DbError> {
-    let mut conn = db.conn()?;
-    let tx = conn.transaction()?;
-    {
-        let mut stmt = tx.prepare_cached(
-            "INSERT INTO webhook_ledger (provider, route, idempotency_key, reference, org_id, signature, http_status,
-                 latency_ms, error, remote_ip)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-        )?;
-        for e in entries {
-            stmt.execute(rusqlite::params![
+    pub fn record(&self, e: Entry) {
+        let queued = self.db.submit(move |c| {
+            c.prepare_cached(
+                "INSERT INTO webhook_ledger (provider, route, idempotency_key, reference, org_id, signature, http_status,
+                     latency_ms, error, remote_ip)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            )?
+            .execute(rusqlite::params![
                 e.provider,
                 e.route,
                 e.idempotency_key,
@@ -120,10 +52,23 @@ fn write(db: &Db, entries: &[Box<Entry>]) -> Result<(), super::DbError> {
                 e.error,
                 e.remote_ip
             ])?;
+            Ok(())
+        });
+        if !queued {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
         }
     }
-    tx.commit()?;
-    Ok(())
+
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Waits until everything recorded so far is in the database (the writer is FIFO).
+    pub async fn flush(&self) {
+        if let Err(e) = self.db.write(|_| Ok(())).await {
+            log::warn!("flushing the webhook ledger failed: {e}");
+        }
+    }
 }
 
 /// Ledger rows about one call or message, oldest first (a call's timeline).

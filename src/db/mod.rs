@@ -21,6 +21,7 @@ pub mod settings;
 pub mod tokens;
 pub mod users;
 pub mod voicemails;
+pub mod writer;
 
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::Connection;
@@ -58,6 +59,7 @@ pub enum DbError {
 /// readers run beside the one writer; NORMAL is durable across application crashes in WAL
 /// mode; foreign keys are off by default in SQLite and must be enabled per connection.
 pub fn apply_pragmas(conn: &Connection) -> rusqlite::Result<()> {
+    conn.set_prepared_statement_cache_capacity(64);
     conn.execute_batch(
         "PRAGMA busy_timeout = 5000;
          PRAGMA journal_mode = WAL;
@@ -71,6 +73,7 @@ pub fn apply_pragmas(conn: &Connection) -> rusqlite::Result<()> {
 pub struct Db {
     pool: Pool,
     path: PathBuf,
+    writer: std::sync::Arc<writer::Writer>,
 }
 
 impl Db {
@@ -93,10 +96,12 @@ impl Db {
             .max_size(8)
             .connection_timeout(DB_TIMEOUT)
             .build(manager)?;
+        let writer = std::sync::Arc::new(writer::Writer::start(path)?);
         Ok((
             Db {
                 pool,
                 path: path.to_path_buf(),
+                writer,
             },
             report,
         ))
@@ -140,10 +145,56 @@ impl Db {
         self.run(move |c| f(c).map_err(DbError::from)).await
     }
 
+    /// Hot-path writes: run by the single writer thread, batched with other writes into
+    /// one transaction (see [`writer`]). `f` runs inside a savepoint, so on error its own
+    /// changes are undone; it must not open a transaction itself.
+    pub async fn write<T, F>(&self, f: F) -> Result<T, DbError>
+    where
+        F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.writer.write(f).await
+    }
+
+    /// Queues a write without waiting for it; false when the queue is full.
+    pub fn submit<F>(&self, f: F) -> bool
+    where
+        F: FnOnce(&Connection) -> rusqlite::Result<()> + Send + 'static,
+    {
+        self.writer.submit(f)
+    }
+
     /// Pool statistics for health reporting.
     pub fn pool_state(&self) -> (u32, u32) {
         let state = self.pool.state();
         (state.connections, state.idle_connections)
+    }
+}
+
+/// `execute` and `query_row` through the connection's prepared-statement cache: hot-path
+/// statements are parsed once per connection instead of on every webhook.
+pub trait Cached {
+    fn exec_cached<P: rusqlite::Params>(&self, sql: &str, params: P) -> rusqlite::Result<usize>;
+    fn row_cached<T, P: rusqlite::Params, F: FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>>(
+        &self,
+        sql: &str,
+        params: P,
+        f: F,
+    ) -> rusqlite::Result<T>;
+}
+
+impl Cached for Connection {
+    fn exec_cached<P: rusqlite::Params>(&self, sql: &str, params: P) -> rusqlite::Result<usize> {
+        self.prepare_cached(sql)?.execute(params)
+    }
+
+    fn row_cached<T, P: rusqlite::Params, F: FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>>(
+        &self,
+        sql: &str,
+        params: P,
+        f: F,
+    ) -> rusqlite::Result<T> {
+        self.prepare_cached(sql)?.query_row(params, f)
     }
 }
 

@@ -130,8 +130,9 @@ pub struct Resolved {
 /// The active number row for `e164`, if any. A number not in the table is treated as
 /// `system` by the caller: there is no other inference.
 pub fn resolve(conn: &Connection, e164: &str) -> rusqlite::Result<Option<Resolved>> {
+    use super::Cached;
     use rusqlite::OptionalExtension;
-    conn.query_row(
+    conn.row_cached(
         "SELECT n.id, n.org_id, n.e164, n.role, n.handler, n.agent_id, n.friendly_name, a.account_sid,
                 o.name, o.timezone, o.notification_number
          FROM phone_numbers n

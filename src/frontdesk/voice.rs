@@ -4,7 +4,8 @@
 
 use super::FrontdeskError;
 use crate::app::AppState;
-use crate::db::{agents, callflows, calls, numbers, voicemails};
+use crate::db::callflows::FlowCache;
+use crate::db::{agents, calls, numbers, voicemails};
 use crate::domain::callflow::{AfterHoursAction, CallFlow, MenuAction, RecordingMode};
 use crate::domain::textback::{outcome, CallFacts, Outcome};
 use crate::domain::{FlagKey, NumberHandler, NumberRole};
@@ -38,7 +39,7 @@ struct CallContext {
     /// The `call_recording` flag for the call's org.
     recording_flag: bool,
     number: Option<numbers::Resolved>,
-    flow: CallFlow,
+    flow: std::sync::Arc<CallFlow>,
     consent: String,
     ended: bool,
 }
@@ -51,7 +52,12 @@ fn direction(p: &VoiceParams) -> &'static str {
 }
 
 /// Resolves the called number, upserts the call and loads its flow.
-fn load(conn: &Connection, flags: &Flags, p: &VoiceParams) -> rusqlite::Result<CallContext> {
+fn load(
+    conn: &Connection,
+    flags: &Flags,
+    flows: &FlowCache,
+    p: &VoiceParams,
+) -> rusqlite::Result<CallContext> {
     let number = match p.to.as_deref() {
         Some(to) => numbers::resolve(conn, to)?,
         None => None,
@@ -80,10 +86,8 @@ fn load(conn: &Connection, flags: &Flags, p: &VoiceParams) -> rusqlite::Result<C
         },
     )?;
     let flow = match &number {
-        Some(n) if n.role == NumberRole::Operational => {
-            callflows::for_number(conn, n.org_id, Some(n.id))?
-        }
-        _ => CallFlow::default(),
+        Some(n) if n.role == NumberRole::Operational => flows.get(conn, n.org_id, Some(n.id))?,
+        _ => std::sync::Arc::new(CallFlow::default()),
     };
     let call = calls::by_id(conn, call_id)?;
     let recording_flag = match &number {
@@ -129,124 +133,153 @@ pub fn voicemail_twiml(flow: &CallFlow) -> TwiML {
     voicemail_after(TwiML::new(), flow)
 }
 
-/// `POST /twilio/voice`: the entry of every call.
+/// What the entry webhook decided, from one write job.
+enum Entry {
+    /// Not in `phone_numbers`: treated as system.
+    Unknown,
+    System(String),
+    Onboarding(String),
+    Operational {
+        number: numbers::Resolved,
+        flow: std::sync::Arc<CallFlow>,
+        open: bool,
+        recording_allowed: bool,
+    },
+}
+
+/// `POST /twilio/voice`: the entry of every call. The number lookup, the call row and its
+/// first event are one job for the database writer (the hot path of SPEC §10).
 pub async fn entry(state: &AppState, p: VoiceParams) -> Result<TwiML, FrontdeskError> {
     let now = chrono::Utc::now();
-    let ctx = load_async(state, &p).await?;
-    let Some(number) = ctx.number.clone() else {
-        state.metrics.incr(UNKNOWN_NUMBERS, &[("kind", "voice")]);
-        log::warn!(
-            "call {} to a number that is not in phone_numbers; treated as system and rejected",
-            p.call_sid
-        );
-        let id = ctx.call_id;
-        state
-            .db
-            .query(move |c| {
+    let (flags, flows) = (state.flags.clone(), state.flows.clone());
+    let params = p.clone();
+    let decided = state
+        .db
+        .write(move |c| {
+            let number = match params.to.as_deref() {
+                Some(to) => numbers::resolve(c, to)?,
+                None => None,
+            };
+            let role = number
+                .as_ref()
+                .map(|n| n.role)
+                .unwrap_or(NumberRole::System);
+            let (call_id, _) = calls::upsert_twilio(
+                c,
+                &calls::TwilioCall {
+                    call_sid: &params.call_sid,
+                    org_id: number.as_ref().map(|n| n.org_id),
+                    direction: direction(&params),
+                    from: params.from.as_deref(),
+                    to: params.to.as_deref(),
+                    phone_number_id: number.as_ref().map(|n| n.id),
+                    number_role: Some(role.as_str()),
+                },
+            )?;
+            let reject = |reason: &str| -> rusqlite::Result<()> {
                 calls::event(
                     c,
-                    id,
+                    call_id,
                     "rejected",
-                    Some(json!({ "reason": "unknown_number" })),
+                    Some(json!({ "reason": reason })),
                     Some("entry"),
                 )?;
-                calls::set_outcome(c, id, Outcome::Rejected.as_str())
-            })
-            .await?;
-        return Ok(TwiML::new().reject());
-    };
-    match number.role {
-        NumberRole::System => {
-            log::info!(
-                "call {} to system number {} rejected",
-                p.call_sid,
-                number.e164
-            );
-            let id = ctx.call_id;
-            state
-                .db
-                .query(move |c| {
+                calls::set_outcome(c, call_id, Outcome::Rejected.as_str())
+            };
+            let Some(number) = number else {
+                reject("unknown_number")?;
+                return Ok(Entry::Unknown);
+            };
+            match number.role {
+                NumberRole::System => {
+                    reject("system_number")?;
+                    Ok(Entry::System(number.e164))
+                }
+                NumberRole::Onboarding => {
                     calls::event(
                         c,
-                        id,
-                        "rejected",
-                        Some(json!({ "reason": "system_number" })),
-                        Some("entry"),
-                    )?;
-                    calls::set_outcome(c, id, Outcome::Rejected.as_str())
-                })
-                .await?;
-            Ok(TwiML::new().reject())
-        }
-        NumberRole::Onboarding => {
-            state.metrics.invariant(
-                "voice_onboarding_number",
-                &format!("call {} to onboarding number {}", p.call_sid, number.e164),
-            );
-            let id = ctx.call_id;
-            state
-                .db
-                .query(move |c| {
-                    calls::event(
-                        c,
-                        id,
+                        call_id,
                         "invariant",
                         Some(json!({ "name": "voice_onboarding_number" })),
                         Some("entry"),
                     )?;
-                    calls::set_outcome(c, id, Outcome::Rejected.as_str())
-                })
-                .await?;
-            Ok(TwiML::new().say(ONBOARDING_VOICE_MESSAGE).hangup())
-        }
-        NumberRole::Operational => operational_entry(state, &ctx, &number, now).await,
-    }
-}
-
-async fn operational_entry(
-    state: &AppState,
-    ctx: &CallContext,
-    number: &numbers::Resolved,
-    now: chrono::DateTime<chrono::Utc>,
-) -> Result<TwiML, FrontdeskError> {
-    if number.handler == NumberHandler::Vapi {
-        // Vapi answers this number; Twilio should not be calling us for it. Answer anyway.
-        state.metrics.invariant(
-            "voice_vapi_number_on_ivr",
-            &format!(
-                "number {} is handled by Vapi but Twilio called the IVR",
-                number.e164
-            ),
-        );
-    }
-    let flow = &ctx.flow;
-    let call_id = ctx.call_id;
-    let open = flow.is_open(now, tz(number));
-    let mode = flow.recording.mode;
-    let recording_allowed = ctx.recording_flag;
-    state
-        .db
-        .query(move |c| {
-            calls::event(
-                c,
-                call_id,
-                "call.started",
-                Some(json!({ "open": open })),
-                Some("entry"),
-            )
-            .map(|_| ())
+                    calls::set_outcome(c, call_id, Outcome::Rejected.as_str())?;
+                    Ok(Entry::Onboarding(number.e164))
+                }
+                NumberRole::Operational => {
+                    let flow = flows.get(c, number.org_id, Some(number.id))?;
+                    let open = flow.is_open(now, tz(&number));
+                    let recording_allowed =
+                        flags.is_enabled(c, number.org_id, FlagKey::CallRecording)?;
+                    calls::event(
+                        c,
+                        call_id,
+                        "call.started",
+                        Some(json!({ "open": open })),
+                        Some("entry"),
+                    )?;
+                    if !open {
+                        calls::event(c, call_id, "after_hours", None, Some("after_hours"))?;
+                    } else if recording_allowed && flow.recording.mode == RecordingMode::Announce {
+                        calls::set_consent(c, call_id, "announced")?;
+                    }
+                    Ok(Entry::Operational {
+                        number,
+                        flow,
+                        open,
+                        recording_allowed,
+                    })
+                }
+            }
         })
         .await?;
+    Ok(match decided {
+        Entry::Unknown => {
+            state.metrics.incr(UNKNOWN_NUMBERS, &[("kind", "voice")]);
+            log::warn!(
+                "call {} to a number that is not in phone_numbers; treated as system and rejected",
+                p.call_sid
+            );
+            TwiML::new().reject()
+        }
+        Entry::System(e164) => {
+            log::info!("call {} to system number {e164} rejected", p.call_sid);
+            TwiML::new().reject()
+        }
+        Entry::Onboarding(e164) => {
+            state.metrics.invariant(
+                "voice_onboarding_number",
+                &format!("call {} to onboarding number {e164}", p.call_sid),
+            );
+            TwiML::new().say(ONBOARDING_VOICE_MESSAGE).hangup()
+        }
+        Entry::Operational {
+            number,
+            flow,
+            open,
+            recording_allowed,
+        } => {
+            if number.handler == NumberHandler::Vapi {
+                // Vapi answers this number; Twilio should not be calling us for it. Answer anyway.
+                state.metrics.invariant(
+                    "voice_vapi_number_on_ivr",
+                    &format!(
+                        "number {} is handled by Vapi but Twilio called the IVR",
+                        number.e164
+                    ),
+                );
+            }
+            operational_twiml(&flow, open, recording_allowed)
+        }
+    })
+}
+
+/// The first TwiML of an operational call: after-hours action, or consent then the menu.
+fn operational_twiml(flow: &CallFlow, open: bool, recording_allowed: bool) -> TwiML {
     if !open {
         let a = &flow.after_hours;
-        state
-            .db
-            .query(move |c| {
-                calls::event(c, call_id, "after_hours", None, Some("after_hours")).map(|_| ())
-            })
-            .await?;
         let twiml = TwiML::new().say(&a.message);
-        return Ok(match a.action {
+        return match a.action {
             AfterHoursAction::Voicemail => voicemail_after(twiml, flow),
             AfterHoursAction::Message => twiml.say("Goodbye.").hangup(),
             AfterHoursAction::Dial => twiml.dial(
@@ -255,29 +288,23 @@ async fn operational_entry(
                 false,
                 DialTarget::Numbers(a.targets.iter().map(|t| t.to_string()).collect()),
             ),
-        });
+        };
     }
-    match (mode, recording_allowed) {
-        (RecordingMode::Off, _) | (_, false) => Ok(menu_twiml(flow, 1)),
-        (RecordingMode::Announce, true) => {
-            state
-                .db
-                .query(move |c| calls::set_consent(c, call_id, "announced"))
-                .await?;
-            Ok(TwiML::new().say(&flow.recording.disclosure).gather(
-                "/twilio/voice/menu?attempt=1",
-                flow.gather_timeout_secs,
-                flow.menu_prompt(),
-            ))
-        }
-        (RecordingMode::OptIn, true) => Ok(TwiML::new().gather(
+    match (flow.recording.mode, recording_allowed) {
+        (RecordingMode::Off, _) | (_, false) => menu_twiml(flow, 1),
+        (RecordingMode::Announce, true) => TwiML::new().say(&flow.recording.disclosure).gather(
+            "/twilio/voice/menu?attempt=1",
+            flow.gather_timeout_secs,
+            flow.menu_prompt(),
+        ),
+        (RecordingMode::OptIn, true) => TwiML::new().gather(
             "/twilio/voice/consent",
             flow.gather_timeout_secs,
             vec![
                 flow.recording.disclosure.clone(),
                 flow.recording.opt_in_prompt.clone(),
             ],
-        )),
+        ),
     }
 }
 
@@ -331,11 +358,11 @@ pub async fn menu(
     let (ctx, sip) = {
         let p = p.clone();
         let digit = digits.clone();
-        let flags = state.flags.clone();
+        let (flags, flows) = (state.flags.clone(), state.flows.clone());
         state
             .db
             .query(move |c| {
-                let ctx = load(c, &flags, &p)?;
+                let ctx = load(c, &flags, &flows, &p)?;
                 let key = format!("menu:{attempt}:{}", digit.as_deref().unwrap_or("-"));
                 let detail = json!({ "attempt": attempt, "digits": digit });
                 if calls::event(c, ctx.call_id, "menu", Some(detail), Some(&key))? {
@@ -409,8 +436,8 @@ fn recording_consented(ctx: &CallContext) -> bool {
 
 async fn load_async(state: &AppState, p: &VoiceParams) -> Result<CallContext, FrontdeskError> {
     let p = p.clone();
-    let flags = state.flags.clone();
-    Ok(state.db.query(move |c| load(c, &flags, &p)).await?)
+    let (flags, flows) = (state.flags.clone(), state.flows.clone());
+    Ok(state.db.query(move |c| load(c, &flags, &flows, &p)).await?)
 }
 
 /// `POST /twilio/voice/dial-result`: answered → goodbye; anything else → voicemail.
@@ -424,11 +451,11 @@ pub async fn dial_result(
     let ctx = {
         let p = p.clone();
         let status = status.clone();
-        let flags = state.flags.clone();
+        let (flags, flows) = (state.flags.clone(), state.flows.clone());
         state
             .db
             .query(move |c| {
-                let ctx = load(c, &flags, &p)?;
+                let ctx = load(c, &flags, &flows, &p)?;
                 calls::event(
                     c,
                     ctx.call_id,
@@ -461,11 +488,11 @@ pub async fn voicemail_done(
 ) -> Result<TwiML, FrontdeskError> {
     let ctx = {
         let p = p.clone();
-        let flags = state.flags.clone();
+        let (flags, flows) = (state.flags.clone(), state.flows.clone());
         state
             .db
             .query(move |c| {
-                let ctx = load(c, &flags, &p)?;
+                let ctx = load(c, &flags, &flows, &p)?;
                 if let Some(sid) = &rec.sid {
                     let org = ctx.number.as_ref().map(|n| n.org_id);
                     voicemails::upsert_recording(
@@ -507,11 +534,11 @@ pub async fn recording(
     let wait = i64::from(state.config.transcript_wait_secs);
     let notify_now = {
         let p = p.clone();
-        let flags = state.flags.clone();
+        let (flags, flows) = (state.flags.clone(), state.flows.clone());
         state
             .db
             .query(move |c| {
-                let ctx = load(c, &flags, &p)?;
+                let ctx = load(c, &flags, &flows, &p)?;
                 let org = ctx.number.as_ref().map(|n| n.org_id);
                 let completed = rec.status.as_deref().unwrap_or("completed") == "completed";
                 let id = voicemails::upsert_recording(
@@ -571,11 +598,11 @@ pub async fn transcription(
         Some("completed") => "completed",
         _ => "failed",
     };
-    let flags = state.flags.clone();
+    let (flags, flows) = (state.flags.clone(), state.flows.clone());
     let id = state
         .db
         .query(move |c| {
-            let ctx = load(c, &flags, &p)?;
+            let ctx = load(c, &flags, &flows, &p)?;
             let org = ctx.number.as_ref().map(|n| n.org_id);
             let id =
                 voicemails::set_transcription(c, org, ctx.call_id, &sid, text.as_deref(), status)?;
@@ -632,11 +659,11 @@ pub async fn status(
     let ctx = {
         let p = p.clone();
         let call_status = call_status.clone();
-        let flags = state.flags.clone();
+        let (flags, flows) = (state.flags.clone(), state.flows.clone());
         state
             .db
             .query(move |c| {
-                let ctx = load(c, &flags, &p)?;
+                let ctx = load(c, &flags, &flows, &p)?;
                 if terminal {
                     calls::finish(c, ctx.call_id, &call_status, duration)?;
                     calls::event(

@@ -51,6 +51,7 @@ pub async fn put(
             },
         )
         .await?;
+    state.flows.invalidate();
     match result {
         Ok(version) => Ok(HttpResponse::Ok().json(json!({ "version": version }))),
         Err(problems) => {

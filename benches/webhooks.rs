@@ -1,0 +1,236 @@
+//! Webhook throughput and latency (SPEC §10): `/twilio/voice` on the real appliance
+//! (signature check, role lookup, rate limit, call row insert, TwiML) against a bare
+//! actix-web handler returning fixed TwiML, same machine, same run, same load generator.
+//!
+//! Run with `cargo bench --bench webhooks` (optionally `-- SECONDS CONNECTIONS`, default
+//! 10 s and 64 connections). Every request is a new CallSid, so each one inserts a call.
+
+use actix_web::{web, App, HttpResponse, HttpServer};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use switchboard::config::{Config, Sources};
+use switchboard::startup::Application;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+const FIXED_TWIML: &str = r#"<?xml version="1.0" encoding="UTF-8"?><Response><Gather input="dtmf" numDigits="1" timeout="5" actionOnEmptyResult="true" action="/twilio/voice/menu?attempt=1"><Say>Thanks for calling.</Say></Gather></Response>"#;
+
+struct Result {
+    requests: usize,
+    errors: usize,
+    elapsed: Duration,
+    latencies_us: Vec<u32>,
+}
+
+impl Result {
+    fn rps(&self) -> f64 {
+        self.requests as f64 / self.elapsed.as_secs_f64()
+    }
+    fn pct(&self, p: f64) -> f64 {
+        if self.latencies_us.is_empty() {
+            return 0.0;
+        }
+        let i = ((self.latencies_us.len() as f64 - 1.0) * p).round() as usize;
+        f64::from(self.latencies_us[i]) / 1000.0
+    }
+}
+
+/// Reads one HTTP/1.1 response with a Content-Length body; returns the status code.
+async fn read_response(stream: &mut TcpStream, buf: &mut Vec<u8>) -> std::io::Result<u16> {
+    buf.clear();
+    let mut chunk = [0u8; 8192];
+    loop {
+        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+            let status: u16 = head.get(9..12).and_then(|s| s.parse().ok()).unwrap_or(0);
+            let len: usize = head
+                .lines()
+                .find_map(|l| {
+                    l.strip_prefix("content-length:")
+                        .map(|v| v.trim().parse().unwrap_or(0))
+                })
+                .unwrap_or(0);
+            while buf.len() < end + 4 + len {
+                let n = stream.read(&mut chunk).await?;
+                if n == 0 {
+                    return Err(std::io::ErrorKind::UnexpectedEof.into());
+                }
+                buf.extend_from_slice(&chunk[..n]);
+            }
+            return Ok(status);
+        }
+        let n = stream.read(&mut chunk).await?;
+        if n == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
+/// Drives `connections` keep-alive connections for `duration`, each sending the next
+/// pre-built request.
+async fn load(
+    port: u16,
+    requests: Arc<Vec<Vec<u8>>>,
+    connections: usize,
+    duration: Duration,
+) -> Result {
+    let next = Arc::new(AtomicUsize::new(0));
+    let start = Instant::now();
+    let deadline = start + duration;
+    let mut tasks = Vec::new();
+    for _ in 0..connections {
+        let (requests, next) = (requests.clone(), next.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut stream = TcpStream::connect(("127.0.0.1", port))
+                .await
+                .expect("connect");
+            stream.set_nodelay(true).ok();
+            let mut buf = Vec::with_capacity(16 * 1024);
+            let (mut lat, mut errors) = (Vec::new(), 0usize);
+            while Instant::now() < deadline {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(req) = requests.get(i) else { break };
+                let t = Instant::now();
+                stream.write_all(req).await.expect("write");
+                match read_response(&mut stream, &mut buf).await {
+                    Ok(200) => lat.push(t.elapsed().as_micros() as u32),
+                    Ok(status) => {
+                        if errors == 0 {
+                            eprintln!("first error: HTTP {status}");
+                        }
+                        errors += 1
+                    }
+                    Err(e) => {
+                        if errors == 0 {
+                            eprintln!("first error: {e}");
+                        }
+                        errors += 1;
+                        stream = TcpStream::connect(("127.0.0.1", port))
+                            .await
+                            .expect("reconnect");
+                    }
+                }
+            }
+            (lat, errors)
+        }));
+    }
+    let mut latencies_us = Vec::new();
+    let mut errors = 0;
+    for t in tasks {
+        let (l, e) = t.await.expect("load task");
+        latencies_us.extend(l);
+        errors += e;
+    }
+    let elapsed = start.elapsed();
+    latencies_us.sort_unstable();
+    Result {
+        requests: latencies_us.len(),
+        errors,
+        elapsed,
+        latencies_us,
+    }
+}
+
+fn build_requests(n: usize, port: u16, sid: &str, token: &str) -> Vec<Vec<u8>> {
+    (0..n)
+        .map(|i| {
+            let params: Vec<(String, String)> = vec![
+                ("AccountSid".into(), sid.into()),
+                ("CallSid".into(), format!("CA{i:032x}")),
+                ("From".into(), format!("+1415{:07}", i % 10_000_000)),
+                ("To".into(), "+15550100001".into()),
+                ("Direction".into(), "inbound".into()),
+                ("CallStatus".into(), "ringing".into()),
+            ];
+            let url = format!("http://127.0.0.1:{port}/twilio/voice");
+            let signature = switchboard::domain::signature::compute(token, &url, &params);
+            let body: String = form_urlencoded::Serializer::new(String::new()).extend_pairs(&params).finish();
+            format!(
+                "POST /twilio/voice HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+                 X-Twilio-Signature: {signature}\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            )
+            .into_bytes()
+        })
+        .collect()
+}
+
+fn print(name: &str, r: &Result) {
+    println!(
+        "{name:<28} {:>9.0} req/s   p50 {:>6.2} ms   p99 {:>6.2} ms   errors {}",
+        r.rps(),
+        r.pct(0.50),
+        r.pct(0.99),
+        r.errors
+    );
+}
+
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    let seconds: u64 = args.first().and_then(|s| s.parse().ok()).unwrap_or(10);
+    let connections: usize = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(64);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let local = tokio::task::LocalSet::new();
+    local.block_on(&runtime, async move {
+        let dir = tempfile::tempdir().unwrap();
+        let mut src = Sources::default();
+        src.set("SWITCHBOARD_DATA_DIR", dir.path().display().to_string());
+        src.set("SWITCHBOARD_LISTEN", "127.0.0.1:0");
+        src.set("SWITCHBOARD_DEMO", "true");
+        src.set("SWITCHBOARD_LOG", "warn");
+        // Every request is a different caller; keep the per-caller limiter out of the way.
+        src.set("SWITCHBOARD_RATE_TWILIO_VOICE_PER_MIN", "1000000");
+        let config = Config::from_sources(&src).unwrap();
+        let app = Application::build(config).await.unwrap();
+        let app_port = app.port();
+        let master = app.state().twilio_master.clone().unwrap();
+        tokio::task::spawn_local(app.run_until_stopped());
+
+        let bare = HttpServer::new(|| {
+            App::new().route(
+                "/twilio/voice",
+                // Reads the form body like the real handler (actix closes a keep-alive
+                // connection whose body was left unread).
+                web::post().to(|_body: web::Bytes| async { HttpResponse::Ok().content_type("text/xml; charset=utf-8").body(FIXED_TWIML) }),
+            )
+        })
+        .bind(("127.0.0.1", 0))
+        .unwrap();
+        let bare_port = bare.addrs()[0].port();
+        tokio::task::spawn_local(bare.run());
+
+        let duration = Duration::from_secs(seconds);
+        let budget = 60_000 * seconds as usize;
+        println!("switchboard webhook benchmark: {seconds} s per target, {connections} connections, {} cores", std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0));
+        let warm = Arc::new(build_requests(2_000, bare_port, &master.account_sid, &master.auth_token));
+        load(bare_port, warm, connections, Duration::from_millis(500)).await;
+        let bare_reqs = Arc::new(build_requests(budget, bare_port, &master.account_sid, &master.auth_token));
+        let bare_result = load(bare_port, bare_reqs, connections, duration).await;
+        print("bare actix handler", &bare_result);
+        let app_reqs = Arc::new(build_requests(budget, app_port, &master.account_sid, &master.auth_token));
+        let app_result = load(app_port, app_reqs, connections, duration).await;
+        print("switchboard /twilio/voice", &app_result);
+        println!("ratio (switchboard / bare):   {:.1} %   (SPEC §10 target ≥ 40 %, p99 ≤ 10 ms)", 100.0 * app_result.rps() / bare_result.rps());
+        println!("process RSS after load:       {:.1} MiB (both servers and the load generator)", rss_kib() as f64 / 1024.0);
+    });
+}

@@ -1,0 +1,136 @@
+//! The single writer: one thread owns one connection and applies write jobs in batches,
+//! one transaction per batch (group commit), each job inside its own savepoint so one
+//! failing job does not undo the others. Writers never wait in SQLite's sleeping busy
+//! handler, and a burst of webhooks costs a few commits instead of one each.
+
+use super::{apply_pragmas, DbError, DB_TIMEOUT};
+use rusqlite::Connection;
+use std::panic::AssertUnwindSafe;
+use std::path::Path;
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
+
+/// Called with the batch's commit result once the batch is committed (or not).
+type Done = Box<dyn FnOnce(Result<(), String>) + Send>;
+type Job = Box<dyn FnOnce(&Connection) -> Done + Send>;
+
+const QUEUE: usize = 50_000;
+const MAX_BATCH: usize = 1_000;
+
+pub struct Writer {
+    tx: SyncSender<Job>,
+}
+
+impl Writer {
+    pub fn start(path: &Path) -> Result<Writer, DbError> {
+        let conn = Connection::open(path)?;
+        apply_pragmas(&conn)?;
+        let (tx, rx) = sync_channel(QUEUE);
+        std::thread::Builder::new()
+            .name("db-writer".into())
+            .spawn(move || run(conn, rx))
+            .map_err(|e| {
+                DbError::Invalid(format!("cannot start the database writer thread: {e}"))
+            })?;
+        Ok(Writer { tx })
+    }
+
+    /// Runs `f` in the writer's transaction and returns its result once committed.
+    pub async fn write<T, F>(&self, f: F) -> Result<T, DbError>
+    where
+        F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let (otx, orx) = tokio::sync::oneshot::channel::<Result<T, DbError>>();
+        let job: Job = Box::new(move |conn| {
+            let result = in_savepoint(conn, f);
+            Box::new(move |commit| {
+                let out = match (result, commit) {
+                    (Ok(v), Ok(())) => Ok(v),
+                    (Ok(_), Err(e)) => Err(DbError::Invalid(format!(
+                        "the write could not be committed: {e}"
+                    ))),
+                    (Err(e), _) => Err(e),
+                };
+                let _ = otx.send(out);
+            })
+        });
+        self.tx.try_send(job).map_err(|e| match e {
+            TrySendError::Full(_) => DbError::Timeout,
+            TrySendError::Disconnected(_) => DbError::Cancelled,
+        })?;
+        match tokio::time::timeout(DB_TIMEOUT, orx).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(_)) => Err(DbError::Cancelled),
+            Err(_) => Err(DbError::Timeout),
+        }
+    }
+
+    /// Queues `f` without waiting for it (the webhook ledger). Returns false when the
+    /// queue is full and the job was dropped.
+    pub fn submit<F>(&self, f: F) -> bool
+    where
+        F: FnOnce(&Connection) -> rusqlite::Result<()> + Send + 'static,
+    {
+        let job: Job = Box::new(move |conn| {
+            if let Err(e) = in_savepoint(conn, f) {
+                log::error!("background write failed: {e}");
+            }
+            Box::new(|commit| {
+                if let Err(e) = commit {
+                    log::error!("background write could not be committed: {e}");
+                }
+            })
+        });
+        self.tx.try_send(job).is_ok()
+    }
+}
+
+fn in_savepoint<T>(
+    conn: &Connection,
+    f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+) -> Result<T, DbError> {
+    conn.prepare_cached("SAVEPOINT job")?.execute([])?;
+    let result = std::panic::catch_unwind(AssertUnwindSafe(|| f(conn)));
+    match result {
+        Ok(Ok(v)) => {
+            conn.prepare_cached("RELEASE job")?.execute([])?;
+            Ok(v)
+        }
+        Ok(Err(e)) => {
+            let _ = conn.execute_batch("ROLLBACK TO job; RELEASE job");
+            Err(e.into())
+        }
+        Err(_) => {
+            let _ = conn.execute_batch("ROLLBACK TO job; RELEASE job");
+            Err(DbError::Invalid(
+                "a database job panicked; its changes were rolled back".into(),
+            ))
+        }
+    }
+}
+
+fn run(conn: Connection, rx: Receiver<Job>) {
+    while let Ok(first) = rx.recv() {
+        if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+            let msg = e.to_string();
+            log::error!("the database writer cannot begin a transaction: {msg}");
+            // The job still runs (autocommit) rather than being lost.
+            first(&conn)(Ok(()));
+            continue;
+        }
+        let mut done = vec![first(&conn)];
+        while done.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(job) => done.push(job(&conn)),
+                Err(_) => break,
+            }
+        }
+        let commit = conn.execute_batch("COMMIT").map_err(|e| e.to_string());
+        if commit.is_err() {
+            let _ = conn.execute_batch("ROLLBACK");
+        }
+        for d in done {
+            d(commit.clone());
+        }
+    }
+}
