@@ -191,9 +191,10 @@ fn store_master(
 /// Creates the demo org, its owner, agent and numbers; returns the owner's credentials.
 fn seed(conn: &Connection) -> Result<(String, String), DemoError> {
     let org_id = orgs::create(conn, DEMO_ORG, "UTC", true)?;
+    // Notifications go to the owner's mobile; a caller the AI cannot help goes to support.
     conn.execute(
-        "UPDATE orgs SET notification_number = ?2 WHERE id = ?1",
-        (org_id, DEMO_OWNER_MOBILE),
+        "UPDATE orgs SET notification_number = ?2, fallback_number = ?3 WHERE id = ?1",
+        (org_id, DEMO_OWNER_MOBILE, DEMO_SUPPORT),
     )?;
     let flow = CallFlow::demo(
         PhoneNumber::parse(DEMO_SALES).expect("valid demo number"),

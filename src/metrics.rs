@@ -17,9 +17,18 @@ pub const INVARIANT_VIOLATIONS: &str = "switchboard_invariant_violations_total";
 pub const TEXTBACKS: &str = "switchboard_textbacks_total";
 pub const SMS_SENT: &str = "switchboard_sms_total";
 pub const UNKNOWN_NUMBERS: &str = "switchboard_unknown_number_total";
+pub const WEBHOOK_ERRORS: &str = "switchboard_webhook_errors_total";
 const WEBHOOK_LATENCY: &str = "switchboard_webhook_latency_seconds";
 
 const HELP: &[(&str, &str)] = &[
+    (
+        WEBHOOK_ERRORS,
+        "Webhooks that failed on our side (answered 5xx) by provider and cause.",
+    ),
+    (
+        "switchboard_vapi_assistant_fallback_total",
+        "Vapi assistant requests answered without an agent, by result.",
+    ),
     (
         WEBHOOK_REQUESTS,
         "Webhook requests by provider, route and HTTP status.",

@@ -332,3 +332,107 @@ pub fn get(conn: &Connection, org_id: i64, id: i64) -> rusqlite::Result<Option<C
     )
     .optional()
 }
+
+/// What a Vapi message knows about its call; missing facts are filled in later.
+#[derive(Debug, Clone, Default)]
+pub struct VapiCall<'a> {
+    pub vapi_call_id: &'a str,
+    pub org_id: Option<i64>,
+    pub direction: &'a str,
+    pub from: Option<&'a str>,
+    pub to: Option<&'a str>,
+    pub phone_number_id: Option<i64>,
+    pub agent_id: Option<i64>,
+}
+
+/// Creates the AI call on its first event, whichever type that is (no race, no retry
+/// loop), or fills in what earlier events did not know.
+pub fn upsert_vapi(conn: &Connection, c: &VapiCall<'_>) -> rusqlite::Result<i64> {
+    let inserted = conn.exec_cached(
+        "INSERT INTO calls (provider, vapi_call_id, org_id, direction, from_number, to_number, phone_number_id, number_role, agent_id, status)
+         VALUES ('vapi', ?1, ?2, ?3, ?4, ?5, ?6, CASE WHEN ?6 IS NULL THEN NULL ELSE 'operational' END, ?7, 'queued')
+         ON CONFLICT(vapi_call_id) DO NOTHING",
+        rusqlite::params![c.vapi_call_id, c.org_id, c.direction, c.from, c.to, c.phone_number_id, c.agent_id],
+    )? == 1;
+    if inserted {
+        return Ok(conn.last_insert_rowid());
+    }
+    conn.exec_cached(
+        "UPDATE calls SET org_id = COALESCE(org_id, ?2), from_number = COALESCE(from_number, ?3),
+             to_number = COALESCE(to_number, ?4), phone_number_id = COALESCE(phone_number_id, ?5),
+             agent_id = COALESCE(agent_id, ?6),
+             number_role = COALESCE(number_role, CASE WHEN ?5 IS NULL THEN NULL ELSE 'operational' END)
+         WHERE vapi_call_id = ?1",
+        rusqlite::params![c.vapi_call_id, c.org_id, c.from, c.to, c.phone_number_id, c.agent_id],
+    )?;
+    conn.row_cached(
+        "SELECT id FROM calls WHERE vapi_call_id = ?1",
+        [c.vapi_call_id],
+        |r| r.get(0),
+    )
+}
+
+/// Moves the status forward only (`rank` orders the states); returns whether it moved.
+pub fn advance_status(
+    conn: &Connection,
+    call_id: i64,
+    status: &str,
+    rank: impl Fn(&str) -> u8,
+) -> rusqlite::Result<bool> {
+    let current: String =
+        conn.row_cached("SELECT status FROM calls WHERE id = ?1", [call_id], |r| {
+            r.get(0)
+        })?;
+    if rank(status) <= rank(&current) {
+        return Ok(false);
+    }
+    conn.exec_cached(
+        "UPDATE calls SET status = ?2,
+             answered_at = CASE WHEN ?2 = 'in-progress' THEN COALESCE(answered_at, strftime('%Y-%m-%dT%H:%M:%fZ', 'now')) ELSE answered_at END,
+             ended_at = CASE WHEN ?2 = 'ended' THEN COALESCE(ended_at, strftime('%Y-%m-%dT%H:%M:%fZ', 'now')) ELSE ended_at END,
+             updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+         WHERE id = ?1",
+        (call_id, status),
+    )?;
+    Ok(true)
+}
+
+/// The end-of-call report: everything Vapi knows once the call is over.
+#[derive(Debug, Clone, Default)]
+pub struct EndReport {
+    pub ended_reason: Option<String>,
+    pub transcript: Option<String>,
+    pub summary: Option<String>,
+    pub recording_url: Option<String>,
+    pub stereo_recording_url: Option<String>,
+    pub cost: Option<f64>,
+    pub duration_secs: Option<i64>,
+    pub ended_at: Option<String>,
+    pub outcome: Option<&'static str>,
+}
+
+pub fn apply_end_report(conn: &Connection, call_id: i64, r: &EndReport) -> rusqlite::Result<()> {
+    conn.exec_cached(
+        "UPDATE calls SET status = 'ended',
+             ended_at = COALESCE(?2, ended_at, strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+             ended_reason = COALESCE(?3, ended_reason), transcript = COALESCE(?4, transcript),
+             summary = COALESCE(?5, summary), recording_url = COALESCE(?6, recording_url),
+             stereo_recording_url = COALESCE(?7, stereo_recording_url), cost = COALESCE(?8, cost),
+             duration_seconds = COALESCE(?9, duration_seconds), outcome = COALESCE(?10, outcome),
+             updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+         WHERE id = ?1",
+        rusqlite::params![
+            call_id,
+            r.ended_at,
+            r.ended_reason,
+            r.transcript,
+            r.summary,
+            r.recording_url,
+            r.stereo_recording_url,
+            r.cost,
+            r.duration_secs,
+            r.outcome
+        ],
+    )?;
+    Ok(())
+}

@@ -172,3 +172,20 @@ pub fn resolve_id(conn: &Connection, id: i64) -> rusqlite::Result<Option<Resolve
         None => Ok(None),
     }
 }
+
+/// The active number Vapi knows by `vapi_id`.
+pub fn resolve_vapi(conn: &Connection, vapi_id: &str) -> rusqlite::Result<Option<Resolved>> {
+    use super::Cached;
+    use rusqlite::OptionalExtension;
+    let e164: Option<String> = conn
+        .row_cached(
+            "SELECT e164 FROM phone_numbers WHERE vapi_phone_number_id = ?1 AND status = 'active'",
+            [vapi_id],
+            |r| r.get(0),
+        )
+        .optional()?;
+    match e164 {
+        Some(e) => resolve(conn, &e),
+        None => Ok(None),
+    }
+}

@@ -7,6 +7,7 @@ pub mod phone;
 pub mod roles;
 pub mod signature;
 pub mod textback;
+pub mod vapi;
 
 pub use flags::FlagKey;
 pub use phone::PhoneNumber;

@@ -5,6 +5,7 @@ pub mod messaging;
 pub mod notify;
 pub mod sms;
 pub mod textback;
+pub mod vapi;
 pub mod voice;
 
 use crate::app::AppState;

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod dashboard;
 pub mod health;
 pub mod twilio;
+pub mod vapi;
 
 use crate::error::ApiError;
 use actix_web::body::MessageBody;
@@ -47,6 +48,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         }))
         .configure(health::routes)
         .configure(twilio::routes)
+        .configure(vapi::routes)
         .service(
             web::scope("/api")
                 .configure(api::routes)

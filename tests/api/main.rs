@@ -14,3 +14,4 @@ mod tokens;
 mod twilio_security;
 mod twilio_sms;
 mod twilio_voice;
+mod vapi;

@@ -152,3 +152,112 @@ async fn an_unreachable_twilio_is_an_unavailable_error_not_a_panic() {
     let err = client.send_sms(&creds(), &sms).await.unwrap_err();
     assert_eq!(err.kind, ProviderErrorKind::Unavailable);
 }
+
+mod vapi_client {
+    use switchboard::providers::vapi::VapiClient;
+    use switchboard::providers::{
+        http_client, ProviderErrorKind, VapiApi, VapiNumberCreate, VapiNumberUpdate,
+    };
+    use wiremock::matchers::{body_json, header, method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    fn create() -> VapiNumberCreate {
+        VapiNumberCreate {
+            number: "+14155550100".into(),
+            twilio_account_sid: "AC0123456789abcdef0123456789abcdef".into(),
+            twilio_auth_token: "sub-token".into(),
+            name: "Main line".into(),
+            assistant_id: Some("asst_123".into()),
+        }
+    }
+
+    #[tokio::test]
+    async fn numbers_are_created_with_the_current_api_and_sms_disabled() {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(path("/phone-number"))
+            .and(header("authorization", "Bearer vapi-key"))
+            .and(body_json(serde_json::json!({
+                "provider": "twilio", "number": "+14155550100", "twilioAccountSid": "AC0123456789abcdef0123456789abcdef",
+                "twilioAuthToken": "sub-token", "name": "Main line", "assistantId": "asst_123", "smsEnabled": false
+            })))
+            .respond_with(ResponseTemplate::new(201).set_body_json(serde_json::json!({
+                "id": "7f6c7e0e-0000-4000-a000-000000000001", "number": "+14155550100", "assistantId": "asst_123", "smsEnabled": false, "provider": "twilio"
+            })))
+            .expect(1)
+            .mount(&server)
+            .await;
+        Mock::given(method("POST"))
+            .and(path("/phone-number/import/twilio"))
+            .respond_with(ResponseTemplate::new(500))
+            .expect(0)
+            .mount(&server)
+            .await;
+        let client = VapiClient::new(http_client(), &server.uri(), "vapi-key");
+        let created = client.create_phone_number(&create()).await.unwrap();
+        assert_eq!(created.id, "7f6c7e0e-0000-4000-a000-000000000001");
+        assert!(!created.sms_enabled);
+    }
+
+    #[tokio::test]
+    async fn vapi_errors_are_mapped_to_clear_errors() {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(path("/phone-number"))
+            .respond_with(ResponseTemplate::new(400).set_body_json(serde_json::json!({
+                "message": ["number must be a valid phone number", "assistantId must be a UUID"], "error": "Bad Request", "statusCode": 400
+            })))
+            .mount(&server)
+            .await;
+        Mock::given(method("DELETE"))
+            .and(path("/phone-number/gone"))
+            .respond_with(
+                ResponseTemplate::new(404).set_body_json(
+                    serde_json::json!({ "message": "Not Found", "statusCode": 404 }),
+                ),
+            )
+            .mount(&server)
+            .await;
+        Mock::given(method("PATCH"))
+            .and(path("/phone-number/pn1"))
+            .and(body_json(serde_json::json!({ "assistantId": null })))
+            .respond_with(
+                ResponseTemplate::new(401).set_body_json(
+                    serde_json::json!({ "message": "Invalid Key", "statusCode": 401 }),
+                ),
+            )
+            .mount(&server)
+            .await;
+        let client = VapiClient::new(http_client(), &server.uri(), "vapi-key");
+        let err = client.create_phone_number(&create()).await.unwrap_err();
+        assert_eq!(
+            (err.kind, err.http_status),
+            (ProviderErrorKind::Rejected, Some(400))
+        );
+        assert_eq!(
+            err.message,
+            "number must be a valid phone number; assistantId must be a UUID"
+        );
+        assert!(client
+            .delete_phone_number("gone")
+            .await
+            .unwrap_err()
+            .is_not_found());
+        let err = client
+            .update_phone_number(
+                "pn1",
+                &VapiNumberUpdate {
+                    assistant_id: Some(None),
+                    name: None,
+                },
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind, ProviderErrorKind::Auth);
+        assert!(
+            err.message.contains("SWITCHBOARD_VAPI_API_KEY"),
+            "{}",
+            err.message
+        );
+    }
+}

@@ -1,0 +1,300 @@
+//! Vapi server messages (SPEC §4), parsed leniently: the envelope must be right, every
+//! other field is optional and unknown fields and message types are accepted.
+
+use serde_json::Value;
+
+/// A parsed `{"message": {...}}` envelope.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Message {
+    pub kind: String,
+    pub call_id: Option<String>,
+    pub call_type: Option<String>,
+    pub phone_number_id: Option<String>,
+    pub phone_number: Option<String>,
+    pub customer_number: Option<String>,
+    pub status: Option<String>,
+    pub ended_reason: Option<String>,
+    pub transcript: Option<String>,
+    pub summary: Option<String>,
+    pub recording_url: Option<String>,
+    pub stereo_recording_url: Option<String>,
+    pub cost: Option<f64>,
+    pub duration_secs: Option<i64>,
+    pub started_at: Option<String>,
+    pub ended_at: Option<String>,
+    /// Epoch milliseconds, from a number or an ISO string.
+    pub timestamp_ms: Option<i64>,
+    pub tool_calls: Vec<ToolCall>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolCall {
+    pub id: String,
+    pub name: String,
+    /// Arguments as an object (Vapi sends an object or a JSON-encoded string).
+    pub arguments: serde_json::Map<String, Value>,
+}
+
+fn s(v: &Value, path: &[&str]) -> Option<String> {
+    let mut cur = v;
+    for p in path {
+        cur = cur.get(p)?;
+    }
+    match cur {
+        Value::String(s) if !s.is_empty() => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+fn first(v: &Value, paths: &[&[&str]]) -> Option<String> {
+    paths.iter().find_map(|p| s(v, p))
+}
+
+/// Epoch ms from `1732230000000`, `1732230000` (seconds) or an RFC 3339 string.
+pub fn timestamp_ms(v: &Value) -> Option<i64> {
+    match v {
+        Value::Number(n) => {
+            let x = n.as_f64()?;
+            Some(if x > 1e11 {
+                x as i64
+            } else {
+                (x * 1000.0) as i64
+            })
+        }
+        Value::String(s) => chrono::DateTime::parse_from_rfc3339(s)
+            .ok()
+            .map(|t| t.timestamp_millis())
+            .or_else(|| {
+                s.parse::<f64>().ok().map(|x| {
+                    if x > 1e11 {
+                        x as i64
+                    } else {
+                        (x * 1000.0) as i64
+                    }
+                })
+            }),
+        _ => None,
+    }
+}
+
+/// Why a body is not a Vapi envelope; the message names the problem.
+pub fn parse(body: &[u8]) -> Result<Message, String> {
+    let root: Value =
+        serde_json::from_slice(body).map_err(|e| format!("the body is not valid JSON: {e}"))?;
+    let Some(m) = root.get("message") else {
+        return Err("the body has no \"message\" object: Vapi server messages look like {\"message\": {\"type\": …}}".into());
+    };
+    if !m.is_object() {
+        return Err("\"message\" must be an object".into());
+    }
+    let Some(kind) = m
+        .get("type")
+        .and_then(Value::as_str)
+        .filter(|t| !t.is_empty())
+    else {
+        return Err("\"message.type\" is missing or not a string".into());
+    };
+    let tool_calls = m
+        .get("toolCallList")
+        .or_else(|| m.get("toolCalls"))
+        .and_then(Value::as_array)
+        .map(|list| list.iter().filter_map(tool_call).collect())
+        .unwrap_or_default();
+    let cost = m
+        .get("cost")
+        .and_then(Value::as_f64)
+        .or_else(|| m.pointer("/call/cost").and_then(Value::as_f64));
+    let duration_secs = m
+        .get("durationSeconds")
+        .and_then(Value::as_f64)
+        .map(|d| d.round() as i64)
+        .or_else(|| {
+            m.get("durationMs")
+                .and_then(Value::as_f64)
+                .map(|d| (d / 1000.0).round() as i64)
+        });
+    Ok(Message {
+        kind: kind.to_string(),
+        call_id: first(m, &[&["call", "id"], &["callId"]]),
+        call_type: first(m, &[&["call", "type"]]),
+        phone_number_id: first(m, &[&["phoneNumber", "id"], &["call", "phoneNumberId"]]),
+        phone_number: first(
+            m,
+            &[
+                &["phoneNumber", "number"],
+                &["call", "phoneNumber", "number"],
+            ],
+        ),
+        customer_number: first(
+            m,
+            &[&["customer", "number"], &["call", "customer", "number"]],
+        ),
+        status: first(m, &[&["status"]]),
+        ended_reason: first(m, &[&["endedReason"], &["call", "endedReason"]]),
+        transcript: first(m, &[&["artifact", "transcript"], &["transcript"]]),
+        summary: first(m, &[&["analysis", "summary"], &["summary"]]),
+        recording_url: first(
+            m,
+            &[
+                &["artifact", "recordingUrl"],
+                &["recordingUrl"],
+                &["artifact", "recording", "mono", "combinedUrl"],
+            ],
+        ),
+        stereo_recording_url: first(
+            m,
+            &[&["artifact", "stereoRecordingUrl"], &["stereoRecordingUrl"]],
+        ),
+        cost,
+        duration_secs,
+        started_at: first(m, &[&["startedAt"], &["call", "startedAt"]]),
+        ended_at: first(m, &[&["endedAt"], &["call", "endedAt"]]),
+        timestamp_ms: m.get("timestamp").and_then(timestamp_ms),
+        tool_calls,
+    })
+}
+
+fn tool_call(v: &Value) -> Option<ToolCall> {
+    let id = s(v, &["id"])?;
+    let function = v.get("function").unwrap_or(v);
+    let name = s(function, &["name"])?;
+    let arguments = match function.get("arguments").or_else(|| v.get("arguments")) {
+        Some(Value::Object(map)) => map.clone(),
+        Some(Value::String(text)) => match serde_json::from_str::<Value>(text) {
+            Ok(Value::Object(map)) => map,
+            _ => serde_json::Map::new(),
+        },
+        _ => serde_json::Map::new(),
+    };
+    Some(ToolCall {
+        id,
+        name,
+        arguments,
+    })
+}
+
+/// Call states in order; a call never moves back (an ended call does not ring again).
+pub fn status_rank(status: &str) -> u8 {
+    match status {
+        "scheduled" | "queued" => 0,
+        "ringing" => 1,
+        "in-progress" => 2,
+        "forwarding" => 3,
+        "ended" => 4,
+        _ => 0,
+    }
+}
+
+/// The call's outcome from Vapi's ended reason (SPEC §2 `outcome`).
+pub fn outcome(ended_reason: &str) -> &'static str {
+    let r = ended_reason.to_ascii_lowercase();
+    if r == "assistant-forwarded-call" {
+        "connected"
+    } else if matches!(
+        r.as_str(),
+        "customer-did-not-answer" | "customer-busy" | "voicemail"
+    ) {
+        "missed"
+    } else if r.contains("error")
+        || r.contains("fault")
+        || r.contains("failed")
+        || r.starts_with("pipeline-")
+        || r.contains("assistant-not-")
+    {
+        "failed"
+    } else {
+        "ai_handled"
+    }
+}
+
+/// `inboundPhoneCall` / `outboundPhoneCall` / `webCall` → the `calls.direction` values.
+pub fn direction(call_type: Option<&str>) -> &'static str {
+    match call_type {
+        Some("outboundPhoneCall") => "outbound",
+        Some("webCall") => "web",
+        _ => "inbound",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_end_of_call_report_is_read_from_the_documented_fields() {
+        let body = br#"{"message":{"type":"end-of-call-report","timestamp":1732230000000,"endedReason":"customer-ended-call",
+            "call":{"id":"call_1","type":"inboundPhoneCall","phoneNumberId":"pn_1"},"customer":{"number":"+14155550123"},
+            "artifact":{"transcript":"AI: Hi\nUser: Hello","recordingUrl":"https://r/1.wav","stereoRecordingUrl":"https://r/1s.wav"},
+            "analysis":{"summary":"Caller asked about prices."},"cost":0.12,"durationSeconds":42.4,"somethingNew":{"x":1}}}"#;
+        let m = parse(body).unwrap();
+        assert_eq!(m.kind, "end-of-call-report");
+        assert_eq!(m.call_id.as_deref(), Some("call_1"));
+        assert_eq!(m.phone_number_id.as_deref(), Some("pn_1"));
+        assert_eq!(m.customer_number.as_deref(), Some("+14155550123"));
+        assert_eq!(m.transcript.as_deref(), Some("AI: Hi\nUser: Hello"));
+        assert_eq!(m.summary.as_deref(), Some("Caller asked about prices."));
+        assert_eq!(m.stereo_recording_url.as_deref(), Some("https://r/1s.wav"));
+        assert_eq!(
+            (m.cost, m.duration_secs, m.timestamp_ms),
+            (Some(0.12), Some(42), Some(1_732_230_000_000))
+        );
+    }
+
+    #[test]
+    fn timestamps_may_be_milliseconds_seconds_or_iso() {
+        assert_eq!(
+            timestamp_ms(&serde_json::json!(1732230000123_i64)),
+            Some(1_732_230_000_123)
+        );
+        assert_eq!(
+            timestamp_ms(&serde_json::json!(1732230000)),
+            Some(1_732_230_000_000)
+        );
+        assert_eq!(
+            timestamp_ms(&serde_json::json!("2024-11-21T23:00:00.500Z")),
+            Some(1_732_230_000_500)
+        );
+        assert_eq!(timestamp_ms(&serde_json::json!("yesterday")), None);
+    }
+
+    #[test]
+    fn tool_call_arguments_may_be_an_object_or_a_string() {
+        let body = br#"{"message":{"type":"tool-calls","toolCallList":[
+            {"id":"t1","type":"function","function":{"name":"take_message","arguments":{"message":"Call me"}}},
+            {"id":"t2","type":"function","function":{"name":"take_message","arguments":"{\"message\":\"Call me too\"}"}}]}}"#;
+        let m = parse(body).unwrap();
+        assert_eq!(m.tool_calls[0].arguments["message"], "Call me");
+        assert_eq!(m.tool_calls[1].arguments["message"], "Call me too");
+    }
+
+    #[test]
+    fn a_body_that_is_not_an_envelope_names_the_problem() {
+        assert!(parse(b"not json").unwrap_err().contains("not valid JSON"));
+        assert!(parse(br#"{"type":"status-update"}"#)
+            .unwrap_err()
+            .contains("no \"message\" object"));
+        assert!(parse(br#"{"message":"hi"}"#)
+            .unwrap_err()
+            .contains("must be an object"));
+        assert!(parse(br#"{"message":{"status":"ended"}}"#)
+            .unwrap_err()
+            .contains("message.type"));
+        assert_eq!(
+            parse(br#"{"message":{"type":"brand-new-type"}}"#)
+                .unwrap()
+                .kind,
+            "brand-new-type"
+        );
+    }
+
+    #[test]
+    fn outcomes_and_ranks() {
+        assert_eq!(outcome("customer-ended-call"), "ai_handled");
+        assert_eq!(outcome("assistant-forwarded-call"), "connected");
+        assert_eq!(outcome("pipeline-error-openai-llm-failed"), "failed");
+        assert_eq!(outcome("customer-did-not-answer"), "missed");
+        assert!(status_rank("ended") > status_rank("in-progress"));
+        assert!(status_rank("ringing") < status_rank("in-progress"));
+    }
+}

@@ -1,0 +1,300 @@
+//! Vapi server messages (SPEC §4): the assistant for an inbound AI call, race-free call
+//! tracking whatever order and however often events arrive, and the built-in tools. Each
+//! message is one job for the database writer, so concurrent deliveries serialise.
+
+use super::FrontdeskError;
+use crate::app::AppState;
+use crate::db::{agents, calls, leads, numbers, Cached};
+use crate::domain::vapi::{direction, outcome, status_rank, Message};
+use crate::domain::FlagKey;
+use rusqlite::{Connection, OptionalExtension};
+use serde_json::{json, Value};
+
+pub const NO_AGENT_MESSAGE: &str =
+    "Sorry, no one can take your call right now. Please call back later.";
+pub const ASSISTANT_FALLBACKS: &str = "switchboard_vapi_assistant_fallback_total";
+
+/// The org's human fallback: (number, spoken message).
+fn fallback(c: &Connection, org_id: i64) -> rusqlite::Result<(Option<String>, Option<String>)> {
+    c.row_cached(
+        "SELECT fallback_number, fallback_message FROM orgs WHERE id = ?1",
+        [org_id],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
+}
+
+/// Resolves the number and upserts the call (when the message names one).
+fn context(
+    c: &Connection,
+    m: &Message,
+) -> rusqlite::Result<(Option<numbers::Resolved>, Option<i64>)> {
+    let number = match (&m.phone_number_id, &m.phone_number) {
+        (Some(id), number) => match numbers::resolve_vapi(c, id)? {
+            Some(n) => Some(n),
+            None => number
+                .as_deref()
+                .map(|n| numbers::resolve(c, n))
+                .transpose()?
+                .flatten(),
+        },
+        (None, Some(n)) => numbers::resolve(c, n)?,
+        (None, None) => None,
+    };
+    let Some(call_id) = m.call_id.as_deref() else {
+        return Ok((number, None));
+    };
+    let dir = direction(m.call_type.as_deref());
+    let ours = number.as_ref().map(|n| n.e164.as_str());
+    let (from, to) = if dir == "outbound" {
+        (ours, m.customer_number.as_deref())
+    } else {
+        (m.customer_number.as_deref(), ours)
+    };
+    let id = calls::upsert_vapi(
+        c,
+        &calls::VapiCall {
+            vapi_call_id: call_id,
+            org_id: number.as_ref().map(|n| n.org_id),
+            direction: dir,
+            from,
+            to,
+            phone_number_id: number.as_ref().map(|n| n.id),
+            agent_id: number.as_ref().and_then(|n| n.agent_id),
+        },
+    )?;
+    Ok((number, Some(id)))
+}
+
+fn dedup_key(m: &Message) -> String {
+    format!(
+        "vapi:{}:{}:{}",
+        m.kind,
+        m.status.as_deref().unwrap_or(""),
+        m.timestamp_ms.map(|t| t.to_string()).unwrap_or_default()
+    )
+}
+
+pub async fn handle(state: &AppState, m: Message) -> Result<Value, FrontdeskError> {
+    match m.kind.as_str() {
+        "assistant-request" => assistant_request(state, m).await,
+        "status-update" | "end-of-call-report" | "hang" | "conversation-update" => {
+            track(state, m).await
+        }
+        "tool-calls" => tool_calls(state, m).await,
+        other => {
+            log::info!("Vapi message type '{other}' is not handled; answered 200 {{}}");
+            Ok(json!({}))
+        }
+    }
+}
+
+enum Decision {
+    Assistant(String),
+    Transfer(String, Option<String>),
+    Refuse(String, &'static str),
+}
+
+/// Which assistant answers: the agent linked to the number; otherwise the org's
+/// fallback number, otherwise a spoken error. Never a silent drop.
+async fn assistant_request(state: &AppState, m: Message) -> Result<Value, FrontdeskError> {
+    let flags = state.flags.clone();
+    let key = dedup_key(&m);
+    let decision = state
+        .db
+        .write(move |c| {
+            let (number, call_id) = context(c, &m)?;
+            let decision = match &number {
+                None => Decision::Refuse(NO_AGENT_MESSAGE.into(), "unknown_number"),
+                Some(n) => {
+                    let enabled = flags.is_enabled(c, n.org_id, FlagKey::AiAgents)?;
+                    let assistant = match n.agent_id {
+                        Some(id) if enabled => {
+                            agents::get(c, n.org_id, id)?.and_then(|a| a.vapi_assistant_id)
+                        }
+                        _ => None,
+                    };
+                    match assistant {
+                        Some(a) => Decision::Assistant(a),
+                        None => {
+                            let reason = if enabled {
+                                "no_agent"
+                            } else {
+                                "ai_agents_disabled"
+                            };
+                            match fallback(c, n.org_id)? {
+                                (Some(number), message) => Decision::Transfer(number, message),
+                                (None, message) => Decision::Refuse(
+                                    message.unwrap_or_else(|| NO_AGENT_MESSAGE.into()),
+                                    reason,
+                                ),
+                            }
+                        }
+                    }
+                }
+            };
+            if let Some(id) = call_id {
+                let detail = match &decision {
+                    Decision::Assistant(a) => json!({ "assistantId": a }),
+                    Decision::Transfer(n, _) => json!({ "fallback": n }),
+                    Decision::Refuse(_, reason) => json!({ "refused": reason }),
+                };
+                calls::event(c, id, "vapi.assistant-request", Some(detail), Some(&key))?;
+                calls::advance_status(c, id, "ringing", status_rank)?;
+            }
+            Ok(decision)
+        })
+        .await?;
+    Ok(match decision {
+        Decision::Assistant(id) => json!({ "assistantId": id }),
+        Decision::Transfer(number, message) => {
+            state
+                .metrics
+                .incr(ASSISTANT_FALLBACKS, &[("result", "transfer")]);
+            log::warn!("Vapi assistant-request without an agent: transferring to the org's fallback number");
+            let mut dest = json!({ "type": "number", "number": number });
+            if let Some(msg) = message {
+                dest["message"] = json!(msg);
+            }
+            json!({ "destination": dest })
+        }
+        Decision::Refuse(message, reason) => {
+            state
+                .metrics
+                .incr(ASSISTANT_FALLBACKS, &[("result", reason)]);
+            log::warn!(
+                "Vapi assistant-request refused ({reason}): no agent and no fallback number"
+            );
+            json!({ "error": message })
+        }
+    })
+}
+
+/// Status updates, end-of-call reports, hangs and conversation updates: upsert by call id,
+/// never move state backwards, record the timeline once per distinct event.
+async fn track(state: &AppState, m: Message) -> Result<Value, FrontdeskError> {
+    if m.call_id.is_none() {
+        return Err(FrontdeskError::BadRequest(format!(
+            "a {} message needs message.call.id",
+            m.kind
+        )));
+    }
+    let key = dedup_key(&m);
+    let kind = m.kind.clone();
+    state
+        .db
+        .write(move |c| {
+            let (_, Some(call_id)) = context(c, &m)? else {
+                return Ok(());
+            };
+            let detail = match m.kind.as_str() {
+                "status-update" => json!({ "status": m.status, "endedReason": m.ended_reason }),
+                "end-of-call-report" => json!({ "endedReason": m.ended_reason, "cost": m.cost }),
+                _ => json!({}),
+            };
+            calls::event(
+                c,
+                call_id,
+                &format!("vapi.{}", m.kind),
+                Some(detail),
+                Some(&key),
+            )?;
+            match m.kind.as_str() {
+                "status-update" => {
+                    if let Some(status) = &m.status {
+                        calls::advance_status(c, call_id, status, status_rank)?;
+                        if status == "ended" {
+                            let report = calls::EndReport {
+                                ended_reason: m.ended_reason.clone(),
+                                outcome: m.ended_reason.as_deref().map(outcome),
+                                ..Default::default()
+                            };
+                            calls::apply_end_report(c, call_id, &report)?;
+                        }
+                    }
+                }
+                "end-of-call-report" => {
+                    let report = calls::EndReport {
+                        ended_reason: m.ended_reason.clone(),
+                        transcript: m.transcript.clone(),
+                        summary: m.summary.clone(),
+                        recording_url: m.recording_url.clone(),
+                        stereo_recording_url: m.stereo_recording_url.clone(),
+                        cost: m.cost,
+                        duration_secs: m.duration_secs,
+                        ended_at: m.ended_at.clone(),
+                        outcome: Some(
+                            m.ended_reason
+                                .as_deref()
+                                .map(outcome)
+                                .unwrap_or("ai_handled"),
+                        ),
+                    };
+                    calls::apply_end_report(c, call_id, &report)?;
+                }
+                _ => {}
+            }
+            Ok(())
+        })
+        .await?;
+    if kind == "hang" {
+        state.metrics.incr(
+            crate::metrics::INVARIANT_VIOLATIONS,
+            &[("name", "vapi_hang")],
+        );
+    }
+    Ok(json!({}))
+}
+
+/// `take_message` (a lead) and `transfer_to_human` (the org's fallback).
+async fn tool_calls(state: &AppState, m: Message) -> Result<Value, FrontdeskError> {
+    let (results, notify) = state
+        .db
+        .write(move |c| {
+            let (number, call_id) = context(c, &m)?;
+            let mut results = Vec::new();
+            let mut notify = None;
+            for tool in &m.tool_calls {
+                let arg = |k: &str| tool.arguments.get(k).and_then(Value::as_str).map(str::to_string);
+                let result = match (tool.name.as_str(), &number) {
+                    ("take_message", Some(n)) => {
+                        let customer = arg("callbackNumber")
+                            .or_else(|| arg("phone"))
+                            .or_else(|| m.customer_number.clone())
+                            .unwrap_or_else(|| "unknown".into());
+                        let text = [arg("name").map(|n| format!("{n}: ")), arg("message")].into_iter().flatten().collect::<String>();
+                        let (lead_id, _) = leads::open_or_create(c, n.org_id, n.id, &customer, call_id, "vapi")?;
+                        let already: Option<i64> = c
+                            .row_cached("SELECT 1 FROM leads WHERE id = ?1 AND summary LIKE '%' || ?2 || '%'", (lead_id, &tool.id), |r| r.get(0))
+                            .optional()?;
+                        if already.is_none() {
+                            c.exec_cached(
+                                "UPDATE leads SET summary = COALESCE(summary || char(10), '') || ?2 WHERE id = ?1",
+                                (lead_id, format!("{text} [{}]", tool.id)),
+                            )?;
+                        }
+                        if notify.is_none() {
+                            notify = Some((lead_id, n.clone(), customer.clone(), text.clone()));
+                        }
+                        json!({ "toolCallId": tool.id, "name": tool.name, "result": "Message taken. The team will get back to the caller soon." })
+                    }
+                    ("transfer_to_human", Some(n)) => match fallback(c, n.org_id)?.0 {
+                        Some(number) => json!({ "toolCallId": tool.id, "name": tool.name, "result": format!("Transfer the caller to {number}.") }),
+                        None => json!({ "toolCallId": tool.id, "name": tool.name,
+                            "result": "No one is available to take the call right now. Offer to take a message instead." }),
+                    },
+                    (_, None) => json!({ "toolCallId": tool.id, "name": tool.name, "error": "This phone number is not set up on the appliance." }),
+                    (other, _) => json!({ "toolCallId": tool.id, "name": other, "error": format!("unknown tool '{other}'") }),
+                };
+                results.push(result);
+            }
+            if let Some(id) = call_id {
+                calls::event(c, id, "vapi.tool-calls", Some(json!({ "tools": m.tool_calls.iter().map(|t| &t.name).collect::<Vec<_>>() })), Some(&dedup_key(&m)))?;
+            }
+            Ok((results, notify))
+        })
+        .await?;
+    if let Some((lead_id, number, customer, text)) = notify {
+        super::notify::lead(state, lead_id, &number, &customer, &text).await;
+    }
+    Ok(json!({ "results": results }))
+}

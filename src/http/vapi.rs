@@ -1,0 +1,164 @@
+//! `POST /vapi/webhook` (SPEC §4): authenticate (secret header, Bearer, or HMAC), parse the
+//! envelope, hand it to the front desk, answer JSON; ledger row and metrics for each.
+
+use crate::app::AppState;
+use crate::crypto::constant_time_eq;
+use crate::db::ledger;
+use crate::domain::vapi;
+use crate::frontdesk::FrontdeskError;
+use crate::http::auth::client_ip;
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use hmac::{Hmac, Mac};
+use serde_json::json;
+use sha2::Sha256;
+use std::time::Instant;
+
+/// HMAC timestamps older or newer than this are refused (replay protection).
+const HMAC_WINDOW_SECS: i64 = 300;
+pub const ROUTE: &str = "/vapi/webhook";
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource(ROUTE)
+            .app_data(web::PayloadConfig::new(super::twilio::WEBHOOK_BODY_LIMIT))
+            .route(web::post().to(webhook)),
+    );
+}
+
+fn header<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a str> {
+    req.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
+/// Checks the request against the configured secrets; `Err` names what failed.
+fn authenticate(state: &AppState, req: &HttpRequest, body: &[u8]) -> Result<(), String> {
+    let secret = state.vapi_webhook_secret.as_deref();
+    let hmac_secret = state
+        .config
+        .vapi_webhook_hmac_secret
+        .as_ref()
+        .map(|s| s.expose());
+    if secret.is_none() && hmac_secret.is_none() {
+        return Err(
+            "no Vapi webhook secret is configured (SWITCHBOARD_VAPI_WEBHOOK_SECRET)".into(),
+        );
+    }
+    if let Some(secret) = secret {
+        let sent = header(req, "x-vapi-secret").or_else(|| {
+            header(req, "authorization").and_then(|a| {
+                a.strip_prefix("Bearer ")
+                    .or_else(|| a.strip_prefix("bearer "))
+            })
+        });
+        if sent.is_some_and(|s| constant_time_eq(s.trim().as_bytes(), secret.as_bytes())) {
+            return Ok(());
+        }
+    }
+    if let Some(key) = hmac_secret {
+        if let (Some(sig), Some(ts)) = (header(req, "x-signature"), header(req, "x-timestamp")) {
+            let Some(ts_ms) = vapi::timestamp_ms(&json!(ts)) else {
+                return Err("x-timestamp is not a timestamp".into());
+            };
+            let age = (chrono::Utc::now().timestamp_millis() - ts_ms).abs() / 1000;
+            if age > HMAC_WINDOW_SECS {
+                return Err(format!("x-timestamp is {age} s away from now (limit {HMAC_WINDOW_SECS} s): check the server clock"));
+            }
+            let mut mac = Hmac::<Sha256>::new_from_slice(key.as_bytes())
+                .expect("HMAC accepts any key length");
+            mac.update(ts.as_bytes());
+            mac.update(b".");
+            mac.update(body);
+            let expected = hex::encode(mac.finalize().into_bytes());
+            let sent = sig
+                .trim()
+                .strip_prefix("sha256=")
+                .unwrap_or(sig.trim())
+                .to_ascii_lowercase();
+            if constant_time_eq(sent.as_bytes(), expected.as_bytes()) {
+                return Ok(());
+            }
+            return Err(
+                "x-signature does not match HMAC-SHA256(secret, \"{timestamp}.{body}\")".into(),
+            );
+        }
+    }
+    Err("missing or wrong X-Vapi-Secret / Authorization: Bearer / x-signature".into())
+}
+
+async fn webhook(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) -> HttpResponse {
+    let started = Instant::now();
+    let ip = client_ip(&req, state.config.trust_proxy);
+    let record =
+        |status: u16, signature: &'static str, reference: Option<String>, error: Option<String>| {
+            let elapsed = started.elapsed().as_secs_f64();
+            state
+                .metrics
+                .observe_webhook("vapi", ROUTE, status, elapsed);
+            state.ledger.record(ledger::Entry {
+                provider: "vapi",
+                route: ROUTE.into(),
+                idempotency_key: None,
+                reference,
+                org_id: None,
+                signature,
+                http_status: status,
+                latency_ms: elapsed * 1000.0,
+                error,
+                remote_ip: Some(ip.clone()),
+            });
+        };
+    if let Err(reason) = authenticate(&state, &req, &body) {
+        if state
+            .rate_limits
+            .check(&state.rate_limits.auth_failures, &ip)
+            .is_err()
+        {
+            state
+                .metrics
+                .observe_webhook("vapi", ROUTE, 429, started.elapsed().as_secs_f64());
+            return HttpResponse::TooManyRequests()
+                .insert_header(("Retry-After", "60"))
+                .json(json!({ "error": "too many unauthenticated requests" }));
+        }
+        log::warn!("rejected Vapi webhook from {ip}: {reason}");
+        record(401, "invalid", None, Some(reason));
+        return HttpResponse::Unauthorized()
+            .json(json!({ "error": "Vapi webhook authentication failed" }));
+    }
+    let message = match vapi::parse(&body) {
+        Ok(m) => m,
+        Err(problem) => {
+            log::warn!("malformed Vapi webhook: {problem}");
+            record(400, "valid", None, Some(problem.clone()));
+            return HttpResponse::BadRequest().json(json!({ "error": problem }));
+        }
+    };
+    let reference = message.call_id.clone();
+    let (kind, call) = (
+        message.kind.clone(),
+        reference.clone().unwrap_or_else(|| "-".into()),
+    );
+    let result = crate::frontdesk::vapi::handle(&state, message).await;
+    let (response, error) = match result {
+        Ok(body) => (HttpResponse::Ok().json(body), None),
+        Err(FrontdeskError::BadRequest(problem)) => (
+            HttpResponse::BadRequest().json(json!({ "error": problem })),
+            Some(problem),
+        ),
+        Err(FrontdeskError::Db(e)) => {
+            // 5xx so that a configured Vapi retry can redeliver the event.
+            log::error!("Vapi {kind} for call {call} failed: {e}");
+            state.metrics.incr(
+                crate::metrics::WEBHOOK_ERRORS,
+                &[("provider", "vapi"), ("cause", "database")],
+            );
+            (
+                HttpResponse::build(StatusCode::SERVICE_UNAVAILABLE)
+                    .json(json!({ "error": "temporary failure; retry later" })),
+                Some(e.to_string()),
+            )
+        }
+    };
+    record(response.status().as_u16(), "valid", reference, error);
+    response
+}
