@@ -157,6 +157,27 @@ fn build_requests(n: usize, port: u16, sid: &str, token: &str) -> Vec<Vec<u8>> {
         .collect()
 }
 
+/// `assistant-request` messages for the demo's AI number, each a new call.
+fn build_vapi_requests(n: usize, port: u16, secret: &str, number_id: &str) -> Vec<Vec<u8>> {
+    (0..n)
+        .map(|i| {
+            let body = serde_json::json!({ "message": {
+                "type": "assistant-request",
+                "call": { "id": format!("bench-call-{i}"), "type": "inboundPhoneCall", "phoneNumberId": number_id },
+                "phoneNumber": { "id": number_id, "number": "+15550100004" },
+                "customer": { "number": format!("+1415{:07}", i % 10_000_000) }
+            }})
+            .to_string();
+            format!(
+                "POST /vapi/webhook HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n\
+                 X-Vapi-Secret: {secret}\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            )
+            .into_bytes()
+        })
+        .collect()
+}
+
 fn print(name: &str, r: &Result) {
     println!(
         "{name:<28} {:>9.0} req/s   p50 {:>6.2} ms   p99 {:>6.2} ms   errors {}",
@@ -204,6 +225,14 @@ fn main() {
         let app = Application::build(config).await.unwrap();
         let app_port = app.port();
         let master = app.state().twilio_master.clone().unwrap();
+        let vapi_secret = app.state().vapi_webhook_secret.clone().unwrap();
+        let vapi_number: String = app
+            .state()
+            .db
+            .conn()
+            .unwrap()
+            .query_row("SELECT vapi_phone_number_id FROM phone_numbers WHERE e164 = '+15550100004'", [], |r| r.get(0))
+            .unwrap();
         tokio::task::spawn_local(app.run_until_stopped());
 
         let bare = HttpServer::new(|| {
@@ -231,6 +260,9 @@ fn main() {
         let app_result = load(app_port, app_reqs, connections, duration).await;
         print("switchboard /twilio/voice", &app_result);
         println!("ratio (switchboard / bare):   {:.1} %   (SPEC §10 target ≥ 40 %, p99 ≤ 10 ms)", 100.0 * app_result.rps() / bare_result.rps());
+        let vapi_reqs = Arc::new(build_vapi_requests(budget, app_port, &vapi_secret, &vapi_number));
+        let vapi_result = load(app_port, vapi_reqs, connections, duration).await;
+        print("vapi assistant-request", &vapi_result);
         println!("process RSS after load:       {:.1} MiB (both servers and the load generator)", rss_kib() as f64 / 1024.0);
     });
 }

@@ -24,6 +24,12 @@ fn print_banner(app: &Application, startup: std::time::Duration) {
     println!("switchboard {}{mode}", crate::VERSION);
     println!("  dashboard:     {}/", app.local_url());
     println!("  public URL:    {}", state.public_url);
+    println!(
+        "  Twilio voice:  {}/twilio/voice   (status callback {}/twilio/voice/status)",
+        state.public_url, state.public_url
+    );
+    println!("  Twilio SMS:    {}/twilio/sms", state.public_url);
+    println!("  Vapi server:   {}/vapi/webhook", state.public_url);
     println!("  database:      {}", state.config.db_path().display());
     if let Some(backup) = &app.migrations.backup {
         println!(

@@ -66,13 +66,14 @@ impl Writer {
     }
 
     /// Queues `f` without waiting for it (the webhook ledger). Returns false when the
-    /// queue is full and the job was dropped.
+    /// queue is full and the job was dropped. `f` runs without a savepoint of its own, so
+    /// it should be a single statement (which SQLite applies atomically).
     pub fn submit<F>(&self, f: F) -> bool
     where
         F: FnOnce(&Connection) -> rusqlite::Result<()> + Send + 'static,
     {
         let job: Job = Box::new(move |conn| {
-            if let Err(e) = in_savepoint(conn, f) {
+            if let Err(e) = f(conn) {
                 log::error!("background write failed: {e}");
             }
             Box::new(|commit| {
