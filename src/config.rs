@@ -328,26 +328,6 @@ impl Config {
         Ok(())
     }
 
-    /// The base URL providers call: `PUBLIC_URL`, or in demo mode the local listen address.
-    pub fn effective_public_url(&self) -> String {
-        match &self.public_url {
-            Some(url) => url.clone(),
-            None => {
-                let host = if self.listen.ip().is_unspecified() {
-                    "127.0.0.1".to_string()
-                } else {
-                    self.listen.ip().to_string()
-                };
-                let host = if self.listen.is_ipv6() && !self.listen.ip().is_unspecified() {
-                    format!("[{host}]")
-                } else {
-                    host
-                };
-                format!("http://{host}:{}", self.listen.port())
-            }
-        }
-    }
-
     /// Cookies get `Secure` when the dashboard is served over https.
     pub fn secure_cookies(&self) -> bool {
         self.public_url

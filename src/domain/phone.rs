@@ -57,9 +57,17 @@ impl PhoneNumber {
 
     /// The number with all but the last four digits masked, for info-level logs (SPEC §11).
     pub fn redacted(&self) -> String {
-        let keep = self.0.len().saturating_sub(4);
-        format!("+…{}", &self.0[keep.max(1)..])
+        redact(&self.0)
     }
+}
+
+/// Masks all but the last four characters of a phone number (or any caller ID) for logs.
+pub fn redact(number: &str) -> String {
+    let chars: Vec<char> = number.chars().collect();
+    if chars.len() <= 4 {
+        return "…".into();
+    }
+    format!("…{}", chars[chars.len() - 4..].iter().collect::<String>())
 }
 
 impl fmt::Display for PhoneNumber {
@@ -152,7 +160,7 @@ mod tests {
     fn redaction_keeps_only_the_last_four_digits() {
         assert_eq!(
             PhoneNumber::parse("+14155550123").unwrap().redacted(),
-            "+…0123"
+            "…0123"
         );
     }
 

@@ -132,7 +132,10 @@ pub async fn send(state: &AppState, out: Outbound) -> Result<Sent, DbError> {
             Ok(Sent::Sent { message_id, sid })
         }
         Err(e) => {
-            log::warn!("SMS ({kind}) from {} was not sent: {e}", sms.from);
+            log::warn!(
+                "SMS ({kind}) from {} was not sent: {e}",
+                crate::domain::phone::redact(&sms.from)
+            );
             let (status, reason) = match e.kind {
                 ProviderErrorKind::Rejected | ProviderErrorKind::NotFound => {
                     ("blocked", "provider_refused")

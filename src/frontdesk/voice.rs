@@ -7,6 +7,7 @@ use crate::app::AppState;
 use crate::db::callflows::FlowCache;
 use crate::db::{agents, calls, numbers, voicemails};
 use crate::domain::callflow::{AfterHoursAction, CallFlow, MenuAction, RecordingMode};
+use crate::domain::phone::redact;
 use crate::domain::textback::{outcome, CallFacts, Outcome};
 use crate::domain::{FlagKey, NumberHandler, NumberRole};
 use crate::flags::Flags;
@@ -243,13 +244,17 @@ pub async fn entry(state: &AppState, p: VoiceParams) -> Result<TwiML, FrontdeskE
             TwiML::new().reject()
         }
         Entry::System(e164) => {
-            log::info!("call {} to system number {e164} rejected", p.call_sid);
+            log::info!(
+                "call {} to system number {} rejected",
+                p.call_sid,
+                redact(&e164)
+            );
             TwiML::new().reject()
         }
         Entry::Onboarding(e164) => {
             state.metrics.invariant(
                 "voice_onboarding_number",
-                &format!("call {} to onboarding number {e164}", p.call_sid),
+                &format!("call {} to onboarding number {}", p.call_sid, redact(&e164)),
             );
             TwiML::new().say(ONBOARDING_VOICE_MESSAGE).hangup()
         }
@@ -265,7 +270,7 @@ pub async fn entry(state: &AppState, p: VoiceParams) -> Result<TwiML, FrontdeskE
                     "voice_vapi_number_on_ivr",
                     &format!(
                         "number {} is handled by Vapi but Twilio called the IVR",
-                        number.e164
+                        redact(&number.e164)
                     ),
                 );
             }

@@ -304,3 +304,36 @@ async fn healthcheck_exits_zero_only_when_the_appliance_answers() {
         .status()
         .is_success());
 }
+
+#[test]
+fn the_packaged_example_settings_file_is_valid() {
+    let example = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/packaging/switchboard.env.example"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let out = switchboard(
+        &[
+            "--config",
+            example,
+            "--data-dir",
+            dir.path().to_str().unwrap(),
+            "config",
+        ],
+        &[],
+    );
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stdout.contains("SWITCHBOARD_PUBLIC_URL=https://phones.example.com"),
+        "{stdout}"
+    );
+    let unit = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/packaging/switchboard.service"
+    ))
+    .unwrap();
+    assert!(unit.contains("ExecStart=/usr/bin/switchboard serve"));
+    assert!(unit.contains("EnvironmentFile=/etc/switchboard/switchboard.env"));
+    assert!(unit.contains("NoNewPrivileges=yes"));
+}

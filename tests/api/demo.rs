@@ -232,3 +232,33 @@ fn the_demo_refuses_a_real_database_and_the_real_appliance_refuses_a_demo_databa
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("created by `serve --demo`"));
 }
+
+#[test]
+fn sigterm_stops_the_appliance_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, out) = start_demo(dir.path().to_str().unwrap());
+    assert!(out.contains("ready in"), "{out}");
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        if let Some(code) = child.try_wait().unwrap() {
+            assert!(code.success(), "exit status after SIGTERM: {code:?}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "still running 15 s after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // The database is intact and closed cleanly.
+    let conn = rusqlite::Connection::open(dir.path().join("switchboard.db")).unwrap();
+    let verdict: String = conn
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(verdict, "ok");
+}
