@@ -328,24 +328,20 @@ pub async fn consent(
     p: VoiceParams,
     digits: Option<String>,
 ) -> Result<TwiML, FrontdeskError> {
-    let ctx = load_async(state, &p).await?;
     let granted = digits.as_deref() == Some("1");
-    let id = ctx.call_id;
-    state
-        .db
-        .query(move |c| {
-            let outcome = if granted { "granted" } else { "declined" };
-            calls::set_consent(c, id, outcome)?;
-            calls::event(
-                c,
-                id,
-                "consent",
-                Some(json!({ "outcome": outcome })),
-                Some("consent"),
-            )
-            .map(|_| ())
-        })
-        .await?;
+    let ctx = with_call(state, &p, move |c, ctx| {
+        let outcome = if granted { "granted" } else { "declined" };
+        calls::set_consent(c, ctx.call_id, outcome)?;
+        calls::event(
+            c,
+            ctx.call_id,
+            "consent",
+            Some(json!({ "outcome": outcome })),
+            Some("consent"),
+        )?;
+        Ok(ctx)
+    })
+    .await?;
     Ok(menu_twiml(&ctx.flow, 1))
 }
 
@@ -361,34 +357,29 @@ pub async fn menu(
         .map(|d| d.trim().to_string())
         .filter(|d| !d.is_empty());
     let (ctx, sip) = {
-        let p = p.clone();
         let digit = digits.clone();
-        let (flags, flows) = (state.flags.clone(), state.flows.clone());
-        state
-            .db
-            .query(move |c| {
-                let ctx = load(c, &flags, &flows, &p)?;
-                let key = format!("menu:{attempt}:{}", digit.as_deref().unwrap_or("-"));
-                let detail = json!({ "attempt": attempt, "digits": digit });
-                if calls::event(c, ctx.call_id, "menu", Some(detail), Some(&key))? {
-                    if let Some(d) = &digit {
-                        calls::add_menu_choice(c, ctx.call_id, d)?;
-                    }
+        with_call(state, &p, move |c, ctx| {
+            let key = format!("menu:{attempt}:{}", digit.as_deref().unwrap_or("-"));
+            let detail = json!({ "attempt": attempt, "digits": digit });
+            if calls::event(c, ctx.call_id, "menu", Some(detail), Some(&key))? {
+                if let Some(d) = &digit {
+                    calls::add_menu_choice(c, ctx.call_id, d)?;
                 }
-                let sip = match digit
-                    .as_deref()
-                    .and_then(|d| ctx.flow.option(d))
-                    .map(|o| &o.action)
-                {
-                    Some(MenuAction::Agent { agent_id }) => match &ctx.number {
-                        Some(n) => agents::get(c, n.org_id, *agent_id)?.and_then(|a| a.sip_uri),
-                        None => None,
-                    },
-                    _ => None,
-                };
-                Ok((ctx, sip))
-            })
-            .await?
+            }
+            let sip = match digit
+                .as_deref()
+                .and_then(|d| ctx.flow.option(d))
+                .map(|o| &o.action)
+            {
+                Some(MenuAction::Agent { agent_id }) => match &ctx.number {
+                    Some(n) => agents::get(c, n.org_id, *agent_id)?.and_then(|a| a.sip_uri),
+                    None => None,
+                },
+                _ => None,
+            };
+            Ok((ctx, sip))
+        })
+        .await?
     };
     let flow = &ctx.flow;
     let record = recording_consented(&ctx);
@@ -439,10 +430,22 @@ fn recording_consented(ctx: &CallContext) -> bool {
         && matches!(ctx.consent.as_str(), "announced" | "granted")
 }
 
-async fn load_async(state: &AppState, p: &VoiceParams) -> Result<CallContext, FrontdeskError> {
+/// Loads the call (creating or completing its row) and runs `then` with it, as one job
+/// for the database writer: concurrent callbacks for a call apply one after another.
+async fn with_call<T, F>(state: &AppState, p: &VoiceParams, then: F) -> Result<T, FrontdeskError>
+where
+    F: FnOnce(&Connection, CallContext) -> rusqlite::Result<T> + Send + 'static,
+    T: Send + 'static,
+{
     let p = p.clone();
     let (flags, flows) = (state.flags.clone(), state.flows.clone());
-    Ok(state.db.query(move |c| load(c, &flags, &flows, &p)).await?)
+    Ok(state
+        .db
+        .write(move |c| {
+            let ctx = load(c, &flags, &flows, &p)?;
+            then(c, ctx)
+        })
+        .await?)
 }
 
 /// `POST /twilio/voice/dial-result`: answered → goodbye; anything else → voicemail.
@@ -454,29 +457,24 @@ pub async fn dial_result(
     let status = dial_status.unwrap_or_default();
     let connected = matches!(status.as_str(), "completed" | "answered");
     let ctx = {
-        let p = p.clone();
         let status = status.clone();
-        let (flags, flows) = (state.flags.clone(), state.flows.clone());
-        state
-            .db
-            .query(move |c| {
-                let ctx = load(c, &flags, &flows, &p)?;
-                calls::event(
-                    c,
-                    ctx.call_id,
-                    "dial.result",
-                    Some(json!({ "status": status })),
-                    Some("dial-result"),
-                )?;
-                if connected {
-                    calls::mark_connected(c, ctx.call_id)?;
-                }
-                if ctx.ended {
-                    refresh_outcome(c, ctx.call_id, &ctx.flow)?;
-                }
-                Ok(ctx)
-            })
-            .await?
+        with_call(state, &p, move |c, ctx| {
+            calls::event(
+                c,
+                ctx.call_id,
+                "dial.result",
+                Some(json!({ "status": status })),
+                Some("dial-result"),
+            )?;
+            if connected {
+                calls::mark_connected(c, ctx.call_id)?;
+            }
+            if ctx.ended {
+                refresh_outcome(c, ctx.call_id, &ctx.flow)?;
+            }
+            Ok(ctx)
+        })
+        .await?
     };
     Ok(if connected {
         TwiML::new().hangup()
@@ -492,26 +490,21 @@ pub async fn voicemail_done(
     rec: Recording,
 ) -> Result<TwiML, FrontdeskError> {
     let ctx = {
-        let p = p.clone();
-        let (flags, flows) = (state.flags.clone(), state.flows.clone());
-        state
-            .db
-            .query(move |c| {
-                let ctx = load(c, &flags, &flows, &p)?;
-                if let Some(sid) = &rec.sid {
-                    let org = ctx.number.as_ref().map(|n| n.org_id);
-                    voicemails::upsert_recording(
-                        c,
-                        org,
-                        ctx.call_id,
-                        sid,
-                        rec.url.as_deref(),
-                        rec.duration,
-                    )?;
-                }
-                Ok(ctx)
-            })
-            .await?
+        with_call(state, &p, move |c, ctx| {
+            if let Some(sid) = &rec.sid {
+                let org = ctx.number.as_ref().map(|n| n.org_id);
+                voicemails::upsert_recording(
+                    c,
+                    org,
+                    ctx.call_id,
+                    sid,
+                    rec.url.as_deref(),
+                    rec.duration,
+                )?;
+            }
+            Ok(ctx)
+        })
+        .await?
     };
     Ok(TwiML::new().say(&ctx.flow.voicemail.goodbye).hangup())
 }
@@ -538,48 +531,42 @@ pub async fn recording(
     };
     let wait = i64::from(state.config.transcript_wait_secs);
     let notify_now = {
-        let p = p.clone();
-        let (flags, flows) = (state.flags.clone(), state.flows.clone());
-        state
-            .db
-            .query(move |c| {
-                let ctx = load(c, &flags, &flows, &p)?;
-                let org = ctx.number.as_ref().map(|n| n.org_id);
-                let completed = rec.status.as_deref().unwrap_or("completed") == "completed";
-                let id = voicemails::upsert_recording(
-                    c,
-                    org,
-                    ctx.call_id,
-                    &sid,
-                    rec.url.as_deref(),
-                    rec.duration,
-                )?;
-                calls::event(
-                    c,
-                    ctx.call_id,
-                    "voicemail.recording",
-                    Some(json!({ "status": rec.status, "duration": rec.duration })),
-                    Some(&format!("recording:{sid}")),
-                )?;
-                if !completed {
-                    voicemails::mark_no_transcript(c, id)?;
-                }
-                if ctx.ended {
-                    refresh_outcome(c, ctx.call_id, &ctx.flow)?;
-                }
-                let vm = voicemails::by_id(c, id)?;
-                let transcript_done = vm
-                    .as_ref()
-                    .is_some_and(|v| v.transcription_status != "pending");
-                if completed && !transcript_done {
-                    let due = crate::db::format_time(
-                        chrono::Utc::now() + chrono::Duration::seconds(wait),
-                    );
-                    voicemails::schedule_notification(c, id, &due)?;
-                }
-                Ok((completed && transcript_done).then_some(id))
-            })
-            .await?
+        with_call(state, &p, move |c, ctx| {
+            let org = ctx.number.as_ref().map(|n| n.org_id);
+            let completed = rec.status.as_deref().unwrap_or("completed") == "completed";
+            let id = voicemails::upsert_recording(
+                c,
+                org,
+                ctx.call_id,
+                &sid,
+                rec.url.as_deref(),
+                rec.duration,
+            )?;
+            calls::event(
+                c,
+                ctx.call_id,
+                "voicemail.recording",
+                Some(json!({ "status": rec.status, "duration": rec.duration })),
+                Some(&format!("recording:{sid}")),
+            )?;
+            if !completed {
+                voicemails::mark_no_transcript(c, id)?;
+            }
+            if ctx.ended {
+                refresh_outcome(c, ctx.call_id, &ctx.flow)?;
+            }
+            let vm = voicemails::by_id(c, id)?;
+            let transcript_done = vm
+                .as_ref()
+                .is_some_and(|v| v.transcription_status != "pending");
+            if completed && !transcript_done {
+                let due =
+                    crate::db::format_time(chrono::Utc::now() + chrono::Duration::seconds(wait));
+                voicemails::schedule_notification(c, id, &due)?;
+            }
+            Ok((completed && transcript_done).then_some(id))
+        })
+        .await?
     };
     if let Some(id) = notify_now {
         super::notify::voicemail(state, id).await;
@@ -603,24 +590,19 @@ pub async fn transcription(
         Some("completed") => "completed",
         _ => "failed",
     };
-    let (flags, flows) = (state.flags.clone(), state.flows.clone());
-    let id = state
-        .db
-        .query(move |c| {
-            let ctx = load(c, &flags, &flows, &p)?;
-            let org = ctx.number.as_ref().map(|n| n.org_id);
-            let id =
-                voicemails::set_transcription(c, org, ctx.call_id, &sid, text.as_deref(), status)?;
-            calls::event(
-                c,
-                ctx.call_id,
-                "voicemail.transcription",
-                Some(json!({ "status": status })),
-                Some(&format!("transcription:{sid}")),
-            )?;
-            Ok(id)
-        })
-        .await?;
+    let id = with_call(state, &p, move |c, ctx| {
+        let org = ctx.number.as_ref().map(|n| n.org_id);
+        let id = voicemails::set_transcription(c, org, ctx.call_id, &sid, text.as_deref(), status)?;
+        calls::event(
+            c,
+            ctx.call_id,
+            "voicemail.transcription",
+            Some(json!({ "status": status })),
+            Some(&format!("transcription:{sid}")),
+        )?;
+        Ok(id)
+    })
+    .await?;
     super::notify::voicemail(state, id).await;
     Ok(())
 }
@@ -662,28 +644,23 @@ pub async fn status(
     );
     let delay = i64::from(state.config.textback_delay_secs);
     let ctx = {
-        let p = p.clone();
         let call_status = call_status.clone();
-        let (flags, flows) = (state.flags.clone(), state.flows.clone());
-        state
-            .db
-            .query(move |c| {
-                let ctx = load(c, &flags, &flows, &p)?;
-                if terminal {
-                    calls::finish(c, ctx.call_id, &call_status, duration)?;
-                    calls::event(
-                        c,
-                        ctx.call_id,
-                        "call.ended",
-                        Some(json!({ "status": call_status, "duration": duration })),
-                        Some("status:final"),
-                    )?;
-                } else {
-                    calls::set_live_status(c, ctx.call_id, &call_status)?;
-                }
-                Ok(ctx)
-            })
-            .await?
+        with_call(state, &p, move |c, ctx| {
+            if terminal {
+                calls::finish(c, ctx.call_id, &call_status, duration)?;
+                calls::event(
+                    c,
+                    ctx.call_id,
+                    "call.ended",
+                    Some(json!({ "status": call_status, "duration": duration })),
+                    Some("status:final"),
+                )?;
+            } else {
+                calls::set_live_status(c, ctx.call_id, &call_status)?;
+            }
+            Ok(ctx)
+        })
+        .await?
     };
     if !terminal {
         return Ok(());
