@@ -4,6 +4,7 @@
 //!
 //! Run with `cargo bench --bench webhooks` (optionally `-- SECONDS CONNECTIONS`, default
 //! 10 s and 64 connections). Every request is a new CallSid, so each one inserts a call.
+//! `benches/wrk.sh` runs the same comparison with wrk as the load generator instead.
 
 use actix_web::{web, App, HttpResponse, HttpServer};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -199,6 +200,41 @@ fn rss_kib() -> u64 {
         .unwrap_or(0)
 }
 
+/// For `benches/wrk.sh`: writes `<dir>/ports` and one request file per target (lines of
+/// `signature<TAB>form body`), then serves both targets for `seconds`.
+async fn serve_for_wrk(
+    dir: &str,
+    app_port: u16,
+    bare_port: u16,
+    sid: &str,
+    token: &str,
+    lines: usize,
+    seconds: u64,
+) {
+    use std::io::Write;
+    std::fs::write(format!("{dir}/ports"), format!("{app_port} {bare_port}\n")).unwrap();
+    for (name, port) in [("app", app_port), ("bare", bare_port)] {
+        let mut out =
+            std::io::BufWriter::new(std::fs::File::create(format!("{dir}/{name}.txt")).unwrap());
+        for i in 0..lines {
+            let params: Vec<(String, String)> = vec![
+                ("AccountSid".into(), sid.into()),
+                ("CallSid".into(), format!("CA{:08x}{i:024x}", port)),
+                ("From".into(), format!("+1415{:07}", i % 10_000_000)),
+                ("To".into(), "+15550100001".into()),
+            ];
+            let url = format!("http://127.0.0.1:{port}/twilio/voice");
+            let signature = switchboard::domain::signature::compute(token, &url, &params);
+            let body: String = form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(&params)
+                .finish();
+            writeln!(out, "{signature}\t{body}").unwrap();
+        }
+    }
+    std::fs::write(format!("{dir}/ready"), "").unwrap();
+    tokio::time::sleep(Duration::from_secs(seconds)).await;
+}
+
 fn main() {
     let args: Vec<String> = std::env::args()
         .skip(1)
@@ -248,6 +284,11 @@ fn main() {
         let bare_port = bare.addrs()[0].port();
         tokio::task::spawn_local(bare.run());
 
+        if let Ok(dir) = std::env::var("WEBHOOKS_BENCH_SERVE") {
+            let lines: usize = std::env::var("WEBHOOKS_BENCH_LINES").ok().and_then(|v| v.parse().ok()).unwrap_or(300_000);
+            serve_for_wrk(&dir, app_port, bare_port, &master.account_sid, &master.auth_token, lines, seconds).await;
+            return;
+        }
         let duration = Duration::from_secs(seconds);
         let budget = 60_000 * seconds as usize;
         println!("switchboard webhook benchmark: {seconds} s per target, {connections} connections, {} cores", std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0));
