@@ -99,9 +99,117 @@ async function enterApp() {
 
 const pages = {
   overview: loadOverview,
+  calls: loadCalls,
+  voicemail: loadVoicemail,
+  leads: loadLeads,
   numbers: loadNumbers,
   settings: loadSettings,
 };
+
+const OUTCOMES = {
+  connected: 'Connected', voicemail: 'Voicemail', missed: 'Missed', abandoned: 'Abandoned',
+  rejected: 'Rejected', ai_handled: 'AI handled', failed: 'Failed',
+};
+
+async function loadCalls() {
+  show($('calls-loading'), true);
+  const params = new URLSearchParams({ limit: '100' });
+  const outcome = $('calls-outcome').value;
+  const caller = $('calls-caller').value.trim();
+  if (outcome) params.set('outcome', outcome);
+  if (caller) params.set('caller', caller);
+  const { calls } = await api('GET', `/api/calls?${params}`);
+  const body = $('calls-table').querySelector('tbody');
+  body.replaceChildren();
+  for (const c of calls) {
+    const tr = document.createElement('tr');
+    tr.className = 'clickable';
+    tr.dataset.callId = c.id;
+    tr.append(
+      cell(formatTime(c.startedAt)), cell(c.fromNumber), cell(c.toNumber),
+      cell(OUTCOMES[c.outcome] || (c.endedAt ? '—' : 'In progress')),
+      cell(c.durationSeconds == null ? '—' : `${c.durationSeconds} s`),
+      cell(c.menuChoices || '—'), cell(c.textbackState || '—'),
+    );
+    tr.addEventListener('click', () => showCall(c.id).catch(handleAppError));
+    body.append(tr);
+  }
+  show($('calls-loading'), false);
+  show($('calls-empty'), calls.length === 0);
+  show($('calls-table'), calls.length > 0);
+}
+
+async function showCall(id) {
+  const d = await api('GET', `/api/calls/${id}`);
+  const c = d.call;
+  $('call-detail-summary').textContent =
+    `${c.fromNumber || 'Unknown caller'} → ${c.toNumber || '?'} · ${OUTCOMES[c.outcome] || c.status}` +
+    (c.summary ? ` · ${c.summary}` : '');
+  $('call-detail-transcript').textContent = c.transcript || '';
+  show($('call-detail-transcript'), Boolean(c.transcript));
+  const list = $('call-events');
+  list.replaceChildren();
+  for (const e of d.events) {
+    const li = document.createElement('li');
+    li.textContent = `${formatTime(e.at)} — ${e.kind}` + (e.detail ? ` ${JSON.stringify(e.detail)}` : '');
+    list.append(li);
+  }
+  show($('call-detail'), true);
+}
+
+async function loadVoicemail() {
+  const { voicemails } = await api('GET', '/api/voicemails?limit=100');
+  const list = $('voicemail-list');
+  list.replaceChildren();
+  for (const v of voicemails) {
+    const card = document.createElement('div');
+    card.className = 'card voicemail' + (v.handled ? ' handled' : '');
+    const head = document.createElement('p');
+    head.className = 'vm-head';
+    head.textContent = `${v.fromNumber || 'Unknown caller'} · ${formatTime(v.createdAt)}` +
+      (v.durationSeconds == null ? '' : ` · ${v.durationSeconds} s`);
+    const text = document.createElement('p');
+    text.className = 'vm-transcript';
+    text.textContent = v.transcriptionText ||
+      (v.transcriptionStatus === 'pending' ? 'Transcript on its way…' : 'No transcript for this message.');
+    card.append(head, text);
+    if (me.user.role !== 'viewer') {
+      const b = document.createElement('button');
+      b.type = 'button';
+      b.className = 'secondary';
+      b.textContent = v.handled ? 'Mark as new' : 'Mark handled';
+      b.addEventListener('click', async () => {
+        b.disabled = true;
+        try {
+          await api('PATCH', `/api/voicemails/${v.id}`, { handled: !v.handled });
+          await loadVoicemail();
+        } catch (e) {
+          b.disabled = false;
+          handleAppError(e);
+        }
+      });
+      card.append(b);
+    }
+    list.append(card);
+  }
+  show($('voicemail-empty'), voicemails.length === 0);
+}
+
+async function loadLeads() {
+  const { leads } = await api('GET', '/api/leads?limit=100');
+  const body = $('leads-table').querySelector('tbody');
+  body.replaceChildren();
+  for (const l of leads) {
+    const tr = document.createElement('tr');
+    tr.append(
+      cell(l.customerNumber), cell(l.source === 'vapi' ? 'AI agent' : 'Text'),
+      cell(l.lastMessage || l.summary), cell(String(l.messageCount)), cell(l.status), cell(formatTime(l.createdAt)),
+    );
+    body.append(tr);
+  }
+  show($('leads-empty'), leads.length === 0);
+  show($('leads-table'), leads.length > 0);
+}
 
 function route() {
   if (!me) return;
@@ -234,6 +342,11 @@ async function start() {
   $('login-form').addEventListener('submit', onLogin);
   $('logout').addEventListener('click', onLogout);
   $('token-form').addEventListener('submit', onCreateToken);
+  $('calls-filter').addEventListener('submit', (event) => {
+    event.preventDefault();
+    show($('call-detail'), false);
+    loadCalls().catch(handleAppError);
+  });
   window.addEventListener('hashchange', route);
   await loadBanners();
   try {

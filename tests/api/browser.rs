@@ -178,3 +178,133 @@ async fn signing_in_with_a_wrong_then_the_right_password_shows_the_org() {
         .unwrap();
     c.close().await.unwrap();
 }
+
+async fn sign_in(c: &Client, app: &crate::helpers::TestApp) {
+    c.goto(&app.url("/")).await.unwrap();
+    let email = c
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css("#login-email"))
+        .await
+        .unwrap();
+    email.send_keys(&app.owner_email).await.unwrap();
+    c.find(Locator::Css("#login-password"))
+        .await
+        .unwrap()
+        .send_keys(&app.owner_password)
+        .await
+        .unwrap();
+    c.find(Locator::Css("#login-submit"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    assert_eq!(wait_visible_text(c, "#org-name").await, "Demo Plumbing");
+}
+
+#[tokio::test]
+async fn calls_voicemail_and_leads_show_activity_and_render_caller_text_as_text() {
+    use crate::helpers::{CALLER, MAIN_LINE};
+    let app = crate::helpers::spawn_app_with(&[("SWITCHBOARD_TEXTBACK_DELAY_SECS", "0")]).await;
+    let tw = app.twilio();
+    // A missed call (text-back sent) and a voicemail whose transcript contains markup.
+    tw.call("CA7001", CALLER, MAIN_LINE).await;
+    tw.status("CA7001", CALLER, MAIN_LINE, "completed", "30")
+        .await;
+    app.wait_count(
+        "SELECT count(*) FROM messages WHERE kind = 'textback' AND status = 'sent'",
+        1,
+    )
+    .await;
+    tw.call("CA7002", "+14155550999", MAIN_LINE).await;
+    tw.post(
+        "/twilio/voice/transcription",
+        &[
+            ("CallSid", "CA7002"),
+            ("RecordingSid", "RE7002"),
+            ("TranscriptionStatus", "completed"),
+            (
+                "TranscriptionText",
+                "<b>Help</b> <img src=x onerror=alert(1)> my drain",
+            ),
+        ],
+    )
+    .await;
+    tw.post(
+        "/twilio/voice/recording",
+        &[
+            ("CallSid", "CA7002"),
+            ("RecordingSid", "RE7002"),
+            ("RecordingUrl", "https://x/RE7002"),
+            ("RecordingStatus", "completed"),
+            ("RecordingDuration", "8"),
+        ],
+    )
+    .await;
+    tw.twiml(
+        "/twilio/sms",
+        &[
+            ("MessageSid", "SM7003"),
+            ("From", CALLER),
+            ("To", MAIN_LINE),
+            ("Body", "Can you come <today>?"),
+        ],
+    )
+    .await;
+
+    let Some((_driver, c)) = start_browser().await else {
+        return;
+    };
+    sign_in(&c, &app).await;
+
+    c.goto(&app.url("/#calls")).await.unwrap();
+    let row = c
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css("#calls-table tr[data-call-id]"))
+        .await
+        .unwrap();
+    let table = wait_visible_text(&c, "#calls-table").await;
+    assert!(
+        table.contains("Missed") && table.contains(CALLER),
+        "{table}"
+    );
+    row.click().await.unwrap();
+    let timeline = wait_visible_text(&c, "#call-events").await;
+    assert!(timeline.contains("call.started"), "{timeline}");
+
+    c.goto(&app.url("/#voicemail")).await.unwrap();
+    let transcript = wait_visible_text(&c, ".vm-transcript").await;
+    assert_eq!(
+        transcript,
+        "<b>Help</b> <img src=x onerror=alert(1)> my drain"
+    );
+    assert!(
+        c.find_all(Locator::Css(".vm-transcript b, .vm-transcript img"))
+            .await
+            .unwrap()
+            .is_empty(),
+        "no markup was interpreted"
+    );
+    c.find(Locator::Css(".voicemail button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css(".voicemail.handled"))
+        .await
+        .unwrap();
+    assert_eq!(
+        app.count("SELECT count(*) FROM voicemails WHERE handled = 1"),
+        1
+    );
+
+    c.goto(&app.url("/#leads")).await.unwrap();
+    let leads = wait_visible_text(&c, "#leads-table").await;
+    assert!(leads.contains("Can you come <today>?"), "{leads}");
+    c.close().await.unwrap();
+}
