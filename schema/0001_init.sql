@@ -169,8 +169,8 @@ CREATE TABLE calls (
     id                   INTEGER PRIMARY KEY,
     org_id               INTEGER REFERENCES orgs(id) ON DELETE CASCADE,
     provider             TEXT NOT NULL CHECK (provider IN ('twilio', 'vapi')),
-    call_sid             TEXT UNIQUE,
-    vapi_call_id         TEXT UNIQUE,
+    call_sid             TEXT,
+    vapi_call_id         TEXT,
     direction            TEXT NOT NULL DEFAULT 'inbound' CHECK (direction IN ('inbound', 'outbound', 'web')),
     from_number          TEXT,
     to_number            TEXT,
@@ -202,6 +202,10 @@ CREATE TABLE calls (
     updated_at           TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
     CHECK (call_sid IS NOT NULL OR vapi_call_id IS NOT NULL)
 );
+-- Provider ids are unique where present; partial indexes keep the other provider's NULLs
+-- out of each index (one B-tree write less per call).
+CREATE UNIQUE INDEX calls_call_sid ON calls(call_sid) WHERE call_sid IS NOT NULL;
+CREATE UNIQUE INDEX calls_vapi_call_id ON calls(vapi_call_id) WHERE vapi_call_id IS NOT NULL;
 CREATE INDEX calls_org_started ON calls(org_id, started_at DESC, id DESC);
 CREATE INDEX calls_org_number ON calls(org_id, phone_number_id, started_at DESC);
 CREATE INDEX calls_org_from ON calls(org_id, from_number, started_at DESC);

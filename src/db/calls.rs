@@ -90,7 +90,7 @@ pub fn upsert_twilio(conn: &Connection, c: &TwilioCall<'_>) -> rusqlite::Result<
     let inserted = conn.exec_cached(
         "INSERT INTO calls (provider, call_sid, org_id, direction, from_number, to_number, phone_number_id, number_role)
          VALUES ('twilio', ?1, ?2, ?3, ?4, ?5, ?6, ?7)
-         ON CONFLICT(call_sid) DO NOTHING",
+         ON CONFLICT(call_sid) WHERE call_sid IS NOT NULL DO NOTHING",
         rusqlite::params![c.call_sid, c.org_id, c.direction, c.from, c.to, c.phone_number_id, c.number_role],
     )? == 1;
     if !inserted {
@@ -351,7 +351,7 @@ pub fn upsert_vapi(conn: &Connection, c: &VapiCall<'_>) -> rusqlite::Result<i64>
     let inserted = conn.exec_cached(
         "INSERT INTO calls (provider, vapi_call_id, org_id, direction, from_number, to_number, phone_number_id, number_role, agent_id, status)
          VALUES ('vapi', ?1, ?2, ?3, ?4, ?5, ?6, CASE WHEN ?6 IS NULL THEN NULL ELSE 'operational' END, ?7, 'queued')
-         ON CONFLICT(vapi_call_id) DO NOTHING",
+         ON CONFLICT(vapi_call_id) WHERE vapi_call_id IS NOT NULL DO NOTHING",
         rusqlite::params![c.vapi_call_id, c.org_id, c.direction, c.from, c.to, c.phone_number_id, c.agent_id],
     )? == 1;
     if inserted {

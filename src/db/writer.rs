@@ -18,20 +18,33 @@ const MAX_BATCH: usize = 1_000;
 
 pub struct Writer {
     tx: SyncSender<Job>,
+    /// While this lives, the checkpoint thread runs.
+    _alive: std::sync::Arc<()>,
 }
 
 impl Writer {
     pub fn start(path: &Path) -> Result<Writer, DbError> {
         let conn = Connection::open(path)?;
         apply_pragmas(&conn)?;
+        // Checkpoints copy WAL pages into the database file; run by the committing
+        // connection they would stall every write. A checkpoint thread does them instead.
+        conn.execute_batch("PRAGMA wal_autocheckpoint = 0;")?;
+        let checkpointer = Connection::open(path)?;
+        apply_pragmas(&checkpointer)?;
         let (tx, rx) = sync_channel(QUEUE);
+        let spawn_error =
+            |e: std::io::Error| DbError::Invalid(format!("cannot start a database thread: {e}"));
         std::thread::Builder::new()
             .name("db-writer".into())
             .spawn(move || run(conn, rx))
-            .map_err(|e| {
-                DbError::Invalid(format!("cannot start the database writer thread: {e}"))
-            })?;
-        Ok(Writer { tx })
+            .map_err(spawn_error)?;
+        let alive = std::sync::Arc::new(());
+        let weak = std::sync::Arc::downgrade(&alive);
+        std::thread::Builder::new()
+            .name("db-checkpoint".into())
+            .spawn(move || checkpoint(checkpointer, weak))
+            .map_err(spawn_error)?;
+        Ok(Writer { tx, _alive: alive })
     }
 
     /// Runs `f` in the writer's transaction and returns its result once committed.
@@ -106,6 +119,17 @@ fn in_savepoint<T>(
             Err(DbError::Invalid(
                 "a database job panicked; its changes were rolled back".into(),
             ))
+        }
+    }
+}
+
+/// A passive checkpoint every second: never blocks the writer, keeps the WAL short. Ends
+/// with the [`Writer`].
+fn checkpoint(conn: Connection, alive: std::sync::Weak<()>) {
+    while alive.upgrade().is_some() {
+        std::thread::sleep(std::time::Duration::from_secs(1));
+        if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+            log::warn!("WAL checkpoint failed: {e}");
         }
     }
 }
