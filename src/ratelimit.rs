@@ -197,6 +197,19 @@ mod tests {
     }
 
     #[test]
+    fn idle_keys_are_forgotten_so_memory_stays_bounded() {
+        let rl = limits(1_000_000);
+        for i in 0..10_000 {
+            rl.check(&rl.twilio_voice, &format!("+1415{i:07}")).unwrap();
+        }
+        assert_eq!(rl.twilio_voice.tracked_keys(), 10_000);
+        // At a million per minute a bucket refills in 60 µs: every key is idle again.
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        rl.retain_recent();
+        assert_eq!(rl.twilio_voice.tracked_keys(), 0);
+    }
+
+    #[test]
     fn pending_violation_keys_are_bounded() {
         let rl = limits(1);
         for i in 0..(MAX_PENDING_VIOLATION_KEYS + 500) {

@@ -432,3 +432,51 @@ async fn take_message_creates_a_lead_once_and_transfer_returns_the_fallback() {
         to_owner[0].body
     );
 }
+
+#[tokio::test]
+async fn a_database_that_cannot_be_written_gives_5xx_for_retries_and_polite_twiml_to_callers() {
+    let app = spawn_app().await;
+    let id = vapi_number_id(&app);
+    // Another process holds the write lock for longer than the 5 s database timeout.
+    let path = app.db().path().to_path_buf();
+    let (locked_tx, locked_rx) = std::sync::mpsc::channel();
+    let locker = std::thread::spawn(move || {
+        let conn = rusqlite::Connection::open(path).unwrap();
+        conn.execute_batch("BEGIN EXCLUSIVE").unwrap();
+        locked_tx.send(()).unwrap();
+        std::thread::sleep(std::time::Duration::from_secs(7));
+        conn.execute_batch("ROLLBACK").unwrap();
+    });
+    locked_rx.recv().unwrap();
+    let body = status_update("call_db1", &id, "in-progress", 1763765941000);
+    let tw = app.twilio();
+    let entry = [
+        ("CallSid", "CA8001"),
+        ("From", CUSTOMER),
+        ("To", "+15550100001"),
+    ];
+    let (vapi, voice) = tokio::join!(send(&app, &body), tw.post("/twilio/voice", &entry));
+    assert_eq!(vapi.status(), 503, "Vapi may redeliver a 5xx");
+    assert_eq!(voice.status(), 200);
+    let twiml = voice.text().await.unwrap();
+    assert!(
+        twiml.contains("Sorry, we are having trouble answering your call.")
+            && twiml.ends_with("<Hangup/></Response>"),
+        "{twiml}"
+    );
+    assert!(
+        app.state
+            .metrics
+            .counter("switchboard_webhook_errors_total", &[("provider", "vapi")])
+            >= 1
+    );
+    locker.join().unwrap();
+    // The redelivery after the outage is applied.
+    assert_eq!(send(&app, &body).await.status(), 200);
+    assert_eq!(
+        app.count(
+            "SELECT count(*) FROM calls WHERE vapi_call_id = 'call_db1' AND status = 'in-progress'"
+        ),
+        1
+    );
+}
