@@ -6,7 +6,7 @@ use super::PhoneNumber;
 use chrono::{DateTime, Duration, Utc};
 
 /// Caller IDs Twilio uses when the number is withheld or unknown
-/// (https://www.twilio.com/docs/voice/api/call-resource — "anonymous" callers).
+/// (<https://www.twilio.com/docs/voice/api/call-resource>, "anonymous" callers).
 const WITHHELD_CALLER_IDS: &[&str] = &[
     "+266696687",
     "+7378742833",

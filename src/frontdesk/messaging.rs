@@ -52,7 +52,7 @@ pub async fn send(state: &AppState, out: Outbound) -> Result<Sent, DbError> {
         let key = state.secret_key.clone();
         state
             .db
-            .query(move |c| {
+            .write(move |c| {
                 let opted_out = optouts::is_opted_out(c, &from, &to)?;
                 let (status, reason) = if opted_out {
                     ("blocked", Some("opted_out"))
@@ -100,7 +100,7 @@ pub async fn send(state: &AppState, out: Outbound) -> Result<Sent, DbError> {
         log::error!("{msg}");
         state
             .db
-            .query(move |c| {
+            .write(move |c| {
                 messages::mark_refused(c, message_id, "failed", Some("no_credentials"), None, msg)
             })
             .await?;
@@ -124,7 +124,7 @@ pub async fn send(state: &AppState, out: Outbound) -> Result<Sent, DbError> {
             let sid = sent.sid.clone();
             state
                 .db
-                .query(move |c| messages::mark_sent(c, message_id, &sent.sid, &sent.status))
+                .write(move |c| messages::mark_sent(c, message_id, &sent.sid, &sent.status))
                 .await?;
             state
                 .metrics
@@ -147,7 +147,7 @@ pub async fn send(state: &AppState, out: Outbound) -> Result<Sent, DbError> {
             let (code, message) = (e.code, e.message.clone());
             state
                 .db
-                .query(move |c| {
+                .write(move |c| {
                     messages::mark_refused(c, message_id, status, Some(reason), code, &message)
                 })
                 .await?;

@@ -19,7 +19,7 @@ pub async fn voicemail(state: &AppState, id: i64) {
     let public_url = state.public_url.clone();
     let plan = state
         .db
-        .query(move |c| {
+        .write(move |c| {
             if !voicemails::claim_notification(c, id)? {
                 return Ok(None);
             }
@@ -94,7 +94,7 @@ pub async fn lead(
     };
     let claimed = state
         .db
-        .query(move |c| leads::claim_owner_notification(c, lead_id))
+        .write(move |c| leads::claim_owner_notification(c, lead_id))
         .await;
     match claimed {
         Ok(true) => send(state, Ok(Some(out)), "lead").await,

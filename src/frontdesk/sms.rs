@@ -44,7 +44,7 @@ pub async fn inbound(state: &AppState, m: InboundSms) -> Result<(), FrontdeskErr
     let msg = m.clone();
     let plan = state
         .db
-        .query(move |c| {
+        .write(move |c| {
             let number = numbers::resolve(c, &msg.to)?;
             let role = number
                 .as_ref()
@@ -262,7 +262,7 @@ pub async fn delivery_status(
 ) -> Result<(), FrontdeskError> {
     state
         .db
-        .query(move |c| messages::update_status(c, &sid, &status, error_code.as_deref()))
+        .write(move |c| messages::update_status(c, &sid, &status, error_code.as_deref()))
         .await?;
     Ok(())
 }

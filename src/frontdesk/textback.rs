@@ -36,7 +36,7 @@ pub async fn process(state: &AppState, call_id: i64) {
     let flags = state.flags.clone();
     let plan = state
         .db
-        .query(move |c| {
+        .write(move |c| {
             if !calls::claim_textback(c, call_id)? {
                 return Ok(Plan::Done);
             }
@@ -172,7 +172,7 @@ pub async fn process(state: &AppState, call_id: i64) {
     };
     let _ = state
         .db
-        .query(move |c| {
+        .write(move |c| {
             calls::set_textback_state(c, call_id, state_text)?;
             calls::event(c, call_id, kind, Some(event), Some("textback"))
         })

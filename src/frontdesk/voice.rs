@@ -673,7 +673,7 @@ pub async fn status(
             let flags = state.flags.clone();
             let scheduled = state
                 .db
-                .query(move |c| {
+                .write(move |c| {
                     let textback_on = flags.is_enabled(c, org_id, FlagKey::MissedCallTextback)?;
                     let o = refresh_outcome(c, call_id, &flow)?;
                     let wants = match o {
@@ -713,7 +713,7 @@ pub async fn status(
             );
             state
                 .db
-                .query(move |c| calls::set_outcome(c, call_id, Outcome::Rejected.as_str()))
+                .write(move |c| calls::set_outcome(c, call_id, Outcome::Rejected.as_str()))
                 .await?;
         }
         Some(NumberRole::System) | None => {
@@ -723,7 +723,7 @@ pub async fn status(
             );
             state
                 .db
-                .query(move |c| calls::set_outcome(c, call_id, Outcome::Rejected.as_str()))
+                .write(move |c| calls::set_outcome(c, call_id, Outcome::Rejected.as_str()))
                 .await?;
         }
     }

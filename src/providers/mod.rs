@@ -219,7 +219,7 @@ impl ProviderError {
     }
 }
 
-/// Clear messages for the Twilio error codes an owner meets (https://www.twilio.com/docs/api/errors).
+/// Clear messages for the Twilio error codes an owner meets (<https://www.twilio.com/docs/api/errors>).
 pub fn twilio_error_hint(code: i64) -> Option<&'static str> {
     Some(match code {
         20003 => "Twilio rejected the credentials (20003): check the account SID and auth token in Settings.",
