@@ -643,22 +643,23 @@ pub async fn status(
         "completed" | "busy" | "failed" | "no-answer" | "canceled"
     );
     let delay = i64::from(state.config.textback_delay_secs);
-    let ctx = {
+    // `first_end` is false for a redelivered final status: counted and logged once.
+    let (ctx, first_end) = {
         let call_status = call_status.clone();
         with_call(state, &p, move |c, ctx| {
-            if terminal {
-                calls::finish(c, ctx.call_id, &call_status, duration)?;
-                calls::event(
-                    c,
-                    ctx.call_id,
-                    "call.ended",
-                    Some(json!({ "status": call_status, "duration": duration })),
-                    Some("status:final"),
-                )?;
-            } else {
+            if !terminal {
                 calls::set_live_status(c, ctx.call_id, &call_status)?;
+                return Ok((ctx, false));
             }
-            Ok(ctx)
+            calls::finish(c, ctx.call_id, &call_status, duration)?;
+            let first = calls::event(
+                c,
+                ctx.call_id,
+                "call.ended",
+                Some(json!({ "status": call_status, "duration": duration })),
+                Some("status:final"),
+            )?;
+            Ok((ctx, first))
         })
         .await?
     };
@@ -703,7 +704,7 @@ pub async fn status(
                 super::textback::spawn(state, call_id, delay as u64);
             }
         }
-        Some(NumberRole::Onboarding) => {
+        Some(NumberRole::Onboarding) if first_end => {
             state.metrics.invariant(
                 "voice_status_onboarding_number",
                 &format!(
@@ -716,7 +717,8 @@ pub async fn status(
                 .write(move |c| calls::set_outcome(c, call_id, Outcome::Rejected.as_str()))
                 .await?;
         }
-        Some(NumberRole::System) | None => {
+        Some(NumberRole::Onboarding) => {}
+        Some(NumberRole::System) | None if first_end => {
             log::info!(
                 "call {} on a system or unknown number ended ({call_status})",
                 p.call_sid
@@ -726,6 +728,7 @@ pub async fn status(
                 .write(move |c| calls::set_outcome(c, call_id, Outcome::Rejected.as_str()))
                 .await?;
         }
+        Some(NumberRole::System) | None => {}
     }
     Ok(())
 }
