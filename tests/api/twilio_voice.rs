@@ -109,6 +109,9 @@ async fn a_call_to_the_onboarding_number_is_refused_politely_and_never_texted() 
     );
     tw.status("CA0004", CALLER, ONBOARDING_LINE, "completed", "30")
         .await;
+    // A redelivered status callback is not a second violation.
+    tw.status("CA0004", CALLER, ONBOARDING_LINE, "completed", "30")
+        .await;
     let m = &app.state.metrics;
     assert_eq!(
         m.counter(
