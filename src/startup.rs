@@ -266,14 +266,16 @@ async fn maintenance(state: web::Data<AppState>) {
         state.rate_limits.retain_recent();
         flush_violations(&state).await;
         crate::frontdesk::sweep(&state, chrono::Utc::now()).await;
-        // Roughly hourly: drop expired sessions.
+        // Roughly hourly: expired sessions, and rows past their retention (SPEC §9.4).
         if runs % 360 == 1 {
-            if let Err(e) = state
+            let pruned = state
                 .db
-                .run(|c| crate::db::sessions::purge_expired(c).map_err(DbError::from))
-                .await
-            {
-                log::warn!("purging expired sessions failed: {e}");
+                .query(
+                    |c| Ok(crate::db::sessions::purge_expired(c)? + crate::db::ledger::prune(c)?),
+                )
+                .await;
+            if let Err(e) = pruned {
+                log::warn!("pruning expired rows failed: {e}");
             }
         }
     }

@@ -112,3 +112,34 @@ pub fn prune(conn: &rusqlite::Connection) -> rusqlite::Result<usize> {
     n += conn.execute("DELETE FROM rate_limit_violations WHERE minute < strftime('%Y-%m-%dT%H:%MZ', 'now', '-30 days')", [])?;
     Ok(n)
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn pruning_keeps_30_days_of_ledger_and_24_hours_of_idempotency_keys() {
+        let mut conn = rusqlite::Connection::open_in_memory().unwrap();
+        super::super::migrations::migrate(&mut conn, std::path::Path::new("/nonexistent")).unwrap();
+        conn.execute_batch(
+            "INSERT INTO orgs (name) VALUES ('o');
+             INSERT INTO webhook_ledger (provider, route, signature, http_status, received_at)
+                 VALUES ('twilio', '/old', 'valid', 200, strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-31 days')),
+                        ('twilio', '/new', 'valid', 200, strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-29 days'));
+             INSERT INTO idempotency_keys (org_id, key, request_hash, state, created_at)
+                 VALUES (1, 'old', 'h', 'completed', strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-25 hours')),
+                        (1, 'new', 'h', 'completed', strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-23 hours'));
+             INSERT INTO rate_limit_violations (limiter, key, minute, count)
+                 VALUES ('api', 'k', strftime('%Y-%m-%dT%H:%MZ', 'now', '-31 days'), 1),
+                        ('api', 'k', strftime('%Y-%m-%dT%H:%MZ', 'now'), 1);",
+        )
+        .unwrap();
+        assert_eq!(super::prune(&conn).unwrap(), 3);
+        let left: String = conn
+            .query_row("SELECT route FROM webhook_ledger", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(left, "/new");
+        let key: String = conn
+            .query_row("SELECT key FROM idempotency_keys", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(key, "new");
+    }
+}
