@@ -94,6 +94,7 @@ impl Db {
         let manager = SqliteConnectionManager::file(path).with_init(|c| apply_pragmas(c));
         let pool = r2d2::Pool::builder()
             .max_size(8)
+            .min_idle(Some(1))
             .connection_timeout(DB_TIMEOUT)
             .build(manager)?;
         let writer = std::sync::Arc::new(writer::Writer::start(path)?);
