@@ -57,6 +57,22 @@ pub async fn voicemail(state: &AppState, id: i64) {
     send(state, plan, "voicemail").await;
 }
 
+/// [`lead`] in the background, so the webhook that found the lead answers after at most
+/// one provider call (Vapi allows 7.5 s, Twilio 15 s; one provider call may take 10 s).
+pub fn spawn_lead(
+    state: &AppState,
+    lead_id: i64,
+    number: numbers::Resolved,
+    customer: String,
+    first_message: String,
+) {
+    let Some(state) = crate::app::shared(state) else {
+        log::error!("lead {lead_id}: owner notification cannot be scheduled: no shared state");
+        return;
+    };
+    tokio::spawn(async move { lead(&state, lead_id, &number, &customer, &first_message).await });
+}
+
 /// Texts the owner about a new lead (once per lead).
 pub async fn lead(
     state: &AppState,

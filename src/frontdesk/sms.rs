@@ -226,7 +226,7 @@ pub async fn inbound(state: &AppState, m: InboundSms) -> Result<(), FrontdeskErr
                     .await?;
             }
             if notify {
-                super::notify::lead(state, lead_id, &number, &m.from, &m.body).await;
+                super::notify::spawn_lead(state, lead_id, number, m.from.clone(), m.body.clone());
             }
         }
     }

@@ -294,7 +294,7 @@ async fn tool_calls(state: &AppState, m: Message) -> Result<Value, FrontdeskErro
         })
         .await?;
     if let Some((lead_id, number, customer, text)) = notify {
-        super::notify::lead(state, lead_id, &number, &customer, &text).await;
+        super::notify::spawn_lead(state, lead_id, number, customer, text);
     }
     Ok(json!({ "results": results }))
 }

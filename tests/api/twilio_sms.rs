@@ -58,6 +58,12 @@ async fn a_customer_text_creates_a_lead_acknowledged_once_and_the_owner_is_told_
         sent_to(&app, CALLER),
         vec!["Thanks! We got your message and will get back to you soon."]
     );
+    // The owner's text goes out in the background.
+    app.wait_count(
+        "SELECT count(*) FROM messages WHERE kind = 'notification' AND status = 'sent'",
+        1,
+    )
+    .await;
     let owner = sent_to(&app, OWNER_MOBILE);
     assert_eq!(owner.len(), 1);
     assert!(

@@ -417,6 +417,11 @@ async fn take_message_creates_a_lead_once_and_transfer_returns_the_fallback() {
         1,
         "{summary}"
     );
+    app.wait_count(
+        "SELECT count(*) FROM messages WHERE kind = 'notification' AND status = 'sent'",
+        1,
+    )
+    .await;
     let to_owner: Vec<_> = app
         .sandbox_twilio
         .sent_messages()
