@@ -223,7 +223,7 @@ CREATE TABLE call_events (
     dedup_key TEXT,
     UNIQUE (call_id, dedup_key)
 );
-CREATE INDEX call_events_call ON call_events(call_id, id);
+-- UNIQUE (call_id, dedup_key) also serves "the events of a call".
 
 CREATE TABLE voicemails (
     id                   INTEGER PRIMARY KEY,
@@ -331,7 +331,6 @@ CREATE TABLE webhook_ledger (
     remote_ip       TEXT,
     received_at     TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
 );
-CREATE INDEX webhook_ledger_received ON webhook_ledger(received_at);
 CREATE INDEX webhook_ledger_provider ON webhook_ledger(provider, received_at);
 CREATE INDEX webhook_ledger_key ON webhook_ledger(provider, idempotency_key) WHERE idempotency_key IS NOT NULL;
 CREATE INDEX webhook_ledger_reference ON webhook_ledger(reference) WHERE reference IS NOT NULL;

@@ -107,7 +107,12 @@ pub fn for_reference(conn: &rusqlite::Connection, reference: &str) -> rusqlite::
 
 /// Retention (SPEC §9.4): ledger 30 days, idempotency keys 24 h, rate-limit aggregates 30 days.
 pub fn prune(conn: &rusqlite::Connection) -> rusqlite::Result<usize> {
-    let mut n = conn.execute("DELETE FROM webhook_ledger WHERE received_at < strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-30 days')", [])?;
+    // Per provider, so the (provider, received_at) index serves the range.
+    let mut n = conn.execute(
+        "DELETE FROM webhook_ledger WHERE provider IN ('twilio', 'vapi')
+             AND received_at < strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-30 days')",
+        [],
+    )?;
     n += conn.execute("DELETE FROM idempotency_keys WHERE created_at < strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-1 day')", [])?;
     n += conn.execute("DELETE FROM rate_limit_violations WHERE minute < strftime('%Y-%m-%dT%H:%MZ', 'now', '-30 days')", [])?;
     Ok(n)
