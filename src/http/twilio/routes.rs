@@ -43,53 +43,47 @@ fn recording(r: &TwilioRequest) -> Recording {
     }
 }
 
-async fn voice_entry(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-    body: web::Bytes,
-) -> HttpResponse {
-    handle(state, req, body, "/twilio/voice", |state, r| async move {
-        let p = voice_params(&r)?;
-        if p.to.is_none() {
-            return Err(FrontdeskError::BadRequest(
-                "the To parameter is missing".into(),
-            ));
+/// A Twilio route whose handler needs only the verified request: `handle` does the
+/// signature check, ledger, metrics and the answer.
+macro_rules! twilio_route {
+    ($name:ident, $route:literal, |$state:ident, $r:ident| $body:expr) => {
+        async fn $name(
+            state: web::Data<AppState>,
+            req: HttpRequest,
+            body: web::Bytes,
+        ) -> HttpResponse {
+            handle(state, req, body, $route, |$state, $r| async move { $body }).await
         }
-        // Per caller, after the signature check (SPEC §6.1); Twilio does not handle 429.
-        let caller = p.from.clone().unwrap_or_else(|| "unknown".into());
-        if state
-            .rate_limits
-            .check(&state.rate_limits.twilio_voice, &caller)
-            .is_err()
-        {
-            return Ok(Reply::TwiML(
-                TwiML::new().say(voice::TOO_MANY_CALLS_MESSAGE).hangup(),
-            ));
-        }
-        voice::entry(&state, p).await.map(Reply::TwiML)
-    })
-    .await
+    };
 }
 
-async fn voice_consent(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-    body: web::Bytes,
-) -> HttpResponse {
-    handle(
-        state,
-        req,
-        body,
-        "/twilio/voice/consent",
-        |state, r| async move {
-            let digits = r.owned("Digits");
-            voice::consent(&state, voice_params(&r)?, digits)
-                .await
-                .map(Reply::TwiML)
-        },
-    )
-    .await
-}
+twilio_route!(voice_entry, "/twilio/voice", |state, r| {
+    let p = voice_params(&r)?;
+    if p.to.is_none() {
+        return Err(FrontdeskError::BadRequest(
+            "the To parameter is missing".into(),
+        ));
+    }
+    // Per caller, after the signature check (SPEC §6.1); Twilio does not handle 429.
+    let caller = p.from.clone().unwrap_or_else(|| "unknown".into());
+    if state
+        .rate_limits
+        .check(&state.rate_limits.twilio_voice, &caller)
+        .is_err()
+    {
+        return Ok(Reply::TwiML(
+            TwiML::new().say(voice::TOO_MANY_CALLS_MESSAGE).hangup(),
+        ));
+    }
+    voice::entry(&state, p).await.map(Reply::TwiML)
+});
+
+twilio_route!(voice_consent, "/twilio/voice/consent", |state, r| {
+    let digits = r.owned("Digits");
+    voice::consent(&state, voice_params(&r)?, digits)
+        .await
+        .map(Reply::TwiML)
+});
 
 #[derive(serde::Deserialize)]
 struct MenuQuery {
@@ -121,153 +115,75 @@ async fn voice_menu(
     .await
 }
 
-async fn voice_dial_result(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-    body: web::Bytes,
-) -> HttpResponse {
-    handle(
-        state,
-        req,
-        body,
-        "/twilio/voice/dial-result",
-        |state, r| async move {
-            let status = r.owned("DialCallStatus");
-            voice::dial_result(&state, voice_params(&r)?, status)
-                .await
-                .map(Reply::TwiML)
-        },
-    )
-    .await
+twilio_route!(
+    voice_dial_result,
+    "/twilio/voice/dial-result",
+    |state, r| {
+        let status = r.owned("DialCallStatus");
+        voice::dial_result(&state, voice_params(&r)?, status)
+            .await
+            .map(Reply::TwiML)
+    }
+);
+
+twilio_route!(
+    voice_voicemail_done,
+    "/twilio/voice/voicemail-done",
+    |state, r| {
+        voice::voicemail_done(&state, voice_params(&r)?, recording(&r))
+            .await
+            .map(Reply::TwiML)
+    }
+);
+
+twilio_route!(voice_recording, "/twilio/voice/recording", |state, r| {
+    voice::recording(&state, voice_params(&r)?, recording(&r))
+        .await
+        .map(|_| Reply::Empty)
+});
+
+twilio_route!(
+    voice_transcription,
+    "/twilio/voice/transcription",
+    |state, r| {
+        let (sid, text, status) = (
+            r.owned("RecordingSid"),
+            r.owned("TranscriptionText"),
+            r.owned("TranscriptionStatus"),
+        );
+        voice::transcription(&state, voice_params(&r)?, sid, text, status)
+            .await
+            .map(|_| Reply::Empty)
+    }
+);
+
+twilio_route!(voice_status, "/twilio/voice/status", |state, r| {
+    let status = r.require("CallStatus")?;
+    let duration = r.get("CallDuration").and_then(|d| d.parse().ok());
+    voice::status(&state, voice_params(&r)?, status, duration)
+        .await
+        .map(|_| Reply::Empty)
+});
+
+fn message_sid(r: &TwilioRequest) -> Result<String, FrontdeskError> {
+    r.owned("MessageSid")
+        .or_else(|| r.owned("SmsSid"))
+        .ok_or_else(|| FrontdeskError::BadRequest("the MessageSid parameter is missing".into()))
 }
 
-async fn voice_voicemail_done(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-    body: web::Bytes,
-) -> HttpResponse {
-    handle(
-        state,
-        req,
-        body,
-        "/twilio/voice/voicemail-done",
-        |state, r| async move {
-            voice::voicemail_done(&state, voice_params(&r)?, recording(&r))
-                .await
-                .map(Reply::TwiML)
-        },
-    )
-    .await
-}
+twilio_route!(sms_inbound, "/twilio/sms", |state, r| {
+    let m = InboundSms {
+        sid: message_sid(&r)?,
+        from: r.require("From")?,
+        to: r.require("To")?,
+        body: r.get("Body").unwrap_or_default().to_string(),
+    };
+    sms::inbound(&state, m).await.map(|_| Reply::Empty)
+});
 
-async fn voice_recording(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-    body: web::Bytes,
-) -> HttpResponse {
-    handle(
-        state,
-        req,
-        body,
-        "/twilio/voice/recording",
-        |state, r| async move {
-            voice::recording(&state, voice_params(&r)?, recording(&r))
-                .await
-                .map(|_| Reply::Empty)
-        },
-    )
-    .await
-}
-
-async fn voice_transcription(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-    body: web::Bytes,
-) -> HttpResponse {
-    handle(
-        state,
-        req,
-        body,
-        "/twilio/voice/transcription",
-        |state, r| async move {
-            let (sid, text, status) = (
-                r.owned("RecordingSid"),
-                r.owned("TranscriptionText"),
-                r.owned("TranscriptionStatus"),
-            );
-            voice::transcription(&state, voice_params(&r)?, sid, text, status)
-                .await
-                .map(|_| Reply::Empty)
-        },
-    )
-    .await
-}
-
-async fn voice_status(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-    body: web::Bytes,
-) -> HttpResponse {
-    handle(
-        state,
-        req,
-        body,
-        "/twilio/voice/status",
-        |state, r| async move {
-            let status = r.require("CallStatus")?;
-            let duration = r.get("CallDuration").and_then(|d| d.parse().ok());
-            voice::status(&state, voice_params(&r)?, status, duration)
-                .await
-                .map(|_| Reply::Empty)
-        },
-    )
-    .await
-}
-
-async fn sms_inbound(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-    body: web::Bytes,
-) -> HttpResponse {
-    handle(state, req, body, "/twilio/sms", |state, r| async move {
-        let m = InboundSms {
-            sid: r
-                .owned("MessageSid")
-                .or_else(|| r.owned("SmsSid"))
-                .ok_or_else(|| {
-                    FrontdeskError::BadRequest("the MessageSid parameter is missing".into())
-                })?,
-            from: r.require("From")?,
-            to: r.require("To")?,
-            body: r.get("Body").unwrap_or_default().to_string(),
-        };
-        sms::inbound(&state, m).await.map(|_| Reply::Empty)
-    })
-    .await
-}
-
-async fn sms_status(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-    body: web::Bytes,
-) -> HttpResponse {
-    handle(
-        state,
-        req,
-        body,
-        "/twilio/sms/status",
-        |state, r| async move {
-            let sid = r
-                .owned("MessageSid")
-                .or_else(|| r.owned("SmsSid"))
-                .ok_or_else(|| {
-                    FrontdeskError::BadRequest("the MessageSid parameter is missing".into())
-                })?;
-            let status = r.require("MessageStatus")?;
-            sms::delivery_status(&state, sid, status, r.owned("ErrorCode"))
-                .await
-                .map(|_| Reply::Empty)
-        },
-    )
-    .await
-}
+twilio_route!(sms_status, "/twilio/sms/status", |state, r| {
+    let (sid, status) = (message_sid(&r)?, r.require("MessageStatus")?);
+    sms::delivery_status(&state, sid, status, r.owned("ErrorCode"))
+        .await
+        .map(|_| Reply::Empty)
+});
