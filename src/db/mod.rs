@@ -7,6 +7,7 @@ pub mod audit;
 pub mod backup;
 pub mod callflows;
 pub mod calls;
+pub mod flags;
 pub mod leads;
 pub mod ledger;
 pub mod messages;

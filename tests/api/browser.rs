@@ -306,5 +306,26 @@ async fn calls_voicemail_and_leads_show_activity_and_render_caller_text_as_text(
     c.goto(&app.url("/#leads")).await.unwrap();
     let leads = wait_visible_text(&c, "#leads-table").await;
     assert!(leads.contains("Can you come <today>?"), "{leads}");
+
+    // Features: turning text-back off for the business takes effect at once.
+    c.goto(&app.url("/#features")).await.unwrap();
+    let toggle = c
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css(
+            "tr[data-flag='missed_call_textback'] button.toggle",
+        ))
+        .await
+        .unwrap();
+    assert_eq!(toggle.text().await.unwrap(), "Turn off");
+    toggle.click().await.unwrap();
+    c.wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::XPath(
+            "//tr[@data-flag='missed_call_textback']//button[text()='Turn on']",
+        ))
+        .await
+        .unwrap();
+    assert_eq!(app.count("SELECT count(*) FROM org_feature_overrides WHERE flag_key = 'missed_call_textback' AND enabled = 0"), 1);
     c.close().await.unwrap();
 }

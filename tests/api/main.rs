@@ -6,6 +6,7 @@ mod browser;
 mod cli;
 mod dashboard;
 mod demo;
+mod flags;
 mod health;
 mod helpers;
 mod providers;

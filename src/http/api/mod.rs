@@ -2,6 +2,7 @@
 
 pub mod callflow;
 pub mod calls;
+pub mod flags;
 pub mod inbox;
 pub mod onboarding;
 pub mod read;
@@ -34,6 +35,16 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/messages", web::get().to(inbox::messages))
         .route("/leads", web::get().to(inbox::leads))
         .route("/leads/{id}", web::patch().to(inbox::update_lead))
+        .route("/feature-flags", web::get().to(flags::list))
+        .route("/feature-flags/{key}", web::patch().to(flags::set_global))
+        .route(
+            "/feature-flags/{key}/override",
+            web::put().to(flags::set_override),
+        )
+        .route(
+            "/feature-flags/{key}/override",
+            web::delete().to(flags::clear_override),
+        )
         .route("/call-flow", web::get().to(callflow::get))
         .route("/call-flow", web::put().to(callflow::put))
         .route("/onboarding-requests", web::get().to(onboarding::list))

@@ -1,0 +1,74 @@
+//! Feature flags and per-org overrides (SPEC §5.1). Writers must invalidate the in-memory
+//! snapshot ([`crate::flags::Flags::invalidate`]).
+
+use rusqlite::Connection;
+use serde::Serialize;
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FlagRow {
+    pub key: String,
+    pub name: String,
+    pub description: String,
+    pub enabled_globally: bool,
+    pub rollout_percentage: u8,
+    /// The org's override, if any.
+    pub org_override: Option<bool>,
+}
+
+pub fn list(conn: &Connection, org_id: i64) -> rusqlite::Result<Vec<FlagRow>> {
+    let mut stmt = conn.prepare(
+        "SELECT f.flag_key, f.flag_name, f.description, f.enabled_globally, f.rollout_percentage, o.enabled
+         FROM feature_flags f LEFT JOIN org_feature_overrides o ON o.flag_key = f.flag_key AND o.org_id = ?1
+         ORDER BY f.flag_key",
+    )?;
+    let rows = stmt.query_map([org_id], |r| {
+        Ok(FlagRow {
+            key: r.get(0)?,
+            name: r.get(1)?,
+            description: r.get(2)?,
+            enabled_globally: r.get(3)?,
+            rollout_percentage: r.get(4)?,
+            org_override: r.get(5)?,
+        })
+    })?;
+    rows.collect()
+}
+
+pub fn set_global(
+    conn: &Connection,
+    key: &str,
+    enabled: Option<bool>,
+    rollout: Option<u8>,
+) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE feature_flags SET enabled_globally = COALESCE(?2, enabled_globally),
+             rollout_percentage = COALESCE(?3, rollout_percentage), updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+         WHERE flag_key = ?1",
+        rusqlite::params![key, enabled, rollout],
+    )?;
+    Ok(())
+}
+
+pub fn set_override(
+    conn: &Connection,
+    org_id: i64,
+    key: &str,
+    enabled: bool,
+    user_id: i64,
+) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT INTO org_feature_overrides (org_id, flag_key, enabled, updated_by) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT(org_id, flag_key) DO UPDATE SET enabled = excluded.enabled, updated_by = excluded.updated_by,
+             updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')",
+        rusqlite::params![org_id, key, enabled, user_id],
+    )?;
+    Ok(())
+}
+
+pub fn clear_override(conn: &Connection, org_id: i64, key: &str) -> rusqlite::Result<bool> {
+    Ok(conn.execute(
+        "DELETE FROM org_feature_overrides WHERE org_id = ?1 AND flag_key = ?2",
+        rusqlite::params![org_id, key],
+    )? > 0)
+}
