@@ -8,8 +8,8 @@ use rusqlite::Connection;
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
-#[derive(Default)]
 struct Snapshot {
+    loaded_at: std::time::Instant,
     flags: HashMap<String, FlagState>,
     overrides: HashMap<(i64, String), bool>,
 }
@@ -21,7 +21,11 @@ pub struct Flags {
 
 impl Flags {
     fn load(conn: &Connection) -> rusqlite::Result<Snapshot> {
-        let mut snap = Snapshot::default();
+        let mut snap = Snapshot {
+            loaded_at: std::time::Instant::now(),
+            flags: HashMap::new(),
+            overrides: HashMap::new(),
+        };
         let mut stmt = conn
             .prepare("SELECT flag_key, enabled_globally, rollout_percentage FROM feature_flags")?;
         for row in stmt.query_map([], |r| {
@@ -68,7 +72,7 @@ impl Flags {
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .clone();
-        let snap = match cached {
+        let snap = match cached.filter(|s| s.loaded_at.elapsed() < crate::db::CACHE_MAX_AGE) {
             Some(s) => s,
             None => {
                 let fresh = Arc::new(Self::load(conn)?);

@@ -68,8 +68,10 @@ pub fn put_org_flow(
 }
 
 /// Parsed flows by (org, number), so a call does not re-parse JSON. Invalidated whenever
-/// a flow is saved.
-type FlowMap = std::collections::HashMap<(i64, Option<i64>), std::sync::Arc<CallFlow>>;
+/// a flow is saved through the API; a change made outside this process (a `restore`)
+/// shows up after at most [`super::CACHE_MAX_AGE`].
+type FlowMap =
+    std::collections::HashMap<(i64, Option<i64>), (std::time::Instant, std::sync::Arc<CallFlow>)>;
 
 #[derive(Default)]
 pub struct FlowCache {
@@ -83,19 +85,21 @@ impl FlowCache {
         org_id: i64,
         number_id: Option<i64>,
     ) -> rusqlite::Result<std::sync::Arc<CallFlow>> {
-        if let Some(flow) = self
+        if let Some((loaded, flow)) = self
             .map
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .get(&(org_id, number_id))
         {
-            return Ok(flow.clone());
+            if loaded.elapsed() < super::CACHE_MAX_AGE {
+                return Ok(flow.clone());
+            }
         }
         let flow = std::sync::Arc::new(for_number(conn, org_id, number_id)?);
-        self.map
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert((org_id, number_id), flow.clone());
+        self.map.write().unwrap_or_else(|p| p.into_inner()).insert(
+            (org_id, number_id),
+            (std::time::Instant::now(), flow.clone()),
+        );
         Ok(flow)
     }
 

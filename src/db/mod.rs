@@ -31,6 +31,11 @@ use std::time::Duration;
 
 pub type Pool = r2d2::Pool<SqliteConnectionManager>;
 
+/// In-memory caches of stored settings (flags, call flows) are invalidated by every write
+/// through the API; a change made outside this process (a `restore`, manual SQL) shows up
+/// after at most this long.
+pub const CACHE_MAX_AGE: Duration = Duration::from_secs(5);
+
 /// SPEC §6.4: a DB operation that takes longer than this answers 503 instead of hanging.
 pub const DB_TIMEOUT: Duration = Duration::from_secs(5);
 
