@@ -1,6 +1,7 @@
 //! Feature flag evaluation with an in-memory snapshot (SPEC §5.1). The snapshot is
-//! invalidated on every write, so a change applies to the next request: no restart, no
-//! stale window.
+//! invalidated on every write through the API, so a change applies to the next request
+//! without a restart; a change made outside the process is picked up within
+//! [`crate::db::CACHE_MAX_AGE`].
 
 use crate::domain::flags::{evaluate, FlagState};
 use crate::domain::FlagKey;

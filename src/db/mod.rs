@@ -1,6 +1,8 @@
-//! Storage: the r2d2 pool over SQLite, the pragmas every pooled connection gets, the one
-//! helper that runs blocking DB work off the async executor, and one plain-SQL module per
-//! table or aggregate. Functions take `&Connection` so they compose into transactions.
+//! Storage: the r2d2 pool over SQLite, the pragmas every connection gets, the helpers that
+//! run blocking DB work off the async executor (`run`/`query` on the pool for reads and API
+//! transactions, `write` on the single batching writer for hot-path writes), and one
+//! plain-SQL module per table or aggregate. Functions take `&Connection` so they compose
+//! into transactions.
 
 pub mod agents;
 pub mod audit;
