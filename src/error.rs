@@ -45,6 +45,9 @@ pub enum ApiError {
     /// 429: a rate limit; `retry_after` seconds until the next request may pass.
     #[error("too many requests")]
     RateLimited { retry_after: u64 },
+    /// 502: Twilio or Vapi failed; the message says what the provider said and what to do.
+    #[error("{0}")]
+    Provider(crate::providers::ProviderError),
     /// 503: the database did not answer in time.
     #[error("the database is busy")]
     Unavailable(String),
@@ -120,6 +123,7 @@ impl ApiError {
             ApiError::UnknownRoute(_) => "unknown_route",
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
             ApiError::RateLimited { .. } => "rate_limited",
+            ApiError::Provider(_) => "provider_error",
             ApiError::Unavailable(_) => "database_unavailable",
             ApiError::Internal(_) => "internal_error",
         }
@@ -135,7 +139,16 @@ impl ApiError {
             ApiError::NotFound(_) => Some("Check the id; it may belong to another organization or have been removed.".into()),
             ApiError::PayloadTooLarge { .. } => Some("Send a smaller body.".into()),
             ApiError::RateLimited { retry_after } => Some(format!("Wait {retry_after} s and try again.")),
-            ApiError::Unavailable(_) => Some("Try again in a few seconds; if it persists, run `switchboard doctor`.".into()),
+            ApiError::Unavailable(_) => Some("Try again in a few seconds; if it persists, check the server log and free disk space.".into()),
+            ApiError::Provider(e) => Some(
+                match e.kind {
+                    crate::providers::ProviderErrorKind::Auth => "Check the provider credentials in the settings file.",
+                    crate::providers::ProviderErrorKind::NotFound => "The provider no longer has it.",
+                    crate::providers::ProviderErrorKind::Unavailable => "The provider did not answer properly; try again in a minute.",
+                    crate::providers::ProviderErrorKind::Rejected => "Change the request as the message says and try again.",
+                }
+                .into(),
+            ),
             ApiError::Internal(_) => Some("Try again; if it persists, the server log has the details (search for the request id).".into()),
         }
     }
@@ -160,6 +173,7 @@ impl ResponseError for ApiError {
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Provider(_) => StatusCode::BAD_GATEWAY,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -176,6 +190,10 @@ impl ResponseError for ApiError {
             builder.insert_header((header::RETRY_AFTER, retry_after.to_string()));
         }
         let mut error = json!({ "code": self.code(), "message": self.public_message() });
+        if let ApiError::Provider(e) = self {
+            error["provider"] = json!(e.provider);
+            error["providerCode"] = json!(e.code);
+        }
         if let Some(hint) = self.hint() {
             error["hint"] = json!(hint);
         }

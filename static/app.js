@@ -223,6 +223,13 @@ async function loadVoicemail() {
     text.textContent = v.transcriptionText ||
       (v.transcriptionStatus === 'pending' ? 'Transcript on its way…' : 'No transcript for this message.');
     card.append(head, text);
+    if (v.recordingSid) {
+      const audio = document.createElement('audio');
+      audio.controls = true;
+      audio.preload = 'none';
+      audio.src = `/api/voicemails/${v.id}/recording`;
+      card.append(audio);
+    }
     if (me.user.role !== 'viewer') {
       const b = document.createElement('button');
       b.type = 'button';

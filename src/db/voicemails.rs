@@ -8,6 +8,8 @@ use serde::Serialize;
 #[serde(rename_all = "camelCase")]
 pub struct Voicemail {
     pub id: i64,
+    #[serde(skip)]
+    pub org_id: Option<i64>,
     pub call_id: i64,
     pub recording_sid: Option<String>,
     pub recording_url: Option<String>,
@@ -22,25 +24,26 @@ pub struct Voicemail {
     pub to_number: Option<String>,
 }
 
-const SELECT: &str = "SELECT v.id, v.call_id, v.recording_sid, v.recording_url, v.duration_seconds, v.transcription_text,
+const SELECT: &str = "SELECT v.id, v.org_id, v.call_id, v.recording_sid, v.recording_url, v.duration_seconds, v.transcription_text,
     v.transcription_status, v.handled, v.handled_at, v.owner_notified_at, v.created_at, c.from_number, c.to_number
     FROM voicemails v JOIN calls c ON c.id = v.call_id";
 
 fn from_row(r: &Row) -> rusqlite::Result<Voicemail> {
     Ok(Voicemail {
         id: r.get(0)?,
-        call_id: r.get(1)?,
-        recording_sid: r.get(2)?,
-        recording_url: r.get(3)?,
-        duration_seconds: r.get(4)?,
-        transcription_text: r.get(5)?,
-        transcription_status: r.get(6)?,
-        handled: r.get(7)?,
-        handled_at: r.get(8)?,
-        owner_notified_at: r.get(9)?,
-        created_at: r.get(10)?,
-        from_number: r.get(11)?,
-        to_number: r.get(12)?,
+        org_id: r.get(1)?,
+        call_id: r.get(2)?,
+        recording_sid: r.get(3)?,
+        recording_url: r.get(4)?,
+        duration_seconds: r.get(5)?,
+        transcription_text: r.get(6)?,
+        transcription_status: r.get(7)?,
+        handled: r.get(8)?,
+        handled_at: r.get(9)?,
+        owner_notified_at: r.get(10)?,
+        created_at: r.get(11)?,
+        from_number: r.get(12)?,
+        to_number: r.get(13)?,
     })
 }
 

@@ -271,6 +271,26 @@ pub trait TwilioApi: Send + Sync {
         account: &TwilioCreds,
         sms: &OutboundSms,
     ) -> Result<SentSms, ProviderError>;
+    /// The audio of a recording (a voicemail), fetched with the owning account's
+    /// credentials so the dashboard can play it without exposing them.
+    async fn fetch_recording(
+        &self,
+        account: &TwilioCreds,
+        recording_sid: &str,
+    ) -> Result<Audio, ProviderError>;
+}
+
+/// Recorded audio and its content type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Audio {
+    pub content_type: String,
+    pub bytes: Vec<u8>,
+}
+
+/// A recording SID as Twilio issues them (`RE` + 32 hex); anything else is refused before
+/// it reaches a URL.
+pub fn valid_recording_sid(sid: &str) -> bool {
+    sid.len() == 34 && sid.starts_with("RE") && sid[2..].chars().all(|c| c.is_ascii_hexdigit())
 }
 
 /// The Vapi REST operations the appliance uses.

@@ -284,6 +284,26 @@ impl TwilioApi for SandboxTwilio {
         }
     }
 
+    async fn fetch_recording(
+        &self,
+        account: &TwilioCreds,
+        recording_sid: &str,
+    ) -> Result<Audio, ProviderError> {
+        Self::authenticate(&self.lock(), account)?;
+        if !valid_recording_sid(recording_sid) {
+            return Err(ProviderError::twilio(
+                ProviderErrorKind::NotFound,
+                Some(404),
+                Some(20404),
+                "not found",
+            ));
+        }
+        Ok(Audio {
+            content_type: "audio/wav".into(),
+            bytes: silent_wav(1),
+        })
+    }
+
     async fn send_sms(
         &self,
         account: &TwilioCreds,
@@ -325,6 +345,26 @@ impl TwilioApi for SandboxTwilio {
             status: "sent".into(),
         })
     }
+}
+
+/// `seconds` of silence as an 8 kHz, 8-bit mono WAV: what every sandbox recording sounds like.
+pub fn silent_wav(seconds: u32) -> Vec<u8> {
+    let samples = 8_000 * seconds;
+    let mut wav = Vec::with_capacity(44 + samples as usize);
+    wav.extend_from_slice(b"RIFF");
+    wav.extend_from_slice(&(36 + samples).to_le_bytes());
+    wav.extend_from_slice(b"WAVEfmt ");
+    wav.extend_from_slice(&16u32.to_le_bytes()); // fmt chunk size
+    wav.extend_from_slice(&1u16.to_le_bytes()); // PCM
+    wav.extend_from_slice(&1u16.to_le_bytes()); // mono
+    wav.extend_from_slice(&8_000u32.to_le_bytes()); // sample rate
+    wav.extend_from_slice(&8_000u32.to_le_bytes()); // byte rate
+    wav.extend_from_slice(&1u16.to_le_bytes()); // block align
+    wav.extend_from_slice(&8u16.to_le_bytes()); // bits per sample
+    wav.extend_from_slice(b"data");
+    wav.extend_from_slice(&samples.to_le_bytes());
+    wav.resize(44 + samples as usize, 0x80);
+    wav
 }
 
 /// The sandbox Vapi: phone numbers imported from Twilio.

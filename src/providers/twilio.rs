@@ -276,6 +276,77 @@ impl TwilioApi for TwilioClient {
             .map(|_| ())
     }
 
+    async fn fetch_recording(
+        &self,
+        account: &TwilioCreds,
+        recording_sid: &str,
+    ) -> Result<Audio, ProviderError> {
+        if !valid_recording_sid(recording_sid) {
+            return Err(ProviderError::twilio(
+                ProviderErrorKind::Rejected,
+                None,
+                None,
+                "not a Twilio recording SID",
+            ));
+        }
+        let path = format!(
+            "Accounts/{}/Recordings/{recording_sid}.mp3",
+            account.account_sid
+        );
+        let resp = self
+            .http
+            .get(self.url(&path))
+            .basic_auth(&account.account_sid, Some(&account.auth_token))
+            .send()
+            .await
+            .map_err(|e| {
+                ProviderError::twilio(
+                    ProviderErrorKind::Unavailable,
+                    None,
+                    None,
+                    &format!("Twilio could not be reached: {e}"),
+                )
+            })?;
+        let status = resp.status().as_u16();
+        let kind = match status {
+            200..=299 => None,
+            401 | 403 => Some(ProviderErrorKind::Auth),
+            404 => Some(ProviderErrorKind::NotFound),
+            _ => Some(ProviderErrorKind::Unavailable),
+        };
+        if let Some(kind) = kind {
+            let code = if kind == ProviderErrorKind::Auth {
+                Some(20003)
+            } else {
+                None
+            };
+            return Err(ProviderError::twilio(
+                kind,
+                Some(status),
+                code,
+                &format!("fetching the recording answered HTTP {status}"),
+            ));
+        }
+        let content_type = resp
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("audio/mpeg")
+            .to_string();
+        let bytes = resp.bytes().await.map_err(|e| {
+            ProviderError::twilio(
+                ProviderErrorKind::Unavailable,
+                Some(status),
+                None,
+                &format!("reading the recording failed: {e}"),
+            )
+        })?;
+        Ok(Audio {
+            content_type,
+            bytes: bytes.to_vec(),
+        })
+    }
+
     async fn send_sms(
         &self,
         account: &TwilioCreds,

@@ -261,3 +261,35 @@ mod vapi_client {
         );
     }
 }
+
+#[tokio::test]
+async fn recordings_are_fetched_as_mp3_with_the_accounts_credentials() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/2010-04-01/Accounts/AC0123456789abcdef0123456789abcdef/Recordings/RE0123456789abcdef0123456789abcdef.mp3"))
+        .and(basic_auth("AC0123456789abcdef0123456789abcdef", "test-token"))
+        .respond_with(ResponseTemplate::new(200).insert_header("content-type", "audio/mpeg").set_body_bytes(b"ID3fake".to_vec()))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let client = TwilioClient::new(http_client(), &server.uri());
+    let audio = client
+        .fetch_recording(&creds(), "RE0123456789abcdef0123456789abcdef")
+        .await
+        .unwrap();
+    assert_eq!(
+        (audio.content_type.as_str(), audio.bytes.as_slice()),
+        ("audio/mpeg", b"ID3fake".as_slice())
+    );
+    // Not a recording SID: refused before any request is made (the mock expects exactly one).
+    let err = client
+        .fetch_recording(&creds(), "../../Messages")
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, ProviderErrorKind::Rejected);
+    let gone = client
+        .fetch_recording(&creds(), "REffffffffffffffffffffffffffffffff")
+        .await
+        .unwrap_err();
+    assert!(gone.is_not_found());
+}

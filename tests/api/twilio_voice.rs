@@ -846,3 +846,95 @@ async fn a_calls_timeline_shows_events_and_webhooks_and_other_orgs_get_404() {
         .unwrap();
     assert_eq!(theirs["calls"], json!([]));
 }
+
+#[tokio::test]
+async fn a_voicemail_recording_plays_through_the_authenticated_proxy() {
+    let app = spawn_app().await;
+    let tw = app.twilio();
+    let sid = "RE0123456789abcdef0123456789abcdef";
+    tw.call("CA0030", CALLER, MAIN_LINE).await;
+    tw.post(
+        "/twilio/voice/recording",
+        &[
+            ("CallSid", "CA0030"),
+            ("RecordingSid", sid),
+            ("RecordingUrl", "https://api.twilio.com/rec"),
+            ("RecordingStatus", "completed"),
+            ("RecordingDuration", "5"),
+        ],
+    )
+    .await;
+    let id: i64 = app
+        .db()
+        .conn()
+        .unwrap()
+        .query_row("SELECT id FROM voicemails", [], |r| r.get(0))
+        .unwrap();
+
+    let (c, _) = app.owner().await;
+    let resp = c
+        .get(app.url(&format!("/api/voicemails/{id}/recording")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["content-type"], "audio/wav");
+    assert_eq!(resp.headers()["cache-control"], "private, no-store");
+    let audio = resp.bytes().await.unwrap();
+    assert_eq!(&audio[..4], b"RIFF");
+
+    assert_eq!(
+        crate::helpers::client()
+            .get(app.url(&format!("/api/voicemails/{id}/recording")))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+    let (other, _) = app
+        .user_client(
+            "Other Bakery",
+            "baker@example.com",
+            switchboard::domain::UserRole::Owner,
+        )
+        .await;
+    assert_eq!(
+        other
+            .get(app.url(&format!("/api/voicemails/{id}/recording")))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+
+    // A recording Twilio does not have: the provider's answer, not a 500.
+    tw.call("CA0031", CALLER, MAIN_LINE).await;
+    tw.post(
+        "/twilio/voice/recording",
+        &[
+            ("CallSid", "CA0031"),
+            ("RecordingSid", "REnot-a-real-sid"),
+            ("RecordingStatus", "completed"),
+        ],
+    )
+    .await;
+    let bad: i64 = app
+        .db()
+        .conn()
+        .unwrap()
+        .query_row(
+            "SELECT id FROM voicemails WHERE recording_sid = 'REnot-a-real-sid'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let resp = c
+        .get(app.url(&format!("/api/voicemails/{bad}/recording")))
+        .send()
+        .await
+        .unwrap();
+    let err = crate::helpers::expect_error(resp, 502, "provider_error").await;
+    assert_eq!(err["provider"], "twilio");
+}

@@ -40,6 +40,57 @@ pub async fn voicemails(
     Ok(HttpResponse::Ok().json(json!({ "voicemails": rows })))
 }
 
+/// `GET /api/voicemails/{id}/recording`: the audio, fetched from Twilio with the number's
+/// own account, so the dashboard can play it without Twilio credentials (SPEC §7).
+pub async fn recording(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    let (org, id) = (auth.org_id(), path.into_inner());
+    let (key, master) = (state.secret_key.clone(), state.twilio_master.clone());
+    let found = state
+        .db
+        .query(move |c| {
+            let Some(vm) = voicemails::by_id(c, id)?.filter(|v| v.org_id == Some(org)) else {
+                return Ok(None);
+            };
+            let account = crate::db::calls::by_id(c, vm.call_id)?
+                .and_then(|call| call.phone_number_id)
+                .map(|n| crate::db::numbers::resolve_id(c, n))
+                .transpose()?
+                .flatten()
+                .and_then(|n| n.account_sid);
+            let creds =
+                crate::app::twilio_credentials(c, &key, master.as_ref(), account.as_deref());
+            Ok(Some((vm.recording_sid, creds)))
+        })
+        .await?;
+    let Some((sid, creds)) = found else {
+        return Err(ApiError::not_found(format!("voicemail {id}")));
+    };
+    let Some(sid) = sid else {
+        return Err(ApiError::not_found(format!(
+            "the recording of voicemail {id}"
+        )));
+    };
+    let Some(creds) = creds else {
+        return Err(ApiError::Unavailable(
+            "no Twilio credentials for this number: set SWITCHBOARD_TWILIO_ACCOUNT_SID".into(),
+        ));
+    };
+    let audio = state
+        .providers
+        .twilio
+        .fetch_recording(&creds, &sid)
+        .await
+        .map_err(ApiError::Provider)?;
+    Ok(HttpResponse::Ok()
+        .content_type(audio.content_type)
+        .insert_header(("Cache-Control", "private, no-store"))
+        .body(audio.bytes))
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HandledBody {

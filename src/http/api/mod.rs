@@ -32,6 +32,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/calls/{id}", web::get().to(calls::detail))
         .route("/voicemails", web::get().to(inbox::voicemails))
         .route("/voicemails/{id}", web::patch().to(inbox::update_voicemail))
+        .route(
+            "/voicemails/{id}/recording",
+            web::get().to(inbox::recording),
+        )
         .route("/messages", web::get().to(inbox::messages))
         .route("/leads", web::get().to(inbox::leads))
         .route("/leads/{id}", web::patch().to(inbox::update_lead))
