@@ -233,6 +233,28 @@ pub fn set_outcome(conn: &Connection, call_id: i64, outcome: &str) -> rusqlite::
     Ok(())
 }
 
+/// The consent outcome and whether the call has ended.
+pub fn consent_and_ended(conn: &Connection, call_id: i64) -> rusqlite::Result<(String, bool)> {
+    conn.row_cached(
+        "SELECT consent_outcome, ended_at IS NOT NULL FROM calls WHERE id = ?1",
+        [call_id],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
+}
+
+/// What the outcome rules need to know about a finished IVR call (SPEC §3.5).
+pub fn facts(
+    conn: &Connection,
+    call: &Call,
+) -> rusqlite::Result<crate::domain::textback::CallFacts> {
+    Ok(crate::domain::textback::CallFacts {
+        connected: call.answered_at.is_some(),
+        voicemail_left: voicemail_left(conn, call.id)?,
+        duration_secs: call.duration_seconds.unwrap_or(0).max(0) as u32,
+        failed: call.status == "failed",
+    })
+}
+
 /// A voicemail with audio exists for the call.
 pub fn voicemail_left(conn: &Connection, call_id: i64) -> rusqlite::Result<bool> {
     Ok(conn

@@ -5,7 +5,7 @@
 use super::messaging::{self, Outbound, Sent};
 use crate::app::AppState;
 use crate::db::{callflows, calls, messages, numbers, optouts};
-use crate::domain::textback::{decide, outcome, CallFacts, Outcome, TextbackFacts};
+use crate::domain::textback::{decide, outcome, Outcome, TextbackFacts};
 use crate::domain::FlagKey;
 use crate::metrics::TEXTBACKS;
 use serde_json::json;
@@ -54,12 +54,7 @@ pub async fn process(state: &AppState, call_id: i64) {
             };
             let flow = callflows::for_number(c, number.org_id, Some(number.id))?;
             // Re-derive: a dial result or voicemail that arrived since the call ended wins.
-            let facts = CallFacts {
-                connected: call.answered_at.is_some(),
-                voicemail_left: calls::voicemail_left(c, call_id)?,
-                duration_secs: call.duration_seconds.unwrap_or(0).max(0) as u32,
-                failed: call.status == "failed",
-            };
+            let facts = calls::facts(c, &call)?;
             let o = outcome(facts, flow.textback.misdial_threshold_secs);
             let still_missed = o == Outcome::Missed
                 || (o == Outcome::Voicemail && flow.textback.voicemail_counts_as_missed);

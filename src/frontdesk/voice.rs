@@ -8,7 +8,7 @@ use crate::db::callflows::FlowCache;
 use crate::db::{agents, calls, numbers, voicemails};
 use crate::domain::callflow::{AfterHoursAction, CallFlow, MenuAction, RecordingMode};
 use crate::domain::phone::redact;
-use crate::domain::textback::{outcome, CallFacts, Outcome};
+use crate::domain::textback::{outcome, Outcome};
 use crate::domain::{FlagKey, NumberHandler, NumberRole};
 use crate::flags::Flags;
 use crate::metrics::UNKNOWN_NUMBERS;
@@ -63,12 +63,13 @@ fn load(
         Some(to) => numbers::resolve(conn, to)?,
         None => None,
     };
-    let existing = calls::by_sid(conn, &p.call_sid)?;
     // A callback without To (recording status) belongs to the number the call was made to.
-    let number = match (number, existing.as_ref().and_then(|c| c.phone_number_id)) {
-        (Some(n), _) => Some(n),
-        (None, Some(id)) => numbers::resolve_id(conn, id)?,
-        (None, None) => None,
+    let number = match number {
+        Some(n) => Some(n),
+        None => match calls::by_sid(conn, &p.call_sid)?.and_then(|c| c.phone_number_id) {
+            Some(id) => numbers::resolve_id(conn, id)?,
+            None => None,
+        },
     };
     let role = number
         .as_ref()
@@ -90,21 +91,18 @@ fn load(
         Some(n) if n.role == NumberRole::Operational => flows.get(conn, n.org_id, Some(n.id))?,
         _ => std::sync::Arc::new(CallFlow::default()),
     };
-    let call = calls::by_id(conn, call_id)?;
     let recording_flag = match &number {
         Some(n) => flags.is_enabled(conn, n.org_id, FlagKey::CallRecording)?,
         None => false,
     };
+    let (consent, ended) = calls::consent_and_ended(conn, call_id)?;
     Ok(CallContext {
         call_id,
         recording_flag,
         number,
         flow,
-        consent: call
-            .as_ref()
-            .map(|c| c.consent_outcome.clone())
-            .unwrap_or_else(|| "not_asked".into()),
-        ended: call.as_ref().is_some_and(|c| c.ended_at.is_some()),
+        consent,
+        ended,
     })
 }
 
@@ -152,88 +150,62 @@ enum Entry {
 /// first event are one job for the database writer (the hot path of SPEC §10).
 pub async fn entry(state: &AppState, p: VoiceParams) -> Result<TwiML, FrontdeskError> {
     let now = chrono::Utc::now();
-    let (flags, flows) = (state.flags.clone(), state.flows.clone());
-    let params = p.clone();
-    let decided = state
-        .db
-        .write(move |c| {
-            let number = match params.to.as_deref() {
-                Some(to) => numbers::resolve(c, to)?,
-                None => None,
-            };
-            let role = number
-                .as_ref()
-                .map(|n| n.role)
-                .unwrap_or(NumberRole::System);
-            let (call_id, _) = calls::upsert_twilio(
+    let decided = with_call(state, &p, move |c, ctx| {
+        let call_id = ctx.call_id;
+        let reject = |reason: &str| -> rusqlite::Result<()> {
+            calls::event(
                 c,
-                &calls::TwilioCall {
-                    call_sid: &params.call_sid,
-                    org_id: number.as_ref().map(|n| n.org_id),
-                    direction: direction(&params),
-                    from: params.from.as_deref(),
-                    to: params.to.as_deref(),
-                    phone_number_id: number.as_ref().map(|n| n.id),
-                    number_role: Some(role.as_str()),
-                },
+                call_id,
+                "rejected",
+                Some(json!({ "reason": reason })),
+                Some("entry"),
             )?;
-            let reject = |reason: &str| -> rusqlite::Result<()> {
+            calls::set_outcome(c, call_id, Outcome::Rejected.as_str())
+        };
+        let Some(number) = ctx.number else {
+            reject("unknown_number")?;
+            return Ok(Entry::Unknown);
+        };
+        match number.role {
+            NumberRole::System => {
+                reject("system_number")?;
+                Ok(Entry::System(number.e164))
+            }
+            NumberRole::Onboarding => {
                 calls::event(
                     c,
                     call_id,
-                    "rejected",
-                    Some(json!({ "reason": reason })),
+                    "invariant",
+                    Some(json!({ "name": "voice_onboarding_number" })),
                     Some("entry"),
                 )?;
-                calls::set_outcome(c, call_id, Outcome::Rejected.as_str())
-            };
-            let Some(number) = number else {
-                reject("unknown_number")?;
-                return Ok(Entry::Unknown);
-            };
-            match number.role {
-                NumberRole::System => {
-                    reject("system_number")?;
-                    Ok(Entry::System(number.e164))
-                }
-                NumberRole::Onboarding => {
-                    calls::event(
-                        c,
-                        call_id,
-                        "invariant",
-                        Some(json!({ "name": "voice_onboarding_number" })),
-                        Some("entry"),
-                    )?;
-                    calls::set_outcome(c, call_id, Outcome::Rejected.as_str())?;
-                    Ok(Entry::Onboarding(number.e164))
-                }
-                NumberRole::Operational => {
-                    let flow = flows.get(c, number.org_id, Some(number.id))?;
-                    let open = flow.is_open(now, tz(&number));
-                    let recording_allowed =
-                        flags.is_enabled(c, number.org_id, FlagKey::CallRecording)?;
-                    calls::event(
-                        c,
-                        call_id,
-                        "call.started",
-                        Some(json!({ "open": open })),
-                        Some("entry"),
-                    )?;
-                    if !open {
-                        calls::event(c, call_id, "after_hours", None, Some("after_hours"))?;
-                    } else if recording_allowed && flow.recording.mode == RecordingMode::Announce {
-                        calls::set_consent(c, call_id, "announced")?;
-                    }
-                    Ok(Entry::Operational {
-                        number,
-                        flow,
-                        open,
-                        recording_allowed,
-                    })
-                }
+                calls::set_outcome(c, call_id, Outcome::Rejected.as_str())?;
+                Ok(Entry::Onboarding(number.e164))
             }
-        })
-        .await?;
+            NumberRole::Operational => {
+                let open = ctx.flow.is_open(now, tz(&number));
+                calls::event(
+                    c,
+                    call_id,
+                    "call.started",
+                    Some(json!({ "open": open })),
+                    Some("entry"),
+                )?;
+                if !open {
+                    calls::event(c, call_id, "after_hours", None, Some("after_hours"))?;
+                } else if ctx.recording_flag && ctx.flow.recording.mode == RecordingMode::Announce {
+                    calls::set_consent(c, call_id, "announced")?;
+                }
+                Ok(Entry::Operational {
+                    number,
+                    flow: ctx.flow,
+                    open,
+                    recording_allowed: ctx.recording_flag,
+                })
+            }
+        }
+    })
+    .await?;
     Ok(match decided {
         Entry::Unknown => {
             state.metrics.incr(UNKNOWN_NUMBERS, &[("kind", "voice")]);
@@ -619,13 +591,10 @@ fn refresh_outcome(
     if call.number_role.as_deref() != Some("operational") || call.ended_at.is_none() {
         return Ok(None);
     }
-    let facts = CallFacts {
-        connected: call.answered_at.is_some(),
-        voicemail_left: calls::voicemail_left(c, call_id)?,
-        duration_secs: call.duration_seconds.unwrap_or(0).max(0) as u32,
-        failed: call.status == "failed",
-    };
-    let o = outcome(facts, flow.textback.misdial_threshold_secs);
+    let o = outcome(
+        calls::facts(c, &call)?,
+        flow.textback.misdial_threshold_secs,
+    );
     calls::set_outcome(c, call_id, o.as_str())?;
     Ok(Some(o))
 }
