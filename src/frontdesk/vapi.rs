@@ -7,7 +7,7 @@ use crate::app::AppState;
 use crate::db::{agents, calls, leads, numbers, Cached};
 use crate::domain::vapi::{direction, outcome, status_rank, Message};
 use crate::domain::FlagKey;
-use rusqlite::{Connection, OptionalExtension};
+use rusqlite::Connection;
 use serde_json::{json, Value};
 
 pub const NO_AGENT_MESSAGE: &str =
@@ -263,14 +263,13 @@ async fn tool_calls(state: &AppState, m: Message) -> Result<Value, FrontdeskErro
                             .unwrap_or_else(|| "unknown".into());
                         let text = [arg("name").map(|n| format!("{n}: ")), arg("message")].into_iter().flatten().collect::<String>();
                         let (lead_id, _) = leads::open_or_create(c, n.org_id, n.id, &customer, call_id, "vapi")?;
-                        let already: Option<i64> = c
-                            .row_cached("SELECT 1 FROM leads WHERE id = ?1 AND summary LIKE '%' || ?2 || '%'", (lead_id, &tool.id), |r| r.get(0))
-                            .optional()?;
-                        if already.is_none() {
-                            c.exec_cached(
-                                "UPDATE leads SET summary = COALESCE(summary || char(10), '') || ?2 WHERE id = ?1",
-                                (lead_id, format!("{text} [{}]", tool.id)),
-                            )?;
+                        // A redelivered tool call is recognised by its id on the call's timeline.
+                        let first = match call_id {
+                            Some(id) => calls::event(c, id, "vapi.take_message", Some(json!({ "leadId": lead_id })), Some(&format!("tool:{}", tool.id)))?,
+                            None => true,
+                        };
+                        if first {
+                            c.exec_cached("UPDATE leads SET summary = COALESCE(summary || char(10), '') || ?2 WHERE id = ?1", (lead_id, &text))?;
                         }
                         if notify.is_none() {
                             notify = Some((lead_id, n.clone(), customer.clone(), text.clone()));
