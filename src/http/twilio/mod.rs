@@ -97,33 +97,42 @@ struct Incoming {
     path: String,
 }
 
-fn verify(state: &AppState, req: &Incoming, body: &[u8], url: &str) -> Verdict {
-    let is_json = req.is_json;
-    let params: Vec<(String, String)> = if is_json {
-        Vec::new()
-    } else {
-        form_urlencoded::parse(body)
-            .map(|(k, v)| (k.into_owned(), v.into_owned()))
-            .collect()
-    };
-    let account_sid = if is_json {
-        serde_json::from_slice::<serde_json::Value>(body)
+/// The request's parameters (form bodies) and the AccountSid that chooses the signing key.
+fn parse(is_json: bool, body: &[u8]) -> TwilioRequest {
+    if is_json {
+        let account_sid = serde_json::from_slice::<serde_json::Value>(body)
             .ok()
             .and_then(|v| {
                 v.get("AccountSid")
                     .and_then(|s| s.as_str())
                     .map(str::to_string)
-            })
-    } else {
-        params
-            .iter()
-            .find(|(k, _)| k == "AccountSid")
-            .map(|(_, v)| v.clone())
-    };
-    let request = TwilioRequest {
+            });
+        return TwilioRequest {
+            params: Vec::new(),
+            account_sid,
+        };
+    }
+    let params: Vec<(String, String)> = form_urlencoded::parse(body)
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    let account_sid = params
+        .iter()
+        .find(|(k, _)| k == "AccountSid")
+        .map(|(_, v)| v.clone());
+    TwilioRequest {
         params,
         account_sid,
-    };
+    }
+}
+
+fn verify(
+    state: &AppState,
+    req: &Incoming,
+    request: TwilioRequest,
+    body: &[u8],
+    url: &str,
+) -> Verdict {
+    let is_json = req.is_json;
     if state.config.insecure_skip_twilio_signature {
         log::warn!(
             "Twilio signature NOT checked for {} (SWITCHBOARD_INSECURE_SKIP_TWILIO_SIGNATURE=true)",
@@ -217,19 +226,19 @@ where
                 .map(str::to_string),
             path: req.path().to_string(),
         };
+        let request = parse(r.is_json, &body);
         // Signed by the master account (its token is in memory): verify right here.
         // Otherwise the key comes from the database: verify on the blocking pool.
-        let by_master = state.twilio_master.as_ref().is_some_and(|m| {
-            !r.is_json
-                && form_urlencoded::parse(&body)
-                    .any(|(k, v)| k == "AccountSid" && v == m.account_sid.as_str())
-        });
+        let by_master = state
+            .twilio_master
+            .as_ref()
+            .is_some_and(|m| request.account_sid.as_deref() == Some(m.account_sid.as_str()));
         if by_master || state.config.insecure_skip_twilio_signature {
-            verify(&st, &r, &body, &url)
+            verify(&st, &r, request, &body, &url)
         } else {
             let b = body.clone();
             let u = url.clone();
-            match web::block(move || verify(&st, &r, &b, &u)).await {
+            match web::block(move || verify(&st, &r, request, &b, &u)).await {
                 Ok(v) => v,
                 Err(e) => Verdict::Rejected {
                     verdict: "invalid",
