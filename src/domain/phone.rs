@@ -54,11 +54,6 @@ impl PhoneNumber {
     pub fn as_str(&self) -> &str {
         &self.0
     }
-
-    /// The number with all but the last four digits masked, for info-level logs (SPEC §11).
-    pub fn redacted(&self) -> String {
-        redact(&self.0)
-    }
 }
 
 /// Masks all but the last four characters of a phone number (or any caller ID) for logs.
@@ -159,7 +154,7 @@ mod tests {
     #[test]
     fn redaction_keeps_only_the_last_four_digits() {
         assert_eq!(
-            PhoneNumber::parse("+14155550123").unwrap().redacted(),
+            redact(PhoneNumber::parse("+14155550123").unwrap().as_str()),
             "…0123"
         );
     }

@@ -1,7 +1,7 @@
 //! `GET /api/calls` (filters, paging), `GET /api/calls/{id}` (with its timeline) and the
 //! consent ledger as CSV (SPEC §1, §3.4).
 
-use super::Paging;
+use super::page_limit;
 use crate::db::{calls, ledger, messages};
 use crate::domain::PhoneNumber;
 use crate::error::ApiError;
@@ -91,11 +91,7 @@ pub async fn list(
             .transpose()?,
         to: q.to.as_deref().map(|t| parse_time("to", t)).transpose()?,
         before: q.before,
-        limit: Paging {
-            limit: q.limit,
-            before: None,
-        }
-        .limit(),
+        limit: page_limit(q.limit),
     };
     let org_id = auth.org_id();
     let rows = state

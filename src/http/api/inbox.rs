@@ -1,7 +1,7 @@
 //! The owner's inbox: voicemails, messages and leads (SPEC §1 read API), and marking them
 //! handled.
 
-use super::Paging;
+use super::{page_limit, Paging};
 use crate::db::{audit, leads, messages, voicemails};
 use crate::error::ApiError;
 use crate::http::auth::{Auth, Writer};
@@ -23,16 +23,7 @@ pub async fn voicemails(
     auth: Auth,
     q: web::Query<VoicemailQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let (org, handled, before, limit) = (
-        auth.org_id(),
-        q.handled,
-        q.before,
-        Paging {
-            limit: q.limit,
-            before: None,
-        }
-        .limit(),
-    );
+    let (org, handled, before, limit) = (auth.org_id(), q.handled, q.before, page_limit(q.limit));
     let rows = state
         .db
         .query(move |c| voicemails::list(c, org, handled, before, limit))
@@ -141,16 +132,7 @@ pub async fn messages(
     auth: Auth,
     q: web::Query<MessagesQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let (org, lead, before, limit) = (
-        auth.org_id(),
-        q.lead_id,
-        q.before,
-        Paging {
-            limit: q.limit,
-            before: None,
-        }
-        .limit(),
-    );
+    let (org, lead, before, limit) = (auth.org_id(), q.lead_id, q.before, page_limit(q.limit));
     let rows = state
         .db
         .query(move |c| messages::list(c, org, lead, before, limit))

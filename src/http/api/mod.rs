@@ -73,6 +73,11 @@ pub struct Paging {
 
 impl Paging {
     pub fn limit(&self) -> u32 {
-        self.limit.unwrap_or(50).clamp(1, 500)
+        page_limit(self.limit)
     }
+}
+
+/// A page size: 50 unless asked, at most 500.
+pub fn page_limit(limit: Option<u32>) -> u32 {
+    limit.unwrap_or(50).clamp(1, 500)
 }
