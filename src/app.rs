@@ -25,6 +25,8 @@ pub struct AppState {
     pub ledger: Ledger,
     pub flags: Arc<Flags>,
     pub flows: Arc<crate::db::callflows::FlowCache>,
+    /// Number operations: import, buy, change, release (SPEC §5).
+    pub telephony: Arc<crate::telephony::Telephony>,
     /// The base URL Twilio and Vapi call (PUBLIC_URL, or the local address in demo mode).
     pub public_url: String,
     pub started_at: Instant,

@@ -178,6 +178,7 @@ fn store_master(
         key,
         &provider_accounts::NewAccount {
             org_id: None,
+            created_by_saga: None,
             provider: "twilio",
             kind: "master",
             account_sid: sid,

@@ -48,6 +48,18 @@ pub enum ApiError {
     /// 502: Twilio or Vapi failed; the message says what the provider said and what to do.
     #[error("{0}")]
     Provider(crate::providers::ProviderError),
+    /// 502: a multi-step provider operation failed at `step` and was undone (SPEC §5.3).
+    #[error("{}", .0.error)]
+    Saga(crate::saga::SagaFailed),
+    /// 403: the feature is off for this org (SPEC §5.1, exact body).
+    #[error("{} is not enabled for this organization.", .0.display_name())]
+    FeatureDisabled(crate::domain::FlagKey),
+    /// 422: an `Idempotency-Key` was reused for a different request (SPEC §6.2).
+    #[error("{message}")]
+    Unprocessable { code: &'static str, message: String, hint: Option<String> },
+    /// 409 with `Retry-After`: the same `Idempotency-Key` is still being processed.
+    #[error("a request with this Idempotency-Key is still in progress")]
+    InProgress,
     /// 503: the database did not answer in time.
     #[error("the database is busy")]
     Unavailable(String),
@@ -123,7 +135,10 @@ impl ApiError {
             ApiError::UnknownRoute(_) => "unknown_route",
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
             ApiError::RateLimited { .. } => "rate_limited",
-            ApiError::Provider(_) => "provider_error",
+            ApiError::Provider(_) | ApiError::Saga(_) => "provider_error",
+            ApiError::FeatureDisabled(_) => "feature_disabled",
+            ApiError::Unprocessable { code, .. } => code,
+            ApiError::InProgress => "idempotency_key_in_progress",
             ApiError::Unavailable(_) => "database_unavailable",
             ApiError::Internal(_) => "internal_error",
         }
@@ -131,9 +146,18 @@ impl ApiError {
 
     fn hint(&self) -> Option<String> {
         match self {
-            ApiError::BadRequest { hint, .. } | ApiError::Forbidden { hint, .. } | ApiError::Conflict { hint, .. } => {
-                hint.clone()
-            }
+            ApiError::BadRequest { hint, .. }
+            | ApiError::Forbidden { hint, .. }
+            | ApiError::Conflict { hint, .. }
+            | ApiError::Unprocessable { hint, .. } => hint.clone(),
+            ApiError::FeatureDisabled(_) => Some("An admin can turn it on in Settings → Features.".into()),
+            ApiError::InProgress => Some("Wait for the first request to finish, then retry with the same key to get its result.".into()),
+            ApiError::Saga(f) => Some(match &f.compensation_error {
+                Some((step, _)) => format!(
+                    "Undoing the earlier steps failed at {step}; switchboard retries that at its next start. Check the Health page before trying again."
+                ),
+                None => "Nothing was left behind: no number was bought or kept. Fix what the message says and try again.".into(),
+            }),
             ApiError::Unauthorized { .. } => Some("POST /api/auth/login with your email and password.".into()),
             ApiError::UnknownRoute(_) => Some("Check the method and path against the API list in the README.".into()),
             ApiError::NotFound(_) => Some("Check the id; it may belong to another organization or have been removed.".into()),
@@ -170,7 +194,10 @@ impl ResponseError for ApiError {
             ApiError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) | ApiError::UnknownRoute(_) => StatusCode::NOT_FOUND,
-            ApiError::Conflict { .. } => StatusCode::CONFLICT,
+            ApiError::Conflict { .. } | ApiError::InProgress => StatusCode::CONFLICT,
+            ApiError::Saga(_) => StatusCode::BAD_GATEWAY,
+            ApiError::FeatureDisabled(_) => StatusCode::FORBIDDEN,
+            ApiError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Provider(_) => StatusCode::BAD_GATEWAY,
@@ -189,10 +216,28 @@ impl ResponseError for ApiError {
         if let ApiError::RateLimited { retry_after } = self {
             builder.insert_header((header::RETRY_AFTER, retry_after.to_string()));
         }
+        if let ApiError::InProgress = self {
+            builder.insert_header((header::RETRY_AFTER, "1"));
+        }
+        if let ApiError::FeatureDisabled(flag) = self {
+            return builder.json(json!({ "error": {
+                "code": "feature_disabled",
+                "flag": flag.as_str(),
+                "message": self.public_message(),
+                "hint": self.hint(),
+            }}));
+        }
         let mut error = json!({ "code": self.code(), "message": self.public_message() });
         if let ApiError::Provider(e) = self {
             error["provider"] = json!(e.provider);
             error["providerCode"] = json!(e.code);
+        }
+        if let ApiError::Saga(f) = self {
+            error["step"] = json!(f.step);
+            error["provider_code"] = json!(f.error.provider_code());
+            if let crate::saga::StepError::Provider(p) = &f.error {
+                error["provider"] = json!(p.provider);
+            }
         }
         if let Some(hint) = self.hint() {
             error["hint"] = json!(hint);

@@ -18,7 +18,9 @@ pub mod http;
 pub mod metrics;
 pub mod providers;
 pub mod ratelimit;
+pub mod saga;
 pub mod startup;
+pub mod telephony;
 pub mod twiml;
 
 /// The version printed by `--version` and reported by `/api/health`.

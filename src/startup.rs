@@ -132,7 +132,20 @@ impl Application {
             (providers, None, None, master, vapi_secret)
         };
 
+        let vapi_ready = providers.sandbox || config.vapi_api_key.is_some();
+        let telephony = crate::telephony::Telephony::new(
+            db.clone(),
+            providers.clone(),
+            twilio_master.clone(),
+            secret_key.clone(),
+            public_url.clone(),
+            vapi_ready,
+        );
+        // A crash mid-saga is finished before the first request (SPEC §5.3).
+        telephony.recover().await;
+        warn_about_orgs(&db);
         let state = Arc::new(AppState {
+            telephony,
             rate_limits: Arc::new(RateLimits::new(&config.rate_limits)),
             config: Arc::new(config),
             db: db.clone(),
@@ -255,6 +268,20 @@ fn adopt_into_sandbox(
         }
     }
     Ok(())
+}
+
+/// Says at start-up what keeps an org from answering calls (also in `/api/health`).
+fn warn_about_orgs(db: &Db) {
+    let Ok(conn) = db.conn() else { return };
+    let Ok(orgs) = crate::db::orgs::list(&conn) else {
+        return;
+    };
+    for org in orgs {
+        match crate::http::api::org::org_warnings(&conn, org.id) {
+            Ok(warnings) => warnings.iter().for_each(|w| log::warn!("{w}")),
+            Err(e) => log::warn!("cannot check the settings of org {}: {e}", org.id),
+        }
+    }
 }
 
 async fn maintenance(state: web::Data<AppState>) {

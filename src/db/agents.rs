@@ -63,3 +63,47 @@ pub fn get(conn: &Connection, org_id: i64, id: i64) -> rusqlite::Result<Option<A
     )
     .optional()
 }
+
+pub fn find_by_name(conn: &Connection, org_id: i64, name: &str) -> rusqlite::Result<Option<Agent>> {
+    conn.query_row(
+        &format!("{SELECT} WHERE a.org_id = ?1 AND a.name = ?2"),
+        rusqlite::params![org_id, name.trim()],
+        from_row,
+    )
+    .optional()
+}
+
+/// Renames an agent or changes its assistant / SIP URI (`None` leaves a field as is,
+/// `Some(None)` clears it).
+pub fn update(
+    conn: &Connection,
+    org_id: i64,
+    id: i64,
+    name: Option<&str>,
+    assistant_id: Option<Option<&str>>,
+    sip_uri: Option<Option<&str>>,
+) -> rusqlite::Result<bool> {
+    Ok(conn.execute(
+        "UPDATE agents SET name = coalesce(?3, name),
+             vapi_assistant_id = CASE WHEN ?4 THEN ?5 ELSE vapi_assistant_id END,
+             sip_uri = CASE WHEN ?6 THEN ?7 ELSE sip_uri END,
+             updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+         WHERE id = ?1 AND org_id = ?2",
+        rusqlite::params![
+            id,
+            org_id,
+            name.map(str::trim),
+            assistant_id.is_some(),
+            assistant_id.flatten(),
+            sip_uri.is_some(),
+            sip_uri.flatten()
+        ],
+    )? == 1)
+}
+
+pub fn delete(conn: &Connection, org_id: i64, id: i64) -> rusqlite::Result<bool> {
+    Ok(conn.execute(
+        "DELETE FROM agents WHERE id = ?1 AND org_id = ?2",
+        [id, org_id],
+    )? == 1)
+}

@@ -19,6 +19,9 @@ pub struct NumberRow {
     pub vapi_phone_number_id: Option<String>,
     pub agent_id: Option<i64>,
     pub agent_name: Option<String>,
+    /// The Twilio account that owns the number; `None` is the master account.
+    pub account_sid: Option<String>,
+    pub provider_account_id: Option<i64>,
     pub friendly_name: Option<String>,
     pub description: Option<String>,
     pub created_at: String,
@@ -61,12 +64,16 @@ fn from_row(r: &Row) -> rusqlite::Result<NumberRow> {
         description: r.get(11)?,
         created_at: r.get(12)?,
         released_at: r.get(13)?,
+        account_sid: r.get(14)?,
+        provider_account_id: r.get(15)?,
     })
 }
 
 const SELECT: &str = "SELECT n.id, n.e164, n.role, n.handler, n.origin, n.status, n.twilio_sid, n.vapi_phone_number_id,
-    n.agent_id, a.name, n.friendly_name, n.description, n.created_at, n.released_at
-    FROM phone_numbers n LEFT JOIN agents a ON a.id = n.agent_id";
+    n.agent_id, a.name, n.friendly_name, n.description, n.created_at, n.released_at, p.account_sid,
+    n.provider_account_id
+    FROM phone_numbers n LEFT JOIN agents a ON a.id = n.agent_id
+    LEFT JOIN provider_accounts p ON p.id = n.provider_account_id";
 
 /// Inserts a number after checking the role/handler rules (SPEC §3.2).
 pub fn insert(conn: &Connection, n: &NewNumber<'_>) -> Result<i64, super::DbError> {
@@ -108,6 +115,116 @@ pub fn list_for_org(
     ))?;
     let rows = stmt.query_map([org_id], from_row)?;
     rows.collect()
+}
+
+/// The org's row for `e164`: the active one, else the most recently released (so a
+/// second release finds the first one's result).
+pub fn find_for_org(
+    conn: &Connection,
+    org_id: i64,
+    e164: &str,
+) -> rusqlite::Result<Option<NumberRow>> {
+    use rusqlite::OptionalExtension;
+    conn.query_row(
+        &format!(
+            "{SELECT} WHERE n.org_id = ?1 AND n.e164 = ?2 ORDER BY n.status = 'active' DESC, n.id DESC LIMIT 1"
+        ),
+        rusqlite::params![org_id, e164],
+        from_row,
+    )
+    .optional()
+}
+
+pub fn get(conn: &Connection, id: i64) -> rusqlite::Result<Option<NumberRow>> {
+    use rusqlite::OptionalExtension;
+    conn.query_row(&format!("{SELECT} WHERE n.id = ?1"), [id], from_row)
+        .optional()
+}
+
+/// Is `e164` active in any org of this appliance?
+pub fn is_active(conn: &Connection, e164: &str) -> rusqlite::Result<bool> {
+    conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM phone_numbers WHERE e164 = ?1 AND status = 'active')",
+        [e164],
+        |r| r.get(0),
+    )
+}
+
+/// Every active number on the appliance (to tell which of an account's numbers are new).
+pub fn active_e164s(conn: &Connection) -> rusqlite::Result<std::collections::HashSet<String>> {
+    let mut stmt = conn.prepare("SELECT e164 FROM phone_numbers WHERE status = 'active'")?;
+    let rows = stmt.query_map([], |r| r.get(0))?;
+    rows.collect()
+}
+
+/// Active numbers of an org with a given origin (the one-number rule counts `managed`).
+pub fn count_active(conn: &Connection, org_id: i64, origin: NumberOrigin) -> rusqlite::Result<i64> {
+    conn.query_row(
+        "SELECT count(*) FROM phone_numbers WHERE org_id = ?1 AND origin = ?2 AND status = 'active'",
+        rusqlite::params![org_id, origin.as_str()],
+        |r| r.get(0),
+    )
+}
+
+/// Active numbers of an org with a given role (an org without an operational number
+/// cannot answer a call).
+pub fn count_active_role(conn: &Connection, org_id: i64, role: NumberRole) -> rusqlite::Result<i64> {
+    conn.query_row(
+        "SELECT count(*) FROM phone_numbers WHERE org_id = ?1 AND role = ?2 AND status = 'active'",
+        rusqlite::params![org_id, role.as_str()],
+        |r| r.get(0),
+    )
+}
+
+/// Other active numbers held in a Twilio account (a subaccount is closed when none is left).
+pub fn count_active_in_account(
+    conn: &Connection,
+    provider_account_id: i64,
+    except_number: i64,
+) -> rusqlite::Result<i64> {
+    conn.query_row(
+        "SELECT count(*) FROM phone_numbers WHERE provider_account_id = ?1 AND status = 'active' AND id != ?2",
+        [provider_account_id, except_number],
+        |r| r.get(0),
+    )
+}
+
+/// The changeable attributes of a number.
+pub struct Change<'a> {
+    pub role: NumberRole,
+    pub handler: NumberHandler,
+    pub agent_id: Option<i64>,
+    pub friendly_name: Option<&'a str>,
+    pub vapi_phone_number_id: Option<&'a str>,
+}
+
+/// Updates an active number after checking the role/handler rules (SPEC §3.2).
+pub fn update(conn: &Connection, id: i64, c: &Change<'_>) -> Result<(), super::DbError> {
+    validate_number_assignment(c.role, c.handler).map_err(super::DbError::Invalid)?;
+    conn.execute(
+        "UPDATE phone_numbers SET role = ?2, handler = ?3, agent_id = ?4, friendly_name = ?5,
+             vapi_phone_number_id = ?6, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+         WHERE id = ?1 AND status = 'active'",
+        rusqlite::params![
+            id,
+            c.role.as_str(),
+            c.handler.as_str(),
+            c.agent_id,
+            c.friendly_name,
+            c.vapi_phone_number_id
+        ],
+    )?;
+    Ok(())
+}
+
+/// Marks a number released and clears its agent link (SPEC §5.4). The row stays as history.
+pub fn mark_released(conn: &Connection, id: i64) -> rusqlite::Result<bool> {
+    Ok(conn.execute(
+        "UPDATE phone_numbers SET status = 'released', agent_id = NULL,
+             released_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+         WHERE id = ?1 AND status = 'active'",
+        [id],
+    )? == 1)
 }
 
 /// What a webhook needs to know about the number it was sent to (SPEC §3.2).

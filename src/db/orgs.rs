@@ -61,3 +61,57 @@ pub fn list(conn: &Connection) -> rusqlite::Result<Vec<Org>> {
     let rows = stmt.query_map([], from_row)?;
     rows.collect()
 }
+
+/// What a business sets for itself: where notifications go, the AI line's human
+/// fallback, its time zone and how many managed numbers it may hold.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OrgSettings {
+    pub id: i64,
+    pub name: String,
+    pub timezone: String,
+    pub notification_number: Option<String>,
+    pub fallback_number: Option<String>,
+    pub fallback_message: Option<String>,
+    pub max_managed_numbers: i64,
+    pub is_demo: bool,
+}
+
+pub fn settings(conn: &Connection, id: i64) -> rusqlite::Result<Option<OrgSettings>> {
+    conn.query_row(
+        "SELECT id, name, timezone, notification_number, fallback_number, fallback_message, max_managed_numbers, is_demo
+         FROM orgs WHERE id = ?1",
+        [id],
+        |r| {
+            Ok(OrgSettings {
+                id: r.get(0)?,
+                name: r.get(1)?,
+                timezone: r.get(2)?,
+                notification_number: r.get(3)?,
+                fallback_number: r.get(4)?,
+                fallback_message: r.get(5)?,
+                max_managed_numbers: r.get(6)?,
+                is_demo: r.get(7)?,
+            })
+        },
+    )
+    .optional()
+}
+
+/// Stores validated settings (the caller checked numbers and the time zone).
+pub fn update_settings(conn: &Connection, s: &OrgSettings) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE orgs SET name = ?2, timezone = ?3, notification_number = ?4, fallback_number = ?5,
+             fallback_message = ?6, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+         WHERE id = ?1",
+        rusqlite::params![
+            s.id,
+            s.name.trim(),
+            s.timezone,
+            s.notification_number,
+            s.fallback_number,
+            s.fallback_message
+        ],
+    )?;
+    Ok(())
+}

@@ -17,6 +17,7 @@ pub struct ProviderAccount {
 
 pub struct NewAccount<'a> {
     pub org_id: Option<i64>,
+    pub created_by_saga: Option<i64>,
     pub provider: &'a str,
     pub kind: &'a str,
     pub account_sid: &'a str,
@@ -32,9 +33,9 @@ fn context(provider: &str, sid: &str) -> String {
 pub fn insert(conn: &Connection, key: &SecretKey, a: &NewAccount<'_>) -> rusqlite::Result<i64> {
     let ciphertext = key.encrypt(a.secret, &context(a.provider, a.account_sid));
     conn.execute(
-        "INSERT INTO provider_accounts (org_id, provider, kind, account_sid, secret_ciphertext, is_managed, friendly_name)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        (a.org_id, a.provider, a.kind, a.account_sid, ciphertext, a.is_managed, a.friendly_name),
+        "INSERT INTO provider_accounts (org_id, provider, kind, account_sid, secret_ciphertext, is_managed, friendly_name, created_by_saga)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        rusqlite::params![a.org_id, a.provider, a.kind, a.account_sid, ciphertext, a.is_managed, a.friendly_name, a.created_by_saga],
     )?;
     Ok(conn.last_insert_rowid())
 }
@@ -92,6 +93,29 @@ pub fn master_sid(conn: &Connection, provider: &str) -> rusqlite::Result<Option<
         |r| r.get(0),
     )
     .optional()
+}
+
+/// The org's managed Twilio subaccount, if it has one: (row id, SID).
+pub fn managed_subaccount(conn: &Connection, org_id: i64) -> rusqlite::Result<Option<(i64, String)>> {
+    conn.query_row(
+        "SELECT id, account_sid FROM provider_accounts
+         WHERE org_id = ?1 AND provider = 'twilio' AND kind = 'subaccount' AND is_managed = 1 AND status = 'active'
+         ORDER BY id DESC LIMIT 1",
+        [org_id],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
+    .optional()
+}
+
+/// Marks an account closed and forgets its secret (SPEC §5.4: no stored credential
+/// outlives the numbers it served).
+pub fn close(conn: &Connection, id: i64) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE provider_accounts SET status = 'closed', secret_ciphertext = NULL,
+             updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?1",
+        [id],
+    )?;
+    Ok(())
 }
 
 #[derive(Debug, thiserror::Error)]

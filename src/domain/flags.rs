@@ -17,6 +17,19 @@ string_enum!(
     }
 );
 
+impl FlagKey {
+    /// The name owners see (matches `feature_flags.flag_name`).
+    pub fn display_name(self) -> &'static str {
+        match self {
+            FlagKey::ManagedTelephony => "Managed telephony",
+            FlagKey::MissedCallTextback => "Missed-call text-back",
+            FlagKey::AiAgents => "AI agents",
+            FlagKey::SmsOnboarding => "SMS onboarding",
+            FlagKey::CallRecording => "Call recording",
+        }
+    }
+}
+
 /// A flag's stored global state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FlagState {

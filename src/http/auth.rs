@@ -9,7 +9,7 @@ use crate::db::{sessions, tokens};
 use crate::error::ApiError;
 use actix_web::dev::Payload;
 use actix_web::http::Method;
-use actix_web::{web, FromRequest, HttpRequest};
+use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 use std::future::Future;
 use std::pin::Pin;
 
@@ -79,6 +79,10 @@ impl FromRequest for Auth {
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        // Already authenticated by the idempotency layer for this request.
+        if let Some(auth) = req.extensions().get::<Auth>().cloned() {
+            return Box::pin(async move { Ok(auth) });
+        }
         let state = req.app_data::<web::Data<AppState>>().cloned();
         let bearer = bearer_token(req);
         let cookie = req.cookie(SESSION_COOKIE).map(|c| c.value().to_string());

@@ -121,10 +121,11 @@ fn file_size(path: &std::path::Path) -> u64 {
 
 /// Diagnostics for the dashboard: version, uptime, DB size, last webhook per provider and
 /// configuration warnings.
-async fn diagnostics(state: web::Data<AppState>, _auth: Auth) -> Result<HttpResponse, ApiError> {
-    let (last_twilio, last_vapi, schema) = state
+async fn diagnostics(state: web::Data<AppState>, auth: Auth) -> Result<HttpResponse, ApiError> {
+    let org = auth.org_id();
+    let (last_twilio, last_vapi, schema, org_warnings) = state
         .db
-        .run(|c| -> Result<_, ApiError> {
+        .run(move |c| -> Result<_, ApiError> {
             let last = |provider: &str| -> rusqlite::Result<Option<String>> {
                 c.query_row(
                     "SELECT MAX(received_at) FROM webhook_ledger WHERE provider = ?1",
@@ -138,6 +139,7 @@ async fn diagnostics(state: web::Data<AppState>, _auth: Auth) -> Result<HttpResp
                 last("twilio")?,
                 last("vapi")?,
                 migrations::current_version(c)?,
+                super::api::org::org_warnings(c, org)?,
             ))
         })
         .await?;
@@ -145,6 +147,10 @@ async fn diagnostics(state: web::Data<AppState>, _auth: Auth) -> Result<HttpResp
     let wal = db_path.with_extension("db-wal");
     let (connections, idle) = state.db.pool_state();
     let mut warnings = state.config.warnings();
+    warnings.extend(org_warnings);
+    if state.telephony.master.is_none() {
+        warnings.push("No Twilio account is configured: numbers cannot be imported or bought, and texts cannot be sent. Set SWITCHBOARD_TWILIO_ACCOUNT_SID and SWITCHBOARD_TWILIO_AUTH_TOKEN.".into());
+    }
     if state.providers.sandbox {
         warnings.insert(
             0,

@@ -5,6 +5,7 @@ pub mod api;
 pub mod auth;
 pub mod dashboard;
 pub mod health;
+pub mod idempotency;
 pub mod twilio;
 pub mod vapi;
 
@@ -51,6 +52,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .configure(vapi::routes)
         .service(
             web::scope("/api")
+                .app_data(web::PayloadConfig::new(API_BODY_LIMIT))
+                .wrap(actix_web::middleware::from_fn(idempotency::layer))
                 .configure(api::routes)
                 .default_service(web::to(api_not_found)),
         )

@@ -80,13 +80,50 @@ pub struct BuyNumber {
     pub status_callback: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct IncomingNumber {
     pub sid: String,
     pub phone_number: String,
+    pub friendly_name: Option<String>,
     pub voice_url: Option<String>,
     pub sms_url: Option<String>,
     pub status_callback: Option<String>,
+}
+
+/// Where Twilio sends a number's voice, SMS and call-status webhooks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NumberWebhooks {
+    pub voice_url: String,
+    pub sms_url: String,
+    pub status_callback: String,
+}
+
+impl NumberWebhooks {
+    /// The appliance's own routes under `base` (PUBLIC_URL).
+    pub fn for_base(base: &str) -> Self {
+        let base = base.trim_end_matches('/');
+        NumberWebhooks {
+            voice_url: format!("{base}/twilio/voice"),
+            sms_url: format!("{base}/twilio/sms"),
+            status_callback: format!("{base}/twilio/voice/status"),
+        }
+    }
+
+    /// The URLs a number at Twilio actually has that differ from these, by Twilio's field name.
+    pub fn mismatches(&self, n: &IncomingNumber) -> Vec<&'static str> {
+        let mut out = Vec::new();
+        if n.voice_url.as_deref() != Some(self.voice_url.as_str()) {
+            out.push("VoiceUrl");
+        }
+        if n.sms_url.as_deref() != Some(self.sms_url.as_str()) {
+            out.push("SmsUrl");
+        }
+        if n.status_callback.as_deref() != Some(self.status_callback.as_str()) {
+            out.push("StatusCallback");
+        }
+        out
+    }
 }
 
 #[derive(Clone, PartialEq, Eq)]
@@ -266,6 +303,16 @@ pub trait TwilioApi: Send + Sync {
         account: &TwilioCreds,
         number_sid: &str,
     ) -> Result<(), ProviderError>;
+    /// Every number the account owns (all pages).
+    async fn list_numbers(&self, account: &TwilioCreds)
+        -> Result<Vec<IncomingNumber>, ProviderError>;
+    /// Points a number's webhooks at `hooks`; answers the number as Twilio now has it.
+    async fn update_number(
+        &self,
+        account: &TwilioCreds,
+        number_sid: &str,
+        hooks: &NumberWebhooks,
+    ) -> Result<IncomingNumber, ProviderError>;
     async fn send_sms(
         &self,
         account: &TwilioCreds,
@@ -301,6 +348,9 @@ pub trait VapiApi: Send + Sync {
         create: &VapiNumberCreate,
     ) -> Result<VapiNumber, ProviderError>;
     async fn get_phone_number(&self, id: &str) -> Result<VapiNumber, ProviderError>;
+    /// Every phone number of the Vapi org (used to find a number whose create call's answer
+    /// was lost in a crash).
+    async fn list_phone_numbers(&self) -> Result<Vec<VapiNumber>, ProviderError>;
     async fn update_phone_number(
         &self,
         id: &str,

@@ -110,12 +110,36 @@ impl SandboxTwilio {
         ));
     }
 
+    /// Puts a number the business already owns into an account, its webhooks pointing
+    /// elsewhere: what "bring your own number" starts from. Returns its SID.
+    pub fn add_owned_number(&self, account_sid: &str, phone_number: &str, voice_url: &str) -> String {
+        let sid = format!("PN{}", random_hex(32));
+        let number = IncomingNumber {
+            sid: sid.clone(),
+            phone_number: phone_number.to_string(),
+            friendly_name: Some(format!("Owned {phone_number}")),
+            voice_url: Some(voice_url.to_string()),
+            sms_url: Some(voice_url.to_string()),
+            status_callback: None,
+        };
+        self.lock()
+            .numbers
+            .insert(sid.clone(), (account_sid.to_string(), number));
+        sid
+    }
+
+    /// The master account's SID.
+    pub fn master_sid(&self) -> &str {
+        &self.master_sid
+    }
+
     /// Registers a number that already exists, owned by `account_sid`, with its webhooks
     /// pointing at `base_url`.
     pub fn adopt_number(&self, account_sid: &str, sid: &str, phone_number: &str, base_url: &str) {
         let number = IncomingNumber {
             sid: sid.to_string(),
             phone_number: phone_number.to_string(),
+            friendly_name: None,
             voice_url: Some(format!("{base_url}/twilio/voice")),
             sms_url: Some(format!("{base_url}/twilio/sms")),
             status_callback: Some(format!("{base_url}/twilio/voice/status")),
@@ -234,6 +258,7 @@ impl TwilioApi for SandboxTwilio {
         let number = IncomingNumber {
             sid: format!("PN{}", random_hex(32)),
             phone_number: buy.phone_number.clone(),
+            friendly_name: buy.friendly_name.clone(),
             voice_url: Some(buy.voice_url.clone()),
             sms_url: Some(buy.sms_url.clone()),
             status_callback: Some(buy.status_callback.clone()),
@@ -274,6 +299,38 @@ impl TwilioApi for SandboxTwilio {
             Some((owner, _)) if *owner == account.account_sid => {
                 state.numbers.remove(number_sid);
                 Ok(())
+            }
+            _ => Err(ProviderError::twilio(
+                ProviderErrorKind::NotFound,
+                Some(404),
+                Some(20404),
+                "not found",
+            )),
+        }
+    }
+
+    async fn list_numbers(
+        &self,
+        account: &TwilioCreds,
+    ) -> Result<Vec<IncomingNumber>, ProviderError> {
+        Self::authenticate(&self.lock(), account)?;
+        Ok(self.owned_numbers(&account.account_sid))
+    }
+
+    async fn update_number(
+        &self,
+        account: &TwilioCreds,
+        number_sid: &str,
+        hooks: &NumberWebhooks,
+    ) -> Result<IncomingNumber, ProviderError> {
+        let mut state = self.lock();
+        Self::authenticate(&state, account)?;
+        match state.numbers.get_mut(number_sid) {
+            Some((owner, n)) if *owner == account.account_sid => {
+                n.voice_url = Some(hooks.voice_url.clone());
+                n.sms_url = Some(hooks.sms_url.clone());
+                n.status_callback = Some(hooks.status_callback.clone());
+                Ok(n.clone())
             }
             _ => Err(ProviderError::twilio(
                 ProviderErrorKind::NotFound,
@@ -450,6 +507,10 @@ impl VapiApi for SandboxVapi {
             .get(id)
             .cloned()
             .ok_or_else(|| vapi_not_found(id))
+    }
+
+    async fn list_phone_numbers(&self) -> Result<Vec<VapiNumber>, ProviderError> {
+        Ok(self.numbers())
     }
 
     async fn update_phone_number(

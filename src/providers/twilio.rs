@@ -26,6 +26,8 @@ struct AccountBody {
 struct NumberBody {
     sid: String,
     phone_number: String,
+    #[serde(default)]
+    friendly_name: Option<String>,
     voice_url: Option<String>,
     sms_url: Option<String>,
     status_callback: Option<String>,
@@ -36,11 +38,19 @@ impl From<NumberBody> for IncomingNumber {
         IncomingNumber {
             sid: b.sid,
             phone_number: b.phone_number,
+            friendly_name: b.friendly_name,
             voice_url: b.voice_url,
             sms_url: b.sms_url,
             status_callback: b.status_callback,
         }
     }
+}
+
+#[derive(Deserialize)]
+struct NumberListBody {
+    incoming_phone_numbers: Vec<NumberBody>,
+    #[serde(default)]
+    next_page_uri: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -274,6 +284,54 @@ impl TwilioApi for TwilioClient {
         self.send::<serde_json::Value>(self.http.delete(self.url(&path)), account)
             .await
             .map(|_| ())
+    }
+
+    async fn list_numbers(
+        &self,
+        account: &TwilioCreds,
+    ) -> Result<Vec<IncomingNumber>, ProviderError> {
+        let path = format!("Accounts/{}/IncomingPhoneNumbers.json", account.account_sid);
+        let mut url = self.url(&path);
+        let mut req = self.http.get(&url).query(&[("PageSize", "1000")]);
+        let mut out = Vec::new();
+        // Twilio pages with `next_page_uri` (a path on the same host); bounded so a
+        // misbehaving server cannot loop us forever.
+        for _ in 0..50 {
+            let page: NumberListBody = self.expect(req, account).await?;
+            out.extend(page.incoming_phone_numbers.into_iter().map(IncomingNumber::from));
+            match page.next_page_uri {
+                Some(next) if !next.is_empty() => {
+                    url = format!("{}{next}", self.base);
+                    req = self.http.get(&url);
+                }
+                _ => break,
+            }
+        }
+        Ok(out)
+    }
+
+    async fn update_number(
+        &self,
+        account: &TwilioCreds,
+        number_sid: &str,
+        hooks: &NumberWebhooks,
+    ) -> Result<IncomingNumber, ProviderError> {
+        let form = [
+            ("VoiceUrl", hooks.voice_url.as_str()),
+            ("VoiceMethod", "POST"),
+            ("SmsUrl", hooks.sms_url.as_str()),
+            ("SmsMethod", "POST"),
+            ("StatusCallback", hooks.status_callback.as_str()),
+            ("StatusCallbackMethod", "POST"),
+        ];
+        let path = format!(
+            "Accounts/{}/IncomingPhoneNumbers/{number_sid}.json",
+            account.account_sid
+        );
+        let b: NumberBody = self
+            .expect(self.http.post(self.url(&path)).form(&form), account)
+            .await?;
+        Ok(b.into())
     }
 
     async fn fetch_recording(

@@ -58,10 +58,8 @@ impl VapiClient {
         }
     }
 
-    async fn send(
-        &self,
-        req: reqwest::RequestBuilder,
-    ) -> Result<Option<VapiNumber>, ProviderError> {
+    /// Sends with the API key; the body of a 2xx answer, or the mapped error.
+    async fn raw(&self, req: reqwest::RequestBuilder) -> Result<Vec<u8>, ProviderError> {
         let resp = req.bearer_auth(&self.api_key).send().await.map_err(|e| {
             ProviderError::vapi(
                 ProviderErrorKind::Unavailable,
@@ -78,17 +76,7 @@ impl VapiClient {
             )
         })?;
         if (200..300).contains(&status) {
-            if bytes.iter().all(u8::is_ascii_whitespace) {
-                return Ok(None);
-            }
-            let body: NumberBody = serde_json::from_slice(&bytes).map_err(|e| {
-                ProviderError::vapi(
-                    ProviderErrorKind::Unavailable,
-                    Some(status),
-                    format!("Vapi answered with an unexpected body: {e}"),
-                )
-            })?;
-            return Ok(Some(body.into()));
+            return Ok(bytes.to_vec());
         }
         let kind = match status {
             401 | 403 => ProviderErrorKind::Auth,
@@ -101,6 +89,24 @@ impl VapiClient {
             message = format!("Vapi rejected the API key ({message}): check SWITCHBOARD_VAPI_API_KEY (Vapi dashboard → API Keys, private key)");
         }
         Err(ProviderError::vapi(kind, Some(status), message))
+    }
+
+    async fn send(
+        &self,
+        req: reqwest::RequestBuilder,
+    ) -> Result<Option<VapiNumber>, ProviderError> {
+        let bytes = self.raw(req).await?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(None);
+        }
+        let body: NumberBody = serde_json::from_slice(&bytes).map_err(|e| {
+            ProviderError::vapi(
+                ProviderErrorKind::Unavailable,
+                Some(200),
+                format!("Vapi answered with an unexpected body: {e}"),
+            )
+        })?;
+        Ok(Some(body.into()))
     }
 
     async fn expect(&self, req: reqwest::RequestBuilder) -> Result<VapiNumber, ProviderError> {
@@ -139,6 +145,22 @@ impl VapiApi for VapiClient {
     async fn get_phone_number(&self, id: &str) -> Result<VapiNumber, ProviderError> {
         self.expect(self.http.get(format!("{}/phone-number/{id}", self.base)))
             .await
+    }
+
+    async fn list_phone_numbers(&self) -> Result<Vec<VapiNumber>, ProviderError> {
+        let req = self
+            .http
+            .get(format!("{}/phone-number", self.base))
+            .query(&[("limit", "1000")]);
+        let bytes = self.raw(req).await?;
+        let items: Vec<NumberBody> = serde_json::from_slice(&bytes).map_err(|e| {
+            ProviderError::vapi(
+                ProviderErrorKind::Unavailable,
+                Some(200),
+                format!("Vapi answered with an unexpected body: {e}"),
+            )
+        })?;
+        Ok(items.into_iter().map(VapiNumber::from).collect())
     }
 
     async fn update_phone_number(

@@ -120,6 +120,7 @@ async fn a_subaccount_number_is_verified_with_the_subaccounts_own_token() {
             &app.state.secret_key,
             &switchboard::db::provider_accounts::NewAccount {
                 org_id: Some(1),
+                created_by_saga: None,
                 provider: "twilio",
                 kind: "subaccount",
                 account_sid: sub_sid,

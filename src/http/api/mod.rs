@@ -1,10 +1,14 @@
 //! The JSON API under `/api` (SPEC §1): sign-in, tokens, users, and the org's read API.
 
+pub mod agents;
 pub mod callflow;
 pub mod calls;
 pub mod flags;
 pub mod inbox;
+pub mod managed;
+pub mod numbers;
 pub mod onboarding;
+pub mod org;
 pub mod read;
 pub mod session;
 pub mod tokens;
@@ -23,9 +27,19 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/tokens/{id}", web::delete().to(tokens::revoke))
         .route("/users", web::get().to(users::list))
         .route("/users", web::post().to(users::create))
+        .route("/org", web::get().to(org::get))
+        .route("/org", web::patch().to(org::patch))
         .route("/numbers", web::get().to(read::numbers))
+        .route("/numbers/importable", web::get().to(numbers::importable))
+        .route("/numbers/import", web::post().to(numbers::import))
+        .route("/numbers/{e164}", web::patch().to(numbers::patch))
+        .route("/numbers/{e164}", web::delete().to(numbers::delete))
         .route("/agents", web::get().to(read::agents))
+        .route("/agents", web::post().to(agents::create))
         .route("/agents/{id}", web::get().to(read::agent))
+        .route("/agents/{id}", web::patch().to(agents::update))
+        .route("/agents/{id}", web::delete().to(agents::delete))
+        .configure(managed::routes)
         .route("/audit", web::get().to(read::audit))
         .route("/calls", web::get().to(calls::list))
         .route("/calls/consent.csv", web::get().to(calls::consent_csv))

@@ -1,0 +1,126 @@
+//! The business's own settings (SPEC §7 Settings): the owner's notification number, the AI
+//! line's human fallback, the time zone, and the warnings that say what is still missing.
+
+use crate::db::{audit, numbers, orgs};
+use crate::domain::{NumberHandler, NumberRole, PhoneNumber};
+use crate::error::ApiError;
+use crate::http::auth::{Auth, Writer};
+use crate::http::AppState;
+use actix_web::{web, HttpResponse};
+use rusqlite::Connection;
+use serde::Deserialize;
+use serde_json::json;
+
+/// What an org lacks to work for real, in words that say what to do.
+pub fn org_warnings(c: &Connection, org_id: i64) -> rusqlite::Result<Vec<String>> {
+    let mut out = Vec::new();
+    let Some(s) = orgs::settings(c, org_id)? else {
+        return Ok(out);
+    };
+    if numbers::count_active_role(c, org_id, NumberRole::Operational)? == 0 {
+        out.push(format!(
+            "{} has no active operational number, so no customer call can be answered: import your Twilio number or buy one on the Numbers page.",
+            s.name
+        ));
+    }
+    if s.notification_number.is_none() {
+        out.push("No notification number is set: voicemails and new leads are not texted to anyone. Set it in Settings → Business.".into());
+    }
+    let numbers = numbers::list_for_org(c, org_id, false)?;
+    if s.fallback_number.is_none() && numbers.iter().any(|n| n.handler == NumberHandler::Vapi) {
+        out.push("No human fallback number is set: a caller the AI agent cannot help hears an apology instead of a person. Set it in Settings → Business.".into());
+    }
+    Ok(out)
+}
+
+pub async fn get(state: web::Data<AppState>, auth: Auth) -> Result<HttpResponse, ApiError> {
+    let org = auth.org_id();
+    let (settings, warnings) = state
+        .db
+        .query(move |c| Ok((orgs::settings(c, org)?, org_warnings(c, org)?)))
+        .await?;
+    let settings = settings.ok_or_else(|| ApiError::not_found("your organization"))?;
+    Ok(HttpResponse::Ok().json(json!({ "org": settings, "warnings": warnings })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct OrgBody {
+    name: Option<String>,
+    timezone: Option<String>,
+    #[serde(default, deserialize_with = "super::numbers::nullable")]
+    notification_number: Option<Option<String>>,
+    #[serde(default, deserialize_with = "super::numbers::nullable")]
+    fallback_number: Option<Option<String>>,
+    #[serde(default, deserialize_with = "super::numbers::nullable")]
+    fallback_message: Option<Option<String>>,
+}
+
+fn number(field: &str, v: Option<Option<String>>, current: Option<String>) -> Result<Option<String>, ApiError> {
+    match v {
+        None => Ok(current),
+        Some(None) => Ok(None),
+        Some(Some(s)) if s.trim().is_empty() => Ok(None),
+        Some(Some(s)) => PhoneNumber::parse(s.trim())
+            .map(|p| Some(p.as_str().to_string()))
+            .map_err(|e| ApiError::bad_request_hint("invalid_field", format!("{field}: {e}"), "Write the number in E.164 form, e.g. +14155550123.")),
+    }
+}
+
+pub async fn patch(
+    state: web::Data<AppState>,
+    Writer(auth): Writer,
+    body: web::Json<OrgBody>,
+) -> Result<HttpResponse, ApiError> {
+    let b = body.into_inner();
+    if let Some(tz) = &b.timezone {
+        if tz.parse::<chrono_tz::Tz>().is_err() {
+            return Err(ApiError::bad_request_hint(
+                "invalid_field",
+                format!("timezone: '{tz}' is not a time zone name"),
+                "Use an IANA name such as America/New_York or Europe/London.",
+            ));
+        }
+    }
+    if b.name.as_ref().is_some_and(|n| n.trim().is_empty() || n.chars().count() > 100) {
+        return Err(ApiError::bad_request("invalid_field", "name: 1 to 100 characters"));
+    }
+    if b.fallback_message.as_ref().and_then(|m| m.as_ref()).is_some_and(|m| m.chars().count() > 500) {
+        return Err(ApiError::bad_request("invalid_field", "fallbackMessage: at most 500 characters"));
+    }
+    let org = auth.org_id();
+    let (settings, warnings) = state
+        .db
+        .run(move |c| -> Result<_, ApiError> {
+            let tx = c.transaction()?;
+            let mut s = orgs::settings(&tx, org)?.ok_or_else(|| ApiError::not_found("your organization"))?;
+            s.notification_number = number("notificationNumber", b.notification_number.clone(), s.notification_number.take())?;
+            s.fallback_number = number("fallbackNumber", b.fallback_number.clone(), s.fallback_number.take())?;
+            if let Some(m) = b.fallback_message.clone() {
+                s.fallback_message = m.map(|m| m.trim().to_string()).filter(|m| !m.is_empty());
+            }
+            if let Some(tz) = &b.timezone {
+                s.timezone = tz.clone();
+            }
+            if let Some(name) = &b.name {
+                s.name = name.trim().to_string();
+            }
+            orgs::update_settings(&tx, &s).map_err(|e| {
+                if crate::db::is_unique_violation(&e) {
+                    ApiError::conflict("org_exists", "Another organization on this appliance has that name.", "Pick another name.")
+                } else {
+                    e.into()
+                }
+            })?;
+            audit::record(&tx, auth.audit("org.update", format!("org:{org}"), json!({
+                "timezone": s.timezone, "notificationNumber": s.notification_number.as_deref().map(crate::domain::phone::redact),
+                "fallbackNumber": s.fallback_number.as_deref().map(crate::domain::phone::redact),
+            })))?;
+            tx.commit()?;
+            Ok((orgs::settings(c, org)?, org_warnings(c, org)?))
+        })
+        .await?;
+    // Call flows read the org's time zone through the cache.
+    state.flows.invalidate();
+    Ok(HttpResponse::Ok().json(json!({ "org": settings, "warnings": warnings })))
+}
