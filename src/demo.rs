@@ -42,6 +42,12 @@ pub const DEMO_NUMBERS: [(&str, NumberRole, NumberHandler, &str); 4] = [
     ),
 ];
 
+/// Numbers the demo's sandbox Twilio account owns but the appliance does not hold yet:
+/// what `GET /api/numbers/importable` offers in the demo. Their webhooks point at a
+/// fictional previous provider until imported.
+pub const DEMO_IMPORTABLE: [&str; 2] = ["+15550100010", "+15550100011"];
+pub const DEMO_PREVIOUS_WEBHOOK: &str = "https://previous-provider.example/voice";
+
 /// Dial targets of the demo menu (1 sales, 2 support).
 pub const DEMO_SALES: &str = "+15550100101";
 pub const DEMO_SUPPORT: &str = "+15550100102";

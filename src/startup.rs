@@ -103,6 +103,13 @@ impl Application {
             let (providers, twilio, vapi) = Providers::sandbox(setup.twilio.clone());
             let sandbox = Sandbox { twilio, vapi };
             adopt_into_sandbox(&db, &secret_key, &sandbox, &setup.twilio, &public_url)?;
+            for number in demo::DEMO_IMPORTABLE {
+                sandbox.twilio.add_owned_number(
+                    &setup.twilio.account_sid,
+                    number,
+                    demo::DEMO_PREVIOUS_WEBHOOK,
+                );
+            }
             let (master, vapi_secret) = (setup.twilio.clone(), setup.vapi_webhook_secret.clone());
             (
                 providers,

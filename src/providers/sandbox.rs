@@ -11,6 +11,9 @@
 //!   `+15005550034` → 30034 (unregistered 10DLC sender);
 //! - Vapi create with assistant id `asst_invalid` → 400;
 //! - any call with a wrong auth token → 20003.
+//!
+//! The demo's master account also owns numbers that are not on the appliance yet
+//! ([`crate::demo::DEMO_IMPORTABLE`]), so "bring your own number" can be tried.
 
 use super::*;
 use crate::crypto::random_hex;
@@ -113,6 +116,15 @@ impl SandboxTwilio {
     /// Puts a number the business already owns into an account, its webhooks pointing
     /// elsewhere: what "bring your own number" starts from. Returns its SID.
     pub fn add_owned_number(&self, account_sid: &str, phone_number: &str, voice_url: &str) -> String {
+        if let Some(sid) = self
+            .lock()
+            .numbers
+            .iter()
+            .find(|(_, (_, n))| n.phone_number == phone_number)
+            .map(|(sid, _)| sid.clone())
+        {
+            return sid;
+        }
         let sid = format!("PN{}", random_hex(32));
         let number = IncomingNumber {
             sid: sid.clone(),

@@ -84,7 +84,7 @@ async fn the_demo_org_has_exactly_the_documented_numbers_agent_and_flags() {
     // The sandbox knows the demo numbers, as a real Twilio account would.
     let master = app.state.twilio_master.clone().unwrap();
     assert_eq!(
-        app.sandbox_twilio.owned_numbers(&master.account_sid).len(),
+        app.sandbox().owned_numbers(&master.account_sid).len(),
         4
     );
 }

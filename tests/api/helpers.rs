@@ -17,7 +17,57 @@ pub struct TestApp {
     pub state: actix_web::web::Data<AppState>,
     pub owner_email: String,
     pub owner_password: String,
-    pub sandbox_twilio: std::sync::Arc<switchboard::providers::sandbox::SandboxTwilio>,
+    pub sandbox_twilio: Option<std::sync::Arc<switchboard::providers::sandbox::SandboxTwilio>>,
+}
+
+/// Made-up master credentials the non-demo test apps are configured with.
+pub const REAL_MASTER_SID: &str = "AC00000000000000000000000000000001";
+pub const REAL_MASTER_TOKEN: &str = "test-master-auth-token-0123456789";
+pub const REAL_PUBLIC_URL: &str = "https://phones.example.test";
+
+/// Starts a real (non-demo) appliance on a fresh data dir whose Twilio and Vapi clients
+/// talk to `twilio_base` / `vapi_base` (local mock servers), with one org and its owner.
+pub async fn spawn_real(twilio_base: &str, vapi_base: &str) -> TestApp {
+    let data_dir = tempfile::tempdir().expect("temp dir");
+    spawn_real_in(data_dir, twilio_base, vapi_base).await
+}
+
+pub async fn spawn_real_in(data_dir: TempDir, twilio_base: &str, vapi_base: &str) -> TestApp {
+    let mut src = sources(data_dir.path(), &[]);
+    src.set("SWITCHBOARD_DEMO", "false");
+    src.set("SWITCHBOARD_PUBLIC_URL", REAL_PUBLIC_URL);
+    src.set("SWITCHBOARD_TWILIO_ACCOUNT_SID", REAL_MASTER_SID);
+    src.set("SWITCHBOARD_TWILIO_AUTH_TOKEN", REAL_MASTER_TOKEN);
+    src.set("SWITCHBOARD_TWILIO_API_BASE", twilio_base);
+    src.set("SWITCHBOARD_VAPI_API_KEY", "test-vapi-private-key");
+    src.set("SWITCHBOARD_VAPI_API_BASE", vapi_base);
+    let config = Config::from_sources(&src).expect("test config is valid");
+    let app = Application::build(config).await.expect("the app builds");
+    let port = app.port();
+    let state = app.state();
+    tokio::spawn(app.run_until_stopped());
+    let email = "owner@plumbing.example".to_string();
+    let password = "a-long-enough-test-password".to_string();
+    {
+        let conn = state.db.conn().unwrap();
+        let org_id = match orgs::find_by_name(&conn, "Acme Plumbing").unwrap() {
+            Some(o) => o.id,
+            None => orgs::create(&conn, "Acme Plumbing", "America/New_York", false).unwrap(),
+        };
+        if users::find_by_email(&conn, &email).unwrap().is_none() {
+            let hash = switchboard::crypto::hash_password(&password).unwrap();
+            users::create(&conn, org_id, &email, &hash, UserRole::Owner).unwrap();
+        }
+    }
+    TestApp {
+        address: format!("http://127.0.0.1:{port}"),
+        port,
+        data_dir,
+        state,
+        owner_email: email,
+        owner_password: password,
+        sandbox_twilio: None,
+    }
 }
 
 /// Settings every test app gets; `extra` may override them.
@@ -55,12 +105,7 @@ pub async fn spawn_in(data_dir: TempDir, extra: &[(&str, &str)]) -> TestApp {
         .as_ref()
         .and_then(|d| d.new_owner.clone())
         .unwrap_or_else(|| ("owner@demo-plumbing.example".into(), String::new()));
-    let sandbox_twilio = app
-        .sandbox
-        .as_ref()
-        .expect("demo mode has a sandbox")
-        .twilio
-        .clone();
+    let sandbox_twilio = app.sandbox.as_ref().map(|s| s.twilio.clone());
     tokio::spawn(app.run_until_stopped());
     TestApp {
         address: format!("http://127.0.0.1:{port}"),
@@ -83,6 +128,11 @@ pub fn client() -> Client {
 }
 
 impl TestApp {
+    /// The sandbox Twilio of a demo app.
+    pub fn sandbox(&self) -> &std::sync::Arc<switchboard::providers::sandbox::SandboxTwilio> {
+        self.sandbox_twilio.as_ref().expect("a demo app has a sandbox")
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)
     }

@@ -9,6 +9,7 @@ mod demo;
 mod flags;
 mod health;
 mod helpers;
+mod numbers;
 mod providers;
 mod storage;
 mod tokens;

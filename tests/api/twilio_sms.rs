@@ -24,7 +24,7 @@ async fn text(app: &crate::helpers::TestApp, sid: &str, from: &str, to: &str, bo
 }
 
 fn sent_to(app: &crate::helpers::TestApp, to: &str) -> Vec<String> {
-    app.sandbox_twilio
+    app.sandbox()
         .sent_messages()
         .into_iter()
         .filter(|m| m.to == to)
@@ -251,7 +251,7 @@ async fn texts_to_a_system_number_are_stored_and_never_answered() {
     let app = spawn_app().await;
     text(&app, "SM5001", CALLER, SYSTEM_LINE, "hello?").await;
     text(&app, "SM5002", CALLER, "+15559999999", "hello?").await;
-    assert!(app.sandbox_twilio.sent_messages().is_empty());
+    assert!(app.sandbox().sent_messages().is_empty());
     assert_eq!(
         app.count("SELECT count(*) FROM messages WHERE direction = 'inbound'"),
         2

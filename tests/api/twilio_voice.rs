@@ -129,7 +129,7 @@ async fn a_call_to_the_onboarding_number_is_refused_politely_and_never_texted() 
     );
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     assert!(
-        app.sandbox_twilio.sent_messages().is_empty(),
+        app.sandbox().sent_messages().is_empty(),
         "an onboarding number never triggers an SMS from a call"
     );
     assert_eq!(app.count("SELECT count(*) FROM messages"), 0);
@@ -159,7 +159,7 @@ async fn system_and_unknown_numbers_are_rejected_without_side_effects() {
         1
     );
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    assert!(app.sandbox_twilio.sent_messages().is_empty());
+    assert!(app.sandbox().sent_messages().is_empty());
     assert_eq!(
         app.count("SELECT count(*) FROM calls WHERE outcome = 'rejected'"),
         2
@@ -200,7 +200,7 @@ async fn a_missed_call_gets_exactly_one_text_back_however_often_the_status_arriv
     )
     .await;
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    let sent = app.sandbox_twilio.sent_messages();
+    let sent = app.sandbox().sent_messages();
     assert_eq!(sent.len(), 1);
     assert_eq!(
         (
@@ -259,7 +259,7 @@ async fn fifty_concurrent_duplicate_deliveries_create_one_call_and_one_text_back
     )
     .await;
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    assert_eq!(app.sandbox_twilio.sent_messages().len(), 1);
+    assert_eq!(app.sandbox().sent_messages().len(), 1);
     assert_eq!(app.count("SELECT count(*) FROM messages"), 1);
     assert_eq!(
         app.count("SELECT count(*) FROM calls WHERE call_sid = 'CA0050'"),
@@ -281,7 +281,7 @@ async fn an_anonymous_caller_is_never_texted_and_the_block_is_recorded() {
         tw.status(sid, from, MAIN_LINE, "completed", "40").await;
     }
     app.wait_count("SELECT count(*) FROM messages WHERE kind = 'textback' AND status = 'blocked' AND blocked_reason = 'anonymous_caller'", 3).await;
-    assert!(app.sandbox_twilio.sent_messages().is_empty());
+    assert!(app.sandbox().sent_messages().is_empty());
     assert_eq!(
         app.state.metrics.counter(
             "switchboard_textbacks_total",
@@ -371,7 +371,7 @@ async fn a_status_callback_before_the_dial_result_still_ends_connected_without_a
         app.count("SELECT count(*) FROM calls WHERE call_sid = 'CA0014' AND outcome = 'connected'"),
         1
     );
-    assert!(app.sandbox_twilio.sent_messages().is_empty());
+    assert!(app.sandbox().sent_messages().is_empty());
 }
 
 #[tokio::test]
@@ -463,7 +463,7 @@ async fn voicemail_callbacks_in_any_order_and_repeated_give_one_voicemail_and_on
     );
     assert_eq!(vm["fromNumber"], CALLER);
     let to_owner: Vec<_> = app
-        .sandbox_twilio
+        .sandbox()
         .sent_messages()
         .into_iter()
         .filter(|m| m.to == OWNER_MOBILE)
@@ -521,7 +521,7 @@ async fn without_a_transcript_the_owner_is_notified_after_the_wait() {
     )
     .await;
     assert!(
-        app.sandbox_twilio.sent_messages().is_empty(),
+        app.sandbox().sent_messages().is_empty(),
         "waits for the transcript first"
     );
     switchboard::frontdesk::sweep(
@@ -529,7 +529,7 @@ async fn without_a_transcript_the_owner_is_notified_after_the_wait() {
         chrono::Utc::now() + chrono::Duration::seconds(1),
     )
     .await;
-    let sent = app.sandbox_twilio.sent_messages();
+    let sent = app.sandbox().sent_messages();
     assert_eq!(sent.len(), 1);
     assert!(sent[0].body.contains("(no transcript)"), "{}", sent[0].body);
     switchboard::frontdesk::sweep(
@@ -537,7 +537,7 @@ async fn without_a_transcript_the_owner_is_notified_after_the_wait() {
         chrono::Utc::now() + chrono::Duration::seconds(1),
     )
     .await;
-    assert_eq!(app.sandbox_twilio.sent_messages().len(), 1);
+    assert_eq!(app.sandbox().sent_messages().len(), 1);
 }
 
 #[tokio::test]

@@ -423,7 +423,7 @@ async fn take_message_creates_a_lead_once_and_transfer_returns_the_fallback() {
     )
     .await;
     let to_owner: Vec<_> = app
-        .sandbox_twilio
+        .sandbox()
         .sent_messages()
         .into_iter()
         .filter(|m| m.to == OWNER_MOBILE)
