@@ -50,13 +50,17 @@ pub enum ApiError {
     Provider(crate::providers::ProviderError),
     /// 502: a multi-step provider operation failed at `step` and was undone (SPEC §5.3).
     #[error("{}", .0.error)]
-    Saga(crate::saga::SagaFailed),
+    Saga(Box<crate::saga::SagaFailed>),
     /// 403: the feature is off for this org (SPEC §5.1, exact body).
     #[error("{} is not enabled for this organization.", .0.display_name())]
     FeatureDisabled(crate::domain::FlagKey),
     /// 422: an `Idempotency-Key` was reused for a different request (SPEC §6.2).
     #[error("{message}")]
-    Unprocessable { code: &'static str, message: String, hint: Option<String> },
+    Unprocessable {
+        code: &'static str,
+        message: String,
+        hint: Option<String>,
+    },
     /// 409 with `Retry-After`: the same `Idempotency-Key` is still being processed.
     #[error("a request with this Idempotency-Key is still in progress")]
     InProgress,

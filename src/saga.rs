@@ -166,7 +166,15 @@ where
                 Ok(()) => {
                     let recorded = self
                         .record(db, move |c| {
-                            sagas::step_finished(c, saga_id, seq, "action", "succeeded", None, &after)
+                            sagas::step_finished(
+                                c,
+                                saga_id,
+                                seq,
+                                "action",
+                                "succeeded",
+                                None,
+                                &after,
+                            )
                         })
                         .await;
                     if let Err(e) = recorded {
@@ -177,7 +185,15 @@ where
                     let text = e.to_string();
                     let _ = self
                         .record(db, move |c| {
-                            sagas::step_finished(c, saga_id, seq, "action", "failed", Some(&text), &after)
+                            sagas::step_finished(
+                                c,
+                                saga_id,
+                                seq,
+                                "action",
+                                "failed",
+                                Some(&text),
+                                &after,
+                            )
                         })
                         .await;
                     return Err(self.fail(db, saga_id, seq, name, e, ctx).await);
@@ -201,7 +217,10 @@ where
         error: StepError,
         ctx: &mut C,
     ) -> SagaFailed {
-        log::warn!("saga {saga_id} ({}) failed at step {name}: {error}", self.kind);
+        log::warn!(
+            "saga {saga_id} ({}) failed at step {name}: {error}",
+            self.kind
+        );
         let detail = serde_json::json!({
             "step": name,
             "message": error.to_string(),
@@ -219,7 +238,10 @@ where
             seq.checked_sub(1)
         };
         let compensation_error = match last {
-            Some(last) => self.compensate_down_from(db, saga_id, last, ctx).await.err(),
+            Some(last) => self
+                .compensate_down_from(db, saga_id, last, ctx)
+                .await
+                .err(),
             None => {
                 self.finish_compensated(db, saga_id).await;
                 None
@@ -235,7 +257,9 @@ where
 
     async fn finish_compensated(&self, db: &Db, saga_id: i64) {
         let _ = self
-            .record(db, move |c| sagas::set_state(c, saga_id, "compensated", None))
+            .record(db, move |c| {
+                sagas::set_state(c, saga_id, "compensated", None)
+            })
             .await;
         log::info!("saga {saga_id} ({}) compensated", self.kind);
     }
@@ -262,10 +286,22 @@ where
             let after = to_json(ctx);
             match result {
                 Ok(undo) => {
-                    let state = if undo == Undo::Done { "succeeded" } else { "skipped" };
+                    let state = if undo == Undo::Done {
+                        "succeeded"
+                    } else {
+                        "skipped"
+                    };
                     let _ = self
                         .record(db, move |c| {
-                            sagas::step_finished(c, saga_id, seq, "compensation", state, None, &after)
+                            sagas::step_finished(
+                                c,
+                                saga_id,
+                                seq,
+                                "compensation",
+                                state,
+                                None,
+                                &after,
+                            )
                         })
                         .await;
                 }
@@ -277,7 +313,15 @@ where
                     let text = e.to_string();
                     let _ = self
                         .record(db, move |c| {
-                            sagas::step_finished(c, saga_id, seq, "compensation", "failed", Some(&text), &after)
+                            sagas::step_finished(
+                                c,
+                                saga_id,
+                                seq,
+                                "compensation",
+                                "failed",
+                                Some(&text),
+                                &after,
+                            )
                         })
                         .await;
                     return Err((name, e));
@@ -305,9 +349,8 @@ where
             }
         };
         let succeeded = |seq: usize| {
-            log.iter().any(|s| {
-                s.phase == "action" && s.seq == seq as i64 && s.state == "succeeded"
-            })
+            log.iter()
+                .any(|s| s.phase == "action" && s.seq == seq as i64 && s.state == "succeeded")
         };
         let touched = log
             .iter()
@@ -327,9 +370,7 @@ where
                         Ok(()) => Recovered::Completed,
                         Err(f) => match f.compensation_error {
                             None => Recovered::Compensated,
-                            Some((step, e)) => {
-                                Recovered::StillCompensating(format!("{step}: {e}"))
-                            }
+                            Some((step, e)) => Recovered::StillCompensating(format!("{step}: {e}")),
                         },
                     });
                 }
@@ -382,11 +423,17 @@ mod tests {
                 return Err(ProviderError::twilio(kind, Some(500), Some(1), "boom").into());
             }
             ctx.made.push(self.name.into());
-            self.journal.lock().unwrap().push(format!("run {}", self.name));
+            self.journal
+                .lock()
+                .unwrap()
+                .push(format!("run {}", self.name));
             Ok(())
         }
         async fn compensate(&self, ctx: &mut Ctx) -> Result<Undo, StepError> {
-            self.journal.lock().unwrap().push(format!("undo {}", self.name));
+            self.journal
+                .lock()
+                .unwrap()
+                .push(format!("undo {}", self.name));
             let had = ctx.made.iter().any(|m| m == self.name);
             ctx.made.retain(|m| m != self.name);
             Ok(if had { Undo::Done } else { Undo::Nothing })
@@ -402,7 +449,10 @@ mod tests {
         (dir, db)
     }
 
-    fn saga(fail_at: Option<(usize, ProviderErrorKind)>, journal: &Arc<Mutex<Vec<String>>>) -> Saga<Ctx> {
+    fn saga(
+        fail_at: Option<(usize, ProviderErrorKind)>,
+        journal: &Arc<Mutex<Vec<String>>>,
+    ) -> Saga<Ctx> {
         let names = ["a", "b", "c"];
         Saga {
             kind: "test",
@@ -427,7 +477,10 @@ mod tests {
         let journal = Arc::default();
         let s = saga(Some((2, ProviderErrorKind::Rejected)), &journal);
         let mut ctx = Ctx::default();
-        let id = s.create(&db, None, serde_json::json!({}), &ctx).await.unwrap();
+        let id = s
+            .create(&db, None, serde_json::json!({}), &ctx)
+            .await
+            .unwrap();
         let failed = s.run(&db, id, &mut ctx).await.unwrap_err();
         assert_eq!(failed.step, "c");
         assert!(failed.compensation_error.is_none());
@@ -461,7 +514,10 @@ mod tests {
         let journal = Arc::default();
         let s = saga(Some((1, ProviderErrorKind::Unavailable)), &journal);
         let mut ctx = Ctx::default();
-        let id = s.create(&db, None, serde_json::json!({}), &ctx).await.unwrap();
+        let id = s
+            .create(&db, None, serde_json::json!({}), &ctx)
+            .await
+            .unwrap();
         s.run(&db, id, &mut ctx).await.unwrap_err();
         assert_eq!(*journal.lock().unwrap(), ["run a", "undo b", "undo a"]);
     }
@@ -474,7 +530,10 @@ mod tests {
         let ctx = Ctx {
             made: vec!["a".into(), "b".into()],
         };
-        let id = s.create(&db, None, serde_json::json!({}), &ctx).await.unwrap();
+        let id = s
+            .create(&db, None, serde_json::json!({}), &ctx)
+            .await
+            .unwrap();
         {
             let c = db.conn().unwrap();
             let v = serde_json::to_value(&ctx).unwrap();
@@ -496,7 +555,10 @@ mod tests {
         let ctx = Ctx {
             made: vec!["a".into()],
         };
-        let id = s.create(&db, None, serde_json::json!({}), &ctx).await.unwrap();
+        let id = s
+            .create(&db, None, serde_json::json!({}), &ctx)
+            .await
+            .unwrap();
         {
             let c = db.conn().unwrap();
             let v = serde_json::to_value(&ctx).unwrap();

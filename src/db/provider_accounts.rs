@@ -96,7 +96,10 @@ pub fn master_sid(conn: &Connection, provider: &str) -> rusqlite::Result<Option<
 }
 
 /// The org's managed Twilio subaccount, if it has one: (row id, SID).
-pub fn managed_subaccount(conn: &Connection, org_id: i64) -> rusqlite::Result<Option<(i64, String)>> {
+pub fn managed_subaccount(
+    conn: &Connection,
+    org_id: i64,
+) -> rusqlite::Result<Option<(i64, String)>> {
     conn.query_row(
         "SELECT id, account_sid FROM provider_accounts
          WHERE org_id = ?1 AND provider = 'twilio' AND kind = 'subaccount' AND is_managed = 1 AND status = 'active'

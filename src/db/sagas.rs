@@ -160,7 +160,11 @@ pub fn step_finished(
     set_context(conn, saga_id, context)
 }
 
-fn set_context(conn: &Connection, saga_id: i64, context: &serde_json::Value) -> rusqlite::Result<()> {
+fn set_context(
+    conn: &Connection,
+    saga_id: i64,
+    context: &serde_json::Value,
+) -> rusqlite::Result<()> {
     conn.execute(
         "UPDATE sagas SET context_json = ?2, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?1",
         (saga_id, context.to_string()),

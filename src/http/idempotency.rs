@@ -20,10 +20,9 @@ pub const REPLAYED: &str = "idempotent-replayed";
 
 fn key_of(req: &ServiceRequest) -> Option<Result<String, ApiError>> {
     let raw = req.headers().get(HEADER)?;
-    let valid = raw
-        .to_str()
-        .ok()
-        .filter(|k| !k.is_empty() && k.len() <= 255 && k.bytes().all(|b| (0x21..0x7f).contains(&b)));
+    let valid = raw.to_str().ok().filter(|k| {
+        !k.is_empty() && k.len() <= 255 && k.bytes().all(|b| (0x21..0x7f).contains(&b))
+    });
     Some(valid.map(str::to_string).ok_or_else(|| {
         ApiError::bad_request_hint(
             "invalid_idempotency_key",
@@ -45,16 +44,29 @@ pub async fn layer(
     let key = match key_of(&req) {
         Some(Ok(key)) if mutating => key,
         Some(Err(e)) if mutating => return Ok(error(req, e)),
-        _ => return next.call(req).await.map(ServiceResponse::map_into_boxed_body),
+        _ => {
+            return next
+                .call(req)
+                .await
+                .map(ServiceResponse::map_into_boxed_body)
+        }
     };
     // Keys are per org: without a caller there is nothing to scope them to, and the
     // handler answers the authentication error itself.
     let auth = match Auth::from_request(req.request(), &mut actix_web::dev::Payload::None).await {
         Ok(auth) => auth,
-        Err(_) => return next.call(req).await.map(ServiceResponse::map_into_boxed_body),
+        Err(_) => {
+            return next
+                .call(req)
+                .await
+                .map(ServiceResponse::map_into_boxed_body)
+        }
     };
     let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
-        return Ok(error(req, ApiError::Internal("AppState is not registered".into())));
+        return Ok(error(
+            req,
+            ApiError::Internal("AppState is not registered".into()),
+        ));
     };
     let body = match req.extract::<web::Bytes>().await {
         Ok(body) => body,
@@ -106,7 +118,11 @@ pub async fn layer(
     req.set_payload(body.into());
     let res = next.call(req).await;
     let abandon = |state: web::Data<AppState>, key: String| async move {
-        if let Err(e) = state.db.query(move |c| idempotency::abandon(c, org, &key)).await {
+        if let Err(e) = state
+            .db
+            .query(move |c| idempotency::abandon(c, org, &key))
+            .await
+        {
             log::warn!("could not release an idempotency key after a failed request: {e}");
         }
     };
@@ -143,11 +159,16 @@ pub async fn layer(
         let (saved, ct) = (bytes.clone(), content_type);
         let stored = state
             .db
-            .query(move |c| idempotency::complete(c, org, &key, status.as_u16(), ct.as_deref(), &saved))
+            .query(move |c| {
+                idempotency::complete(c, org, &key, status.as_u16(), ct.as_deref(), &saved)
+            })
             .await;
         if let Err(e) = stored {
             log::warn!("could not store the response of an idempotent request: {e}");
         }
     }
-    Ok(ServiceResponse::new(http_req, http_res.set_body(bytes).map_into_boxed_body()))
+    Ok(ServiceResponse::new(
+        http_req,
+        http_res.set_body(bytes).map_into_boxed_body(),
+    ))
 }

@@ -304,8 +304,10 @@ pub trait TwilioApi: Send + Sync {
         number_sid: &str,
     ) -> Result<(), ProviderError>;
     /// Every number the account owns (all pages).
-    async fn list_numbers(&self, account: &TwilioCreds)
-        -> Result<Vec<IncomingNumber>, ProviderError>;
+    async fn list_numbers(
+        &self,
+        account: &TwilioCreds,
+    ) -> Result<Vec<IncomingNumber>, ProviderError>;
     /// Points a number's webhooks at `hooks`; answers the number as Twilio now has it.
     async fn update_number(
         &self,

@@ -115,7 +115,12 @@ impl SandboxTwilio {
 
     /// Puts a number the business already owns into an account, its webhooks pointing
     /// elsewhere: what "bring your own number" starts from. Returns its SID.
-    pub fn add_owned_number(&self, account_sid: &str, phone_number: &str, voice_url: &str) -> String {
+    pub fn add_owned_number(
+        &self,
+        account_sid: &str,
+        phone_number: &str,
+        voice_url: &str,
+    ) -> String {
         if let Some(sid) = self
             .lock()
             .numbers

@@ -298,7 +298,11 @@ impl TwilioApi for TwilioClient {
         // misbehaving server cannot loop us forever.
         for _ in 0..50 {
             let page: NumberListBody = self.expect(req, account).await?;
-            out.extend(page.incoming_phone_numbers.into_iter().map(IncomingNumber::from));
+            out.extend(
+                page.incoming_phone_numbers
+                    .into_iter()
+                    .map(IncomingNumber::from),
+            );
             match page.next_page_uri {
                 Some(next) if !next.is_empty() => {
                     url = format!("{}{next}", self.base);

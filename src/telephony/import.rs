@@ -129,13 +129,12 @@ pub async fn import(t: &Arc<Telephony>, req: Request) -> Result<numbers::NumberR
     });
     let context = serde_json::to_value(&ctx).unwrap_or_default();
     let org = req.org_id;
-    ctx.saga_id = t
-        .db
-        .query(move |c| sagas::create(c, Some(org), KIND, &input, &context))
-        .await?;
+    ctx.saga_id =
+        t.db.query(move |c| sagas::create(c, Some(org), KIND, &input, &context))
+            .await?;
     saga.run(&t.db, ctx.saga_id, &mut ctx)
         .await
-        .map_err(ApiError::Saga)?;
+        .map_err(|f| ApiError::Saga(Box::new(f)))?;
     let id = ctx
         .number_id
         .ok_or_else(|| ApiError::Internal("import completed without a number row".into()))?;

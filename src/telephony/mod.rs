@@ -93,7 +93,9 @@ impl Telephony {
             })
             .await?;
         found.ok_or_else(|| {
-            ApiError::Internal("the stored credentials of a number's Twilio account are missing".into())
+            ApiError::Internal(
+                "the stored credentials of a number's Twilio account are missing".into(),
+            )
         })
     }
 
@@ -161,10 +163,9 @@ pub async fn agent(
     let Some(id) = agent_id else {
         return Ok(None);
     };
-    let found = t
-        .db
-        .query(move |c| crate::db::agents::get(c, org_id, id))
-        .await?;
+    let found =
+        t.db.query(move |c| crate::db::agents::get(c, org_id, id))
+            .await?;
     found.map(Some).ok_or_else(|| {
         ApiError::bad_request_hint(
             "invalid_field",

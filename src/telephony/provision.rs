@@ -101,7 +101,7 @@ pub async fn provision(t: &Arc<Telephony>, req: Request) -> Result<numbers::Numb
     ctx.saga_id = saga_id;
     saga.run(&t.db, saga_id, &mut ctx)
         .await
-        .map_err(ApiError::Saga)?;
+        .map_err(|f| ApiError::Saga(Box::new(f)))?;
     let id = ctx
         .number_id
         .ok_or_else(|| ApiError::Internal("provisioning completed without a number row".into()))?;

@@ -176,7 +176,7 @@ fn plan(ctx: &ReleaseCtx) -> serde_json::Value {
 /// What a release answered.
 pub enum Outcome {
     Plan(serde_json::Value),
-    Released(numbers::NumberRow),
+    Released(Box<numbers::NumberRow>),
 }
 
 pub async fn release(
@@ -190,9 +190,11 @@ pub async fn release(
     let row = super::find(t, org_id, e164).await?;
     if row.status == "released" {
         return Ok(if dry_run {
-            Outcome::Plan(json!({ "number": row, "plan": { "steps": [], "agentsToUnlink": [] }, "alreadyReleased": true }))
+            Outcome::Plan(
+                json!({ "number": row, "plan": { "steps": [], "agentsToUnlink": [] }, "alreadyReleased": true }),
+            )
         } else {
-            Outcome::Released(row)
+            Outcome::Released(Box::new(row))
         });
     }
     let (number_id, account) = (row.id, row.provider_account_id);
@@ -227,16 +229,19 @@ pub async fn release(
         t.master()?;
     }
     let saga = saga(t);
-    let (input, context) = (json!({ "phoneNumber": ctx.e164 }), serde_json::to_value(&ctx).unwrap_or_default());
-    let id = t
-        .db
-        .query(move |c| sagas::create(c, Some(org_id), KIND, &input, &context))
-        .await?;
-    saga.run(&t.db, id, &mut ctx).await.map_err(ApiError::Saga)?;
-    let row = t
-        .db
-        .query(move |c| numbers::get(c, number_id))
-        .await?
-        .ok_or_else(|| ApiError::Internal("the released number vanished".into()))?;
-    Ok(Outcome::Released(row))
+    let (input, context) = (
+        json!({ "phoneNumber": ctx.e164 }),
+        serde_json::to_value(&ctx).unwrap_or_default(),
+    );
+    let id =
+        t.db.query(move |c| sagas::create(c, Some(org_id), KIND, &input, &context))
+            .await?;
+    saga.run(&t.db, id, &mut ctx)
+        .await
+        .map_err(|f| ApiError::Saga(Box::new(f)))?;
+    let row =
+        t.db.query(move |c| numbers::get(c, number_id))
+            .await?
+            .ok_or_else(|| ApiError::Internal("the released number vanished".into()))?;
+    Ok(Outcome::Released(Box::new(row)))
 }

@@ -63,7 +63,10 @@ impl Step<NumberCtx> for EnsureSubaccount {
     async fn run(&self, ctx: &mut NumberCtx) -> Result<(), StepError> {
         let t = &self.0;
         let org = ctx.org_id;
-        if let Some((id, sid)) = t.db.query(move |c| provider_accounts::managed_subaccount(c, org)).await? {
+        if let Some((id, sid)) =
+            t.db.query(move |c| provider_accounts::managed_subaccount(c, org))
+                .await?
+        {
             ctx.account_sid = Some(sid);
             ctx.provider_account_id = Some(id);
             return Ok(());
@@ -75,9 +78,8 @@ impl Step<NumberCtx> for EnsureSubaccount {
         ctx.subaccount_created = true;
         let key = t.key.clone();
         let saga_id = ctx.saga_id;
-        let id = t
-            .db
-            .query(move |c| {
+        let id =
+            t.db.query(move |c| {
                 provider_accounts::insert(
                     c,
                     &key,
@@ -312,7 +314,8 @@ impl Step<NumberCtx> for WriteNumber {
             .0
             .db
             .run(move |c| -> Result<i64, StepError> {
-                let e164 = PhoneNumber::parse(&c2.e164).map_err(|e| StepError::Check(e.to_string()))?;
+                let e164 =
+                    PhoneNumber::parse(&c2.e164).map_err(|e| StepError::Check(e.to_string()))?;
                 let tx = c.transaction()?;
                 let id = numbers::insert(
                     &tx,

@@ -35,7 +35,10 @@ pub async fn update(
     if row.status != "active" {
         return Err(ApiError::conflict(
             "number_released",
-            format!("{e164} was released on {}.", row.released_at.clone().unwrap_or_default()),
+            format!(
+                "{e164} was released on {}.",
+                row.released_at.clone().unwrap_or_default()
+            ),
             "Import or buy it again to use it.",
         ));
     }
@@ -52,7 +55,10 @@ pub async fn update(
     let agent_id = change.agent_id.unwrap_or(row.agent_id);
     let agent = super::agent(t, org_id, agent_id).await?;
     let assistant = agent.as_ref().and_then(|a| a.vapi_assistant_id.clone());
-    let friendly_name = change.friendly_name.clone().unwrap_or(row.friendly_name.clone());
+    let friendly_name = change
+        .friendly_name
+        .clone()
+        .unwrap_or(row.friendly_name.clone());
     t.require_vapi(handler)?;
 
     // Providers first.

@@ -130,7 +130,9 @@ pub fn client() -> Client {
 impl TestApp {
     /// The sandbox Twilio of a demo app.
     pub fn sandbox(&self) -> &std::sync::Arc<switchboard::providers::sandbox::SandboxTwilio> {
-        self.sandbox_twilio.as_ref().expect("a demo app has a sandbox")
+        self.sandbox_twilio
+            .as_ref()
+            .expect("a demo app has a sandbox")
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -11,6 +11,7 @@ mod health;
 mod helpers;
 mod numbers;
 mod providers;
+mod sagas;
 mod storage;
 mod tokens;
 mod twilio_security;

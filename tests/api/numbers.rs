@@ -70,7 +70,10 @@ async fn an_owned_number_is_imported_pointed_here_and_answers_the_menu() {
         .unwrap();
     assert_eq!(at_twilio.voice_url.unwrap(), app.url("/twilio/voice"));
     assert_eq!(at_twilio.sms_url.unwrap(), app.url("/twilio/sms"));
-    assert_eq!(at_twilio.status_callback.unwrap(), app.url("/twilio/voice/status"));
+    assert_eq!(
+        at_twilio.status_callback.unwrap(),
+        app.url("/twilio/voice/status")
+    );
 
     let twiml = app.twilio().call("CA_byo_1", CALLER, IMPORTABLE).await;
     assert!(twiml.contains("<Gather"), "{twiml}");
@@ -112,7 +115,10 @@ async fn invalid_role_and_handler_combinations_are_refused_with_the_reason() {
     )
     .await;
     let err = expect_error(resp, 400, "invalid_assignment").await;
-    assert!(err["message"].as_str().unwrap().contains("text messages only"));
+    assert!(err["message"]
+        .as_str()
+        .unwrap()
+        .contains("text messages only"));
     let resp = send(
         &c,
         &csrf,
@@ -132,9 +138,14 @@ async fn invalid_role_and_handler_combinations_are_refused_with_the_reason() {
     .await;
     expect_error(resp, 400, "invalid_field").await;
     // Nothing was imported or changed.
-    assert_eq!(app.count("SELECT count(*) FROM phone_numbers WHERE origin = 'imported'"), 0);
     assert_eq!(
-        app.count("SELECT count(*) FROM phone_numbers WHERE e164 = '+15550100002' AND handler = 'ivr'"),
+        app.count("SELECT count(*) FROM phone_numbers WHERE origin = 'imported'"),
+        0
+    );
+    assert_eq!(
+        app.count(
+            "SELECT count(*) FROM phone_numbers WHERE e164 = '+15550100002' AND handler = 'ivr'"
+        ),
         1
     );
 }
@@ -151,7 +162,10 @@ async fn a_number_is_bought_in_the_org_subaccount_and_the_one_number_rule_holds(
         .json()
         .await
         .unwrap();
-    let first = found["numbers"][0]["phoneNumber"].as_str().unwrap().to_string();
+    let first = found["numbers"][0]["phoneNumber"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert_eq!(first, "+14155550100");
     let none: Value = c
         .get(app.url("/api/managed-telephony/available-numbers?areaCode=533"))
@@ -237,7 +251,15 @@ async fn a_number_is_bought_in_the_org_subaccount_and_the_one_number_rule_holds(
         .iter()
         .map(|s| s["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["ensure_subaccount", "buy_number", "vapi_import", "write_number"]);
+    assert_eq!(
+        names,
+        [
+            "ensure_subaccount",
+            "buy_number",
+            "vapi_import",
+            "write_number"
+        ]
+    );
 
     // Release: the number goes back, the emptied subaccount is closed and forgotten.
     let released = send(
@@ -304,7 +326,9 @@ async fn a_released_number_is_gone_from_every_query_and_calls_to_it_are_rejected
     assert_eq!(steps, ["vapi_delete", "write_release"]);
     // A dry run changes nothing.
     assert_eq!(
-        app.count(&format!("SELECT count(*) FROM phone_numbers WHERE e164 = '{AI_LINE}' AND status = 'active'")),
+        app.count(&format!(
+            "SELECT count(*) FROM phone_numbers WHERE e164 = '{AI_LINE}' AND status = 'active'"
+        )),
         1
     );
 
@@ -317,9 +341,23 @@ async fn a_released_number_is_gone_from_every_query_and_calls_to_it_are_rejected
     )
     .await;
     assert_eq!(resp.status(), 200);
-    let numbers: Value = c.get(app.url("/api/numbers")).send().await.unwrap().json().await.unwrap();
+    let numbers: Value = c
+        .get(app.url("/api/numbers"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert!(!numbers.to_string().contains(AI_LINE), "{numbers}");
-    let agents: Value = c.get(app.url("/api/agents")).send().await.unwrap().json().await.unwrap();
+    let agents: Value = c
+        .get(app.url("/api/agents"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(agents["agents"][0]["numbers"], json!([]), "{agents}");
     let status: Value = c
         .get(app.url("/api/managed-telephony/status"))
@@ -331,7 +369,9 @@ async fn a_released_number_is_gone_from_every_query_and_calls_to_it_are_rejected
         .unwrap();
     assert!(!status["numbers"].to_string().contains(AI_LINE));
     assert_eq!(
-        app.count(&format!("SELECT count(*) FROM phone_numbers WHERE e164 = '{AI_LINE}' AND agent_id IS NOT NULL")),
+        app.count(&format!(
+            "SELECT count(*) FROM phone_numbers WHERE e164 = '{AI_LINE}' AND agent_id IS NOT NULL"
+        )),
         0
     );
     let twiml = app.twilio().call("CA_released", CALLER, AI_LINE).await;
@@ -403,7 +443,12 @@ async fn agents_are_added_linked_and_not_removable_while_they_answer_a_number() 
         )
         .unwrap();
     let state = app.state.clone();
-    let at_vapi = state.providers.vapi.get_phone_number(&vapi_id).await.unwrap();
+    let at_vapi = state
+        .providers
+        .vapi
+        .get_phone_number(&vapi_id)
+        .await
+        .unwrap();
     assert_eq!(at_vapi.assistant_id.as_deref(), Some("asst_after_hours"));
 
     let refused = send(
@@ -427,7 +472,12 @@ async fn agents_are_added_linked_and_not_removable_while_they_answer_a_number() 
     )
     .await;
     assert_eq!(ivr.status(), 200);
-    assert!(state.providers.vapi.get_phone_number(&vapi_id).await.is_err());
+    assert!(state
+        .providers
+        .vapi
+        .get_phone_number(&vapi_id)
+        .await
+        .is_err());
     let twiml = app.twilio().call("CA_back_to_ivr", CALLER, AI_LINE).await;
     assert!(twiml.contains("<Gather"), "{twiml}");
 }
@@ -453,10 +503,22 @@ async fn a_disabled_managed_telephony_flag_answers_the_exact_403_on_every_route(
     }});
     let routes = [
         (reqwest::Method::GET, "/api/managed-telephony/status", None),
-        (reqwest::Method::GET, "/api/managed-telephony/phone-status", None),
-        (reqwest::Method::GET, "/api/managed-telephony/available-numbers?areaCode=415", None),
+        (
+            reqwest::Method::GET,
+            "/api/managed-telephony/phone-status",
+            None,
+        ),
+        (
+            reqwest::Method::GET,
+            "/api/managed-telephony/available-numbers?areaCode=415",
+            None,
+        ),
         (reqwest::Method::GET, "/api/managed-telephony/numbers", None),
-        (reqwest::Method::GET, "/api/managed-telephony/provisioning", None),
+        (
+            reqwest::Method::GET,
+            "/api/managed-telephony/provisioning",
+            None,
+        ),
         (
             reqwest::Method::POST,
             "/api/managed-telephony/numbers",
@@ -467,15 +529,27 @@ async fn a_disabled_managed_telephony_flag_answers_the_exact_403_on_every_route(
             "/api/managed-telephony/numbers/+15550100001",
             Some(json!({ "friendlyName": "x" })),
         ),
-        (reqwest::Method::DELETE, "/api/managed-telephony/numbers/+15550100001", None),
+        (
+            reqwest::Method::DELETE,
+            "/api/managed-telephony/numbers/+15550100001",
+            None,
+        ),
     ];
     for (method, path, body) in routes {
         let resp = send(&c, &csrf, method.clone(), app.url(path), body).await;
         assert_eq!(resp.status(), 403, "{method} {path}");
-        assert_eq!(resp.json::<Value>().await.unwrap(), expected, "{method} {path}");
+        assert_eq!(
+            resp.json::<Value>().await.unwrap(),
+            expected,
+            "{method} {path}"
+        );
     }
     // Bring-your-own stays available, and nothing was changed.
-    let importable = c.get(app.url("/api/numbers/importable")).send().await.unwrap();
+    let importable = c
+        .get(app.url("/api/numbers/importable"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(importable.status(), 200);
     assert_eq!(
         app.count("SELECT count(*) FROM phone_numbers WHERE status = 'active'"),
@@ -510,7 +584,10 @@ async fn idempotency_keys_replay_refuse_reuse_and_let_one_of_twenty_concurrent_b
         statuses.push(s);
     }
     assert_eq!(created, 1, "{statuses:?}");
-    assert!(statuses.iter().all(|s| *s == 201 || *s == 409), "{statuses:?}");
+    assert!(
+        statuses.iter().all(|s| *s == 201 || *s == 409),
+        "{statuses:?}"
+    );
     assert_eq!(
         app.count("SELECT count(*) FROM phone_numbers WHERE origin = 'managed'"),
         1
@@ -591,8 +668,23 @@ async fn the_business_settings_are_validated_and_missing_ones_are_warned_about()
     assert_eq!(ok["org"]["timezone"], "America/Chicago");
     assert_eq!(ok["org"]["notificationNumber"], Value::Null);
     assert_eq!(ok["org"]["fallbackNumber"], "+14155550177");
-    assert!(ok["warnings"][0].as_str().unwrap().contains("No notification number"));
-    let health: Value = c.get(app.url("/api/health")).send().await.unwrap().json().await.unwrap();
-    assert!(health["warnings"].to_string().contains("No notification number"));
-    assert_eq!(app.count("SELECT count(*) FROM audit_log WHERE action = 'org.update'"), 1);
+    assert!(ok["warnings"][0]
+        .as_str()
+        .unwrap()
+        .contains("No notification number"));
+    let health: Value = c
+        .get(app.url("/api/health"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(health["warnings"]
+        .to_string()
+        .contains("No notification number"));
+    assert_eq!(
+        app.count("SELECT count(*) FROM audit_log WHERE action = 'org.update'"),
+        1
+    );
 }

@@ -28,11 +28,17 @@ fn clean(v: Option<Option<String>>) -> Option<Option<String>> {
 fn validate(name: Option<&str>, sip: Option<&Option<String>>) -> Result<(), ApiError> {
     if let Some(n) = name {
         if n.trim().is_empty() || n.chars().count() > 100 {
-            return Err(ApiError::bad_request("invalid_field", "name: 1 to 100 characters"));
+            return Err(ApiError::bad_request(
+                "invalid_field",
+                "name: 1 to 100 characters",
+            ));
         }
     }
     if let Some(Some(uri)) = sip {
-        if !(uri.starts_with("sip:") || uri.starts_with("sips:")) || uri.len() > 255 || uri.contains(char::is_whitespace) {
+        if !(uri.starts_with("sip:") || uri.starts_with("sips:"))
+            || uri.len() > 255
+            || uri.contains(char::is_whitespace)
+        {
             return Err(ApiError::bad_request_hint(
                 "invalid_field",
                 "sipUri: must be a SIP URI such as sip:frontdesk@example.sip.vapi.ai",
@@ -62,15 +68,26 @@ pub async fn create(
 ) -> Result<HttpResponse, ApiError> {
     let b = body.into_inner();
     let name = b.name.unwrap_or_default();
-    let (assistant, sip) = (clean(b.vapi_assistant_id).flatten(), clean(b.sip_uri).flatten());
+    let (assistant, sip) = (
+        clean(b.vapi_assistant_id).flatten(),
+        clean(b.sip_uri).flatten(),
+    );
     validate(Some(&name), Some(&sip))?;
     let org = auth.org_id();
     let agent = state
         .db
         .run(move |c| -> Result<_, ApiError> {
             let tx = c.transaction()?;
-            let id = agents::insert(&tx, org, name.trim(), assistant.as_deref(), sip.as_deref()).map_err(conflict_or)?;
-            audit::record(&tx, auth.audit("agent.create", format!("agent:{id}"), json!({ "name": name.trim(), "vapiAssistantId": assistant })))?;
+            let id = agents::insert(&tx, org, name.trim(), assistant.as_deref(), sip.as_deref())
+                .map_err(conflict_or)?;
+            audit::record(
+                &tx,
+                auth.audit(
+                    "agent.create",
+                    format!("agent:{id}"),
+                    json!({ "name": name.trim(), "vapiAssistantId": assistant }),
+                ),
+            )?;
             tx.commit()?;
             Ok(agents::get(c, org, id)?)
         })
@@ -105,7 +122,14 @@ pub async fn update(
             if !changed {
                 return Err(ApiError::not_found(format!("agent {id}")));
             }
-            audit::record(&tx, auth.audit("agent.update", format!("agent:{id}"), json!({ "name": b.name, "vapiAssistantId": assistant, "sipUri": sip })))?;
+            audit::record(
+                &tx,
+                auth.audit(
+                    "agent.update",
+                    format!("agent:{id}"),
+                    json!({ "name": b.name, "vapiAssistantId": assistant, "sipUri": sip }),
+                ),
+            )?;
             tx.commit()?;
             Ok(agents::get(c, org, id)?)
         })

@@ -119,9 +119,15 @@ fn invalid(field: &str, problem: &str) -> ApiError {
 
 /// Validates a search, naming the field at fault.
 fn search_from(q: SearchQuery) -> Result<NumberSearch, ApiError> {
-    let country = q.country.unwrap_or_else(|| "US".into()).to_ascii_uppercase();
+    let country = q
+        .country
+        .unwrap_or_else(|| "US".into())
+        .to_ascii_uppercase();
     if country.len() != 2 || !country.chars().all(|c| c.is_ascii_alphabetic()) {
-        return Err(invalid("country", "use a two-letter ISO country code, e.g. US"));
+        return Err(invalid(
+            "country",
+            "use a two-letter ISO country code, e.g. US",
+        ));
     }
     let number_type = match q.number_type.as_deref().unwrap_or("local") {
         "local" => NumberType::Local,

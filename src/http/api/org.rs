@@ -56,14 +56,24 @@ pub struct OrgBody {
     fallback_message: Option<Option<String>>,
 }
 
-fn number(field: &str, v: Option<Option<String>>, current: Option<String>) -> Result<Option<String>, ApiError> {
+fn number(
+    field: &str,
+    v: Option<Option<String>>,
+    current: Option<String>,
+) -> Result<Option<String>, ApiError> {
     match v {
         None => Ok(current),
         Some(None) => Ok(None),
         Some(Some(s)) if s.trim().is_empty() => Ok(None),
         Some(Some(s)) => PhoneNumber::parse(s.trim())
             .map(|p| Some(p.as_str().to_string()))
-            .map_err(|e| ApiError::bad_request_hint("invalid_field", format!("{field}: {e}"), "Write the number in E.164 form, e.g. +14155550123.")),
+            .map_err(|e| {
+                ApiError::bad_request_hint(
+                    "invalid_field",
+                    format!("{field}: {e}"),
+                    "Write the number in E.164 form, e.g. +14155550123.",
+                )
+            }),
     }
 }
 
@@ -82,11 +92,24 @@ pub async fn patch(
             ));
         }
     }
-    if b.name.as_ref().is_some_and(|n| n.trim().is_empty() || n.chars().count() > 100) {
-        return Err(ApiError::bad_request("invalid_field", "name: 1 to 100 characters"));
+    if b.name
+        .as_ref()
+        .is_some_and(|n| n.trim().is_empty() || n.chars().count() > 100)
+    {
+        return Err(ApiError::bad_request(
+            "invalid_field",
+            "name: 1 to 100 characters",
+        ));
     }
-    if b.fallback_message.as_ref().and_then(|m| m.as_ref()).is_some_and(|m| m.chars().count() > 500) {
-        return Err(ApiError::bad_request("invalid_field", "fallbackMessage: at most 500 characters"));
+    if b.fallback_message
+        .as_ref()
+        .and_then(|m| m.as_ref())
+        .is_some_and(|m| m.chars().count() > 500)
+    {
+        return Err(ApiError::bad_request(
+            "invalid_field",
+            "fallbackMessage: at most 500 characters",
+        ));
     }
     let org = auth.org_id();
     let (settings, warnings) = state
