@@ -8,11 +8,13 @@ export function setCsrfToken(token) {
 }
 
 export class ApiError extends Error {
-  constructor(status, code, message, hint) {
+  constructor(status, code, message, hint, step) {
     super(message);
     this.status = status;
     this.code = code;
     this.hint = hint;
+    // The failed step of a multi-step provider operation (a purchase), if any.
+    this.step = step;
   }
 
   // One sentence for the page: what happened, then what to do.
@@ -21,8 +23,8 @@ export class ApiError extends Error {
   }
 }
 
-export async function api(method, path, body) {
-  const headers = { Accept: 'application/json' };
+export async function api(method, path, body, extraHeaders = {}) {
+  const headers = { Accept: 'application/json', ...extraHeaders };
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   if (method !== 'GET' && csrfToken) headers['X-CSRF-Token'] = csrfToken;
   let response;
@@ -50,6 +52,7 @@ export async function api(method, path, body) {
       err.code || 'http_' + response.status,
       err.message || `The server answered HTTP ${response.status}.`,
       err.hint || 'Try again; if it keeps happening, check the server log.',
+      err.step,
     );
   }
   return data;

@@ -2,20 +2,8 @@
 // text is set with textContent, never as HTML.
 
 import { api, ApiError, setCsrfToken } from './api.js';
-
-const $ = (id) => document.getElementById(id);
-const show = (el, on = true) => { el.hidden = !on; };
-
-function showError(el, err) {
-  el.textContent = err instanceof ApiError ? err.describe() : String(err);
-  show(el, true);
-}
-
-function cell(text) {
-  const td = document.createElement('td');
-  td.textContent = text ?? '—';
-  return td;
-}
+import { $, show, showError, cell, formatTime } from './ui.js';
+import { loadNumbers, loadAgents, loadOrg, initNumbers } from './numbers.js';
 
 function formatDuration(seconds) {
   const d = Math.floor(seconds / 86400);
@@ -30,10 +18,6 @@ function formatBytes(n) {
   if (n < 1024) return `${n} B`;
   if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
   return `${(n / 1024 / 1024).toFixed(1)} MiB`;
-}
-
-function formatTime(iso) {
-  return iso ? new Date(iso).toLocaleString() : 'never';
 }
 
 async function loadBanners() {
@@ -92,6 +76,7 @@ async function enterApp() {
   $('org-name').textContent = me.org.name;
   $('user-email').textContent = `${me.user.email} (${me.user.role})`;
   show($('token-form'), me.user.role !== 'viewer');
+  for (const node of document.querySelectorAll('.writer-only')) show(node, me.user.role !== 'viewer');
   show($('login-view'), false);
   show($('app-view'), true);
   route();
@@ -102,7 +87,8 @@ const pages = {
   calls: loadCalls,
   voicemail: loadVoicemail,
   leads: loadLeads,
-  numbers: loadNumbers,
+  numbers: () => loadNumbers(me),
+  agents: () => loadAgents(me),
   features: loadFeatures,
   settings: loadSettings,
 };
@@ -312,24 +298,8 @@ async function loadOverview() {
   show($('health'), true);
 }
 
-async function loadNumbers() {
-  const { numbers } = await api('GET', '/api/numbers');
-  const body = $('numbers-table').querySelector('tbody');
-  body.replaceChildren();
-  for (const n of numbers) {
-    const tr = document.createElement('tr');
-    tr.append(
-      cell(n.e164), cell(n.friendlyName), cell(n.role),
-      cell(n.handler === 'vapi' ? 'AI agent (Vapi)' : 'Call menu (IVR)'),
-      cell(n.agentName), cell(n.origin),
-    );
-    body.append(tr);
-  }
-  show($('numbers-empty'), numbers.length === 0);
-  show($('numbers-table'), numbers.length > 0);
-}
-
 async function loadSettings() {
+  await loadOrg(me);
   const [{ users }, { tokens }] = await Promise.all([api('GET', '/api/users'), api('GET', '/api/tokens')]);
   const usersBody = $('users-table').querySelector('tbody');
   usersBody.replaceChildren();
@@ -404,6 +374,7 @@ async function start() {
     show($('call-detail'), false);
     loadCalls().catch(handleAppError);
   });
+  initNumbers(handleAppError);
   window.addEventListener('hashchange', route);
   await loadBanners();
   try {

@@ -10,7 +10,7 @@ use std::time::Duration;
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 const CHROMIUM: &str = "/usr/bin/chromium";
 
-struct Driver {
+pub(crate) struct Driver {
     child: Child,
     port: u16,
 }
@@ -30,7 +30,7 @@ fn free_port() -> u16 {
         .port()
 }
 
-async fn start_browser() -> Option<(Driver, Client)> {
+pub(crate) async fn start_browser() -> Option<(Driver, Client)> {
     if !std::path::Path::new(CHROMEDRIVER).exists() || !std::path::Path::new(CHROMIUM).exists() {
         if std::env::var("CI").as_deref() == Ok("true") {
             panic!("CI=true but {CHROMEDRIVER} or {CHROMIUM} is missing: .ci/run must install chromium and chromium-driver");
@@ -77,7 +77,7 @@ async fn start_browser() -> Option<(Driver, Client)> {
     panic!("could not start a WebDriver session: {last_err:?}");
 }
 
-async fn wait_visible_text(c: &Client, css: &str) -> String {
+pub(crate) async fn wait_visible_text(c: &Client, css: &str) -> String {
     let el = c
         .wait()
         .at_most(Duration::from_secs(10))
@@ -179,7 +179,7 @@ async fn signing_in_with_a_wrong_then_the_right_password_shows_the_org() {
     c.close().await.unwrap();
 }
 
-async fn sign_in(c: &Client, app: &crate::helpers::TestApp) {
+pub(crate) async fn sign_in(c: &Client, app: &crate::helpers::TestApp) {
     c.goto(&app.url("/")).await.unwrap();
     let email = c
         .wait()

@@ -3,6 +3,7 @@
 mod auth;
 mod backup;
 mod browser;
+mod browser_numbers;
 mod cli;
 mod dashboard;
 mod demo;

@@ -1,0 +1,127 @@
+//! The Numbers, Agents and Settings pages in a real headless Chromium: import a number the
+//! business owns, buy one with its steps shown, see the one-number rule refuse a second,
+//! release with the agents to unlink listed, add an agent, and a settings error in words.
+
+use crate::browser::{sign_in, start_browser, wait_visible_text};
+use crate::helpers::spawn_app;
+use fantoccini::{Client, Locator};
+use std::time::Duration;
+
+async fn click(c: &Client, css: &str) {
+    c.wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"))
+        .click()
+        .await
+        .unwrap_or_else(|e| panic!("click {css}: {e}"));
+}
+
+async fn wait_for(c: &Client, css: &str) {
+    c.wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css} never appeared: {e}"));
+}
+
+async fn wait_gone(c: &Client, css: &str) {
+    for _ in 0..100 {
+        if c.find(Locator::Css(css)).await.is_err() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{css} is still there");
+}
+
+async fn type_into(c: &Client, css: &str, text: &str) {
+    let field = c.find(Locator::Css(css)).await.unwrap();
+    field.clear().await.unwrap();
+    field.send_keys(text).await.unwrap();
+}
+
+#[tokio::test]
+async fn an_owner_imports_buys_and_releases_numbers_and_adds_an_agent_from_the_dashboard() {
+    let app = spawn_app().await;
+    let Some((_driver, c)) = start_browser().await else {
+        return;
+    };
+    sign_in(&c, &app).await;
+    wait_visible_text(&c, "#org-name").await;
+    c.goto(&app.url("/#numbers")).await.unwrap();
+    wait_for(&c, "tr[data-number='+15550100001']").await;
+
+    // Import a number the Twilio account already owns.
+    click(&c, "#import-open").await;
+    wait_for(&c, "#import-number option[value='+15550100010']").await;
+    type_into(&c, "#import-name", "Shop line").await;
+    click(&c, "#import-submit").await;
+    wait_for(&c, "tr[data-number='+15550100010']").await;
+    let row = wait_visible_text(&c, "tr[data-number='+15550100010']").await;
+    assert!(row.contains("Shop line") && row.contains("imported"), "{row}");
+
+    // Buy one: search, pick, buy; the dialog closes and the number is listed.
+    click(&c, "#buy-open").await;
+    type_into(&c, "#buy-area", "415").await;
+    click(&c, "#buy-search-submit").await;
+    wait_for(&c, "#buy-results input[value='+14155550100']").await;
+    click(&c, "#buy-submit").await;
+    wait_for(&c, "tr[data-number='+14155550100']").await;
+    assert!(app.count("SELECT count(*) FROM phone_numbers WHERE origin = 'managed' AND status = 'active'") == 1);
+
+    // A second purchase is refused with what to do, before anything is bought.
+    click(&c, "#buy-open").await;
+    type_into(&c, "#buy-area", "415").await;
+    click(&c, "#buy-search-submit").await;
+    wait_for(&c, "#buy-results input[value='+14155550101']").await;
+    click(&c, "#buy-submit").await;
+    let error = wait_visible_text(&c, "#buy-error").await;
+    assert!(error.contains("Release the managed number"), "{error}");
+    click(&c, "#buy-dialog [data-close]").await;
+
+    // Release the AI line: the confirmation names the agent that will be unlinked.
+    click(&c, "tr[data-number='+15550100004'] td.actions button:nth-child(2)").await;
+    let agents = wait_visible_text(&c, "#release-agents").await;
+    assert!(agents.contains("Front desk AI"), "{agents}");
+    let steps = wait_visible_text(&c, "#release-steps").await;
+    assert!(steps.contains("Delete the number from Vapi"), "{steps}");
+    click(&c, "#release-submit").await;
+    wait_gone(&c, "tr[data-number='+15550100004']").await;
+    assert_eq!(
+        app.count("SELECT count(*) FROM phone_numbers WHERE e164 = '+15550100004' AND status = 'released' AND agent_id IS NULL"),
+        1
+    );
+
+    // Agents: add one; it is listed as answering no number.
+    c.goto(&app.url("/#agents")).await.unwrap();
+    wait_for(&c, "tr[data-agent='Front desk AI']").await;
+    type_into(&c, "#agent-name", "Night shift AI").await;
+    type_into(&c, "#agent-assistant", "asst_night").await;
+    click(&c, "#agent-form button[type='submit']").await;
+    let row = wait_visible_text(&c, "tr[data-agent='Night shift AI']").await;
+    assert!(row.contains("No number"), "{row}");
+
+    // Settings: a bad notification number is explained at the form.
+    c.goto(&app.url("/#settings")).await.unwrap();
+    wait_for(&c, "#org-timezone").await;
+    for _ in 0..50 {
+        if !c.find(Locator::Css("#org-timezone")).await.unwrap().prop("value").await.unwrap().unwrap_or_default().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    type_into(&c, "#org-notification", "555-1234").await;
+    click(&c, "#org-submit").await;
+    let error = wait_visible_text(&c, "#org-error").await;
+    assert!(error.contains("notificationNumber") && error.contains("E.164"), "{error}");
+    type_into(&c, "#org-notification", "+14155550188").await;
+    click(&c, "#org-submit").await;
+    wait_visible_text(&c, "#org-saved").await;
+    assert_eq!(
+        app.count("SELECT count(*) FROM orgs WHERE notification_number = '+14155550188'"),
+        1
+    );
+    c.close().await.unwrap();
+}
