@@ -1,6 +1,7 @@
 //! Command-line interface: every operator action is a subcommand (SPEC §1).
 
 mod admin;
+mod number;
 mod serve;
 mod user;
 
@@ -47,6 +48,12 @@ pub enum Command {
     Restore { file: PathBuf },
     /// Print the effective configuration, secrets redacted.
     Config,
+    /// Bring, list, change and release phone numbers (needs Twilio credentials and PUBLIC_URL).
+    #[command(subcommand)]
+    Number(NumberCommand),
+    /// Add and list AI agents (Vapi assistants).
+    #[command(subcommand)]
+    Agent(AgentCommand),
     /// Exit 0 if the local appliance answers /healthz.
     Healthcheck {
         /// Base URL to check instead of the configured listen address.
@@ -76,6 +83,82 @@ pub enum UserCommand {
         email: String,
         #[arg(long)]
         password_stdin: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum NumberCommand {
+    /// Take over a number the Twilio account owns (without a number: list the candidates).
+    Import {
+        /// The number in E.164 form, e.g. +14155550123.
+        e164: Option<String>,
+        #[arg(long, default_value = "operational", value_parser = ["operational", "onboarding", "system"])]
+        role: String,
+        #[arg(long, default_value = "ivr", value_parser = ["ivr", "vapi"])]
+        handler: String,
+        /// The agent (by name) that answers it when the handler is vapi.
+        #[arg(long)]
+        agent: Option<String>,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        org: Option<String>,
+    },
+    /// List the organization's numbers.
+    List {
+        /// Include released numbers.
+        #[arg(long)]
+        all: bool,
+        #[arg(long)]
+        org: Option<String>,
+    },
+    /// Change a number's role, handler, agent or name.
+    Set {
+        e164: String,
+        #[arg(long, value_parser = ["operational", "onboarding", "system"])]
+        role: Option<String>,
+        #[arg(long, value_parser = ["ivr", "vapi"])]
+        handler: Option<String>,
+        #[arg(long, conflicts_with = "no_agent")]
+        agent: Option<String>,
+        /// Unlink the agent.
+        #[arg(long)]
+        no_agent: bool,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        org: Option<String>,
+    },
+    /// Release a number (a bought one goes back to Twilio; an imported one stays yours).
+    Release {
+        e164: String,
+        /// Print what would happen, change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        #[arg(long)]
+        org: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AgentCommand {
+    /// Add an agent.
+    Add {
+        #[arg(long)]
+        name: String,
+        /// The Vapi assistant id.
+        #[arg(long)]
+        assistant_id: Option<String>,
+        /// A SIP URI the call menu can hand callers to.
+        #[arg(long)]
+        sip_uri: Option<String>,
+        #[arg(long)]
+        org: Option<String>,
+    },
+    /// List the agents and the numbers they answer.
+    List {
+        #[arg(long)]
+        org: Option<String>,
     },
 }
 
@@ -143,6 +226,69 @@ pub async fn run(cli: Cli, config: Config) -> Result<(), CliError> {
         Command::Backup { file } => admin::backup(&config, &file),
         Command::Restore { file } => admin::restore(&config, &file),
         Command::Config => admin::show_config(&config),
+        Command::Number(cmd) => match cmd {
+            NumberCommand::Import {
+                e164,
+                role,
+                handler,
+                agent,
+                name,
+                org,
+            } => {
+                number::import(
+                    &config,
+                    number::ImportArgs {
+                        e164: e164.as_deref(),
+                        role: &role,
+                        handler: &handler,
+                        agent: agent.as_deref(),
+                        name: name.as_deref(),
+                        org: org.as_deref(),
+                    },
+                )
+                .await
+            }
+            NumberCommand::List { all, org } => number::list(&config, org.as_deref(), all),
+            NumberCommand::Set {
+                e164,
+                role,
+                handler,
+                agent,
+                no_agent,
+                name,
+                org,
+            } => {
+                number::set(
+                    &config,
+                    number::SetArgs {
+                        e164: &e164,
+                        role: role.as_deref(),
+                        handler: handler.as_deref(),
+                        agent: agent.as_deref(),
+                        no_agent,
+                        name: name.as_deref(),
+                        org: org.as_deref(),
+                    },
+                )
+                .await
+            }
+            NumberCommand::Release { e164, dry_run, org } => {
+                number::release(&config, &e164, dry_run, org.as_deref()).await
+            }
+        },
+        Command::Agent(AgentCommand::Add {
+            name,
+            assistant_id,
+            sip_uri,
+            org,
+        }) => number::agent_add(
+            &config,
+            &name,
+            assistant_id.as_deref(),
+            sip_uri.as_deref(),
+            org.as_deref(),
+        ),
+        Command::Agent(AgentCommand::List { org }) => number::agent_list(&config, org.as_deref()),
         Command::Healthcheck { url } => admin::healthcheck(&config, url.as_deref()).await,
     }
 }

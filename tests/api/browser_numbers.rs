@@ -60,7 +60,10 @@ async fn an_owner_imports_buys_and_releases_numbers_and_adds_an_agent_from_the_d
     click(&c, "#import-submit").await;
     wait_for(&c, "tr[data-number='+15550100010']").await;
     let row = wait_visible_text(&c, "tr[data-number='+15550100010']").await;
-    assert!(row.contains("Shop line") && row.contains("imported"), "{row}");
+    assert!(
+        row.contains("Shop line") && row.contains("imported"),
+        "{row}"
+    );
 
     // Buy one: search, pick, buy; the dialog closes and the number is listed.
     click(&c, "#buy-open").await;
@@ -69,7 +72,11 @@ async fn an_owner_imports_buys_and_releases_numbers_and_adds_an_agent_from_the_d
     wait_for(&c, "#buy-results input[value='+14155550100']").await;
     click(&c, "#buy-submit").await;
     wait_for(&c, "tr[data-number='+14155550100']").await;
-    assert!(app.count("SELECT count(*) FROM phone_numbers WHERE origin = 'managed' AND status = 'active'") == 1);
+    assert!(
+        app.count(
+            "SELECT count(*) FROM phone_numbers WHERE origin = 'managed' AND status = 'active'"
+        ) == 1
+    );
 
     // A second purchase is refused with what to do, before anything is bought.
     click(&c, "#buy-open").await;
@@ -82,7 +89,11 @@ async fn an_owner_imports_buys_and_releases_numbers_and_adds_an_agent_from_the_d
     click(&c, "#buy-dialog [data-close]").await;
 
     // Release the AI line: the confirmation names the agent that will be unlinked.
-    click(&c, "tr[data-number='+15550100004'] td.actions button:nth-child(2)").await;
+    click(
+        &c,
+        "tr[data-number='+15550100004'] td.actions button:nth-child(2)",
+    )
+    .await;
     let agents = wait_visible_text(&c, "#release-agents").await;
     assert!(agents.contains("Front desk AI"), "{agents}");
     let steps = wait_visible_text(&c, "#release-steps").await;
@@ -107,7 +118,16 @@ async fn an_owner_imports_buys_and_releases_numbers_and_adds_an_agent_from_the_d
     c.goto(&app.url("/#settings")).await.unwrap();
     wait_for(&c, "#org-timezone").await;
     for _ in 0..50 {
-        if !c.find(Locator::Css("#org-timezone")).await.unwrap().prop("value").await.unwrap().unwrap_or_default().is_empty() {
+        if !c
+            .find(Locator::Css("#org-timezone"))
+            .await
+            .unwrap()
+            .prop("value")
+            .await
+            .unwrap()
+            .unwrap_or_default()
+            .is_empty()
+        {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -115,7 +135,10 @@ async fn an_owner_imports_buys_and_releases_numbers_and_adds_an_agent_from_the_d
     type_into(&c, "#org-notification", "555-1234").await;
     click(&c, "#org-submit").await;
     let error = wait_visible_text(&c, "#org-error").await;
-    assert!(error.contains("notificationNumber") && error.contains("E.164"), "{error}");
+    assert!(
+        error.contains("notificationNumber") && error.contains("E.164"),
+        "{error}"
+    );
     type_into(&c, "#org-notification", "+14155550188").await;
     click(&c, "#org-submit").await;
     wait_visible_text(&c, "#org-saved").await;

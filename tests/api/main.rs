@@ -12,6 +12,7 @@ mod health;
 mod helpers;
 mod numbers;
 mod providers;
+mod real_setup;
 mod sagas;
 mod storage;
 mod tokens;

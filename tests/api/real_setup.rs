@@ -1,0 +1,185 @@
+//! A newcomer's path on a fresh data dir without `--demo`, against a local mock Twilio:
+//! create the owner, add an agent, import the business's own number with the command
+//! line, serve, and a signed call to that number gets the call menu.
+
+use crate::cli::{run_with_stdin, switchboard};
+use crate::helpers::{spawn_real_in, REAL_MASTER_SID, REAL_MASTER_TOKEN, REAL_PUBLIC_URL};
+use serde_json::json;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+const OWNED: &str = "+14155550163";
+const SID: &str = "PN33333333333333333333333333333333";
+
+fn number(voice: &str) -> serde_json::Value {
+    json!({
+        "sid": SID, "account_sid": REAL_MASTER_SID, "phone_number": OWNED, "friendly_name": "Shop",
+        "voice_url": voice,
+        "sms_url": format!("{REAL_PUBLIC_URL}/twilio/sms"),
+        "status_callback": format!("{REAL_PUBLIC_URL}/twilio/voice/status"),
+    })
+}
+
+#[tokio::test]
+async fn a_fresh_real_appliance_imports_its_number_from_the_command_line_and_answers_it() {
+    let twilio = MockServer::start().await;
+    let vapi = MockServer::start().await;
+    let numbers = format!("/2010-04-01/Accounts/{REAL_MASTER_SID}/IncomingPhoneNumbers.json");
+    let one = format!("/2010-04-01/Accounts/{REAL_MASTER_SID}/IncomingPhoneNumbers/{SID}.json");
+    Mock::given(method("GET"))
+        .and(path(numbers.as_str()))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "incoming_phone_numbers": [number("https://old-host.example/voice")], "next_page_uri": null,
+        })))
+        .mount(&twilio)
+        .await;
+    let pointed = number(&format!("{REAL_PUBLIC_URL}/twilio/voice"));
+    Mock::given(method("POST"))
+        .and(path(one.as_str()))
+        .respond_with(ResponseTemplate::new(200).set_body_json(pointed.clone()))
+        .mount(&twilio)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(one.as_str()))
+        .respond_with(ResponseTemplate::new(200).set_body_json(pointed))
+        .mount(&twilio)
+        .await;
+
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().display().to_string();
+    let (tw, va) = (twilio.uri(), vapi.uri());
+    let env = [
+        ("SWITCHBOARD_DATA_DIR", data.as_str()),
+        ("SWITCHBOARD_PUBLIC_URL", REAL_PUBLIC_URL),
+        ("SWITCHBOARD_TWILIO_ACCOUNT_SID", REAL_MASTER_SID),
+        ("SWITCHBOARD_TWILIO_AUTH_TOKEN", REAL_MASTER_TOKEN),
+        ("SWITCHBOARD_TWILIO_API_BASE", tw.as_str()),
+        ("SWITCHBOARD_VAPI_API_BASE", va.as_str()),
+    ];
+    let out = run_with_stdin(
+        &[
+            "user",
+            "add",
+            "--email",
+            "owner@plumbing.example",
+            "--role",
+            "owner",
+            "--org",
+            "Acme Plumbing",
+            "--password-stdin",
+        ],
+        &env,
+        Some("a-long-enough-test-password\n"),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = switchboard(
+        &[
+            "agent",
+            "add",
+            "--name",
+            "Front desk",
+            "--assistant-id",
+            "asst_front",
+        ],
+        &env,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let listed = switchboard(&["number", "import"], &env);
+    let stdout = String::from_utf8_lossy(&listed.stdout);
+    assert!(
+        listed.status.success() && stdout.contains(OWNED),
+        "{stdout}"
+    );
+    let imported = switchboard(
+        &[
+            "number",
+            "import",
+            OWNED,
+            "--role",
+            "operational",
+            "--name",
+            "Shop",
+        ],
+        &env,
+    );
+    let stdout = String::from_utf8_lossy(&imported.stdout);
+    assert!(
+        imported.status.success(),
+        "{}",
+        String::from_utf8_lossy(&imported.stderr)
+    );
+    assert!(
+        stdout.contains("imported +14155550163 as operational"),
+        "{stdout}"
+    );
+    let update = twilio
+        .received_requests()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|r| r.method.as_str() == "POST")
+        .unwrap();
+    let form = String::from_utf8_lossy(&update.body).into_owned();
+    assert!(
+        form.contains("VoiceUrl=https%3A%2F%2Fphones.example.test%2Ftwilio%2Fvoice"),
+        "{form}"
+    );
+    let wrong = switchboard(&["number", "import", OWNED, "--role", "operational"], &env);
+    assert!(!wrong.status.success());
+    assert!(String::from_utf8_lossy(&wrong.stderr).contains("already on this appliance"));
+
+    let listed = switchboard(&["number", "list"], &env);
+    assert!(String::from_utf8_lossy(&listed.stdout)
+        .contains("+14155550163\toperational\tivr\timported\tactive"));
+
+    // Serve, and place a call the way Twilio signs it (for the PUBLIC_URL).
+    let app = spawn_real_in(dir, &tw, &va).await;
+    let params = vec![
+        ("AccountSid".to_string(), REAL_MASTER_SID.to_string()),
+        ("CallSid".to_string(), "CA_fresh_install".to_string()),
+        ("From".to_string(), "+14155550123".to_string()),
+        ("To".to_string(), OWNED.to_string()),
+        ("CallStatus".to_string(), "ringing".to_string()),
+    ];
+    let signature = switchboard::domain::signature::compute(
+        REAL_MASTER_TOKEN,
+        &format!("{REAL_PUBLIC_URL}/twilio/voice"),
+        &params,
+    );
+    let twiml = crate::helpers::client()
+        .post(app.url("/twilio/voice"))
+        .header("X-Twilio-Signature", signature)
+        .form(&params)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(twiml.contains("<Gather"), "{twiml}");
+    // The org still lacks a notification number, and says so.
+    let (c, _) = app.owner().await;
+    let health: serde_json::Value = c
+        .get(app.url("/api/health"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        health["warnings"]
+            .to_string()
+            .contains("No notification number"),
+        "{health}"
+    );
+}
