@@ -168,7 +168,9 @@ impl VapiApi for VapiClient {
         id: &str,
         u: &VapiNumberUpdate,
     ) -> Result<VapiNumber, ProviderError> {
+        // `provider` is the discriminator of Vapi's update DTOs (UpdateTwilioPhoneNumberDTO).
         let mut body = serde_json::Map::new();
+        body.insert("provider".into(), json!("twilio"));
         if let Some(assistant) = &u.assistant_id {
             body.insert("assistantId".into(), json!(assistant));
         }

@@ -11,6 +11,7 @@ mod flags;
 mod health;
 mod helpers;
 mod numbers;
+mod openapi;
 mod providers;
 mod real_setup;
 mod sagas;

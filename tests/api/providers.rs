@@ -220,7 +220,9 @@ mod vapi_client {
             .await;
         Mock::given(method("PATCH"))
             .and(path("/phone-number/pn1"))
-            .and(body_json(serde_json::json!({ "assistantId": null })))
+            .and(body_json(
+                serde_json::json!({ "provider": "twilio", "assistantId": null }),
+            ))
             .respond_with(
                 ResponseTemplate::new(401).set_body_json(
                     serde_json::json!({ "message": "Invalid Key", "statusCode": 401 }),
