@@ -101,6 +101,9 @@ pub enum Recovered {
     Compensated,
     /// A compensation failed again; the saga is retried at the next start.
     StillCompensating(String),
+    /// The saga cannot be resumed (its stored context no longer parses); it is marked
+    /// `failed` for an operator to look at.
+    Failed(String),
 }
 
 /// A saga definition: its kind and steps, bound to what the steps need.
@@ -137,6 +140,43 @@ where
         db.query(move |c| f(c)).await.map_err(StepError::from)
     }
 
+    /// Logs that step `seq` (its action or its compensation) starts, with the context.
+    async fn log_start(
+        &self,
+        db: &Db,
+        saga_id: i64,
+        seq: usize,
+        phase: &'static str,
+        ctx: &C,
+    ) -> Result<(), StepError> {
+        let (name, context) = (self.steps[seq].name(), to_json(ctx));
+        self.record(db, move |c| {
+            sagas::step_started(c, saga_id, seq, name, phase, &context)
+        })
+        .await
+    }
+
+    /// Logs how step `seq` ended: `Ok(state)`, or `Err(text)` when it failed.
+    async fn log_end(
+        &self,
+        db: &Db,
+        saga_id: i64,
+        seq: usize,
+        phase: &'static str,
+        outcome: Result<&'static str, String>,
+        ctx: &C,
+    ) -> Result<(), StepError> {
+        let context = to_json(ctx);
+        let (state, error) = match outcome {
+            Ok(state) => (state, None),
+            Err(text) => ("failed", Some(text)),
+        };
+        self.record(db, move |c| {
+            sagas::step_finished(c, saga_id, seq, phase, state, error.as_deref(), &context)
+        })
+        .await
+    }
+
     /// Runs every step from the first; on failure compensates and reports the failed step.
     pub async fn run(&self, db: &Db, saga_id: i64, ctx: &mut C) -> Result<(), SagaFailed> {
         self.run_from(db, saga_id, 0, ctx).await
@@ -151,53 +191,26 @@ where
     ) -> Result<(), SagaFailed> {
         for (seq, step) in self.steps.iter().enumerate().skip(first) {
             let name = step.name();
-            let before = to_json(ctx);
-            let started = self
-                .record(db, move |c| {
-                    sagas::step_started(c, saga_id, seq, name, "action", &before)
-                })
-                .await;
-            let result = match started {
+            let result = match self.log_start(db, saga_id, seq, "action", ctx).await {
                 Ok(()) => step.run(ctx).await,
                 Err(e) => Err(e),
             };
-            let after = to_json(ctx);
-            match result {
+            let logged = match &result {
                 Ok(()) => {
-                    let recorded = self
-                        .record(db, move |c| {
-                            sagas::step_finished(
-                                c,
-                                saga_id,
-                                seq,
-                                "action",
-                                "succeeded",
-                                None,
-                                &after,
-                            )
-                        })
-                        .await;
-                    if let Err(e) = recorded {
-                        return Err(self.fail(db, saga_id, seq, name, e, ctx).await);
-                    }
+                    self.log_end(db, saga_id, seq, "action", Ok("succeeded"), ctx)
+                        .await
                 }
                 Err(e) => {
                     let text = e.to_string();
+                    // The step's own failure is what is reported, logged or not.
                     let _ = self
-                        .record(db, move |c| {
-                            sagas::step_finished(
-                                c,
-                                saga_id,
-                                seq,
-                                "action",
-                                "failed",
-                                Some(&text),
-                                &after,
-                            )
-                        })
+                        .log_end(db, saga_id, seq, "action", Err(text), ctx)
                         .await;
-                    return Err(self.fail(db, saga_id, seq, name, e, ctx).await);
+                    Ok(())
                 }
+            };
+            if let Err(e) = result.and(logged) {
+                return Err(self.fail(db, saga_id, seq, name, e, ctx).await);
             }
         }
         let _ = self
@@ -275,56 +288,28 @@ where
     ) -> Result<(), (&'static str, StepError)> {
         for seq in (0..=last.min(self.steps.len().saturating_sub(1))).rev() {
             let step = &self.steps[seq];
-            let name = step.name();
-            let before = to_json(ctx);
-            let _ = self
-                .record(db, move |c| {
-                    sagas::step_started(c, saga_id, seq, name, "compensation", &before)
-                })
-                .await;
-            let result = step.compensate(ctx).await;
-            let after = to_json(ctx);
-            match result {
+            let _ = self.log_start(db, saga_id, seq, "compensation", ctx).await;
+            match step.compensate(ctx).await {
                 Ok(undo) => {
-                    let state = if undo == Undo::Done {
-                        "succeeded"
-                    } else {
-                        "skipped"
+                    let state = match undo {
+                        Undo::Done => "succeeded",
+                        Undo::Nothing => "skipped",
                     };
                     let _ = self
-                        .record(db, move |c| {
-                            sagas::step_finished(
-                                c,
-                                saga_id,
-                                seq,
-                                "compensation",
-                                state,
-                                None,
-                                &after,
-                            )
-                        })
+                        .log_end(db, saga_id, seq, "compensation", Ok(state), ctx)
                         .await;
                 }
                 Err(e) => {
                     log::error!(
-                        "saga {saga_id} ({}): compensating {name} failed: {e}; retried at the next start",
-                        self.kind
+                        "saga {saga_id} ({}): compensating {} failed: {e}; retried at the next start",
+                        self.kind,
+                        step.name()
                     );
                     let text = e.to_string();
                     let _ = self
-                        .record(db, move |c| {
-                            sagas::step_finished(
-                                c,
-                                saga_id,
-                                seq,
-                                "compensation",
-                                "failed",
-                                Some(&text),
-                                &after,
-                            )
-                        })
+                        .log_end(db, saga_id, seq, "compensation", Err(text), ctx)
                         .await;
-                    return Err((name, e));
+                    return Err((step.name(), e));
                 }
             }
         }
@@ -343,7 +328,7 @@ where
                 let detail = serde_json::json!({ "message": format!("unreadable context: {e}") });
                 db.query(move |c| sagas::set_state(c, saga_id, "failed", Some(&detail)))
                     .await?;
-                return Ok(Recovered::StillCompensating(format!(
+                return Ok(Recovered::Failed(format!(
                     "saga {saga_id} has an unreadable context: {e}"
                 )));
             }
@@ -522,6 +507,31 @@ mod tests {
         assert_eq!(*journal.lock().unwrap(), ["run a", "undo b", "undo a"]);
     }
 
+    /// A saga as a crash leaves it: `done` steps logged as succeeded, then `started` begun
+    /// with no end logged.
+    async fn interrupted(
+        db: &Db,
+        s: &Saga<Ctx>,
+        ctx: &Ctx,
+        done: &[&str],
+        started: Option<&str>,
+    ) -> sagas::SagaRow {
+        let id = s
+            .create(db, None, serde_json::json!({}), ctx)
+            .await
+            .unwrap();
+        let c = db.conn().unwrap();
+        let v = serde_json::to_value(ctx).unwrap();
+        for (seq, name) in done.iter().enumerate() {
+            sagas::step_started(&c, id, seq, name, "action", &v).unwrap();
+            sagas::step_finished(&c, id, seq, "action", "succeeded", None, &v).unwrap();
+        }
+        if let Some(name) = started {
+            sagas::step_started(&c, id, done.len(), name, "action", &v).unwrap();
+        }
+        sagas::get(&c, id).unwrap().unwrap()
+    }
+
     #[tokio::test]
     async fn recovery_completes_a_saga_when_only_the_database_step_remains() {
         let (_dir, db) = db();
@@ -530,19 +540,7 @@ mod tests {
         let ctx = Ctx {
             made: vec!["a".into(), "b".into()],
         };
-        let id = s
-            .create(&db, None, serde_json::json!({}), &ctx)
-            .await
-            .unwrap();
-        {
-            let c = db.conn().unwrap();
-            let v = serde_json::to_value(&ctx).unwrap();
-            for (seq, name) in [(0, "a"), (1, "b")] {
-                sagas::step_started(&c, id, seq, name, "action", &v).unwrap();
-                sagas::step_finished(&c, id, seq, "action", "succeeded", None, &v).unwrap();
-            }
-        }
-        let row = sagas::get(&db.conn().unwrap(), id).unwrap().unwrap();
+        let row = interrupted(&db, &s, &ctx, &["a", "b"], None).await;
         assert_eq!(s.recover(&db, &row).await.unwrap(), Recovered::Completed);
         assert_eq!(*journal.lock().unwrap(), ["run c"]);
     }
@@ -555,21 +553,10 @@ mod tests {
         let ctx = Ctx {
             made: vec!["a".into()],
         };
-        let id = s
-            .create(&db, None, serde_json::json!({}), &ctx)
-            .await
-            .unwrap();
-        {
-            let c = db.conn().unwrap();
-            let v = serde_json::to_value(&ctx).unwrap();
-            sagas::step_started(&c, id, 0, "a", "action", &v).unwrap();
-            sagas::step_finished(&c, id, 0, "action", "succeeded", None, &v).unwrap();
-            sagas::step_started(&c, id, 1, "b", "action", &v).unwrap();
-        }
-        let row = sagas::get(&db.conn().unwrap(), id).unwrap().unwrap();
+        let row = interrupted(&db, &s, &ctx, &["a"], Some("b")).await;
         assert_eq!(s.recover(&db, &row).await.unwrap(), Recovered::Compensated);
         assert_eq!(*journal.lock().unwrap(), ["undo b", "undo a"]);
-        let row = sagas::get(&db.conn().unwrap(), id).unwrap().unwrap();
+        let row = sagas::get(&db.conn().unwrap(), row.id).unwrap().unwrap();
         assert_eq!(row.state, "compensated");
         assert!(row.finished_at.is_some());
     }

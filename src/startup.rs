@@ -284,8 +284,11 @@ fn warn_about_orgs(db: &Db) {
         return;
     };
     for org in orgs {
-        match crate::http::api::org::org_warnings(&conn, org.id) {
-            Ok(warnings) => warnings.iter().for_each(|w| log::warn!("{w}")),
+        match crate::http::api::org::with_warnings(&conn, org.id) {
+            Ok(found) => found
+                .into_iter()
+                .flat_map(|(_, w)| w)
+                .for_each(|w| log::warn!("{w}")),
             Err(e) => log::warn!("cannot check the settings of org {}: {e}", org.id),
         }
     }

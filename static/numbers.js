@@ -5,9 +5,7 @@ import { api, ApiError } from './api.js';
 import { $, show, showError, cell, el, button, option } from './ui.js';
 
 let me = null;
-let onAppError = (e) => console.error(e);
 let agents = [];
-let managedOn = true;
 
 const ROLES = {
   operational: 'Customers (call menu and texts)',
@@ -69,7 +67,7 @@ export async function loadNumbers(user) {
   me = user;
   await refreshAgents();
   const [{ numbers }, flags] = await Promise.all([api('GET', '/api/numbers'), api('GET', '/api/feature-flags')]);
-  managedOn = flags.flags.some((f) => f.key === 'managed_telephony' && f.effective);
+  const managedOn = flags.flags.some((f) => f.key === 'managed_telephony' && f.effective);
   show($('managed-banner'), !managedOn);
   $('buy-open').disabled = !managedOn;
   const body = $('numbers-table').querySelector('tbody');
@@ -443,9 +441,8 @@ async function saveOrg(event) {
 }
 
 export function initNumbers(handleAppError) {
-  onAppError = handleAppError;
   for (const id of ['import-dialog', 'buy-dialog', 'edit-dialog', 'release-dialog']) closeOnCancel($(id));
-  $('import-open').addEventListener('click', () => openImport().catch(onAppError));
+  $('import-open').addEventListener('click', () => openImport().catch(handleAppError));
   $('buy-open').addEventListener('click', openBuy);
   $('import-form').addEventListener('submit', submitImport);
   $('buy-search').addEventListener('submit', searchNumbers);

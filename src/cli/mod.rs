@@ -185,6 +185,13 @@ fn fail(e: impl std::fmt::Display) -> CliError {
     CliError::Failed(e.to_string())
 }
 
+/// The database of the configured data dir, migrated.
+fn open_db(config: &Config) -> Result<crate::db::Db, CliError> {
+    crate::db::Db::open(&config.db_path(), &config.backups_dir())
+        .map(|(db, _)| db)
+        .map_err(fail)
+}
+
 impl Cli {
     /// Builds the configuration: file, then environment, then flags.
     pub fn load_config(&self) -> Result<Config, ConfigError> {

@@ -12,9 +12,7 @@ use crate::telephony::{self, import, release, update, Telephony};
 use std::sync::Arc;
 
 fn open(config: &Config) -> Result<Db, CliError> {
-    let db = Db::open(&config.db_path(), &config.backups_dir())
-        .map(|(db, _)| db)
-        .map_err(fail)?;
+    let db = super::open_db(config)?;
     if crate::demo::is_demo_database(&*db.conn().map_err(fail)?).map_err(fail)? {
         return Err(fail(
             "this data directory is a demo: its numbers live in the running demo's in-memory sandbox. \
@@ -129,7 +127,7 @@ pub async fn import(config: &Config, a: ImportArgs<'_>) -> Result<(), CliError> 
         println!("import one with `switchboard number import +1… --role operational`");
         return Ok(());
     };
-    let req = import::Request {
+    let req = telephony::NumberRequest {
         org_id: org,
         e164: telephony::parse_number("the number", e164).map_err(explain)?,
         role: parse_role(a.role)?,
@@ -148,9 +146,7 @@ pub async fn import(config: &Config, a: ImportArgs<'_>) -> Result<(), CliError> 
 }
 
 pub fn list(config: &Config, org: Option<&str>, all: bool) -> Result<(), CliError> {
-    let db = Db::open(&config.db_path(), &config.backups_dir())
-        .map(|(db, _)| db)
-        .map_err(fail)?;
+    let db = super::open_db(config)?;
     let org = org_id(&db, org)?;
     let conn = db.conn().map_err(fail)?;
     let rows = crate::db::numbers::list_for_org(&conn, org, all).map_err(fail)?;
@@ -254,15 +250,11 @@ pub fn agent_add(
     sip: Option<&str>,
     org: Option<&str>,
 ) -> Result<(), CliError> {
-    let db = Db::open(&config.db_path(), &config.backups_dir())
-        .map(|(db, _)| db)
-        .map_err(fail)?;
+    let db = super::open_db(config)?;
     let org = org_id(&db, org)?;
-    if name.trim().is_empty() {
-        return Err(fail("--name: give the agent a name"));
-    }
-    if let Some(uri) = sip.filter(|u| !u.starts_with("sip:") && !u.starts_with("sips:")) {
-        return Err(fail(format!("--sip-uri: '{uri}' is not a SIP URI (sip:…)")));
+    crate::domain::agent::check_name(name).map_err(|m| fail(format!("--name: {m}")))?;
+    if let Some(uri) = sip {
+        crate::domain::agent::check_sip_uri(uri).map_err(|m| fail(format!("--sip-uri: {m}")))?;
     }
     let conn = db.conn().map_err(fail)?;
     let id = agents::insert(&conn, org, name.trim(), assistant, sip).map_err(|e| {
@@ -277,9 +269,7 @@ pub fn agent_add(
 }
 
 pub fn agent_list(config: &Config, org: Option<&str>) -> Result<(), CliError> {
-    let db = Db::open(&config.db_path(), &config.backups_dir())
-        .map(|(db, _)| db)
-        .map_err(fail)?;
+    let db = super::open_db(config)?;
     let org = org_id(&db, org)?;
     let conn = db.conn().map_err(fail)?;
     for a in agents::list_for_org(&conn, org).map_err(fail)? {

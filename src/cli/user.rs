@@ -3,15 +3,9 @@
 use super::{fail, CliError};
 use crate::config::Config;
 use crate::crypto;
-use crate::db::{audit, orgs, users, Db};
+use crate::db::{audit, orgs, users};
 use crate::domain::UserRole;
 use std::io::BufRead;
-
-fn open(config: &Config) -> Result<Db, CliError> {
-    Db::open(&config.db_path(), &config.backups_dir())
-        .map(|(db, _)| db)
-        .map_err(fail)
-}
 
 /// The password from stdin (checked for strength) or a generated one (printed).
 fn obtain_password(from_stdin: bool) -> Result<(String, bool), CliError> {
@@ -40,7 +34,7 @@ pub fn add(
     let role = UserRole::parse(role).map_err(|m| fail(format!("--role: {m}")))?;
     let (password, generated) = obtain_password(password_stdin)?;
     let hash = crypto::hash_password(&password).map_err(fail)?;
-    let db = open(config)?;
+    let db = super::open_db(config)?;
     let mut conn = db.conn().map_err(fail)?;
     let tx = conn.transaction().map_err(fail)?;
     let org = match org {
@@ -108,7 +102,7 @@ pub fn add(
 
 pub fn reset_password(config: &Config, email: &str, password_stdin: bool) -> Result<(), CliError> {
     let email = users::normalize_email(email).map_err(|m| fail(format!("--email: {m}")))?;
-    let db = open(config)?;
+    let db = super::open_db(config)?;
     let mut conn = db.conn().map_err(fail)?;
     let user = users::find_by_email(&conn, &email)
         .map_err(fail)?

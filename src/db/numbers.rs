@@ -166,20 +166,6 @@ pub fn count_active(conn: &Connection, org_id: i64, origin: NumberOrigin) -> rus
     )
 }
 
-/// Active numbers of an org with a given role (an org without an operational number
-/// cannot answer a call).
-pub fn count_active_role(
-    conn: &Connection,
-    org_id: i64,
-    role: NumberRole,
-) -> rusqlite::Result<i64> {
-    conn.query_row(
-        "SELECT count(*) FROM phone_numbers WHERE org_id = ?1 AND role = ?2 AND status = 'active'",
-        rusqlite::params![org_id, role.as_str()],
-        |r| r.get(0),
-    )
-}
-
 /// Other active numbers held in a Twilio account (a subaccount is closed when none is left).
 pub fn count_active_in_account(
     conn: &Connection,

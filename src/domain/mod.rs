@@ -1,5 +1,6 @@
 //! Pure domain types: no actix, no rusqlite. Parse, don't validate.
 
+pub mod agent;
 pub mod callflow;
 pub mod flags;
 pub mod onboarding;

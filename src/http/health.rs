@@ -139,7 +139,9 @@ async fn diagnostics(state: web::Data<AppState>, auth: Auth) -> Result<HttpRespo
                 last("twilio")?,
                 last("vapi")?,
                 migrations::current_version(c)?,
-                super::api::org::org_warnings(c, org)?,
+                super::api::org::with_warnings(c, org)?
+                    .map(|(_, w)| w)
+                    .unwrap_or_default(),
             ))
         })
         .await?;

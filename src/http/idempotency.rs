@@ -68,10 +68,7 @@ pub async fn layer(
             ApiError::Internal("AppState is not registered".into()),
         ));
     };
-    let body = match req.extract::<web::Bytes>().await {
-        Ok(body) => body,
-        Err(e) => return Err(e),
-    };
+    let body = req.extract::<web::Bytes>().await?;
     let mut hasher = Sha256::new();
     hasher.update(req.method().as_str());
     hasher.update(b"\n");

@@ -256,6 +256,16 @@ impl ProviderError {
     }
 }
 
+/// A deletion (release, close, delete) for which "not found" means "already gone", which
+/// is success: `Ok(true)` when it removed something, `Ok(false)` when nothing was there.
+pub fn deleted(result: Result<(), ProviderError>) -> Result<bool, ProviderError> {
+    match result {
+        Ok(()) => Ok(true),
+        Err(e) if e.is_not_found() => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
 /// Clear messages for the Twilio error codes an owner meets (<https://www.twilio.com/docs/api/errors>).
 pub fn twilio_error_hint(code: i64) -> Option<&'static str> {
     Some(match code {

@@ -3,9 +3,9 @@
 //! import it into Vapi when the AI answers it, write the row with `origin=imported`.
 
 use super::steps::{NumberCtx, PointWebhooks, VapiImport, WriteNumber};
-use super::Telephony;
-use crate::db::{numbers, sagas};
-use crate::domain::{NumberHandler, NumberOrigin, NumberRole, PhoneNumber};
+use super::{NumberRequest, Telephony};
+use crate::db::numbers;
+use crate::domain::NumberOrigin;
 use crate::error::ApiError;
 use crate::saga::Saga;
 use serde::Serialize;
@@ -61,28 +61,16 @@ pub async fn importable(t: &Telephony) -> Result<Vec<Importable>, ApiError> {
     Ok(out)
 }
 
-#[derive(Debug, Clone)]
-pub struct Request {
-    pub org_id: i64,
-    pub e164: PhoneNumber,
-    pub role: NumberRole,
-    pub handler: NumberHandler,
-    pub agent_id: Option<i64>,
-    pub friendly_name: Option<String>,
-    pub actor: String,
-    pub user_id: Option<i64>,
-}
-
-pub async fn import(t: &Arc<Telephony>, req: Request) -> Result<numbers::NumberRow, ApiError> {
-    crate::domain::roles::validate_number_assignment(req.role, req.handler)
-        .map_err(|m| ApiError::bad_request("invalid_assignment", m))?;
+pub async fn import(
+    t: &Arc<Telephony>,
+    req: NumberRequest,
+) -> Result<numbers::NumberRow, ApiError> {
+    let mut ctx = t.prepare(&req, NumberOrigin::Imported).await?;
     let master = t.master()?;
-    t.require_vapi(req.handler)?;
-    let agent = super::agent(t, req.org_id, req.agent_id).await?;
     // One import at a time: two imports of one number would each undo the other's
     // webhooks on failure.
-    let _one_at_a_time = t.provision_slot.lock().await;
-    let e164 = req.e164.as_str().to_string();
+    let _one_at_a_time = t.intake.lock().await;
+    let e164 = ctx.e164.clone();
     let check = e164.clone();
     if t.db.query(move |c| numbers::is_active(c, &check)).await? {
         return Err(ApiError::conflict(
@@ -103,42 +91,13 @@ pub async fn import(t: &Arc<Telephony>, req: Request) -> Result<numbers::NumberR
             master.account_sid
         )));
     };
-    let mut ctx = NumberCtx {
-        org_id: req.org_id,
-        e164: e164.clone(),
-        role: req.role,
-        handler: req.handler,
-        origin: NumberOrigin::Imported,
-        agent_id: req.agent_id,
-        assistant_id: agent.and_then(|a| a.vapi_assistant_id),
-        friendly_name: req.friendly_name.clone().or(found.friendly_name.clone()),
-        actor: req.actor.clone(),
-        user_id: req.user_id,
-        saga_id: 0,
-        account_sid: None,
-        provider_account_id: None,
-        subaccount_created: false,
-        number_sid: Some(found.sid.clone()),
-        previous_hooks: Some((found.voice_url, found.sms_url, found.status_callback)),
-        vapi_id: None,
-        number_id: None,
-    };
+    ctx.friendly_name = ctx.friendly_name.or(found.friendly_name);
+    ctx.number_sid = Some(found.sid);
+    ctx.previous_hooks = Some((found.voice_url, found.sms_url, found.status_callback));
     let saga = saga(t);
     let input = serde_json::json!({
         "phoneNumber": e164, "role": req.role, "handler": req.handler, "agentId": req.agent_id,
     });
-    let context = serde_json::to_value(&ctx).unwrap_or_default();
-    let org = req.org_id;
-    ctx.saga_id =
-        t.db.query(move |c| sagas::create(c, Some(org), KIND, &input, &context))
-            .await?;
-    saga.run(&t.db, ctx.saga_id, &mut ctx)
-        .await
-        .map_err(|f| ApiError::Saga(Box::new(f)))?;
-    let id = ctx
-        .number_id
-        .ok_or_else(|| ApiError::Internal("import completed without a number row".into()))?;
-    t.db.query(move |c| numbers::get(c, id))
-        .await?
-        .ok_or_else(|| ApiError::Internal("the imported number vanished".into()))
+    ctx.saga_id = saga.create(&t.db, Some(req.org_id), input, &ctx).await?;
+    t.bring_in(&saga, &mut ctx).await
 }

@@ -12,10 +12,23 @@ pub mod update;
 
 use crate::crypto::SecretKey;
 use crate::db::{numbers, sagas, Db};
-use crate::domain::{NumberHandler, PhoneNumber};
+use crate::domain::{NumberHandler, NumberOrigin, NumberRole, PhoneNumber};
 use crate::error::ApiError;
 use crate::providers::{NumberWebhooks, Providers, TwilioCreds};
 use std::sync::Arc;
+
+/// A number to bring in (bought or imported) and how it is to be used.
+#[derive(Debug, Clone)]
+pub struct NumberRequest {
+    pub org_id: i64,
+    pub e164: PhoneNumber,
+    pub role: NumberRole,
+    pub handler: NumberHandler,
+    pub agent_id: Option<i64>,
+    pub friendly_name: Option<String>,
+    pub actor: String,
+    pub user_id: Option<i64>,
+}
 
 /// What number operations need: storage, provider clients and credentials, and the base
 /// URL Twilio must call.
@@ -27,8 +40,9 @@ pub struct Telephony {
     pub public_url: String,
     /// A Vapi API key is configured (or the sandbox answers for Vapi).
     pub vapi_ready: bool,
-    /// Serializes the one-number check with the start of a provisioning saga.
-    provision_slot: tokio::sync::Mutex<()>,
+    /// One number intake at a time: serializes the one-number check with the start of a
+    /// provisioning, and keeps two imports of one number from undoing each other.
+    intake: tokio::sync::Mutex<()>,
 }
 
 impl Telephony {
@@ -47,7 +61,7 @@ impl Telephony {
             key,
             public_url,
             vapi_ready,
-            provision_slot: Default::default(),
+            intake: Default::default(),
         })
     }
 
@@ -77,6 +91,46 @@ impl Telephony {
             ));
         }
         Ok(())
+    }
+
+    /// The checks that need no provider call, then the context a saga bringing in `req`
+    /// starts from.
+    async fn prepare(
+        &self,
+        req: &NumberRequest,
+        origin: NumberOrigin,
+    ) -> Result<steps::NumberCtx, ApiError> {
+        crate::domain::roles::validate_number_assignment(req.role, req.handler)
+            .map_err(|m| ApiError::bad_request("invalid_assignment", m))?;
+        self.master()?;
+        self.require_vapi(req.handler)?;
+        let agent = agent(self, req.org_id, req.agent_id).await?;
+        Ok(steps::NumberCtx::new(
+            req,
+            origin,
+            agent.and_then(|a| a.vapi_assistant_id),
+        ))
+    }
+
+    /// Runs a saga that brings a number in and answers the row it wrote.
+    async fn bring_in(
+        &self,
+        saga: &crate::saga::Saga<steps::NumberCtx>,
+        ctx: &mut steps::NumberCtx,
+    ) -> Result<numbers::NumberRow, ApiError> {
+        saga.run(&self.db, ctx.saga_id, ctx)
+            .await
+            .map_err(|f| ApiError::Saga(Box::new(f)))?;
+        let id = ctx.number_id.ok_or_else(|| {
+            ApiError::Internal(format!(
+                "saga {} completed without a number row",
+                ctx.saga_id
+            ))
+        })?;
+        self.db
+            .query(move |c| numbers::get(c, id))
+            .await?
+            .ok_or_else(|| ApiError::Internal("the new number row vanished".into()))
     }
 
     /// Credentials of the account that owns a number (`None` = the master).

@@ -2,9 +2,9 @@
 //! subaccount → buy → Vapi import → write the row.
 
 use super::steps::{Buy, EnsureSubaccount, NumberCtx, VapiImport, WriteNumber};
-use super::Telephony;
+use super::{NumberRequest, Telephony};
 use crate::db::{numbers, orgs, sagas};
-use crate::domain::{NumberHandler, NumberOrigin, NumberRole, PhoneNumber};
+use crate::domain::NumberOrigin;
 use crate::error::ApiError;
 use crate::saga::Saga;
 use std::sync::Arc;
@@ -23,50 +23,16 @@ pub fn saga(t: &Arc<Telephony>) -> Saga<NumberCtx> {
     }
 }
 
-/// What to buy and how to use it.
-#[derive(Debug, Clone)]
-pub struct Request {
-    pub org_id: i64,
-    pub phone_number: PhoneNumber,
-    pub role: NumberRole,
-    pub handler: NumberHandler,
-    pub agent_id: Option<i64>,
-    pub friendly_name: Option<String>,
-    pub actor: String,
-    pub user_id: Option<i64>,
-}
-
 /// Checks everything that can be checked locally, reserves a slot under the one-number
 /// rule (a provisioning in flight counts), then runs the saga. Returns the new number.
-pub async fn provision(t: &Arc<Telephony>, req: Request) -> Result<numbers::NumberRow, ApiError> {
-    crate::domain::roles::validate_number_assignment(req.role, req.handler)
-        .map_err(|m| ApiError::bad_request("invalid_assignment", m))?;
-    t.master()?;
-    t.require_vapi(req.handler)?;
-    let agent = super::agent(t, req.org_id, req.agent_id).await?;
-    let mut ctx = NumberCtx {
-        org_id: req.org_id,
-        e164: req.phone_number.as_str().to_string(),
-        role: req.role,
-        handler: req.handler,
-        origin: NumberOrigin::Managed,
-        agent_id: req.agent_id,
-        assistant_id: agent.and_then(|a| a.vapi_assistant_id),
-        friendly_name: req.friendly_name.clone(),
-        actor: req.actor.clone(),
-        user_id: req.user_id,
-        saga_id: 0,
-        account_sid: None,
-        provider_account_id: None,
-        subaccount_created: false,
-        number_sid: None,
-        previous_hooks: None,
-        vapi_id: None,
-        number_id: None,
-    };
+pub async fn provision(
+    t: &Arc<Telephony>,
+    req: NumberRequest,
+) -> Result<numbers::NumberRow, ApiError> {
+    let mut ctx = t.prepare(&req, NumberOrigin::Managed).await?;
     let saga = saga(t);
     let saga_id = {
-        let _slot = t.provision_slot.lock().await;
+        let _slot = t.intake.lock().await;
         let (org, e164) = (req.org_id, ctx.e164.clone());
         let input = serde_json::json!({
             "phoneNumber": ctx.e164, "role": req.role, "handler": req.handler,
@@ -99,13 +65,5 @@ pub async fn provision(t: &Arc<Telephony>, req: Request) -> Result<numbers::Numb
         .await?
     };
     ctx.saga_id = saga_id;
-    saga.run(&t.db, saga_id, &mut ctx)
-        .await
-        .map_err(|f| ApiError::Saga(Box::new(f)))?;
-    let id = ctx
-        .number_id
-        .ok_or_else(|| ApiError::Internal("provisioning completed without a number row".into()))?;
-    t.db.query(move |c| numbers::get(c, id))
-        .await?
-        .ok_or_else(|| ApiError::Internal("the provisioned number vanished".into()))
+    t.bring_in(&saga, &mut ctx).await
 }

@@ -7,7 +7,7 @@
 //! it here only stops this appliance from answering it.
 
 use super::Telephony;
-use crate::db::{audit, numbers, provider_accounts, sagas};
+use crate::db::{audit, numbers, provider_accounts};
 use crate::domain::{NumberOrigin, PhoneNumber};
 use crate::error::ApiError;
 use crate::saga::{Saga, Step, StepError};
@@ -48,10 +48,8 @@ pub fn saga(t: &Arc<Telephony>) -> Saga<ReleaseCtx> {
 }
 
 fn gone_is_fine(r: Result<(), crate::providers::ProviderError>) -> Result<(), StepError> {
-    match r {
-        Err(e) if !e.is_not_found() => Err(e.into()),
-        _ => Ok(()),
-    }
+    crate::providers::deleted(r)?;
+    Ok(())
 }
 
 struct VapiDelete(Arc<Telephony>);
@@ -229,13 +227,14 @@ pub async fn release(
         t.master()?;
     }
     let saga = saga(t);
-    let (input, context) = (
-        json!({ "phoneNumber": ctx.e164 }),
-        serde_json::to_value(&ctx).unwrap_or_default(),
-    );
-    let id =
-        t.db.query(move |c| sagas::create(c, Some(org_id), KIND, &input, &context))
-            .await?;
+    let id = saga
+        .create(
+            &t.db,
+            Some(org_id),
+            json!({ "phoneNumber": ctx.e164 }),
+            &ctx,
+        )
+        .await?;
     saga.run(&t.db, id, &mut ctx)
         .await
         .map_err(|f| ApiError::Saga(Box::new(f)))?;

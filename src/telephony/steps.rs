@@ -37,18 +37,48 @@ pub struct NumberCtx {
     pub number_id: Option<i64>,
 }
 
+impl NumberCtx {
+    /// The context a saga bringing in `req` starts from; steps fill in the rest.
+    pub fn new(
+        req: &super::NumberRequest,
+        origin: NumberOrigin,
+        assistant_id: Option<String>,
+    ) -> Self {
+        NumberCtx {
+            org_id: req.org_id,
+            e164: req.e164.as_str().to_string(),
+            role: req.role,
+            handler: req.handler,
+            origin,
+            agent_id: req.agent_id,
+            assistant_id,
+            friendly_name: req.friendly_name.clone(),
+            actor: req.actor.clone(),
+            user_id: req.user_id,
+            saga_id: 0,
+            account_sid: None,
+            provider_account_id: None,
+            subaccount_created: false,
+            number_sid: None,
+            previous_hooks: None,
+            vapi_id: None,
+            number_id: None,
+        }
+    }
+}
+
 pub(crate) async fn creds(t: &Telephony, sid: Option<String>) -> Result<TwilioCreds, StepError> {
     t.account(sid)
         .await
         .map_err(|e| StepError::Check(e.to_string()))
 }
 
-fn not_found_is_fine(r: Result<(), crate::providers::ProviderError>) -> Result<Undo, StepError> {
-    match r {
-        Ok(()) => Ok(Undo::Done),
-        Err(e) if e.is_not_found() => Ok(Undo::Nothing),
-        Err(e) => Err(e.into()),
-    }
+/// What a deletion undid.
+fn undone(r: Result<(), crate::providers::ProviderError>) -> Result<Undo, StepError> {
+    Ok(match crate::providers::deleted(r)? {
+        true => Undo::Done,
+        false => Undo::Nothing,
+    })
 }
 
 /// (1) The org's Twilio subaccount: reused when it has one, else created and stored.
@@ -107,7 +137,7 @@ impl Step<NumberCtx> for EnsureSubaccount {
             return Ok(Undo::Nothing);
         };
         let master = creds(t, None).await?;
-        let undo = not_found_is_fine(t.providers.twilio.close_subaccount(&master, &sid).await)?;
+        let undo = undone(t.providers.twilio.close_subaccount(&master, &sid).await)?;
         if let Some(id) = ctx.provider_account_id {
             t.db.query(move |c| provider_accounts::close(c, id)).await?;
         }
@@ -168,7 +198,7 @@ impl Step<NumberCtx> for Buy {
         let Some(sid) = sid else {
             return Ok(Undo::Nothing);
         };
-        let undo = not_found_is_fine(t.providers.twilio.release_number(&account, &sid).await)?;
+        let undo = undone(t.providers.twilio.release_number(&account, &sid).await)?;
         ctx.number_sid = None;
         Ok(undo)
     }
@@ -227,16 +257,13 @@ impl Step<NumberCtx> for PointWebhooks {
             sms_url: sms.unwrap_or_default(),
             status_callback: status.unwrap_or_default(),
         };
-        match t
+        // A number gone from the account has no webhooks left to restore.
+        let restored = t
             .providers
             .twilio
             .update_number(&account, &sid, &previous)
-            .await
-        {
-            Ok(_) => Ok(Undo::Done),
-            Err(e) if e.is_not_found() => Ok(Undo::Nothing),
-            Err(e) => Err(e.into()),
-        }
+            .await;
+        undone(restored.map(|_| ()))
     }
 }
 
@@ -293,7 +320,7 @@ impl Step<NumberCtx> for VapiImport {
         let Some(id) = id else {
             return Ok(Undo::Nothing);
         };
-        let undo = not_found_is_fine(t.providers.vapi.delete_phone_number(&id).await)?;
+        let undo = undone(t.providers.vapi.delete_phone_number(&id).await)?;
         ctx.vapi_id = None;
         Ok(undo)
     }

@@ -19,10 +19,6 @@ pub struct Change {
     pub friendly_name: Option<Option<String>>,
 }
 
-fn provider(e: crate::providers::ProviderError) -> ApiError {
-    ApiError::Provider(e)
-}
-
 pub async fn update(
     t: &Arc<Telephony>,
     org_id: i64,
@@ -78,7 +74,7 @@ pub async fn update(
                     assistant_id: assistant.clone(),
                 })
                 .await
-                .map_err(provider)?;
+                .map_err(ApiError::Provider)?;
             vapi_id = Some(created.id.clone());
             created_vapi = Some(created.id);
         }
@@ -91,13 +87,11 @@ pub async fn update(
                     .twilio
                     .update_number(&account, sid, &hooks)
                     .await
-                    .map_err(provider)?;
+                    .map_err(ApiError::Provider)?;
             }
             if let Some(id) = &row.vapi_phone_number_id {
-                match t.providers.vapi.delete_phone_number(id).await {
-                    Err(e) if !e.is_not_found() => return Err(provider(e)),
-                    _ => {}
-                }
+                crate::providers::deleted(t.providers.vapi.delete_phone_number(id).await)
+                    .map_err(ApiError::Provider)?;
             }
             vapi_id = None;
         }
@@ -113,7 +107,7 @@ pub async fn update(
                         },
                     )
                     .await
-                    .map_err(provider)?;
+                    .map_err(ApiError::Provider)?;
             }
         }
         _ => {}

@@ -26,25 +26,18 @@ fn clean(v: Option<Option<String>>) -> Option<Option<String>> {
 
 /// Checks the fields an agent may have; names the field at fault.
 fn validate(name: Option<&str>, sip: Option<&Option<String>>) -> Result<(), ApiError> {
+    use crate::domain::agent::{check_name, check_sip_uri};
     if let Some(n) = name {
-        if n.trim().is_empty() || n.chars().count() > 100 {
-            return Err(ApiError::bad_request(
-                "invalid_field",
-                "name: 1 to 100 characters",
-            ));
-        }
+        check_name(n).map_err(|m| ApiError::bad_request("invalid_field", format!("name: {m}")))?;
     }
     if let Some(Some(uri)) = sip {
-        if !(uri.starts_with("sip:") || uri.starts_with("sips:"))
-            || uri.len() > 255
-            || uri.contains(char::is_whitespace)
-        {
-            return Err(ApiError::bad_request_hint(
+        check_sip_uri(uri).map_err(|m| {
+            ApiError::bad_request_hint(
                 "invalid_field",
-                "sipUri: must be a SIP URI such as sip:frontdesk@example.sip.vapi.ai",
+                format!("sipUri: {m}"),
                 "Copy the SIP URI from the agent's settings at Vapi, or leave it empty.",
-            ));
-        }
+            )
+        })?;
     }
     Ok(())
 }

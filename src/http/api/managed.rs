@@ -1,5 +1,5 @@
 //! Managed telephony (SPEC §5.2) under `/api/managed-telephony`, every route behind the
-//! `managed_telephony` flag: status, phone status, number search, buy, list, change,
+//! `managed_telephony` flag (one guard on the scope): status, phone status, number search, buy, list, change,
 //! release, and the progress of the latest provisioning.
 
 use super::numbers::{self as byo, friendly_name};
@@ -7,9 +7,11 @@ use crate::db::{numbers, orgs, provider_accounts, sagas};
 use crate::domain::{FlagKey, NumberHandler, NumberOrigin, NumberRole};
 use crate::error::ApiError;
 use crate::http::auth::{Auth, Writer};
+use crate::http::features;
 use crate::http::AppState;
 use crate::providers::{NumberSearch, NumberType};
 use crate::telephony::{self, provision};
+use actix_web::middleware::from_fn;
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 use serde_json::json;
@@ -17,37 +19,21 @@ use serde_json::json;
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/managed-telephony")
+            .wrap(from_fn(|req, next| {
+                features::guard(FlagKey::ManagedTelephony, req, next)
+            }))
             .route("/status", web::get().to(status))
             .route("/phone-status", web::get().to(phone_status))
             .route("/available-numbers", web::get().to(available))
             .route("/numbers", web::get().to(list))
             .route("/numbers", web::post().to(buy))
-            .route("/numbers/{e164}", web::patch().to(patch))
-            .route("/numbers/{e164}", web::delete().to(delete))
+            .route("/numbers/{e164}", web::patch().to(byo::patch))
+            .route("/numbers/{e164}", web::delete().to(byo::delete))
             .route("/provisioning", web::get().to(progress)),
     );
 }
 
-/// The §5.1 guard: a disabled flag answers the exact `feature_disabled` 403.
-pub async fn require_flag(state: &AppState, org_id: i64, key: FlagKey) -> Result<(), ApiError> {
-    let flags = state.flags.clone();
-    let on = state
-        .db
-        .query(move |c| flags.is_enabled(c, org_id, key))
-        .await?;
-    if on {
-        Ok(())
-    } else {
-        Err(ApiError::FeatureDisabled(key))
-    }
-}
-
-async fn guard(state: &AppState, auth: &Auth) -> Result<(), ApiError> {
-    require_flag(state, auth.org_id(), FlagKey::ManagedTelephony).await
-}
-
 async fn status(state: web::Data<AppState>, auth: Auth) -> Result<HttpResponse, ApiError> {
-    guard(&state, &auth).await?;
     let org = auth.org_id();
     let (numbers, subaccount, settings) = state
         .db
@@ -77,7 +63,6 @@ async fn status(state: web::Data<AppState>, auth: Auth) -> Result<HttpResponse, 
 }
 
 async fn phone_status(state: web::Data<AppState>, auth: Auth) -> Result<HttpResponse, ApiError> {
-    guard(&state, &auth).await?;
     let org = auth.org_id();
     let numbers = state
         .db
@@ -166,10 +151,9 @@ fn search_from(q: SearchQuery) -> Result<NumberSearch, ApiError> {
 
 async fn available(
     state: web::Data<AppState>,
-    auth: Auth,
+    _auth: Auth,
     q: web::Query<SearchQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    guard(&state, &auth).await?;
     let search = search_from(q.into_inner())?;
     let master = state.telephony.master()?;
     let found = state
@@ -190,7 +174,6 @@ async fn available(
 }
 
 async fn list(state: web::Data<AppState>, auth: Auth) -> Result<HttpResponse, ApiError> {
-    guard(&state, &auth).await?;
     let org = auth.org_id();
     let rows = state
         .db
@@ -214,11 +197,10 @@ async fn buy(
     Writer(auth): Writer,
     body: web::Json<BuyBody>,
 ) -> Result<HttpResponse, ApiError> {
-    guard(&state, &auth).await?;
     let b = body.into_inner();
-    let req = provision::Request {
+    let req = telephony::NumberRequest {
         org_id: auth.org_id(),
-        phone_number: telephony::parse_number("phoneNumber", &b.phone_number)?,
+        e164: telephony::parse_number("phoneNumber", &b.phone_number)?,
         role: b.role.unwrap_or(NumberRole::Operational),
         handler: b.handler.unwrap_or(NumberHandler::Ivr),
         agent_id: b.agent_id,
@@ -230,30 +212,9 @@ async fn buy(
     Ok(HttpResponse::Created().json(json!({ "number": number })))
 }
 
-async fn patch(
-    state: web::Data<AppState>,
-    writer: Writer,
-    path: web::Path<String>,
-    body: web::Json<byo::PatchBody>,
-) -> Result<HttpResponse, ApiError> {
-    guard(&state, &writer.0).await?;
-    byo::patch(state, writer, path, body).await
-}
-
-async fn delete(
-    state: web::Data<AppState>,
-    writer: Writer,
-    path: web::Path<String>,
-    q: web::Query<byo::ReleaseQuery>,
-) -> Result<HttpResponse, ApiError> {
-    guard(&state, &writer.0).await?;
-    byo::delete(state, writer, path, q).await
-}
-
 /// The latest provisioning of the org with its step log: the dashboard polls this while a
 /// purchase runs to show each step.
 async fn progress(state: web::Data<AppState>, auth: Auth) -> Result<HttpResponse, ApiError> {
-    guard(&state, &auth).await?;
     let org = auth.org_id();
     let latest = state
         .db

@@ -52,7 +52,7 @@ pub async fn import(
     body: web::Json<ImportBody>,
 ) -> Result<HttpResponse, ApiError> {
     let b = body.into_inner();
-    let req = import::Request {
+    let req = telephony::NumberRequest {
         org_id: auth.org_id(),
         e164: telephony::parse_number("e164", &b.e164)?,
         role: b.role,

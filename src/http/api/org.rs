@@ -2,7 +2,7 @@
 //! line's human fallback, the time zone, and the warnings that say what is still missing.
 
 use crate::db::{audit, numbers, orgs};
-use crate::domain::{NumberHandler, NumberRole, PhoneNumber};
+use crate::domain::{NumberHandler, NumberRole};
 use crate::error::ApiError;
 use crate::http::auth::{Auth, Writer};
 use crate::http::AppState;
@@ -11,13 +11,18 @@ use rusqlite::Connection;
 use serde::Deserialize;
 use serde_json::json;
 
-/// What an org lacks to work for real, in words that say what to do.
-pub fn org_warnings(c: &Connection, org_id: i64) -> rusqlite::Result<Vec<String>> {
-    let mut out = Vec::new();
+/// An org's settings with what it still lacks to work for real, in words that say what
+/// to do (one read of the settings and one of its numbers).
+pub fn with_warnings(
+    c: &Connection,
+    org_id: i64,
+) -> rusqlite::Result<Option<(orgs::OrgSettings, Vec<String>)>> {
     let Some(s) = orgs::settings(c, org_id)? else {
-        return Ok(out);
+        return Ok(None);
     };
-    if numbers::count_active_role(c, org_id, NumberRole::Operational)? == 0 {
+    let numbers = numbers::list_for_org(c, org_id, false)?;
+    let mut out = Vec::new();
+    if !numbers.iter().any(|n| n.role == NumberRole::Operational) {
         out.push(format!(
             "{} has no active operational number, so no customer call can be answered: import your Twilio number or buy one on the Numbers page.",
             s.name
@@ -26,20 +31,19 @@ pub fn org_warnings(c: &Connection, org_id: i64) -> rusqlite::Result<Vec<String>
     if s.notification_number.is_none() {
         out.push("No notification number is set: voicemails and new leads are not texted to anyone. Set it in Settings → Business.".into());
     }
-    let numbers = numbers::list_for_org(c, org_id, false)?;
     if s.fallback_number.is_none() && numbers.iter().any(|n| n.handler == NumberHandler::Vapi) {
         out.push("No human fallback number is set: a caller the AI agent cannot help hears an apology instead of a person. Set it in Settings → Business.".into());
     }
-    Ok(out)
+    Ok(Some((s, out)))
 }
 
 pub async fn get(state: web::Data<AppState>, auth: Auth) -> Result<HttpResponse, ApiError> {
     let org = auth.org_id();
     let (settings, warnings) = state
         .db
-        .query(move |c| Ok((orgs::settings(c, org)?, org_warnings(c, org)?)))
-        .await?;
-    let settings = settings.ok_or_else(|| ApiError::not_found("your organization"))?;
+        .query(move |c| with_warnings(c, org))
+        .await?
+        .ok_or_else(|| ApiError::not_found("your organization"))?;
     Ok(HttpResponse::Ok().json(json!({ "org": settings, "warnings": warnings })))
 }
 
@@ -56,6 +60,7 @@ pub struct OrgBody {
     fallback_message: Option<Option<String>>,
 }
 
+/// A settings number: absent keeps `current`, null or empty clears it.
 fn number(
     field: &str,
     v: Option<Option<String>>,
@@ -63,17 +68,10 @@ fn number(
 ) -> Result<Option<String>, ApiError> {
     match v {
         None => Ok(current),
-        Some(None) => Ok(None),
-        Some(Some(s)) if s.trim().is_empty() => Ok(None),
-        Some(Some(s)) => PhoneNumber::parse(s.trim())
-            .map(|p| Some(p.as_str().to_string()))
-            .map_err(|e| {
-                ApiError::bad_request_hint(
-                    "invalid_field",
-                    format!("{field}: {e}"),
-                    "Write the number in E.164 form, e.g. +14155550123.",
-                )
-            }),
+        Some(Some(s)) if !s.trim().is_empty() => Ok(Some(
+            crate::telephony::parse_number(field, s.trim())?.to_string(),
+        )),
+        Some(_) => Ok(None),
     }
 }
 
@@ -140,9 +138,10 @@ pub async fn patch(
                 "fallbackNumber": s.fallback_number.as_deref().map(crate::domain::phone::redact),
             })))?;
             tx.commit()?;
-            Ok((orgs::settings(c, org)?, org_warnings(c, org)?))
+            Ok(with_warnings(c, org)?)
         })
-        .await?;
+        .await?
+        .ok_or_else(|| ApiError::not_found("your organization"))?;
     // Call flows read the org's time zone through the cache.
     state.flows.invalidate();
     Ok(HttpResponse::Ok().json(json!({ "org": settings, "warnings": warnings })))
