@@ -24,6 +24,57 @@ pub struct TestApp {
 pub const REAL_MASTER_SID: &str = "AC00000000000000000000000000000001";
 pub const REAL_MASTER_TOKEN: &str = "test-master-auth-token-0123456789";
 pub const REAL_PUBLIC_URL: &str = "https://phones.example.test";
+pub const REAL_ORG: &str = "Acme Plumbing";
+pub const REAL_OWNER_EMAIL: &str = "owner@plumbing.example";
+pub const REAL_OWNER_PASSWORD: &str = "a-long-enough-test-password";
+
+/// The settings of a real (non-demo) appliance whose providers are local mock servers:
+/// the same for an in-process app and for the binary run as a command.
+pub fn real_settings(
+    data_dir: &std::path::Path,
+    twilio_base: &str,
+    vapi_base: &str,
+) -> Vec<(&'static str, String)> {
+    vec![
+        ("SWITCHBOARD_DATA_DIR", data_dir.display().to_string()),
+        ("SWITCHBOARD_PUBLIC_URL", REAL_PUBLIC_URL.into()),
+        ("SWITCHBOARD_TWILIO_ACCOUNT_SID", REAL_MASTER_SID.into()),
+        ("SWITCHBOARD_TWILIO_AUTH_TOKEN", REAL_MASTER_TOKEN.into()),
+        ("SWITCHBOARD_TWILIO_API_BASE", twilio_base.into()),
+        ("SWITCHBOARD_VAPI_API_KEY", "test-vapi-private-key".into()),
+        ("SWITCHBOARD_VAPI_API_BASE", vapi_base.into()),
+    ]
+}
+
+/// Creates the real appliance's owner (and org) with `switchboard user add`, as an
+/// operator would; `env` are the binary's settings.
+pub fn add_owner_by_cli(env: &[(&str, &str)]) {
+    let out = crate::cli::run_with_stdin(
+        &[
+            "user",
+            "add",
+            "--email",
+            REAL_OWNER_EMAIL,
+            "--role",
+            "owner",
+            "--org",
+            REAL_ORG,
+            "--password-stdin",
+        ],
+        env,
+        Some(&format!("{REAL_OWNER_PASSWORD}\n")),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// GETs `url` with `c` and parses the JSON body.
+pub async fn get_json(c: &Client, url: String) -> Value {
+    c.get(url).send().await.unwrap().json().await.unwrap()
+}
 
 /// Starts a real (non-demo) appliance on a fresh data dir whose Twilio and Vapi clients
 /// talk to `twilio_base` / `vapi_base` (local mock servers), with one org and its owner.
@@ -35,24 +86,23 @@ pub async fn spawn_real(twilio_base: &str, vapi_base: &str) -> TestApp {
 pub async fn spawn_real_in(data_dir: TempDir, twilio_base: &str, vapi_base: &str) -> TestApp {
     let mut src = sources(data_dir.path(), &[]);
     src.set("SWITCHBOARD_DEMO", "false");
-    src.set("SWITCHBOARD_PUBLIC_URL", REAL_PUBLIC_URL);
-    src.set("SWITCHBOARD_TWILIO_ACCOUNT_SID", REAL_MASTER_SID);
-    src.set("SWITCHBOARD_TWILIO_AUTH_TOKEN", REAL_MASTER_TOKEN);
-    src.set("SWITCHBOARD_TWILIO_API_BASE", twilio_base);
-    src.set("SWITCHBOARD_VAPI_API_KEY", "test-vapi-private-key");
-    src.set("SWITCHBOARD_VAPI_API_BASE", vapi_base);
+    for (k, v) in real_settings(data_dir.path(), twilio_base, vapi_base) {
+        src.set(k, v);
+    }
     let config = Config::from_sources(&src).expect("test config is valid");
     let app = Application::build(config).await.expect("the app builds");
     let port = app.port();
     let state = app.state();
     tokio::spawn(app.run_until_stopped());
-    let email = "owner@plumbing.example".to_string();
-    let password = "a-long-enough-test-password".to_string();
+    let (email, password) = (
+        REAL_OWNER_EMAIL.to_string(),
+        REAL_OWNER_PASSWORD.to_string(),
+    );
     {
         let conn = state.db.conn().unwrap();
-        let org_id = match orgs::find_by_name(&conn, "Acme Plumbing").unwrap() {
+        let org_id = match orgs::find_by_name(&conn, REAL_ORG).unwrap() {
             Some(o) => o.id,
-            None => orgs::create(&conn, "Acme Plumbing", "America/New_York", false).unwrap(),
+            None => orgs::create(&conn, REAL_ORG, "America/New_York", false).unwrap(),
         };
         if users::find_by_email(&conn, &email).unwrap().is_none() {
             let hash = switchboard::crypto::hash_password(&password).unwrap();

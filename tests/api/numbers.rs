@@ -1,7 +1,7 @@
 //! Numbers for a real business against the demo's sandbox providers: bring your own number,
 //! buy one, change it, release it, and the rules around them (SPEC §5, §6.2).
 
-use crate::helpers::{expect_error, spawn_app, CALLER};
+use crate::helpers::{expect_error, get_json, spawn_app, CALLER};
 use reqwest::Client;
 use serde_json::{json, Value};
 
@@ -26,14 +26,7 @@ async fn send(
 async fn an_owned_number_is_imported_pointed_here_and_answers_the_menu() {
     let app = spawn_app().await;
     let (c, csrf) = app.owner().await;
-    let list: Value = c
-        .get(app.url("/api/numbers/importable"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list: Value = get_json(&c, app.url("/api/numbers/importable")).await;
     let offered: Vec<&str> = list["numbers"]
         .as_array()
         .unwrap()
@@ -154,27 +147,21 @@ async fn invalid_role_and_handler_combinations_are_refused_with_the_reason() {
 async fn a_number_is_bought_in_the_org_subaccount_and_the_one_number_rule_holds() {
     let app = spawn_app().await;
     let (c, csrf) = app.owner().await;
-    let found: Value = c
-        .get(app.url("/api/managed-telephony/available-numbers?areaCode=415&numberType=local"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let found: Value = get_json(
+        &c,
+        app.url("/api/managed-telephony/available-numbers?areaCode=415&numberType=local"),
+    )
+    .await;
     let first = found["numbers"][0]["phoneNumber"]
         .as_str()
         .unwrap()
         .to_string();
     assert_eq!(first, "+14155550100");
-    let none: Value = c
-        .get(app.url("/api/managed-telephony/available-numbers?areaCode=533"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let none: Value = get_json(
+        &c,
+        app.url("/api/managed-telephony/available-numbers?areaCode=533"),
+    )
+    .await;
     assert_eq!(none["numbers"], json!([]));
     assert!(none["hint"].as_str().unwrap().contains("nearby area code"));
     let bad = c
@@ -210,14 +197,7 @@ async fn a_number_is_bought_in_the_org_subaccount_and_the_one_number_rule_holds(
         app.count("SELECT count(*) FROM provider_accounts WHERE kind = 'subaccount' AND is_managed = 1 AND status = 'active' AND secret_ciphertext IS NOT NULL"),
         1
     );
-    let status: Value = c
-        .get(app.url("/api/managed-telephony/phone-status"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let status: Value = get_json(&c, app.url("/api/managed-telephony/phone-status")).await;
     assert_eq!(
         status,
         json!({ "hasPhoneNumber": true, "phoneNumberType": "managed", "phoneNumber": first })
@@ -236,14 +216,7 @@ async fn a_number_is_bought_in_the_org_subaccount_and_the_one_number_rule_holds(
     assert_eq!(app.sandbox().owned_numbers(&sub).len(), 1);
 
     // The step log the dashboard shows while a purchase runs.
-    let progress: Value = c
-        .get(app.url("/api/managed-telephony/provisioning"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let progress: Value = get_json(&c, app.url("/api/managed-telephony/provisioning")).await;
     assert_eq!(progress["saga"]["state"], "completed");
     let names: Vec<&str> = progress["steps"]
         .as_array()
@@ -341,32 +314,11 @@ async fn a_released_number_is_gone_from_every_query_and_calls_to_it_are_rejected
     )
     .await;
     assert_eq!(resp.status(), 200);
-    let numbers: Value = c
-        .get(app.url("/api/numbers"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let numbers: Value = get_json(&c, app.url("/api/numbers")).await;
     assert!(!numbers.to_string().contains(AI_LINE), "{numbers}");
-    let agents: Value = c
-        .get(app.url("/api/agents"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let agents: Value = get_json(&c, app.url("/api/agents")).await;
     assert_eq!(agents["agents"][0]["numbers"], json!([]), "{agents}");
-    let status: Value = c
-        .get(app.url("/api/managed-telephony/status"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let status: Value = get_json(&c, app.url("/api/managed-telephony/status")).await;
     assert!(!status["numbers"].to_string().contains(AI_LINE));
     assert_eq!(
         app.count(&format!(
@@ -568,14 +520,13 @@ async fn idempotency_keys_replay_refuse_reuse_and_let_one_of_twenty_concurrent_b
             .json(&json!({ "phoneNumber": number }))
             .send()
     };
-    let mut handles = Vec::new();
-    for _ in 0..20 {
-        handles.push(buy("buy-once", "+14155550100"));
-    }
-    let results = futures_join(handles).await;
+    let handles: Vec<_> = (0..20)
+        .map(|_| tokio::spawn(buy("buy-once", "+14155550100")))
+        .collect();
     let mut statuses: Vec<u16> = Vec::new();
     let mut created = 0;
-    for r in results {
+    for h in handles {
+        let r = h.await.unwrap().unwrap();
         let s = r.status().as_u16();
         let replayed = r.headers().get("idempotent-replayed").is_some();
         if s == 201 && !replayed {
@@ -602,33 +553,6 @@ async fn idempotency_keys_replay_refuse_reuse_and_let_one_of_twenty_concurrent_b
     expect_error(reused, 422, "idempotency_key_reused").await;
     let bad_key = buy("has space", "+14155550100").await.unwrap();
     expect_error(bad_key, 400, "invalid_idempotency_key").await;
-}
-
-/// Runs request futures concurrently (on this task) and returns their responses in order.
-async fn futures_join<F>(futures: Vec<F>) -> Vec<reqwest::Response>
-where
-    F: std::future::Future<Output = reqwest::Result<reqwest::Response>>,
-{
-    let mut pinned: Vec<_> = futures.into_iter().map(Box::pin).collect();
-    let mut out: Vec<Option<reqwest::Response>> = (0..pinned.len()).map(|_| None).collect();
-    std::future::poll_fn(|cx| {
-        let mut pending = false;
-        for (i, f) in pinned.iter_mut().enumerate() {
-            if out[i].is_none() {
-                match f.as_mut().poll(cx) {
-                    std::task::Poll::Ready(r) => out[i] = Some(r.unwrap()),
-                    std::task::Poll::Pending => pending = true,
-                }
-            }
-        }
-        if pending {
-            std::task::Poll::Pending
-        } else {
-            std::task::Poll::Ready(())
-        }
-    })
-    .await;
-    out.into_iter().map(Option::unwrap).collect()
 }
 
 #[tokio::test]
@@ -672,14 +596,7 @@ async fn the_business_settings_are_validated_and_missing_ones_are_warned_about()
         .as_str()
         .unwrap()
         .contains("No notification number"));
-    let health: Value = c
-        .get(app.url("/api/health"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let health: Value = get_json(&c, app.url("/api/health")).await;
     assert!(health["warnings"]
         .to_string()
         .contains("No notification number"));

@@ -2,8 +2,11 @@
 //! create the owner, add an agent, import the business's own number with the command
 //! line, serve, and a signed call to that number gets the call menu.
 
-use crate::cli::{run_with_stdin, switchboard};
-use crate::helpers::{spawn_real_in, REAL_MASTER_SID, REAL_MASTER_TOKEN, REAL_PUBLIC_URL};
+use crate::cli::switchboard;
+use crate::helpers::{
+    add_owner_by_cli, get_json, real_settings, spawn_real_in, REAL_MASTER_SID, REAL_MASTER_TOKEN,
+    REAL_PUBLIC_URL,
+};
 use serde_json::json;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -46,36 +49,10 @@ async fn a_fresh_real_appliance_imports_its_number_from_the_command_line_and_ans
         .await;
 
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().display().to_string();
     let (tw, va) = (twilio.uri(), vapi.uri());
-    let env = [
-        ("SWITCHBOARD_DATA_DIR", data.as_str()),
-        ("SWITCHBOARD_PUBLIC_URL", REAL_PUBLIC_URL),
-        ("SWITCHBOARD_TWILIO_ACCOUNT_SID", REAL_MASTER_SID),
-        ("SWITCHBOARD_TWILIO_AUTH_TOKEN", REAL_MASTER_TOKEN),
-        ("SWITCHBOARD_TWILIO_API_BASE", tw.as_str()),
-        ("SWITCHBOARD_VAPI_API_BASE", va.as_str()),
-    ];
-    let out = run_with_stdin(
-        &[
-            "user",
-            "add",
-            "--email",
-            "owner@plumbing.example",
-            "--role",
-            "owner",
-            "--org",
-            "Acme Plumbing",
-            "--password-stdin",
-        ],
-        &env,
-        Some("a-long-enough-test-password\n"),
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let settings = real_settings(dir.path(), &tw, &va);
+    let env: Vec<(&str, &str)> = settings.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    add_owner_by_cli(&env);
     let out = switchboard(
         &[
             "agent",
@@ -168,14 +145,7 @@ async fn a_fresh_real_appliance_imports_its_number_from_the_command_line_and_ans
     assert!(twiml.contains("<Gather"), "{twiml}");
     // The org still lacks a notification number, and says so.
     let (c, _) = app.owner().await;
-    let health: serde_json::Value = c
-        .get(app.url("/api/health"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let health = get_json(&c, app.url("/api/health")).await;
     assert!(
         health["warnings"]
             .to_string()

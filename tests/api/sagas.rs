@@ -4,7 +4,8 @@
 //! the next start (SPEC §5.3, §5.4, §6.3).
 
 use crate::helpers::{
-    expect_error, spawn_real, spawn_real_in, TestApp, REAL_MASTER_SID, REAL_PUBLIC_URL,
+    add_owner_by_cli, expect_error, real_settings, spawn_real, spawn_real_in, TestApp,
+    REAL_OWNER_EMAIL, REAL_OWNER_PASSWORD, REAL_PUBLIC_URL,
 };
 use serde_json::{json, Value};
 use wiremock::matchers::{body_string_contains, method, path};
@@ -139,6 +140,20 @@ fn has(log: &[(String, String)], m: &str, p: &str) -> bool {
     log.iter().any(|(a, b)| a == m && b == p)
 }
 
+/// Twilio was asked to release the bought number.
+fn released(log: &[(String, String)]) -> bool {
+    has(
+        log,
+        "DELETE",
+        &format!("/2010-04-01/Accounts/{SUB}/IncomingPhoneNumbers/{PN}.json"),
+    )
+}
+
+/// Twilio was asked to close the subaccount.
+fn closed(log: &[(String, String)]) -> bool {
+    has(log, "POST", &format!("/2010-04-01/Accounts/{SUB}.json"))
+}
+
 async fn buy_vapi_number(app: &TestApp) -> reqwest::Response {
     let (c, csrf) = app.owner().await;
     c.post(app.url("/api/managed-telephony/numbers"))
@@ -190,15 +205,8 @@ async fn an_unavailable_number_answers_502_at_the_buy_and_closes_the_new_subacco
         .unwrap()
         .contains("no longer available"));
     let log = received(&twilio).await;
-    assert!(
-        has(&log, "POST", &format!("/2010-04-01/Accounts/{SUB}.json")),
-        "{log:?}"
-    );
-    assert!(!has(
-        &log,
-        "DELETE",
-        &format!("/2010-04-01/Accounts/{SUB}/IncomingPhoneNumbers/{PN}.json")
-    ));
+    assert!(closed(&log), "{log:?}");
+    assert!(!released(&log));
     assert!(received(&vapi).await.is_empty());
     assert_no_orphans(&app);
     assert_eq!(
@@ -216,16 +224,8 @@ async fn a_vapi_failure_releases_the_bought_number_and_closes_the_subaccount() {
     assert_eq!(err["provider"], "vapi");
     assert!(err["message"].as_str().unwrap().contains("assistantId"));
     let log = received(&twilio).await;
-    assert!(has(
-        &log,
-        "DELETE",
-        &format!("/2010-04-01/Accounts/{SUB}/IncomingPhoneNumbers/{PN}.json")
-    ));
-    assert!(has(
-        &log,
-        "POST",
-        &format!("/2010-04-01/Accounts/{SUB}.json")
-    ));
+    assert!(released(&log));
+    assert!(closed(&log));
     // The Vapi body is the current API's, never the deprecated import endpoint.
     let sent = &vapi.received_requests().await.unwrap()[0];
     assert_eq!(sent.url.path(), "/phone-number");
@@ -297,16 +297,8 @@ async fn a_failed_database_step_undoes_every_provider_step() {
         &format!("/phone-number/{VAPI_ID}")
     ));
     let log = received(&twilio).await;
-    assert!(has(
-        &log,
-        "DELETE",
-        &format!("/2010-04-01/Accounts/{SUB}/IncomingPhoneNumbers/{PN}.json")
-    ));
-    assert!(has(
-        &log,
-        "POST",
-        &format!("/2010-04-01/Accounts/{SUB}.json")
-    ));
+    assert!(released(&log));
+    assert!(closed(&log));
     assert_eq!(
         app.count("SELECT count(*) FROM phone_numbers WHERE origin = 'managed'"),
         0
@@ -333,18 +325,8 @@ async fn a_failed_compensation_is_reported_and_finished_at_the_next_start() {
     let TestApp { data_dir, .. } = app;
     let restarted = spawn_real_in(data_dir, &twilio2.uri(), &vapi2.uri()).await;
     let log = received(&twilio2).await;
-    assert!(
-        has(
-            &log,
-            "DELETE",
-            &format!("/2010-04-01/Accounts/{SUB}/IncomingPhoneNumbers/{PN}.json")
-        ),
-        "{log:?}"
-    );
-    assert!(
-        has(&log, "POST", &format!("/2010-04-01/Accounts/{SUB}.json")),
-        "{log:?}"
-    );
+    assert!(released(&log), "{log:?}");
+    assert!(closed(&log), "{log:?}");
     assert_eq!(
         restarted.count("SELECT count(*) FROM sagas WHERE state = 'compensated'"),
         1
@@ -368,43 +350,10 @@ async fn a_process_killed_mid_saga_is_compensated_when_it_starts_again() {
         .mount(&vapi)
         .await;
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().display().to_string();
-    let env = [
-        ("SWITCHBOARD_DATA_DIR", data.as_str()),
-        ("SWITCHBOARD_LISTEN", "127.0.0.1:0"),
-        ("SWITCHBOARD_PUBLIC_URL", REAL_PUBLIC_URL),
-        ("SWITCHBOARD_TWILIO_ACCOUNT_SID", REAL_MASTER_SID),
-        (
-            "SWITCHBOARD_TWILIO_AUTH_TOKEN",
-            crate::helpers::REAL_MASTER_TOKEN,
-        ),
-        ("SWITCHBOARD_VAPI_API_KEY", "test-vapi-private-key"),
-    ];
-    let twilio_base = twilio.uri();
-    let vapi_base = vapi.uri();
-    let mut env: Vec<(&str, &str)> = env.to_vec();
-    env.push(("SWITCHBOARD_TWILIO_API_BASE", &twilio_base));
-    env.push(("SWITCHBOARD_VAPI_API_BASE", &vapi_base));
-    let added = crate::cli::run_with_stdin(
-        &[
-            "user",
-            "add",
-            "--email",
-            "owner@plumbing.example",
-            "--role",
-            "owner",
-            "--org",
-            "Acme Plumbing",
-            "--password-stdin",
-        ],
-        &env,
-        Some("a-long-enough-test-password\n"),
-    );
-    assert!(
-        added.status.success(),
-        "{}",
-        String::from_utf8_lossy(&added.stderr)
-    );
+    let (twilio_base, vapi_base) = (twilio.uri(), vapi.uri());
+    let settings = real_settings(dir.path(), &twilio_base, &vapi_base);
+    let env: Vec<(&str, &str)> = settings.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    add_owner_by_cli(&env);
 
     let port = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -434,7 +383,7 @@ async fn a_process_killed_mid_saga_is_compensated_when_it_starts_again() {
     assert!(up, "the appliance did not start");
     let login: Value = c
         .post(format!("{base}/api/auth/login"))
-        .json(&json!({ "email": "owner@plumbing.example", "password": "a-long-enough-test-password" }))
+        .json(&json!({ "email": REAL_OWNER_EMAIL, "password": REAL_OWNER_PASSWORD }))
         .send()
         .await
         .unwrap()
@@ -455,16 +404,15 @@ async fn a_process_killed_mid_saga_is_compensated_when_it_starts_again() {
     });
     // Wait until the saga is inside step 3 (Vapi has the request), then kill -9.
     for _ in 0..200 {
-        if !vapi
-            .received_requests()
-            .await
-            .unwrap_or_default()
-            .is_empty()
-        {
+        if !received(&vapi).await.is_empty() {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(25)).await;
     }
+    assert!(
+        has(&received(&vapi).await, "POST", "/phone-number"),
+        "the saga never reached the Vapi step"
+    );
     assert!(has(
         &received(&twilio).await,
         "POST",
@@ -480,18 +428,8 @@ async fn a_process_killed_mid_saga_is_compensated_when_it_starts_again() {
     // Restart on the same data dir: recovery releases the number and closes the subaccount.
     let restarted = spawn_real_in(dir, &twilio_base, &vapi_base).await;
     let log = received(&twilio).await;
-    assert!(
-        has(
-            &log,
-            "DELETE",
-            &format!("/2010-04-01/Accounts/{SUB}/IncomingPhoneNumbers/{PN}.json")
-        ),
-        "{log:?}"
-    );
-    assert!(
-        has(&log, "POST", &format!("/2010-04-01/Accounts/{SUB}.json")),
-        "{log:?}"
-    );
+    assert!(released(&log), "{log:?}");
+    assert!(closed(&log), "{log:?}");
     assert!(has(&received(&vapi).await, "GET", "/phone-number"));
     assert_eq!(
         restarted.count("SELECT count(*) FROM sagas WHERE state = 'compensated'"),
