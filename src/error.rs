@@ -181,6 +181,35 @@ impl ApiError {
         }
     }
 
+    /// The JSON body this error answers with, `{"error": {...}}`; also embedded where an
+    /// operation reports a failed part without failing as a whole.
+    pub fn body(&self) -> serde_json::Value {
+        if let ApiError::FeatureDisabled(flag) = self {
+            return json!({ "error": {
+                "code": "feature_disabled",
+                "flag": flag.as_str(),
+                "message": self.public_message(),
+                "hint": self.hint(),
+            }});
+        }
+        let mut error = json!({ "code": self.code(), "message": self.public_message() });
+        if let ApiError::Provider(e) = self {
+            error["provider"] = json!(e.provider);
+            error["providerCode"] = json!(e.code);
+        }
+        if let ApiError::Saga(f) = self {
+            error["step"] = json!(f.step);
+            error["provider_code"] = json!(f.error.provider_code());
+            if let crate::saga::StepError::Provider(p) = &f.error {
+                error["provider"] = json!(p.provider);
+            }
+        }
+        if let Some(hint) = self.hint() {
+            error["hint"] = json!(hint);
+        }
+        json!({ "error": error })
+    }
+
     fn public_message(&self) -> String {
         match self {
             ApiError::Internal(_) => "Something went wrong on the server.".into(),
@@ -223,30 +252,7 @@ impl ResponseError for ApiError {
         if let ApiError::InProgress = self {
             builder.insert_header((header::RETRY_AFTER, "1"));
         }
-        if let ApiError::FeatureDisabled(flag) = self {
-            return builder.json(json!({ "error": {
-                "code": "feature_disabled",
-                "flag": flag.as_str(),
-                "message": self.public_message(),
-                "hint": self.hint(),
-            }}));
-        }
-        let mut error = json!({ "code": self.code(), "message": self.public_message() });
-        if let ApiError::Provider(e) = self {
-            error["provider"] = json!(e.provider);
-            error["providerCode"] = json!(e.code);
-        }
-        if let ApiError::Saga(f) = self {
-            error["step"] = json!(f.step);
-            error["provider_code"] = json!(f.error.provider_code());
-            if let crate::saga::StepError::Provider(p) = &f.error {
-                error["provider"] = json!(p.provider);
-            }
-        }
-        if let Some(hint) = self.hint() {
-            error["hint"] = json!(hint);
-        }
-        builder.json(json!({ "error": error }))
+        builder.json(self.body())
     }
 }
 

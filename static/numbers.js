@@ -95,31 +95,58 @@ export async function loadNumbers(user) {
 
 async function loadSignups() {
   const { requests } = await api('GET', '/api/onboarding-requests?limit=50');
-  const waiting = requests.filter((r) => r.state === 'pending_approval');
+  // Waiting for a decision, or approved while their number could not be bought.
+  const open = requests.filter((r) => r.state === 'pending_approval'
+    || (r.state === 'approved' && !r.approvedLine));
   const list = $('signups');
   list.replaceChildren();
-  for (const r of waiting) {
+  for (const r of open) {
     const li = el('li');
+    li.dataset.signup = r.id;
     li.append(el('strong', r.businessName || '(no name yet)'), el('span', r.sender, 'muted'));
+    if (r.state === 'approved') li.append(el('span', 'Approved · no number yet', 'muted'));
     if (me.user.role !== 'viewer') {
-      li.append(
-        button('Approve', () => decide(r.id, 'approve')),
-        button('Reject', () => decide(r.id, 'reject')),
-      );
+      if (r.state === 'pending_approval') {
+        li.append(
+          button('Approve', () => decide(r.id, 'approve')),
+          button('Reject', () => decide(r.id, 'reject')),
+        );
+      } else {
+        li.append(button('Buy their number', () => decide(r.id, 'provision')));
+      }
     }
     list.append(li);
   }
-  show($('signups-empty'), waiting.length === 0);
+  show($('signups-empty'), open.length === 0);
 }
 
 async function decide(id, verb) {
   show($('signups-error'), false);
+  show($('signups-result'), false);
   try {
-    await api('POST', `/api/onboarding-requests/${id}/${verb}`);
+    const out = await api('POST', `/api/onboarding-requests/${id}/${verb}`);
+    const name = out.request.businessName;
+    const p = out.provisioning;
+    if (verb === 'reject') {
+      showNote(`Rejected "${name}"; the sender was told by text.`);
+    } else if (out.number) {
+      showNote(`"${name}" has its line: ${out.number.e164}. The sender was texted the number.`);
+    } else if (p && p.state === 'failed') {
+      showError($('signups-error'), new ApiError(502, p.error.code,
+        `Approved "${name}", but buying its number failed: ${p.error.message}`, p.error.hint));
+    } else if (p && p.state === 'skipped') {
+      showNote(`Approved "${name}". ${p.reason}`);
+    }
     await loadSignups();
   } catch (e) {
     showError($('signups-error'), e);
   }
+}
+
+function showNote(text) {
+  const note = $('signups-result');
+  note.textContent = text;
+  show(note, true);
 }
 
 function closeOnCancel(dialog) {

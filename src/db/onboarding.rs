@@ -14,9 +14,12 @@ pub struct Request {
     pub approved_org_id: Option<i64>,
     pub decided_at: Option<String>,
     pub created_at: String,
+    /// The approved organization's operational number, once it has one.
+    pub approved_line: Option<String>,
 }
 
-const SELECT: &str = "SELECT r.id, r.sender, r.state, r.business_name, n.e164, r.approved_org_id, r.decided_at, r.created_at
+const SELECT: &str = "SELECT r.id, r.sender, r.state, r.business_name, n.e164, r.approved_org_id, r.decided_at, r.created_at,
+    (SELECT a.e164 FROM phone_numbers a WHERE a.org_id = r.approved_org_id AND a.status = 'active' AND a.role = 'operational' ORDER BY a.id LIMIT 1)
     FROM onboarding_requests r LEFT JOIN phone_numbers n ON n.id = r.phone_number_id";
 
 fn from_row(r: &Row) -> rusqlite::Result<Request> {
@@ -29,6 +32,7 @@ fn from_row(r: &Row) -> rusqlite::Result<Request> {
         approved_org_id: r.get(5)?,
         decided_at: r.get(6)?,
         created_at: r.get(7)?,
+        approved_line: r.get(8)?,
     })
 }
 

@@ -1,6 +1,7 @@
 //! The Numbers, Agents and Settings pages in a real headless Chromium: import a number the
 //! business owns, buy one with its steps shown, see the one-number rule refuse a second,
-//! release with the agents to unlink listed, add an agent, and a settings error in words.
+//! release with the agents to unlink listed, add an agent, a settings error in words, and
+//! SMS sign-ups approved (with their number bought) or rejected.
 
 use crate::browser::{sign_in, start_browser, wait_visible_text};
 use crate::helpers::spawn_app;
@@ -144,6 +145,47 @@ async fn an_owner_imports_buys_and_releases_numbers_and_adds_an_agent_from_the_d
     wait_visible_text(&c, "#org-saved").await;
     assert_eq!(
         app.count("SELECT count(*) FROM orgs WHERE notification_number = '+14155550188'"),
+        1
+    );
+    c.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn an_owner_approves_a_text_sign_up_with_its_number_and_rejects_another() {
+    let app = spawn_app().await;
+    let approved = crate::twilio_sms::signed_up(&app, "+12125550181", "Dot's Diner", "SM61").await;
+    let rejected = crate::twilio_sms::signed_up(&app, "+12125550182", "Eve's Spa", "SM62").await;
+    let Some((_driver, c)) = start_browser().await else {
+        return;
+    };
+    sign_in(&c, &app).await;
+    wait_visible_text(&c, "#org-name").await;
+    c.goto(&app.url("/#numbers")).await.unwrap();
+    wait_for(&c, &format!("li[data-signup='{approved}']")).await;
+
+    click(
+        &c,
+        &format!("li[data-signup='{approved}'] button:nth-of-type(1)"),
+    )
+    .await;
+    let note = wait_visible_text(&c, "#signups-result").await;
+    assert!(
+        note.contains("\"Dot's Diner\" has its line: +1212"),
+        "{note}"
+    );
+    wait_gone(&c, &format!("li[data-signup='{approved}']")).await;
+
+    click(
+        &c,
+        &format!("li[data-signup='{rejected}'] button:nth-of-type(2)"),
+    )
+    .await;
+    let note = wait_visible_text(&c, "#signups-result").await;
+    assert!(note.contains("Rejected \"Eve's Spa\""), "{note}");
+    wait_gone(&c, &format!("li[data-signup='{rejected}']")).await;
+    wait_visible_text(&c, "#signups-empty").await;
+    assert_eq!(
+        app.count("SELECT count(*) FROM phone_numbers n JOIN orgs o ON o.id = n.org_id WHERE o.name = 'Dot''s Diner' AND n.status = 'active'"),
         1
     );
     c.close().await.unwrap();

@@ -1,7 +1,8 @@
 //! Inbound SMS through real HTTP: intake, STOP/START/HELP, onboarding (SPEC §3.6, §3.7).
 
 use crate::helpers::{
-    spawn_app, spawn_app_with, CALLER, MAIN_LINE, ONBOARDING_LINE, OWNER_MOBILE, SYSTEM_LINE,
+    expect_error, spawn_app, spawn_app_with, CALLER, MAIN_LINE, ONBOARDING_LINE, OWNER_MOBILE,
+    SYSTEM_LINE,
 };
 use serde_json::Value;
 
@@ -216,14 +217,32 @@ async fn the_onboarding_conversation_ends_with_an_admin_approval() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 200);
+    let approved: Value = resp.json().await.unwrap();
     assert_eq!(
         app.count("SELECT count(*) FROM orgs WHERE name = 'Joe''s Plumbing'"),
         1
     );
-    assert!(sent_to(&app, sender)
-        .last()
-        .unwrap()
-        .starts_with("Good news"));
+    // Managed telephony is on in the demo: the business got a menu line in the sender's
+    // own area code, in its own subaccount, and the text names it.
+    let line = approved["number"]["e164"].as_str().unwrap().to_string();
+    assert!(line.starts_with("+1415"), "{approved}");
+    assert_eq!(approved["provisioning"]["state"], "provisioned");
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) FROM phone_numbers n JOIN orgs o ON o.id = n.org_id
+             WHERE o.name = 'Joe''s Plumbing' AND n.e164 = '{line}' AND n.role = 'operational'
+               AND n.handler = 'ivr' AND n.origin = 'managed' AND n.status = 'active'"
+        )),
+        1
+    );
+    let last = sent_to(&app, sender).last().unwrap().clone();
+    assert!(
+        last.starts_with("Good news") && last.contains(&line),
+        "{last}"
+    );
+    // And the line answers with the new business's menu.
+    let twiml = app.twilio().call("CA3001", CALLER, &line).await;
+    assert!(twiml.contains("<Gather"), "{twiml}");
     let again = c
         .post(app.url(&format!("/api/onboarding-requests/{id}/approve")))
         .header("x-csrf-token", &csrf)
@@ -326,4 +345,148 @@ async fn delivery_status_callbacks_update_sent_messages_and_never_go_backwards()
         )
         .unwrap();
     assert_eq!((status.as_str(), code.as_str()), ("undelivered", "30003"));
+}
+
+/// Runs the sign-up conversation for `name` and returns the pending request's id.
+pub async fn signed_up(app: &crate::helpers::TestApp, sender: &str, name: &str, sid: &str) -> i64 {
+    text(app, &format!("{sid}1"), sender, ONBOARDING_LINE, "hi").await;
+    text(app, &format!("{sid}2"), sender, ONBOARDING_LINE, name).await;
+    text(app, &format!("{sid}3"), sender, ONBOARDING_LINE, "yes").await;
+    app.db()
+        .conn()
+        .unwrap()
+        .query_row(
+            "SELECT id FROM onboarding_requests WHERE state = 'pending_approval' ORDER BY id DESC LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap()
+}
+
+#[tokio::test]
+async fn an_approval_whose_number_purchase_fails_stands_leaves_nothing_behind_and_can_be_retried() {
+    let app = spawn_app().await;
+    let sender = "+14155550179";
+    let id = signed_up(&app, sender, "Ada's Bakery", "SM51").await;
+    let (c, csrf) = app.owner().await;
+    let approve = |body: &'static str| {
+        c.post(app.url(&format!("/api/onboarding-requests/{id}/approve")))
+            .header("x-csrf-token", &csrf)
+            .header("content-type", "application/json")
+            .body(body)
+    };
+    // A body that is not a line choice is refused before anything happens.
+    expect_error(
+        approve(r#"{"areaCode": "41"}"#).send().await.unwrap(),
+        400,
+        "invalid_field",
+    )
+    .await;
+    expect_error(approve("[1]").send().await.unwrap(), 400, "invalid_body").await;
+    assert_eq!(
+        app.count("SELECT count(*) FROM orgs WHERE name = 'Ada''s Bakery'"),
+        0
+    );
+
+    // The sandbox answers 21422 for this number: the approval stands, the purchase is undone.
+    let resp = approve(r#"{"phoneNumber": "+15005550000"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["request"]["state"], "approved");
+    assert_eq!(body["number"], Value::Null);
+    assert_eq!(body["provisioning"]["state"], "failed", "{body}");
+    assert_eq!(
+        body["provisioning"]["error"]["step"], "buy_number",
+        "{body}"
+    );
+    assert_eq!(
+        body["provisioning"]["error"]["provider_code"], 21422,
+        "{body}"
+    );
+    let org: i64 = body["request"]["approvedOrgId"].as_i64().unwrap();
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) FROM phone_numbers WHERE org_id = {org}"
+        )),
+        0
+    );
+    assert_eq!(
+        app.count(&format!("SELECT count(*) FROM provider_accounts WHERE org_id = {org} AND (status = 'active' OR secret_ciphertext IS NOT NULL)")),
+        0,
+        "the subaccount made for the purchase was closed and its credentials deleted"
+    );
+    assert!(sent_to(&app, sender)
+        .last()
+        .unwrap()
+        .contains("We'll be in touch"));
+
+    // Retried with a working choice: the number is bought and the sender is told.
+    let retry = |body: &'static str| {
+        c.post(app.url(&format!("/api/onboarding-requests/{id}/provision")))
+            .header("x-csrf-token", &csrf)
+            .header("content-type", "application/json")
+            .body(body)
+    };
+    let resp = retry(r#"{"areaCode": "212"}"#).send().await.unwrap();
+    assert_eq!(resp.status(), 201);
+    let body: Value = resp.json().await.unwrap();
+    let line = body["number"]["e164"].as_str().unwrap().to_string();
+    assert!(line.starts_with("+1212"), "{body}");
+    assert_eq!(
+        sent_to(&app, sender).last().unwrap(),
+        &format!("Your phone line for \"Ada's Bakery\" is ready: {line}.")
+    );
+    // Once it has its number, a second retry is refused rather than buying another.
+    expect_error(retry("").send().await.unwrap(), 409, "already_provisioned").await;
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) FROM phone_numbers WHERE org_id = {org}"
+        )),
+        1
+    );
+}
+
+#[tokio::test]
+async fn with_managed_telephony_off_an_approval_buys_nothing_and_says_so() {
+    let app = spawn_app().await;
+    let sender = "+14155550180";
+    let id = signed_up(&app, sender, "Cy's Garage", "SM52").await;
+    let (c, csrf) = app.owner().await;
+    let off = c
+        .put(app.url("/api/feature-flags/managed_telephony/override"))
+        .header("x-csrf-token", &csrf)
+        .json(&serde_json::json!({ "enabled": false }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(off.status(), 200);
+    let resp = c
+        .post(app.url(&format!("/api/onboarding-requests/{id}/approve")))
+        .header("x-csrf-token", &csrf)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["provisioning"]["state"], "skipped", "{body}");
+    assert!(body["provisioning"]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("Managed telephony is off"));
+    assert_eq!(
+        app.count("SELECT count(*) FROM sagas"),
+        0,
+        "nothing was bought"
+    );
+    // The retry route is behind the same flag.
+    let retry = c
+        .post(app.url(&format!("/api/onboarding-requests/{id}/provision")))
+        .header("x-csrf-token", &csrf)
+        .send()
+        .await
+        .unwrap();
+    expect_error(retry, 403, "feature_disabled").await;
 }

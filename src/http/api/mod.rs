@@ -74,6 +74,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             "/onboarding-requests/{id}/reject",
             web::post().to(onboarding::reject),
         )
+        .route(
+            "/onboarding-requests/{id}/provision",
+            web::post().to(onboarding::provision_line),
+        )
         .configure(super::health::api_routes);
 }
 
