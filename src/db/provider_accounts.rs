@@ -128,3 +128,14 @@ pub enum SecretError {
     #[error(transparent)]
     Crypto(#[from] CryptoError),
 }
+
+/// [`close`] by SID: for an account found again at the provider after a crash, whose row
+/// (if the crash came after it was written) the saga context never learnt.
+pub fn close_by_sid(conn: &Connection, provider: &str, sid: &str) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE provider_accounts SET status = 'closed', secret_ciphertext = NULL,
+             updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE provider = ?1 AND account_sid = ?2",
+        [provider, sid],
+    )?;
+    Ok(())
+}

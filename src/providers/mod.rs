@@ -293,6 +293,13 @@ pub trait TwilioApi: Send + Sync {
         friendly_name: &str,
     ) -> Result<Subaccount, ProviderError>;
     async fn close_subaccount(&self, master: &TwilioCreds, sid: &str) -> Result<(), ProviderError>;
+    /// The SIDs of the master's open (active or suspended) subaccounts named `friendly_name`:
+    /// how a subaccount whose creation answer was lost in a crash is found again.
+    async fn find_subaccounts(
+        &self,
+        master: &TwilioCreds,
+        friendly_name: &str,
+    ) -> Result<Vec<String>, ProviderError>;
     async fn search_numbers(
         &self,
         account: &TwilioCreds,

@@ -212,6 +212,23 @@ impl TwilioApi for SandboxTwilio {
         }
     }
 
+    async fn find_subaccounts(
+        &self,
+        master: &TwilioCreds,
+        friendly_name: &str,
+    ) -> Result<Vec<String>, ProviderError> {
+        let state = self.lock();
+        Self::authenticate(&state, master)?;
+        Ok(state
+            .accounts
+            .iter()
+            .filter(|(sid, (_, name, closed))| {
+                name == friendly_name && !closed && *sid != &self.master_sid
+            })
+            .map(|(sid, _)| sid.clone())
+            .collect())
+    }
+
     async fn search_numbers(
         &self,
         account: &TwilioCreds,

@@ -23,6 +23,17 @@ struct AccountBody {
 }
 
 #[derive(Deserialize)]
+struct AccountListBody {
+    accounts: Vec<ListedAccount>,
+}
+
+#[derive(Deserialize)]
+struct ListedAccount {
+    sid: String,
+    status: String,
+}
+
+#[derive(Deserialize)]
 struct NumberBody {
     sid: String,
     phone_number: String,
@@ -196,6 +207,24 @@ impl TwilioApi for TwilioClient {
         self.send::<serde_json::Value>(req, master)
             .await
             .map(|_| ())
+    }
+
+    async fn find_subaccounts(
+        &self,
+        master: &TwilioCreds,
+        friendly_name: &str,
+    ) -> Result<Vec<String>, ProviderError> {
+        let req = self
+            .http
+            .get(self.url("Accounts.json"))
+            .query(&[("FriendlyName", friendly_name), ("PageSize", "50")]);
+        let list: AccountListBody = self.expect(req, master).await?;
+        Ok(list
+            .accounts
+            .into_iter()
+            .filter(|a| a.status != "closed" && a.sid != master.account_sid)
+            .map(|a| a.sid)
+            .collect())
     }
 
     async fn search_numbers(

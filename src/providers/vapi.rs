@@ -171,6 +171,10 @@ impl VapiApi for VapiClient {
         // `provider` is the discriminator of Vapi's update DTOs (UpdateTwilioPhoneNumberDTO).
         let mut body = serde_json::Map::new();
         body.insert("provider".into(), json!("twilio"));
+        // `"assistantId": null` unlinks (Vapi then sends assistant-request for the number's
+        // calls). Vapi's OpenAPI types the field as a plain string, but the API takes null
+        // as "remove" and absent as "unchanged" — the remedy Vapi's own SDK maintainers give
+        // (VapiAI/server-sdk-typescript#8).
         if let Some(assistant) = &u.assistant_id {
             body.insert("assistantId".into(), json!(assistant));
         }

@@ -102,8 +102,11 @@ impl Step<NumberCtx> for EnsureSubaccount {
             return Ok(());
         }
         let master = creds(t, None).await?;
-        let name = format!("switchboard org {} (saga {})", ctx.org_id, ctx.saga_id);
-        let sub = t.providers.twilio.create_subaccount(&master, &name).await?;
+        let sub = t
+            .providers
+            .twilio
+            .create_subaccount(&master, &subaccount_name(ctx))
+            .await?;
         ctx.account_sid = Some(sub.sid.clone());
         ctx.subaccount_created = true;
         let key = t.key.clone();
@@ -131,19 +134,42 @@ impl Step<NumberCtx> for EnsureSubaccount {
     }
 
     /// Closes a subaccount this saga created, once it holds nothing, and forgets its token.
+    /// After a crash inside this step the SID may never have been recorded: the subaccount
+    /// is then found by the name only this saga gives it.
     async fn compensate(&self, ctx: &mut NumberCtx) -> Result<Undo, StepError> {
         let t = &self.0;
-        let (true, Some(sid)) = (ctx.subaccount_created, ctx.account_sid.clone()) else {
-            return Ok(Undo::Nothing);
+        let created: Vec<String> = match (ctx.subaccount_created, ctx.account_sid.clone()) {
+            (true, Some(sid)) => vec![sid],
+            (false, None) => {
+                let master = creds(t, None).await?;
+                t.providers
+                    .twilio
+                    .find_subaccounts(&master, &subaccount_name(ctx))
+                    .await?
+            }
+            _ => return Ok(Undo::Nothing),
         };
+        if created.is_empty() {
+            return Ok(Undo::Nothing);
+        }
         let master = creds(t, None).await?;
-        let undo = undone(t.providers.twilio.close_subaccount(&master, &sid).await)?;
-        if let Some(id) = ctx.provider_account_id {
-            t.db.query(move |c| provider_accounts::close(c, id)).await?;
+        let mut undo = Undo::Nothing;
+        for sid in created {
+            if undone(t.providers.twilio.close_subaccount(&master, &sid).await)? == Undo::Done {
+                undo = Undo::Done;
+            }
+            t.db.query(move |c| provider_accounts::close_by_sid(c, "twilio", &sid))
+                .await?;
         }
         ctx.subaccount_created = false;
         Ok(undo)
     }
+}
+
+/// The name a saga gives the subaccount it creates: unique to the saga, so it can be found
+/// again when the creation's answer was lost.
+fn subaccount_name(ctx: &NumberCtx) -> String {
+    format!("switchboard org {} (saga {})", ctx.org_id, ctx.saga_id)
 }
 
 /// (2) Buys the number in the subaccount with its webhooks pointing here.

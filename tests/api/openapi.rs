@@ -38,7 +38,15 @@ async fn prism(spec: &str) -> Option<(Prism, String)> {
         .port();
     let spec = format!("{}/tests/openapi/{spec}", env!("CARGO_MANIFEST_DIR"));
     let child = std::process::Command::new(PRISM)
-        .args(["mock", "-h", "127.0.0.1", "-p", &port.to_string(), &spec])
+        .args([
+            "mock",
+            "--errors",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+            &spec,
+        ])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -100,6 +108,12 @@ async fn every_twilio_request_is_one_the_twilio_openapi_accepts() {
             .close_subaccount(&creds, "AC00000000000000000000000000000002")
             .await,
     );
+    accepted(
+        "find subaccount by name",
+        client
+            .find_subaccounts(&creds, "switchboard org 1 (saga 7)")
+            .await,
+    );
     let search = NumberSearch {
         country: "US".into(),
         number_type: NumberType::Local,
@@ -150,11 +164,23 @@ async fn every_vapi_request_is_one_the_vapi_openapi_accepts() {
     let id = "3c9f2a4e-1111-4222-8333-944445555666";
     accepted("get", client.get_phone_number(id).await);
     // Linking another assistant. (Unlinking sends `"assistantId": null`, which Vapi's
-    // description does not declare nullable; that case is not checked here.)
+    // description does not declare nullable though the API accepts it — see
+    // `VapiClient::update_phone_number`; that body is checked by the wiremock tests.)
     let update = VapiNumberUpdate {
         assistant_id: Some(Some("asst_night".into())),
         name: Some("Van line".into()),
     };
     accepted("update", client.update_phone_number(id, &update).await);
     accepted("delete", client.delete_phone_number(id).await);
+
+    // The control: Prism does refuse what the spec forbids (a number name is a string), so
+    // the checks above can fail.
+    let refused = http_client()
+        .patch(format!("{base}/phone-number/{id}"))
+        .bearer_auth("test-vapi-key")
+        .json(&serde_json::json!({ "provider": "twilio", "name": 5 }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 422, "Prism must validate request bodies");
 }

@@ -334,24 +334,17 @@ async fn a_failed_compensation_is_reported_and_finished_at_the_next_start() {
     assert_no_orphans(&restarted);
 }
 
-#[tokio::test]
-async fn a_process_killed_mid_saga_is_compensated_when_it_starts_again() {
-    let (twilio, vapi) = mocks(Fail::Nothing).await;
-    // Vapi never answers in time: the process is killed while it waits.
-    vapi.reset().await;
-    Mock::given(method("POST"))
-        .and(path("/phone-number"))
-        .respond_with(ResponseTemplate::new(201).set_delay(std::time::Duration::from_secs(60)))
-        .mount(&vapi)
-        .await;
-    Mock::given(method("GET"))
-        .and(path("/phone-number"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!([])))
-        .mount(&vapi)
-        .await;
+/// Starts the real binary on a fresh data dir against the mocks, asks it to buy a Vapi
+/// number, waits until `stuck` (a mock that never answers in time) has received
+/// `method path`, and kills the process with SIGKILL. Returns the data dir to restart on.
+async fn buy_and_kill_while_waiting(
+    twilio: &MockServer,
+    vapi: &MockServer,
+    stuck: &MockServer,
+    (stuck_method, stuck_path): (&str, &str),
+) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    let (twilio_base, vapi_base) = (twilio.uri(), vapi.uri());
-    let settings = real_settings(dir.path(), &twilio_base, &vapi_base);
+    let settings = real_settings(dir.path(), &twilio.uri(), &vapi.uri());
     let env: Vec<(&str, &str)> = settings.iter().map(|(k, v)| (*k, v.as_str())).collect();
     add_owner_by_cli(&env);
 
@@ -402,31 +395,49 @@ async fn a_process_killed_mid_saga_is_compensated_when_it_starts_again() {
                 .await
         }
     });
-    // Wait until the saga is inside step 3 (Vapi has the request), then kill -9.
     for _ in 0..200 {
-        if !received(&vapi).await.is_empty() {
+        if has(&received(stuck).await, stuck_method, stuck_path) {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(25)).await;
     }
     assert!(
-        has(&received(&vapi).await, "POST", "/phone-number"),
-        "the saga never reached the Vapi step"
+        has(&received(stuck).await, stuck_method, stuck_path),
+        "the saga never reached {stuck_method} {stuck_path}"
     );
-    assert!(has(
-        &received(&twilio).await,
-        "POST",
-        &format!("/2010-04-01/Accounts/{SUB}/IncomingPhoneNumbers.json")
-    ));
     child.kill().unwrap();
     child.wait().unwrap();
     assert!(
         pending.await.unwrap().is_err(),
         "the request died with the process"
     );
+    dir
+}
+
+#[tokio::test]
+async fn a_process_killed_mid_saga_is_compensated_when_it_starts_again() {
+    let (twilio, vapi) = mocks(Fail::Nothing).await;
+    // Vapi never answers in time: the process is killed while it waits.
+    vapi.reset().await;
+    Mock::given(method("POST"))
+        .and(path("/phone-number"))
+        .respond_with(ResponseTemplate::new(201).set_delay(std::time::Duration::from_secs(60)))
+        .mount(&vapi)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/phone-number"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([])))
+        .mount(&vapi)
+        .await;
+    let dir = buy_and_kill_while_waiting(&twilio, &vapi, &vapi, ("POST", "/phone-number")).await;
+    assert!(has(
+        &received(&twilio).await,
+        "POST",
+        &format!("/2010-04-01/Accounts/{SUB}/IncomingPhoneNumbers.json")
+    ));
 
     // Restart on the same data dir: recovery releases the number and closes the subaccount.
-    let restarted = spawn_real_in(dir, &twilio_base, &vapi_base).await;
+    let restarted = spawn_real_in(dir, &twilio.uri(), &vapi.uri()).await;
     let log = received(&twilio).await;
     assert!(released(&log), "{log:?}");
     assert!(closed(&log), "{log:?}");
@@ -436,4 +447,79 @@ async fn a_process_killed_mid_saga_is_compensated_when_it_starts_again() {
         1
     );
     assert_no_orphans(&restarted);
+}
+
+#[tokio::test]
+async fn a_subaccount_whose_creation_answer_was_lost_in_a_crash_is_found_by_name_and_closed() {
+    let (twilio, vapi) = mocks(Fail::Nothing).await;
+    // Twilio creates the subaccount but the answer never arrives before the kill.
+    twilio.reset().await;
+    Mock::given(method("POST"))
+        .and(path("/2010-04-01/Accounts.json"))
+        .respond_with(ResponseTemplate::new(201).set_delay(std::time::Duration::from_secs(60)))
+        .mount(&twilio)
+        .await;
+    let dir = buy_and_kill_while_waiting(
+        &twilio,
+        &vapi,
+        &twilio,
+        ("POST", "/2010-04-01/Accounts.json"),
+    )
+    .await;
+    let name = received_bodies(&twilio)
+        .await
+        .into_iter()
+        .find_map(|(p, body)| (p == "/2010-04-01/Accounts.json").then_some(body))
+        .unwrap();
+    assert!(
+        name.starts_with("FriendlyName=switchboard+org+1+%28saga+"),
+        "{name}"
+    );
+
+    // At the next start the saga knows no SID: it asks Twilio for the account by the name it
+    // gave it, and closes it.
+    Mock::given(method("GET"))
+        .and(path("/2010-04-01/Accounts.json"))
+        .and(wiremock::matchers::query_param_contains("FriendlyName", "(saga "))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "accounts": [{ "sid": SUB, "friendly_name": "switchboard org 1 (saga 1)", "status": "active",
+                           "auth_token": "sub-token-0123456789abcdef" }],
+            "next_page_uri": null,
+        })))
+        .mount(&twilio)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(format!("/2010-04-01/Accounts/{SUB}.json")))
+        .and(body_string_contains("Status=closed"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({ "sid": SUB, "status": "closed" })),
+        )
+        .mount(&twilio)
+        .await;
+    let restarted = spawn_real_in(dir, &twilio.uri(), &vapi.uri()).await;
+    let log = received(&twilio).await;
+    assert!(has(&log, "GET", "/2010-04-01/Accounts.json"), "{log:?}");
+    assert!(closed(&log), "{log:?}");
+    assert!(received(&vapi).await.is_empty(), "Vapi was never reached");
+    assert_eq!(
+        restarted.count("SELECT count(*) FROM sagas WHERE state = 'compensated'"),
+        1
+    );
+    assert_no_orphans(&restarted);
+}
+
+/// (path, body) of every request a mock received.
+async fn received_bodies(server: &MockServer) -> Vec<(String, String)> {
+    server
+        .received_requests()
+        .await
+        .unwrap_or_default()
+        .iter()
+        .map(|r: &Request| {
+            (
+                r.url.path().to_string(),
+                String::from_utf8_lossy(&r.body).into_owned(),
+            )
+        })
+        .collect()
 }
