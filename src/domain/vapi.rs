@@ -31,7 +31,8 @@ pub struct Message {
 pub struct ToolCall {
     pub id: String,
     pub name: String,
-    /// Arguments as an object (Vapi sends an object or a JSON-encoded string).
+    /// Arguments as an object (Vapi sends an object or a JSON-encoded string, under
+    /// `function.arguments` or `parameters`).
     pub arguments: serde_json::Map<String, Value>,
 }
 
@@ -114,6 +115,12 @@ pub fn parse(body: &[u8]) -> Result<Message, String> {
                 .and_then(Value::as_f64)
                 .map(|d| (d / 1000.0).round() as i64)
         });
+    let started_at = first(m, &[&["startedAt"], &["call", "startedAt"]]);
+    let ended_at = first(m, &[&["endedAt"], &["call", "endedAt"]]);
+    // The report in Vapi's OpenAPI has no duration field: take it from the two times.
+    let duration_secs = duration_secs
+        .or_else(|| span_secs(started_at.as_deref()?, ended_at.as_deref()?))
+        .filter(|d| (0..=MAX_CALL_SECS).contains(d));
     Ok(Message {
         kind: kind.to_string(),
         call_id: first(m, &[&["call", "id"], &["callId"]]),
@@ -148,18 +155,36 @@ pub fn parse(body: &[u8]) -> Result<Message, String> {
         ),
         cost,
         duration_secs,
-        started_at: first(m, &[&["startedAt"], &["call", "startedAt"]]),
-        ended_at: first(m, &[&["endedAt"], &["call", "endedAt"]]),
+        started_at,
+        ended_at,
         timestamp_ms: m.get("timestamp").and_then(timestamp_ms),
         tool_calls,
     })
+}
+
+/// No phone call lasts longer than this (Vapi's own maximum is 12 h); a larger or negative
+/// duration is a bad field, ignored rather than stored.
+pub const MAX_CALL_SECS: i64 = 24 * 3600;
+
+/// Whole seconds from one RFC 3339 time to another.
+fn span_secs(start: &str, end: &str) -> Option<i64> {
+    let start = chrono::DateTime::parse_from_rfc3339(start).ok()?;
+    let end = chrono::DateTime::parse_from_rfc3339(end).ok()?;
+    let ms = (end - start).num_milliseconds();
+    Some((ms as f64 / 1000.0).round() as i64)
 }
 
 fn tool_call(v: &Value) -> Option<ToolCall> {
     let id = s(v, &["id"])?;
     let function = v.get("function").unwrap_or(v);
     let name = s(function, &["name"])?;
-    let arguments = match function.get("arguments").or_else(|| v.get("arguments")) {
+    // `function.arguments` (OpenAI style) or `parameters` (the shape Vapi's docs show).
+    let arguments = match function
+        .get("arguments")
+        .or_else(|| v.get("arguments"))
+        .or_else(|| v.get("parameters"))
+        .or_else(|| function.get("parameters"))
+    {
         Some(Value::Object(map)) => map.clone(),
         Some(Value::String(text)) => match serde_json::from_str::<Value>(text) {
             Ok(Value::Object(map)) => map,
@@ -186,26 +211,69 @@ pub fn status_rank(status: &str) -> u8 {
     }
 }
 
-/// The call's outcome from Vapi's ended reason (SPEC §2 `outcome`).
+/// The call's outcome from Vapi's ended reason (SPEC §2 `outcome`). Vapi lists several
+/// hundred reasons; they fall into families by prefix and wording: the caller reached a
+/// person, was not reached, the call broke (provider, pipeline, assistant lookup, …), or the
+/// assistant handled it to a normal end.
 pub fn outcome(ended_reason: &str) -> &'static str {
     let r = ended_reason.to_ascii_lowercase();
-    if r == "assistant-forwarded-call" {
+    if matches!(
+        r.as_str(),
+        "assistant-forwarded-call"
+            | "call.ending.hook-executed-transfer"
+            | "call.ringing.hook-executed-transfer"
+    ) {
         "connected"
     } else if matches!(
         r.as_str(),
-        "customer-did-not-answer" | "customer-busy" | "voicemail"
+        "customer-did-not-answer"
+            | "customer-busy"
+            | "voicemail"
+            | "twilio-reported-customer-misdialed"
+            | "call.forwarding.no-answer"
+            | "call.forwarding.operator-busy"
+            | "call.ringing.sip-inbound-caller-hungup-before-call-connect"
     ) {
         "missed"
-    } else if r.contains("error")
-        || r.contains("fault")
-        || r.contains("failed")
+    } else if r == "silence-timed-out" {
+        // The caller stayed silent: the assistant ended a call that did work.
+        "ai_handled"
+    } else if never_reached_assistant(&r)
+        || [
+            "error",
+            "fault",
+            "failed",
+            "invalid",
+            "timed-out",
+            "unavailable",
+        ]
+        .iter()
+        .any(|w| r.contains(w))
         || r.starts_with("pipeline-")
-        || r.contains("assistant-not-")
+        || matches!(
+            r.as_str(),
+            "phone-call-provider-closed-websocket"
+                | "phone-call-provider-bypass-enabled-but-no-call-received"
+                | "worker-shutdown"
+                | "vonage-rejected"
+                | "customer-did-not-give-microphone-permission"
+        )
     {
         "failed"
     } else {
         "ai_handled"
     }
+}
+
+/// The caller never reached an assistant: the lookup of who answers failed (our
+/// `assistant-request` answer, or the assistant it named). This is the dropped inbound AI
+/// call of seed 003; it is counted as an invariant violation, not just a failed call.
+pub fn never_reached_assistant(ended_reason: &str) -> bool {
+    let r = ended_reason.to_ascii_lowercase();
+    r.starts_with("assistant-request-")
+        || r.starts_with("assistant-not-")
+        || r == "assistant-join-timed-out"
+        || r.starts_with("call.start.error-")
 }
 
 /// `inboundPhoneCall` / `outboundPhoneCall` / `webCall` → the `calls.direction` values.
@@ -242,6 +310,27 @@ mod tests {
     }
 
     #[test]
+    fn a_report_without_a_duration_takes_it_from_started_and_ended() {
+        let m = parse(
+            br#"{"message":{"type":"end-of-call-report","call":{"id":"c"},
+            "startedAt":"2026-07-16T18:00:00.000Z","endedAt":"2026-07-16T18:03:00.400Z"}}"#,
+        )
+        .unwrap();
+        assert_eq!(m.duration_secs, Some(180));
+        let backwards = parse(
+            br#"{"message":{"type":"end-of-call-report","call":{"id":"c"},
+            "startedAt":"2026-07-16T18:03:00Z","endedAt":"2026-07-16T18:00:00Z"}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            backwards.duration_secs, None,
+            "a negative span is not a duration"
+        );
+        let huge = parse(br#"{"message":{"type":"end-of-call-report","call":{"id":"c"},"durationSeconds":1e12}}"#).unwrap();
+        assert_eq!(huge.duration_secs, None);
+    }
+
+    #[test]
     fn timestamps_may_be_milliseconds_seconds_or_iso() {
         assert_eq!(
             timestamp_ms(&serde_json::json!(1732230000123_i64)),
@@ -262,8 +351,10 @@ mod tests {
     fn tool_call_arguments_may_be_an_object_or_a_string() {
         let body = br#"{"message":{"type":"tool-calls","toolCallList":[
             {"id":"t1","type":"function","function":{"name":"take_message","arguments":{"message":"Call me"}}},
-            {"id":"t2","type":"function","function":{"name":"take_message","arguments":"{\"message\":\"Call me too\"}"}}]}}"#;
+            {"id":"t2","type":"function","function":{"name":"take_message","arguments":"{\"message\":\"Call me too\"}"}},
+            {"id":"t3","name":"take_message","parameters":{"message":"Docs shape"}}]}}"#;
         let m = parse(body).unwrap();
+        assert_eq!(m.tool_calls[2].arguments["message"], "Docs shape");
         assert_eq!(m.tool_calls[0].arguments["message"], "Call me");
         assert_eq!(m.tool_calls[1].arguments["message"], "Call me too");
     }
@@ -294,6 +385,32 @@ mod tests {
         assert_eq!(outcome("assistant-forwarded-call"), "connected");
         assert_eq!(outcome("pipeline-error-openai-llm-failed"), "failed");
         assert_eq!(outcome("customer-did-not-answer"), "missed");
+        for dropped in [
+            "assistant-request-returned-invalid-assistant",
+            "assistant-request-failed",
+            "assistant-request-returned-no-assistant",
+            "assistant-not-found",
+            "assistant-join-timed-out",
+            "call.start.error-get-assistant",
+        ] {
+            assert_eq!(outcome(dropped), "failed", "{dropped}");
+            assert!(never_reached_assistant(dropped), "{dropped}");
+        }
+        for handled in [
+            "customer-ended-call",
+            "assistant-ended-call",
+            "silence-timed-out",
+            "exceeded-max-duration",
+        ] {
+            assert_eq!(outcome(handled), "ai_handled", "{handled}");
+            assert!(!never_reached_assistant(handled));
+        }
+        assert_eq!(outcome("phone-call-provider-closed-websocket"), "failed");
+        assert_eq!(
+            outcome("call.in-progress.error-vapifault-openai-llm-failed"),
+            "failed"
+        );
+        assert_eq!(outcome("call.forwarding.no-answer"), "missed");
         assert!(status_rank("ended") > status_rank("in-progress"));
         assert!(status_rank("ringing") < status_rank("in-progress"));
     }

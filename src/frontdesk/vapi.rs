@@ -5,7 +5,7 @@
 use super::FrontdeskError;
 use crate::app::AppState;
 use crate::db::{agents, calls, leads, numbers, Cached};
-use crate::domain::vapi::{direction, outcome, status_rank, Message};
+use crate::domain::vapi::{direction, never_reached_assistant, outcome, status_rank, Message};
 use crate::domain::FlagKey;
 use rusqlite::Connection;
 use serde_json::{json, Value};
@@ -13,6 +13,8 @@ use serde_json::{json, Value};
 pub const NO_AGENT_MESSAGE: &str =
     "Sorry, no one can take your call right now. Please call back later.";
 pub const ASSISTANT_FALLBACKS: &str = "switchboard_vapi_assistant_fallback_total";
+/// AI calls that ended on a failure reason, by reason.
+pub const FAILED_CALLS: &str = "switchboard_vapi_failed_calls_total";
 
 /// The org's human fallback: (number, spoken message).
 fn fallback(c: &Connection, org_id: i64) -> rusqlite::Result<(Option<String>, Option<String>)> {
@@ -81,6 +83,7 @@ pub async fn handle(state: &AppState, m: Message) -> Result<Value, FrontdeskErro
             track(state, m).await
         }
         "tool-calls" => tool_calls(state, m).await,
+        "transfer-destination-request" => transfer_destination(state, m).await,
         other => {
             log::info!("Vapi message type '{other}' is not handled; answered 200 {{}}");
             Ok(json!({}))
@@ -169,22 +172,39 @@ async fn assistant_request(state: &AppState, m: Message) -> Result<Value, Frontd
     })
 }
 
+/// What ending a call on a failed reason reported, once per call.
+enum Failure {
+    /// The caller never reached an assistant (seed 003's dropped inbound AI call).
+    Dropped(String),
+    Failed(String),
+}
+
 /// Status updates, end-of-call reports, hangs and conversation updates: upsert by call id,
-/// never move state backwards, record the timeline once per distinct event.
+/// never move state backwards, record the timeline once per distinct event. A message
+/// without a call (Vapi's schema makes `call` optional) cannot be tied to a call: it is
+/// acknowledged and logged, never refused, so Vapi does not retry it forever.
 async fn track(state: &AppState, m: Message) -> Result<Value, FrontdeskError> {
+    if m.kind == "hang" {
+        state.metrics.incr(
+            crate::metrics::INVARIANT_VIOLATIONS,
+            &[("name", "vapi_hang")],
+        );
+    }
     if m.call_id.is_none() {
-        return Err(FrontdeskError::BadRequest(format!(
-            "a {} message needs message.call.id",
-            m.kind
-        )));
+        log::warn!(
+            "Vapi {} message without message.call.id: acknowledged, nothing to attach it to (status {:?}, endedReason {:?})",
+            m.kind,
+            m.status,
+            m.ended_reason
+        );
+        return Ok(json!({}));
     }
     let key = dedup_key(&m);
-    let kind = m.kind.clone();
-    state
+    let failure = state
         .db
         .write(move |c| {
             let (_, Some(call_id)) = context(c, &m)? else {
-                return Ok(());
+                return Ok(None);
             };
             let detail = match m.kind.as_str() {
                 "status-update" => json!({ "status": m.status, "endedReason": m.ended_reason }),
@@ -198,51 +218,125 @@ async fn track(state: &AppState, m: Message) -> Result<Value, FrontdeskError> {
                 Some(detail),
                 Some(&key),
             )?;
-            match m.kind.as_str() {
+            let ended = match m.kind.as_str() {
+                "status-update" if m.status.as_deref() == Some("ended") => true,
+                "end-of-call-report" => true,
                 "status-update" => {
                     if let Some(status) = &m.status {
                         calls::advance_status(c, call_id, status, status_rank)?;
-                        if status == "ended" {
-                            let report = calls::EndReport {
-                                ended_reason: m.ended_reason.clone(),
-                                outcome: m.ended_reason.as_deref().map(outcome),
-                                ..Default::default()
-                            };
-                            calls::apply_end_report(c, call_id, &report)?;
-                        }
                     }
+                    false
                 }
-                "end-of-call-report" => {
-                    let report = calls::EndReport {
-                        ended_reason: m.ended_reason.clone(),
-                        transcript: m.transcript.clone(),
-                        summary: m.summary.clone(),
-                        recording_url: m.recording_url.clone(),
-                        stereo_recording_url: m.stereo_recording_url.clone(),
-                        cost: m.cost,
-                        duration_secs: m.duration_secs,
-                        ended_at: m.ended_at.clone(),
-                        outcome: Some(
-                            m.ended_reason
-                                .as_deref()
-                                .map(outcome)
-                                .unwrap_or("ai_handled"),
-                        ),
-                    };
-                    calls::apply_end_report(c, call_id, &report)?;
-                }
-                _ => {}
+                _ => false,
+            };
+            if !ended {
+                return Ok(None);
             }
-            Ok(())
+            let outcome = m.ended_reason.as_deref().map(outcome);
+            let report = if m.kind == "status-update" {
+                calls::advance_status(c, call_id, "ended", status_rank)?;
+                calls::EndReport {
+                    ended_reason: m.ended_reason.clone(),
+                    outcome,
+                    ..Default::default()
+                }
+            } else {
+                calls::EndReport {
+                    ended_reason: m.ended_reason.clone(),
+                    transcript: m.transcript.clone(),
+                    summary: m.summary.clone(),
+                    recording_url: m.recording_url.clone(),
+                    stereo_recording_url: m.stereo_recording_url.clone(),
+                    cost: m.cost,
+                    duration_secs: m.duration_secs,
+                    ended_at: m.ended_at.clone(),
+                    outcome: Some(outcome.unwrap_or("ai_handled")),
+                }
+            };
+            calls::apply_end_report(c, call_id, &report)?;
+            let Some(reason) = m.ended_reason.filter(|_| outcome == Some("failed")) else {
+                return Ok(None);
+            };
+            // Counted once per call, however many of its end messages say so.
+            let first = calls::event(
+                c,
+                call_id,
+                "vapi.failed",
+                Some(json!({ "endedReason": reason })),
+                Some("vapi:failed"),
+            )?;
+            Ok(first.then(|| {
+                if never_reached_assistant(&reason) {
+                    Failure::Dropped(reason)
+                } else {
+                    Failure::Failed(reason)
+                }
+            }))
         })
         .await?;
-    if kind == "hang" {
-        state.metrics.incr(
-            crate::metrics::INVARIANT_VIOLATIONS,
-            &[("name", "vapi_hang")],
-        );
+    match failure {
+        Some(Failure::Dropped(reason)) => {
+            state.metrics.incr(
+                crate::metrics::INVARIANT_VIOLATIONS,
+                &[("name", "vapi_call_dropped")],
+            );
+            state.metrics.incr(FAILED_CALLS, &[("reason", &reason)]);
+            log::error!("an inbound AI call never reached an assistant (endedReason {reason}): check the number's agent and the assistant-request answers");
+        }
+        Some(Failure::Failed(reason)) => {
+            state.metrics.incr(FAILED_CALLS, &[("reason", &reason)]);
+            log::warn!("an AI call failed (endedReason {reason})");
+        }
+        None => {}
     }
     Ok(json!({}))
+}
+
+/// The assistant wants to transfer but has no destination: the org's human fallback, or
+/// an error Vapi speaks to the caller (never an empty answer, which Vapi cannot act on).
+async fn transfer_destination(state: &AppState, m: Message) -> Result<Value, FrontdeskError> {
+    let key = dedup_key(&m);
+    let found = state
+        .db
+        .write(move |c| {
+            let (number, call_id) = context(c, &m)?;
+            let found = match &number {
+                Some(n) => Some(fallback(c, n.org_id)?),
+                None => None,
+            };
+            if let Some(id) = call_id {
+                let to = found.as_ref().and_then(|f| f.0.clone());
+                calls::event(
+                    c,
+                    id,
+                    "vapi.transfer-destination-request",
+                    Some(json!({ "fallback": to })),
+                    Some(&key),
+                )?;
+            }
+            Ok(found)
+        })
+        .await?;
+    Ok(match found {
+        Some((Some(number), _)) => json!({
+            "destination": { "type": "number", "number": number },
+            "message": { "type": "request-start", "content": "Transferring you now." },
+        }),
+        Some((None, message)) => {
+            state.metrics.incr(
+                ASSISTANT_FALLBACKS,
+                &[("result", "no_transfer_destination")],
+            );
+            log::warn!("Vapi asked where to transfer a call, but the org has no fallback number");
+            json!({ "error": message.unwrap_or_else(|| "No one is available to take the call right now. Offer to take a message instead.".into()) })
+        }
+        None => {
+            log::warn!(
+                "Vapi asked where to transfer a call on a number this appliance does not hold"
+            );
+            json!({ "error": "This phone number is not set up on the appliance." })
+        }
+    })
 }
 
 /// `take_message` (a lead) and `transfer_to_human` (the org's fallback).
@@ -256,6 +350,11 @@ async fn tool_calls(state: &AppState, m: Message) -> Result<Value, FrontdeskErro
             for tool in &m.tool_calls {
                 let arg = |k: &str| tool.arguments.get(k).and_then(Value::as_str).map(str::to_string);
                 let result = match (tool.name.as_str(), &number) {
+                    ("take_message", Some(_)) if arg("message").is_none_or(|t| t.trim().is_empty()) => {
+                        // Never tell the assistant a message was kept when there was none.
+                        json!({ "toolCallId": tool.id, "name": tool.name,
+                            "error": "No message was given. Ask the caller what they would like to pass on, then call take_message with it in 'message'." })
+                    }
                     ("take_message", Some(n)) => {
                         let customer = arg("callbackNumber")
                             .or_else(|| arg("phone"))

@@ -21,3 +21,4 @@ mod twilio_security;
 mod twilio_sms;
 mod twilio_voice;
 mod vapi;
+mod vapi_payloads;

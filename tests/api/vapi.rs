@@ -223,7 +223,8 @@ async fn unknown_types_are_accepted_and_garbage_is_a_400_that_names_the_problem(
         &json!({ "message": { "type": "status-update", "status": "ended" } }),
     )
     .await;
-    assert_eq!(resp.status(), 400, "a call event without a call id");
+    // Vapi's schema makes `call` optional: acknowledged (never retried forever), not stored.
+    assert_eq!(resp.status(), 200, "a call event without a call id");
     assert_eq!(app.count("SELECT count(*) FROM calls"), 0);
 }
 
