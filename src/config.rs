@@ -64,6 +64,9 @@ pub struct Config {
     pub twilio_account_sid: Option<String>,
     pub twilio_auth_token: Option<Secret>,
     pub twilio_api_base: String,
+    /// A Twilio SharedKey (SID, secret) for webhooks signed with HMAC-SHA256.
+    pub twilio_shared_key_sid: Option<String>,
+    pub twilio_shared_key_secret: Option<Secret>,
     pub vapi_api_key: Option<Secret>,
     pub vapi_api_base: String,
     pub vapi_webhook_secret: Option<Secret>,
@@ -92,6 +95,8 @@ const SETTINGS: &[(&str, bool, &str)] = &[
     ("TWILIO_ACCOUNT_SID", false, ""),
     ("TWILIO_AUTH_TOKEN", true, ""),
     ("TWILIO_API_BASE", false, "https://api.twilio.com"),
+    ("TWILIO_SHARED_KEY_SID", false, ""),
+    ("TWILIO_SHARED_KEY_SECRET", true, ""),
     ("VAPI_API_KEY", true, ""),
     ("VAPI_API_BASE", false, "https://api.vapi.ai"),
     ("VAPI_WEBHOOK_SECRET", true, ""),
@@ -258,6 +263,33 @@ impl Config {
             }
             _ => {}
         }
+        let twilio_shared_key_sid = src
+            .raw("TWILIO_SHARED_KEY_SID")
+            .map(|s| s.trim().to_string());
+        if let Some(sid) = &twilio_shared_key_sid {
+            if !is_sid(sid, "SK") {
+                return Err(ConfigError::new(
+                    "SWITCHBOARD_TWILIO_SHARED_KEY_SID",
+                    format!("'{sid}' is not a Twilio SharedKey SID: it starts with SK followed by 32 hex characters"),
+                ));
+            }
+        }
+        let twilio_shared_key_secret = src.secret("TWILIO_SHARED_KEY_SECRET")?;
+        match (&twilio_shared_key_sid, &twilio_shared_key_secret) {
+            (Some(_), None) => {
+                return Err(ConfigError::new(
+                    "SWITCHBOARD_TWILIO_SHARED_KEY_SECRET",
+                    "is required when SWITCHBOARD_TWILIO_SHARED_KEY_SID is set (the secret Twilio showed once when the key was created)",
+                ))
+            }
+            (None, Some(_)) => {
+                return Err(ConfigError::new(
+                    "SWITCHBOARD_TWILIO_SHARED_KEY_SID",
+                    "is required when SWITCHBOARD_TWILIO_SHARED_KEY_SECRET is set",
+                ))
+            }
+            _ => {}
+        }
         let secret_key = src.secret("SECRET_KEY")?;
         if let Some(key) = &secret_key {
             crate::crypto::SecretKey::from_base64(key.expose())
@@ -290,6 +322,8 @@ impl Config {
                 src.raw("TWILIO_API_BASE")
                     .unwrap_or("https://api.twilio.com"),
             )?,
+            twilio_shared_key_sid,
+            twilio_shared_key_secret,
             vapi_api_key: src.secret("VAPI_API_KEY")?,
             vapi_api_base: normalize_base_url(
                 "SWITCHBOARD_VAPI_API_BASE",
@@ -396,6 +430,11 @@ impl Config {
             ("TWILIO_ACCOUNT_SID", opt(&self.twilio_account_sid)),
             ("TWILIO_AUTH_TOKEN", secret(&self.twilio_auth_token)),
             ("TWILIO_API_BASE", self.twilio_api_base.clone()),
+            ("TWILIO_SHARED_KEY_SID", opt(&self.twilio_shared_key_sid)),
+            (
+                "TWILIO_SHARED_KEY_SECRET",
+                secret(&self.twilio_shared_key_secret),
+            ),
             ("VAPI_API_KEY", secret(&self.vapi_api_key)),
             ("VAPI_API_BASE", self.vapi_api_base.clone()),
             ("VAPI_WEBHOOK_SECRET", secret(&self.vapi_webhook_secret)),

@@ -3,6 +3,12 @@
 //! a repeated name contributes each distinct value, sorted)). For JSON bodies the URL
 //! carries `bodySHA256` and only the URL is signed. Like the helper libraries, a signature
 //! is accepted for the URL as given, without its port, or with the scheme's default port.
+//!
+//! A request signed with a Twilio SharedKey says so in
+//! `X-Twilio-Webhooks-Signature-Settings: key=<SharedKey SID>,algorithm=HMAC_SHA256`: the
+//! same string is then signed with HMAC-SHA256 keyed by that SharedKey's secret. The header
+//! decides the algorithm and the key; a request that names one is never checked with the
+//! other (no downgrade to the auth token's SHA-1).
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
@@ -29,10 +35,69 @@ pub fn signing_payload(url: &str, params: &[(String, String)]) -> String {
 
 /// The expected `X-Twilio-Signature` for `url` and form `params`.
 pub fn compute(auth_token: &str, url: &str, params: &[(String, String)]) -> String {
-    let mut mac =
-        Hmac::<Sha1>::new_from_slice(auth_token.as_bytes()).expect("HMAC accepts any key length");
-    mac.update(signing_payload(url, params).as_bytes());
-    STANDARD.encode(mac.finalize().into_bytes())
+    compute_with(Algorithm::Sha1, auth_token, url, params)
+}
+
+/// The two signing algorithms: HMAC-SHA1 keyed by the account's auth token (the classic
+/// mode) and HMAC-SHA256 keyed by a SharedKey's secret.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Algorithm {
+    Sha1,
+    Sha256,
+}
+
+pub fn compute_with(alg: Algorithm, key: &str, url: &str, params: &[(String, String)]) -> String {
+    let payload = signing_payload(url, params);
+    let digest = match alg {
+        Algorithm::Sha1 => {
+            let mut mac =
+                Hmac::<Sha1>::new_from_slice(key.as_bytes()).expect("HMAC accepts any key length");
+            mac.update(payload.as_bytes());
+            mac.finalize().into_bytes().to_vec()
+        }
+        Algorithm::Sha256 => {
+            let mut mac = Hmac::<Sha256>::new_from_slice(key.as_bytes())
+                .expect("HMAC accepts any key length");
+            mac.update(payload.as_bytes());
+            mac.finalize().into_bytes().to_vec()
+        }
+    };
+    STANDARD.encode(digest)
+}
+
+/// The parsed `X-Twilio-Webhooks-Signature-Settings` header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// The SharedKey SID (`SK…`) whose secret signed the request.
+    pub key: String,
+    pub algorithm: Algorithm,
+}
+
+/// Parses `key=SK…,algorithm=HMAC_SHA256`; the error says what is wrong (an unknown
+/// algorithm is an error, never a reason to try another one).
+pub fn parse_settings(header: &str) -> Result<Settings, String> {
+    let mut key = None;
+    let mut algorithm = None;
+    for part in header.split(',') {
+        let Some((name, value)) = part.split_once('=') else {
+            return Err(format!("'{}' is not name=value", part.trim()));
+        };
+        match name.trim().to_ascii_lowercase().as_str() {
+            "key" => key = Some(value.trim().to_string()),
+            "algorithm" => algorithm = Some(value.trim().to_string()),
+            // Unknown settings may be added by Twilio; they do not change the check.
+            _ => {}
+        }
+    }
+    let key = key
+        .filter(|k| !k.is_empty())
+        .ok_or("no key= (the SharedKey SID)")?;
+    let algorithm = match algorithm.as_deref() {
+        Some("HMAC_SHA256") => Algorithm::Sha256,
+        Some(other) => return Err(format!("unsupported algorithm '{other}'")),
+        None => return Err("no algorithm=".into()),
+    };
+    Ok(Settings { key, algorithm })
 }
 
 /// Hex SHA-256 of a JSON body, compared with the `bodySHA256` query parameter.
@@ -100,6 +165,17 @@ pub enum Signed<'a> {
 /// Checks a signature in constant time against every accepted URL variant. Returns the
 /// URL variant that matched.
 pub fn verify(auth_token: &str, url: &str, signed: Signed<'_>, signature: &str) -> Option<String> {
+    verify_with(Algorithm::Sha1, auth_token, url, signed, signature)
+}
+
+/// [`verify`] with the algorithm and key a request's signature settings chose.
+pub fn verify_with(
+    alg: Algorithm,
+    key: &str,
+    url: &str,
+    signed: Signed<'_>,
+    signature: &str,
+) -> Option<String> {
     let params: &[(String, String)] = match signed {
         Signed::Form(p) => p,
         Signed::Body(body) => {
@@ -115,7 +191,7 @@ pub fn verify(auth_token: &str, url: &str, signed: Signed<'_>, signature: &str) 
     };
     url_variants(url).into_iter().find(|candidate| {
         crate_ct_eq(
-            compute(auth_token, candidate, params).as_bytes(),
+            compute_with(alg, key, candidate, params).as_bytes(),
             signature.as_bytes(),
         )
     })
@@ -152,6 +228,38 @@ mod tests {
         p.iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
+    }
+
+    #[test]
+    fn shared_key_settings_parse_and_refuse_what_they_do_not_know() {
+        assert_eq!(
+            parse_settings("key=SK0123,algorithm=HMAC_SHA256"),
+            Ok(Settings {
+                key: "SK0123".into(),
+                algorithm: Algorithm::Sha256
+            })
+        );
+        assert_eq!(
+            parse_settings(" algorithm=HMAC_SHA256 , key=SK9, version=2").unwrap().key,
+            "SK9"
+        );
+        assert!(parse_settings("key=SK1,algorithm=HMAC_SHA1")
+            .unwrap_err()
+            .contains("unsupported algorithm 'HMAC_SHA1'"));
+        assert!(parse_settings("algorithm=HMAC_SHA256").unwrap_err().contains("no key="));
+        assert!(parse_settings("key=SK1").unwrap_err().contains("no algorithm="));
+        assert!(parse_settings("garbage").is_err());
+    }
+
+    #[test]
+    fn a_sha256_signature_verifies_only_as_sha256() {
+        let sha256 = compute_with(Algorithm::Sha256, TOKEN, URL, &params());
+        let sha1 = compute(TOKEN, URL, &params());
+        assert_ne!(sha256, sha1);
+        assert_eq!(STANDARD.decode(&sha256).unwrap().len(), 32);
+        assert!(verify_with(Algorithm::Sha256, TOKEN, URL, Signed::Form(&params()), &sha256).is_some());
+        assert!(verify_with(Algorithm::Sha256, TOKEN, URL, Signed::Form(&params()), &sha1).is_none());
+        assert!(verify(TOKEN, URL, Signed::Form(&params()), &sha256).is_none());
     }
 
     #[test]

@@ -378,3 +378,68 @@ async fn malformed_and_oversized_webhooks_get_4xx_without_side_effects() {
     let wrong_method = client().get(app.url("/twilio/voice")).send().await.unwrap();
     assert!(wrong_method.status().is_client_error());
 }
+
+const SHARED_KEY_SID: &str = "SK0123456789abcdef0123456789abcdef";
+const SHARED_KEY_SECRET: &str = "test-shared-key-secret-0123456789";
+
+#[tokio::test]
+async fn shared_key_signatures_verify_with_sha256_and_never_downgrade() {
+    use switchboard::domain::signature::{compute_with, Algorithm};
+    let app = spawn_app_with(&[
+        ("SWITCHBOARD_TWILIO_SHARED_KEY_SID", SHARED_KEY_SID),
+        ("SWITCHBOARD_TWILIO_SHARED_KEY_SECRET", SHARED_KEY_SECRET),
+    ])
+    .await;
+    let master = app.state.twilio_master.clone().unwrap();
+    let url = app.url("/twilio/voice");
+    let p = params(&master.account_sid);
+    let post = |signature: String, settings: Option<&'static str>| {
+        let mut req = client()
+            .post(&url)
+            .header("X-Twilio-Signature", signature)
+            .form(&p);
+        if let Some(s) = settings {
+            req = req.header("X-Twilio-Webhooks-Signature-Settings", s);
+        }
+        async move { req.send().await.unwrap().status().as_u16() }
+    };
+    let settings = "key=SK0123456789abcdef0123456789abcdef,algorithm=HMAC_SHA256";
+    let sha256 = compute_with(Algorithm::Sha256, SHARED_KEY_SECRET, &url, &p);
+    assert_eq!(post(sha256.clone(), Some(settings)).await, 200);
+    // The header says SHA-256: the auth token's SHA-1 signature is not accepted instead.
+    let sha1 = compute(&master.auth_token, &url, &p);
+    assert_eq!(post(sha1.clone(), Some(settings)).await, 403, "downgrade");
+    // SHA-256 keyed by the auth token is not the SharedKey's signature either.
+    let wrong_key = compute_with(Algorithm::Sha256, &master.auth_token, &url, &p);
+    assert_eq!(post(wrong_key, Some(settings)).await, 403);
+    // An unknown key id or algorithm fails closed.
+    let other = "key=SKffffffffffffffffffffffffffffffff,algorithm=HMAC_SHA256";
+    assert_eq!(post(sha256.clone(), Some(other)).await, 403);
+    let sha1_alg = "key=SK0123456789abcdef0123456789abcdef,algorithm=HMAC_SHA1";
+    assert_eq!(post(sha1.clone(), Some(sha1_alg)).await, 403);
+    assert_eq!(post(sha256.clone(), Some("nonsense")).await, 403);
+    // Without the header, the classic auth-token signature still works.
+    assert_eq!(post(sha1, None).await, 200);
+    assert_eq!(post(sha256.clone(), None).await, 403, "SHA-256 needs its header");
+    let refused = app.count(
+        "SELECT count(*) FROM webhook_ledger WHERE route = '/twilio/voice' AND signature = 'invalid'",
+    );
+    assert_eq!(refused, 6);
+
+    // An appliance with no SharedKey configured refuses SharedKey-signed requests.
+    let plain = spawn_app().await;
+    let master = plain.state.twilio_master.clone().unwrap();
+    let url = plain.url("/twilio/voice");
+    let p = params(&master.account_sid);
+    let sig = compute_with(Algorithm::Sha256, SHARED_KEY_SECRET, &url, &p);
+    let status = client()
+        .post(&url)
+        .header("X-Twilio-Signature", sig)
+        .header("X-Twilio-Webhooks-Signature-Settings", settings)
+        .form(&p)
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 403);
+}

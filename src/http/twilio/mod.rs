@@ -5,7 +5,7 @@ mod routes;
 
 use crate::app::AppState;
 use crate::db::ledger;
-use crate::domain::signature::{self, Signed};
+use crate::domain::signature::{self, Algorithm, Signed};
 use crate::frontdesk::FrontdeskError;
 use crate::http::auth::client_ip;
 use crate::twiml::TwiML;
@@ -94,6 +94,8 @@ enum Verdict {
 struct Incoming {
     is_json: bool,
     signature: Option<String>,
+    /// `X-Twilio-Webhooks-Signature-Settings`, present when a SharedKey signed the request.
+    signature_settings: Option<String>,
     path: String,
 }
 
@@ -181,12 +183,50 @@ fn verify(
     } else {
         Signed::Form(&request.params)
     };
-    match signature::verify(&creds.auth_token, url, signed, signature) {
+    // The signature settings header chooses the algorithm and the key; without it the
+    // account's auth token and SHA-1. The two never stand in for each other.
+    let (alg, key) = match req.signature_settings.as_deref() {
+        None => (Algorithm::Sha1, creds.auth_token.clone()),
+        Some(header) => match shared_key(state, header) {
+            Ok(chosen) => chosen,
+            Err(reason) => {
+                log::warn!("Twilio request to {} refused: {reason}", req.path);
+                return Verdict::Rejected {
+                    verdict: "invalid",
+                    reason,
+                };
+            }
+        },
+    };
+    match signature::verify_with(alg, &key, url, signed, signature) {
         Some(_) => Verdict::Valid(request),
         None => Verdict::Rejected {
             verdict: "invalid",
-            reason: format!("signature does not match the URL {url} (check SWITCHBOARD_PUBLIC_URL and any proxy rewriting)"),
+            reason: format!("signature ({alg:?}) does not match the URL {url} (check SWITCHBOARD_PUBLIC_URL and any proxy rewriting)"),
         },
+    }
+}
+
+/// The algorithm and secret named by `X-Twilio-Webhooks-Signature-Settings`, or why the
+/// request cannot be checked (fails closed).
+fn shared_key(state: &AppState, header: &str) -> Result<(Algorithm, String), String> {
+    let settings = signature::parse_settings(header)
+        .map_err(|e| format!("X-Twilio-Webhooks-Signature-Settings: {e}"))?;
+    match (
+        &state.config.twilio_shared_key_sid,
+        &state.config.twilio_shared_key_secret,
+    ) {
+        (Some(sid), Some(secret)) if *sid == settings.key => {
+            Ok((settings.algorithm, secret.expose().to_string()))
+        }
+        (Some(sid), _) => Err(format!(
+            "signed with SharedKey {} but SWITCHBOARD_TWILIO_SHARED_KEY_SID is {sid}",
+            settings.key
+        )),
+        (None, _) => Err(format!(
+            "signed with SharedKey {} but no SharedKey is configured (SWITCHBOARD_TWILIO_SHARED_KEY_SID / _SECRET)",
+            settings.key
+        )),
     }
 }
 
@@ -224,6 +264,9 @@ where
                 .get("x-twilio-signature")
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_string),
+            signature_settings: h
+                .get("x-twilio-webhooks-signature-settings")
+                .map(|v| v.to_str().unwrap_or("(not text)").to_string()),
             path: req.path().to_string(),
         };
         let request = parse(r.is_json, &body);
