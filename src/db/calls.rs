@@ -250,9 +250,18 @@ pub fn facts(
     Ok(crate::domain::textback::CallFacts {
         connected: call.answered_at.is_some(),
         voicemail_left: voicemail_left(conn, call.id)?,
-        duration_secs: call.duration_seconds.unwrap_or(0).max(0) as u32,
+        duration_secs: u32::try_from(call.duration_seconds.or_else(|| elapsed(call)).unwrap_or(0).max(0))
+            .unwrap_or(u32::MAX),
         failed: call.status == "failed",
     })
+}
+
+/// Whole seconds from the call's start to its end as this appliance saw them: the duration
+/// when Twilio's was missing or out of range.
+fn elapsed(call: &Call) -> Option<i64> {
+    let start = chrono::DateTime::parse_from_rfc3339(&call.started_at).ok()?;
+    let end = chrono::DateTime::parse_from_rfc3339(call.ended_at.as_deref()?).ok()?;
+    Some((end - start).num_seconds())
 }
 
 /// A voicemail with audio exists for the call.

@@ -938,3 +938,47 @@ async fn a_voicemail_recording_plays_through_the_authenticated_proxy() {
     let err = crate::helpers::expect_error(resp, 502, "provider_error").await;
     assert_eq!(err["provider"], "twilio");
 }
+
+#[tokio::test]
+async fn out_of_range_durations_are_ignored_not_wrapped_and_the_outcome_uses_the_calls_own_times() {
+    let app = spawn_app_with(&instant()).await;
+    let tw = app.twilio();
+    let duration = |sid: &str| -> Option<i64> {
+        app.db()
+            .conn()
+            .unwrap()
+            .query_row(
+                "SELECT duration_seconds FROM calls WHERE call_sid = ?1",
+                [sid],
+                |r| r.get(0),
+            )
+            .unwrap()
+    };
+    // 2^32 + 1 seconds: as a u32 that would be a 1 s misdial.
+    tw.call("CA0031", "+14155550131", MAIN_LINE).await;
+    app.db()
+        .conn()
+        .unwrap()
+        .execute(
+            "UPDATE calls SET started_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-90 seconds') WHERE call_sid = 'CA0031'",
+            [],
+        )
+        .unwrap();
+    tw.status("CA0031", "+14155550131", MAIN_LINE, "completed", "4294967297")
+        .await;
+    assert_eq!(duration("CA0031"), None);
+    // The call rang 90 s by our own clock: missed (texted back), not a misdial.
+    app.wait_count(
+        "SELECT count(*) FROM calls WHERE call_sid = 'CA0031' AND outcome = 'missed'",
+        1,
+    )
+    .await;
+    tw.call("CA0032", "+14155550132", MAIN_LINE).await;
+    tw.status("CA0032", "+14155550132", MAIN_LINE, "completed", "-5")
+        .await;
+    assert_eq!(duration("CA0032"), None, "a negative duration is not stored");
+    tw.call("CA0033", "+14155550133", MAIN_LINE).await;
+    tw.status("CA0033", "+14155550133", MAIN_LINE, "completed", "42")
+        .await;
+    assert_eq!(duration("CA0033"), Some(42));
+}

@@ -34,11 +34,28 @@ fn voice_params(r: &TwilioRequest) -> Result<VoiceParams, FrontdeskError> {
     })
 }
 
+/// Twilio ends every call within 24 h (its `TimeLimit` maximum); a duration outside
+/// 0..=86 400 s is a bad field.
+const MAX_DURATION_SECS: i64 = 24 * 3600;
+
+/// A duration parameter in seconds, parsed into its range at the edge: a malformed or
+/// out-of-range value is ignored and logged, never wrapped or stored as is.
+fn seconds(r: &TwilioRequest, key: &str) -> Option<i64> {
+    let raw = r.get(key).filter(|v| !v.is_empty())?;
+    match raw.trim().parse::<i64>() {
+        Ok(n) if (0..=MAX_DURATION_SECS).contains(&n) => Some(n),
+        _ => {
+            log::warn!("ignoring {key}={raw:?}: not a number of seconds between 0 and {MAX_DURATION_SECS}");
+            None
+        }
+    }
+}
+
 fn recording(r: &TwilioRequest) -> Recording {
     Recording {
         sid: r.owned("RecordingSid"),
         url: r.owned("RecordingUrl"),
-        duration: r.get("RecordingDuration").and_then(|d| d.parse().ok()),
+        duration: seconds(r, "RecordingDuration"),
         status: r.owned("RecordingStatus"),
     }
 }
@@ -159,7 +176,7 @@ twilio_route!(
 
 twilio_route!(voice_status, "/twilio/voice/status", |state, r| {
     let status = r.require("CallStatus")?;
-    let duration = r.get("CallDuration").and_then(|d| d.parse().ok());
+    let duration = seconds(&r, "CallDuration");
     voice::status(&state, voice_params(&r)?, status, duration)
         .await
         .map(|_| Reply::Empty)
