@@ -166,6 +166,7 @@ impl Application {
             flows: Default::default(),
             public_url,
             started_at: Instant::now(),
+            readiness: Default::default(),
             me: Default::default(),
         });
         let _ = state.me.set(Arc::downgrade(&state));

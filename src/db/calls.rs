@@ -250,8 +250,13 @@ pub fn facts(
     Ok(crate::domain::textback::CallFacts {
         connected: call.answered_at.is_some(),
         voicemail_left: voicemail_left(conn, call.id)?,
-        duration_secs: u32::try_from(call.duration_seconds.or_else(|| elapsed(call)).unwrap_or(0).max(0))
-            .unwrap_or(u32::MAX),
+        duration_secs: u32::try_from(
+            call.duration_seconds
+                .or_else(|| elapsed(call))
+                .unwrap_or(0)
+                .max(0),
+        )
+        .unwrap_or(u32::MAX),
         failed: call.status == "failed",
     })
 }

@@ -240,14 +240,20 @@ mod tests {
             })
         );
         assert_eq!(
-            parse_settings(" algorithm=HMAC_SHA256 , key=SK9, version=2").unwrap().key,
+            parse_settings(" algorithm=HMAC_SHA256 , key=SK9, version=2")
+                .unwrap()
+                .key,
             "SK9"
         );
         assert!(parse_settings("key=SK1,algorithm=HMAC_SHA1")
             .unwrap_err()
             .contains("unsupported algorithm 'HMAC_SHA1'"));
-        assert!(parse_settings("algorithm=HMAC_SHA256").unwrap_err().contains("no key="));
-        assert!(parse_settings("key=SK1").unwrap_err().contains("no algorithm="));
+        assert!(parse_settings("algorithm=HMAC_SHA256")
+            .unwrap_err()
+            .contains("no key="));
+        assert!(parse_settings("key=SK1")
+            .unwrap_err()
+            .contains("no algorithm="));
         assert!(parse_settings("garbage").is_err());
     }
 
@@ -257,8 +263,22 @@ mod tests {
         let sha1 = compute(TOKEN, URL, &params());
         assert_ne!(sha256, sha1);
         assert_eq!(STANDARD.decode(&sha256).unwrap().len(), 32);
-        assert!(verify_with(Algorithm::Sha256, TOKEN, URL, Signed::Form(&params()), &sha256).is_some());
-        assert!(verify_with(Algorithm::Sha256, TOKEN, URL, Signed::Form(&params()), &sha1).is_none());
+        assert!(verify_with(
+            Algorithm::Sha256,
+            TOKEN,
+            URL,
+            Signed::Form(&params()),
+            &sha256
+        )
+        .is_some());
+        assert!(verify_with(
+            Algorithm::Sha256,
+            TOKEN,
+            URL,
+            Signed::Form(&params()),
+            &sha1
+        )
+        .is_none());
         assert!(verify(TOKEN, URL, Signed::Form(&params()), &sha256).is_none());
     }
 

@@ -89,15 +89,34 @@ async fn healthz() -> HttpResponse {
         .body("ok\n")
 }
 
-/// Readiness: the database takes a write and the schema is current.
+/// The last readiness probe and when it ran.
+#[derive(Default)]
+pub struct Readiness(tokio::sync::Mutex<Option<(std::time::Instant, Result<u32, String>)>>);
+
+/// How long a probe's answer is reused: `/readyz` needs no credentials, so however often
+/// it is called, the database sees at most one probe write per this interval.
+const READY_TTL: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Readiness: the database takes a write and the schema is current. One probe at a time;
+/// callers within [`READY_TTL`] of it get its answer.
 async fn readyz(state: web::Data<AppState>) -> HttpResponse {
-    let result = state
-        .db
-        .run(|c| -> Result<u32, crate::db::DbError> {
-            settings::set(c, "readyz_probe", &crate::db::now())?;
-            Ok(migrations::current_version(c)?)
-        })
-        .await;
+    let mut last = state.readiness.0.lock().await;
+    let result = match &*last {
+        Some((at, result)) if at.elapsed() < READY_TTL => result.clone(),
+        _ => {
+            let result = state
+                .db
+                .run(|c| -> Result<u32, crate::db::DbError> {
+                    settings::set(c, "readyz_probe", &crate::db::now())?;
+                    Ok(migrations::current_version(c)?)
+                })
+                .await
+                .map_err(|e| e.to_string());
+            *last = Some((std::time::Instant::now(), result.clone()));
+            result
+        }
+    };
+    drop(last);
     let latest = migrations::latest_version();
     match result {
         Ok(v) if v == latest => HttpResponse::Ok().json(json!({ "status": "ready", "schemaVersion": v })),

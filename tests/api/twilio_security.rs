@@ -420,7 +420,11 @@ async fn shared_key_signatures_verify_with_sha256_and_never_downgrade() {
     assert_eq!(post(sha256.clone(), Some("nonsense")).await, 403);
     // Without the header, the classic auth-token signature still works.
     assert_eq!(post(sha1, None).await, 200);
-    assert_eq!(post(sha256.clone(), None).await, 403, "SHA-256 needs its header");
+    assert_eq!(
+        post(sha256.clone(), None).await,
+        403,
+        "SHA-256 needs its header"
+    );
     let refused = app.count(
         "SELECT count(*) FROM webhook_ledger WHERE route = '/twilio/voice' AND signature = 'invalid'",
     );

@@ -964,8 +964,14 @@ async fn out_of_range_durations_are_ignored_not_wrapped_and_the_outcome_uses_the
             [],
         )
         .unwrap();
-    tw.status("CA0031", "+14155550131", MAIN_LINE, "completed", "4294967297")
-        .await;
+    tw.status(
+        "CA0031",
+        "+14155550131",
+        MAIN_LINE,
+        "completed",
+        "4294967297",
+    )
+    .await;
     assert_eq!(duration("CA0031"), None);
     // The call rang 90 s by our own clock: missed (texted back), not a misdial.
     app.wait_count(
@@ -976,7 +982,11 @@ async fn out_of_range_durations_are_ignored_not_wrapped_and_the_outcome_uses_the
     tw.call("CA0032", "+14155550132", MAIN_LINE).await;
     tw.status("CA0032", "+14155550132", MAIN_LINE, "completed", "-5")
         .await;
-    assert_eq!(duration("CA0032"), None, "a negative duration is not stored");
+    assert_eq!(
+        duration("CA0032"),
+        None,
+        "a negative duration is not stored"
+    );
     tw.call("CA0033", "+14155550133", MAIN_LINE).await;
     tw.status("CA0033", "+14155550133", MAIN_LINE, "completed", "42")
         .await;

@@ -45,7 +45,9 @@ fn seconds(r: &TwilioRequest, key: &str) -> Option<i64> {
     match raw.trim().parse::<i64>() {
         Ok(n) if (0..=MAX_DURATION_SECS).contains(&n) => Some(n),
         _ => {
-            log::warn!("ignoring {key}={raw:?}: not a number of seconds between 0 and {MAX_DURATION_SECS}");
+            log::warn!(
+                "ignoring {key}={raw:?}: not a number of seconds between 0 and {MAX_DURATION_SECS}"
+            );
             None
         }
     }
