@@ -52,6 +52,8 @@ pub struct RateLimitConfig {
     pub auth_failures_per_ip: u32,
     pub api_per_principal: u32,
     pub login_per_ip_email: u32,
+    /// Login attempts per IP across every email (password spraying).
+    pub login_per_ip: u32,
 }
 
 #[derive(Debug, Clone)]
@@ -112,6 +114,7 @@ const SETTINGS: &[(&str, bool, &str)] = &[
     ("RATE_AUTH_FAILURES_PER_MIN", false, "60"),
     ("RATE_API_PER_MIN", false, "600"),
     ("RATE_LOGIN_PER_MIN", false, "5"),
+    ("RATE_LOGIN_PER_IP_PER_MIN", false, "20"),
 ];
 
 /// The raw `SWITCHBOARD_*` values after merging every source, keyed by full variable name.
@@ -343,6 +346,7 @@ impl Config {
                 auth_failures_per_ip: src.per_minute("RATE_AUTH_FAILURES_PER_MIN")?,
                 api_per_principal: src.per_minute("RATE_API_PER_MIN")?,
                 login_per_ip_email: src.per_minute("RATE_LOGIN_PER_MIN")?,
+                login_per_ip: src.per_minute("RATE_LOGIN_PER_IP_PER_MIN")?,
             },
             unknown_vars: unknown_vars(src),
         };
@@ -465,6 +469,7 @@ impl Config {
             ),
             ("RATE_API_PER_MIN", r.api_per_principal.to_string()),
             ("RATE_LOGIN_PER_MIN", r.login_per_ip_email.to_string()),
+            ("RATE_LOGIN_PER_IP_PER_MIN", r.login_per_ip.to_string()),
         ]
         .into_iter()
         .map(|(k, v)| (format!("{PREFIX}{k}"), v))
@@ -566,6 +571,7 @@ mod tests {
         assert_eq!(c.vapi_api_base, "https://api.vapi.ai");
         assert!(!c.trust_proxy);
         assert_eq!(c.rate_limits.login_per_ip_email, 5);
+        assert_eq!(c.rate_limits.login_per_ip, 20);
         assert_eq!(c.rate_limits.api_per_principal, 600);
     }
 

@@ -59,8 +59,10 @@ pub struct RateLimits {
     pub auth_failures: Limiter,
     /// The JSON API per token or session.
     pub api: Limiter,
-    /// Login attempts per IP + email.
+    /// Login attempts per IP + email (guessing one account's password).
     pub login: Limiter,
+    /// Login attempts per IP whatever the email (one password tried on every account).
+    pub login_ip: Limiter,
     pending: Mutex<HashMap<(&'static str, String, String), u32>>,
 }
 
@@ -71,16 +73,18 @@ impl RateLimits {
             auth_failures: Limiter::per_minute("auth_failures", cfg.auth_failures_per_ip),
             api: Limiter::per_minute("api", cfg.api_per_principal),
             login: Limiter::per_minute("login", cfg.login_per_ip_email),
+            login_ip: Limiter::per_minute("login_ip", cfg.login_per_ip),
             pending: Mutex::new(HashMap::new()),
         }
     }
 
-    pub fn all(&self) -> [&Limiter; 4] {
+    pub fn all(&self) -> [&Limiter; 5] {
         [
             &self.twilio_voice,
             &self.auth_failures,
             &self.api,
             &self.login,
+            &self.login_ip,
         ]
     }
 
@@ -162,6 +166,7 @@ mod tests {
             auth_failures_per_ip: per_min,
             api_per_principal: per_min,
             login_per_ip_email: per_min,
+            login_per_ip: per_min,
         })
     }
 

@@ -466,3 +466,27 @@ async fn a_bad_path_parameter_is_a_400_not_a_500() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn one_ip_spraying_a_password_over_many_emails_is_429_while_the_per_account_limit_stays() {
+    let app = spawn_app_with(&[
+        ("SWITCHBOARD_RATE_LOGIN_PER_MIN", "3"),
+        ("SWITCHBOARD_RATE_LOGIN_PER_IP_PER_MIN", "6"),
+    ])
+    .await;
+    let c = client();
+    let attempt = |email: String| {
+        c.post(app.url("/api/auth/login"))
+            .json(&json!({ "email": email, "password": "Summer2026!" }))
+            .send()
+    };
+    // Each email is tried once, well under its own limit; the IP runs out after six.
+    for i in 0..6 {
+        let resp = attempt(format!("user{i}@example.com")).await.unwrap();
+        assert_eq!(resp.status(), 401, "attempt {i}");
+    }
+    let limited = attempt("user6@example.com".into()).await.unwrap();
+    assert!(limited.headers().get("retry-after").is_some());
+    expect_error(limited, 429, "rate_limited").await;
+    assert!(app.state.rate_limits.login_ip.rejected() >= 1);
+}

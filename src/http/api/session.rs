@@ -56,6 +56,7 @@ pub async fn login(
     state
         .rate_limits
         .check(&state.rate_limits.login, &format!("{ip}|{email}"))
+        .and_then(|()| state.rate_limits.check(&state.rate_limits.login_ip, &ip))
         .map_err(|retry_after| ApiError::RateLimited { retry_after })?;
     let lookup = email.clone();
     let stored = state
