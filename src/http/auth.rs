@@ -79,9 +79,12 @@ impl FromRequest for Auth {
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        // Already authenticated by the idempotency layer for this request.
+        // Already decided by [`authenticate`] for this request.
         if let Some(auth) = req.extensions().get::<Auth>().cloned() {
             return Box::pin(async move { Ok(auth) });
+        }
+        if let Some(AuthFailed(e)) = req.extensions().get::<AuthFailed>().cloned() {
+            return Box::pin(async move { Err(e) });
         }
         let state = req.app_data::<web::Data<AppState>>().cloned();
         let bearer = bearer_token(req);
@@ -186,4 +189,30 @@ impl Auth {
             ip: Some(&self.ip),
         }
     }
+}
+
+/// The caller could not be authenticated; kept so the handler's extractor answers it at once.
+#[derive(Clone)]
+struct AuthFailed(ApiError);
+
+/// Authenticates every `/api` request before its handler runs, so the handler's `Auth` /
+/// `Writer` extractors are decided immediately: actix polls a handler's extractors
+/// together, and a body that fails to parse would otherwise answer 400 before a slower
+/// credential lookup could answer 401 or 403. Authorisation comes before validation.
+pub async fn authenticate(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
+) -> Result<actix_web::dev::ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
+    use actix_web::HttpMessage;
+    match Auth::from_request(req.request(), &mut Payload::None).await {
+        Ok(auth) => {
+            req.extensions_mut().insert(auth);
+        }
+        Err(e) => {
+            req.extensions_mut().insert(AuthFailed(e));
+        }
+    }
+    next.call(req)
+        .await
+        .map(actix_web::dev::ServiceResponse::map_into_boxed_body)
 }

@@ -55,6 +55,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             web::scope("/api")
                 .app_data(web::PayloadConfig::new(API_BODY_LIMIT))
                 .wrap(actix_web::middleware::from_fn(idempotency::layer))
+                // Outermost: decides the caller before idempotency and the handlers.
+                .wrap(actix_web::middleware::from_fn(auth::authenticate))
                 .configure(api::routes)
                 .default_service(web::to(api_not_found)),
         )

@@ -490,3 +490,57 @@ async fn one_ip_spraying_a_password_over_many_emails_is_429_while_the_per_accoun
     expect_error(limited, 429, "rate_limited").await;
     assert!(app.state.rate_limits.login_ip.rejected() >= 1);
 }
+
+#[tokio::test]
+async fn who_may_ask_is_decided_before_what_was_asked_is_parsed() {
+    let app = spawn_app().await;
+    let (viewer, csrf) = app
+        .user_client("Demo Plumbing", "viewer@example.com", UserRole::Viewer)
+        .await;
+    // Malformed and wrongly-typed bodies to routes a viewer may not use: 403, not 400.
+    for (method, path, body) in [
+        (reqwest::Method::PATCH, "/api/org", "{not json"),
+        (reqwest::Method::POST, "/api/agents", r#"{"name": 5}"#),
+        (reqwest::Method::PUT, "/api/call-flow", "[]"),
+        (reqwest::Method::POST, "/api/users", "{"),
+        (
+            reqwest::Method::PUT,
+            "/api/feature-flags/missed_call_textback/override",
+            r#"{"enabled": "yes"}"#,
+        ),
+    ] {
+        let resp = viewer
+            .request(method.clone(), app.url(path))
+            .header("x-csrf-token", &csrf)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let err = expect_error(resp, 403, "read_only").await;
+        assert!(
+            err["message"].as_str().unwrap().contains("viewer"),
+            "{method} {path}: {err}"
+        );
+    }
+    // Without credentials the same requests are 401.
+    let resp = client()
+        .patch(app.url("/api/org"))
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    expect_error(resp, 401, "unauthenticated").await;
+    // An owner with the same malformed body gets the 400 that names the problem.
+    let (owner, csrf) = app.owner().await;
+    let resp = owner
+        .patch(app.url("/api/org"))
+        .header("x-csrf-token", &csrf)
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+}
