@@ -280,9 +280,9 @@ mod tests {
     #[test]
     fn the_voicemail_recorder_matches_the_spec() {
         assert_eq!(
-            TwiML::new().record_voicemail(180).render(),
+            TwiML::new().record_voicemail(120).render(),
             format!(
-                "{HEAD}<Response><Record maxLength=\"180\" playBeep=\"true\" transcribe=\"true\" \
+                "{HEAD}<Response><Record maxLength=\"120\" playBeep=\"true\" transcribe=\"true\" \
                  transcribeCallback=\"/twilio/voice/transcription\" recordingStatusCallback=\"/twilio/voice/recording\" \
                  action=\"/twilio/voice/voicemail-done\"/></Response>"
             )

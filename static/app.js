@@ -206,8 +206,11 @@ async function loadVoicemail() {
       (v.durationSeconds == null ? '' : ` · ${v.durationSeconds} s`);
     const text = document.createElement('p');
     text.className = 'vm-transcript';
-    text.textContent = v.transcriptionText ||
-      (v.transcriptionStatus === 'pending' ? 'Transcript on its way…' : 'No transcript for this message.');
+    // Twilio transcribes recordings of 2 to 120 seconds only.
+    text.textContent = v.transcriptionText
+      || (v.transcriptionStatus === 'pending' ? 'Transcript on its way…'
+        : v.durationSeconds > 120 ? 'Longer than 2 minutes, so not transcribed: listen to the recording.'
+          : 'No transcript for this message.');
     card.append(head, text);
     if (v.recordingSid) {
       const audio = document.createElement('audio');

@@ -135,6 +135,16 @@ impl Default for Recording {
     }
 }
 
+/// Twilio transcribes recordings of 2 to 120 seconds only (its error 13617): a longer
+/// voicemail is kept, with its recording, but never gets a transcript.
+pub const TRANSCRIBE_MAX_SECS: u32 = 120;
+pub const TRANSCRIBE_MIN_SECS: u32 = 2;
+
+/// Can Twilio transcribe a recording this long?
+pub fn transcribable(duration_secs: i64) -> bool {
+    (i64::from(TRANSCRIBE_MIN_SECS)..=i64::from(TRANSCRIBE_MAX_SECS)).contains(&duration_secs)
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
 pub struct Voicemail {
@@ -148,7 +158,7 @@ impl Default for Voicemail {
         Voicemail {
             prompt: "Please leave a message after the beep. Press any key when you are done."
                 .into(),
-            max_length_secs: 180,
+            max_length_secs: TRANSCRIBE_MAX_SECS,
             goodbye: "Thank you for your message. Goodbye.".into(),
         }
     }
@@ -335,6 +345,21 @@ impl CallFlow {
             .weekly
             .get(day)
             .is_some_and(|ranges| ranges.iter().any(|r| in_range(r, local.time())))
+    }
+
+    /// What the flow does that the owner should know although it is allowed: a voicemail
+    /// longer than Twilio can transcribe keeps its recording but gets no transcript.
+    pub fn notices(&self) -> Vec<FlowProblem> {
+        let mut out = Vec::new();
+        if self.voicemail.max_length_secs > TRANSCRIBE_MAX_SECS {
+            out.push(FlowProblem {
+                path: "voicemail.maxLengthSecs".into(),
+                message: format!(
+                    "messages longer than {TRANSCRIBE_MAX_SECS} s are kept but not transcribed (Twilio transcribes {TRANSCRIBE_MIN_SECS} to {TRANSCRIBE_MAX_SECS} s); the owner's text says so and links the recording"
+                ),
+            });
+        }
+        out
     }
 
     /// The no-dead-ends check (SPEC §3.3): every way a caller can go ends at a person, a

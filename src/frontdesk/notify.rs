@@ -4,6 +4,7 @@
 use super::messaging::{self, Outbound};
 use crate::app::AppState;
 use crate::db::{calls, leads, numbers, voicemails};
+use crate::domain::callflow::TRANSCRIBE_MAX_SECS;
 use serde_json::json;
 
 fn clip(s: &str, max: usize) -> String {
@@ -37,7 +38,10 @@ pub async fn voicemail(state: &AppState, id: i64) {
             let duration = vm.duration_seconds.map(|d| format!(" ({d} s)")).unwrap_or_default();
             let transcript = match (vm.transcription_status.as_str(), vm.transcription_text.as_deref()) {
                 ("completed", Some(t)) if !t.trim().is_empty() => format!(" \"{}\"", clip(t.trim(), 300)),
-                _ => " (no transcript)".to_string(),
+                _ => match vm.duration_seconds {
+                    Some(d) if d > i64::from(TRANSCRIBE_MAX_SECS) => format!(" (over {TRANSCRIBE_MAX_SECS} s, so not transcribed: listen to it)"),
+                    _ => " (no transcript)".to_string(),
+                },
             };
             let body = format!("New voicemail from {caller}{duration} on {line}:{transcript} Listen: {public_url}/#voicemail");
             calls::event(c, call.id, "notify.voicemail", None, Some("notify:voicemail"))?;

@@ -6,7 +6,9 @@ use super::FrontdeskError;
 use crate::app::AppState;
 use crate::db::callflows::FlowCache;
 use crate::db::{agents, calls, numbers, voicemails};
-use crate::domain::callflow::{AfterHoursAction, CallFlow, MenuAction, RecordingMode};
+use crate::domain::callflow::{
+    transcribable, AfterHoursAction, CallFlow, MenuAction, RecordingMode,
+};
 use crate::domain::phone::redact;
 use crate::domain::textback::{outcome, Outcome};
 use crate::domain::{FlagKey, NumberHandler, NumberRole};
@@ -521,7 +523,8 @@ pub async fn recording(
                 Some(json!({ "status": rec.status, "duration": rec.duration })),
                 Some(&format!("recording:{sid}")),
             )?;
-            if !completed {
+            // Twilio transcribes only 2–120 s: do not wait for a transcript that cannot come.
+            if !completed || rec.duration.is_some_and(|d| !transcribable(d)) {
                 voicemails::mark_no_transcript(c, id)?;
             }
             if ctx.ended {

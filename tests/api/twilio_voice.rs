@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 
 const HEAD: &str = r#"<?xml version="1.0" encoding="UTF-8"?>"#;
 const DEMO_MENU: &str = r#"<Gather input="dtmf" numDigits="1" timeout="5" actionOnEmptyResult="true" action="/twilio/voice/menu?attempt=1"><Say>Thanks for calling Demo Plumbing.</Say><Say>For sales, press 1.</Say><Say>For support, press 2.</Say><Say>To leave a message, press 9.</Say><Say>To hear these options again, press star.</Say></Gather>"#;
-const VOICEMAIL: &str = r#"<Say>Please leave a message after the beep. Press any key when you are done.</Say><Record maxLength="180" playBeep="true" transcribe="true" transcribeCallback="/twilio/voice/transcription" recordingStatusCallback="/twilio/voice/recording" action="/twilio/voice/voicemail-done"/><Say>Thank you for your message. Goodbye.</Say><Hangup/>"#;
+const VOICEMAIL: &str = r#"<Say>Please leave a message after the beep. Press any key when you are done.</Say><Record maxLength="120" playBeep="true" transcribe="true" transcribeCallback="/twilio/voice/transcription" recordingStatusCallback="/twilio/voice/recording" action="/twilio/voice/voicemail-done"/><Say>Thank you for your message. Goodbye.</Say><Hangup/>"#;
 const TEXTBACK: &str =
     "Sorry we missed your call — reply with what you need and we'll get back to you.";
 
@@ -991,4 +991,76 @@ async fn out_of_range_durations_are_ignored_not_wrapped_and_the_outcome_uses_the
     tw.status("CA0033", "+14155550133", MAIN_LINE, "completed", "42")
         .await;
     assert_eq!(duration("CA0033"), Some(42));
+}
+
+#[tokio::test]
+async fn a_voicemail_longer_than_twilio_transcribes_is_kept_and_the_owner_told_at_once() {
+    let app = spawn_app_with(&instant()).await;
+    let (c, csrf) = app.owner().await;
+    let mut flow: Value = c
+        .get(app.url("/api/call-flow"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(flow["callFlow"]["voicemail"]["maxLengthSecs"], 120);
+    assert_eq!(flow["notices"], json!([]), "the default promises only what Twilio does");
+    flow["callFlow"]["voicemail"]["maxLengthSecs"] = json!(300);
+    let saved: Value = c
+        .put(app.url("/api/call-flow"))
+        .header("x-csrf-token", &csrf)
+        .json(&flow["callFlow"])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(saved["notices"][0]["path"], "voicemail.maxLengthSecs");
+    assert!(saved["notices"][0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("not transcribed"));
+    let tw = app.twilio();
+    tw.call("CA0041", CALLER, MAIN_LINE).await;
+    let vm = tw.press("CA0041", 1, "9").await;
+    assert!(vm.contains(r#"<Record maxLength="300""#), "{vm}");
+    // A 200 s message: no transcript will come, so the owner is told now, and why.
+    tw.post(
+        "/twilio/voice/recording",
+        &[
+            ("CallSid", "CA0041"),
+            ("RecordingSid", "RE0041"),
+            ("RecordingUrl", "https://api.twilio.com/rec/RE0041"),
+            ("RecordingStatus", "completed"),
+            ("RecordingDuration", "200"),
+        ],
+    )
+    .await;
+    app.wait_count(
+        "SELECT count(*) FROM voicemails WHERE recording_sid = 'RE0041' AND transcription_status = 'absent'",
+        1,
+    )
+    .await;
+    for _ in 0..100 {
+        if app.sandbox().sent_messages().iter().any(|m| m.to == OWNER_MOBILE) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let to_owner: Vec<String> = app
+        .sandbox()
+        .sent_messages()
+        .into_iter()
+        .filter(|m| m.to == OWNER_MOBILE)
+        .map(|m| m.body)
+        .collect();
+    assert_eq!(to_owner.len(), 1, "{to_owner:?}");
+    assert!(
+        to_owner[0].contains("(200 s)") && to_owner[0].contains("over 120 s, so not transcribed"),
+        "{}",
+        to_owner[0]
+    );
 }

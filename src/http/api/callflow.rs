@@ -12,7 +12,11 @@ use serde_json::json;
 pub async fn get(state: web::Data<AppState>, auth: Auth) -> Result<HttpResponse, ApiError> {
     let org = auth.org_id();
     let (flow, version) = state.db.query(move |c| callflows::org_flow(c, org)).await?;
-    Ok(HttpResponse::Ok().json(json!({ "callFlow": flow, "version": version })))
+    let notices = flow.notices();
+    Ok(
+        HttpResponse::Ok()
+            .json(json!({ "callFlow": flow, "version": version, "notices": notices })),
+    )
 }
 
 pub async fn put(
@@ -21,6 +25,7 @@ pub async fn put(
     body: web::Json<CallFlow>,
 ) -> Result<HttpResponse, ApiError> {
     let flow = body.into_inner();
+    let notices = flow.notices();
     let result = state
         .db
         .run(
@@ -53,7 +58,9 @@ pub async fn put(
         .await?;
     state.flows.invalidate();
     match result {
-        Ok(version) => Ok(HttpResponse::Ok().json(json!({ "version": version }))),
+        Ok(version) => {
+            Ok(HttpResponse::Ok().json(json!({ "version": version, "notices": notices })))
+        }
         Err(problems) => {
             let summary: Vec<String> = problems
                 .iter()
