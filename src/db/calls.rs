@@ -472,3 +472,22 @@ pub fn apply_end_report(conn: &Connection, call_id: i64, r: &EndReport) -> rusql
     )?;
     Ok(())
 }
+
+/// AI-answered numbers (handler `vapi`) whose calls Twilio still sent to the menu in the
+/// last 7 days, with how many: their voice URL points at this appliance, not at Vapi.
+pub fn misrouted_ai_numbers(
+    conn: &Connection,
+    org_id: i64,
+) -> rusqlite::Result<Vec<(String, i64)>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT n.e164, count(*) FROM calls c
+           JOIN call_events e ON e.call_id = c.id AND e.kind = 'invariant'
+           JOIN phone_numbers n ON n.id = c.phone_number_id
+          WHERE c.org_id = ?1 AND c.started_at >= strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-7 days')
+            AND json_extract(e.detail, '$.name') = 'voice_vapi_number_on_ivr'
+            AND n.handler = 'vapi' AND n.status = 'active'
+          GROUP BY n.e164 ORDER BY n.e164",
+    )?;
+    let rows = stmt.query_map([org_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    rows.collect()
+}

@@ -5,7 +5,7 @@
 use super::FrontdeskError;
 use crate::app::AppState;
 use crate::db::callflows::FlowCache;
-use crate::db::{agents, calls, numbers, voicemails};
+use crate::db::{agents, calls, numbers, orgs, voicemails};
 use crate::domain::callflow::{
     transcribable, AfterHoursAction, CallFlow, MenuAction, RecordingMode,
 };
@@ -141,10 +141,17 @@ enum Entry {
     System(String),
     Onboarding(String),
     Operational {
-        number: numbers::Resolved,
         flow: std::sync::Arc<CallFlow>,
         open: bool,
         recording_allowed: bool,
+    },
+    /// A number Vapi answers, yet Twilio sent its call here (its voice URL points at this
+    /// appliance): the agent's SIP address and the org's human fallback, if any.
+    Misrouted {
+        e164: String,
+        flow: std::sync::Arc<CallFlow>,
+        sip: Option<String>,
+        fallback: Option<String>,
     },
 }
 
@@ -184,6 +191,27 @@ pub async fn entry(state: &AppState, p: VoiceParams) -> Result<TwiML, FrontdeskE
                 calls::set_outcome(c, call_id, Outcome::Rejected.as_str())?;
                 Ok(Entry::Onboarding(number.e164))
             }
+            NumberRole::Operational if number.handler == NumberHandler::Vapi => {
+                let sip = match number.agent_id {
+                    Some(id) => agents::get(c, number.org_id, id)?.and_then(|a| a.sip_uri),
+                    None => None,
+                }
+                .filter(|s| !s.trim().is_empty());
+                let fallback = orgs::settings(c, number.org_id)?.and_then(|s| s.fallback_number);
+                calls::event(
+                    c,
+                    call_id,
+                    "invariant",
+                    Some(json!({ "name": "voice_vapi_number_on_ivr", "agentSip": sip.is_some(), "fallback": fallback.is_some() })),
+                    Some("entry"),
+                )?;
+                Ok(Entry::Misrouted {
+                    e164: number.e164,
+                    flow: ctx.flow,
+                    sip,
+                    fallback,
+                })
+            }
             NumberRole::Operational => {
                 let open = ctx.flow.is_open(now, tz(&number));
                 calls::event(
@@ -199,7 +227,6 @@ pub async fn entry(state: &AppState, p: VoiceParams) -> Result<TwiML, FrontdeskE
                     calls::set_consent(c, call_id, "announced")?;
                 }
                 Ok(Entry::Operational {
-                    number,
                     flow: ctx.flow,
                     open,
                     recording_allowed: ctx.recording_flag,
@@ -233,24 +260,63 @@ pub async fn entry(state: &AppState, p: VoiceParams) -> Result<TwiML, FrontdeskE
             TwiML::new().say(ONBOARDING_VOICE_MESSAGE).hangup()
         }
         Entry::Operational {
-            number,
             flow,
             open,
             recording_allowed,
+        } => operational_twiml(&flow, open, recording_allowed),
+        Entry::Misrouted {
+            e164,
+            flow,
+            sip,
+            fallback,
         } => {
-            if number.handler == NumberHandler::Vapi {
-                // Vapi answers this number; Twilio should not be calling us for it. Answer anyway.
-                state.metrics.invariant(
-                    "voice_vapi_number_on_ivr",
-                    &format!(
-                        "number {} is handled by Vapi but Twilio called the IVR",
-                        redact(&number.e164)
-                    ),
-                );
+            // The business chose the AI for this number, not the menu: hand the caller to
+            // the agent, else to a person, else take a message. Never the menu.
+            state.metrics.invariant(
+                "voice_vapi_number_on_ivr",
+                &format!(
+                    "number {} is answered by Vapi but Twilio sent call {} here: point its Voice URL at Vapi",
+                    redact(&e164),
+                    p.call_sid
+                ),
+            );
+            match (sip, fallback) {
+                (Some(uri), _) => TwiML::new().dial(DIAL_RESULT, 30, false, DialTarget::Sip(uri)),
+                (None, Some(person)) => TwiML::new().say(TRANSFER_MESSAGE).dial(
+                    DIAL_RESULT,
+                    20,
+                    false,
+                    DialTarget::Numbers(vec![person]),
+                ),
+                (None, None) => voicemail_twiml(&flow),
             }
-            operational_twiml(&flow, open, recording_allowed)
         }
     })
+}
+
+/// Said before a caller of a misrouted AI line is put through to a person.
+const TRANSFER_MESSAGE: &str = "Please hold while we connect you.";
+
+/// Mid-call callbacks decide by role as the entry does: only an operational number has a
+/// menu, so a callback for any other number ends the call (and is counted).
+fn off_menu(state: &AppState, ctx: &CallContext, route: &str) -> Option<TwiML> {
+    match ctx.number.as_ref().map(|n| n.role) {
+        Some(NumberRole::Operational) => None,
+        Some(NumberRole::Onboarding) => {
+            state.metrics.invariant(
+                "voice_callback_onboarding_number",
+                &format!("{route} for a call to an onboarding number"),
+            );
+            Some(TwiML::new().say(ONBOARDING_VOICE_MESSAGE).hangup())
+        }
+        _ => {
+            state.metrics.invariant(
+                "voice_callback_system_number",
+                &format!("{route} for a call to a system or unknown number"),
+            );
+            Some(TwiML::new().hangup())
+        }
+    }
 }
 
 /// The first TwiML of an operational call: after-hours action, or consent then the menu.
@@ -316,6 +382,9 @@ pub async fn consent(
         Ok(ctx)
     })
     .await?;
+    if let Some(end) = off_menu(state, &ctx, "consent") {
+        return Ok(end);
+    }
     Ok(menu_twiml(&ctx.flow, 1))
 }
 
@@ -355,6 +424,9 @@ pub async fn menu(
         })
         .await?
     };
+    if let Some(end) = off_menu(state, &ctx, "menu") {
+        return Ok(end);
+    }
     let flow = &ctx.flow;
     let record = recording_consented(&ctx);
     let option = digits.as_deref().and_then(|d| flow.option(d));
@@ -450,6 +522,9 @@ pub async fn dial_result(
         })
         .await?
     };
+    if let Some(end) = off_menu(state, &ctx, "dial-result") {
+        return Ok(end);
+    }
     Ok(if connected {
         TwiML::new().hangup()
     } else {

@@ -1006,7 +1006,11 @@ async fn a_voicemail_longer_than_twilio_transcribes_is_kept_and_the_owner_told_a
         .await
         .unwrap();
     assert_eq!(flow["callFlow"]["voicemail"]["maxLengthSecs"], 120);
-    assert_eq!(flow["notices"], json!([]), "the default promises only what Twilio does");
+    assert_eq!(
+        flow["notices"],
+        json!([]),
+        "the default promises only what Twilio does"
+    );
     flow["callFlow"]["voicemail"]["maxLengthSecs"] = json!(300);
     let saved: Value = c
         .put(app.url("/api/call-flow"))
@@ -1045,7 +1049,12 @@ async fn a_voicemail_longer_than_twilio_transcribes_is_kept_and_the_owner_told_a
     )
     .await;
     for _ in 0..100 {
-        if app.sandbox().sent_messages().iter().any(|m| m.to == OWNER_MOBILE) {
+        if app
+            .sandbox()
+            .sent_messages()
+            .iter()
+            .any(|m| m.to == OWNER_MOBILE)
+        {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
@@ -1062,5 +1071,98 @@ async fn a_voicemail_longer_than_twilio_transcribes_is_kept_and_the_owner_told_a
         to_owner[0].contains("(200 s)") && to_owner[0].contains("over 120 s, so not transcribed"),
         "{}",
         to_owner[0]
+    );
+}
+
+#[tokio::test]
+async fn a_call_twilio_sends_here_for_an_ai_line_reaches_the_agent_a_person_or_voicemail_never_the_menu(
+) {
+    const AI_LINE: &str = "+15550100004";
+    let app = spawn_app().await;
+    let tw = app.twilio();
+    let db = || app.db().conn().unwrap();
+    // The demo's AI line has no SIP address for its agent: the org's fallback person.
+    let body = tw.call("CA0051", CALLER, AI_LINE).await;
+    assert_eq!(
+        body,
+        twiml(
+            r#"<Say>Please hold while we connect you.</Say><Dial action="/twilio/voice/dial-result" timeout="20"><Number>+15550100102</Number></Dial>"#
+        )
+    );
+    // With a SIP address the caller goes straight to the agent.
+    db().execute(
+        "UPDATE agents SET sip_uri = 'sip:frontdesk@agents.example.test'",
+        [],
+    )
+    .unwrap();
+    let body = tw.call("CA0052", CALLER, AI_LINE).await;
+    assert!(
+        body.contains("<Sip>sip:frontdesk@agents.example.test</Sip>"),
+        "{body}"
+    );
+    assert!(!body.contains("<Gather"), "{body}");
+    // With neither, a voicemail: still no menu the business did not choose.
+    db().execute("UPDATE agents SET sip_uri = NULL", [])
+        .unwrap();
+    db().execute("UPDATE orgs SET fallback_number = NULL", [])
+        .unwrap();
+    let body = tw.call("CA0053", CALLER, AI_LINE).await;
+    assert!(body.contains("<Record "), "{body}");
+    assert!(!body.contains("<Gather"), "{body}");
+    assert_eq!(
+        app.state.metrics.counter(
+            "switchboard_invariant_violations_total",
+            &[("name", "voice_vapi_number_on_ivr")]
+        ),
+        3
+    );
+    // The health warnings name the number and say what to do.
+    let (c, _) = app.owner().await;
+    let health: Value = c
+        .get(app.url("/api/health"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let warnings = health["warnings"].to_string();
+    assert!(
+        warnings.contains("+15550100004 is answered by the AI agent, but Twilio sent 3 call(s)"),
+        "{warnings}"
+    );
+}
+
+#[tokio::test]
+async fn menu_callbacks_for_a_system_or_unknown_number_end_the_call_not_play_a_menu() {
+    let app = spawn_app().await;
+    let tw = app.twilio();
+    for (sid, to) in [("CA0061", SYSTEM_LINE), ("CA0062", "+15550109876")] {
+        for path in [
+            "/twilio/voice/menu?attempt=1",
+            "/twilio/voice/consent",
+            "/twilio/voice/dial-result",
+        ] {
+            let body = tw
+                .twiml(
+                    path,
+                    &[
+                        ("CallSid", sid),
+                        ("From", CALLER),
+                        ("To", to),
+                        ("Digits", "1"),
+                        ("DialCallStatus", "no-answer"),
+                    ],
+                )
+                .await;
+            assert_eq!(body, twiml("<Hangup/>"), "{path} for {to}");
+        }
+    }
+    assert_eq!(
+        app.state.metrics.counter(
+            "switchboard_invariant_violations_total",
+            &[("name", "voice_callback_system_number")]
+        ),
+        6
     );
 }

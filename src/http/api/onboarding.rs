@@ -217,7 +217,7 @@ async fn decide(
 
 /// What approval did about the new business's number.
 enum Line {
-    Provisioned(numbers::NumberRow),
+    Provisioned(Box<numbers::NumberRow>),
     /// Not attempted, and why (the flag is off, or there is no Twilio account to buy with).
     Skipped(String),
     /// Attempted and failed; nothing was left behind (the saga undid its steps).
@@ -271,7 +271,7 @@ async fn give_line(
         );
     }
     match provision_for(state, auth, new_org, sender, choice).await {
-        Ok(n) => Line::Provisioned(n),
+        Ok(n) => Line::Provisioned(Box::new(n)),
         Err(e) => {
             log::warn!("approval of org {new_org}: provisioning its number failed: {e}");
             Line::Failed(e)

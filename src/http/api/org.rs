@@ -1,7 +1,7 @@
 //! The business's own settings (SPEC §7 Settings): the owner's notification number, the AI
 //! line's human fallback, the time zone, and the warnings that say what is still missing.
 
-use crate::db::{audit, numbers, orgs};
+use crate::db::{audit, calls, numbers, orgs};
 use crate::domain::{NumberHandler, NumberRole};
 use crate::error::ApiError;
 use crate::http::auth::{Auth, Writer};
@@ -33,6 +33,11 @@ pub fn with_warnings(
     }
     if s.fallback_number.is_none() && numbers.iter().any(|n| n.handler == NumberHandler::Vapi) {
         out.push("No human fallback number is set: a caller the AI agent cannot help hears an apology instead of a person. Set it in Settings → Business.".into());
+    }
+    for (e164, calls) in calls::misrouted_ai_numbers(c, org_id)? {
+        out.push(format!(
+            "{e164} is answered by the AI agent, but Twilio sent {calls} call(s) in the last 7 days to this appliance instead of Vapi (they went to the agent's SIP address, the fallback number or voicemail, never the menu). On the Numbers page switch it to the menu and back to the AI agent (Vapi then takes over its Voice URL), or point its Voice URL at Vapi in the Twilio console."
+        ));
     }
     Ok(Some((s, out)))
 }
