@@ -17,6 +17,7 @@ mod real_setup;
 mod sagas;
 mod storage;
 mod tokens;
+mod twilio_payloads;
 mod twilio_security;
 mod twilio_sms;
 mod twilio_voice;
