@@ -21,5 +21,6 @@ mod twilio_payloads;
 mod twilio_security;
 mod twilio_sms;
 mod twilio_voice;
+mod twiml_reference;
 mod vapi;
 mod vapi_payloads;
