@@ -197,7 +197,10 @@ fn check(doc: &str) -> Vec<String> {
             for a in s.attributes() {
                 let a = a.unwrap();
                 let key = String::from_utf8_lossy(a.key.as_ref()).into_owned();
-                let value = a.unescape_value().unwrap().into_owned();
+                let value = a
+                    .normalized_value(quick_xml::XmlVersion::default())
+                    .unwrap()
+                    .into_owned();
                 match rule.attributes.iter().find(|(k, _)| *k == key) {
                     None => problems.push(format!("<{name}> has no attribute {key}")),
                     Some((_, form)) if !value_ok(*form, &value) => problems.push(format!(
@@ -449,7 +452,7 @@ async fn every_twiml_document_the_appliance_answers_is_one_twilio_documents() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
     assert!(
-        docs.len() >= 25,
+        docs.len() >= 20,
         "only {} distinct documents were collected",
         docs.len()
     );
