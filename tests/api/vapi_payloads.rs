@@ -106,6 +106,36 @@ async fn assistant_requests_answer_the_linked_assistant_in_vapis_schema() {
         assert!(answer["assistantId"].is_string(), "{name}: {answer}");
         assert_valid("ServerMessageResponseAssistantRequest", &answer);
     }
+    // No agent: the org's fallback person; no fallback either: a spoken error.
+    let db = || app.db().conn().unwrap();
+    db().execute(
+        "UPDATE phone_numbers SET agent_id = NULL WHERE e164 = ?1",
+        [AI_LINE],
+    )
+    .unwrap();
+    let name = "V16_assistant-request_vapi-skills.json";
+    let answer = send(&app, &adapted(&app, name, "call-v16-fallback")).await;
+    assert_eq!(answer["destination"]["number"], SUPPORT, "{answer}");
+    assert_valid("ServerMessageResponseAssistantRequest", &answer);
+    db().execute("UPDATE orgs SET fallback_number = NULL", [])
+        .unwrap();
+    let answer = send(&app, &adapted(&app, name, "call-v16-error")).await;
+    assert!(answer["error"].is_string(), "{answer}");
+    assert_valid("ServerMessageResponseAssistantRequest", &answer);
+}
+
+#[tokio::test]
+async fn the_other_documented_events_are_acknowledged() {
+    let app = spawn_app().await;
+    for name in [
+        "V11_transcript_vapi-docs.json",
+        "V12_transcript-final_vapi-skills.json",
+        "V13_speech-update_vapi-docs.json",
+        "V14_user-interrupted_vapi-docs.json",
+    ] {
+        assert_eq!(send(&app, &fixture(name)).await, json!({}), "{name}");
+    }
+    assert_eq!(app.count("SELECT count(*) FROM calls"), 0);
 }
 
 #[tokio::test]
