@@ -295,6 +295,25 @@ impl TestApp {
         }
     }
 
+    /// Changes the org's call flow as the owner would (GET, edit, PUT) and returns the
+    /// PUT's answer, which must be 200.
+    pub async fn change_call_flow(&self, change: impl Fn(&mut Value)) -> Value {
+        let (c, csrf) = self.owner().await;
+        let mut flow = get_json(&c, self.url("/api/call-flow")).await;
+        change(&mut flow["callFlow"]);
+        let resp = c
+            .put(self.url("/api/call-flow"))
+            .header("x-csrf-token", &csrf)
+            .json(&flow["callFlow"])
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status();
+        let body: Value = resp.json().await.unwrap();
+        assert_eq!(status, 200, "{body}");
+        body
+    }
+
     /// Polls `sql` (a count) until it equals `want`, for background work; panics after 10 s.
     pub async fn wait_count(&self, sql: &str, want: i64) {
         for _ in 0..200 {

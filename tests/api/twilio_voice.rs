@@ -996,32 +996,17 @@ async fn out_of_range_durations_are_ignored_not_wrapped_and_the_outcome_uses_the
 #[tokio::test]
 async fn a_voicemail_longer_than_twilio_transcribes_is_kept_and_the_owner_told_at_once() {
     let app = spawn_app_with(&instant()).await;
-    let (c, csrf) = app.owner().await;
-    let mut flow: Value = c
-        .get(app.url("/api/call-flow"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (c, _) = app.owner().await;
+    let flow = crate::helpers::get_json(&c, app.url("/api/call-flow")).await;
     assert_eq!(flow["callFlow"]["voicemail"]["maxLengthSecs"], 120);
     assert_eq!(
         flow["notices"],
         json!([]),
         "the default promises only what Twilio does"
     );
-    flow["callFlow"]["voicemail"]["maxLengthSecs"] = json!(300);
-    let saved: Value = c
-        .put(app.url("/api/call-flow"))
-        .header("x-csrf-token", &csrf)
-        .json(&flow["callFlow"])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let saved = app
+        .change_call_flow(|f| f["voicemail"]["maxLengthSecs"] = json!(300))
+        .await;
     assert_eq!(saved["notices"][0]["path"], "voicemail.maxLengthSecs");
     assert!(saved["notices"][0]["message"]
         .as_str()
@@ -1118,14 +1103,7 @@ async fn a_call_twilio_sends_here_for_an_ai_line_reaches_the_agent_a_person_or_v
     );
     // The health warnings name the number and say what to do.
     let (c, _) = app.owner().await;
-    let health: Value = c
-        .get(app.url("/api/health"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let health = crate::helpers::get_json(&c, app.url("/api/health")).await;
     let warnings = health["warnings"].to_string();
     assert!(
         warnings.contains("+15550100004 is answered by the AI agent, but Twilio sent 3 call(s)"),

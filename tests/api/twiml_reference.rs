@@ -4,9 +4,9 @@
 //! redirect): only documented verbs, nouns and attributes, each value of its documented
 //! form, each verb in a place Twilio allows it. A test lists the documents it checked.
 
-use crate::helpers::{spawn_app_with, TestApp, CALLER, MAIN_LINE, ONBOARDING_LINE, SYSTEM_LINE};
+use crate::helpers::{spawn_app_with, CALLER, MAIN_LINE, ONBOARDING_LINE, SYSTEM_LINE};
 use quick_xml::events::Event;
-use serde_json::{json, Value};
+use serde_json::json;
 use std::collections::BTreeSet;
 
 /// The documented form of an attribute value.
@@ -236,27 +236,6 @@ fn check(doc: &str) -> Vec<String> {
     problems
 }
 
-async fn put_flow(app: &TestApp, change: impl Fn(&mut Value)) {
-    let (c, csrf) = app.owner().await;
-    let mut flow: Value = c
-        .get(app.url("/api/call-flow"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    change(&mut flow["callFlow"]);
-    let resp = c
-        .put(app.url("/api/call-flow"))
-        .header("x-csrf-token", &csrf)
-        .json(&flow["callFlow"])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
-}
-
 /// Drives every caller path and returns each distinct document with where it came from.
 async fn documents() -> Vec<(String, String)> {
     let app = spawn_app_with(&[("SWITCHBOARD_RATE_TWILIO_VOICE_PER_MIN", "1000")]).await;
@@ -357,14 +336,16 @@ async fn documents() -> Vec<(String, String)> {
         .await
     );
     // Recording consent, both modes, with the dialled leg recorded.
-    put_flow(&app, |f| f["recording"]["mode"] = json!("announce")).await;
+    app.change_call_flow(|f| f["recording"]["mode"] = json!("announce"))
+        .await;
     let s = sid();
     keep!(
         "entry: recording announced",
         tw.call(&s, CALLER, MAIN_LINE).await
     );
     keep!("menu: dial, recorded", tw.press(&s, 1, "1").await);
-    put_flow(&app, |f| f["recording"]["mode"] = json!("opt_in")).await;
+    app.change_call_flow(|f| f["recording"]["mode"] = json!("opt_in"))
+        .await;
     let s = sid();
     keep!(
         "entry: recording opt-in",
@@ -393,7 +374,7 @@ async fn documents() -> Vec<(String, String)> {
         .unwrap()
         .query_row("SELECT id FROM agents LIMIT 1", [], |r| r.get(0))
         .unwrap();
-    put_flow(&app, |f| {
+    app.change_call_flow(|f| {
         f["recording"]["mode"] = json!("off");
         f["voicemail"]["maxLengthSecs"] = json!(600);
         let menu = f["menu"].as_array_mut().unwrap();
@@ -416,7 +397,7 @@ async fn documents() -> Vec<(String, String)> {
     );
     // After hours: closed every day, each after-hours action.
     for action in ["voicemail", "message", "dial"] {
-        put_flow(&app, |f| {
+        app.change_call_flow(|f| {
             f["hours"] = json!({ "weekly": {}, "holidays": [] });
             f["afterHours"]["action"] = json!(action);
             f["afterHours"]["targets"] = json!(["+15550100102"]);
