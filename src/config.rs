@@ -160,6 +160,37 @@ impl Sources {
             .filter(|v| !v.trim().is_empty())
     }
 
+    /// A Twilio SID (checked against its two-letter `prefix`) and the secret that goes with
+    /// it: both or neither. `sid` is (suffix, prefix, what it is, where to find it);
+    /// `secret` is (suffix, where to find it).
+    fn sid_and_secret(
+        &self,
+        (sid_var, prefix, what, sid_help): (&str, &str, &str, &str),
+        (secret_var, secret_help): (&str, &str),
+    ) -> Result<(Option<String>, Option<Secret>), ConfigError> {
+        let sid = self.raw(sid_var).map(|s| s.trim().to_string());
+        if let Some(sid) = &sid {
+            if !is_sid(sid, prefix) {
+                return Err(ConfigError::new(
+                    &format!("SWITCHBOARD_{sid_var}"),
+                    format!("'{sid}' is not {what}: it starts with {prefix} followed by 32 hex characters{sid_help}"),
+                ));
+            }
+        }
+        let secret = self.secret(secret_var)?;
+        match (&sid, &secret) {
+            (Some(_), None) => Err(ConfigError::new(
+                &format!("SWITCHBOARD_{secret_var}"),
+                format!("is required when SWITCHBOARD_{sid_var} is set{secret_help}"),
+            )),
+            (None, Some(_)) => Err(ConfigError::new(
+                &format!("SWITCHBOARD_{sid_var}"),
+                format!("is required when SWITCHBOARD_{secret_var} is set"),
+            )),
+            _ => Ok((sid, secret)),
+        }
+    }
+
     /// A secret from `SWITCHBOARD_X` or the file named by `SWITCHBOARD_X_FILE` (not both).
     fn secret(&self, suffix: &str) -> Result<Option<Secret>, ConfigError> {
         let var = format!("{PREFIX}{suffix}");
@@ -241,58 +272,25 @@ impl Config {
             Some(v) => Some(normalize_base_url("SWITCHBOARD_PUBLIC_URL", v)?),
             None => None,
         };
-        let twilio_account_sid = src.raw("TWILIO_ACCOUNT_SID").map(|s| s.trim().to_string());
-        if let Some(sid) = &twilio_account_sid {
-            if !is_sid(sid, "AC") {
-                return Err(ConfigError::new(
-                    "SWITCHBOARD_TWILIO_ACCOUNT_SID",
-                    format!("'{sid}' is not a Twilio account SID: it starts with AC followed by 32 hex characters (Twilio Console → Account Info)"),
-                ));
-            }
-        }
-        let twilio_auth_token = src.secret("TWILIO_AUTH_TOKEN")?;
-        match (&twilio_account_sid, &twilio_auth_token) {
-            (Some(_), None) => {
-                return Err(ConfigError::new(
-                    "SWITCHBOARD_TWILIO_AUTH_TOKEN",
-                    "is required when SWITCHBOARD_TWILIO_ACCOUNT_SID is set (Twilio Console → Account Info → Auth Token)",
-                ))
-            }
-            (None, Some(_)) => {
-                return Err(ConfigError::new(
-                    "SWITCHBOARD_TWILIO_ACCOUNT_SID",
-                    "is required when SWITCHBOARD_TWILIO_AUTH_TOKEN is set",
-                ))
-            }
-            _ => {}
-        }
-        let twilio_shared_key_sid = src
-            .raw("TWILIO_SHARED_KEY_SID")
-            .map(|s| s.trim().to_string());
-        if let Some(sid) = &twilio_shared_key_sid {
-            if !is_sid(sid, "SK") {
-                return Err(ConfigError::new(
-                    "SWITCHBOARD_TWILIO_SHARED_KEY_SID",
-                    format!("'{sid}' is not a Twilio SharedKey SID: it starts with SK followed by 32 hex characters"),
-                ));
-            }
-        }
-        let twilio_shared_key_secret = src.secret("TWILIO_SHARED_KEY_SECRET")?;
-        match (&twilio_shared_key_sid, &twilio_shared_key_secret) {
-            (Some(_), None) => {
-                return Err(ConfigError::new(
-                    "SWITCHBOARD_TWILIO_SHARED_KEY_SECRET",
-                    "is required when SWITCHBOARD_TWILIO_SHARED_KEY_SID is set (the secret Twilio showed once when the key was created)",
-                ))
-            }
-            (None, Some(_)) => {
-                return Err(ConfigError::new(
-                    "SWITCHBOARD_TWILIO_SHARED_KEY_SID",
-                    "is required when SWITCHBOARD_TWILIO_SHARED_KEY_SECRET is set",
-                ))
-            }
-            _ => {}
-        }
+        let (twilio_account_sid, twilio_auth_token) = src.sid_and_secret(
+            (
+                "TWILIO_ACCOUNT_SID",
+                "AC",
+                "a Twilio account SID",
+                " (Twilio Console → Account Info)",
+            ),
+            (
+                "TWILIO_AUTH_TOKEN",
+                " (Twilio Console → Account Info → Auth Token)",
+            ),
+        )?;
+        let (twilio_shared_key_sid, twilio_shared_key_secret) = src.sid_and_secret(
+            ("TWILIO_SHARED_KEY_SID", "SK", "a Twilio SharedKey SID", ""),
+            (
+                "TWILIO_SHARED_KEY_SECRET",
+                " (the secret Twilio showed once when the key was created)",
+            ),
+        )?;
         let secret_key = src.secret("SECRET_KEY")?;
         if let Some(key) = &secret_key {
             crate::crypto::SecretKey::from_base64(key.expose())
@@ -633,6 +631,34 @@ mod tests {
             .unwrap()
             .check_for_serve()
             .is_ok());
+    }
+
+    #[test]
+    fn a_shared_key_needs_an_sk_sid_and_its_secret() {
+        let sid = "SK0123456789abcdef0123456789abcdef";
+        let ok = load(&[
+            ("SWITCHBOARD_TWILIO_SHARED_KEY_SID", sid),
+            ("SWITCHBOARD_TWILIO_SHARED_KEY_SECRET", "s3cret"),
+        ])
+        .unwrap();
+        assert_eq!(ok.twilio_shared_key_sid.as_deref(), Some(sid));
+        let alone = load(&[("SWITCHBOARD_TWILIO_SHARED_KEY_SID", sid)]).unwrap_err();
+        assert_eq!(alone.var, "SWITCHBOARD_TWILIO_SHARED_KEY_SECRET");
+        let secret_alone = load(&[("SWITCHBOARD_TWILIO_SHARED_KEY_SECRET", "x")]).unwrap_err();
+        assert_eq!(secret_alone.var, "SWITCHBOARD_TWILIO_SHARED_KEY_SID");
+        let wrong = load(&[
+            (
+                "SWITCHBOARD_TWILIO_SHARED_KEY_SID",
+                "AC0123456789abcdef0123456789abcdef",
+            ),
+            ("SWITCHBOARD_TWILIO_SHARED_KEY_SECRET", "x"),
+        ])
+        .unwrap_err();
+        assert!(
+            wrong.problem.contains("starts with SK"),
+            "{}",
+            wrong.problem
+        );
     }
 
     #[test]
