@@ -366,6 +366,31 @@ async fn serve_for_wrk(
     tokio::time::sleep(Duration::from_secs(seconds)).await;
 }
 
+/// Samples the size of the database's WAL file every 100 ms: (peak, latest) in bytes,
+/// also written as `peak latest` to `report` when given (for `benches/wrk.sh`).
+fn watch_wal(db: std::path::PathBuf, report: Option<String>) -> Arc<std::sync::Mutex<(u64, u64)>> {
+    let seen = Arc::new(std::sync::Mutex::new((0, 0)));
+    let out = seen.clone();
+    let wal = std::path::PathBuf::from(format!("{}-wal", db.display()));
+    std::thread::spawn(move || loop {
+        let size = std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
+        {
+            let mut s = seen.lock().unwrap();
+            s.0 = s.0.max(size);
+            s.1 = size;
+            if let Some(path) = &report {
+                let _ = std::fs::write(path, format!("{} {}\n", s.0, s.1));
+            }
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    });
+    out
+}
+
+fn mib(bytes: u64) -> f64 {
+    bytes as f64 / (1024.0 * 1024.0)
+}
+
 fn main() {
     let args: Vec<String> = std::env::args()
         .skip(1)
@@ -400,6 +425,8 @@ fn main() {
             .unwrap()
             .query_row("SELECT vapi_phone_number_id FROM phone_numbers WHERE e164 = '+15550100004'", [], |r| r.get(0))
             .unwrap();
+        let report = std::env::var("WEBHOOKS_BENCH_SERVE").ok().map(|d| format!("{d}/wal"));
+        let wal = watch_wal(app.state().db.path().to_path_buf(), report);
         tokio::task::spawn_local(app.run_until_stopped());
 
         let bare = HttpServer::new(|| {
@@ -439,5 +466,9 @@ fn main() {
         let (flows_per_sec, flow_errors) = load_flows(app_port, flows, connections, duration).await;
         println!("full call flows (7 webhooks)  {flows_per_sec:>9.0} flows/s   errors {flow_errors}   (SPEC §10 target ≥ 500 flows/s)");
         println!("process RSS after load:       {:.1} MiB (both servers and the load generator)", rss_kib() as f64 / 1024.0);
+        let peak = wal.lock().unwrap().0;
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        let idle = wal.lock().unwrap().1;
+        println!("WAL file: peak {:.1} MiB under load, {:.1} MiB after 3 s idle (bound: 64 MiB)", mib(peak), mib(idle));
     });
 }

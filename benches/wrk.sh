@@ -28,3 +28,7 @@ echo "$app" | grep -E "Requests/sec|99%|Non-2xx"
 b=$(echo "$bare" | awk '/Requests\/sec/ {print $2}')
 a=$(echo "$app" | awk '/Requests\/sec/ {print $2}')
 awk -v a="$a" -v b="$b" 'BEGIN { printf "ratio (switchboard / bare): %.1f %%  (SPEC §10 target >= 40 %%)\n", 100 * a / b }'
+read -r wal_peak _ < "$work/wal"
+sleep 3
+read -r _ wal_idle < "$work/wal"
+awk -v p="$wal_peak" -v i="$wal_idle" 'BEGIN { printf "WAL file: peak %.1f MiB under load, %.1f MiB after 3 s idle (bound: 64 MiB)\n", p / 1048576, i / 1048576 }'

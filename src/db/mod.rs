@@ -67,13 +67,16 @@ pub enum DbError {
 /// Every pooled connection runs this first. `busy_timeout` comes first so the following
 /// pragmas wait for a concurrent writer instead of failing with SQLITE_BUSY; WAL lets
 /// readers run beside the one writer; NORMAL is durable across application crashes in WAL
-/// mode; foreign keys are off by default in SQLite and must be enabled per connection.
+/// mode; a WAL file that is reset is truncated to 32 MiB (`journal_size_limit`; see
+/// `writer` for how the WAL is kept from growing under load); foreign keys are off by
+/// default in SQLite and must be enabled per connection.
 pub fn apply_pragmas(conn: &Connection) -> rusqlite::Result<()> {
     conn.set_prepared_statement_cache_capacity(64);
     conn.execute_batch(
         "PRAGMA busy_timeout = 5000;
          PRAGMA journal_mode = WAL;
          PRAGMA synchronous = NORMAL;
+         PRAGMA journal_size_limit = 33554432;
          PRAGMA foreign_keys = ON;",
     )
 }

@@ -16,11 +16,22 @@ type Job = Box<dyn FnOnce(&Connection) -> Done + Send>;
 const QUEUE: usize = 50_000;
 const MAX_BATCH: usize = 1_000;
 
+/// WAL in use (frames × page size) beyond which the WAL is sent back to its start.
+const WAL_RESTART_BYTES: i64 = 16 << 20;
+/// How long a WAL restart waits for readers still on old frames.
+const RESTART_WAIT: std::time::Duration = std::time::Duration::from_millis(50);
+/// How long the WAL must see no new frames before its file is truncated to nothing.
+const IDLE_BEFORE_TRUNCATE: std::time::Duration = std::time::Duration::from_secs(1);
+
 pub struct Writer {
     tx: SyncSender<Job>,
     /// While this lives, the checkpoint thread runs.
     _alive: std::sync::Arc<()>,
 }
+
+/// Set by the checkpoint thread when the WAL has grown past [`WAL_RESTART_BYTES`]; the
+/// writer then restarts the WAL between two batches.
+type RestartWanted = std::sync::Arc<std::sync::atomic::AtomicBool>;
 
 impl Writer {
     pub fn start(path: &Path) -> Result<Writer, DbError> {
@@ -34,15 +45,17 @@ impl Writer {
         let (tx, rx) = sync_channel(QUEUE);
         let spawn_error =
             |e: std::io::Error| DbError::Invalid(format!("cannot start a database thread: {e}"));
+        let restart = RestartWanted::default();
+        let wanted = restart.clone();
         std::thread::Builder::new()
             .name("db-writer".into())
-            .spawn(move || run(conn, rx))
+            .spawn(move || run(conn, rx, wanted))
             .map_err(spawn_error)?;
         let alive = std::sync::Arc::new(());
         let weak = std::sync::Arc::downgrade(&alive);
         std::thread::Builder::new()
             .name("db-checkpoint".into())
-            .spawn(move || checkpoint(checkpointer, weak))
+            .spawn(move || checkpoint(checkpointer, weak, restart))
             .map_err(spawn_error)?;
         Ok(Writer { tx, _alive: alive })
     }
@@ -123,18 +136,50 @@ fn in_savepoint<T>(
     }
 }
 
-/// A passive checkpoint five times a second: never blocks the writer, keeps the WAL
-/// short and each checkpoint small (no latency spikes). Ends with the [`Writer`].
-fn checkpoint(conn: Connection, alive: std::sync::Weak<()>) {
+/// `PRAGMA wal_checkpoint(mode)`: (frames in the WAL, frames copied to the database).
+fn wal_checkpoint(conn: &Connection, mode: &str) -> rusqlite::Result<(i64, i64)> {
+    conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |r| {
+        Ok((r.get(1)?, r.get(2)?))
+    })
+}
+
+/// Keeps the WAL bounded without stalling writes. Ten times a second a PASSIVE checkpoint
+/// copies what it can (never blocking anyone). Under continuous load that never lets the
+/// WAL start over — the writer keeps appending while the copy runs — so once it holds
+/// more than [`WAL_RESTART_BYTES`] the writer is asked to restart it between two batches
+/// (a RESTART right after a PASSIVE pass has only the last moments left to copy). After
+/// [`IDLE_BEFORE_TRUNCATE`] without new frames the file is truncated, so a busy hour's WAL
+/// does not stay on disk. Ends with the [`Writer`].
+fn checkpoint(conn: Connection, alive: std::sync::Weak<()>, restart: RestartWanted) {
+    let page: i64 = conn
+        .query_row("PRAGMA page_size", [], |r| r.get(0))
+        .unwrap_or(4096);
+    let mut last = (0, std::time::Instant::now());
     while alive.upgrade().is_some() {
-        std::thread::sleep(std::time::Duration::from_millis(200));
-        if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
-            log::warn!("WAL checkpoint failed: {e}");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        let frames = match wal_checkpoint(&conn, "PASSIVE") {
+            Ok((frames, _)) => frames,
+            Err(e) => {
+                log::warn!("WAL checkpoint failed: {e}");
+                continue;
+            }
+        };
+        if frames * page > WAL_RESTART_BYTES {
+            restart.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+        if frames != last.0 {
+            last = (frames, std::time::Instant::now());
+        } else if frames > 0 && last.1.elapsed() >= IDLE_BEFORE_TRUNCATE {
+            match wal_checkpoint(&conn, "TRUNCATE") {
+                Ok((0, _)) => last = (0, std::time::Instant::now()),
+                Ok(_) => {}
+                Err(e) => log::warn!("WAL truncation failed: {e}"),
+            }
         }
     }
 }
 
-fn run(conn: Connection, rx: Receiver<Job>) {
+fn run(conn: Connection, rx: Receiver<Job>, restart: RestartWanted) {
     while let Ok(first) = rx.recv() {
         if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
             let msg = e.to_string();
@@ -156,6 +201,18 @@ fn run(conn: Connection, rx: Receiver<Job>) {
         }
         for d in done {
             d(commit.clone());
+        }
+        // Between batches nothing of ours is open: send the WAL back to its start. This
+        // waits for readers still on old frames (busy_timeout) and copies what the last
+        // PASSIVE pass left, so it is short; jobs queue meanwhile and go in the next batch.
+        if restart.swap(false, std::sync::atomic::Ordering::Relaxed) {
+            // Readers get a moment to finish, not five seconds: if one is still busy the
+            // restart is simply asked for again at the next pass.
+            let _ = conn.busy_timeout(RESTART_WAIT);
+            if let Err(e) = wal_checkpoint(&conn, "RESTART") {
+                log::warn!("WAL restart failed: {e}");
+            }
+            let _ = conn.busy_timeout(std::time::Duration::from_millis(5000));
         }
     }
 }
