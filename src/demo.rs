@@ -110,7 +110,7 @@ pub fn prepare(
     key: &SecretKey,
     config: &Config,
 ) -> Result<DemoSetup, DemoError> {
-    let org_count: i64 = conn.query_row("SELECT count(*) FROM orgs", [], |r| r.get(0))?;
+    let org_count = orgs::count(conn)?;
     if org_count > 0 && !is_demo_database(conn)? {
         return Err(DemoError::RealDatabase(
             config.data_dir.display().to_string(),
@@ -199,10 +199,7 @@ fn store_master(
 fn seed(conn: &Connection) -> Result<(String, String), DemoError> {
     let org_id = orgs::create(conn, DEMO_ORG, "UTC", true)?;
     // Notifications go to the owner's mobile; a caller the AI cannot help goes to support.
-    conn.execute(
-        "UPDATE orgs SET notification_number = ?2, fallback_number = ?3 WHERE id = ?1",
-        (org_id, DEMO_OWNER_MOBILE, DEMO_SUPPORT),
-    )?;
+    orgs::set_contacts(conn, org_id, DEMO_OWNER_MOBILE, DEMO_SUPPORT)?;
     let flow = CallFlow::demo(
         PhoneNumber::parse(DEMO_SALES).expect("valid demo number"),
         PhoneNumber::parse(DEMO_SUPPORT).expect("valid demo number"),
@@ -235,10 +232,7 @@ fn seed(conn: &Connection) -> Result<(String, String), DemoError> {
     }
     // Every path is tryable at once in the demo: text-back and the other features are on.
     for flag in FlagKey::ALL {
-        conn.execute(
-            "INSERT INTO org_feature_overrides (org_id, flag_key, enabled) VALUES (?1, ?2, 1)",
-            (org_id, flag.as_str()),
-        )?;
+        crate::db::flags::turn_on(conn, org_id, flag.as_str())?;
     }
     crate::db::audit::record(
         conn,

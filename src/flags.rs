@@ -27,16 +27,7 @@ impl Flags {
             flags: HashMap::new(),
             overrides: HashMap::new(),
         };
-        let mut stmt = conn
-            .prepare("SELECT flag_key, enabled_globally, rollout_percentage FROM feature_flags")?;
-        for row in stmt.query_map([], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, bool>(1)?,
-                r.get::<_, u8>(2)?,
-            ))
-        })? {
-            let (key, enabled_globally, rollout_percentage) = row?;
+        for (key, enabled_globally, rollout_percentage) in crate::db::flags::all_global(conn)? {
             snap.flags.insert(
                 key,
                 FlagState {
@@ -45,16 +36,7 @@ impl Flags {
                 },
             );
         }
-        let mut stmt =
-            conn.prepare("SELECT org_id, flag_key, enabled FROM org_feature_overrides")?;
-        for row in stmt.query_map([], |r| {
-            Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, bool>(2)?,
-            ))
-        })? {
-            let (org, key, enabled) = row?;
+        for (org, key, enabled) in crate::db::flags::all_overrides(conn)? {
             snap.overrides.insert((org, key), enabled);
         }
         Ok(snap)

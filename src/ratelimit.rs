@@ -138,24 +138,6 @@ impl RateLimits {
 /// How often idle keys are dropped and violations are flushed.
 pub const MAINTENANCE_INTERVAL: Duration = Duration::from_secs(10);
 
-/// Adds aggregated violations to `rate_limit_violations` in one transaction.
-pub fn flush_violations(
-    conn: &mut rusqlite::Connection,
-    violations: &[Violation],
-) -> rusqlite::Result<()> {
-    let tx = conn.transaction()?;
-    {
-        let mut stmt = tx.prepare(
-            "INSERT INTO rate_limit_violations (limiter, key, minute, count) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT(limiter, key, minute) DO UPDATE SET count = count + excluded.count",
-        )?;
-        for v in violations {
-            stmt.execute((&v.limiter, &v.key, &v.minute, v.count))?;
-        }
-    }
-    tx.commit()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

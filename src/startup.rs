@@ -228,13 +228,8 @@ fn adopt_into_sandbox(
     public_url: &str,
 ) -> Result<(), StartupError> {
     let conn = db.conn()?;
-    let mut accounts = conn.prepare(
-        "SELECT account_sid FROM provider_accounts WHERE provider = 'twilio' AND kind = 'subaccount' AND status = 'active'",
-    ).map_err(DbError::from)?;
-    let sids: Vec<String> = accounts
-        .query_map([], |r| r.get(0))
-        .and_then(Iterator::collect)
-        .map_err(DbError::from)?;
+    let sids =
+        crate::db::provider_accounts::active_subaccount_sids(&conn).map_err(DbError::from)?;
     for sid in sids {
         if let Some(token) = crate::db::provider_accounts::secret(&conn, key, "twilio", &sid)
             .map_err(|e| DbError::Invalid(e.to_string()))?
@@ -242,26 +237,7 @@ fn adopt_into_sandbox(
             sandbox.twilio.adopt_account(&sid, &token);
         }
     }
-    let mut numbers = conn.prepare(
-        "SELECT n.e164, n.twilio_sid, a.account_sid, n.vapi_phone_number_id, g.vapi_assistant_id
-         FROM phone_numbers n
-         LEFT JOIN provider_accounts a ON a.id = n.provider_account_id
-         LEFT JOIN agents g ON g.id = n.agent_id
-         WHERE n.status = 'active'",
-    ).map_err(DbError::from)?;
-    type Row = (
-        String,
-        Option<String>,
-        Option<String>,
-        Option<String>,
-        Option<String>,
-    );
-    let rows: Vec<Row> = numbers
-        .query_map([], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
-        })
-        .and_then(Iterator::collect)
-        .map_err(DbError::from)?;
+    let rows = crate::db::numbers::provider_links(&conn).map_err(DbError::from)?;
     for (e164, twilio_sid, account, vapi_id, assistant) in rows {
         if let Some(sid) = twilio_sid {
             sandbox.twilio.adopt_number(
@@ -328,7 +304,7 @@ pub async fn flush_violations(state: &AppState) {
     let count = pending.len();
     let result = state
         .db
-        .run(move |c| ratelimit::flush_violations(c, &pending).map_err(DbError::from))
+        .run(move |c| crate::db::violations::flush(c, &pending).map_err(DbError::from))
         .await;
     if let Err(e) = result {
         log::warn!("could not store {count} rate-limit violation aggregates: {e}");

@@ -491,3 +491,32 @@ pub fn misrouted_ai_numbers(
     let rows = stmt.query_map([org_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
     rows.collect()
 }
+
+/// One consent row per call started in [from, to): (id, call sid, started, from, to,
+/// consent outcome, consent time), for the consent ledger export.
+pub type ConsentRow = (i64, String, String, String, String, String, String);
+
+pub fn consent_ledger(
+    conn: &Connection,
+    org_id: i64,
+    from: &str,
+    to: &str,
+) -> rusqlite::Result<Vec<ConsentRow>> {
+    let mut stmt = conn.prepare(
+        "SELECT id, COALESCE(call_sid, vapi_call_id), started_at, COALESCE(from_number, ''), COALESCE(to_number, ''),
+                consent_outcome, COALESCE(consent_at, '')
+         FROM calls WHERE org_id = ?1 AND started_at >= ?2 AND started_at < ?3 ORDER BY started_at, id",
+    )?;
+    let rows = stmt.query_map(rusqlite::params![org_id, from, to], |r| {
+        Ok((
+            r.get(0)?,
+            r.get(1)?,
+            r.get(2)?,
+            r.get(3)?,
+            r.get(4)?,
+            r.get(5)?,
+            r.get(6)?,
+        ))
+    })?;
+    rows.collect()
+}

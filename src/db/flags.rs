@@ -72,3 +72,27 @@ pub fn clear_override(conn: &Connection, org_id: i64, key: &str) -> rusqlite::Re
         rusqlite::params![org_id, key],
     )? > 0)
 }
+
+/// Every flag's global state: (key, enabled globally, rollout percentage).
+pub fn all_global(conn: &Connection) -> rusqlite::Result<Vec<(String, bool, u8)>> {
+    let mut stmt =
+        conn.prepare("SELECT flag_key, enabled_globally, rollout_percentage FROM feature_flags")?;
+    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+    rows.collect()
+}
+
+/// Every org override: (org, key, enabled).
+pub fn all_overrides(conn: &Connection) -> rusqlite::Result<Vec<(i64, String, bool)>> {
+    let mut stmt = conn.prepare("SELECT org_id, flag_key, enabled FROM org_feature_overrides")?;
+    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+    rows.collect()
+}
+
+/// An override turning `key` on for `org_id`, by no user (the demo's seed).
+pub fn turn_on(conn: &Connection, org_id: i64, key: &str) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT INTO org_feature_overrides (org_id, flag_key, enabled) VALUES (?1, ?2, 1)",
+        (org_id, key),
+    )?;
+    Ok(())
+}

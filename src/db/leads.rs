@@ -117,3 +117,13 @@ pub fn set_status(conn: &Connection, org_id: i64, id: i64, status: &str) -> rusq
         rusqlite::params![id, org_id, status],
     )? == 1)
 }
+
+/// Adds a line to the lead's summary (what the caller asked to pass on).
+pub fn append_summary(conn: &Connection, lead_id: i64, text: &str) -> rusqlite::Result<()> {
+    use super::Cached;
+    conn.exec_cached(
+        "UPDATE leads SET summary = COALESCE(summary || char(10), '') || ?2 WHERE id = ?1",
+        (lead_id, text),
+    )?;
+    Ok(())
+}

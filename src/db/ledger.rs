@@ -118,6 +118,18 @@ pub fn prune(conn: &rusqlite::Connection) -> rusqlite::Result<usize> {
     Ok(n)
 }
 
+/// When the last webhook from `provider` arrived, if ever.
+pub fn last_received(
+    conn: &rusqlite::Connection,
+    provider: &str,
+) -> rusqlite::Result<Option<String>> {
+    conn.query_row(
+        "SELECT MAX(received_at) FROM webhook_ledger WHERE provider = ?1",
+        [provider],
+        |r| r.get(0),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

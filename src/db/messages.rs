@@ -198,3 +198,12 @@ pub fn for_call(conn: &Connection, call_id: i64) -> rusqlite::Result<Vec<Message
     let rows = stmt.query_map([call_id], from_row)?;
     rows.collect()
 }
+
+/// Files a message under its lead.
+pub fn set_lead(conn: &Connection, message_id: i64, lead_id: i64) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE messages SET lead_id = ?2 WHERE id = ?1",
+        (message_id, lead_id),
+    )?;
+    Ok(())
+}

@@ -25,6 +25,7 @@ pub mod sessions;
 pub mod settings;
 pub mod tokens;
 pub mod users;
+pub mod violations;
 pub mod voicemails;
 pub mod writer;
 

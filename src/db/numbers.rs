@@ -296,3 +296,27 @@ pub fn resolve_vapi(conn: &Connection, vapi_id: &str) -> rusqlite::Result<Option
         None => Ok(None),
     }
 }
+
+/// Where each active number lives at the providers: (e164, Twilio SID, Twilio account SID
+/// if not the master, Vapi phone-number id, the linked agent's assistant id).
+pub type ProviderLinks = (
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+
+pub fn provider_links(conn: &Connection) -> rusqlite::Result<Vec<ProviderLinks>> {
+    let mut stmt = conn.prepare(
+        "SELECT n.e164, n.twilio_sid, a.account_sid, n.vapi_phone_number_id, g.vapi_assistant_id
+         FROM phone_numbers n
+         LEFT JOIN provider_accounts a ON a.id = n.provider_account_id
+         LEFT JOIN agents g ON g.id = n.agent_id
+         WHERE n.status = 'active'",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+    })?;
+    rows.collect()
+}

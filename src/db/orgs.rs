@@ -115,3 +115,34 @@ pub fn update_settings(conn: &Connection, s: &OrgSettings) -> rusqlite::Result<(
     )?;
     Ok(())
 }
+
+pub fn count(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.query_row("SELECT count(*) FROM orgs", [], |r| r.get(0))
+}
+
+/// Sets who is texted about voicemails and leads, and where the AI hands callers over.
+pub fn set_contacts(
+    conn: &Connection,
+    org_id: i64,
+    notification: &str,
+    fallback: &str,
+) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE orgs SET notification_number = ?2, fallback_number = ?3 WHERE id = ?1",
+        (org_id, notification, fallback),
+    )?;
+    Ok(())
+}
+
+/// The org's human fallback: (number, spoken message); cached statement, for the hot path.
+pub fn fallback(
+    conn: &Connection,
+    org_id: i64,
+) -> rusqlite::Result<(Option<String>, Option<String>)> {
+    use super::Cached;
+    conn.row_cached(
+        "SELECT fallback_number, fallback_message FROM orgs WHERE id = ?1",
+        [org_id],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
+}

@@ -139,3 +139,12 @@ pub fn close_by_sid(conn: &Connection, provider: &str, sid: &str) -> rusqlite::R
     )?;
     Ok(())
 }
+
+/// The SIDs of every active Twilio subaccount.
+pub fn active_subaccount_sids(conn: &Connection) -> rusqlite::Result<Vec<String>> {
+    let mut stmt = conn.prepare(
+        "SELECT account_sid FROM provider_accounts WHERE provider = 'twilio' AND kind = 'subaccount' AND status = 'active'",
+    )?;
+    let rows = stmt.query_map([], |r| r.get(0))?;
+    rows.collect()
+}

@@ -123,10 +123,7 @@ pub async fn inbound(state: &AppState, m: InboundSms) -> Result<(), FrontdeskErr
                         origin,
                         "sms",
                     )?;
-                    c.execute(
-                        "UPDATE messages SET lead_id = ?2 WHERE id = ?1",
-                        (message_id, lead_id),
-                    )?;
+                    messages::set_lead(c, message_id, lead_id)?;
                     let opted_out = optouts::is_opted_out(c, &number.e164, &msg.from)?;
                     let ack = if !opted_out && leads::claim_ack(c, lead_id)? {
                         Some(

@@ -4,7 +4,7 @@
 
 use super::FrontdeskError;
 use crate::app::AppState;
-use crate::db::{agents, calls, leads, numbers, Cached};
+use crate::db::{agents, calls, leads, numbers, orgs};
 use crate::domain::vapi::{direction, never_reached_assistant, outcome, status_rank, Message};
 use crate::domain::FlagKey;
 use rusqlite::Connection;
@@ -15,15 +15,6 @@ pub const NO_AGENT_MESSAGE: &str =
 pub const ASSISTANT_FALLBACKS: &str = "switchboard_vapi_assistant_fallback_total";
 /// AI calls that ended on a failure reason, by reason.
 pub const FAILED_CALLS: &str = "switchboard_vapi_failed_calls_total";
-
-/// The org's human fallback: (number, spoken message).
-fn fallback(c: &Connection, org_id: i64) -> rusqlite::Result<(Option<String>, Option<String>)> {
-    c.row_cached(
-        "SELECT fallback_number, fallback_message FROM orgs WHERE id = ?1",
-        [org_id],
-        |r| Ok((r.get(0)?, r.get(1)?)),
-    )
-}
 
 /// Resolves the number and upserts the call (when the message names one).
 fn context(
@@ -124,7 +115,7 @@ async fn assistant_request(state: &AppState, m: Message) -> Result<Value, Frontd
                             } else {
                                 "ai_agents_disabled"
                             };
-                            match fallback(c, n.org_id)? {
+                            match orgs::fallback(c, n.org_id)? {
                                 (Some(number), message) => Decision::Transfer(number, message),
                                 (None, message) => Decision::Refuse(
                                     message.unwrap_or_else(|| NO_AGENT_MESSAGE.into()),
@@ -301,7 +292,7 @@ async fn transfer_destination(state: &AppState, m: Message) -> Result<Value, Fro
         .write(move |c| {
             let (number, call_id) = context(c, &m)?;
             let found = match &number {
-                Some(n) => Some(fallback(c, n.org_id)?),
+                Some(n) => Some(orgs::fallback(c, n.org_id)?),
                 None => None,
             };
             if let Some(id) = call_id {
@@ -368,14 +359,14 @@ async fn tool_calls(state: &AppState, m: Message) -> Result<Value, FrontdeskErro
                             None => true,
                         };
                         if first {
-                            c.exec_cached("UPDATE leads SET summary = COALESCE(summary || char(10), '') || ?2 WHERE id = ?1", (lead_id, &text))?;
+                            leads::append_summary(c, lead_id, &text)?;
                         }
                         if notify.is_none() {
                             notify = Some((lead_id, n.clone(), customer.clone(), text.clone()));
                         }
                         json!({ "toolCallId": tool.id, "name": tool.name, "result": "Message taken. The team will get back to the caller soon." })
                     }
-                    ("transfer_to_human", Some(n)) => match fallback(c, n.org_id)?.0 {
+                    ("transfer_to_human", Some(n)) => match orgs::fallback(c, n.org_id)?.0 {
                         Some(number) => json!({ "toolCallId": tool.id, "name": tool.name, "result": format!("Transfer the caller to {number}.") }),
                         None => json!({ "toolCallId": tool.id, "name": tool.name,
                             "result": "No one is available to take the call right now. Offer to take a message instead." }),

@@ -2,10 +2,9 @@
 
 use super::auth::Auth;
 use super::AppState;
-use crate::db::{migrations, settings};
+use crate::db::{ledger, migrations, settings};
 use crate::error::ApiError;
 use actix_web::{web, HttpResponse};
-use rusqlite::OptionalExtension;
 use serde_json::json;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -145,18 +144,9 @@ async fn diagnostics(state: web::Data<AppState>, auth: Auth) -> Result<HttpRespo
     let (last_twilio, last_vapi, schema, org_warnings) = state
         .db
         .run(move |c| -> Result<_, ApiError> {
-            let last = |provider: &str| -> rusqlite::Result<Option<String>> {
-                c.query_row(
-                    "SELECT MAX(received_at) FROM webhook_ledger WHERE provider = ?1",
-                    [provider],
-                    |r| r.get(0),
-                )
-                .optional()
-                .map(Option::flatten)
-            };
             Ok((
-                last("twilio")?,
-                last("vapi")?,
+                ledger::last_received(c, "twilio")?,
+                ledger::last_received(c, "vapi")?,
                 migrations::current_version(c)?,
                 super::api::org::with_warnings(c, org)?
                     .map(|(_, w)| w)

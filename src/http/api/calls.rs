@@ -165,16 +165,12 @@ pub async fn consent_csv(
     let rows = state
         .db
         .query(move |c| {
-            let mut stmt = c.prepare(
-                "SELECT id, COALESCE(call_sid, vapi_call_id), started_at, COALESCE(from_number, ''), COALESCE(to_number, ''),
-                        consent_outcome, COALESCE(consent_at, '')
-                 FROM calls WHERE org_id = ?1 AND started_at >= ?2 AND started_at < ?3 ORDER BY started_at, id",
-            )?;
-            let rows = stmt.query_map(
-                rusqlite::params![org_id, from.unwrap_or_default(), to.unwrap_or_else(|| "9999".into())],
-                |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?, r.get::<_, String>(4)?, r.get::<_, String>(5)?, r.get::<_, String>(6)?)),
-            )?;
-            rows.collect::<rusqlite::Result<Vec<_>>>()
+            calls::consent_ledger(
+                c,
+                org_id,
+                &from.unwrap_or_default(),
+                &to.unwrap_or_else(|| "9999".into()),
+            )
         })
         .await?;
     let mut csv = String::from("call_id,call_sid,started_at,from,to,consent_outcome,consent_at\n");
