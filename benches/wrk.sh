@@ -9,7 +9,7 @@ connections=${2:-64}
 threads=2
 command -v wrk >/dev/null || { echo "wrk is not installed: apt-get install wrk" >&2; exit 1; }
 work=$(mktemp -d)
-trap 'kill "$server" 2>/dev/null || true; rm -rf "$work"' EXIT
+trap 'pkill -P "$server" 2>/dev/null; kill "$server" 2>/dev/null; sleep 0.5; rm -rf "$work" 2>/dev/null || true' EXIT
 cargo bench --bench webhooks --no-run 2>/dev/null
 lines=$(( seconds * 40000 ))
 WEBHOOKS_BENCH_SERVE="$work" WEBHOOKS_BENCH_LINES=$lines cargo bench --bench webhooks -- $(( seconds * 2 + 60 )) >/dev/null 2>&1 &
