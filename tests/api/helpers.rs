@@ -324,6 +324,19 @@ impl TestApp {
         }
         panic!("`{sql}` never became {want} (is {})", self.count(sql));
     }
+
+    /// Waits until a counter reaches `want`: background work bumps its counters just after
+    /// its rows commit, so a test that saw the rows may still be a moment early.
+    pub async fn wait_counter(&self, name: &str, labels: &[(&str, &str)], want: u64) {
+        for _ in 0..200 {
+            if self.state.metrics.counter(name, labels) == want {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        let is = self.state.metrics.counter(name, labels);
+        panic!("counter {name}{labels:?} never became {want} (is {is})");
+    }
 }
 
 impl Twilio<'_> {

@@ -281,14 +281,13 @@ async fn an_anonymous_caller_is_never_texted_and_the_block_is_recorded() {
         tw.status(sid, from, MAIN_LINE, "completed", "40").await;
     }
     app.wait_count("SELECT count(*) FROM messages WHERE kind = 'textback' AND status = 'blocked' AND blocked_reason = 'anonymous_caller'", 3).await;
+    app.wait_counter(
+        "switchboard_textbacks_total",
+        &[("result", "blocked"), ("reason", "anonymous_caller")],
+        3,
+    )
+    .await;
     assert!(app.sandbox().sent_messages().is_empty());
-    assert_eq!(
-        app.state.metrics.counter(
-            "switchboard_textbacks_total",
-            &[("result", "blocked"), ("reason", "anonymous_caller")]
-        ),
-        3
-    );
 }
 
 #[tokio::test]
