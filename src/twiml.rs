@@ -1,7 +1,16 @@
 //! TwiML responses, built from typed verbs and rendered with every text and attribute
 //! XML-escaped. One module writes TwiML, so a caller's input can never inject markup.
 
+use crate::domain::callflow::CallFlow;
+use crate::domain::ivr::{Step, SIP_RING_SECS};
 use std::fmt::Write;
+
+/// Where the menu's answers go (`?attempt=N` added).
+pub const MENU: &str = "/twilio/voice/menu";
+/// Where the recording opt-in answer goes.
+pub const CONSENT: &str = "/twilio/voice/consent";
+/// Where a `<Dial>`'s result goes.
+pub const DIAL_RESULT: &str = "/twilio/voice/dial-result";
 
 /// A `<Response>` under construction.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -125,6 +134,61 @@ impl TwiML {
     pub fn redirect(mut self, url: impl Into<String>) -> Self {
         self.verbs.push(Verb::Redirect(url.into()));
         self
+    }
+
+    /// The TwiML of one decided [`Step`] of the call menu; `flow` fills in its texts.
+    /// Every path ends at a person, a recorder, a goodbye or a menu whose action decides.
+    pub fn step(step: &Step, flow: &CallFlow) -> TwiML {
+        fn say_first(preface: &Option<String>) -> TwiML {
+            match preface {
+                Some(text) => TwiML::new().say(text),
+                None => TwiML::new(),
+            }
+        }
+        match step {
+            Step::Menu { attempt, preface } => say_first(preface).gather(
+                format!("{MENU}?attempt={attempt}"),
+                flow.gather_timeout_secs,
+                flow.menu_prompt(),
+            ),
+            Step::ConsentQuestion => TwiML::new().gather(
+                CONSENT,
+                flow.gather_timeout_secs,
+                vec![
+                    flow.recording.disclosure.clone(),
+                    flow.recording.opt_in_prompt.clone(),
+                ],
+            ),
+            Step::Dial {
+                preface,
+                targets,
+                ring_secs,
+                record,
+            } => say_first(preface).dial(
+                DIAL_RESULT,
+                *ring_secs,
+                *record,
+                DialTarget::Numbers(targets.clone()),
+            ),
+            Step::Sip { uri } => TwiML::new().dial(
+                DIAL_RESULT,
+                SIP_RING_SECS,
+                false,
+                DialTarget::Sip(uri.clone()),
+            ),
+            Step::Voicemail { preface } => say_first(preface)
+                .say(&flow.voicemail.prompt)
+                .record_voicemail(flow.voicemail.max_length_secs)
+                .say(&flow.voicemail.goodbye)
+                .hangup(),
+            Step::SayAndHangUp(lines) => lines
+                .iter()
+                .fold(TwiML::new(), |t, line| t.say(line))
+                .hangup(),
+            Step::Goodbye => TwiML::new().say(&flow.voicemail.goodbye).hangup(),
+            Step::HangUp => TwiML::new().hangup(),
+            Step::Reject => TwiML::new().reject(),
+        }
     }
 
     pub fn render(&self) -> String {

@@ -3,6 +3,7 @@
 pub mod agent;
 pub mod callflow;
 pub mod flags;
+pub mod ivr;
 pub mod onboarding;
 pub mod phone;
 pub mod roles;

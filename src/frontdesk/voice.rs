@@ -6,25 +6,21 @@ use super::FrontdeskError;
 use crate::app::AppState;
 use crate::db::callflows::FlowCache;
 use crate::db::{agents, calls, numbers, orgs, voicemails};
-use crate::domain::callflow::{
-    transcribable, AfterHoursAction, CallFlow, MenuAction, RecordingMode,
-};
+use crate::domain::callflow::{transcribable, CallFlow, MenuAction};
+use crate::domain::ivr;
 use crate::domain::phone::redact;
 use crate::domain::textback::{outcome, Outcome};
 use crate::domain::{FlagKey, NumberHandler, NumberRole};
 use crate::flags::Flags;
 use crate::metrics::UNKNOWN_NUMBERS;
-use crate::twiml::{DialTarget, TwiML};
+use crate::twiml::TwiML;
 use rusqlite::Connection;
 use serde_json::json;
 
-pub const ONBOARDING_VOICE_MESSAGE: &str =
-    "This number is for text messages only. Please send us a text to get started.";
 pub const TOO_MANY_CALLS_MESSAGE: &str =
     "We are receiving too many calls from this number right now. Please try again in a few minutes. Goodbye.";
 pub const TROUBLE_MESSAGE: &str =
     "Sorry, we are having trouble answering your call. Please try again in a few minutes. Goodbye.";
-const DIAL_RESULT: &str = "/twilio/voice/dial-result";
 
 /// The parameters every Twilio voice webhook carries.
 #[derive(Debug, Clone, Default)]
@@ -119,256 +115,142 @@ fn tz(number: &numbers::Resolved) -> chrono_tz::Tz {
     })
 }
 
-/// The menu, as Twilio should play it on `attempt`.
-pub fn menu_twiml(flow: &CallFlow, attempt: u32) -> TwiML {
-    TwiML::new().gather(
-        format!("/twilio/voice/menu?attempt={attempt}"),
-        flow.gather_timeout_secs,
-        flow.menu_prompt(),
-    )
-}
-
-/// Prompt, record, goodbye (SPEC §3.3). Twilio skips the Record action on an empty
-/// recording and goes on to the goodbye, so this path always ends politely.
-pub fn voicemail_twiml(flow: &CallFlow) -> TwiML {
-    voicemail_after(TwiML::new(), flow)
-}
-
 /// What the entry webhook decided, from one write job.
-enum Entry {
-    /// Not in `phone_numbers`: treated as system.
-    Unknown,
-    System(String),
-    Onboarding(String),
-    Operational {
-        flow: std::sync::Arc<CallFlow>,
-        open: bool,
-        recording_allowed: bool,
-    },
-    /// A number Vapi answers, yet Twilio sent its call here (its voice URL points at this
-    /// appliance): the agent's SIP address and the org's human fallback, if any.
-    Misrouted {
-        e164: String,
-        flow: std::sync::Arc<CallFlow>,
-        sip: Option<String>,
-        fallback: Option<String>,
-    },
+struct Entered {
+    decision: ivr::Decision<ivr::Entry>,
+    flow: std::sync::Arc<CallFlow>,
+    e164: Option<String>,
 }
 
-/// `POST /twilio/voice`: the entry of every call. The number lookup, the call row and its
-/// first event are one job for the database writer (the hot path of SPEC §10).
+/// `POST /twilio/voice`: the entry of every call. The number lookup, the call row, the
+/// decision (`domain::ivr::entry`) and the call's first events are one job for the
+/// database writer (the hot path of SPEC §10).
 pub async fn entry(state: &AppState, p: VoiceParams) -> Result<TwiML, FrontdeskError> {
     let now = chrono::Utc::now();
-    let decided = with_call(state, &p, move |c, ctx| {
+    let entered = with_call(state, &p, move |c, ctx| {
         let call_id = ctx.call_id;
-        let reject = |reason: &str| -> rusqlite::Result<()> {
-            calls::event(
-                c,
-                call_id,
-                "rejected",
-                Some(json!({ "reason": reason })),
-                Some("entry"),
-            )?;
-            calls::set_outcome(c, call_id, Outcome::Rejected.as_str())
-        };
-        let Some(number) = ctx.number else {
-            reject("unknown_number")?;
-            return Ok(Entry::Unknown);
-        };
-        match number.role {
-            NumberRole::System => {
-                reject("system_number")?;
-                Ok(Entry::System(number.e164))
-            }
-            NumberRole::Onboarding => {
-                calls::event(
-                    c,
-                    call_id,
-                    "invariant",
-                    Some(json!({ "name": "voice_onboarding_number" })),
-                    Some("entry"),
-                )?;
-                calls::set_outcome(c, call_id, Outcome::Rejected.as_str())?;
-                Ok(Entry::Onboarding(number.e164))
-            }
-            NumberRole::Operational if number.handler == NumberHandler::Vapi => {
-                let sip = match number.agent_id {
-                    Some(id) => agents::get(c, number.org_id, id)?.and_then(|a| a.sip_uri),
+        let line = ctx.number.as_ref().map(|n| ivr::Line {
+            role: n.role,
+            handler: n.handler,
+        });
+        // Only a misrouted AI line needs its agent and the org's fallback.
+        let (sip, fallback) = match &ctx.number {
+            Some(n) if n.role == NumberRole::Operational && n.handler == NumberHandler::Vapi => {
+                let sip = match n.agent_id {
+                    Some(id) => agents::get(c, n.org_id, id)?.and_then(|a| a.sip_uri),
                     None => None,
                 }
                 .filter(|s| !s.trim().is_empty());
-                let fallback = orgs::settings(c, number.org_id)?.and_then(|s| s.fallback_number);
-                calls::event(
-                    c,
-                    call_id,
-                    "invariant",
-                    Some(json!({ "name": "voice_vapi_number_on_ivr", "agentSip": sip.is_some(), "fallback": fallback.is_some() })),
-                    Some("entry"),
-                )?;
-                Ok(Entry::Misrouted {
-                    e164: number.e164,
-                    flow: ctx.flow,
-                    sip,
-                    fallback,
-                })
+                (sip, orgs::settings(c, n.org_id)?.and_then(|s| s.fallback_number))
             }
-            NumberRole::Operational => {
-                let open = ctx.flow.is_open(now, tz(&number));
-                calls::event(
-                    c,
-                    call_id,
-                    "call.started",
-                    Some(json!({ "open": open })),
-                    Some("entry"),
-                )?;
-                if !open {
-                    calls::event(c, call_id, "after_hours", None, Some("after_hours"))?;
-                } else if ctx.recording_flag && ctx.flow.recording.mode == RecordingMode::Announce {
-                    calls::set_consent(c, call_id, "announced")?;
-                }
-                Ok(Entry::Operational {
-                    flow: ctx.flow,
-                    open,
-                    recording_allowed: ctx.recording_flag,
-                })
+            _ => (None, None),
+        };
+        let open = ctx
+            .number
+            .as_ref()
+            .is_some_and(|n| ctx.flow.is_open(now, tz(n)));
+        let decision = ivr::entry(
+            &ctx.flow,
+            &ivr::EntryFacts {
+                line,
+                open,
+                recording_flag: ctx.recording_flag,
+                agent_sip: sip.as_deref(),
+                fallback: fallback.as_deref(),
+            },
+        );
+        let event = |kind: &str, detail: serde_json::Value, key: &str| {
+            calls::event(c, call_id, kind, Some(detail), Some(key))
+        };
+        match decision.kind {
+            ivr::Entry::Unknown => event("rejected", json!({ "reason": "unknown_number" }), "entry")?,
+            ivr::Entry::System => event("rejected", json!({ "reason": "system_number" }), "entry")?,
+            ivr::Entry::Onboarding => event(
+                "invariant",
+                json!({ "name": ivr::Anomaly::VoiceOnboardingNumber.name() }),
+                "entry",
+            )?,
+            ivr::Entry::Misrouted => event(
+                "invariant",
+                json!({ "name": ivr::Anomaly::VapiNumberOnIvr.name(), "agentSip": sip.is_some(), "fallback": fallback.is_some() }),
+                "entry",
+            )?,
+            ivr::Entry::Closed | ivr::Entry::Open { .. } => {
+                event("call.started", json!({ "open": open }), "entry")?
             }
+        };
+        match decision.kind {
+            ivr::Entry::Closed => {
+                calls::event(c, call_id, "after_hours", None, Some("after_hours"))?;
+            }
+            ivr::Entry::Open { announced: true } => calls::set_consent(c, call_id, "announced")?,
+            _ => {}
         }
+        if let Some(o) = decision.kind.outcome() {
+            calls::set_outcome(c, call_id, o.as_str())?;
+        }
+        Ok(Entered {
+            decision,
+            flow: ctx.flow,
+            e164: ctx.number.map(|n| n.e164),
+        })
     })
     .await?;
-    Ok(match decided {
-        Entry::Unknown => {
+    let Entered {
+        decision,
+        flow,
+        e164,
+    } = entered;
+    let e164 = e164.as_deref().map(redact).unwrap_or_default();
+    match decision.kind {
+        ivr::Entry::Unknown => {
             state.metrics.incr(UNKNOWN_NUMBERS, &[("kind", "voice")]);
             log::warn!(
                 "call {} to a number that is not in phone_numbers; treated as system and rejected",
                 p.call_sid
             );
-            TwiML::new().reject()
         }
-        Entry::System(e164) => {
-            log::info!(
-                "call {} to system number {} rejected",
-                p.call_sid,
-                redact(&e164)
-            );
-            TwiML::new().reject()
-        }
-        Entry::Onboarding(e164) => {
-            state.metrics.invariant(
-                "voice_onboarding_number",
-                &format!("call {} to onboarding number {}", p.call_sid, redact(&e164)),
-            );
-            TwiML::new().say(ONBOARDING_VOICE_MESSAGE).hangup()
-        }
-        Entry::Operational {
-            flow,
-            open,
-            recording_allowed,
-        } => operational_twiml(&flow, open, recording_allowed),
-        Entry::Misrouted {
-            e164,
-            flow,
-            sip,
-            fallback,
-        } => {
-            // The business chose the AI for this number, not the menu: hand the caller to
-            // the agent, else to a person, else take a message. Never the menu.
-            state.metrics.invariant(
-                "voice_vapi_number_on_ivr",
-                &format!(
-                    "number {} is answered by Vapi but Twilio sent call {} here: point its Voice URL at Vapi",
-                    redact(&e164),
-                    p.call_sid
-                ),
-            );
-            match (sip, fallback) {
-                (Some(uri), _) => TwiML::new().dial(DIAL_RESULT, 30, false, DialTarget::Sip(uri)),
-                (None, Some(person)) => TwiML::new().say(TRANSFER_MESSAGE).dial(
-                    DIAL_RESULT,
-                    20,
-                    false,
-                    DialTarget::Numbers(vec![person]),
-                ),
-                (None, None) => voicemail_twiml(&flow),
-            }
-        }
-    })
-}
-
-/// Said before a caller of a misrouted AI line is put through to a person.
-const TRANSFER_MESSAGE: &str = "Please hold while we connect you.";
-
-/// Mid-call callbacks decide by role as the entry does: only an operational number has a
-/// menu, so a callback for any other number ends the call (and is counted).
-fn off_menu(state: &AppState, ctx: &CallContext, route: &str) -> Option<TwiML> {
-    match ctx.number.as_ref().map(|n| n.role) {
-        Some(NumberRole::Operational) => None,
-        Some(NumberRole::Onboarding) => {
-            state.metrics.invariant(
-                "voice_callback_onboarding_number",
-                &format!("{route} for a call to an onboarding number"),
-            );
-            Some(TwiML::new().say(ONBOARDING_VOICE_MESSAGE).hangup())
-        }
-        _ => {
-            state.metrics.invariant(
-                "voice_callback_system_number",
-                &format!("{route} for a call to a system or unknown number"),
-            );
-            Some(TwiML::new().hangup())
-        }
+        ivr::Entry::System => log::info!("call {} to system number {e164} rejected", p.call_sid),
+        _ => {}
     }
-}
-
-/// The first TwiML of an operational call: after-hours action, or consent then the menu.
-fn operational_twiml(flow: &CallFlow, open: bool, recording_allowed: bool) -> TwiML {
-    if !open {
-        let a = &flow.after_hours;
-        let twiml = TwiML::new().say(&a.message);
-        return match a.action {
-            AfterHoursAction::Voicemail => voicemail_after(twiml, flow),
-            AfterHoursAction::Message => twiml.say("Goodbye.").hangup(),
-            AfterHoursAction::Dial => twiml.dial(
-                DIAL_RESULT,
-                20,
-                false,
-                DialTarget::Numbers(a.targets.iter().map(|t| t.to_string()).collect()),
+    match decision.anomaly {
+        Some(a @ ivr::Anomaly::VoiceOnboardingNumber) => state.metrics.invariant(
+            a.name(),
+            &format!("call {} to onboarding number {e164}", p.call_sid),
+        ),
+        Some(a) => state.metrics.invariant(
+            a.name(),
+            &format!(
+                "number {e164} is answered by Vapi but Twilio sent call {} here: point its Voice URL at Vapi",
+                p.call_sid
             ),
-        };
-    }
-    match (flow.recording.mode, recording_allowed) {
-        (RecordingMode::Off, _) | (_, false) => menu_twiml(flow, 1),
-        (RecordingMode::Announce, true) => TwiML::new().say(&flow.recording.disclosure).gather(
-            "/twilio/voice/menu?attempt=1",
-            flow.gather_timeout_secs,
-            flow.menu_prompt(),
         ),
-        (RecordingMode::OptIn, true) => TwiML::new().gather(
-            "/twilio/voice/consent",
-            flow.gather_timeout_secs,
-            vec![
-                flow.recording.disclosure.clone(),
-                flow.recording.opt_in_prompt.clone(),
-            ],
-        ),
+        None => {}
     }
+    Ok(TwiML::step(&decision.step, &flow))
 }
 
-fn voicemail_after(prefix: TwiML, flow: &CallFlow) -> TwiML {
-    prefix
-        .say(&flow.voicemail.prompt)
-        .record_voicemail(flow.voicemail.max_length_secs)
-        .say(&flow.voicemail.goodbye)
-        .hangup()
+/// Mid-call callbacks decide by role as the entry does (`domain::ivr::off_menu`): a
+/// callback for a number without a menu ends the call, and is counted.
+fn off_menu(state: &AppState, ctx: &CallContext, route: &str) -> Option<TwiML> {
+    let (step, anomaly) = ivr::off_menu(ctx.number.as_ref().map(|n| n.role))?;
+    let what = match anomaly {
+        ivr::Anomaly::CallbackOnboardingNumber => "an onboarding number",
+        _ => "a system or unknown number",
+    };
+    state
+        .metrics
+        .invariant(anomaly.name(), &format!("{route} for a call to {what}"));
+    Some(TwiML::step(&step, &ctx.flow))
 }
 
-/// `POST /twilio/voice/consent`: the opt-in answer (1 allows recording; anything else,
-/// including no answer or an error, means no recording).
+/// `POST /twilio/voice/consent`: the opt-in answer (`domain::ivr::consent`).
 pub async fn consent(
     state: &AppState,
     p: VoiceParams,
     digits: Option<String>,
 ) -> Result<TwiML, FrontdeskError> {
-    let granted = digits.as_deref() == Some("1");
+    let (granted, next) = ivr::consent(digits.as_deref());
     let ctx = with_call(state, &p, move |c, ctx| {
         let outcome = if granted { "granted" } else { "declined" };
         calls::set_consent(c, ctx.call_id, outcome)?;
@@ -385,10 +267,11 @@ pub async fn consent(
     if let Some(end) = off_menu(state, &ctx, "consent") {
         return Ok(end);
     }
-    Ok(menu_twiml(&ctx.flow, 1))
+    Ok(TwiML::step(&next, &ctx.flow))
 }
 
-/// `POST /twilio/voice/menu?attempt=N`: a key was pressed, or nothing (timeout).
+/// `POST /twilio/voice/menu?attempt=N`: a key was pressed, or nothing (timeout); the
+/// answer is `domain::ivr::menu`'s.
 pub async fn menu(
     state: &AppState,
     p: VoiceParams,
@@ -399,7 +282,7 @@ pub async fn menu(
     let digits = digits
         .map(|d| d.trim().to_string())
         .filter(|d| !d.is_empty());
-    let (ctx, sip) = {
+    let (ctx, decision) = {
         let digit = digits.clone();
         with_call(state, &p, move |c, ctx| {
             let key = format!("menu:{attempt}:{}", digit.as_deref().unwrap_or("-"));
@@ -420,60 +303,32 @@ pub async fn menu(
                 },
                 _ => None,
             };
-            Ok((ctx, sip))
+            let decision = ivr::menu(
+                &ctx.flow,
+                &ivr::MenuFacts {
+                    attempt,
+                    digits: digit.as_deref(),
+                    record: ivr::may_record(ctx.recording_flag, &ctx.flow, &ctx.consent),
+                    agent_sip: sip.as_deref(),
+                },
+            );
+            Ok((ctx, decision))
         })
         .await?
     };
     if let Some(end) = off_menu(state, &ctx, "menu") {
         return Ok(end);
     }
-    let flow = &ctx.flow;
-    let record = recording_consented(&ctx);
-    let option = digits.as_deref().and_then(|d| flow.option(d));
-    let Some(option) = option else {
-        return Ok(if attempt <= u32::from(flow.retries) {
-            TwiML::new().say(&flow.invalid_input_message).gather(
-                format!("/twilio/voice/menu?attempt={}", attempt + 1),
-                flow.gather_timeout_secs,
-                flow.menu_prompt(),
-            )
-        } else {
-            voicemail_twiml(flow)
-        });
-    };
-    Ok(match &option.action {
-        MenuAction::Dial {
-            targets,
-            ring_timeout_secs,
-        } => TwiML::new().dial(
-            DIAL_RESULT,
-            *ring_timeout_secs,
-            record,
-            DialTarget::Numbers(targets.iter().map(|t| t.to_string()).collect()),
-        ),
-        MenuAction::Voicemail => voicemail_twiml(flow),
-        MenuAction::Agent { agent_id } => match sip {
-            Some(uri) => TwiML::new().dial(DIAL_RESULT, 30, false, DialTarget::Sip(uri)),
-            None => {
-                // The check on save requires a SIP URI; if it was removed since, do not strand the caller.
-                state.metrics.invariant(
-                    "agent_without_sip_uri",
-                    &format!("menu option {} points at agent {agent_id}", option.digit),
-                );
-                voicemail_twiml(flow)
-            }
-        },
-        MenuAction::Message { text } => TwiML::new().say(text).hangup(),
-        MenuAction::Repeat => menu_twiml(flow, attempt),
-    })
-}
-
-/// Recording of a dialled leg needs consent: announced or granted, a recording mode and
-/// the flag on. Any doubt means no recording (SPEC §3.4).
-fn recording_consented(ctx: &CallContext) -> bool {
-    ctx.recording_flag
-        && ctx.flow.recording.mode != RecordingMode::Off
-        && matches!(ctx.consent.as_str(), "announced" | "granted")
+    if let Some(a) = decision.anomaly {
+        state.metrics.invariant(
+            a.name(),
+            &format!(
+                "menu option {} points at an agent without a SIP address",
+                digits.as_deref().unwrap_or("-")
+            ),
+        );
+    }
+    Ok(TwiML::step(&decision.step, &ctx.flow))
 }
 
 /// Loads the call (creating or completing its row) and runs `then` with it, as one job
@@ -501,7 +356,8 @@ pub async fn dial_result(
     dial_status: Option<String>,
 ) -> Result<TwiML, FrontdeskError> {
     let status = dial_status.unwrap_or_default();
-    let connected = matches!(status.as_str(), "completed" | "answered");
+    let connected = ivr::dial_connected(&status);
+    let next = ivr::dial_result(&status);
     let ctx = {
         let status = status.clone();
         with_call(state, &p, move |c, ctx| {
@@ -525,11 +381,7 @@ pub async fn dial_result(
     if let Some(end) = off_menu(state, &ctx, "dial-result") {
         return Ok(end);
     }
-    Ok(if connected {
-        TwiML::new().hangup()
-    } else {
-        voicemail_twiml(&ctx.flow)
-    })
+    Ok(TwiML::step(&next, &ctx.flow))
 }
 
 /// `POST /twilio/voice/voicemail-done`: the Record action; stores what it knows.
@@ -555,7 +407,7 @@ pub async fn voicemail_done(
         })
         .await?
     };
-    Ok(TwiML::new().say(&ctx.flow.voicemail.goodbye).hangup())
+    Ok(TwiML::step(&ivr::Step::Goodbye, &ctx.flow))
 }
 
 /// Recording facts from Twilio's callbacks.
@@ -685,10 +537,7 @@ pub async fn status(
     call_status: String,
     duration: Option<i64>,
 ) -> Result<(), FrontdeskError> {
-    let terminal = matches!(
-        call_status.as_str(),
-        "completed" | "busy" | "failed" | "no-answer" | "canceled"
-    );
+    let terminal = ivr::call_ended(&call_status);
     let delay = i64::from(state.config.textback_delay_secs);
     // `first_end` is false for a redelivered final status: counted and logged once.
     let (ctx, first_end) = {
@@ -724,27 +573,25 @@ pub async fn status(
                 .write(move |c| {
                     let textback_on = flags.is_enabled(c, org_id, FlagKey::MissedCallTextback)?;
                     let o = refresh_outcome(c, call_id, &flow)?;
-                    let wants = match o {
-                        Some(Outcome::Missed) => true,
-                        Some(Outcome::Voicemail) => flow.textback.voicemail_counts_as_missed,
-                        _ => false,
-                    };
-                    if wants && textback_on {
-                        let due = crate::db::format_time(
-                            chrono::Utc::now() + chrono::Duration::seconds(delay),
-                        );
-                        return calls::schedule_textback(c, call_id, &due);
+                    match ivr::after_call(o, &flow, textback_on) {
+                        ivr::AfterCall::Nothing => Ok(false),
+                        ivr::AfterCall::TextBack => {
+                            let due = crate::db::format_time(
+                                chrono::Utc::now() + chrono::Duration::seconds(delay),
+                            );
+                            calls::schedule_textback(c, call_id, &due)
+                        }
+                        ivr::AfterCall::TextBackFlagOff => {
+                            calls::event(
+                                c,
+                                call_id,
+                                "textback.skipped",
+                                Some(json!({ "reason": "flag_off" })),
+                                Some("textback"),
+                            )?;
+                            Ok(false)
+                        }
                     }
-                    if wants {
-                        calls::event(
-                            c,
-                            call_id,
-                            "textback.skipped",
-                            Some(json!({ "reason": "flag_off" })),
-                            Some("textback"),
-                        )?;
-                    }
-                    Ok(false)
                 })
                 .await?;
             if scheduled {

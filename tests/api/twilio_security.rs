@@ -425,6 +425,7 @@ async fn shared_key_signatures_verify_with_sha256_and_never_downgrade() {
         403,
         "SHA-256 needs its header"
     );
+    app.state.ledger.flush().await;
     let refused = app.count(
         "SELECT count(*) FROM webhook_ledger WHERE route = '/twilio/voice' AND signature = 'invalid'",
     );

@@ -1,0 +1,857 @@
+//! The call menu's decisions (SPEC §3.2–§3.5) as pure functions of plain facts: which step
+//! a caller hears next, and what a call's end sets in motion. No database, no TwiML, no
+//! clock: `frontdesk::voice` loads the facts, asks here, persists what was decided and
+//! renders the [`Step`] (in `crate::twiml`, the one place TwiML is written). The
+//! dashboard's "what a caller hears" preview walks the same functions, so it cannot drift
+//! from what a real call does.
+
+use super::callflow::{AfterHoursAction, CallFlow, MenuAction, RecordingMode};
+use super::textback::Outcome;
+use super::{NumberHandler, NumberRole};
+
+/// Said before a caller of a misrouted AI line is put through to a person.
+pub const TRANSFER_MESSAGE: &str = "Please hold while we connect you.";
+/// All a caller of an onboarding (text-only) number hears.
+pub const ONBOARDING_VOICE_MESSAGE: &str =
+    "This number is for text messages only. Please send us a text to get started.";
+/// Ring time for a hand-off to a person when the flow names none.
+pub const TRANSFER_RING_SECS: u32 = 20;
+/// Ring time for a SIP hand-off to an AI agent.
+pub const SIP_RING_SECS: u32 = 30;
+
+/// What the caller hears next. Texts that come from the flow (menu prompt, voicemail
+/// prompt and goodbye) are filled in when the step is rendered with that flow.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    /// The menu, gathering one key for `attempt`; `preface` is said first (the recording
+    /// disclosure, or "that was not a valid choice").
+    Menu {
+        attempt: u32,
+        preface: Option<String>,
+    },
+    /// The recording opt-in question (disclosure, then what to press).
+    ConsentQuestion,
+    /// Ring people; the dialled leg is recorded only when `record` (consent given).
+    Dial {
+        preface: Option<String>,
+        targets: Vec<String>,
+        ring_secs: u32,
+        record: bool,
+    },
+    /// Hand the caller to an AI agent's SIP address.
+    Sip {
+        uri: String,
+    },
+    /// The voicemail prompt, the recorder and the goodbye.
+    Voicemail {
+        preface: Option<String>,
+    },
+    /// Say each line, then hang up.
+    SayAndHangUp(Vec<String>),
+    /// The flow's voicemail goodbye, then hang up (after a recording).
+    Goodbye,
+    HangUp,
+    /// Refuse the call before it is answered (no charge to the caller).
+    Reject,
+}
+
+/// Something that should never happen, decided here and counted by the caller as an
+/// invariant violation (`switchboard_invariant_violations_total{name}`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Anomaly {
+    /// A call to a text-only onboarding number.
+    VoiceOnboardingNumber,
+    /// Twilio sent a call for a number Vapi answers to this appliance's IVR.
+    VapiNumberOnIvr,
+    /// A menu option points at an agent that has no SIP address (any more).
+    AgentWithoutSipUri,
+    /// A mid-call callback for an onboarding number.
+    CallbackOnboardingNumber,
+    /// A mid-call callback for a system or unknown number.
+    CallbackSystemNumber,
+}
+
+impl Anomaly {
+    pub fn name(self) -> &'static str {
+        match self {
+            Anomaly::VoiceOnboardingNumber => "voice_onboarding_number",
+            Anomaly::VapiNumberOnIvr => "voice_vapi_number_on_ivr",
+            Anomaly::AgentWithoutSipUri => "agent_without_sip_uri",
+            Anomaly::CallbackOnboardingNumber => "voice_callback_onboarding_number",
+            Anomaly::CallbackSystemNumber => "voice_callback_system_number",
+        }
+    }
+}
+
+/// The called number as the menu sees it: `None` when it is not in `phone_numbers`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Line {
+    pub role: NumberRole,
+    pub handler: NumberHandler,
+}
+
+/// How a call entered, for the call's first events and outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Entry {
+    /// Not in `phone_numbers`: treated as a system number and rejected.
+    Unknown,
+    System,
+    Onboarding,
+    /// A Vapi-handled number whose call came to the IVR anyway.
+    Misrouted,
+    /// An operational number outside business hours.
+    Closed,
+    /// An operational number in business hours; `announced` when the recording
+    /// disclosure is played (which is the caller's consent in announce mode).
+    Open {
+        announced: bool,
+    },
+}
+
+impl Entry {
+    /// The outcome the entry alone settles (a refused call), if any.
+    pub fn outcome(self) -> Option<Outcome> {
+        match self {
+            Entry::Unknown | Entry::System | Entry::Onboarding => Some(Outcome::Rejected),
+            _ => None,
+        }
+    }
+}
+
+/// The facts the entry of a call is decided from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EntryFacts<'a> {
+    pub line: Option<Line>,
+    /// Inside business hours (org time zone, holidays).
+    pub open: bool,
+    /// The org's `call_recording` flag.
+    pub recording_flag: bool,
+    /// For a Vapi-handled number: its agent's SIP address.
+    pub agent_sip: Option<&'a str>,
+    /// For a Vapi-handled number: the org's human fallback.
+    pub fallback: Option<&'a str>,
+}
+
+/// A decision: what the caller hears, and what, if anything, went wrong to get there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision<K> {
+    pub kind: K,
+    pub step: Step,
+    pub anomaly: Option<Anomaly>,
+}
+
+/// `POST /twilio/voice`: the first step of a call, by role (SPEC §3.2) and, for an
+/// operational number, hours and recording mode (SPEC §3.3, §3.4).
+pub fn entry(flow: &CallFlow, f: &EntryFacts<'_>) -> Decision<Entry> {
+    let decided = |kind, step| Decision {
+        kind,
+        step,
+        anomaly: None,
+    };
+    let Some(line) = f.line else {
+        return decided(Entry::Unknown, Step::Reject);
+    };
+    match (line.role, line.handler) {
+        (NumberRole::System, _) => decided(Entry::System, Step::Reject),
+        (NumberRole::Onboarding, _) => Decision {
+            kind: Entry::Onboarding,
+            step: Step::SayAndHangUp(vec![ONBOARDING_VOICE_MESSAGE.into()]),
+            anomaly: Some(Anomaly::VoiceOnboardingNumber),
+        },
+        // The business chose the AI for this number, not the menu: hand the caller to
+        // the agent, else to a person, else take a message. Never the menu.
+        (NumberRole::Operational, NumberHandler::Vapi) => Decision {
+            kind: Entry::Misrouted,
+            step: match (f.agent_sip, f.fallback) {
+                (Some(uri), _) => Step::Sip { uri: uri.into() },
+                (None, Some(person)) => Step::Dial {
+                    preface: Some(TRANSFER_MESSAGE.into()),
+                    targets: vec![person.into()],
+                    ring_secs: TRANSFER_RING_SECS,
+                    record: false,
+                },
+                (None, None) => Step::Voicemail { preface: None },
+            },
+            anomaly: Some(Anomaly::VapiNumberOnIvr),
+        },
+        (NumberRole::Operational, NumberHandler::Ivr) if !f.open => {
+            let a = &flow.after_hours;
+            let preface = Some(a.message.clone());
+            let step = match a.action {
+                AfterHoursAction::Voicemail => Step::Voicemail { preface },
+                AfterHoursAction::Message => {
+                    Step::SayAndHangUp(vec![a.message.clone(), "Goodbye.".into()])
+                }
+                AfterHoursAction::Dial => Step::Dial {
+                    preface,
+                    targets: a.targets.iter().map(|t| t.to_string()).collect(),
+                    ring_secs: TRANSFER_RING_SECS,
+                    record: false,
+                },
+            };
+            decided(Entry::Closed, step)
+        }
+        (NumberRole::Operational, NumberHandler::Ivr) => {
+            let mode = if f.recording_flag {
+                flow.recording.mode
+            } else {
+                RecordingMode::Off
+            };
+            let (announced, step) = match mode {
+                RecordingMode::Off => (
+                    false,
+                    Step::Menu {
+                        attempt: 1,
+                        preface: None,
+                    },
+                ),
+                RecordingMode::Announce => (
+                    true,
+                    Step::Menu {
+                        attempt: 1,
+                        preface: Some(flow.recording.disclosure.clone()),
+                    },
+                ),
+                RecordingMode::OptIn => (false, Step::ConsentQuestion),
+            };
+            decided(Entry::Open { announced }, step)
+        }
+    }
+}
+
+/// Mid-call callbacks decide by role as the entry does: only an operational number has a
+/// menu, so a callback for any other number ends the call. `None`: go on with the menu.
+pub fn off_menu(role: Option<NumberRole>) -> Option<(Step, Anomaly)> {
+    match role {
+        Some(NumberRole::Operational) => None,
+        Some(NumberRole::Onboarding) => Some((
+            Step::SayAndHangUp(vec![ONBOARDING_VOICE_MESSAGE.into()]),
+            Anomaly::CallbackOnboardingNumber,
+        )),
+        Some(NumberRole::System) | None => Some((Step::HangUp, Anomaly::CallbackSystemNumber)),
+    }
+}
+
+/// `POST /twilio/voice/consent`: only the key 1 allows recording; anything else,
+/// including no answer, means no recording. Either way the menu follows.
+pub fn consent(digits: Option<&str>) -> (bool, Step) {
+    (
+        digits.map(str::trim) == Some("1"),
+        Step::Menu {
+            attempt: 1,
+            preface: None,
+        },
+    )
+}
+
+/// Whether a dialled leg may be recorded: the flag on, a recording mode, and consent
+/// announced or granted. Any doubt means no recording (SPEC §3.4).
+pub fn may_record(recording_flag: bool, flow: &CallFlow, consent: &str) -> bool {
+    recording_flag
+        && flow.recording.mode != RecordingMode::Off
+        && matches!(consent, "announced" | "granted")
+}
+
+/// The facts a menu answer is decided from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MenuFacts<'a> {
+    /// 1 for the first playing of the menu.
+    pub attempt: u32,
+    /// The key pressed; `None` on a timeout.
+    pub digits: Option<&'a str>,
+    /// See [`may_record`].
+    pub record: bool,
+    /// The SIP address of the agent the chosen option names, if it names one that has it.
+    pub agent_sip: Option<&'a str>,
+}
+
+/// `POST /twilio/voice/menu?attempt=N`: the pressed key's action; an unknown key or none
+/// replays the menu until the flow's retries are used up, then voicemail.
+pub fn menu(flow: &CallFlow, f: &MenuFacts<'_>) -> Decision<()> {
+    let decided = |step| Decision {
+        kind: (),
+        step,
+        anomaly: None,
+    };
+    let option = f.digits.map(str::trim).and_then(|d| flow.option(d));
+    let Some(option) = option else {
+        return decided(if f.attempt <= u32::from(flow.retries) {
+            Step::Menu {
+                attempt: f.attempt + 1,
+                preface: Some(flow.invalid_input_message.clone()),
+            }
+        } else {
+            Step::Voicemail { preface: None }
+        });
+    };
+    match &option.action {
+        MenuAction::Dial {
+            targets,
+            ring_timeout_secs,
+        } => decided(Step::Dial {
+            preface: None,
+            targets: targets.iter().map(|t| t.to_string()).collect(),
+            ring_secs: *ring_timeout_secs,
+            record: f.record,
+        }),
+        MenuAction::Voicemail => decided(Step::Voicemail { preface: None }),
+        MenuAction::Agent { .. } => match f.agent_sip {
+            Some(uri) => decided(Step::Sip { uri: uri.into() }),
+            // The check on save requires a SIP URI; if it was removed since, do not
+            // strand the caller.
+            None => Decision {
+                kind: (),
+                step: Step::Voicemail { preface: None },
+                anomaly: Some(Anomaly::AgentWithoutSipUri),
+            },
+        },
+        MenuAction::Message { text } => decided(Step::SayAndHangUp(vec![text.clone()])),
+        MenuAction::Repeat => decided(Step::Menu {
+            attempt: f.attempt,
+            preface: None,
+        }),
+    }
+}
+
+/// Whether a `DialCallStatus` means a person took the call.
+pub fn dial_connected(status: &str) -> bool {
+    matches!(status, "completed" | "answered")
+}
+
+/// `POST /twilio/voice/dial-result`: answered → goodbye; anything else → voicemail.
+pub fn dial_result(status: &str) -> Step {
+    if dial_connected(status) {
+        Step::HangUp
+    } else {
+        Step::Voicemail { preface: None }
+    }
+}
+
+/// Whether a `CallStatus` ends the call.
+pub fn call_ended(status: &str) -> bool {
+    matches!(
+        status,
+        "completed" | "busy" | "failed" | "no-answer" | "canceled"
+    )
+}
+
+/// What an ended call on an operational number sets in motion (SPEC §3.5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AfterCall {
+    /// Nothing: the caller was served.
+    Nothing,
+    /// Schedule the one text-back.
+    TextBack,
+    /// A text-back was due but the org's `missed_call_textback` flag is off (recorded).
+    TextBackFlagOff,
+}
+
+/// A missed call (and, if the flow says so, a voicemail) earns one text-back.
+pub fn after_call(outcome: Option<Outcome>, flow: &CallFlow, textback_flag: bool) -> AfterCall {
+    let wants = match outcome {
+        Some(Outcome::Missed) => true,
+        Some(Outcome::Voicemail) => flow.textback.voicemail_counts_as_missed,
+        _ => false,
+    };
+    match (wants, textback_flag) {
+        (false, _) => AfterCall::Nothing,
+        (true, true) => AfterCall::TextBack,
+        (true, false) => AfterCall::TextBackFlagOff,
+    }
+}
+
+/// One hop of a walk through the flow: what the caller heard, and what they did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hop {
+    pub step: Step,
+    /// The key pressed at this step (`None`: no key, or the step takes none).
+    pub pressed: Option<String>,
+}
+
+/// Walks an operational IVR number's flow the way a caller would: `keys` are pressed in
+/// order at each menu or consent question (`None` in the sequence, or running out, is a
+/// timeout); a dial rings out (no answer) into voicemail. Stops at a step that ends the
+/// call or leaves the menu. `agent_sip` resolves an agent id to its SIP address.
+pub fn walk(
+    flow: &CallFlow,
+    open: bool,
+    recording_flag: bool,
+    keys: &[Option<&str>],
+    agent_sip: impl Fn(i64) -> Option<String>,
+) -> Vec<Hop> {
+    let facts = EntryFacts {
+        line: Some(Line {
+            role: NumberRole::Operational,
+            handler: NumberHandler::Ivr,
+        }),
+        open,
+        recording_flag,
+        agent_sip: None,
+        fallback: None,
+    };
+    let first = entry(flow, &facts);
+    let mut consented = match first.kind {
+        Entry::Open { announced: true } => "announced",
+        _ => "none",
+    };
+    let mut keys = keys.iter().copied();
+    let mut hops = Vec::new();
+    let mut step = first.step;
+    // A flow with `repeat` options could loop for ever; a caller gives up long before.
+    for _ in 0..64 {
+        let next = match &step {
+            Step::ConsentQuestion => {
+                let key = keys.next().flatten();
+                let (granted, next) = consent(key);
+                consented = if granted { "granted" } else { "declined" };
+                hops.push(Hop {
+                    step: step.clone(),
+                    pressed: key.map(String::from),
+                });
+                next
+            }
+            Step::Menu { attempt, .. } => {
+                let key = keys.next().flatten();
+                let sip = key
+                    .and_then(|d| flow.option(d.trim()))
+                    .and_then(|o| match o.action {
+                        MenuAction::Agent { agent_id } => agent_sip(agent_id),
+                        _ => None,
+                    });
+                let decided = menu(
+                    flow,
+                    &MenuFacts {
+                        attempt: *attempt,
+                        digits: key,
+                        record: may_record(recording_flag, flow, consented),
+                        agent_sip: sip.as_deref(),
+                    },
+                );
+                hops.push(Hop {
+                    step: step.clone(),
+                    pressed: key.map(String::from),
+                });
+                decided.step
+            }
+            Step::Dial { .. } => {
+                hops.push(Hop {
+                    step: step.clone(),
+                    pressed: None,
+                });
+                dial_result("no-answer")
+            }
+            _ => {
+                hops.push(Hop {
+                    step: step.clone(),
+                    pressed: None,
+                });
+                return hops;
+            }
+        };
+        step = next;
+    }
+    hops
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::callflow::{AfterHours, MenuOption};
+    use crate::domain::PhoneNumber;
+
+    /// Case, flow, facts → the entry kind, step and anomaly.
+    type EntryRow<'a> = (
+        &'a str,
+        &'a CallFlow,
+        EntryFacts<'a>,
+        Entry,
+        Step,
+        Option<Anomaly>,
+    );
+    /// Attempt, key, may record, agent SIP → the step and anomaly.
+    type MenuRow<'a> = (
+        u32,
+        Option<&'a str>,
+        bool,
+        Option<&'a str>,
+        Step,
+        Option<Anomaly>,
+    );
+
+    fn number(s: &str) -> PhoneNumber {
+        PhoneNumber::parse(s).unwrap()
+    }
+
+    fn flow() -> CallFlow {
+        let mut f = CallFlow::demo(number("+15550100101"), number("+15550100102"));
+        f.retries = 2;
+        f.menu.push(MenuOption {
+            digit: "3".into(),
+            label: "our assistant".into(),
+            action: MenuAction::Agent { agent_id: 7 },
+        });
+        f.menu.push(MenuOption {
+            digit: "4".into(),
+            label: "our address".into(),
+            action: MenuAction::Message {
+                text: "We are at 1 Main St.".into(),
+            },
+        });
+        f.menu.push(MenuOption {
+            digit: "*".into(),
+            label: "hear this again".into(),
+            action: MenuAction::Repeat,
+        });
+        f
+    }
+
+    fn ivr(role: NumberRole) -> Option<Line> {
+        Some(Line {
+            role,
+            handler: NumberHandler::Ivr,
+        })
+    }
+
+    fn facts(line: Option<Line>, open: bool, flag: bool) -> EntryFacts<'static> {
+        EntryFacts {
+            line,
+            open,
+            recording_flag: flag,
+            agent_sip: None,
+            fallback: None,
+        }
+    }
+
+    fn menu_step(attempt: u32, preface: Option<&str>) -> Step {
+        Step::Menu {
+            attempt,
+            preface: preface.map(String::from),
+        }
+    }
+
+    fn voicemail() -> Step {
+        Step::Voicemail { preface: None }
+    }
+
+    #[test]
+    fn the_entry_decides_by_role_hours_and_recording_mode() {
+        let f = flow();
+        let mut announce = flow();
+        announce.recording.mode = RecordingMode::Announce;
+        let mut opt_in = flow();
+        opt_in.recording.mode = RecordingMode::OptIn;
+        let disclosure = announce.recording.disclosure.clone();
+        let onboarding = Step::SayAndHangUp(vec![ONBOARDING_VOICE_MESSAGE.into()]);
+        let op = ivr(NumberRole::Operational);
+        #[rustfmt::skip]
+        let table: Vec<EntryRow> = vec![
+            ("unknown number", &f, facts(None, true, true), Entry::Unknown, Step::Reject, None),
+            ("system number", &f, facts(ivr(NumberRole::System), true, true), Entry::System, Step::Reject, None),
+            ("onboarding number", &f, facts(ivr(NumberRole::Onboarding), true, false), Entry::Onboarding, onboarding, Some(Anomaly::VoiceOnboardingNumber)),
+            ("open, recording off", &f, facts(op, true, true), Entry::Open { announced: false }, menu_step(1, None), None),
+            ("open, announce", &announce, facts(op, true, true), Entry::Open { announced: true }, menu_step(1, Some(&disclosure)), None),
+            ("open, announce, flag off", &announce, facts(op, true, false), Entry::Open { announced: false }, menu_step(1, None), None),
+            ("open, opt-in", &opt_in, facts(op, true, true), Entry::Open { announced: false }, Step::ConsentQuestion, None),
+            ("open, opt-in, flag off", &opt_in, facts(op, true, false), Entry::Open { announced: false }, menu_step(1, None), None),
+            ("closed, voicemail", &announce, facts(op, false, true), Entry::Closed, Step::Voicemail { preface: Some(f.after_hours.message.clone()) }, None),
+        ];
+        for (name, flow, facts, kind, step, anomaly) in table {
+            let d = entry(flow, &facts);
+            assert_eq!((d.kind, d.step, d.anomaly), (kind, step, anomaly), "{name}");
+        }
+    }
+
+    #[test]
+    fn after_hours_actions_each_end_somewhere() {
+        let mut f = flow();
+        let op = ivr(NumberRole::Operational);
+        for (action, want) in [
+            (
+                AfterHoursAction::Message,
+                Step::SayAndHangUp(vec!["Closed.".into(), "Goodbye.".into()]),
+            ),
+            (
+                AfterHoursAction::Dial,
+                Step::Dial {
+                    preface: Some("Closed.".into()),
+                    targets: vec!["+15550100199".into()],
+                    ring_secs: TRANSFER_RING_SECS,
+                    record: false,
+                },
+            ),
+            (
+                AfterHoursAction::Voicemail,
+                Step::Voicemail {
+                    preface: Some("Closed.".into()),
+                },
+            ),
+        ] {
+            f.after_hours = AfterHours {
+                action,
+                message: "Closed.".into(),
+                targets: vec![number("+15550100199")],
+            };
+            let d = entry(&f, &facts(op, false, true));
+            assert_eq!((d.kind, d.step), (Entry::Closed, want), "{action:?}");
+        }
+    }
+
+    #[test]
+    fn a_misrouted_ai_line_goes_to_the_agent_a_person_or_voicemail_never_the_menu() {
+        let f = flow();
+        let vapi = Some(Line {
+            role: NumberRole::Operational,
+            handler: NumberHandler::Vapi,
+        });
+        let person = Step::Dial {
+            preface: Some(TRANSFER_MESSAGE.into()),
+            targets: vec!["+15550100188".into()],
+            ring_secs: TRANSFER_RING_SECS,
+            record: false,
+        };
+        let sip = Step::Sip {
+            uri: "sip:a@b.test".into(),
+        };
+        for (agent_sip, fallback, open, want) in [
+            (Some("sip:a@b.test"), Some("+15550100188"), true, &sip),
+            (Some("sip:a@b.test"), None, false, &sip),
+            (None, Some("+15550100188"), true, &person),
+            (None, None, true, &voicemail()),
+            (None, None, false, &voicemail()),
+        ] {
+            let d = entry(
+                &f,
+                &EntryFacts {
+                    line: vapi,
+                    open,
+                    recording_flag: true,
+                    agent_sip,
+                    fallback,
+                },
+            );
+            assert_eq!(d.kind, Entry::Misrouted);
+            assert_eq!(&d.step, want, "{agent_sip:?} {fallback:?}");
+            assert_eq!(d.anomaly, Some(Anomaly::VapiNumberOnIvr));
+        }
+    }
+
+    #[test]
+    fn only_the_entry_of_a_refused_call_settles_its_outcome() {
+        for (kind, want) in [
+            (Entry::Unknown, Some(Outcome::Rejected)),
+            (Entry::System, Some(Outcome::Rejected)),
+            (Entry::Onboarding, Some(Outcome::Rejected)),
+            (Entry::Misrouted, None),
+            (Entry::Closed, None),
+            (Entry::Open { announced: true }, None),
+        ] {
+            assert_eq!(kind.outcome(), want, "{kind:?}");
+        }
+    }
+
+    #[test]
+    fn each_key_takes_its_action_and_bad_keys_retry_then_voicemail() {
+        let f = flow();
+        let invalid = Some(f.invalid_input_message.as_str());
+        let dial_sales = |record| Step::Dial {
+            preface: None,
+            targets: vec!["+15550100101".into()],
+            ring_secs: 20,
+            record,
+        };
+        #[rustfmt::skip]
+        let table: Vec<MenuRow> = vec![
+            (1, Some("1"), false, None, dial_sales(false), None),
+            (1, Some(" 1 "), true, None, dial_sales(true), None),
+            (1, Some("9"), false, None, voicemail(), None),
+            (1, Some("3"), false, Some("sip:front@desk.test"), Step::Sip { uri: "sip:front@desk.test".into() }, None),
+            (1, Some("3"), false, None, voicemail(), Some(Anomaly::AgentWithoutSipUri)),
+            (1, Some("4"), false, None, Step::SayAndHangUp(vec!["We are at 1 Main St.".into()]), None),
+            (2, Some("*"), false, None, menu_step(2, None), None),
+            (1, None, false, None, menu_step(2, invalid), None),
+            (1, Some("7"), false, None, menu_step(2, invalid), None),
+            (2, Some("#"), false, None, menu_step(3, invalid), None),
+            (3, None, false, None, voicemail(), None),
+            (3, Some("1"), false, None, dial_sales(false), None),
+        ];
+        for (attempt, digits, record, agent_sip, step, anomaly) in table {
+            let d = menu(
+                &f,
+                &MenuFacts {
+                    attempt,
+                    digits,
+                    record,
+                    agent_sip,
+                },
+            );
+            assert_eq!((d.step, d.anomaly), (step, anomaly), "{attempt} {digits:?}");
+        }
+    }
+
+    #[test]
+    fn no_retries_means_the_first_bad_key_goes_to_voicemail() {
+        let mut f = flow();
+        f.retries = 0;
+        let d = menu(
+            &f,
+            &MenuFacts {
+                attempt: 1,
+                digits: Some("8"),
+                record: false,
+                agent_sip: None,
+            },
+        );
+        assert_eq!(d.step, voicemail());
+    }
+
+    #[test]
+    fn callbacks_off_the_menu_end_the_call_by_role() {
+        assert_eq!(off_menu(Some(NumberRole::Operational)), None);
+        assert_eq!(
+            off_menu(Some(NumberRole::Onboarding)),
+            Some((
+                Step::SayAndHangUp(vec![ONBOARDING_VOICE_MESSAGE.into()]),
+                Anomaly::CallbackOnboardingNumber
+            ))
+        );
+        for role in [Some(NumberRole::System), None] {
+            assert_eq!(
+                off_menu(role),
+                Some((Step::HangUp, Anomaly::CallbackSystemNumber))
+            );
+        }
+    }
+
+    #[test]
+    fn consent_is_only_the_key_one() {
+        for (digits, granted) in [
+            (Some("1"), true),
+            (Some(" 1"), true),
+            (Some("2"), false),
+            (Some("11"), false),
+            (None, false),
+        ] {
+            assert_eq!(consent(digits), (granted, menu_step(1, None)), "{digits:?}");
+        }
+    }
+
+    #[test]
+    fn recording_needs_the_flag_a_mode_and_consent() {
+        let mut f = flow();
+        f.recording.mode = RecordingMode::OptIn;
+        for (flag, mode, consent, want) in [
+            (true, RecordingMode::OptIn, "granted", true),
+            (true, RecordingMode::Announce, "announced", true),
+            (true, RecordingMode::OptIn, "declined", false),
+            (true, RecordingMode::OptIn, "none", false),
+            (false, RecordingMode::OptIn, "granted", false),
+            (true, RecordingMode::Off, "granted", false),
+        ] {
+            f.recording.mode = mode;
+            assert_eq!(
+                may_record(flag, &f, consent),
+                want,
+                "{flag} {mode:?} {consent}"
+            );
+        }
+    }
+
+    #[test]
+    fn dial_results_and_call_statuses() {
+        for (status, connected) in [
+            ("completed", true),
+            ("answered", true),
+            ("busy", false),
+            ("no-answer", false),
+            ("failed", false),
+            ("canceled", false),
+            ("", false),
+        ] {
+            assert_eq!(dial_connected(status), connected, "{status}");
+            let want = if connected { Step::HangUp } else { voicemail() };
+            assert_eq!(dial_result(status), want, "{status}");
+        }
+        for (status, ended) in [
+            ("completed", true),
+            ("busy", true),
+            ("failed", true),
+            ("no-answer", true),
+            ("canceled", true),
+            ("ringing", false),
+            ("in-progress", false),
+            ("queued", false),
+        ] {
+            assert_eq!(call_ended(status), ended, "{status}");
+        }
+    }
+
+    #[test]
+    fn a_missed_call_earns_a_text_back_when_the_flag_allows() {
+        let mut f = flow();
+        #[rustfmt::skip]
+        let table = [
+            (Some(Outcome::Missed), false, true, AfterCall::TextBack),
+            (Some(Outcome::Missed), false, false, AfterCall::TextBackFlagOff),
+            (Some(Outcome::Voicemail), false, true, AfterCall::Nothing),
+            (Some(Outcome::Voicemail), true, true, AfterCall::TextBack),
+            (Some(Outcome::Voicemail), true, false, AfterCall::TextBackFlagOff),
+            (Some(Outcome::Connected), true, true, AfterCall::Nothing),
+            (Some(Outcome::Abandoned), true, true, AfterCall::Nothing),
+            (Some(Outcome::Failed), true, true, AfterCall::Nothing),
+            (Some(Outcome::Rejected), true, true, AfterCall::Nothing),
+            (None, true, true, AfterCall::Nothing),
+        ];
+        for (outcome, vm_counts, flag, want) in table {
+            f.textback.voicemail_counts_as_missed = vm_counts;
+            assert_eq!(
+                after_call(outcome, &f, flag),
+                want,
+                "{outcome:?} {vm_counts} {flag}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_walk_follows_keys_through_consent_and_retries_to_where_the_call_ends() {
+        let mut f = flow();
+        f.recording.mode = RecordingMode::OptIn;
+        let sip = |id: i64| (id == 7).then(|| "sip:front@desk.test".to_string());
+        // Consent granted, then sales: the dialled leg is recorded, rings out to voicemail.
+        let hops = walk(&f, true, true, &[Some("1"), Some("1")], sip);
+        let steps: Vec<_> = hops.iter().map(|h| h.step.clone()).collect();
+        assert_eq!(
+            steps,
+            vec![
+                Step::ConsentQuestion,
+                menu_step(1, None),
+                Step::Dial {
+                    preface: None,
+                    targets: vec!["+15550100101".into()],
+                    ring_secs: 20,
+                    record: true,
+                },
+                voicemail(),
+            ]
+        );
+        // Declined, then two wrong keys and a timeout: voicemail after the retries.
+        let hops = walk(&f, true, true, &[Some("2"), Some("8"), Some("8")], sip);
+        assert_eq!(hops.len(), 5);
+        assert_eq!(hops[3].step, menu_step(3, Some(&f.invalid_input_message)));
+        assert_eq!(hops[4].step, voicemail());
+        // The agent option hands over by SIP.
+        let hops = walk(&f, true, false, &[Some("3")], sip);
+        assert_eq!(
+            hops.last().map(|h| &h.step),
+            Some(&Step::Sip {
+                uri: "sip:front@desk.test".into()
+            })
+        );
+        // Closed: the after-hours action, no menu.
+        let hops = walk(&f, false, true, &[Some("1")], sip);
+        assert_eq!(hops.len(), 1);
+        assert!(matches!(hops[0].step, Step::Voicemail { .. }));
+        // Repeat for ever stops.
+        let keys = vec![Some("*"); 200];
+        assert_eq!(walk(&f, true, false, &keys, sip).len(), 64);
+    }
+}
