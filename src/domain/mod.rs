@@ -8,6 +8,7 @@ pub mod onboarding;
 pub mod phone;
 pub mod roles;
 pub mod signature;
+pub mod sms;
 pub mod textback;
 pub mod vapi;
 

@@ -7,7 +7,7 @@ use super::FrontdeskError;
 use crate::app::AppState;
 use crate::db::{callflows, leads, messages, numbers, onboarding, optouts};
 use crate::domain::onboarding::{step, State};
-use crate::domain::textback::{keyword, Keyword};
+use crate::domain::sms::{self, SmsPlan};
 use crate::domain::{FlagKey, NumberRole};
 use crate::metrics::UNKNOWN_NUMBERS;
 
@@ -19,8 +19,6 @@ pub struct InboundSms {
     pub body: String,
 }
 
-pub const ONBOARDING_HELP: &str =
-    "Text us the name of your business to set up your phone line. Reply STOP to stop.";
 const BRAND: &str = "switchboard";
 
 enum Plan {
@@ -35,7 +33,6 @@ enum Plan {
         number: numbers::Resolved,
         lead_id: i64,
         ack: Option<String>,
-        notify: bool,
     },
 }
 
@@ -72,48 +69,51 @@ pub async fn inbound(state: &AppState, m: InboundSms) -> Result<(), FrontdeskErr
                     blocked_reason: None,
                 },
             )?;
-            let Some(message_id) = stored else {
-                return Ok((Plan::Nothing, true));
+            let onboarding_flag = match &number {
+                Some(n) if n.role == NumberRole::Onboarding => {
+                    flags.is_enabled(c, n.org_id, FlagKey::SmsOnboarding)?
+                }
+                _ => false,
             };
-            let Some(number) = number.filter(|n| n.role != NumberRole::System) else {
-                return Ok((Plan::Nothing, role == NumberRole::System));
+            let decided = sms::plan(&sms::SmsFacts {
+                role: number.as_ref().map(|n| n.role),
+                redelivered: stored.is_none(),
+                body: &msg.body,
+                onboarding_flag,
+            });
+            let known = number.is_some() || stored.is_none();
+            let (Some(number), Some(message_id)) = (number, stored) else {
+                return Ok((Plan::Nothing, known));
             };
-            match keyword(&msg.body) {
-                Some(Keyword::Stop) => {
+            let plan = match decided {
+                SmsPlan::Nothing => Plan::Nothing,
+                SmsPlan::OptOut { cancel_onboarding } => {
                     optouts::opt_out(c, &number.e164, &msg.from, msg.body.trim())?;
-                    if number.role == NumberRole::Onboarding {
+                    if cancel_onboarding {
                         onboarding::cancel(c, number.id, &msg.from)?;
                     }
-                    // Twilio's own opt-out handling confirms STOP to the sender.
-                    return Ok((Plan::Nothing, true));
+                    Plan::Nothing
                 }
-                Some(Keyword::Start) => {
+                SmsPlan::OptIn => {
                     optouts::opt_in(c, &number.e164, &msg.from)?;
-                    return Ok((Plan::Nothing, true));
+                    Plan::Nothing
                 }
-                Some(Keyword::Help) => {
-                    let body = match number.role {
-                        NumberRole::Onboarding => ONBOARDING_HELP.to_string(),
-                        _ => {
-                            callflows::for_number(c, number.org_id, Some(number.id))?
-                                .textback
-                                .help_message
-                        }
+                SmsPlan::Help { onboarding } => {
+                    let body = if onboarding {
+                        sms::ONBOARDING_HELP.to_string()
+                    } else {
+                        callflows::for_number(c, number.org_id, Some(number.id))?
+                            .textback
+                            .help_message
                     };
-                    return Ok((
-                        Plan::Reply {
-                            number,
-                            body,
-                            kind: "reply",
-                            lead_id: None,
-                        },
-                        true,
-                    ));
+                    Plan::Reply {
+                        number,
+                        body,
+                        kind: "reply",
+                        lead_id: None,
+                    }
                 }
-                None => {}
-            }
-            match number.role {
-                NumberRole::Operational => {
+                SmsPlan::Intake => {
                     let origin = messages::last_textback_call(c, &number.e164, &msg.from)?;
                     let (lead_id, _) = leads::open_or_create(
                         c,
@@ -124,6 +124,7 @@ pub async fn inbound(state: &AppState, m: InboundSms) -> Result<(), FrontdeskErr
                         "sms",
                     )?;
                     messages::set_lead(c, message_id, lead_id)?;
+                    // The first message of a lead is acknowledged once, never after STOP.
                     let opted_out = optouts::is_opted_out(c, &number.e164, &msg.from)?;
                     let ack = if !opted_out && leads::claim_ack(c, lead_id)? {
                         Some(
@@ -134,25 +135,21 @@ pub async fn inbound(state: &AppState, m: InboundSms) -> Result<(), FrontdeskErr
                     } else {
                         None
                     };
-                    Ok((
-                        Plan::Intake {
-                            number,
-                            lead_id,
-                            ack,
-                            notify: true,
-                        },
-                        true,
-                    ))
-                }
-                NumberRole::Onboarding => {
-                    if !flags.is_enabled(c, number.org_id, FlagKey::SmsOnboarding)? {
-                        log::info!(
-                            "SMS onboarding is off for org {}; message {} stored without a reply",
-                            number.org_id,
-                            msg.sid
-                        );
-                        return Ok((Plan::Nothing, true));
+                    Plan::Intake {
+                        number,
+                        lead_id,
+                        ack,
                     }
+                }
+                SmsPlan::OnboardingOff => {
+                    log::info!(
+                        "SMS onboarding is off for org {}; message {} stored without a reply",
+                        number.org_id,
+                        msg.sid
+                    );
+                    Plan::Nothing
+                }
+                SmsPlan::Onboarding => {
                     let open = onboarding::open(c, number.id, &msg.from)?;
                     let current = open
                         .as_ref()
@@ -162,36 +159,20 @@ pub async fn inbound(state: &AppState, m: InboundSms) -> Result<(), FrontdeskErr
                         &msg.body,
                         BRAND,
                     );
-                    match open {
-                        Some((id, _, _)) => onboarding::advance(
-                            c,
-                            id,
-                            next.state.as_str(),
-                            next.business_name.as_deref(),
-                        )?,
-                        None => {
-                            let id =
-                                onboarding::create(c, number.id, &msg.from, next.state.as_str())?;
-                            onboarding::advance(
-                                c,
-                                id,
-                                next.state.as_str(),
-                                next.business_name.as_deref(),
-                            )?;
-                        }
+                    let id = match open {
+                        Some((id, _, _)) => id,
+                        None => onboarding::create(c, number.id, &msg.from, next.state.as_str())?,
+                    };
+                    onboarding::advance(c, id, next.state.as_str(), next.business_name.as_deref())?;
+                    Plan::Reply {
+                        number,
+                        body: next.reply,
+                        kind: "onboarding",
+                        lead_id: None,
                     }
-                    Ok((
-                        Plan::Reply {
-                            number,
-                            body: next.reply,
-                            kind: "onboarding",
-                            lead_id: None,
-                        },
-                        true,
-                    ))
                 }
-                NumberRole::System => Ok((Plan::Nothing, true)),
-            }
+            };
+            Ok((plan, true))
         })
         .await?;
     let (plan, known) = plan;
@@ -216,15 +197,12 @@ pub async fn inbound(state: &AppState, m: InboundSms) -> Result<(), FrontdeskErr
             number,
             lead_id,
             ack,
-            notify,
         } => {
             if let Some(body) = ack {
                 messaging::send(state, reply(&number, &m.from, body, "reply", Some(lead_id)))
                     .await?;
             }
-            if notify {
-                super::notify::spawn_lead(state, lead_id, number, m.from.clone(), m.body.clone());
-            }
+            super::notify::spawn_lead(state, lead_id, number, m.from.clone(), m.body.clone());
         }
     }
     Ok(())

@@ -270,10 +270,22 @@ async fn texts_to_a_system_number_are_stored_and_never_answered() {
     let app = spawn_app().await;
     text(&app, "SM5001", CALLER, SYSTEM_LINE, "hello?").await;
     text(&app, "SM5002", CALLER, "+15559999999", "hello?").await;
+    // HELP and STOP there start no conversation either; a redelivery is not counted twice.
+    text(&app, "SM5003", CALLER, SYSTEM_LINE, "HELP").await;
+    text(&app, "SM5004", CALLER, "+15559999999", "STOP").await;
+    text(&app, "SM5004", CALLER, "+15559999999", "STOP").await;
     assert!(app.sandbox().sent_messages().is_empty());
+    assert_eq!(app.count("SELECT count(*) FROM opt_outs"), 0);
+    // Only the unknown number is counted: a system number is known and simply silent.
+    assert_eq!(
+        app.state
+            .metrics
+            .counter("switchboard_unknown_number_total", &[("kind", "sms")]),
+        2
+    );
     assert_eq!(
         app.count("SELECT count(*) FROM messages WHERE direction = 'inbound'"),
-        2
+        4
     );
     assert_eq!(app.count("SELECT count(*) FROM leads"), 0);
 }
