@@ -3,14 +3,8 @@
 
 use crate::domain::callflow::CallFlow;
 use crate::domain::ivr::{Step, SIP_RING_SECS};
+use crate::domain::webhook::TwilioRoute;
 use std::fmt::Write;
-
-/// Where the menu's answers go (`?attempt=N` added).
-pub const MENU: &str = "/twilio/voice/menu";
-/// Where the recording opt-in answer goes.
-pub const CONSENT: &str = "/twilio/voice/consent";
-/// Where a `<Dial>`'s result goes.
-pub const DIAL_RESULT: &str = "/twilio/voice/dial-result";
 
 /// A `<Response>` under construction.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -113,10 +107,10 @@ impl TwiML {
     /// The voicemail recorder of SPEC §3.3.
     pub fn record_voicemail(mut self, max_length: u32) -> Self {
         self.verbs.push(Verb::Record {
-            action: "/twilio/voice/voicemail-done".into(),
+            action: TwilioRoute::VoicemailDone.path().into(),
             max_length,
-            transcribe_callback: "/twilio/voice/transcription".into(),
-            recording_callback: "/twilio/voice/recording".into(),
+            transcribe_callback: TwilioRoute::Transcription.path().into(),
+            recording_callback: TwilioRoute::Recording.path().into(),
         });
         self
     }
@@ -147,12 +141,12 @@ impl TwiML {
         }
         match step {
             Step::Menu { attempt, preface } => say_first(preface).gather(
-                format!("{MENU}?attempt={attempt}"),
+                format!("{}?attempt={attempt}", TwilioRoute::Menu.path()),
                 flow.gather_timeout_secs,
                 flow.menu_prompt(),
             ),
             Step::ConsentQuestion => TwiML::new().gather(
-                CONSENT,
+                TwilioRoute::Consent.path(),
                 flow.gather_timeout_secs,
                 vec![
                     flow.recording.disclosure.clone(),
@@ -165,13 +159,13 @@ impl TwiML {
                 ring_secs,
                 record,
             } => say_first(preface).dial(
-                DIAL_RESULT,
+                TwilioRoute::DialResult.path(),
                 *ring_secs,
                 *record,
                 DialTarget::Numbers(targets.clone()),
             ),
             Step::Sip { uri } => TwiML::new().dial(
-                DIAL_RESULT,
+                TwilioRoute::DialResult.path(),
                 SIP_RING_SECS,
                 false,
                 DialTarget::Sip(uri.clone()),

@@ -2,6 +2,7 @@
 
 use super::{fail, CliError};
 use crate::config::Config;
+use crate::domain::webhook::{TwilioRoute, VAPI_WEBHOOK};
 use crate::startup::{Application, StartupError};
 
 pub async fn run(config: Config) -> Result<(), CliError> {
@@ -24,12 +25,14 @@ fn print_banner(app: &Application, startup: std::time::Duration) {
     println!("switchboard {}{mode}", crate::VERSION);
     println!("  dashboard:     {}/", app.local_url());
     println!("  public URL:    {}", state.public_url);
+    let base = &state.public_url;
     println!(
-        "  Twilio voice:  {}/twilio/voice   (status callback {}/twilio/voice/status)",
-        state.public_url, state.public_url
+        "  Twilio voice:  {}   (status callback {})",
+        TwilioRoute::Voice.url(base),
+        TwilioRoute::VoiceStatus.url(base)
     );
-    println!("  Twilio SMS:    {}/twilio/sms", state.public_url);
-    println!("  Vapi server:   {}/vapi/webhook", state.public_url);
+    println!("  Twilio SMS:    {}", TwilioRoute::Sms.url(base));
+    println!("  Vapi server:   {base}{VAPI_WEBHOOK}");
     println!("  database:      {}", state.config.db_path().display());
     if let Some(backup) = &app.migrations.backup {
         println!(

@@ -11,6 +11,7 @@ pub mod signature;
 pub mod sms;
 pub mod textback;
 pub mod vapi;
+pub mod webhook;
 
 pub use flags::FlagKey;
 pub use phone::PhoneNumber;

@@ -3,6 +3,7 @@
 
 use crate::app::AppState;
 use crate::db::{messages, optouts, DbError};
+use crate::domain::webhook::TwilioRoute;
 use crate::metrics::SMS_SENT;
 use crate::providers::{OutboundSms, ProviderErrorKind};
 
@@ -117,7 +118,7 @@ pub async fn send(state: &AppState, out: Outbound) -> Result<Sent, DbError> {
         from: out.from,
         to: out.to,
         body: out.body,
-        status_callback: Some(format!("{}/twilio/sms/status", state.public_url)),
+        status_callback: Some(TwilioRoute::SmsStatus.url(&state.public_url)),
     };
     match state.providers.twilio.send_sms(&creds, &sms).await {
         Ok(sent) => {

@@ -4,6 +4,7 @@
 pub mod api;
 pub mod auth;
 pub mod dashboard;
+pub mod envelope;
 pub mod features;
 pub mod health;
 pub mod idempotency;

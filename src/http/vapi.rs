@@ -1,27 +1,26 @@
 //! `POST /vapi/webhook` (SPEC §4): authenticate (secret header, Bearer, or HMAC), parse the
 //! envelope, hand it to the front desk, answer JSON; ledger row and metrics for each.
 
+use super::envelope::{Envelope, Extracting, Format, Refused, WEBHOOK_BODY_LIMIT};
 use crate::app::AppState;
 use crate::crypto::constant_time_eq;
-use crate::db::ledger;
 use crate::domain::vapi;
+use crate::domain::webhook::VAPI_WEBHOOK;
 use crate::frontdesk::FrontdeskError;
-use crate::http::auth::client_ip;
+use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
 use hmac::{Hmac, Mac};
 use serde_json::json;
 use sha2::Sha256;
-use std::time::Instant;
 
 /// HMAC timestamps older or newer than this are refused (replay protection).
 const HMAC_WINDOW_SECS: i64 = 300;
-pub const ROUTE: &str = "/vapi/webhook";
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
-        web::resource(ROUTE)
-            .app_data(web::PayloadConfig::new(super::twilio::WEBHOOK_BODY_LIMIT))
+        web::resource(VAPI_WEBHOOK)
+            .app_data(web::PayloadConfig::new(WEBHOOK_BODY_LIMIT))
             .route(web::post().to(webhook)),
     );
 }
@@ -85,54 +84,53 @@ fn authenticate(state: &AppState, req: &HttpRequest, body: &[u8]) -> Result<(), 
     Err("missing or wrong X-Vapi-Secret / Authorization: Bearer / x-signature".into())
 }
 
-async fn webhook(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) -> HttpResponse {
-    let started = Instant::now();
-    let ip = client_ip(&req, state.config.trust_proxy);
-    let record =
-        |status: u16, signature: &'static str, reference: Option<String>, error: Option<String>| {
-            let elapsed = started.elapsed().as_secs_f64();
-            state
-                .metrics
-                .observe_webhook("vapi", ROUTE, status, elapsed);
-            state.ledger.record(ledger::Entry {
-                provider: "vapi",
-                route: ROUTE.into(),
-                idempotency_key: None,
-                reference,
-                org_id: None,
-                signature,
-                http_status: status,
-                latency_ms: elapsed * 1000.0,
-                error,
-                remote_ip: Some(ip.clone()),
-            });
-        };
-    if let Err(reason) = authenticate(&state, &req, &body) {
-        if state
-            .rate_limits
-            .check(&state.rate_limits.auth_failures, &ip)
-            .is_err()
-        {
-            state
-                .metrics
-                .observe_webhook("vapi", ROUTE, 429, started.elapsed().as_secs_f64());
-            return HttpResponse::TooManyRequests()
-                .insert_header(("Retry-After", "60"))
-                .json(json!({ "error": "too many unauthenticated requests" }));
-        }
-        log::warn!("rejected Vapi webhook from {ip}: {reason}");
-        record(401, "invalid", None, Some(reason));
-        return HttpResponse::Unauthorized()
-            .json(json!({ "error": "Vapi webhook authentication failed" }));
+/// A Vapi server message whose sender proved it holds the secret, parsed: the guard of
+/// the Vapi route, as an extractor. Refusals (401, or 400 for a body that is not a
+/// server message) answer, and are recorded, through the [`Envelope`].
+pub struct VapiWebhook {
+    message: vapi::Message,
+    envelope: Envelope,
+}
+
+impl FromRequest for VapiWebhook {
+    type Error = actix_web::Error;
+    type Future = Extracting<Self>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let body = web::Bytes::from_request(req, payload);
+        let req = req.clone();
+        Box::pin(async move {
+            let body = body.await?;
+            let state = req
+                .app_data::<web::Data<AppState>>()
+                .cloned()
+                .ok_or_else(|| actix_web::error::ErrorInternalServerError("no app state"))?;
+            let envelope = Envelope::open(&state, &req, "vapi", VAPI_WEBHOOK, Format::Json);
+            if let Err(reason) = authenticate(&state, &req, &body) {
+                return Err(envelope
+                    .refuse(
+                        &state,
+                        "invalid",
+                        reason,
+                        StatusCode::UNAUTHORIZED,
+                        "Vapi webhook authentication failed",
+                    )
+                    .into());
+            }
+            match vapi::parse(&body) {
+                Ok(message) => Ok(VapiWebhook { message, envelope }),
+                Err(problem) => {
+                    log::warn!("malformed Vapi webhook: {problem}");
+                    envelope.finish(&state, 400, "valid", None, Some(problem.clone()));
+                    Err(Refused::new(StatusCode::BAD_REQUEST, Format::Json, problem).into())
+                }
+            }
+        })
     }
-    let message = match vapi::parse(&body) {
-        Ok(m) => m,
-        Err(problem) => {
-            log::warn!("malformed Vapi webhook: {problem}");
-            record(400, "valid", None, Some(problem.clone()));
-            return HttpResponse::BadRequest().json(json!({ "error": problem }));
-        }
-    };
+}
+
+async fn webhook(state: web::Data<AppState>, hook: VapiWebhook) -> HttpResponse {
+    let VapiWebhook { message, envelope } = hook;
     let reference = message.call_id.clone();
     let (kind, call) = (
         message.kind.clone(),
@@ -159,6 +157,12 @@ async fn webhook(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes)
             )
         }
     };
-    record(response.status().as_u16(), "valid", reference, error);
+    envelope.finish(
+        &state,
+        response.status().as_u16(),
+        "valid",
+        reference,
+        error,
+    );
     response
 }

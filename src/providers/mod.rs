@@ -5,6 +5,7 @@ pub mod sandbox;
 pub mod twilio;
 pub mod vapi;
 
+use crate::domain::webhook::TwilioRoute;
 use async_trait::async_trait;
 use serde::Serialize;
 use std::sync::Arc;
@@ -104,9 +105,9 @@ impl NumberWebhooks {
     pub fn for_base(base: &str) -> Self {
         let base = base.trim_end_matches('/');
         NumberWebhooks {
-            voice_url: format!("{base}/twilio/voice"),
-            sms_url: format!("{base}/twilio/sms"),
-            status_callback: format!("{base}/twilio/voice/status"),
+            voice_url: TwilioRoute::Voice.url(base),
+            sms_url: TwilioRoute::Sms.url(base),
+            status_callback: TwilioRoute::VoiceStatus.url(base),
         }
     }
 

@@ -17,6 +17,7 @@
 
 use super::*;
 use crate::crypto::random_hex;
+use crate::domain::webhook::TwilioRoute;
 use std::collections::HashMap;
 use std::sync::Mutex;
 
@@ -157,9 +158,9 @@ impl SandboxTwilio {
             sid: sid.to_string(),
             phone_number: phone_number.to_string(),
             friendly_name: None,
-            voice_url: Some(format!("{base_url}/twilio/voice")),
-            sms_url: Some(format!("{base_url}/twilio/sms")),
-            status_callback: Some(format!("{base_url}/twilio/voice/status")),
+            voice_url: Some(TwilioRoute::Voice.url(base_url)),
+            sms_url: Some(TwilioRoute::Sms.url(base_url)),
+            status_callback: Some(TwilioRoute::VoiceStatus.url(base_url)),
         };
         self.lock()
             .numbers

@@ -3,23 +3,20 @@
 
 mod routes;
 
+use super::envelope::{Envelope, Extracting, Format, Refused, WEBHOOK_BODY_LIMIT};
 use crate::app::AppState;
-use crate::db::ledger;
 use crate::domain::signature::{self, Algorithm, Signed};
+use crate::domain::webhook::{FailurePolicy, TwilioRoute, TWILIO_SCOPE};
 use crate::frontdesk::FrontdeskError;
-use crate::http::auth::client_ip;
 use crate::twiml::TwiML;
+use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
 use std::future::Future;
-use std::time::Instant;
-
-/// SPEC §6.4: webhook bodies up to 64 KiB.
-pub const WEBHOOK_BODY_LIMIT: usize = 64 * 1024;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
-        web::scope("/twilio")
+        web::scope(TWILIO_SCOPE)
             .app_data(web::PayloadConfig::new(WEBHOOK_BODY_LIMIT))
             .configure(routes::configure),
     );
@@ -230,172 +227,162 @@ fn shared_key(state: &AppState, header: &str) -> Result<(Algorithm, String), Str
     }
 }
 
-/// Runs one Twilio route: verify, rate-limit failures per IP, run `handler`, answer,
-/// and record the ledger row, metrics and latency.
-pub async fn handle<F, Fut>(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-    body: web::Bytes,
-    route: &'static str,
-    handler: F,
-) -> HttpResponse
-where
-    F: FnOnce(web::Data<AppState>, TwilioRequest) -> Fut,
-    Fut: Future<Output = Result<Reply, FrontdeskError>>,
-{
-    let started = Instant::now();
-    let url = signed_url(&state, &req);
-    let ip = client_ip(&req, state.config.trust_proxy);
-    let idempotency_key = req
-        .headers()
-        .get("i-twilio-idempotency-token")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
-    // Signature checking reads the signing key from the database: keep it off the executor.
-    let verdict = {
-        let st = state.clone();
-        let h = req.headers();
-        let r = Incoming {
-            is_json: h
-                .get("content-type")
-                .and_then(|v| v.to_str().ok())
-                .is_some_and(|ct| ct.starts_with("application/json")),
-            signature: h
-                .get("x-twilio-signature")
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_string),
-            signature_settings: h
-                .get("x-twilio-webhooks-signature-settings")
-                .map(|v| v.to_str().unwrap_or("(not text)").to_string()),
-            path: req.path().to_string(),
-        };
-        let request = parse(r.is_json, &body);
-        // Signed by the master account (its token is in memory): verify right here.
-        // Otherwise the key comes from the database: verify on the blocking pool.
-        let by_master = state
-            .twilio_master
-            .as_ref()
-            .is_some_and(|m| request.account_sid.as_deref() == Some(m.account_sid.as_str()));
-        if by_master || state.config.insecure_skip_twilio_signature {
-            verify(&st, &r, request, &body, &url)
-        } else {
-            let b = body.clone();
-            let u = url.clone();
-            match web::block(move || verify(&st, &r, request, &b, &u)).await {
-                Ok(v) => v,
-                Err(e) => Verdict::Rejected {
-                    verdict: "invalid",
-                    reason: format!("verification task failed: {e}"),
-                },
-            }
-        }
-    };
-    let (request, sig) = match verdict {
-        Verdict::Valid(r) => (r, "valid"),
-        Verdict::Skipped(r) => (r, "skipped"),
-        Verdict::Rejected { verdict, reason } => {
-            let limited = state
-                .rate_limits
-                .check(&state.rate_limits.auth_failures, &ip)
-                .is_err();
-            let status = if limited {
-                StatusCode::TOO_MANY_REQUESTS
-            } else {
-                StatusCode::FORBIDDEN
-            };
-            state.metrics.observe_webhook(
-                "twilio",
-                route,
-                status.as_u16(),
-                started.elapsed().as_secs_f64(),
-            );
-            if limited {
-                // Over the per-IP limit for failed authentication: no ledger write, no log line.
-                return HttpResponse::build(status)
-                    .insert_header(("Retry-After", "60"))
-                    .body("Too many unauthenticated requests.\n");
-            }
-            log::warn!("rejected Twilio webhook {route} from {ip}: {reason}");
-            state.ledger.record(ledger::Entry {
-                provider: "twilio",
-                route: route.to_string(),
-                idempotency_key,
-                reference: None,
-                org_id: None,
-                signature: verdict,
-                http_status: status.as_u16(),
-                latency_ms: started.elapsed().as_secs_f64() * 1000.0,
-                error: Some(reason),
-                remote_ip: Some(ip),
-            });
-            return HttpResponse::Forbidden()
-                .content_type("text/plain; charset=utf-8")
-                .body("Twilio signature verification failed.\n");
-        }
-    };
-    let reference = request
-        .owned("CallSid")
-        .or_else(|| request.owned("MessageSid"))
-        .or_else(|| request.owned("SmsSid"));
-    let result = handler(state.clone(), request).await;
-    let (response, error) = match result {
-        Ok(Reply::TwiML(t)) => (twiml_response(StatusCode::OK, &t), None),
-        Ok(Reply::Empty) => (twiml_response(StatusCode::OK, &TwiML::new()), None),
-        Err(FrontdeskError::BadRequest(reason)) => {
-            log::warn!("bad Twilio webhook {route}: {reason}");
-            (
-                HttpResponse::BadRequest()
-                    .content_type("text/plain; charset=utf-8")
-                    .body(format!("{reason}\n")),
-                Some(reason),
-            )
-        }
-        Err(FrontdeskError::Db(e)) => {
-            log::error!(
-                "Twilio webhook {route} ({}) failed: {e}",
-                reference.as_deref().unwrap_or("-")
-            );
-            // Voice routes still answer the caller politely; callbacks get a 500 so a
-            // configured retry can redeliver.
-            let resp = if route.starts_with("/twilio/voice")
-                && !matches!(
+/// A Twilio webhook whose signature was checked (or, by configuration, skipped): the
+/// guard of every Twilio route, as an extractor. A refused request never reaches the
+/// handler; its answer, ledger row and metrics come from the [`Envelope`].
+pub struct TwilioWebhook {
+    pub route: TwilioRoute,
+    pub request: TwilioRequest,
+    /// The query string as received (the menu's `attempt`).
+    pub query: String,
+    signature: &'static str,
+    envelope: Envelope,
+}
+
+impl FromRequest for TwilioWebhook {
+    type Error = actix_web::Error;
+    type Future = Extracting<Self>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let body = web::Bytes::from_request(req, payload);
+        let req = req.clone();
+        Box::pin(async move {
+            let body = body.await?;
+            let state = req
+                .app_data::<web::Data<AppState>>()
+                .cloned()
+                .ok_or_else(|| actix_web::error::ErrorInternalServerError("no app state"))?;
+            let route = TwilioRoute::from_path(req.path()).ok_or_else(|| {
+                Refused::new(StatusCode::NOT_FOUND, Format::Text, "No such Twilio route.")
+            })?;
+            let envelope = Envelope::open(&state, &req, "twilio", route.path(), Format::Text);
+            match verdict(&state, &req, &body).await {
+                Verdict::Valid(request) => Ok(TwilioWebhook {
                     route,
-                    "/twilio/voice/status"
-                        | "/twilio/voice/recording"
-                        | "/twilio/voice/transcription"
-                ) {
-                twiml_response(
-                    StatusCode::OK,
-                    &TwiML::new()
-                        .say(crate::frontdesk::voice::TROUBLE_MESSAGE)
-                        .hangup(),
-                )
-            } else {
-                HttpResponse::InternalServerError()
-                    .content_type("text/plain; charset=utf-8")
-                    .body("Temporary failure; retry later.\n")
-            };
-            (resp, Some(e.to_string()))
-        }
+                    request,
+                    query: req.query_string().to_string(),
+                    signature: "valid",
+                    envelope,
+                }),
+                Verdict::Skipped(request) => Ok(TwilioWebhook {
+                    route,
+                    request,
+                    query: req.query_string().to_string(),
+                    signature: "skipped",
+                    envelope,
+                }),
+                Verdict::Rejected { verdict, reason } => Err(envelope
+                    .refuse(
+                        &state,
+                        verdict,
+                        reason,
+                        StatusCode::FORBIDDEN,
+                        "Twilio signature verification failed.",
+                    )
+                    .into()),
+            }
+        })
+    }
+}
+
+/// Checks the request's signature. Signed by the master account (its token is in memory):
+/// verified right here; otherwise the key comes from the database, on the blocking pool.
+async fn verdict(state: &web::Data<AppState>, req: &HttpRequest, body: &web::Bytes) -> Verdict {
+    let url = signed_url(state, req);
+    let h = req.headers();
+    let r = Incoming {
+        is_json: h
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|ct| ct.starts_with("application/json")),
+        signature: h
+            .get("x-twilio-signature")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string),
+        signature_settings: h
+            .get("x-twilio-webhooks-signature-settings")
+            .map(|v| v.to_str().unwrap_or("(not text)").to_string()),
+        path: req.path().to_string(),
     };
-    let status = response.status().as_u16();
-    let elapsed = started.elapsed().as_secs_f64();
-    state
-        .metrics
-        .observe_webhook("twilio", route, status, elapsed);
-    state.ledger.record(ledger::Entry {
-        provider: "twilio",
-        route: route.to_string(),
-        idempotency_key,
-        reference,
-        org_id: None,
-        signature: sig,
-        http_status: status,
-        latency_ms: elapsed * 1000.0,
-        error,
-        remote_ip: Some(ip),
-    });
-    response
+    let request = parse(r.is_json, body);
+    let by_master = state
+        .twilio_master
+        .as_ref()
+        .is_some_and(|m| request.account_sid.as_deref() == Some(m.account_sid.as_str()));
+    if by_master || state.config.insecure_skip_twilio_signature {
+        return verify(state, &r, request, body, &url);
+    }
+    let (st, b) = (state.clone(), body.clone());
+    match web::block(move || verify(&st, &r, request, &b, &url)).await {
+        Ok(v) => v,
+        Err(e) => Verdict::Rejected {
+            verdict: "invalid",
+            reason: format!("verification task failed: {e}"),
+        },
+    }
+}
+
+impl TwilioWebhook {
+    /// Runs the route's handler on the verified request and answers: TwiML, a 400 that
+    /// names the problem, or on a failure what the route's [`FailurePolicy`] says. The
+    /// envelope then records the ledger row and metrics.
+    pub async fn answer<F, Fut>(self, state: web::Data<AppState>, handler: F) -> HttpResponse
+    where
+        F: FnOnce(web::Data<AppState>, TwilioRequest) -> Fut,
+        Fut: Future<Output = Result<Reply, FrontdeskError>>,
+    {
+        let TwilioWebhook {
+            route,
+            request,
+            signature,
+            envelope,
+            ..
+        } = self;
+        let reference = request
+            .owned("CallSid")
+            .or_else(|| request.owned("MessageSid"))
+            .or_else(|| request.owned("SmsSid"));
+        let (response, error) = match handler(state.clone(), request).await {
+            Ok(Reply::TwiML(t)) => (twiml_response(StatusCode::OK, &t), None),
+            Ok(Reply::Empty) => (twiml_response(StatusCode::OK, &TwiML::new()), None),
+            Err(FrontdeskError::BadRequest(reason)) => {
+                log::warn!("bad Twilio webhook {}: {reason}", route.path());
+                (
+                    HttpResponse::BadRequest()
+                        .content_type("text/plain; charset=utf-8")
+                        .body(format!("{reason}\n")),
+                    Some(reason),
+                )
+            }
+            Err(FrontdeskError::Db(e)) => {
+                log::error!(
+                    "Twilio webhook {} ({}) failed: {e}",
+                    route.path(),
+                    reference.as_deref().unwrap_or("-")
+                );
+                let resp = match route.on_failure() {
+                    FailurePolicy::Apologise => twiml_response(
+                        StatusCode::OK,
+                        &TwiML::new()
+                            .say(crate::frontdesk::voice::TROUBLE_MESSAGE)
+                            .hangup(),
+                    ),
+                    FailurePolicy::Retry => HttpResponse::InternalServerError()
+                        .content_type("text/plain; charset=utf-8")
+                        .body("Temporary failure; retry later.\n"),
+                };
+                (resp, Some(e.to_string()))
+            }
+        };
+        envelope.finish(
+            &state,
+            response.status().as_u16(),
+            signature,
+            reference,
+            error,
+        );
+        response
+    }
 }
 
 pub fn twiml_response(status: StatusCode, t: &TwiML) -> HttpResponse {

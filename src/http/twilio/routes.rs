@@ -1,27 +1,30 @@
 //! The Twilio route table and thin handlers: extract parameters, call the front desk.
 
-use super::{handle, Reply, TwilioRequest};
+use super::{Reply, TwilioRequest, TwilioWebhook};
 use crate::app::AppState;
+use crate::domain::webhook::TwilioRoute;
 use crate::frontdesk::sms::{self, InboundSms};
 use crate::frontdesk::voice::{self, Recording, VoiceParams};
 use crate::frontdesk::FrontdeskError;
 use crate::twiml::TwiML;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpResponse};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/voice", web::post().to(voice_entry))
-        .route("/voice/consent", web::post().to(voice_consent))
-        .route("/voice/menu", web::post().to(voice_menu))
-        .route("/voice/dial-result", web::post().to(voice_dial_result))
-        .route(
-            "/voice/voicemail-done",
-            web::post().to(voice_voicemail_done),
-        )
-        .route("/voice/recording", web::post().to(voice_recording))
-        .route("/voice/transcription", web::post().to(voice_transcription))
-        .route("/voice/status", web::post().to(voice_status))
-        .route("/sms", web::post().to(sms_inbound))
-        .route("/sms/status", web::post().to(sms_status));
+    for route in TwilioRoute::ALL {
+        let handler = match route {
+            TwilioRoute::Voice => web::post().to(voice_entry),
+            TwilioRoute::Consent => web::post().to(voice_consent),
+            TwilioRoute::Menu => web::post().to(voice_menu),
+            TwilioRoute::DialResult => web::post().to(voice_dial_result),
+            TwilioRoute::VoicemailDone => web::post().to(voice_voicemail_done),
+            TwilioRoute::Recording => web::post().to(voice_recording),
+            TwilioRoute::Transcription => web::post().to(voice_transcription),
+            TwilioRoute::VoiceStatus => web::post().to(voice_status),
+            TwilioRoute::Sms => web::post().to(sms_inbound),
+            TwilioRoute::SmsStatus => web::post().to(sms_status),
+        };
+        cfg.route(route.scoped_path(), handler);
+    }
 }
 
 fn voice_params(r: &TwilioRequest) -> Result<VoiceParams, FrontdeskError> {
@@ -62,21 +65,17 @@ fn recording(r: &TwilioRequest) -> Recording {
     }
 }
 
-/// A Twilio route whose handler needs only the verified request: `handle` does the
-/// signature check, ledger, metrics and the answer.
+/// A Twilio route: the [`TwilioWebhook`] extractor verified the request; `answer`
+/// runs the body and records the ledger row and metrics.
 macro_rules! twilio_route {
-    ($name:ident, $route:literal, |$state:ident, $r:ident| $body:expr) => {
-        async fn $name(
-            state: web::Data<AppState>,
-            req: HttpRequest,
-            body: web::Bytes,
-        ) -> HttpResponse {
-            handle(state, req, body, $route, |$state, $r| async move { $body }).await
+    ($name:ident, |$state:ident, $r:ident| $body:expr) => {
+        async fn $name(state: web::Data<AppState>, hook: TwilioWebhook) -> HttpResponse {
+            hook.answer(state, |$state, $r| async move { $body }).await
         }
     };
 }
 
-twilio_route!(voice_entry, "/twilio/voice", |state, r| {
+twilio_route!(voice_entry, |state, r| {
     let p = voice_params(&r)?;
     if p.to.is_none() {
         return Err(FrontdeskError::BadRequest(
@@ -97,7 +96,7 @@ twilio_route!(voice_entry, "/twilio/voice", |state, r| {
     voice::entry(&state, p).await.map(Reply::TwiML)
 });
 
-twilio_route!(voice_consent, "/twilio/voice/consent", |state, r| {
+twilio_route!(voice_consent, |state, r| {
     let digits = r.owned("Digits");
     voice::consent(&state, voice_params(&r)?, digits)
         .await
@@ -109,74 +108,52 @@ struct MenuQuery {
     attempt: Option<String>,
 }
 
-async fn voice_menu(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-    body: web::Bytes,
-) -> HttpResponse {
+async fn voice_menu(state: web::Data<AppState>, hook: TwilioWebhook) -> HttpResponse {
     // A malformed attempt counts as the first: the caller still gets the menu, retries stay bounded.
-    let attempt = web::Query::<MenuQuery>::from_query(req.query_string())
+    let attempt = web::Query::<MenuQuery>::from_query(&hook.query)
         .ok()
         .and_then(|q| q.attempt.as_deref().and_then(|a| a.parse::<u32>().ok()))
         .unwrap_or(1);
-    handle(
-        state,
-        req,
-        body,
-        "/twilio/voice/menu",
-        move |state, r| async move {
-            let digits = r.owned("Digits");
-            voice::menu(&state, voice_params(&r)?, attempt, digits)
-                .await
-                .map(Reply::TwiML)
-        },
-    )
+    hook.answer(state, move |state, r| async move {
+        let digits = r.owned("Digits");
+        voice::menu(&state, voice_params(&r)?, attempt, digits)
+            .await
+            .map(Reply::TwiML)
+    })
     .await
 }
 
-twilio_route!(
-    voice_dial_result,
-    "/twilio/voice/dial-result",
-    |state, r| {
-        let status = r.owned("DialCallStatus");
-        voice::dial_result(&state, voice_params(&r)?, status)
-            .await
-            .map(Reply::TwiML)
-    }
-);
+twilio_route!(voice_dial_result, |state, r| {
+    let status = r.owned("DialCallStatus");
+    voice::dial_result(&state, voice_params(&r)?, status)
+        .await
+        .map(Reply::TwiML)
+});
 
-twilio_route!(
-    voice_voicemail_done,
-    "/twilio/voice/voicemail-done",
-    |state, r| {
-        voice::voicemail_done(&state, voice_params(&r)?, recording(&r))
-            .await
-            .map(Reply::TwiML)
-    }
-);
+twilio_route!(voice_voicemail_done, |state, r| {
+    voice::voicemail_done(&state, voice_params(&r)?, recording(&r))
+        .await
+        .map(Reply::TwiML)
+});
 
-twilio_route!(voice_recording, "/twilio/voice/recording", |state, r| {
+twilio_route!(voice_recording, |state, r| {
     voice::recording(&state, voice_params(&r)?, recording(&r))
         .await
         .map(|_| Reply::Empty)
 });
 
-twilio_route!(
-    voice_transcription,
-    "/twilio/voice/transcription",
-    |state, r| {
-        let (sid, text, status) = (
-            r.owned("RecordingSid"),
-            r.owned("TranscriptionText"),
-            r.owned("TranscriptionStatus"),
-        );
-        voice::transcription(&state, voice_params(&r)?, sid, text, status)
-            .await
-            .map(|_| Reply::Empty)
-    }
-);
+twilio_route!(voice_transcription, |state, r| {
+    let (sid, text, status) = (
+        r.owned("RecordingSid"),
+        r.owned("TranscriptionText"),
+        r.owned("TranscriptionStatus"),
+    );
+    voice::transcription(&state, voice_params(&r)?, sid, text, status)
+        .await
+        .map(|_| Reply::Empty)
+});
 
-twilio_route!(voice_status, "/twilio/voice/status", |state, r| {
+twilio_route!(voice_status, |state, r| {
     let status = r.require("CallStatus")?;
     let duration = seconds(&r, "CallDuration");
     voice::status(&state, voice_params(&r)?, status, duration)
@@ -190,7 +167,7 @@ fn message_sid(r: &TwilioRequest) -> Result<String, FrontdeskError> {
         .ok_or_else(|| FrontdeskError::BadRequest("the MessageSid parameter is missing".into()))
 }
 
-twilio_route!(sms_inbound, "/twilio/sms", |state, r| {
+twilio_route!(sms_inbound, |state, r| {
     let m = InboundSms {
         sid: message_sid(&r)?,
         from: r.require("From")?,
@@ -200,7 +177,7 @@ twilio_route!(sms_inbound, "/twilio/sms", |state, r| {
     sms::inbound(&state, m).await.map(|_| Reply::Empty)
 });
 
-twilio_route!(sms_status, "/twilio/sms/status", |state, r| {
+twilio_route!(sms_status, |state, r| {
     let (sid, status) = (message_sid(&r)?, r.require("MessageStatus")?);
     sms::delivery_status(&state, sid, status, r.owned("ErrorCode"))
         .await

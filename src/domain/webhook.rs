@@ -1,0 +1,156 @@
+//! The webhook routes the providers call (SPEC §3, §4): each path is written once, here,
+//! with what a failure must answer. The route table, the TwiML actions, the URLs set on
+//! numbers at Twilio, the metrics labels and the simulator all name routes through this.
+
+/// What a Twilio route answers when the appliance cannot do its work (a database error).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailurePolicy {
+    /// A caller is on the line: say sorry and hang up politely (200 TwiML). Twilio would
+    /// otherwise play its own "application error" message.
+    Apologise,
+    /// A callback: 5xx, so that a configured retry redelivers it later.
+    Retry,
+}
+
+/// Every route Twilio calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TwilioRoute {
+    /// A call comes in (the number's Voice URL).
+    Voice,
+    /// The recording opt-in answer.
+    Consent,
+    /// A menu key, or a timeout (`?attempt=N`).
+    Menu,
+    /// The result of a `<Dial>`.
+    DialResult,
+    /// The voicemail `<Record>` finished.
+    VoicemailDone,
+    /// The voicemail recording's status callback.
+    Recording,
+    /// The voicemail transcript.
+    Transcription,
+    /// The call's status callback (the number's StatusCallback).
+    VoiceStatus,
+    /// A text comes in (the number's SMS URL).
+    Sms,
+    /// Delivery status of a text the appliance sent.
+    SmsStatus,
+}
+
+/// The scope every Twilio route lives under.
+pub const TWILIO_SCOPE: &str = "/twilio";
+/// The one Vapi route (the assistant's Server URL).
+pub const VAPI_WEBHOOK: &str = "/vapi/webhook";
+
+impl TwilioRoute {
+    pub const ALL: [TwilioRoute; 10] = [
+        TwilioRoute::Voice,
+        TwilioRoute::Consent,
+        TwilioRoute::Menu,
+        TwilioRoute::DialResult,
+        TwilioRoute::VoicemailDone,
+        TwilioRoute::Recording,
+        TwilioRoute::Transcription,
+        TwilioRoute::VoiceStatus,
+        TwilioRoute::Sms,
+        TwilioRoute::SmsStatus,
+    ];
+
+    /// The absolute path, e.g. `/twilio/voice/menu`; also the metrics and ledger label.
+    pub fn path(self) -> &'static str {
+        match self {
+            TwilioRoute::Voice => "/twilio/voice",
+            TwilioRoute::Consent => "/twilio/voice/consent",
+            TwilioRoute::Menu => "/twilio/voice/menu",
+            TwilioRoute::DialResult => "/twilio/voice/dial-result",
+            TwilioRoute::VoicemailDone => "/twilio/voice/voicemail-done",
+            TwilioRoute::Recording => "/twilio/voice/recording",
+            TwilioRoute::Transcription => "/twilio/voice/transcription",
+            TwilioRoute::VoiceStatus => "/twilio/voice/status",
+            TwilioRoute::Sms => "/twilio/sms",
+            TwilioRoute::SmsStatus => "/twilio/sms/status",
+        }
+    }
+
+    /// The path inside [`TWILIO_SCOPE`], for the route table.
+    pub fn scoped_path(self) -> &'static str {
+        &self.path()[TWILIO_SCOPE.len()..]
+    }
+
+    /// The route a request path names (query string excluded), if any.
+    pub fn from_path(path: &str) -> Option<TwilioRoute> {
+        TwilioRoute::ALL.into_iter().find(|r| r.path() == path)
+    }
+
+    /// The absolute URL under `base` (PUBLIC_URL), as Twilio is told to call it.
+    pub fn url(self, base: &str) -> String {
+        format!("{}{}", base.trim_end_matches('/'), self.path())
+    }
+
+    /// Whether a caller may be waiting on the answer (it is TwiML the caller hears).
+    pub fn on_failure(self) -> FailurePolicy {
+        match self {
+            TwilioRoute::Voice
+            | TwilioRoute::Consent
+            | TwilioRoute::Menu
+            | TwilioRoute::DialResult
+            | TwilioRoute::VoicemailDone => FailurePolicy::Apologise,
+            TwilioRoute::Recording
+            | TwilioRoute::Transcription
+            | TwilioRoute::VoiceStatus
+            | TwilioRoute::Sms
+            | TwilioRoute::SmsStatus => FailurePolicy::Retry,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_route_has_one_path_under_the_scope_and_is_found_by_it() {
+        let mut seen = std::collections::HashSet::new();
+        for r in TwilioRoute::ALL {
+            assert!(r.path().starts_with("/twilio/"), "{r:?}");
+            assert_eq!(format!("{TWILIO_SCOPE}{}", r.scoped_path()), r.path());
+            assert_eq!(TwilioRoute::from_path(r.path()), Some(r));
+            assert!(seen.insert(r.path()), "{r:?} shares its path");
+        }
+        assert_eq!(TwilioRoute::from_path("/twilio/voice/"), None);
+        assert_eq!(TwilioRoute::from_path("/twilio"), None);
+    }
+
+    #[test]
+    fn only_routes_a_caller_hears_apologise() {
+        use FailurePolicy::{Apologise, Retry};
+        #[rustfmt::skip]
+        let table = [
+            (TwilioRoute::Voice, Apologise),
+            (TwilioRoute::Consent, Apologise),
+            (TwilioRoute::Menu, Apologise),
+            (TwilioRoute::DialResult, Apologise),
+            (TwilioRoute::VoicemailDone, Apologise),
+            (TwilioRoute::Recording, Retry),
+            (TwilioRoute::Transcription, Retry),
+            (TwilioRoute::VoiceStatus, Retry),
+            (TwilioRoute::Sms, Retry),
+            (TwilioRoute::SmsStatus, Retry),
+        ];
+        for (route, policy) in table {
+            assert_eq!(route.on_failure(), policy, "{route:?}");
+        }
+    }
+
+    #[test]
+    fn urls_join_the_base_without_a_double_slash() {
+        assert_eq!(
+            TwilioRoute::VoiceStatus.url("https://desk.example.com/"),
+            "https://desk.example.com/twilio/voice/status"
+        );
+        assert_eq!(
+            TwilioRoute::Sms.url("https://desk.example.com"),
+            "https://desk.example.com/twilio/sms"
+        );
+    }
+}
