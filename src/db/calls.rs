@@ -2,6 +2,9 @@
 //! out-of-order webhooks converge, plus its append-only timeline.
 
 use super::Cached;
+use crate::domain::state::{Consent, TextbackState};
+use crate::domain::textback::Outcome;
+use crate::domain::NumberRole;
 use rusqlite::{params_from_iter, Connection, OptionalExtension, Row};
 use serde::Serialize;
 use serde_json::Value;
@@ -18,23 +21,23 @@ pub struct Call {
     pub from_number: Option<String>,
     pub to_number: Option<String>,
     pub phone_number_id: Option<i64>,
-    pub number_role: Option<String>,
+    pub number_role: Option<NumberRole>,
     pub agent_id: Option<i64>,
     pub status: String,
-    pub outcome: Option<String>,
+    pub outcome: Option<Outcome>,
     pub started_at: String,
     pub answered_at: Option<String>,
     pub ended_at: Option<String>,
     pub duration_seconds: Option<i64>,
     pub menu_choices: String,
-    pub consent_outcome: String,
+    pub consent_outcome: Consent,
     pub consent_at: Option<String>,
     pub ended_reason: Option<String>,
     pub transcript: Option<String>,
     pub summary: Option<String>,
     pub recording_url: Option<String>,
     pub cost: Option<f64>,
-    pub textback_state: Option<String>,
+    pub textback_state: Option<TextbackState>,
 }
 
 const COLUMNS: &str = "id, org_id, provider, call_sid, vapi_call_id, direction, from_number, to_number, phone_number_id,
@@ -173,7 +176,7 @@ pub fn events(conn: &Connection, call_id: i64) -> rusqlite::Result<Vec<CallEvent
 }
 
 /// Records the consent outcome once; later answers do not overwrite it.
-pub fn set_consent(conn: &Connection, call_id: i64, outcome: &str) -> rusqlite::Result<()> {
+pub fn set_consent(conn: &Connection, call_id: i64, outcome: Consent) -> rusqlite::Result<()> {
     conn.exec_cached(
         "UPDATE calls SET consent_outcome = ?2, consent_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
          WHERE id = ?1 AND consent_outcome = 'not_asked'",
@@ -225,7 +228,7 @@ pub fn set_live_status(conn: &Connection, call_id: i64, status: &str) -> rusqlit
     Ok(())
 }
 
-pub fn set_outcome(conn: &Connection, call_id: i64, outcome: &str) -> rusqlite::Result<()> {
+pub fn set_outcome(conn: &Connection, call_id: i64, outcome: Outcome) -> rusqlite::Result<()> {
     conn.exec_cached(
         "UPDATE calls SET outcome = ?2, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?1",
         (call_id, outcome),
@@ -234,7 +237,7 @@ pub fn set_outcome(conn: &Connection, call_id: i64, outcome: &str) -> rusqlite::
 }
 
 /// The consent outcome and whether the call has ended.
-pub fn consent_and_ended(conn: &Connection, call_id: i64) -> rusqlite::Result<(String, bool)> {
+pub fn consent_and_ended(conn: &Connection, call_id: i64) -> rusqlite::Result<(Consent, bool)> {
     conn.row_cached(
         "SELECT consent_outcome, ended_at IS NOT NULL FROM calls WHERE id = ?1",
         [call_id],
@@ -295,7 +298,11 @@ pub fn claim_textback(conn: &Connection, call_id: i64) -> rusqlite::Result<bool>
     Ok(conn.exec_cached("UPDATE calls SET textback_state = 'processing' WHERE id = ?1 AND textback_state = 'scheduled'", [call_id])? == 1)
 }
 
-pub fn set_textback_state(conn: &Connection, call_id: i64, state: &str) -> rusqlite::Result<()> {
+pub fn set_textback_state(
+    conn: &Connection,
+    call_id: i64,
+    state: TextbackState,
+) -> rusqlite::Result<()> {
     conn.exec_cached(
         "UPDATE calls SET textback_state = ?2 WHERE id = ?1",
         (call_id, state),
@@ -316,7 +323,7 @@ pub struct CallFilter {
     pub number: Option<String>,
     pub caller: Option<String>,
     pub call_sid: Option<String>,
-    pub outcome: Option<String>,
+    pub outcome: Option<Outcome>,
     pub from: Option<String>,
     pub to: Option<String>,
     pub before: Option<i64>,
@@ -337,7 +344,12 @@ pub fn list(conn: &Connection, org_id: i64, f: &CallFilter) -> rusqlite::Result<
             text(&f.call_sid),
             2,
         ),
-        (" AND outcome = ?", text(&f.outcome), 1),
+        (
+            " AND outcome = ?",
+            f.outcome
+                .map(|o| rusqlite::types::Value::Text(o.as_str().into())),
+            1,
+        ),
         (" AND started_at >= ?", text(&f.from), 1),
         (" AND started_at < ?", text(&f.to), 1),
         (
@@ -444,7 +456,7 @@ pub struct EndReport {
     pub cost: Option<f64>,
     pub duration_secs: Option<i64>,
     pub ended_at: Option<String>,
-    pub outcome: Option<&'static str>,
+    pub outcome: Option<Outcome>,
 }
 
 pub fn apply_end_report(conn: &Connection, call_id: i64, r: &EndReport) -> rusqlite::Result<()> {

@@ -1,5 +1,6 @@
 //! Every SMS in and out (SPEC §2 `messages`), including blocked text-backs with their reason.
 
+use crate::domain::state::{Direction, MessageKind};
 use rusqlite::{Connection, OptionalExtension, Row};
 use serde::Serialize;
 
@@ -48,14 +49,14 @@ fn from_row(r: &Row) -> rusqlite::Result<Message> {
 pub struct NewMessage<'a> {
     pub org_id: Option<i64>,
     pub sid: Option<&'a str>,
-    pub direction: &'a str,
+    pub direction: Direction,
     pub from: &'a str,
     pub to: &'a str,
     pub phone_number_id: Option<i64>,
     pub call_id: Option<i64>,
     pub lead_id: Option<i64>,
     pub body: &'a str,
-    pub kind: &'a str,
+    pub kind: MessageKind,
     pub status: &'a str,
     pub blocked_reason: Option<&'a str>,
 }

@@ -36,6 +36,37 @@ use std::time::Duration;
 
 pub type Pool = r2d2::Pool<SqliteConnectionManager>;
 
+/// The domain's closed sets are stored as their text; reading a value outside the set is
+/// an error naming it, never a silent default.
+macro_rules! text_column {
+    ($($t:ty),+ $(,)?) => {$(
+        impl rusqlite::types::ToSql for $t {
+            fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+                Ok(self.as_str().into())
+            }
+        }
+
+        impl rusqlite::types::FromSql for $t {
+            fn column_result(v: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
+                let text = v.as_str()?;
+                <$t>::parse(text).map_err(|e| rusqlite::types::FromSqlError::Other(e.into()))
+            }
+        }
+    )+};
+}
+
+text_column!(
+    crate::domain::textback::Outcome,
+    crate::domain::state::Consent,
+    crate::domain::state::TextbackState,
+    crate::domain::state::Direction,
+    crate::domain::state::MessageKind,
+    crate::domain::NumberRole,
+    crate::domain::NumberHandler,
+    crate::domain::NumberOrigin,
+    crate::domain::UserRole,
+);
+
 /// In-memory caches of stored settings (flags, call flows) are invalidated by every write
 /// through the API; a change made outside this process (a `restore`, manual SQL) shows up
 /// after at most this long.

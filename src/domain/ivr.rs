@@ -6,6 +6,7 @@
 //! from what a real call does.
 
 use super::callflow::{AfterHoursAction, CallFlow, MenuAction, RecordingMode};
+use super::state::Consent;
 use super::textback::Outcome;
 use super::{NumberHandler, NumberRole};
 
@@ -246,10 +247,8 @@ pub fn consent(digits: Option<&str>) -> (bool, Step) {
 
 /// Whether a dialled leg may be recorded: the flag on, a recording mode, and consent
 /// announced or granted. Any doubt means no recording (SPEC §3.4).
-pub fn may_record(recording_flag: bool, flow: &CallFlow, consent: &str) -> bool {
-    recording_flag
-        && flow.recording.mode != RecordingMode::Off
-        && matches!(consent, "announced" | "granted")
+pub fn may_record(recording_flag: bool, flow: &CallFlow, consent: Consent) -> bool {
+    recording_flag && flow.recording.mode != RecordingMode::Off && consent.allows_recording()
 }
 
 /// The facts a menu answer is decided from.
@@ -391,8 +390,8 @@ pub fn walk(
     };
     let first = entry(flow, &facts);
     let mut consented = match first.kind {
-        Entry::Open { announced: true } => "announced",
-        _ => "none",
+        Entry::Open { announced: true } => Consent::Announced,
+        _ => Consent::NotAsked,
     };
     let mut keys = keys.iter().copied();
     let mut hops = Vec::new();
@@ -403,7 +402,11 @@ pub fn walk(
             Step::ConsentQuestion => {
                 let key = keys.next().flatten();
                 let (granted, next) = consent(key);
-                consented = if granted { "granted" } else { "declined" };
+                consented = if granted {
+                    Consent::Granted
+                } else {
+                    Consent::Declined
+                };
                 hops.push(Hop {
                     step: step.clone(),
                     pressed: key.map(String::from),
@@ -740,12 +743,13 @@ mod tests {
         let mut f = flow();
         f.recording.mode = RecordingMode::OptIn;
         for (flag, mode, consent, want) in [
-            (true, RecordingMode::OptIn, "granted", true),
-            (true, RecordingMode::Announce, "announced", true),
-            (true, RecordingMode::OptIn, "declined", false),
-            (true, RecordingMode::OptIn, "none", false),
-            (false, RecordingMode::OptIn, "granted", false),
-            (true, RecordingMode::Off, "granted", false),
+            (true, RecordingMode::OptIn, Consent::Granted, true),
+            (true, RecordingMode::Announce, Consent::Announced, true),
+            (true, RecordingMode::OptIn, Consent::Declined, false),
+            (true, RecordingMode::OptIn, Consent::NotAsked, false),
+            (true, RecordingMode::OptIn, Consent::Error, false),
+            (false, RecordingMode::OptIn, Consent::Granted, false),
+            (true, RecordingMode::Off, Consent::Granted, false),
         ] {
             f.recording.mode = mode;
             assert_eq!(

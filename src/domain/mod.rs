@@ -9,6 +9,7 @@ pub mod phone;
 pub mod roles;
 pub mod signature;
 pub mod sms;
+pub mod state;
 pub mod textback;
 pub mod vapi;
 pub mod webhook;

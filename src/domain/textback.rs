@@ -2,6 +2,7 @@
 //! caller gathers the facts, this module decides. When in doubt it does not text.
 
 use super::callflow::{in_range, Textback};
+use super::roles::string_enum;
 use super::PhoneNumber;
 use chrono::{DateTime, Duration, Utc};
 
@@ -31,29 +32,18 @@ pub fn textable_caller(from: &str) -> Result<PhoneNumber, BlockReason> {
     PhoneNumber::parse(trimmed).map_err(|_| BlockReason::InvalidNumber)
 }
 
-/// How a finished call ended, from what the appliance saw (SPEC §2 `outcome`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    Connected,
-    Voicemail,
-    Missed,
-    Abandoned,
-    Rejected,
-    Failed,
-}
-
-impl Outcome {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Connected => "connected",
-            Outcome::Voicemail => "voicemail",
-            Outcome::Missed => "missed",
-            Outcome::Abandoned => "abandoned",
-            Outcome::Rejected => "rejected",
-            Outcome::Failed => "failed",
-        }
+string_enum!(
+    /// How a finished call ended, from what the appliance saw (SPEC §2 `outcome`).
+    Outcome {
+        Connected => "connected",
+        Voicemail => "voicemail",
+        Missed => "missed",
+        Abandoned => "abandoned",
+        Rejected => "rejected",
+        AiHandled => "ai_handled",
+        Failed => "failed",
     }
-}
+);
 
 /// Facts about a finished IVR call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,6 +1,7 @@
 //! Vapi server messages (SPEC §4), parsed leniently: the envelope must be right, every
 //! other field is optional and unknown fields and message types are accepted.
 
+use super::textback::Outcome;
 use serde_json::Value;
 
 /// A parsed `{"message": {...}}` envelope.
@@ -215,7 +216,7 @@ pub fn status_rank(status: &str) -> u8 {
 /// hundred reasons; they fall into families by prefix and wording: the caller reached a
 /// person, was not reached, the call broke (provider, pipeline, assistant lookup, …), or the
 /// assistant handled it to a normal end.
-pub fn outcome(ended_reason: &str) -> &'static str {
+pub fn outcome(ended_reason: &str) -> Outcome {
     let r = ended_reason.to_ascii_lowercase();
     if matches!(
         r.as_str(),
@@ -223,7 +224,7 @@ pub fn outcome(ended_reason: &str) -> &'static str {
             | "call.ending.hook-executed-transfer"
             | "call.ringing.hook-executed-transfer"
     ) {
-        "connected"
+        Outcome::Connected
     } else if matches!(
         r.as_str(),
         "customer-did-not-answer"
@@ -234,10 +235,10 @@ pub fn outcome(ended_reason: &str) -> &'static str {
             | "call.forwarding.operator-busy"
             | "call.ringing.sip-inbound-caller-hungup-before-call-connect"
     ) {
-        "missed"
+        Outcome::Missed
     } else if r == "silence-timed-out" {
         // The caller stayed silent: the assistant ended a call that did work.
-        "ai_handled"
+        Outcome::AiHandled
     } else if never_reached_assistant(&r)
         || [
             "error",
@@ -259,9 +260,9 @@ pub fn outcome(ended_reason: &str) -> &'static str {
                 | "customer-did-not-give-microphone-permission"
         )
     {
-        "failed"
+        Outcome::Failed
     } else {
-        "ai_handled"
+        Outcome::AiHandled
     }
 }
 
@@ -381,10 +382,13 @@ mod tests {
 
     #[test]
     fn outcomes_and_ranks() {
-        assert_eq!(outcome("customer-ended-call"), "ai_handled");
-        assert_eq!(outcome("assistant-forwarded-call"), "connected");
-        assert_eq!(outcome("pipeline-error-openai-llm-failed"), "failed");
-        assert_eq!(outcome("customer-did-not-answer"), "missed");
+        assert_eq!(outcome("customer-ended-call").as_str(), "ai_handled");
+        assert_eq!(outcome("assistant-forwarded-call").as_str(), "connected");
+        assert_eq!(
+            outcome("pipeline-error-openai-llm-failed").as_str(),
+            "failed"
+        );
+        assert_eq!(outcome("customer-did-not-answer").as_str(), "missed");
         for dropped in [
             "assistant-request-returned-invalid-assistant",
             "assistant-request-failed",
@@ -393,7 +397,7 @@ mod tests {
             "assistant-join-timed-out",
             "call.start.error-get-assistant",
         ] {
-            assert_eq!(outcome(dropped), "failed", "{dropped}");
+            assert_eq!(outcome(dropped).as_str(), "failed", "{dropped}");
             assert!(never_reached_assistant(dropped), "{dropped}");
         }
         for handled in [
@@ -402,15 +406,18 @@ mod tests {
             "silence-timed-out",
             "exceeded-max-duration",
         ] {
-            assert_eq!(outcome(handled), "ai_handled", "{handled}");
+            assert_eq!(outcome(handled).as_str(), "ai_handled", "{handled}");
             assert!(!never_reached_assistant(handled));
         }
-        assert_eq!(outcome("phone-call-provider-closed-websocket"), "failed");
         assert_eq!(
-            outcome("call.in-progress.error-vapifault-openai-llm-failed"),
+            outcome("phone-call-provider-closed-websocket").as_str(),
             "failed"
         );
-        assert_eq!(outcome("call.forwarding.no-answer"), "missed");
+        assert_eq!(
+            outcome("call.in-progress.error-vapifault-openai-llm-failed"),
+            Outcome::Failed
+        );
+        assert_eq!(outcome("call.forwarding.no-answer").as_str(), "missed");
         assert!(status_rank("ended") > status_rank("in-progress"));
         assert!(status_rank("ringing") < status_rank("in-progress"));
     }

@@ -3,6 +3,7 @@
 
 use crate::app::AppState;
 use crate::db::{messages, optouts, DbError};
+use crate::domain::state::{Direction, MessageKind};
 use crate::domain::webhook::TwilioRoute;
 use crate::metrics::SMS_SENT;
 use crate::providers::{OutboundSms, ProviderErrorKind};
@@ -15,7 +16,7 @@ pub struct Outbound {
     pub account_sid: Option<String>,
     pub to: String,
     pub body: String,
-    pub kind: &'static str,
+    pub kind: MessageKind,
     pub call_id: Option<i64>,
     pub lead_id: Option<i64>,
 }
@@ -63,7 +64,7 @@ pub async fn send(state: &AppState, out: Outbound) -> Result<Sent, DbError> {
                 let msg = messages::NewMessage {
                     org_id,
                     sid: None,
-                    direction: "outbound",
+                    direction: Direction::Outbound,
                     from: &from,
                     to: &to,
                     phone_number_id: number_id,
@@ -87,9 +88,10 @@ pub async fn send(state: &AppState, out: Outbound) -> Result<Sent, DbError> {
         return Ok(Sent::Duplicate);
     };
     if opted_out {
-        state
-            .metrics
-            .incr(SMS_SENT, &[("kind", kind), ("result", "opted_out")]);
+        state.metrics.incr(
+            SMS_SENT,
+            &[("kind", kind.as_str()), ("result", "opted_out")],
+        );
         return Ok(Sent::Blocked {
             message_id,
             reason: "opted_out",
@@ -105,9 +107,10 @@ pub async fn send(state: &AppState, out: Outbound) -> Result<Sent, DbError> {
                 messages::mark_refused(c, message_id, "failed", Some("no_credentials"), None, msg)
             })
             .await?;
-        state
-            .metrics
-            .incr(SMS_SENT, &[("kind", kind), ("result", "no_credentials")]);
+        state.metrics.incr(
+            SMS_SENT,
+            &[("kind", kind.as_str()), ("result", "no_credentials")],
+        );
         return Ok(Sent::Blocked {
             message_id,
             reason: "no_credentials",
@@ -129,7 +132,7 @@ pub async fn send(state: &AppState, out: Outbound) -> Result<Sent, DbError> {
                 .await?;
             state
                 .metrics
-                .incr(SMS_SENT, &[("kind", kind), ("result", "sent")]);
+                .incr(SMS_SENT, &[("kind", kind.as_str()), ("result", "sent")]);
             Ok(Sent::Sent { message_id, sid })
         }
         Err(e) => {
@@ -154,7 +157,7 @@ pub async fn send(state: &AppState, out: Outbound) -> Result<Sent, DbError> {
                 .await?;
             state
                 .metrics
-                .incr(SMS_SENT, &[("kind", kind), ("result", reason)]);
+                .incr(SMS_SENT, &[("kind", kind.as_str()), ("result", reason)]);
             Ok(Sent::Blocked {
                 message_id,
                 reason,

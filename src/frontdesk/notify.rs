@@ -5,6 +5,7 @@ use super::messaging::{self, Outbound};
 use crate::app::AppState;
 use crate::db::{calls, leads, numbers, voicemails};
 use crate::domain::callflow::TRANSCRIBE_MAX_SECS;
+use crate::domain::state::MessageKind;
 use serde_json::json;
 
 fn clip(s: &str, max: usize) -> String {
@@ -52,7 +53,7 @@ pub async fn voicemail(state: &AppState, id: i64) {
                 account_sid: number.account_sid.clone(),
                 to: owner,
                 body,
-                kind: "notification",
+                kind: MessageKind::Notification,
                 call_id: Some(call.id),
                 lead_id: None,
             }))
@@ -108,7 +109,7 @@ pub async fn lead(
         account_sid: number.account_sid.clone(),
         to: owner,
         body,
-        kind: "notification",
+        kind: MessageKind::Notification,
         call_id: None,
         lead_id: Some(lead_id),
     };

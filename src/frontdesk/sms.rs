@@ -8,6 +8,7 @@ use crate::app::AppState;
 use crate::db::{callflows, leads, messages, numbers, onboarding, optouts};
 use crate::domain::onboarding::{step, State};
 use crate::domain::sms::{self, SmsPlan};
+use crate::domain::state::{Direction, MessageKind};
 use crate::domain::{FlagKey, NumberRole};
 use crate::metrics::UNKNOWN_NUMBERS;
 
@@ -26,7 +27,7 @@ enum Plan {
     Reply {
         number: numbers::Resolved,
         body: String,
-        kind: &'static str,
+        kind: MessageKind,
         lead_id: Option<i64>,
     },
     Intake {
@@ -48,16 +49,16 @@ pub async fn inbound(state: &AppState, m: InboundSms) -> Result<(), FrontdeskErr
                 .map(|n| n.role)
                 .unwrap_or(NumberRole::System);
             let kind = if role == NumberRole::Onboarding {
-                "onboarding"
+                MessageKind::Onboarding
             } else {
-                "intake"
+                MessageKind::Intake
             };
             let stored = messages::insert(
                 c,
                 &messages::NewMessage {
                     org_id: number.as_ref().map(|n| n.org_id),
                     sid: Some(&msg.sid),
-                    direction: "inbound",
+                    direction: Direction::Inbound,
                     from: &msg.from,
                     to: &msg.to,
                     phone_number_id: number.as_ref().map(|n| n.id),
@@ -109,7 +110,7 @@ pub async fn inbound(state: &AppState, m: InboundSms) -> Result<(), FrontdeskErr
                     Plan::Reply {
                         number,
                         body,
-                        kind: "reply",
+                        kind: MessageKind::Reply,
                         lead_id: None,
                     }
                 }
@@ -167,7 +168,7 @@ pub async fn inbound(state: &AppState, m: InboundSms) -> Result<(), FrontdeskErr
                     Plan::Reply {
                         number,
                         body: next.reply,
-                        kind: "onboarding",
+                        kind: MessageKind::Onboarding,
                         lead_id: None,
                     }
                 }
@@ -199,8 +200,11 @@ pub async fn inbound(state: &AppState, m: InboundSms) -> Result<(), FrontdeskErr
             ack,
         } => {
             if let Some(body) = ack {
-                messaging::send(state, reply(&number, &m.from, body, "reply", Some(lead_id)))
-                    .await?;
+                messaging::send(
+                    state,
+                    reply(&number, &m.from, body, MessageKind::Reply, Some(lead_id)),
+                )
+                .await?;
             }
             super::notify::spawn_lead(state, lead_id, number, m.from.clone(), m.body.clone());
         }
@@ -212,7 +216,7 @@ fn reply(
     number: &numbers::Resolved,
     to: &str,
     body: String,
-    kind: &'static str,
+    kind: MessageKind,
     lead_id: Option<i64>,
 ) -> Outbound {
     Outbound {

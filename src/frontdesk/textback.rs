@@ -5,6 +5,8 @@
 use super::messaging::{self, Outbound, Sent};
 use crate::app::AppState;
 use crate::db::{callflows, calls, messages, numbers, optouts};
+use crate::domain::state::TextbackState;
+use crate::domain::state::{Direction, MessageKind};
 use crate::domain::textback::{decide, outcome, Outcome, TextbackFacts};
 use crate::domain::FlagKey;
 use crate::metrics::TEXTBACKS;
@@ -49,7 +51,7 @@ pub async fn process(state: &AppState, call_id: i64) {
                 .transpose()?
                 .flatten()
             else {
-                calls::set_textback_state(c, call_id, "skipped")?;
+                calls::set_textback_state(c, call_id, TextbackState::Skipped)?;
                 return Ok(Plan::Done);
             };
             let flow = callflows::for_number(c, number.org_id, Some(number.id))?;
@@ -59,8 +61,8 @@ pub async fn process(state: &AppState, call_id: i64) {
             let still_missed = o == Outcome::Missed
                 || (o == Outcome::Voicemail && flow.textback.voicemail_counts_as_missed);
             if !still_missed || !flags.is_enabled(c, number.org_id, FlagKey::MissedCallTextback)? {
-                calls::set_outcome(c, call_id, o.as_str())?;
-                calls::set_textback_state(c, call_id, "skipped")?;
+                calls::set_outcome(c, call_id, o)?;
+                calls::set_textback_state(c, call_id, TextbackState::Skipped)?;
                 calls::event(
                     c,
                     call_id,
@@ -90,19 +92,19 @@ pub async fn process(state: &AppState, call_id: i64) {
                         &messages::NewMessage {
                             org_id: Some(number.org_id),
                             sid: None,
-                            direction: "outbound",
+                            direction: Direction::Outbound,
                             from: &number.e164,
                             to: &caller,
                             phone_number_id: Some(number.id),
                             call_id: Some(call_id),
                             lead_id: None,
                             body: &flow.textback.message,
-                            kind: "textback",
+                            kind: MessageKind::Textback,
                             status: "blocked",
                             blocked_reason: Some(reason.as_str()),
                         },
                     )?;
-                    calls::set_textback_state(c, call_id, "blocked")?;
+                    calls::set_textback_state(c, call_id, TextbackState::Blocked)?;
                     calls::event(
                         c,
                         call_id,
@@ -119,7 +121,7 @@ pub async fn process(state: &AppState, call_id: i64) {
                     account_sid: number.account_sid.clone(),
                     to: to.to_string(),
                     body: flow.textback.message.clone(),
-                    kind: "textback",
+                    kind: MessageKind::Textback,
                     call_id: Some(call_id),
                     lead_id: None,
                 })),
@@ -146,13 +148,16 @@ pub async fn process(state: &AppState, call_id: i64) {
             state
                 .metrics
                 .incr(TEXTBACKS, &[("result", "sent"), ("reason", "")]);
-            ("sent", json!({ "sid": sid }))
+            (TextbackState::Sent, json!({ "sid": sid }))
         }
         Ok(Sent::Blocked { reason, code, .. }) => {
             state
                 .metrics
                 .incr(TEXTBACKS, &[("result", "blocked"), ("reason", reason)]);
-            ("blocked", json!({ "reason": reason, "providerCode": code }))
+            (
+                TextbackState::Blocked,
+                json!({ "reason": reason, "providerCode": code }),
+            )
         }
         Ok(Sent::Duplicate) => return,
         Err(e) => {
@@ -160,7 +165,7 @@ pub async fn process(state: &AppState, call_id: i64) {
             return;
         }
     };
-    let kind = if state_text == "sent" {
+    let kind = if state_text == TextbackState::Sent {
         "textback.sent"
     } else {
         "textback.blocked"

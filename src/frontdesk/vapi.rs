@@ -5,6 +5,7 @@
 use super::FrontdeskError;
 use crate::app::AppState;
 use crate::db::{agents, calls, leads, numbers, orgs};
+use crate::domain::textback::Outcome;
 use crate::domain::vapi::{direction, never_reached_assistant, outcome, status_rank, Message};
 use crate::domain::FlagKey;
 use rusqlite::Connection;
@@ -241,11 +242,11 @@ async fn track(state: &AppState, m: Message) -> Result<Value, FrontdeskError> {
                     cost: m.cost,
                     duration_secs: m.duration_secs,
                     ended_at: m.ended_at.clone(),
-                    outcome: Some(outcome.unwrap_or("ai_handled")),
+                    outcome: Some(outcome.unwrap_or(Outcome::AiHandled)),
                 }
             };
             calls::apply_end_report(c, call_id, &report)?;
-            let Some(reason) = m.ended_reason.filter(|_| outcome == Some("failed")) else {
+            let Some(reason) = m.ended_reason.filter(|_| outcome == Some(Outcome::Failed)) else {
                 return Ok(None);
             };
             // Counted once per call, however many of its end messages say so.

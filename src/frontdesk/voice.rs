@@ -9,6 +9,7 @@ use crate::db::{agents, calls, numbers, orgs, voicemails};
 use crate::domain::callflow::{transcribable, CallFlow, MenuAction};
 use crate::domain::ivr;
 use crate::domain::phone::redact;
+use crate::domain::state::Consent;
 use crate::domain::textback::{outcome, Outcome};
 use crate::domain::{FlagKey, NumberHandler, NumberRole};
 use crate::flags::Flags;
@@ -39,7 +40,7 @@ struct CallContext {
     recording_flag: bool,
     number: Option<numbers::Resolved>,
     flow: std::sync::Arc<CallFlow>,
-    consent: String,
+    consent: Consent,
     ended: bool,
 }
 
@@ -183,11 +184,11 @@ pub async fn entry(state: &AppState, p: VoiceParams) -> Result<TwiML, FrontdeskE
             ivr::Entry::Closed => {
                 calls::event(c, call_id, "after_hours", None, Some("after_hours"))?;
             }
-            ivr::Entry::Open { announced: true } => calls::set_consent(c, call_id, "announced")?,
+            ivr::Entry::Open { announced: true } => calls::set_consent(c, call_id, Consent::Announced)?,
             _ => {}
         }
         if let Some(o) = decision.kind.outcome() {
-            calls::set_outcome(c, call_id, o.as_str())?;
+            calls::set_outcome(c, call_id, o)?;
         }
         Ok(Entered {
             decision,
@@ -252,7 +253,11 @@ pub async fn consent(
 ) -> Result<TwiML, FrontdeskError> {
     let (granted, next) = ivr::consent(digits.as_deref());
     let ctx = with_call(state, &p, move |c, ctx| {
-        let outcome = if granted { "granted" } else { "declined" };
+        let outcome = if granted {
+            Consent::Granted
+        } else {
+            Consent::Declined
+        };
         calls::set_consent(c, ctx.call_id, outcome)?;
         calls::event(
             c,
@@ -308,7 +313,7 @@ pub async fn menu(
                 &ivr::MenuFacts {
                     attempt,
                     digits: digit.as_deref(),
-                    record: ivr::may_record(ctx.recording_flag, &ctx.flow, &ctx.consent),
+                    record: ivr::may_record(ctx.recording_flag, &ctx.flow, ctx.consent),
                     agent_sip: sip.as_deref(),
                 },
             );
@@ -518,14 +523,14 @@ fn refresh_outcome(
     let Some(call) = calls::by_id(c, call_id)? else {
         return Ok(None);
     };
-    if call.number_role.as_deref() != Some("operational") || call.ended_at.is_none() {
+    if call.number_role != Some(NumberRole::Operational) || call.ended_at.is_none() {
         return Ok(None);
     }
     let o = outcome(
         calls::facts(c, &call)?,
         flow.textback.misdial_threshold_secs,
     );
-    calls::set_outcome(c, call_id, o.as_str())?;
+    calls::set_outcome(c, call_id, o)?;
     Ok(Some(o))
 }
 
@@ -608,7 +613,7 @@ pub async fn status(
             );
             state
                 .db
-                .write(move |c| calls::set_outcome(c, call_id, Outcome::Rejected.as_str()))
+                .write(move |c| calls::set_outcome(c, call_id, Outcome::Rejected))
                 .await?;
         }
         Some(NumberRole::Onboarding) => {}
@@ -619,7 +624,7 @@ pub async fn status(
             );
             state
                 .db
-                .write(move |c| calls::set_outcome(c, call_id, Outcome::Rejected.as_str()))
+                .write(move |c| calls::set_outcome(c, call_id, Outcome::Rejected))
                 .await?;
         }
         Some(NumberRole::System) | None => {}

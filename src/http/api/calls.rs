@@ -3,6 +3,7 @@
 
 use super::page_limit;
 use crate::db::{calls, ledger, messages};
+use crate::domain::textback::Outcome;
 use crate::domain::PhoneNumber;
 use crate::error::ApiError;
 use crate::http::auth::Auth;
@@ -10,16 +11,6 @@ use crate::http::AppState;
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 use serde_json::json;
-
-const OUTCOMES: [&str; 7] = [
-    "connected",
-    "voicemail",
-    "missed",
-    "abandoned",
-    "rejected",
-    "ai_handled",
-    "failed",
-];
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -65,12 +56,12 @@ pub async fn list(
     q: web::Query<CallsQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let q = q.into_inner();
-    if let Some(o) = q.outcome.as_deref().filter(|o| !OUTCOMES.contains(o)) {
-        return Err(ApiError::bad_request(
-            "invalid_query",
-            format!("outcome '{o}' is not one of: {}", OUTCOMES.join(", ")),
-        ));
-    }
+    let outcome = q
+        .outcome
+        .as_deref()
+        .map(Outcome::parse)
+        .transpose()
+        .map_err(|e| ApiError::bad_request("invalid_query", format!("outcome: {e}")))?;
     let filter = calls::CallFilter {
         number: q
             .number
@@ -83,7 +74,7 @@ pub async fn list(
             .map(|n| parse_number("caller", n))
             .transpose()?,
         call_sid: q.call_sid,
-        outcome: q.outcome,
+        outcome,
         from: q
             .from
             .as_deref()

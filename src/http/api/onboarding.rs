@@ -4,6 +4,7 @@
 
 use super::Paging;
 use crate::db::{audit, numbers, onboarding, orgs};
+use crate::domain::state::MessageKind;
 use crate::domain::{FlagKey, NumberHandler, NumberOrigin, NumberRole, PhoneNumber};
 use crate::error::ApiError;
 use crate::frontdesk::messaging::{self, Outbound};
@@ -377,7 +378,7 @@ async fn reply(
             account_sid: n.account_sid.clone(),
             to: sender.to_string(),
             body,
-            kind: "onboarding",
+            kind: MessageKind::Onboarding,
             call_id: None,
             lead_id: None,
         },
