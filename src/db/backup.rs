@@ -1,40 +1,11 @@
 //! Online backup and checked restore (SPEC §9.4), both through SQLite's backup API so they
 //! are safe while the appliance is serving.
 
+use super::snapshot::{backup_connection, integrity_ok};
 use super::{migrations, DbError};
 use rusqlite::backup::Backup;
 use rusqlite::{Connection, OpenFlags};
 use std::path::{Path, PathBuf};
-
-/// Copies the whole database behind `src` into `dest` as one consistent snapshot. Writes to
-/// a temporary file first and renames it into place, so `dest` is never half-written.
-pub fn backup_connection(src: &Connection, dest: &Path) -> Result<(), DbError> {
-    if let Some(dir) = dest.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|source| DbError::DataDir {
-            path: dir.display().to_string(),
-            source,
-        })?;
-    }
-    let tmp = dest.with_extension("partial");
-    let _ = std::fs::remove_file(&tmp);
-    {
-        let mut out = Connection::open(&tmp)?;
-        let backup = Backup::new(src, &mut out)?;
-        // One step of -1 pages copies everything inside a single read transaction: a
-        // consistent snapshot that concurrent writers cannot force to restart.
-        backup.step(-1)?;
-        drop(backup);
-        out.execute_batch("PRAGMA journal_mode = DELETE;")?;
-        integrity_ok(&out)?;
-    }
-    std::fs::rename(&tmp, dest).map_err(|e| {
-        DbError::Invalid(format!(
-            "cannot move the backup into {}: {e}",
-            dest.display()
-        ))
-    })?;
-    Ok(())
-}
 
 /// `switchboard backup FILE`: snapshot the database at `db_path` into `dest`.
 pub fn backup_file(db_path: &Path, dest: &Path) -> Result<u32, DbError> {
@@ -48,16 +19,6 @@ pub fn backup_file(db_path: &Path, dest: &Path) -> Result<u32, DbError> {
     src.busy_timeout(std::time::Duration::from_secs(5))?;
     backup_connection(&src, dest)?;
     Ok(migrations::current_version(&src)?)
-}
-
-fn integrity_ok(conn: &Connection) -> Result<(), DbError> {
-    let verdict: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
-    if verdict != "ok" {
-        return Err(DbError::Invalid(format!(
-            "integrity check failed: {verdict}"
-        )));
-    }
-    Ok(())
 }
 
 /// Checks that `file` is an intact switchboard database this binary can run; returns its

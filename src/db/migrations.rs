@@ -118,7 +118,7 @@ pub fn migrate(conn: &mut Connection, backups_dir: &Path) -> Result<Report, Migr
     } else {
         let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
         let path = backups_dir.join(format!("pre-migrate-v{from}-to-v{binary}-{stamp}.db"));
-        super::backup::backup_connection(conn, &path).map_err(|e| MigrationError::Backup {
+        super::snapshot::backup_connection(conn, &path).map_err(|e| MigrationError::Backup {
             path: path.display().to_string(),
             source: Box::new(e),
         })?;

@@ -23,6 +23,7 @@ pub mod provider_accounts;
 pub mod sagas;
 pub mod sessions;
 pub mod settings;
+pub mod snapshot;
 pub mod tokens;
 pub mod users;
 pub mod violations;
