@@ -30,6 +30,8 @@ pub struct AppState {
     /// The base URL Twilio and Vapi call (PUBLIC_URL, or the local address in demo mode).
     pub public_url: String,
     pub started_at: Instant,
+    /// The time the front desk decides by (see [`crate::clock`]).
+    pub clock: crate::clock::Clock,
     /// The last readiness probe, reused for a few seconds (`/readyz` is unauthenticated).
     pub readiness: crate::http::health::Readiness,
     /// A handle to this state for background tasks started from a request.

@@ -166,6 +166,7 @@ impl Application {
             flows: Default::default(),
             public_url,
             started_at: Instant::now(),
+            clock: Default::default(),
             readiness: Default::default(),
             me: Default::default(),
         });
@@ -279,7 +280,7 @@ async fn maintenance(state: web::Data<AppState>) {
         runs += 1;
         state.rate_limits.retain_recent();
         flush_violations(&state).await;
-        crate::frontdesk::sweep(&state, chrono::Utc::now()).await;
+        crate::frontdesk::sweep(&state, state.clock.now()).await;
         // Roughly hourly: expired sessions, and rows past their retention (SPEC §9.4).
         if runs % 360 == 1 {
             let pruned = state

@@ -59,6 +59,8 @@ pub struct NewMessage<'a> {
     pub kind: MessageKind,
     pub status: &'a str,
     pub blocked_reason: Option<&'a str>,
+    /// When it was received or written (the front desk's clock: cooldowns count from it).
+    pub at: chrono::DateTime<chrono::Utc>,
 }
 
 /// Inserts a message; `None` when it already exists (same SID, or a second text-back for
@@ -66,8 +68,8 @@ pub struct NewMessage<'a> {
 pub fn insert(conn: &Connection, m: &NewMessage<'_>) -> rusqlite::Result<Option<i64>> {
     let n = conn.execute(
         "INSERT OR IGNORE INTO messages (org_id, sid, direction, from_number, to_number, phone_number_id, call_id, lead_id,
-             body, kind, status, blocked_reason)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+             body, kind, status, blocked_reason, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13)",
         rusqlite::params![
             m.org_id,
             m.sid,
@@ -80,7 +82,8 @@ pub fn insert(conn: &Connection, m: &NewMessage<'_>) -> rusqlite::Result<Option<
             m.body,
             m.kind,
             m.status,
-            m.blocked_reason
+            m.blocked_reason,
+            super::format_time(m.at)
         ],
     )?;
     Ok((n == 1).then(|| conn.last_insert_rowid()))

@@ -52,6 +52,7 @@ pub async fn send(state: &AppState, out: Outbound) -> Result<Sent, DbError> {
         );
         let master = state.twilio_master.clone();
         let key = state.secret_key.clone();
+        let at = state.clock.now();
         state
             .db
             .write(move |c| {
@@ -74,6 +75,7 @@ pub async fn send(state: &AppState, out: Outbound) -> Result<Sent, DbError> {
                     kind,
                     status,
                     blocked_reason: reason,
+                    at,
                 };
                 let Some(id) = messages::insert(c, &msg)? else {
                     return Ok(None);

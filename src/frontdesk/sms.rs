@@ -40,6 +40,7 @@ enum Plan {
 pub async fn inbound(state: &AppState, m: InboundSms) -> Result<(), FrontdeskError> {
     let flags = state.flags.clone();
     let msg = m.clone();
+    let at = state.clock.now();
     let plan = state
         .db
         .write(move |c| {
@@ -68,6 +69,7 @@ pub async fn inbound(state: &AppState, m: InboundSms) -> Result<(), FrontdeskErr
                     kind,
                     status: "received",
                     blocked_reason: None,
+                    at,
                 },
             )?;
             let onboarding_flag = match &number {

@@ -36,6 +36,7 @@ enum Plan {
 /// Decides and sends (or blocks) the text-back of one call, once.
 pub async fn process(state: &AppState, call_id: i64) {
     let flags = state.flags.clone();
+    let now = state.clock.now();
     let plan = state
         .db
         .write(move |c| {
@@ -81,7 +82,7 @@ pub async fn process(state: &AppState, call_id: i64) {
                 caller: &caller,
                 opted_out: optouts::is_opted_out(c, &number.e164, &caller)?,
                 last_textback_at: last,
-                now: chrono::Utc::now(),
+                now,
                 tz,
                 settings: &flow.textback,
             });
@@ -102,6 +103,7 @@ pub async fn process(state: &AppState, call_id: i64) {
                             kind: MessageKind::Textback,
                             status: "blocked",
                             blocked_reason: Some(reason.as_str()),
+                            at: now,
                         },
                     )?;
                     calls::set_textback_state(c, call_id, TextbackState::Blocked)?;

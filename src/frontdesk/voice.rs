@@ -127,7 +127,7 @@ struct Entered {
 /// decision (`domain::ivr::entry`) and the call's first events are one job for the
 /// database writer (the hot path of SPEC §10).
 pub async fn entry(state: &AppState, p: VoiceParams) -> Result<TwiML, FrontdeskError> {
-    let now = chrono::Utc::now();
+    let now = state.clock.now();
     let entered = with_call(state, &p, move |c, ctx| {
         let call_id = ctx.call_id;
         let line = ctx.number.as_ref().map(|n| ivr::Line {
@@ -436,6 +436,7 @@ pub async fn recording(
         return Err(FrontdeskError::BadRequest("RecordingSid is missing".into()));
     };
     let wait = i64::from(state.config.transcript_wait_secs);
+    let now = state.clock.now();
     let notify_now = {
         with_call(state, &p, move |c, ctx| {
             let org = ctx.number.as_ref().map(|n| n.org_id);
@@ -467,8 +468,7 @@ pub async fn recording(
                 .as_ref()
                 .is_some_and(|v| v.transcription_status != "pending");
             if completed && !transcript_done {
-                let due =
-                    crate::db::format_time(chrono::Utc::now() + chrono::Duration::seconds(wait));
+                let due = crate::db::format_time(now + chrono::Duration::seconds(wait));
                 voicemails::schedule_notification(c, id, &due)?;
             }
             Ok((completed && transcript_done).then_some(id))
@@ -544,6 +544,7 @@ pub async fn status(
 ) -> Result<(), FrontdeskError> {
     let terminal = ivr::call_ended(&call_status);
     let delay = i64::from(state.config.textback_delay_secs);
+    let now = state.clock.now();
     // `first_end` is false for a redelivered final status: counted and logged once.
     let (ctx, first_end) = {
         let call_status = call_status.clone();
@@ -581,9 +582,8 @@ pub async fn status(
                     match ivr::after_call(o, &flow, textback_on) {
                         ivr::AfterCall::Nothing => Ok(false),
                         ivr::AfterCall::TextBack => {
-                            let due = crate::db::format_time(
-                                chrono::Utc::now() + chrono::Duration::seconds(delay),
-                            );
+                            let due =
+                                crate::db::format_time(now + chrono::Duration::seconds(delay));
                             calls::schedule_textback(c, call_id, &due)
                         }
                         ivr::AfterCall::TextBackFlagOff => {

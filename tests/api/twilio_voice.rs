@@ -1143,3 +1143,107 @@ async fn menu_callbacks_for_a_system_or_unknown_number_end_the_call_not_play_a_m
         6
     );
 }
+
+/// Saves the demo flow with `edit` applied, through the API (audited, cache invalidated).
+async fn edit_flow(app: &crate::helpers::TestApp, edit: impl FnOnce(&mut Value)) {
+    let (c, csrf) = app.owner().await;
+    let mut flow: Value = c
+        .get(app.url("/api/call-flow"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    edit(&mut flow["callFlow"]);
+    let resp = c
+        .put(app.url("/api/call-flow"))
+        .header("x-csrf-token", &csrf)
+        .json(&flow["callFlow"])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
+}
+
+/// A missed call from `from`: rings, nobody picks up, the caller hangs up after 30 s.
+async fn missed_call(app: &crate::helpers::TestApp, sid: &str, from: &str) {
+    let tw = app.twilio();
+    tw.call(sid, from, MAIN_LINE).await;
+    tw.status(sid, from, MAIN_LINE, "completed", "30").await;
+}
+
+#[tokio::test]
+async fn the_clock_moves_through_hours_quiet_hours_and_cooldowns_without_sleeping() {
+    use chrono::TimeZone;
+    let app = spawn_app_with(&instant()).await;
+    edit_flow(&app, |f| {
+        f["hours"] = json!({ "weekly": { "monday": [{ "open": "09:00", "close": "17:00" }] }, "holidays": [] });
+        f["afterHours"] = json!({ "action": "message", "message": "We open at nine." });
+        f["textback"]["quietHours"] = json!({ "open": "21:00", "close": "08:00" });
+    })
+    .await;
+    let clock = app.state.clock.clone();
+    let textbacks = |status: &str, reason: &str| {
+        app.count(&format!(
+            "SELECT count(*) FROM messages WHERE kind = 'textback' AND status = '{status}' AND COALESCE(blocked_reason, '') = '{reason}'"
+        ))
+    };
+    // Monday 23:00 UTC (the demo org's zone): closed, and a missed call is not texted at night.
+    clock.set(
+        chrono::Utc
+            .with_ymd_and_hms(2026, 11, 23, 23, 0, 0)
+            .unwrap(),
+    );
+    let body = app.twilio().call("CA0901", CALLER, MAIN_LINE).await;
+    assert_eq!(
+        body,
+        twiml("<Say>We open at nine.</Say><Say>Goodbye.</Say><Hangup/>")
+    );
+    missed_call(&app, "CA0902", CALLER).await;
+    app.wait_count(
+        "SELECT count(*) FROM messages WHERE blocked_reason = 'quiet_hours'",
+        1,
+    )
+    .await;
+    // Monday noon a week later: open, the menu answers, and a missed call is texted.
+    clock.set(
+        chrono::Utc
+            .with_ymd_and_hms(2026, 11, 30, 12, 0, 0)
+            .unwrap(),
+    );
+    let body = app.twilio().call("CA0903", CALLER, MAIN_LINE).await;
+    assert_eq!(body, twiml(DEMO_MENU));
+    tw_end(&app, "CA0903").await;
+    app.wait_count(
+        "SELECT count(*) FROM messages WHERE kind = 'textback' AND status = 'sent'",
+        1,
+    )
+    .await;
+    // An hour later the same caller misses us again: the 24 h cooldown holds.
+    clock.advance(chrono::Duration::hours(1));
+    missed_call(&app, "CA0904", CALLER).await;
+    app.wait_count(
+        "SELECT count(*) FROM messages WHERE blocked_reason = 'cooldown'",
+        1,
+    )
+    .await;
+    // A day on (Tuesday 13:00, closed all day; texts are still welcome): texted again.
+    clock.advance(chrono::Duration::hours(24));
+    missed_call(&app, "CA0905", CALLER).await;
+    app.wait_count(
+        "SELECT count(*) FROM messages WHERE kind = 'textback' AND status = 'sent'",
+        2,
+    )
+    .await;
+    assert_eq!(textbacks("blocked", "quiet_hours"), 1);
+    assert_eq!(textbacks("blocked", "cooldown"), 1);
+    assert_eq!(app.sandbox().sent_messages().len(), 2);
+}
+
+/// Ends an answered-by-nobody call that was in the menu: the caller hung up after 30 s.
+async fn tw_end(app: &crate::helpers::TestApp, sid: &str) {
+    app.twilio()
+        .status(sid, CALLER, MAIN_LINE, "completed", "30")
+        .await;
+}
