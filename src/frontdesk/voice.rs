@@ -74,7 +74,7 @@ fn load(
         .as_ref()
         .map(|n| n.role)
         .unwrap_or(NumberRole::System);
-    let (call_id, _) = calls::upsert_twilio(
+    let (call_id, inserted) = calls::upsert_twilio(
         conn,
         &calls::TwilioCall {
             call_sid: &p.call_sid,
@@ -94,7 +94,12 @@ fn load(
         Some(n) => flags.is_enabled(conn, n.org_id, FlagKey::CallRecording)?,
         None => false,
     };
-    let (consent, ended) = calls::consent_and_ended(conn, call_id)?;
+    // A call row created just now has neither consent nor an end yet: no need to ask.
+    let (consent, ended) = if inserted {
+        (Consent::NotAsked, false)
+    } else {
+        calls::consent_and_ended(conn, call_id)?
+    };
     Ok(CallContext {
         call_id,
         recording_flag,
