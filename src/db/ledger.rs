@@ -37,8 +37,8 @@ impl Ledger {
         let queued = self.db.submit(move |c| {
             c.prepare_cached(
                 "INSERT INTO webhook_ledger (provider, route, idempotency_key, reference, org_id, signature, http_status,
-                     latency_ms, error, remote_ip)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                     latency_ms, error, remote_ip, received_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
             )?
             .execute(rusqlite::params![
                 e.provider,
@@ -50,7 +50,8 @@ impl Ledger {
                 e.http_status,
                 e.latency_ms,
                 e.error,
-                e.remote_ip
+                e.remote_ip,
+                super::now()
             ])?;
             Ok(())
         });

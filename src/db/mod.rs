@@ -251,7 +251,7 @@ pub fn now() -> String {
 }
 
 pub fn format_time(t: chrono::DateTime<chrono::Utc>) -> String {
-    t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 /// True when a rusqlite error is a UNIQUE/PRIMARY KEY violation.
@@ -262,4 +262,28 @@ pub fn is_unique_violation(err: &rusqlite::Error) -> bool {
             if e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
                 || e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    #[test]
+    fn times_bound_from_rust_are_written_exactly_as_the_columns_defaults_write_them() {
+        let t = chrono::Utc
+            .with_ymd_and_hms(2026, 11, 21, 23, 16, 1)
+            .unwrap()
+            + chrono::Duration::milliseconds(7);
+        let ours = super::format_time(t);
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
+        let sqlite: String = conn
+            .query_row(
+                "SELECT strftime('%Y-%m-%dT%H:%M:%fZ', '2026-11-21 23:16:01.007')",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(ours, "2026-11-21T23:16:01.007Z");
+        assert_eq!(ours, sqlite);
+    }
 }
