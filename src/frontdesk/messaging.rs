@@ -2,7 +2,7 @@
 //! outbound text goes through here, so each one is in `messages` with its status or error.
 
 use crate::app::AppState;
-use crate::db::{messages, optouts, DbError};
+use crate::db::{messages, numbers, optouts, DbError};
 use crate::domain::state::{Direction, MessageKind};
 use crate::domain::webhook::TwilioRoute;
 use crate::metrics::SMS_SENT;
@@ -19,6 +19,41 @@ pub struct Outbound {
     pub kind: MessageKind,
     pub call_id: Option<i64>,
     pub lead_id: Option<i64>,
+}
+
+impl Outbound {
+    /// A text from one of our numbers (its own Twilio account signs it), tied to nothing
+    /// yet: `call` and `lead` attach it.
+    pub fn from_number(
+        number: &numbers::Resolved,
+        to: impl Into<String>,
+        body: String,
+        kind: MessageKind,
+    ) -> Outbound {
+        Outbound {
+            org_id: Some(number.org_id),
+            from: number.e164.clone(),
+            from_number_id: Some(number.id),
+            account_sid: number.account_sid.clone(),
+            to: to.into(),
+            body,
+            kind,
+            call_id: None,
+            lead_id: None,
+        }
+    }
+
+    /// About this call.
+    pub fn call(mut self, call_id: i64) -> Outbound {
+        self.call_id = Some(call_id);
+        self
+    }
+
+    /// Part of this lead's conversation.
+    pub fn lead(mut self, lead_id: Option<i64>) -> Outbound {
+        self.lead_id = lead_id;
+        self
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

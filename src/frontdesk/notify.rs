@@ -46,17 +46,10 @@ pub async fn voicemail(state: &AppState, id: i64) {
             };
             let body = format!("New voicemail from {caller}{duration} on {line}:{transcript} Listen: {public_url}/#voicemail");
             calls::event(c, call.id, "notify.voicemail", None, Some("notify:voicemail"))?;
-            Ok(Some(Outbound {
-                org_id: Some(number.org_id),
-                from: number.e164.clone(),
-                from_number_id: Some(number.id),
-                account_sid: number.account_sid.clone(),
-                to: owner,
-                body,
-                kind: MessageKind::Notification,
-                call_id: Some(call.id),
-                lead_id: None,
-            }))
+            Ok(Some(
+                Outbound::from_number(&number, owner, body, MessageKind::Notification)
+                    .call(call.id),
+            ))
         })
         .await;
     send(state, plan, "voicemail").await;
@@ -102,17 +95,8 @@ pub async fn lead(
         clip(first_message.trim(), 300),
         state.public_url
     );
-    let out = Outbound {
-        org_id: Some(number.org_id),
-        from: number.e164.clone(),
-        from_number_id: Some(number.id),
-        account_sid: number.account_sid.clone(),
-        to: owner,
-        body,
-        kind: MessageKind::Notification,
-        call_id: None,
-        lead_id: Some(lead_id),
-    };
+    let out =
+        Outbound::from_number(number, owner, body, MessageKind::Notification).lead(Some(lead_id));
     let claimed = state
         .db
         .write(move |c| leads::claim_owner_notification(c, lead_id))

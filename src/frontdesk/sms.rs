@@ -194,7 +194,8 @@ pub async fn inbound(state: &AppState, m: InboundSms) -> Result<(), FrontdeskErr
             kind,
             lead_id,
         } => {
-            messaging::send(state, reply(&number, &m.from, body, kind, lead_id)).await?;
+            let out = Outbound::from_number(&number, m.from.as_str(), body, kind).lead(lead_id);
+            messaging::send(state, out).await?;
         }
         Plan::Intake {
             number,
@@ -202,36 +203,14 @@ pub async fn inbound(state: &AppState, m: InboundSms) -> Result<(), FrontdeskErr
             ack,
         } => {
             if let Some(body) = ack {
-                messaging::send(
-                    state,
-                    reply(&number, &m.from, body, MessageKind::Reply, Some(lead_id)),
-                )
-                .await?;
+                let out = Outbound::from_number(&number, m.from.as_str(), body, MessageKind::Reply)
+                    .lead(Some(lead_id));
+                messaging::send(state, out).await?;
             }
             super::notify::spawn_lead(state, lead_id, number, m.from.clone(), m.body.clone());
         }
     }
     Ok(())
-}
-
-fn reply(
-    number: &numbers::Resolved,
-    to: &str,
-    body: String,
-    kind: MessageKind,
-    lead_id: Option<i64>,
-) -> Outbound {
-    Outbound {
-        org_id: Some(number.org_id),
-        from: number.e164.clone(),
-        from_number_id: Some(number.id),
-        account_sid: number.account_sid.clone(),
-        to: to.to_string(),
-        body,
-        kind,
-        call_id: None,
-        lead_id,
-    }
 }
 
 /// `POST /twilio/sms/status`: delivery updates for messages we sent (e.g. 30034 arrives here).

@@ -5,8 +5,7 @@
 use super::messaging::{self, Outbound, Sent};
 use crate::app::AppState;
 use crate::db::{callflows, calls, messages, numbers, optouts};
-use crate::domain::state::TextbackState;
-use crate::domain::state::{Direction, MessageKind};
+use crate::domain::state::{Direction, MessageKind, TextbackState};
 use crate::domain::textback::{decide, outcome, Outcome, TextbackFacts};
 use crate::domain::FlagKey;
 use crate::metrics::TEXTBACKS;
@@ -116,17 +115,15 @@ pub async fn process(state: &AppState, call_id: i64) {
                     )?;
                     Ok(Plan::Blocked(reason.as_str()))
                 }
-                Ok(to) => Ok(Plan::Send(Outbound {
-                    org_id: Some(number.org_id),
-                    from: number.e164.clone(),
-                    from_number_id: Some(number.id),
-                    account_sid: number.account_sid.clone(),
-                    to: to.to_string(),
-                    body: flow.textback.message.clone(),
-                    kind: MessageKind::Textback,
-                    call_id: Some(call_id),
-                    lead_id: None,
-                })),
+                Ok(to) => Ok(Plan::Send(
+                    Outbound::from_number(
+                        &number,
+                        to.to_string(),
+                        flow.textback.message.clone(),
+                        MessageKind::Textback,
+                    )
+                    .call(call_id),
+                )),
             }
         })
         .await;

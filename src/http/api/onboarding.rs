@@ -29,12 +29,19 @@ pub async fn list(
     Ok(HttpResponse::Ok().json(json!({ "requests": rows })))
 }
 
-/// Which number to give the new business; both optional. Without either, the first local
-/// number in the sender's own area code is taken (then any local number).
+/// Which number to give the new business, as sent; both optional.
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct LineChoice {
+struct LineChoiceBody {
     phone_number: Option<String>,
+    area_code: Option<String>,
+}
+
+/// Which number to give the new business, checked. Without either, the first local number
+/// in the sender's own area code is taken (then any local number).
+#[derive(Default)]
+pub struct LineChoice {
+    phone_number: Option<PhoneNumber>,
     area_code: Option<String>,
 }
 
@@ -44,7 +51,7 @@ impl LineChoice {
         if body.iter().all(u8::is_ascii_whitespace) {
             return Ok(Self::default());
         }
-        let choice: Self = serde_json::from_slice(body).map_err(|e| {
+        let choice: LineChoiceBody = serde_json::from_slice(body).map_err(|e| {
             ApiError::bad_request_hint(
                 "invalid_body",
                 format!("the body is not a line choice: {e}"),
@@ -60,10 +67,13 @@ impl LineChoice {
                 ));
             }
         }
-        if let Some(p) = &choice.phone_number {
-            telephony::parse_number("phoneNumber", p)?;
-        }
-        Ok(choice)
+        Ok(LineChoice {
+            phone_number: choice
+                .phone_number
+                .map(|p| telephony::parse_number("phoneNumber", &p))
+                .transpose()?,
+            area_code: choice.area_code,
+        })
     }
 }
 
@@ -302,7 +312,7 @@ async fn provision_for(
         ));
     }
     let e164 = match choice.phone_number {
-        Some(p) => telephony::parse_number("phoneNumber", &p)?,
+        Some(p) => p,
         None => pick_number(state, choice.area_code.or_else(|| area_of(sender))).await?,
     };
     let req = telephony::NumberRequest {
@@ -369,20 +379,7 @@ async fn reply(
     let Some(n) = line else {
         return Ok(());
     };
-    messaging::send(
-        state,
-        Outbound {
-            org_id: Some(n.org_id),
-            from: n.e164.clone(),
-            from_number_id: Some(n.id),
-            account_sid: n.account_sid.clone(),
-            to: sender.to_string(),
-            body,
-            kind: MessageKind::Onboarding,
-            call_id: None,
-            lead_id: None,
-        },
-    )
-    .await?;
+    let out = Outbound::from_number(&n, sender, body, MessageKind::Onboarding);
+    messaging::send(state, out).await?;
     Ok(())
 }
