@@ -6,8 +6,9 @@
 use crate::app::AppState;
 use crate::db::ledger;
 use crate::http::auth::client_ip;
+use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, ResponseError};
+use actix_web::{web, FromRequest, HttpRequest, HttpResponse, ResponseError};
 use serde_json::json;
 use std::future::Future;
 use std::pin::Pin;
@@ -15,6 +16,26 @@ use std::time::Instant;
 
 /// The future of a webhook extractor (it reads the body before it can verify it).
 pub type Extracting<T> = Pin<Box<dyn Future<Output = Result<T, actix_web::Error>>>>;
+
+/// The start every webhook extractor shares: read the body (within the route's
+/// `PayloadConfig` limit), find the app state, then let `verify` decide.
+pub fn extract<T, F, Fut>(req: &HttpRequest, payload: &mut Payload, verify: F) -> Extracting<T>
+where
+    T: 'static,
+    F: FnOnce(web::Data<AppState>, HttpRequest, web::Bytes) -> Fut + 'static,
+    Fut: Future<Output = Result<T, actix_web::Error>> + 'static,
+{
+    let body = web::Bytes::from_request(req, payload);
+    let req = req.clone();
+    Box::pin(async move {
+        let body = body.await?;
+        let state = req
+            .app_data::<web::Data<AppState>>()
+            .cloned()
+            .ok_or_else(|| actix_web::error::ErrorInternalServerError("no app state"))?;
+        verify(state, req, body).await
+    })
+}
 
 /// SPEC §6.4: webhook bodies up to 64 KiB.
 pub const WEBHOOK_BODY_LIMIT: usize = 64 * 1024;

@@ -1,7 +1,7 @@
 //! `POST /vapi/webhook` (SPEC §4): authenticate (secret header, Bearer, or HMAC), parse the
 //! envelope, hand it to the front desk, answer JSON; ledger row and metrics for each.
 
-use super::envelope::{Envelope, Extracting, Format, Refused, WEBHOOK_BODY_LIMIT};
+use super::envelope::{extract, Envelope, Extracting, Format, Refused, WEBHOOK_BODY_LIMIT};
 use crate::app::AppState;
 use crate::crypto::constant_time_eq;
 use crate::domain::vapi;
@@ -97,14 +97,7 @@ impl FromRequest for VapiWebhook {
     type Future = Extracting<Self>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let body = web::Bytes::from_request(req, payload);
-        let req = req.clone();
-        Box::pin(async move {
-            let body = body.await?;
-            let state = req
-                .app_data::<web::Data<AppState>>()
-                .cloned()
-                .ok_or_else(|| actix_web::error::ErrorInternalServerError("no app state"))?;
+        extract(req, payload, |state, req, body| async move {
             let envelope = Envelope::open(&state, &req, "vapi", VAPI_WEBHOOK, Format::Json);
             if let Err(reason) = authenticate(&state, &req, &body) {
                 return Err(envelope

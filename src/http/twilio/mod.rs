@@ -3,7 +3,7 @@
 
 mod routes;
 
-use super::envelope::{Envelope, Extracting, Format, Refused, WEBHOOK_BODY_LIMIT};
+use super::envelope::{extract, Envelope, Extracting, Format, Refused, WEBHOOK_BODY_LIMIT};
 use crate::app::AppState;
 use crate::domain::signature::{self, Algorithm, Signed};
 use crate::domain::webhook::{FailurePolicy, TwilioRoute, TWILIO_SCOPE};
@@ -79,8 +79,11 @@ fn signed_url(state: &AppState, req: &HttpRequest) -> String {
 
 /// Verdict of the signature check.
 enum Verdict {
-    Valid(TwilioRequest),
-    Skipped(TwilioRequest),
+    /// `signature`: `valid`, or `skipped` when checking is switched off by configuration.
+    Accepted {
+        request: TwilioRequest,
+        signature: &'static str,
+    },
     Rejected {
         verdict: &'static str,
         reason: String,
@@ -137,7 +140,10 @@ fn verify(
             "Twilio signature NOT checked for {} (SWITCHBOARD_INSECURE_SKIP_TWILIO_SIGNATURE=true)",
             req.path
         );
-        return Verdict::Skipped(request);
+        return Verdict::Accepted {
+            request,
+            signature: "skipped",
+        };
     }
     let Some(signature) = req.signature.as_deref() else {
         return Verdict::Rejected {
@@ -196,7 +202,10 @@ fn verify(
         },
     };
     match signature::verify_with(alg, &key, url, signed, signature) {
-        Some(_) => Verdict::Valid(request),
+        Some(_) => Verdict::Accepted {
+            request,
+            signature: "valid",
+        },
         None => Verdict::Rejected {
             verdict: "invalid",
             reason: format!("signature ({alg:?}) does not match the URL {url} (check SWITCHBOARD_PUBLIC_URL and any proxy rewriting)"),
@@ -244,31 +253,17 @@ impl FromRequest for TwilioWebhook {
     type Future = Extracting<Self>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let body = web::Bytes::from_request(req, payload);
-        let req = req.clone();
-        Box::pin(async move {
-            let body = body.await?;
-            let state = req
-                .app_data::<web::Data<AppState>>()
-                .cloned()
-                .ok_or_else(|| actix_web::error::ErrorInternalServerError("no app state"))?;
+        extract(req, payload, |state, req, body| async move {
             let route = TwilioRoute::from_path(req.path()).ok_or_else(|| {
                 Refused::new(StatusCode::NOT_FOUND, Format::Text, "No such Twilio route.")
             })?;
             let envelope = Envelope::open(&state, &req, "twilio", route.path(), Format::Text);
             match verdict(&state, &req, &body).await {
-                Verdict::Valid(request) => Ok(TwilioWebhook {
+                Verdict::Accepted { request, signature } => Ok(TwilioWebhook {
                     route,
                     request,
                     query: req.query_string().to_string(),
-                    signature: "valid",
-                    envelope,
-                }),
-                Verdict::Skipped(request) => Ok(TwilioWebhook {
-                    route,
-                    request,
-                    query: req.query_string().to_string(),
-                    signature: "skipped",
+                    signature,
                     envelope,
                 }),
                 Verdict::Rejected { verdict, reason } => Err(envelope
