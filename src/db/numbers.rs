@@ -43,18 +43,13 @@ pub struct NewNumber<'a> {
     pub description: Option<&'a str>,
 }
 
-fn text_enum<T>(r: &Row, idx: usize, parse: fn(&str) -> Result<T, String>) -> rusqlite::Result<T> {
-    let raw: String = r.get(idx)?;
-    parse(&raw).map_err(|e| rusqlite::Error::InvalidColumnType(idx, e, rusqlite::types::Type::Text))
-}
-
 fn from_row(r: &Row) -> rusqlite::Result<NumberRow> {
     Ok(NumberRow {
         id: r.get(0)?,
         e164: r.get(1)?,
-        role: text_enum(r, 2, NumberRole::parse)?,
-        handler: text_enum(r, 3, NumberHandler::parse)?,
-        origin: text_enum(r, 4, NumberOrigin::parse)?,
+        role: r.get(2)?,
+        handler: r.get(3)?,
+        origin: r.get(4)?,
         status: r.get(5)?,
         twilio_sid: r.get(6)?,
         vapi_phone_number_id: r.get(7)?,
@@ -252,8 +247,8 @@ pub fn resolve(conn: &Connection, e164: &str) -> rusqlite::Result<Option<Resolve
                 id: r.get(0)?,
                 org_id: r.get(1)?,
                 e164: r.get(2)?,
-                role: text_enum(r, 3, NumberRole::parse)?,
-                handler: text_enum(r, 4, NumberHandler::parse)?,
+                role: r.get(3)?,
+                handler: r.get(4)?,
                 agent_id: r.get(5)?,
                 friendly_name: r.get(6)?,
                 account_sid: r.get(7)?,

@@ -39,12 +39,10 @@ pub struct Principal {
 pub(crate) const PRINCIPAL_COLUMNS: &str = "u.id, u.email, u.role, u.is_system_admin, o.id, o.name";
 
 pub(crate) fn principal_from_row(r: &Row, credential: Credential) -> rusqlite::Result<Principal> {
-    let role: String = r.get(2)?;
     Ok(Principal {
         user_id: r.get(0)?,
         email: r.get(1)?,
-        role: UserRole::parse(&role)
-            .map_err(|e| rusqlite::Error::InvalidColumnType(2, e, rusqlite::types::Type::Text))?,
+        role: r.get(2)?,
         is_system_admin: r.get(3)?,
         org_id: r.get(4)?,
         org_name: r.get(5)?,
@@ -55,13 +53,11 @@ pub(crate) fn principal_from_row(r: &Row, credential: Credential) -> rusqlite::R
 const COLUMNS: &str = "id, org_id, email, role, is_system_admin, created_at, last_login_at";
 
 fn from_row(r: &Row) -> rusqlite::Result<User> {
-    let role: String = r.get(3)?;
     Ok(User {
         id: r.get(0)?,
         org_id: r.get(1)?,
         email: r.get(2)?,
-        role: UserRole::parse(&role)
-            .map_err(|e| rusqlite::Error::InvalidColumnType(3, e, rusqlite::types::Type::Text))?,
+        role: r.get(3)?,
         is_system_admin: r.get(4)?,
         created_at: r.get(5)?,
         last_login_at: r.get(6)?,
