@@ -1144,28 +1144,6 @@ async fn menu_callbacks_for_a_system_or_unknown_number_end_the_call_not_play_a_m
     );
 }
 
-/// Saves the demo flow with `edit` applied, through the API (audited, cache invalidated).
-async fn edit_flow(app: &crate::helpers::TestApp, edit: impl FnOnce(&mut Value)) {
-    let (c, csrf) = app.owner().await;
-    let mut flow: Value = c
-        .get(app.url("/api/call-flow"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    edit(&mut flow["callFlow"]);
-    let resp = c
-        .put(app.url("/api/call-flow"))
-        .header("x-csrf-token", &csrf)
-        .json(&flow["callFlow"])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
-}
-
 /// A missed call from `from`: rings, nobody picks up, the caller hangs up after 30 s.
 async fn missed_call(app: &crate::helpers::TestApp, sid: &str, from: &str) {
     let tw = app.twilio();
@@ -1177,7 +1155,7 @@ async fn missed_call(app: &crate::helpers::TestApp, sid: &str, from: &str) {
 async fn the_clock_moves_through_hours_quiet_hours_and_cooldowns_without_sleeping() {
     use chrono::TimeZone;
     let app = spawn_app_with(&instant()).await;
-    edit_flow(&app, |f| {
+    app.change_call_flow(|f| {
         f["hours"] = json!({ "weekly": { "monday": [{ "open": "09:00", "close": "17:00" }] }, "holidays": [] });
         f["afterHours"] = json!({ "action": "message", "message": "We open at nine." });
         f["textback"]["quietHours"] = json!({ "open": "21:00", "close": "08:00" });
@@ -1214,7 +1192,9 @@ async fn the_clock_moves_through_hours_quiet_hours_and_cooldowns_without_sleepin
     );
     let body = app.twilio().call("CA0903", CALLER, MAIN_LINE).await;
     assert_eq!(body, twiml(DEMO_MENU));
-    tw_end(&app, "CA0903").await;
+    app.twilio()
+        .status("CA0903", CALLER, MAIN_LINE, "completed", "30")
+        .await;
     app.wait_count(
         "SELECT count(*) FROM messages WHERE kind = 'textback' AND status = 'sent'",
         1,
@@ -1239,11 +1219,4 @@ async fn the_clock_moves_through_hours_quiet_hours_and_cooldowns_without_sleepin
     assert_eq!(textbacks("blocked", "quiet_hours"), 1);
     assert_eq!(textbacks("blocked", "cooldown"), 1);
     assert_eq!(app.sandbox().sent_messages().len(), 2);
-}
-
-/// Ends an answered-by-nobody call that was in the menu: the caller hung up after 30 s.
-async fn tw_end(app: &crate::helpers::TestApp, sid: &str) {
-    app.twilio()
-        .status(sid, CALLER, MAIN_LINE, "completed", "30")
-        .await;
 }
