@@ -334,15 +334,21 @@ async fn a_failed_compensation_is_reported_and_finished_at_the_next_start() {
     assert_no_orphans(&restarted);
 }
 
-/// Starts the real binary on a fresh data dir against the mocks, asks it to buy a Vapi
-/// number, waits until `stuck` (a mock that never answers in time) has received
-/// `method path`, and kills the process with SIGKILL. Returns the data dir to restart on.
+/// Makes `stuck` take `method path` and never answer in time, starts the real binary on a
+/// fresh data dir against the mocks, asks it to buy a Vapi number, waits until `stuck` has
+/// received that request, and kills the process with SIGKILL. Returns the data dir to restart on.
 async fn buy_and_kill_while_waiting(
     twilio: &MockServer,
     vapi: &MockServer,
     stuck: &MockServer,
     (stuck_method, stuck_path): (&str, &str),
 ) -> tempfile::TempDir {
+    // The provider takes the request and never answers in time.
+    Mock::given(method(stuck_method))
+        .and(path(stuck_path))
+        .respond_with(ResponseTemplate::new(201).set_delay(std::time::Duration::from_secs(60)))
+        .mount(stuck)
+        .await;
     let dir = tempfile::tempdir().unwrap();
     let settings = real_settings(dir.path(), &twilio.uri(), &vapi.uri());
     let env: Vec<(&str, &str)> = settings.iter().map(|(k, v)| (*k, v.as_str())).collect();
@@ -419,11 +425,6 @@ async fn a_process_killed_mid_saga_is_compensated_when_it_starts_again() {
     let (twilio, vapi) = mocks(Fail::Nothing).await;
     // Vapi never answers in time: the process is killed while it waits.
     vapi.reset().await;
-    Mock::given(method("POST"))
-        .and(path("/phone-number"))
-        .respond_with(ResponseTemplate::new(201).set_delay(std::time::Duration::from_secs(60)))
-        .mount(&vapi)
-        .await;
     Mock::given(method("GET"))
         .and(path("/phone-number"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!([])))
@@ -454,11 +455,6 @@ async fn a_subaccount_whose_creation_answer_was_lost_in_a_crash_is_found_by_name
     let (twilio, vapi) = mocks(Fail::Nothing).await;
     // Twilio creates the subaccount but the answer never arrives before the kill.
     twilio.reset().await;
-    Mock::given(method("POST"))
-        .and(path("/2010-04-01/Accounts.json"))
-        .respond_with(ResponseTemplate::new(201).set_delay(std::time::Duration::from_secs(60)))
-        .mount(&twilio)
-        .await;
     let dir = buy_and_kill_while_waiting(
         &twilio,
         &vapi,
