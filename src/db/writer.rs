@@ -18,6 +18,11 @@ const MAX_BATCH: usize = 1_000;
 
 /// WAL in use (frames × page size) beyond which the WAL is sent back to its start.
 const WAL_RESTART_BYTES: i64 = 16 << 20;
+/// WAL file size at which the writer restarts the WAL itself, without waiting for the
+/// checkpoint thread to notice: a reset WAL file is cut back to 32 MiB
+/// (`journal_size_limit`), so a file this large means this much of it is in use. This
+/// bounds the WAL when checkpoints are slow (a slow disk's fsync) and the writer is not.
+const WAL_HARD_BYTES: u64 = 40 << 20;
 /// How long a WAL restart waits for readers still on old frames.
 const RESTART_WAIT: std::time::Duration = std::time::Duration::from_millis(50);
 /// How long the WAL must see no new frames before its file is truncated to nothing.
@@ -29,9 +34,24 @@ pub struct Writer {
     _alive: std::sync::Arc<()>,
 }
 
-/// Set by the checkpoint thread when the WAL has grown past [`WAL_RESTART_BYTES`]; the
-/// writer then restarts the WAL between two batches.
-type RestartWanted = std::sync::Arc<std::sync::atomic::AtomicBool>;
+/// What the writer and the checkpoint thread share. Only one of them checkpoints at a
+/// time (`lock`), so a restart never fails because the other's pass holds SQLite's
+/// checkpoint lock.
+#[derive(Default)]
+struct Checkpoints {
+    lock: std::sync::Mutex<()>,
+    /// Set by the checkpoint thread when the WAL has grown past [`WAL_RESTART_BYTES`];
+    /// the writer then restarts the WAL between two batches and clears it.
+    restart_wanted: std::sync::atomic::AtomicBool,
+}
+
+impl Checkpoints {
+    fn exclusive(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.lock
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
 
 impl Writer {
     pub fn start(path: &Path) -> Result<Writer, DbError> {
@@ -50,17 +70,18 @@ impl Writer {
         let (tx, rx) = sync_channel(QUEUE);
         let spawn_error =
             |e: std::io::Error| DbError::Invalid(format!("cannot start a database thread: {e}"));
-        let restart = RestartWanted::default();
-        let wanted = restart.clone();
+        let shared = std::sync::Arc::new(Checkpoints::default());
+        let for_writer = shared.clone();
+        let wal = std::path::PathBuf::from(format!("{}-wal", path.display()));
         std::thread::Builder::new()
             .name("db-writer".into())
-            .spawn(move || run(conn, rx, wanted))
+            .spawn(move || run(conn, rx, &wal, &for_writer))
             .map_err(spawn_error)?;
         let alive = std::sync::Arc::new(());
         let weak = std::sync::Arc::downgrade(&alive);
         std::thread::Builder::new()
             .name("db-checkpoint".into())
-            .spawn(move || checkpoint(checkpointer, weak, restart))
+            .spawn(move || checkpoint(checkpointer, weak, &shared))
             .map_err(spawn_error)?;
         Ok(Writer { tx, _alive: alive })
     }
@@ -141,10 +162,11 @@ fn in_savepoint<T>(
     }
 }
 
-/// `PRAGMA wal_checkpoint(mode)`: (frames in the WAL, frames copied to the database).
-fn wal_checkpoint(conn: &Connection, mode: &str) -> rusqlite::Result<(i64, i64)> {
+/// `PRAGMA wal_checkpoint(mode)`: (whether it was kept from finishing by another
+/// connection, frames in the WAL).
+fn wal_checkpoint(conn: &Connection, mode: &str) -> rusqlite::Result<(bool, i64)> {
     conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |r| {
-        Ok((r.get(1)?, r.get(2)?))
+        Ok((r.get::<_, i64>(0)? != 0, r.get(1)?))
     })
 }
 
@@ -155,36 +177,40 @@ fn wal_checkpoint(conn: &Connection, mode: &str) -> rusqlite::Result<(i64, i64)>
 /// (a RESTART right after a PASSIVE pass has only the last moments left to copy). After
 /// [`IDLE_BEFORE_TRUNCATE`] without new frames the file is truncated, so a busy hour's WAL
 /// does not stay on disk. Ends with the [`Writer`].
-fn checkpoint(conn: Connection, alive: std::sync::Weak<()>, restart: RestartWanted) {
+fn checkpoint(conn: Connection, alive: std::sync::Weak<()>, shared: &Checkpoints) {
+    use std::sync::atomic::Ordering::Relaxed;
     let page: i64 = conn
         .query_row("PRAGMA page_size", [], |r| r.get(0))
         .unwrap_or(4096);
     let mut last = (0, std::time::Instant::now());
     while alive.upgrade().is_some() {
         std::thread::sleep(std::time::Duration::from_millis(100));
+        let guard = shared.exclusive();
         let frames = match wal_checkpoint(&conn, "PASSIVE") {
-            Ok((frames, _)) => frames,
+            Ok((_, frames)) => frames,
             Err(e) => {
                 log::warn!("WAL checkpoint failed: {e}");
                 continue;
             }
         };
         if frames * page > WAL_RESTART_BYTES {
-            restart.store(true, std::sync::atomic::Ordering::Relaxed);
+            shared.restart_wanted.store(true, Relaxed);
         }
         if frames != last.0 {
             last = (frames, std::time::Instant::now());
         } else if frames > 0 && last.1.elapsed() >= IDLE_BEFORE_TRUNCATE {
             match wal_checkpoint(&conn, "TRUNCATE") {
-                Ok((0, _)) => last = (0, std::time::Instant::now()),
+                Ok((false, 0)) => last = (0, std::time::Instant::now()),
                 Ok(_) => {}
                 Err(e) => log::warn!("WAL truncation failed: {e}"),
             }
         }
+        drop(guard);
     }
 }
 
-fn run(conn: Connection, rx: Receiver<Job>, restart: RestartWanted) {
+fn run(conn: Connection, rx: Receiver<Job>, wal: &Path, shared: &Checkpoints) {
+    use std::sync::atomic::Ordering::Relaxed;
     while let Ok(first) = rx.recv() {
         if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
             let msg = e.to_string();
@@ -207,15 +233,20 @@ fn run(conn: Connection, rx: Receiver<Job>, restart: RestartWanted) {
         for d in done {
             d(commit.clone());
         }
-        // Between batches nothing of ours is open: send the WAL back to its start. This
-        // waits for readers still on old frames (busy_timeout) and copies what the last
-        // PASSIVE pass left, so it is short; jobs queue meanwhile and go in the next batch.
-        if restart.swap(false, std::sync::atomic::Ordering::Relaxed) {
+        // Between batches nothing of ours is open: send the WAL back to its start when the
+        // checkpoint thread asks, or at once when the file has grown past the hard bound.
+        // A RESTART right after a PASSIVE pass has little left to copy, so it is short;
+        // jobs queue meanwhile and go in the next batch.
+        let too_big = || std::fs::metadata(wal).is_ok_and(|m| m.len() >= WAL_HARD_BYTES);
+        if shared.restart_wanted.load(Relaxed) || too_big() {
+            let _guard = shared.exclusive();
             // Readers get a moment to finish, not five seconds: if one is still busy the
-            // restart is simply asked for again at the next pass.
+            // restart is tried again after the next batch.
             let _ = conn.busy_timeout(RESTART_WAIT);
-            if let Err(e) = wal_checkpoint(&conn, "RESTART") {
-                log::warn!("WAL restart failed: {e}");
+            match wal_checkpoint(&conn, "RESTART") {
+                Ok((false, _)) => shared.restart_wanted.store(false, Relaxed),
+                Ok((true, _)) => {}
+                Err(e) => log::warn!("WAL restart failed: {e}"),
             }
             let _ = conn.busy_timeout(std::time::Duration::from_millis(5000));
         }
