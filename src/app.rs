@@ -21,7 +21,7 @@ pub struct AppState {
     pub vapi_webhook_secret: Option<String>,
     pub rate_limits: Arc<RateLimits>,
     pub secret_key: SecretKey,
-    pub metrics: Metrics,
+    pub metrics: Arc<Metrics>,
     pub ledger: Ledger,
     pub flags: Arc<Flags>,
     pub flows: Arc<crate::db::callflows::FlowCache>,
@@ -34,13 +34,9 @@ pub struct AppState {
     pub clock: crate::clock::Clock,
     /// The last readiness probe, reused for a few seconds (`/readyz` is unauthenticated).
     pub readiness: crate::http::health::Readiness,
-    /// A handle to this state for background tasks started from a request.
-    pub me: std::sync::OnceLock<std::sync::Weak<AppState>>,
-}
-
-/// An owned handle to the state, for work that outlives the request that started it.
-pub fn shared(state: &AppState) -> Option<Arc<AppState>> {
-    state.me.get().and_then(std::sync::Weak::upgrade)
+    /// Calls and texts (SPEC §3); shares the database, flags, flows, metrics and clock
+    /// above.
+    pub desk: Arc<crate::frontdesk::FrontDesk>,
 }
 
 impl AppState {

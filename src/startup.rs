@@ -2,10 +2,13 @@
 //! binds the listener itself so port 0 works in tests, and `run_until_stopped` serves until
 //! SIGINT/SIGTERM, letting in-flight requests finish.
 
+use crate::clock::Clock;
 use crate::config::{Config, ConfigError};
 use crate::crypto::{CryptoError, SecretKey};
 use crate::db::{migrations, Db, DbError};
 use crate::demo::{self, DemoError, DemoSetup};
+use crate::frontdesk::messaging::Messenger;
+use crate::frontdesk::FrontDesk;
 use crate::http::{self, AppState};
 use crate::providers::sandbox::{SandboxTwilio, SandboxVapi};
 use crate::providers::{Providers, TwilioCreds};
@@ -151,6 +154,23 @@ impl Application {
         // A crash mid-saga is finished before the first request (SPEC §5.3).
         telephony.recover().await;
         warn_about_orgs(&db);
+        let metrics = Arc::new(crate::metrics::Metrics::default());
+        let (flags, flows, clock) = (Arc::default(), Arc::default(), Clock::default());
+        let desk = Arc::new(FrontDesk {
+            db: db.clone(),
+            flags: Arc::clone(&flags),
+            flows: Arc::clone(&flows),
+            messenger: Messenger {
+                twilio: providers.twilio.clone(),
+                twilio_master: twilio_master.clone(),
+                secret_key: secret_key.clone(),
+            },
+            metrics: metrics.clone(),
+            clock: clock.clone(),
+            public_url: public_url.clone(),
+            transcript_wait_secs: config.transcript_wait_secs,
+            textback_delay_secs: config.textback_delay_secs,
+        });
         let state = Arc::new(AppState {
             telephony,
             rate_limits: Arc::new(RateLimits::new(&config.rate_limits)),
@@ -160,17 +180,16 @@ impl Application {
             twilio_master,
             vapi_webhook_secret,
             secret_key,
-            metrics: Default::default(),
+            metrics,
             ledger: crate::db::ledger::Ledger::new(db.clone()),
-            flags: Default::default(),
-            flows: Default::default(),
+            flags,
+            flows,
             public_url,
             started_at: Instant::now(),
-            clock: Default::default(),
+            clock,
             readiness: Default::default(),
-            me: Default::default(),
+            desk,
         });
-        let _ = state.me.set(Arc::downgrade(&state));
         let state = web::Data::from(state);
         let app_state = state.clone();
         let server = HttpServer::new(move || {
@@ -280,7 +299,7 @@ async fn maintenance(state: web::Data<AppState>) {
         runs += 1;
         state.rate_limits.retain_recent();
         flush_violations(&state).await;
-        crate::frontdesk::sweep(&state, state.clock.now()).await;
+        crate::frontdesk::sweep(&state.desk, state.clock.now()).await;
         // Roughly hourly: expired sessions, and rows past their retention (SPEC §9.4).
         if runs % 360 == 1 {
             let pruned = state

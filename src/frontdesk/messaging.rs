@@ -1,12 +1,21 @@
 //! Sending an SMS: store it, send it through the provider trait, store the result. Every
 //! outbound text goes through here, so each one is in `messages` with its status or error.
 
-use crate::app::AppState;
+use super::FrontDesk;
 use crate::db::{messages, numbers, optouts, DbError};
 use crate::domain::state::{Direction, MessageKind};
 use crate::domain::webhook::TwilioRoute;
 use crate::metrics::SMS_SENT;
 use crate::providers::{OutboundSms, ProviderErrorKind};
+
+/// The provider texts go out through and the credentials they are sent with.
+pub struct Messenger {
+    pub twilio: std::sync::Arc<dyn crate::providers::TwilioApi>,
+    /// The Twilio master account; a subaccount's token is read from the database.
+    pub twilio_master: Option<crate::providers::TwilioCreds>,
+    /// Decrypts stored subaccount tokens.
+    pub secret_key: crate::crypto::SecretKey,
+}
 
 pub struct Outbound {
     pub org_id: Option<i64>,
@@ -72,7 +81,7 @@ pub enum Sent {
     Duplicate,
 }
 
-pub async fn send(state: &AppState, out: Outbound) -> Result<Sent, DbError> {
+pub async fn send(desk: &FrontDesk, out: Outbound) -> Result<Sent, DbError> {
     let kind = out.kind;
     let prepared = {
         let (org_id, from, to, body, number_id, call_id, lead_id, account) = (
@@ -85,11 +94,10 @@ pub async fn send(state: &AppState, out: Outbound) -> Result<Sent, DbError> {
             out.lead_id,
             out.account_sid.clone(),
         );
-        let master = state.twilio_master.clone();
-        let key = state.secret_key.clone();
-        let at = state.clock.now();
-        state
-            .db
+        let master = desk.messenger.twilio_master.clone();
+        let key = desk.messenger.secret_key.clone();
+        let at = desk.clock.now();
+        desk.db
             .write(move |c| {
                 let opted_out = optouts::is_opted_out(c, &from, &to)?;
                 let (status, reason) = if opted_out {
@@ -125,7 +133,7 @@ pub async fn send(state: &AppState, out: Outbound) -> Result<Sent, DbError> {
         return Ok(Sent::Duplicate);
     };
     if opted_out {
-        state.metrics.incr(
+        desk.metrics.incr(
             SMS_SENT,
             &[("kind", kind.as_str()), ("result", "opted_out")],
         );
@@ -138,13 +146,12 @@ pub async fn send(state: &AppState, out: Outbound) -> Result<Sent, DbError> {
     let Some(creds) = creds else {
         let msg = "no Twilio credentials are configured for the sending number: set SWITCHBOARD_TWILIO_ACCOUNT_SID";
         log::error!("{msg}");
-        state
-            .db
+        desk.db
             .write(move |c| {
                 messages::mark_refused(c, message_id, "failed", Some("no_credentials"), None, msg)
             })
             .await?;
-        state.metrics.incr(
+        desk.metrics.incr(
             SMS_SENT,
             &[("kind", kind.as_str()), ("result", "no_credentials")],
         );
@@ -158,17 +165,15 @@ pub async fn send(state: &AppState, out: Outbound) -> Result<Sent, DbError> {
         from: out.from,
         to: out.to,
         body: out.body,
-        status_callback: Some(TwilioRoute::SmsStatus.url(&state.public_url)),
+        status_callback: Some(TwilioRoute::SmsStatus.url(&desk.public_url)),
     };
-    match state.providers.twilio.send_sms(&creds, &sms).await {
+    match desk.messenger.twilio.send_sms(&creds, &sms).await {
         Ok(sent) => {
             let sid = sent.sid.clone();
-            state
-                .db
+            desk.db
                 .write(move |c| messages::mark_sent(c, message_id, &sent.sid, &sent.status))
                 .await?;
-            state
-                .metrics
+            desk.metrics
                 .incr(SMS_SENT, &[("kind", kind.as_str()), ("result", "sent")]);
             Ok(Sent::Sent { message_id, sid })
         }
@@ -186,14 +191,12 @@ pub async fn send(state: &AppState, out: Outbound) -> Result<Sent, DbError> {
                 }
             };
             let (code, message) = (e.code, e.message.clone());
-            state
-                .db
+            desk.db
                 .write(move |c| {
                     messages::mark_refused(c, message_id, status, Some(reason), code, &message)
                 })
                 .await?;
-            state
-                .metrics
+            desk.metrics
                 .incr(SMS_SENT, &[("kind", kind.as_str()), ("result", reason)]);
             Ok(Sent::Blocked {
                 message_id,

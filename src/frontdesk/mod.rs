@@ -8,8 +8,33 @@ pub mod textback;
 pub mod vapi;
 pub mod voice;
 
-use crate::app::AppState;
-use crate::db::DbError;
+use crate::clock::Clock;
+use crate::db::callflows::FlowCache;
+use crate::db::{Db, DbError};
+use crate::flags::Flags;
+use crate::metrics::Metrics;
+use messaging::Messenger;
+use std::sync::Arc;
+
+/// Everything the front desk works with, built once in `startup.rs` and shared as an
+/// `Arc`: work that outlives a request (a text-back after its delay, an owner's notice)
+/// takes its own clone of that `Arc`.
+pub struct FrontDesk {
+    pub db: Db,
+    pub flags: Arc<Flags>,
+    pub flows: Arc<FlowCache>,
+    /// Sends texts through the provider and records each one.
+    pub messenger: Messenger,
+    pub metrics: Arc<Metrics>,
+    /// The time the front desk decides by.
+    pub clock: Clock,
+    /// The base URL Twilio calls back (PUBLIC_URL, or the local address in demo mode).
+    pub public_url: String,
+    /// How long a voicemail waits for its transcript before the owner is told without it.
+    pub transcript_wait_secs: u32,
+    /// How long after a missed call its text-back is sent.
+    pub textback_delay_secs: u32,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum FrontdeskError {
@@ -28,12 +53,11 @@ impl From<rusqlite::Error> for FrontdeskError {
 
 /// Background work that is due: scheduled text-backs (e.g. after a restart) and voicemail
 /// notifications whose transcript did not arrive in time.
-pub async fn sweep(state: &AppState, now: chrono::DateTime<chrono::Utc>) {
+pub async fn sweep(desk: &FrontDesk, now: chrono::DateTime<chrono::Utc>) {
     let now_s = crate::db::format_time(now);
     let due = {
         let n = now_s.clone();
-        state
-            .db
+        desk.db
             .query(move |c| {
                 Ok((
                     crate::db::calls::due_textbacks(c, &n)?,
@@ -45,10 +69,10 @@ pub async fn sweep(state: &AppState, now: chrono::DateTime<chrono::Utc>) {
     match due {
         Ok((textbacks, voicemails)) => {
             for call_id in textbacks {
-                textback::process(state, call_id).await;
+                textback::process(desk, call_id).await;
             }
             for id in voicemails {
-                notify::voicemail(state, id).await;
+                notify::voicemail(desk, id).await;
             }
         }
         Err(e) => log::warn!("front desk sweep failed: {e}"),

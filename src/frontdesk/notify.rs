@@ -2,11 +2,12 @@
 //! new voicemail or lead, sent once (a claim on the row guards it).
 
 use super::messaging::{self, Outbound};
-use crate::app::AppState;
+use super::FrontDesk;
 use crate::db::{calls, leads, numbers, voicemails};
 use crate::domain::callflow::TRANSCRIBE_MAX_SECS;
 use crate::domain::state::MessageKind;
 use serde_json::json;
+use std::sync::Arc;
 
 fn clip(s: &str, max: usize) -> String {
     if s.chars().count() <= max {
@@ -17,9 +18,9 @@ fn clip(s: &str, max: usize) -> String {
 }
 
 /// Texts the owner about voicemail `id` (once), with the transcript if it is in.
-pub async fn voicemail(state: &AppState, id: i64) {
-    let public_url = state.public_url.clone();
-    let plan = state
+pub async fn voicemail(desk: &FrontDesk, id: i64) {
+    let public_url = desk.public_url.clone();
+    let plan = desk
         .db
         .write(move |c| {
             if !voicemails::claim_notification(c, id)? {
@@ -52,28 +53,25 @@ pub async fn voicemail(state: &AppState, id: i64) {
             ))
         })
         .await;
-    send(state, plan, "voicemail").await;
+    send(desk, plan, "voicemail").await;
 }
 
 /// [`lead`] in the background, so the webhook that found the lead answers after at most
 /// one provider call (Vapi allows 7.5 s, Twilio 15 s; one provider call may take 10 s).
 pub fn spawn_lead(
-    state: &AppState,
+    desk: &Arc<FrontDesk>,
     lead_id: i64,
     number: numbers::Resolved,
     customer: String,
     first_message: String,
 ) {
-    let Some(state) = crate::app::shared(state) else {
-        log::error!("lead {lead_id}: owner notification cannot be scheduled: no shared state");
-        return;
-    };
-    tokio::spawn(async move { lead(&state, lead_id, &number, &customer, &first_message).await });
+    let desk = desk.clone();
+    tokio::spawn(async move { lead(&desk, lead_id, &number, &customer, &first_message).await });
 }
 
 /// Texts the owner about a new lead (once per lead).
 pub async fn lead(
-    state: &AppState,
+    desk: &FrontDesk,
     lead_id: i64,
     number: &numbers::Resolved,
     customer: &str,
@@ -93,25 +91,25 @@ pub async fn lead(
     let body = format!(
         "New lead from {customer} on {line}: \"{}\" Reply in the dashboard: {}/#leads",
         clip(first_message.trim(), 300),
-        state.public_url
+        desk.public_url
     );
     let out =
         Outbound::from_number(number, owner, body, MessageKind::Notification).lead(Some(lead_id));
-    let claimed = state
+    let claimed = desk
         .db
         .write(move |c| leads::claim_owner_notification(c, lead_id))
         .await;
     match claimed {
-        Ok(true) => send(state, Ok(Some(out)), "lead").await,
+        Ok(true) => send(desk, Ok(Some(out)), "lead").await,
         Ok(false) => {}
         Err(e) => log::error!("lead {lead_id}: owner notification not sent: {e}"),
     }
 }
 
-async fn send(state: &AppState, plan: Result<Option<Outbound>, crate::db::DbError>, what: &str) {
+async fn send(desk: &FrontDesk, plan: Result<Option<Outbound>, crate::db::DbError>, what: &str) {
     match plan {
         Ok(Some(out)) => {
-            if let Err(e) = messaging::send(state, out).await {
+            if let Err(e) = messaging::send(desk, out).await {
                 log::error!("owner notification ({what}) could not be stored: {e}");
             }
         }

@@ -3,14 +3,15 @@
 //! numbers. STOP/START/HELP are honoured everywhere. A redelivered message does nothing.
 
 use super::messaging::{self, Outbound};
+use super::FrontDesk;
 use super::FrontdeskError;
-use crate::app::AppState;
 use crate::db::{callflows, leads, messages, numbers, onboarding, optouts};
 use crate::domain::onboarding::{step, State};
 use crate::domain::sms::{self, SmsPlan};
 use crate::domain::state::{Direction, MessageKind};
 use crate::domain::{FlagKey, NumberRole};
 use crate::metrics::UNKNOWN_NUMBERS;
+use std::sync::Arc;
 
 #[derive(Debug, Clone)]
 pub struct InboundSms {
@@ -37,11 +38,11 @@ enum Plan {
     },
 }
 
-pub async fn inbound(state: &AppState, m: InboundSms) -> Result<(), FrontdeskError> {
-    let flags = state.flags.clone();
+pub async fn inbound(desk: &Arc<FrontDesk>, m: InboundSms) -> Result<(), FrontdeskError> {
+    let flags = desk.flags.clone();
     let msg = m.clone();
-    let at = state.clock.now();
-    let plan = state
+    let at = desk.clock.now();
+    let plan = desk
         .db
         .write(move |c| {
             let number = numbers::resolve(c, &msg.to)?;
@@ -180,7 +181,7 @@ pub async fn inbound(state: &AppState, m: InboundSms) -> Result<(), FrontdeskErr
         .await?;
     let (plan, known) = plan;
     if !known {
-        state.metrics.incr(UNKNOWN_NUMBERS, &[("kind", "sms")]);
+        desk.metrics.incr(UNKNOWN_NUMBERS, &[("kind", "sms")]);
         log::warn!(
             "SMS {} to a number that is not in phone_numbers; stored, no reply",
             m.sid
@@ -195,7 +196,7 @@ pub async fn inbound(state: &AppState, m: InboundSms) -> Result<(), FrontdeskErr
             lead_id,
         } => {
             let out = Outbound::from_number(&number, m.from.as_str(), body, kind).lead(lead_id);
-            messaging::send(state, out).await?;
+            messaging::send(desk, out).await?;
         }
         Plan::Intake {
             number,
@@ -205,9 +206,9 @@ pub async fn inbound(state: &AppState, m: InboundSms) -> Result<(), FrontdeskErr
             if let Some(body) = ack {
                 let out = Outbound::from_number(&number, m.from.as_str(), body, MessageKind::Reply)
                     .lead(Some(lead_id));
-                messaging::send(state, out).await?;
+                messaging::send(desk, out).await?;
             }
-            super::notify::spawn_lead(state, lead_id, number, m.from.clone(), m.body.clone());
+            super::notify::spawn_lead(desk, lead_id, number, m.from.clone(), m.body.clone());
         }
     }
     Ok(())
@@ -215,13 +216,12 @@ pub async fn inbound(state: &AppState, m: InboundSms) -> Result<(), FrontdeskErr
 
 /// `POST /twilio/sms/status`: delivery updates for messages we sent (e.g. 30034 arrives here).
 pub async fn delivery_status(
-    state: &AppState,
+    desk: &FrontDesk,
     sid: String,
     status: String,
     error_code: Option<String>,
 ) -> Result<(), FrontdeskError> {
-    state
-        .db
+    desk.db
         .write(move |c| messages::update_status(c, &sid, &status, error_code.as_deref()))
         .await?;
     Ok(())

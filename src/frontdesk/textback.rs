@@ -3,26 +3,23 @@
 //! status callbacks, sweeps or restarts.
 
 use super::messaging::{self, Outbound, Sent};
-use crate::app::AppState;
+use super::FrontDesk;
 use crate::db::{callflows, calls, messages, numbers, optouts};
 use crate::domain::state::{Direction, MessageKind, TextbackState};
 use crate::domain::textback::{decide, outcome, Outcome, TextbackFacts};
 use crate::domain::FlagKey;
 use crate::metrics::TEXTBACKS;
 use serde_json::json;
+use std::sync::Arc;
 
 /// Processes the text-back of `call_id` after `delay` seconds, in the background.
-pub fn spawn(state: &AppState, call_id: i64, delay: u64) {
-    // The handler's `AppState` lives in `web::Data`; background tasks need their own handle.
-    let Some(state) = crate::app::shared(state) else {
-        log::error!("text-back for call {call_id} cannot be scheduled: no shared state");
-        return;
-    };
+pub fn spawn(desk: &Arc<FrontDesk>, call_id: i64, delay: u64) {
+    let desk = desk.clone();
     tokio::spawn(async move {
         if delay > 0 {
             tokio::time::sleep(std::time::Duration::from_secs(delay)).await;
         }
-        process(&state, call_id).await;
+        process(&desk, call_id).await;
     });
 }
 
@@ -33,10 +30,10 @@ enum Plan {
 }
 
 /// Decides and sends (or blocks) the text-back of one call, once.
-pub async fn process(state: &AppState, call_id: i64) {
-    let flags = state.flags.clone();
-    let now = state.clock.now();
-    let plan = state
+pub async fn process(desk: &FrontDesk, call_id: i64) {
+    let flags = desk.flags.clone();
+    let now = desk.clock.now();
+    let plan = desk
         .db
         .write(move |c| {
             if !calls::claim_textback(c, call_id)? {
@@ -130,8 +127,7 @@ pub async fn process(state: &AppState, call_id: i64) {
     let out = match plan {
         Ok(Plan::Done) => return,
         Ok(Plan::Blocked(reason)) => {
-            state
-                .metrics
+            desk.metrics
                 .incr(TEXTBACKS, &[("result", "blocked"), ("reason", reason)]);
             return;
         }
@@ -141,17 +137,15 @@ pub async fn process(state: &AppState, call_id: i64) {
             return;
         }
     };
-    let result = messaging::send(state, out).await;
+    let result = messaging::send(desk, out).await;
     let (state_text, event) = match &result {
         Ok(Sent::Sent { sid, .. }) => {
-            state
-                .metrics
+            desk.metrics
                 .incr(TEXTBACKS, &[("result", "sent"), ("reason", "")]);
             (TextbackState::Sent, json!({ "sid": sid }))
         }
         Ok(Sent::Blocked { reason, code, .. }) => {
-            state
-                .metrics
+            desk.metrics
                 .incr(TEXTBACKS, &[("result", "blocked"), ("reason", reason)]);
             (
                 TextbackState::Blocked,
@@ -169,7 +163,7 @@ pub async fn process(state: &AppState, call_id: i64) {
     } else {
         "textback.blocked"
     };
-    let _ = state
+    let _ = desk
         .db
         .write(move |c| {
             calls::set_textback_state(c, call_id, state_text)?;

@@ -2,14 +2,15 @@
 //! tracking whatever order and however often events arrive, and the built-in tools. Each
 //! message is one job for the database writer, so concurrent deliveries serialise.
 
+use super::FrontDesk;
 use super::FrontdeskError;
-use crate::app::AppState;
 use crate::db::{agents, calls, leads, numbers, orgs};
 use crate::domain::textback::Outcome;
 use crate::domain::vapi::{direction, never_reached_assistant, outcome, status_rank, Message};
 use crate::domain::FlagKey;
 use rusqlite::Connection;
 use serde_json::{json, Value};
+use std::sync::Arc;
 
 pub const NO_AGENT_MESSAGE: &str =
     "Sorry, no one can take your call right now. Please call back later.";
@@ -68,14 +69,14 @@ fn dedup_key(m: &Message) -> String {
     )
 }
 
-pub async fn handle(state: &AppState, m: Message) -> Result<Value, FrontdeskError> {
+pub async fn handle(desk: &Arc<FrontDesk>, m: Message) -> Result<Value, FrontdeskError> {
     match m.kind.as_str() {
-        "assistant-request" => assistant_request(state, m).await,
+        "assistant-request" => assistant_request(desk, m).await,
         "status-update" | "end-of-call-report" | "hang" | "conversation-update" => {
-            track(state, m).await
+            track(desk, m).await
         }
-        "tool-calls" => tool_calls(state, m).await,
-        "transfer-destination-request" => transfer_destination(state, m).await,
+        "tool-calls" => tool_calls(desk, m).await,
+        "transfer-destination-request" => transfer_destination(desk, m).await,
         other => {
             log::info!("Vapi message type '{other}' is not handled; answered 200 {{}}");
             Ok(json!({}))
@@ -91,10 +92,10 @@ enum Decision {
 
 /// Which assistant answers: the agent linked to the number; otherwise the org's
 /// fallback number, otherwise a spoken error. Never a silent drop.
-async fn assistant_request(state: &AppState, m: Message) -> Result<Value, FrontdeskError> {
-    let flags = state.flags.clone();
+async fn assistant_request(desk: &FrontDesk, m: Message) -> Result<Value, FrontdeskError> {
+    let flags = desk.flags.clone();
     let key = dedup_key(&m);
-    let decision = state
+    let decision = desk
         .db
         .write(move |c| {
             let (number, call_id) = context(c, &m)?;
@@ -142,8 +143,7 @@ async fn assistant_request(state: &AppState, m: Message) -> Result<Value, Frontd
     Ok(match decision {
         Decision::Assistant(id) => json!({ "assistantId": id }),
         Decision::Transfer(number, message) => {
-            state
-                .metrics
+            desk.metrics
                 .incr(ASSISTANT_FALLBACKS, &[("result", "transfer")]);
             log::warn!("Vapi assistant-request without an agent: transferring to the org's fallback number");
             let mut dest = json!({ "type": "number", "number": number });
@@ -153,8 +153,7 @@ async fn assistant_request(state: &AppState, m: Message) -> Result<Value, Frontd
             json!({ "destination": dest })
         }
         Decision::Refuse(message, reason) => {
-            state
-                .metrics
+            desk.metrics
                 .incr(ASSISTANT_FALLBACKS, &[("result", reason)]);
             log::warn!(
                 "Vapi assistant-request refused ({reason}): no agent and no fallback number"
@@ -175,9 +174,9 @@ enum Failure {
 /// never move state backwards, record the timeline once per distinct event. A message
 /// without a call (Vapi's schema makes `call` optional) cannot be tied to a call: it is
 /// acknowledged and logged, never refused, so Vapi does not retry it forever.
-async fn track(state: &AppState, m: Message) -> Result<Value, FrontdeskError> {
+async fn track(desk: &FrontDesk, m: Message) -> Result<Value, FrontdeskError> {
     if m.kind == "hang" {
-        state.metrics.incr(
+        desk.metrics.incr(
             crate::metrics::INVARIANT_VIOLATIONS,
             &[("name", "vapi_hang")],
         );
@@ -192,7 +191,7 @@ async fn track(state: &AppState, m: Message) -> Result<Value, FrontdeskError> {
         return Ok(json!({}));
     }
     let key = dedup_key(&m);
-    let failure = state
+    let failure = desk
         .db
         .write(move |c| {
             let (_, Some(call_id)) = context(c, &m)? else {
@@ -268,15 +267,15 @@ async fn track(state: &AppState, m: Message) -> Result<Value, FrontdeskError> {
         .await?;
     match failure {
         Some(Failure::Dropped(reason)) => {
-            state.metrics.incr(
+            desk.metrics.incr(
                 crate::metrics::INVARIANT_VIOLATIONS,
                 &[("name", "vapi_call_dropped")],
             );
-            state.metrics.incr(FAILED_CALLS, &[("reason", &reason)]);
+            desk.metrics.incr(FAILED_CALLS, &[("reason", &reason)]);
             log::error!("an inbound AI call never reached an assistant (endedReason {reason}): check the number's agent and the assistant-request answers");
         }
         Some(Failure::Failed(reason)) => {
-            state.metrics.incr(FAILED_CALLS, &[("reason", &reason)]);
+            desk.metrics.incr(FAILED_CALLS, &[("reason", &reason)]);
             log::warn!("an AI call failed (endedReason {reason})");
         }
         None => {}
@@ -286,9 +285,9 @@ async fn track(state: &AppState, m: Message) -> Result<Value, FrontdeskError> {
 
 /// The assistant wants to transfer but has no destination: the org's human fallback, or
 /// an error Vapi speaks to the caller (never an empty answer, which Vapi cannot act on).
-async fn transfer_destination(state: &AppState, m: Message) -> Result<Value, FrontdeskError> {
+async fn transfer_destination(desk: &FrontDesk, m: Message) -> Result<Value, FrontdeskError> {
     let key = dedup_key(&m);
-    let found = state
+    let found = desk
         .db
         .write(move |c| {
             let (number, call_id) = context(c, &m)?;
@@ -315,7 +314,7 @@ async fn transfer_destination(state: &AppState, m: Message) -> Result<Value, Fro
             "message": { "type": "request-start", "content": "Transferring you now." },
         }),
         Some((None, message)) => {
-            state.metrics.incr(
+            desk.metrics.incr(
                 ASSISTANT_FALLBACKS,
                 &[("result", "no_transfer_destination")],
             );
@@ -332,8 +331,8 @@ async fn transfer_destination(state: &AppState, m: Message) -> Result<Value, Fro
 }
 
 /// `take_message` (a lead) and `transfer_to_human` (the org's fallback).
-async fn tool_calls(state: &AppState, m: Message) -> Result<Value, FrontdeskError> {
-    let (results, notify) = state
+async fn tool_calls(desk: &Arc<FrontDesk>, m: Message) -> Result<Value, FrontdeskError> {
+    let (results, notify) = desk
         .db
         .write(move |c| {
             let (number, call_id) = context(c, &m)?;
@@ -384,7 +383,7 @@ async fn tool_calls(state: &AppState, m: Message) -> Result<Value, FrontdeskErro
         })
         .await?;
     if let Some((lead_id, number, customer, text)) = notify {
-        super::notify::spawn_lead(state, lead_id, number, customer, text);
+        super::notify::spawn_lead(desk, lead_id, number, customer, text);
     }
     Ok(json!({ "results": results }))
 }

@@ -2,8 +2,8 @@
 //! drives the menu, every path ends at a person, a voicemail or a polite goodbye, and the
 //! call row converges whatever order Twilio's callbacks arrive in.
 
+use super::FrontDesk;
 use super::FrontdeskError;
-use crate::app::AppState;
 use crate::db::callflows::FlowCache;
 use crate::db::{agents, calls, numbers, orgs, voicemails};
 use crate::domain::callflow::{transcribable, CallFlow, MenuAction};
@@ -17,6 +17,7 @@ use crate::metrics::UNKNOWN_NUMBERS;
 use crate::twiml::TwiML;
 use rusqlite::Connection;
 use serde_json::json;
+use std::sync::Arc;
 
 pub const TOO_MANY_CALLS_MESSAGE: &str =
     "We are receiving too many calls from this number right now. Please try again in a few minutes. Goodbye.";
@@ -131,9 +132,9 @@ struct Entered {
 /// `POST /twilio/voice`: the entry of every call. The number lookup, the call row, the
 /// decision (`domain::ivr::entry`) and the call's first events are one job for the
 /// database writer (the hot path of SPEC §10).
-pub async fn entry(state: &AppState, p: VoiceParams) -> Result<TwiML, FrontdeskError> {
-    let now = state.clock.now();
-    let entered = with_call(state, &p, move |c, ctx| {
+pub async fn entry(desk: &FrontDesk, p: VoiceParams) -> Result<TwiML, FrontdeskError> {
+    let now = desk.clock.now();
+    let entered = with_call(desk, &p, move |c, ctx| {
         let call_id = ctx.call_id;
         let line = ctx.number.as_ref().map(|n| ivr::Line {
             role: n.role,
@@ -210,7 +211,7 @@ pub async fn entry(state: &AppState, p: VoiceParams) -> Result<TwiML, FrontdeskE
     let e164 = e164.as_deref().map(redact).unwrap_or_default();
     match decision.kind {
         ivr::Entry::Unknown => {
-            state.metrics.incr(UNKNOWN_NUMBERS, &[("kind", "voice")]);
+            desk.metrics.incr(UNKNOWN_NUMBERS, &[("kind", "voice")]);
             log::warn!(
                 "call {} to a number that is not in phone_numbers; treated as system and rejected",
                 p.call_sid
@@ -220,11 +221,11 @@ pub async fn entry(state: &AppState, p: VoiceParams) -> Result<TwiML, FrontdeskE
         _ => {}
     }
     match decision.anomaly {
-        Some(a @ ivr::Anomaly::VoiceOnboardingNumber) => state.metrics.invariant(
+        Some(a @ ivr::Anomaly::VoiceOnboardingNumber) => desk.metrics.invariant(
             a.name(),
             &format!("call {} to onboarding number {e164}", p.call_sid),
         ),
-        Some(a) => state.metrics.invariant(
+        Some(a) => desk.metrics.invariant(
             a.name(),
             &format!(
                 "number {e164} is answered by Vapi but Twilio sent call {} here: point its Voice URL at Vapi",
@@ -238,26 +239,25 @@ pub async fn entry(state: &AppState, p: VoiceParams) -> Result<TwiML, FrontdeskE
 
 /// Mid-call callbacks decide by role as the entry does (`domain::ivr::off_menu`): a
 /// callback for a number without a menu ends the call, and is counted.
-fn off_menu(state: &AppState, ctx: &CallContext, route: &str) -> Option<TwiML> {
+fn off_menu(desk: &FrontDesk, ctx: &CallContext, route: &str) -> Option<TwiML> {
     let (step, anomaly) = ivr::off_menu(ctx.number.as_ref().map(|n| n.role))?;
     let what = match anomaly {
         ivr::Anomaly::CallbackOnboardingNumber => "an onboarding number",
         _ => "a system or unknown number",
     };
-    state
-        .metrics
+    desk.metrics
         .invariant(anomaly.name(), &format!("{route} for a call to {what}"));
     Some(TwiML::step(&step, &ctx.flow))
 }
 
 /// `POST /twilio/voice/consent`: the opt-in answer (`domain::ivr::consent`).
 pub async fn consent(
-    state: &AppState,
+    desk: &FrontDesk,
     p: VoiceParams,
     digits: Option<String>,
 ) -> Result<TwiML, FrontdeskError> {
     let (granted, next) = ivr::consent(digits.as_deref());
-    let ctx = with_call(state, &p, move |c, ctx| {
+    let ctx = with_call(desk, &p, move |c, ctx| {
         let outcome = if granted {
             Consent::Granted
         } else {
@@ -274,7 +274,7 @@ pub async fn consent(
         Ok(ctx)
     })
     .await?;
-    if let Some(end) = off_menu(state, &ctx, "consent") {
+    if let Some(end) = off_menu(desk, &ctx, "consent") {
         return Ok(end);
     }
     Ok(TwiML::step(&next, &ctx.flow))
@@ -283,7 +283,7 @@ pub async fn consent(
 /// `POST /twilio/voice/menu?attempt=N`: a key was pressed, or nothing (timeout); the
 /// answer is `domain::ivr::menu`'s.
 pub async fn menu(
-    state: &AppState,
+    desk: &FrontDesk,
     p: VoiceParams,
     attempt: u32,
     digits: Option<String>,
@@ -294,7 +294,7 @@ pub async fn menu(
         .filter(|d| !d.is_empty());
     let (ctx, decision) = {
         let digit = digits.clone();
-        with_call(state, &p, move |c, ctx| {
+        with_call(desk, &p, move |c, ctx| {
             let key = format!("menu:{attempt}:{}", digit.as_deref().unwrap_or("-"));
             let detail = json!({ "attempt": attempt, "digits": digit });
             if calls::event(c, ctx.call_id, "menu", Some(detail), Some(&key))? {
@@ -326,11 +326,11 @@ pub async fn menu(
         })
         .await?
     };
-    if let Some(end) = off_menu(state, &ctx, "menu") {
+    if let Some(end) = off_menu(desk, &ctx, "menu") {
         return Ok(end);
     }
     if let Some(a) = decision.anomaly {
-        state.metrics.invariant(
+        desk.metrics.invariant(
             a.name(),
             &format!(
                 "menu option {} points at an agent without a SIP address",
@@ -343,14 +343,14 @@ pub async fn menu(
 
 /// Loads the call (creating or completing its row) and runs `then` with it, as one job
 /// for the database writer: concurrent callbacks for a call apply one after another.
-async fn with_call<T, F>(state: &AppState, p: &VoiceParams, then: F) -> Result<T, FrontdeskError>
+async fn with_call<T, F>(desk: &FrontDesk, p: &VoiceParams, then: F) -> Result<T, FrontdeskError>
 where
     F: FnOnce(&Connection, CallContext) -> rusqlite::Result<T> + Send + 'static,
     T: Send + 'static,
 {
     let p = p.clone();
-    let (flags, flows) = (state.flags.clone(), state.flows.clone());
-    Ok(state
+    let (flags, flows) = (desk.flags.clone(), desk.flows.clone());
+    Ok(desk
         .db
         .write(move |c| {
             let ctx = load(c, &flags, &flows, &p)?;
@@ -361,7 +361,7 @@ where
 
 /// `POST /twilio/voice/dial-result`: answered → goodbye; anything else → voicemail.
 pub async fn dial_result(
-    state: &AppState,
+    desk: &FrontDesk,
     p: VoiceParams,
     dial_status: Option<String>,
 ) -> Result<TwiML, FrontdeskError> {
@@ -370,7 +370,7 @@ pub async fn dial_result(
     let next = ivr::dial_result(&status);
     let ctx = {
         let status = status.clone();
-        with_call(state, &p, move |c, ctx| {
+        with_call(desk, &p, move |c, ctx| {
             calls::event(
                 c,
                 ctx.call_id,
@@ -388,7 +388,7 @@ pub async fn dial_result(
         })
         .await?
     };
-    if let Some(end) = off_menu(state, &ctx, "dial-result") {
+    if let Some(end) = off_menu(desk, &ctx, "dial-result") {
         return Ok(end);
     }
     Ok(TwiML::step(&next, &ctx.flow))
@@ -396,12 +396,12 @@ pub async fn dial_result(
 
 /// `POST /twilio/voice/voicemail-done`: the Record action; stores what it knows.
 pub async fn voicemail_done(
-    state: &AppState,
+    desk: &FrontDesk,
     p: VoiceParams,
     rec: Recording,
 ) -> Result<TwiML, FrontdeskError> {
     let ctx = {
-        with_call(state, &p, move |c, ctx| {
+        with_call(desk, &p, move |c, ctx| {
             if let Some(sid) = &rec.sid {
                 let org = ctx.number.as_ref().map(|n| n.org_id);
                 voicemails::upsert_recording(
@@ -433,17 +433,17 @@ pub struct Recording {
 /// `POST /twilio/voice/recording`: stores the voicemail (once per RecordingSid) and
 /// arranges the owner's notification.
 pub async fn recording(
-    state: &AppState,
+    desk: &FrontDesk,
     p: VoiceParams,
     rec: Recording,
 ) -> Result<(), FrontdeskError> {
     let Some(sid) = rec.sid.clone() else {
         return Err(FrontdeskError::BadRequest("RecordingSid is missing".into()));
     };
-    let wait = i64::from(state.config.transcript_wait_secs);
-    let now = state.clock.now();
+    let wait = i64::from(desk.transcript_wait_secs);
+    let now = desk.clock.now();
     let notify_now = {
-        with_call(state, &p, move |c, ctx| {
+        with_call(desk, &p, move |c, ctx| {
             let org = ctx.number.as_ref().map(|n| n.org_id);
             let completed = rec.status.as_deref().unwrap_or("completed") == "completed";
             let id = voicemails::upsert_recording(
@@ -481,7 +481,7 @@ pub async fn recording(
         .await?
     };
     if let Some(id) = notify_now {
-        super::notify::voicemail(state, id).await;
+        super::notify::voicemail(desk, id).await;
     }
     Ok(())
 }
@@ -489,7 +489,7 @@ pub async fn recording(
 /// `POST /twilio/voice/transcription`: stores the transcript; the owner is notified now
 /// if the recording is in (a transcript may arrive before the recording callback).
 pub async fn transcription(
-    state: &AppState,
+    desk: &FrontDesk,
     p: VoiceParams,
     recording_sid: Option<String>,
     text: Option<String>,
@@ -502,7 +502,7 @@ pub async fn transcription(
         Some("completed") => "completed",
         _ => "failed",
     };
-    let id = with_call(state, &p, move |c, ctx| {
+    let id = with_call(desk, &p, move |c, ctx| {
         let org = ctx.number.as_ref().map(|n| n.org_id);
         let id = voicemails::set_transcription(c, org, ctx.call_id, &sid, text.as_deref(), status)?;
         calls::event(
@@ -515,7 +515,7 @@ pub async fn transcription(
         Ok(id)
     })
     .await?;
-    super::notify::voicemail(state, id).await;
+    super::notify::voicemail(desk, id).await;
     Ok(())
 }
 
@@ -542,18 +542,18 @@ fn refresh_outcome(
 /// `POST /twilio/voice/status`: the call ended (or changed state). Finalises the call and
 /// applies SPEC §3.5 by role; a missed call schedules one text-back.
 pub async fn status(
-    state: &AppState,
+    desk: &Arc<FrontDesk>,
     p: VoiceParams,
     call_status: String,
     duration: Option<i64>,
 ) -> Result<(), FrontdeskError> {
     let terminal = ivr::call_ended(&call_status);
-    let delay = i64::from(state.config.textback_delay_secs);
-    let now = state.clock.now();
+    let delay = i64::from(desk.textback_delay_secs);
+    let now = desk.clock.now();
     // `first_end` is false for a redelivered final status: counted and logged once.
     let (ctx, first_end) = {
         let call_status = call_status.clone();
-        with_call(state, &p, move |c, ctx| {
+        with_call(desk, &p, move |c, ctx| {
             if !terminal {
                 calls::set_live_status(c, ctx.call_id, &call_status)?;
                 return Ok((ctx, false));
@@ -578,8 +578,8 @@ pub async fn status(
         Some(NumberRole::Operational) => {
             let org_id = ctx.number.as_ref().map(|n| n.org_id).unwrap_or_default();
             let flow = ctx.flow.clone();
-            let flags = state.flags.clone();
-            let scheduled = state
+            let flags = desk.flags.clone();
+            let scheduled = desk
                 .db
                 .write(move |c| {
                     let textback_on = flags.is_enabled(c, org_id, FlagKey::MissedCallTextback)?;
@@ -605,19 +605,18 @@ pub async fn status(
                 })
                 .await?;
             if scheduled {
-                super::textback::spawn(state, call_id, delay as u64);
+                super::textback::spawn(desk, call_id, delay as u64);
             }
         }
         Some(NumberRole::Onboarding) if first_end => {
-            state.metrics.invariant(
+            desk.metrics.invariant(
                 "voice_status_onboarding_number",
                 &format!(
                     "status callback for call {} on an onboarding number",
                     p.call_sid
                 ),
             );
-            state
-                .db
+            desk.db
                 .write(move |c| calls::set_outcome(c, call_id, Outcome::Rejected))
                 .await?;
         }
@@ -627,8 +626,7 @@ pub async fn status(
                 "call {} on a system or unknown number ended ({call_status})",
                 p.call_sid
             );
-            state
-                .db
+            desk.db
                 .write(move |c| calls::set_outcome(c, call_id, Outcome::Rejected))
                 .await?;
         }

@@ -129,7 +129,7 @@ async fn webhook(state: web::Data<AppState>, hook: VapiWebhook) -> HttpResponse 
         message.kind.clone(),
         reference.clone().unwrap_or_else(|| "-".into()),
     );
-    let result = crate::frontdesk::vapi::handle(&state, message).await;
+    let result = crate::frontdesk::vapi::handle(&state.desk, message).await;
     let (response, error) = match result {
         Ok(body) => (HttpResponse::Ok().json(body), None),
         Err(FrontdeskError::BadRequest(problem)) => (

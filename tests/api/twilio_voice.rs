@@ -524,7 +524,7 @@ async fn without_a_transcript_the_owner_is_notified_after_the_wait() {
         "waits for the transcript first"
     );
     switchboard::frontdesk::sweep(
-        &app.state,
+        &app.state.desk,
         chrono::Utc::now() + chrono::Duration::seconds(1),
     )
     .await;
@@ -532,7 +532,7 @@ async fn without_a_transcript_the_owner_is_notified_after_the_wait() {
     assert_eq!(sent.len(), 1);
     assert!(sent[0].body.contains("(no transcript)"), "{}", sent[0].body);
     switchboard::frontdesk::sweep(
-        &app.state,
+        &app.state.desk,
         chrono::Utc::now() + chrono::Duration::seconds(1),
     )
     .await;

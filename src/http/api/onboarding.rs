@@ -380,6 +380,6 @@ async fn reply(
         return Ok(());
     };
     let out = Outbound::from_number(&n, sender, body, MessageKind::Onboarding);
-    messaging::send(state, out).await?;
+    messaging::send(&state.desk, out).await?;
     Ok(())
 }

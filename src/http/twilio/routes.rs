@@ -93,12 +93,12 @@ twilio_route!(voice_entry, |state, r| {
             TwiML::new().say(voice::TOO_MANY_CALLS_MESSAGE).hangup(),
         ));
     }
-    voice::entry(&state, p).await.map(Reply::TwiML)
+    voice::entry(&state.desk, p).await.map(Reply::TwiML)
 });
 
 twilio_route!(voice_consent, |state, r| {
     let digits = r.owned("Digits");
-    voice::consent(&state, voice_params(&r)?, digits)
+    voice::consent(&state.desk, voice_params(&r)?, digits)
         .await
         .map(Reply::TwiML)
 });
@@ -116,7 +116,7 @@ async fn voice_menu(state: web::Data<AppState>, hook: TwilioWebhook) -> HttpResp
         .unwrap_or(1);
     hook.answer(state, move |state, r| async move {
         let digits = r.owned("Digits");
-        voice::menu(&state, voice_params(&r)?, attempt, digits)
+        voice::menu(&state.desk, voice_params(&r)?, attempt, digits)
             .await
             .map(Reply::TwiML)
     })
@@ -125,19 +125,19 @@ async fn voice_menu(state: web::Data<AppState>, hook: TwilioWebhook) -> HttpResp
 
 twilio_route!(voice_dial_result, |state, r| {
     let status = r.owned("DialCallStatus");
-    voice::dial_result(&state, voice_params(&r)?, status)
+    voice::dial_result(&state.desk, voice_params(&r)?, status)
         .await
         .map(Reply::TwiML)
 });
 
 twilio_route!(voice_voicemail_done, |state, r| {
-    voice::voicemail_done(&state, voice_params(&r)?, recording(&r))
+    voice::voicemail_done(&state.desk, voice_params(&r)?, recording(&r))
         .await
         .map(Reply::TwiML)
 });
 
 twilio_route!(voice_recording, |state, r| {
-    voice::recording(&state, voice_params(&r)?, recording(&r))
+    voice::recording(&state.desk, voice_params(&r)?, recording(&r))
         .await
         .map(|_| Reply::Empty)
 });
@@ -148,7 +148,7 @@ twilio_route!(voice_transcription, |state, r| {
         r.owned("TranscriptionText"),
         r.owned("TranscriptionStatus"),
     );
-    voice::transcription(&state, voice_params(&r)?, sid, text, status)
+    voice::transcription(&state.desk, voice_params(&r)?, sid, text, status)
         .await
         .map(|_| Reply::Empty)
 });
@@ -156,7 +156,7 @@ twilio_route!(voice_transcription, |state, r| {
 twilio_route!(voice_status, |state, r| {
     let status = r.require("CallStatus")?;
     let duration = seconds(&r, "CallDuration");
-    voice::status(&state, voice_params(&r)?, status, duration)
+    voice::status(&state.desk, voice_params(&r)?, status, duration)
         .await
         .map(|_| Reply::Empty)
 });
@@ -174,12 +174,12 @@ twilio_route!(sms_inbound, |state, r| {
         to: r.require("To")?,
         body: r.get("Body").unwrap_or_default().to_string(),
     };
-    sms::inbound(&state, m).await.map(|_| Reply::Empty)
+    sms::inbound(&state.desk, m).await.map(|_| Reply::Empty)
 });
 
 twilio_route!(sms_status, |state, r| {
     let (sid, status) = (message_sid(&r)?, r.require("MessageStatus")?);
-    sms::delivery_status(&state, sid, status, r.owned("ErrorCode"))
+    sms::delivery_status(&state.desk, sid, status, r.owned("ErrorCode"))
         .await
         .map(|_| Reply::Empty)
 });
