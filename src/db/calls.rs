@@ -2,7 +2,7 @@
 //! out-of-order webhooks converge, plus its append-only timeline.
 
 use super::Cached;
-use crate::domain::state::{Consent, TextbackState};
+use crate::domain::state::{Consent, Direction, TextbackState};
 use crate::domain::textback::Outcome;
 use crate::domain::NumberRole;
 use rusqlite::{params_from_iter, Connection, OptionalExtension, Row};
@@ -76,11 +76,11 @@ fn from_row(r: &Row) -> rusqlite::Result<Call> {
 }
 
 /// What a Twilio webhook knows about its call; missing facts are filled in later.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct TwilioCall<'a> {
     pub call_sid: &'a str,
     pub org_id: Option<i64>,
-    pub direction: &'a str,
+    pub direction: Direction,
     pub from: Option<&'a str>,
     pub to: Option<&'a str>,
     pub phone_number_id: Option<i64>,

@@ -231,7 +231,12 @@ pub struct Resolved {
 
 /// The active number row for `e164`, if any. A number not in the table is treated as
 /// `system` by the caller: there is no other inference.
-pub fn resolve(conn: &Connection, e164: &str) -> rusqlite::Result<Option<Resolved>> {
+pub fn resolve(conn: &Connection, number: &PhoneNumber) -> rusqlite::Result<Option<Resolved>> {
+    resolve_stored(conn, number.as_str())
+}
+
+/// [`resolve`] by a number read from the database.
+pub fn resolve_stored(conn: &Connection, e164: &str) -> rusqlite::Result<Option<Resolved>> {
     use super::Cached;
     use rusqlite::OptionalExtension;
     conn.row_cached(
@@ -270,7 +275,7 @@ pub fn resolve_id(conn: &Connection, id: i64) -> rusqlite::Result<Option<Resolve
         })
         .optional()?;
     match e164 {
-        Some(e) => resolve(conn, &e),
+        Some(e) => resolve_stored(conn, &e),
         None => Ok(None),
     }
 }
@@ -287,7 +292,7 @@ pub fn resolve_vapi(conn: &Connection, vapi_id: &str) -> rusqlite::Result<Option
         )
         .optional()?;
     match e164 {
-        Some(e) => resolve(conn, &e),
+        Some(e) => resolve_stored(conn, &e),
         None => Ok(None),
     }
 }

@@ -56,6 +56,68 @@ impl PhoneNumber {
     }
 }
 
+/// Caller IDs Twilio uses when the number is withheld or unknown
+/// (<https://www.twilio.com/docs/voice/api/call-resource>, "anonymous" callers).
+const WITHHELD_CALLER_IDS: &[&str] = &[
+    "+266696687",
+    "+7378742833",
+    "+2562533",
+    "+8656696",
+    "+86282452253",
+];
+
+/// One end of a call or text as Twilio names it in `From` or `To`, parsed where the
+/// webhook arrives. The text Twilio sent is kept for the record whatever it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Party {
+    /// A phone number in E.164 form.
+    Number(PhoneNumber),
+    /// The network withholds the number: `anonymous`, `restricted`, `unknown`, empty, or
+    /// one of Twilio's placeholder numbers for a withheld caller ID.
+    Withheld(String),
+    /// A software identity, not a number: `client:alice`, a SIP URI.
+    Identity(String),
+    /// Anything else (a short code, a number without its country code).
+    Invalid(String),
+}
+
+impl Party {
+    pub fn parse(raw: &str) -> Party {
+        let trimmed = raw.trim();
+        if trimmed.is_empty()
+            || ["anonymous", "restricted", "unknown"]
+                .iter()
+                .any(|w| trimmed.eq_ignore_ascii_case(w))
+            || WITHHELD_CALLER_IDS.contains(&trimmed)
+        {
+            return Party::Withheld(raw.to_string());
+        }
+        if trimmed.starts_with("client:") || trimmed.starts_with("sip:") {
+            return Party::Identity(raw.to_string());
+        }
+        match PhoneNumber::parse(trimmed) {
+            Ok(n) => Party::Number(n),
+            Err(_) => Party::Invalid(raw.to_string()),
+        }
+    }
+
+    /// The number, when this party has one.
+    pub fn number(&self) -> Option<&PhoneNumber> {
+        match self {
+            Party::Number(n) => Some(n),
+            _ => None,
+        }
+    }
+
+    /// What is stored and shown: the E.164 number, or the text Twilio sent.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Party::Number(n) => n.as_str(),
+            Party::Withheld(s) | Party::Identity(s) | Party::Invalid(s) => s,
+        }
+    }
+}
+
 /// Masks all but the last four characters of a phone number (or any caller ID) for logs.
 pub fn redact(number: &str) -> String {
     let chars: Vec<char> = number.chars().collect();
@@ -121,6 +183,33 @@ mod tests {
     fn letters_anonymous_and_client_identities_are_refused() {
         for bad in ["anonymous", "client:alice", "+1415CALLME", "+", "sip:a@b.c"] {
             assert!(PhoneNumber::parse(bad).is_err(), "{bad} must not parse");
+        }
+    }
+
+    #[test]
+    fn a_party_is_a_number_a_withheld_id_an_identity_or_invalid() {
+        let number = PhoneNumber::parse("+14155550123").unwrap();
+        assert_eq!(Party::parse("+14155550123"), Party::Number(number.clone()));
+        assert_eq!(Party::parse("+14155550123").number(), Some(&number));
+        for withheld in [
+            "anonymous",
+            "Anonymous",
+            "RESTRICTED",
+            "unknown",
+            "",
+            " ",
+            "+266696687",
+        ] {
+            assert_eq!(Party::parse(withheld), Party::Withheld(withheld.into()));
+        }
+        for identity in ["client:alice", "sip:bob@example.com"] {
+            assert_eq!(Party::parse(identity), Party::Identity(identity.into()));
+        }
+        for invalid in ["5551234", "12345", "+1415CALLME"] {
+            let party = Party::parse(invalid);
+            assert_eq!(party, Party::Invalid(invalid.into()));
+            assert_eq!(party.as_str(), invalid, "kept as sent");
+            assert_eq!(party.number(), None);
         }
     }
 

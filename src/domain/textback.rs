@@ -2,34 +2,18 @@
 //! caller gathers the facts, this module decides. When in doubt it does not text.
 
 use super::callflow::{in_range, Textback};
+use super::phone::Party;
 use super::roles::string_enum;
 use super::PhoneNumber;
 use chrono::{DateTime, Duration, Utc};
 
-/// Caller IDs Twilio uses when the number is withheld or unknown
-/// (<https://www.twilio.com/docs/voice/api/call-resource>, "anonymous" callers).
-const WITHHELD_CALLER_IDS: &[&str] = &[
-    "+266696687",
-    "+7378742833",
-    "+2562533",
-    "+8656696",
-    "+86282452253",
-];
-
 /// A caller we may text: a real E.164 number, not a withheld or client identity.
 pub fn textable_caller(from: &str) -> Result<PhoneNumber, BlockReason> {
-    let trimmed = from.trim();
-    if trimmed.is_empty()
-        || trimmed.eq_ignore_ascii_case("anonymous")
-        || trimmed.eq_ignore_ascii_case("restricted")
-        || trimmed.eq_ignore_ascii_case("unknown")
-        || trimmed.starts_with("client:")
-        || trimmed.starts_with("sip:")
-        || WITHHELD_CALLER_IDS.contains(&trimmed)
-    {
-        return Err(BlockReason::AnonymousCaller);
+    match Party::parse(from) {
+        Party::Number(n) => Ok(n),
+        Party::Withheld(_) | Party::Identity(_) => Err(BlockReason::AnonymousCaller),
+        Party::Invalid(_) => Err(BlockReason::InvalidNumber),
     }
-    PhoneNumber::parse(trimmed).map_err(|_| BlockReason::InvalidNumber)
 }
 
 string_enum!(

@@ -7,6 +7,7 @@ use super::FrontDesk;
 use super::FrontdeskError;
 use crate::db::{callflows, leads, messages, numbers, onboarding, optouts};
 use crate::domain::onboarding::{step, State};
+use crate::domain::phone::Party;
 use crate::domain::sms::{self, SmsPlan};
 use crate::domain::state::{Direction, MessageKind};
 use crate::domain::{FlagKey, NumberRole};
@@ -16,8 +17,8 @@ use std::sync::Arc;
 #[derive(Debug, Clone)]
 pub struct InboundSms {
     pub sid: String,
-    pub from: String,
-    pub to: String,
+    pub from: Party,
+    pub to: Party,
     pub body: String,
 }
 
@@ -45,7 +46,10 @@ pub async fn inbound(desk: &Arc<FrontDesk>, m: InboundSms) -> Result<(), Frontde
     let plan = desk
         .db
         .write(move |c| {
-            let number = numbers::resolve(c, &msg.to)?;
+            let number = match msg.to.number() {
+                Some(to) => numbers::resolve(c, to)?,
+                None => None,
+            };
             let role = number
                 .as_ref()
                 .map(|n| n.role)
@@ -61,8 +65,8 @@ pub async fn inbound(desk: &Arc<FrontDesk>, m: InboundSms) -> Result<(), Frontde
                     org_id: number.as_ref().map(|n| n.org_id),
                     sid: Some(&msg.sid),
                     direction: Direction::Inbound,
-                    from: &msg.from,
-                    to: &msg.to,
+                    from: msg.from.as_str(),
+                    to: msg.to.as_str(),
                     phone_number_id: number.as_ref().map(|n| n.id),
                     call_id: None,
                     lead_id: None,
@@ -92,14 +96,14 @@ pub async fn inbound(desk: &Arc<FrontDesk>, m: InboundSms) -> Result<(), Frontde
             let plan = match decided {
                 SmsPlan::Nothing => Plan::Nothing,
                 SmsPlan::OptOut { cancel_onboarding } => {
-                    optouts::opt_out(c, &number.e164, &msg.from, msg.body.trim())?;
+                    optouts::opt_out(c, &number.e164, msg.from.as_str(), msg.body.trim())?;
                     if cancel_onboarding {
-                        onboarding::cancel(c, number.id, &msg.from)?;
+                        onboarding::cancel(c, number.id, msg.from.as_str())?;
                     }
                     Plan::Nothing
                 }
                 SmsPlan::OptIn => {
-                    optouts::opt_in(c, &number.e164, &msg.from)?;
+                    optouts::opt_in(c, &number.e164, msg.from.as_str())?;
                     Plan::Nothing
                 }
                 SmsPlan::Help { onboarding } => {
@@ -118,18 +122,18 @@ pub async fn inbound(desk: &Arc<FrontDesk>, m: InboundSms) -> Result<(), Frontde
                     }
                 }
                 SmsPlan::Intake => {
-                    let origin = messages::last_textback_call(c, &number.e164, &msg.from)?;
+                    let origin = messages::last_textback_call(c, &number.e164, msg.from.as_str())?;
                     let (lead_id, _) = leads::open_or_create(
                         c,
                         number.org_id,
                         number.id,
-                        &msg.from,
+                        msg.from.as_str(),
                         origin,
                         "sms",
                     )?;
                     messages::set_lead(c, message_id, lead_id)?;
                     // The first message of a lead is acknowledged once, never after STOP.
-                    let opted_out = optouts::is_opted_out(c, &number.e164, &msg.from)?;
+                    let opted_out = optouts::is_opted_out(c, &number.e164, msg.from.as_str())?;
                     let ack = if !opted_out && leads::claim_ack(c, lead_id)? {
                         Some(
                             callflows::for_number(c, number.org_id, Some(number.id))?
@@ -154,7 +158,7 @@ pub async fn inbound(desk: &Arc<FrontDesk>, m: InboundSms) -> Result<(), Frontde
                     Plan::Nothing
                 }
                 SmsPlan::Onboarding => {
-                    let open = onboarding::open(c, number.id, &msg.from)?;
+                    let open = onboarding::open(c, number.id, msg.from.as_str())?;
                     let current = open
                         .as_ref()
                         .and_then(|(_, s, name)| State::parse(s).map(|st| (st, name.clone())));
@@ -165,7 +169,12 @@ pub async fn inbound(desk: &Arc<FrontDesk>, m: InboundSms) -> Result<(), Frontde
                     );
                     let id = match open {
                         Some((id, _, _)) => id,
-                        None => onboarding::create(c, number.id, &msg.from, next.state.as_str())?,
+                        None => onboarding::create(
+                            c,
+                            number.id,
+                            msg.from.as_str(),
+                            next.state.as_str(),
+                        )?,
                     };
                     onboarding::advance(c, id, next.state.as_str(), next.business_name.as_deref())?;
                     Plan::Reply {
@@ -208,7 +217,13 @@ pub async fn inbound(desk: &Arc<FrontDesk>, m: InboundSms) -> Result<(), Frontde
                     .lead(Some(lead_id));
                 messaging::send(desk, out).await?;
             }
-            super::notify::spawn_lead(desk, lead_id, number, m.from.clone(), m.body.clone());
+            super::notify::spawn_lead(
+                desk,
+                lead_id,
+                number,
+                m.from.as_str().to_string(),
+                m.body.clone(),
+            );
         }
     }
     Ok(())

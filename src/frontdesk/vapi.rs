@@ -5,6 +5,7 @@
 use super::FrontDesk;
 use super::FrontdeskError;
 use crate::db::{agents, calls, leads, numbers, orgs};
+use crate::domain::phone::Party;
 use crate::domain::textback::Outcome;
 use crate::domain::vapi::{direction, never_reached_assistant, outcome, status_rank, Message};
 use crate::domain::FlagKey;
@@ -23,17 +24,15 @@ fn context(
     c: &Connection,
     m: &Message,
 ) -> rusqlite::Result<(Option<numbers::Resolved>, Option<i64>)> {
-    let number = match (&m.phone_number_id, &m.phone_number) {
-        (Some(id), number) => match numbers::resolve_vapi(c, id)? {
-            Some(n) => Some(n),
-            None => number
-                .as_deref()
-                .map(|n| numbers::resolve(c, n))
-                .transpose()?
-                .flatten(),
-        },
-        (None, Some(n)) => numbers::resolve(c, n)?,
-        (None, None) => None,
+    let by_id = match m.phone_number_id.as_deref() {
+        Some(id) => numbers::resolve_vapi(c, id)?,
+        None => None,
+    };
+    // Without a known Vapi id, the number itself (when it is one) names the line.
+    let number = match (by_id, m.phone_number.as_deref().map(Party::parse)) {
+        (Some(n), _) => Some(n),
+        (None, Some(Party::Number(n))) => numbers::resolve(c, &n)?,
+        (None, _) => None,
     };
     let Some(call_id) = m.call_id.as_deref() else {
         return Ok((number, None));

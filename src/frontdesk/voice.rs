@@ -9,7 +9,8 @@ use crate::db::{agents, calls, numbers, orgs, voicemails};
 use crate::domain::callflow::{transcribable, CallFlow, MenuAction};
 use crate::domain::ivr;
 use crate::domain::phone::redact;
-use crate::domain::state::Consent;
+use crate::domain::phone::Party;
+use crate::domain::state::{Consent, Direction};
 use crate::domain::textback::{outcome, Outcome};
 use crate::domain::{FlagKey, NumberHandler, NumberRole};
 use crate::flags::Flags;
@@ -24,14 +25,14 @@ pub const TOO_MANY_CALLS_MESSAGE: &str =
 pub const TROUBLE_MESSAGE: &str =
     "Sorry, we are having trouble answering your call. Please try again in a few minutes. Goodbye.";
 
-/// The parameters every Twilio voice webhook carries.
-#[derive(Debug, Clone, Default)]
+/// The parameters every Twilio voice webhook carries, parsed where it arrives.
+#[derive(Debug, Clone)]
 pub struct VoiceParams {
     pub call_sid: String,
     pub account_sid: Option<String>,
-    pub from: Option<String>,
-    pub to: Option<String>,
-    pub direction: Option<String>,
+    pub from: Option<Party>,
+    pub to: Option<Party>,
+    pub direction: Direction,
 }
 
 /// Everything the flow needs about one call, loaded in one DB round trip.
@@ -45,13 +46,6 @@ struct CallContext {
     ended: bool,
 }
 
-fn direction(p: &VoiceParams) -> &'static str {
-    match p.direction.as_deref() {
-        Some(d) if d.starts_with("outbound") => "outbound",
-        _ => "inbound",
-    }
-}
-
 /// Resolves the called number, upserts the call and loads its flow.
 fn load(
     conn: &Connection,
@@ -59,7 +53,7 @@ fn load(
     flows: &FlowCache,
     p: &VoiceParams,
 ) -> rusqlite::Result<CallContext> {
-    let number = match p.to.as_deref() {
+    let number = match p.to.as_ref().and_then(Party::number) {
         Some(to) => numbers::resolve(conn, to)?,
         None => None,
     };
@@ -80,9 +74,9 @@ fn load(
         &calls::TwilioCall {
             call_sid: &p.call_sid,
             org_id: number.as_ref().map(|n| n.org_id),
-            direction: direction(p),
-            from: p.from.as_deref(),
-            to: p.to.as_deref(),
+            direction: p.direction,
+            from: p.from.as_ref().map(Party::as_str),
+            to: p.to.as_ref().map(Party::as_str),
             phone_number_id: number.as_ref().map(|n| n.id),
             number_role: Some(role.as_str()),
         },

@@ -141,7 +141,7 @@ pub async fn provision_line(
                 Some(r) => r
                     .onboarding_number
                     .as_deref()
-                    .map(|e| numbers::resolve(c, e))
+                    .map(|e| numbers::resolve_stored(c, e))
                     .transpose()?
                     .flatten(),
                 None => None,
@@ -218,7 +218,7 @@ async fn decide(
             let state_text = if approve { "approved" } else { "rejected" };
             onboarding::decide(&tx, id, state_text, new_org, auth.principal.user_id)?;
             audit::record(&tx, auth.audit(if approve { "onboarding.approve" } else { "onboarding.reject" }, format!("onboarding:{id}"), json!({ "businessName": name, "org": new_org })))?;
-            let line = request.onboarding_number.as_deref().map(|e| numbers::resolve(&tx, e)).transpose()?.flatten();
+            let line = request.onboarding_number.as_deref().map(|e| numbers::resolve_stored(&tx, e)).transpose()?.flatten();
             tx.commit()?;
             let request = onboarding::get_for_org(c, auth.org_id(), id)?.ok_or_else(|| ApiError::not_found(format!("sign-up request {id}")))?;
             Ok(Decided { request, line })

@@ -2,6 +2,8 @@
 
 use super::{Reply, TwilioRequest, TwilioWebhook};
 use crate::app::AppState;
+use crate::domain::phone::Party;
+use crate::domain::state::Direction;
 use crate::domain::webhook::TwilioRoute;
 use crate::frontdesk::sms::{self, InboundSms};
 use crate::frontdesk::voice::{self, Recording, VoiceParams};
@@ -31,9 +33,13 @@ fn voice_params(r: &TwilioRequest) -> Result<VoiceParams, FrontdeskError> {
     Ok(VoiceParams {
         call_sid: r.require("CallSid")?,
         account_sid: r.account_sid.clone(),
-        from: r.owned("From"),
-        to: r.owned("To"),
-        direction: r.owned("Direction"),
+        from: r.get("From").map(Party::parse),
+        to: r.get("To").map(Party::parse),
+        // `outbound-api`, `outbound-dial`: calls we placed; everything else came in.
+        direction: match r.get("Direction") {
+            Some(d) if d.starts_with("outbound") => Direction::Outbound,
+            _ => Direction::Inbound,
+        },
     })
 }
 
@@ -83,10 +89,10 @@ twilio_route!(voice_entry, |state, r| {
         ));
     }
     // Per caller, after the signature check (SPEC §6.1); Twilio does not handle 429.
-    let caller = p.from.clone().unwrap_or_else(|| "unknown".into());
+    let caller = p.from.as_ref().map_or("unknown", Party::as_str);
     if state
         .rate_limits
-        .check(&state.rate_limits.twilio_voice, &caller)
+        .check(&state.rate_limits.twilio_voice, caller)
         .is_err()
     {
         return Ok(Reply::TwiML(
@@ -170,8 +176,8 @@ fn message_sid(r: &TwilioRequest) -> Result<String, FrontdeskError> {
 twilio_route!(sms_inbound, |state, r| {
     let m = InboundSms {
         sid: message_sid(&r)?,
-        from: r.require("From")?,
-        to: r.require("To")?,
+        from: Party::parse(&r.require("From")?),
+        to: Party::parse(&r.require("To")?),
         body: r.get("Body").unwrap_or_default().to_string(),
     };
     sms::inbound(&state.desk, m).await.map(|_| Reply::Empty)
