@@ -4,6 +4,7 @@
 import { api, ApiError, setCsrfToken } from './api.js';
 import { $, show, showError, cell, formatTime } from './ui.js';
 import { loadNumbers, loadAgents, loadOrg, initNumbers } from './numbers.js';
+import { loadUsers, initUsers } from './users.js';
 
 function formatDuration(seconds) {
   const d = Math.floor(seconds / 86400);
@@ -303,14 +304,7 @@ async function loadOverview() {
 
 async function loadSettings() {
   await loadOrg(me);
-  const [{ users }, { tokens }] = await Promise.all([api('GET', '/api/users'), api('GET', '/api/tokens')]);
-  const usersBody = $('users-table').querySelector('tbody');
-  usersBody.replaceChildren();
-  for (const u of users) {
-    const tr = document.createElement('tr');
-    tr.append(cell(u.email), cell(u.role), cell(formatTime(u.lastLoginAt)));
-    usersBody.append(tr);
-  }
+  const [{ tokens }] = await Promise.all([api('GET', '/api/tokens'), loadUsers(me)]);
   const tokensBody = $('tokens-table').querySelector('tbody');
   tokensBody.replaceChildren();
   for (const t of tokens) {
@@ -378,6 +372,7 @@ async function start() {
     loadCalls().catch(handleAppError);
   });
   initNumbers(handleAppError);
+  initUsers();
   window.addEventListener('hashchange', route);
   await loadBanners();
   try {

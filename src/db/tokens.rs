@@ -91,11 +91,17 @@ pub fn principal(conn: &Connection, secret: &str) -> rusqlite::Result<Option<Pri
     Ok(found)
 }
 
-pub fn list_for_org(conn: &Connection, org_id: i64) -> rusqlite::Result<Vec<ApiToken>> {
+/// The org's tokens, newest first; with `user_id`, only that user's.
+pub fn list_for_org(
+    conn: &Connection,
+    org_id: i64,
+    user_id: Option<i64>,
+) -> rusqlite::Result<Vec<ApiToken>> {
     let mut stmt = conn.prepare(&format!(
-        "SELECT {COLUMNS} FROM api_tokens WHERE org_id = ?1 ORDER BY id DESC"
+        "SELECT {COLUMNS} FROM api_tokens WHERE org_id = ?1 AND (?2 IS NULL OR user_id = ?2)
+         ORDER BY id DESC"
     ))?;
-    let rows = stmt.query_map([org_id], from_row)?;
+    let rows = stmt.query_map((org_id, user_id), from_row)?;
     rows.collect()
 }
 

@@ -145,6 +145,48 @@ pub fn set_password(conn: &Connection, user_id: i64, password_hash: &str) -> rus
     Ok(())
 }
 
+/// The number of owners of an org (the last one may not be demoted or removed).
+pub fn owner_count(conn: &Connection, org_id: i64) -> rusqlite::Result<i64> {
+    conn.query_row(
+        "SELECT count(*) FROM users WHERE org_id = ?1 AND role = 'owner'",
+        [org_id],
+        |r| r.get(0),
+    )
+}
+
+/// Changes a user's role; it applies from their next request (sessions and tokens read the
+/// role each time).
+pub fn set_role(conn: &Connection, org_id: i64, id: i64, role: UserRole) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE users SET role = ?3, updated_at = ?4 WHERE id = ?1 AND org_id = ?2",
+        (id, org_id, role.as_str(), super::now()),
+    )?;
+    Ok(())
+}
+
+/// What removing a user took with it.
+#[derive(Debug, Clone, Copy, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Removed {
+    pub sessions: usize,
+    pub tokens: usize,
+}
+
+/// Removes a user of the org, signing them out everywhere and revoking their API tokens at
+/// once. What they did stays in the audit log (its rows keep their email).
+pub fn delete(conn: &Connection, org_id: i64, id: i64) -> rusqlite::Result<Removed> {
+    let sessions = conn.execute("DELETE FROM sessions WHERE user_id = ?1", [id])?;
+    let tokens = conn.execute(
+        "DELETE FROM api_tokens WHERE user_id = ?1 AND org_id = ?2",
+        [id, org_id],
+    )?;
+    conn.execute(
+        "DELETE FROM users WHERE id = ?1 AND org_id = ?2",
+        [id, org_id],
+    )?;
+    Ok(Removed { sessions, tokens })
+}
+
 pub fn touch_login(conn: &Connection, user_id: i64) -> rusqlite::Result<()> {
     conn.execute(
         "UPDATE users SET last_login_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?1",

@@ -77,17 +77,17 @@ pub(crate) async fn start_browser() -> Option<(Driver, Client)> {
     panic!("could not start a WebDriver session: {last_err:?}");
 }
 
+/// The text of `css` once it has some. The element is found again on each try, so a list
+/// the page redraws meanwhile does not leave the test holding a stale element.
 pub(crate) async fn wait_visible_text(c: &Client, css: &str) -> String {
-    let el = c
-        .wait()
-        .at_most(Duration::from_secs(10))
-        .for_element(Locator::Css(css))
-        .await
-        .unwrap();
+    wait_for(c, css).await;
     for _ in 0..100 {
-        let text = el.text().await.unwrap();
-        if !text.trim().is_empty() {
-            return text;
+        if let Ok(el) = c.find(Locator::Css(css)).await {
+            if let Ok(text) = el.text().await {
+                if !text.trim().is_empty() {
+                    return text;
+                }
+            }
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -177,6 +177,47 @@ async fn signing_in_with_a_wrong_then_the_right_password_shows_the_org() {
         .await
         .unwrap();
     c.close().await.unwrap();
+}
+
+/// Clicks `css` once it is there, finding it again if the page redrew it meanwhile.
+pub(crate) async fn click(c: &Client, css: &str) {
+    wait_for(c, css).await;
+    let mut last = None;
+    for _ in 0..50 {
+        match c.find(Locator::Css(css)).await {
+            Ok(el) => match el.click().await {
+                Ok(()) => return,
+                Err(e) => last = Some(e),
+            },
+            Err(e) => last = Some(e),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("click {css}: {last:?}");
+}
+
+pub(crate) async fn wait_for(c: &Client, css: &str) {
+    c.wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css} never appeared: {e}"));
+}
+
+pub(crate) async fn wait_gone(c: &Client, css: &str) {
+    for _ in 0..100 {
+        if c.find(Locator::Css(css)).await.is_err() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{css} is still there");
+}
+
+pub(crate) async fn type_into(c: &Client, css: &str, text: &str) {
+    let field = c.find(Locator::Css(css)).await.unwrap();
+    field.clear().await.unwrap();
+    field.send_keys(text).await.unwrap();
 }
 
 pub(crate) async fn sign_in(c: &Client, app: &crate::helpers::TestApp) {
@@ -328,4 +369,92 @@ async fn calls_voicemail_and_leads_show_activity_and_render_caller_text_as_text(
         .unwrap();
     assert_eq!(app.count("SELECT count(*) FROM org_feature_overrides WHERE flag_key = 'missed_call_textback' AND enabled = 0"), 1);
     c.close().await.unwrap();
+}
+
+/// Settings → Users: an owner adds a user (the one-time password signs them in), changes
+/// their role, and removes them; their open session is refused at once.
+#[tokio::test]
+async fn an_owner_adds_changes_and_removes_a_user_whose_session_then_ends() {
+    let app = spawn_app().await;
+    let Some((_driver, c)) = start_browser().await else {
+        return;
+    };
+    sign_in(&c, &app).await;
+    c.goto(&app.url("/#settings")).await.unwrap();
+    wait_for(&c, "#new-user-email").await;
+    type_into(&c, "#new-user-email", "Front.Desk@Example.com").await;
+    click(&c, "#user-form button[type='submit']").await;
+    let password = wait_visible_text(&c, "#user-password").await;
+    wait_for(&c, "tr[data-email='front.desk@example.com'] select").await;
+    let select = c
+        .find(Locator::Css(
+            "tr[data-email='front.desk@example.com'] select",
+        ))
+        .await
+        .unwrap();
+    let role = select.prop("value").await.unwrap();
+    assert_eq!(
+        role.as_deref(),
+        Some("viewer"),
+        "added with the default role"
+    );
+
+    // The new user signs in with the password shown once.
+    let theirs = crate::helpers::client();
+    app.login(&theirs, "front.desk@example.com", &password)
+        .await;
+    assert_eq!(
+        theirs
+            .get(app.url("/api/me"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+
+    // Made an admin from the role menu.
+    let select = c
+        .find(Locator::Css(
+            "tr[data-email='front.desk@example.com'] select",
+        ))
+        .await
+        .unwrap();
+    select.select_by_value("admin").await.unwrap();
+    for _ in 0..100 {
+        if app.count(
+            "SELECT count(*) FROM users WHERE email = 'front.desk@example.com' AND role = 'admin'",
+        ) == 1
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let me: serde_json::Value = theirs
+        .get(app.url("/api/me"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["user"]["role"], "admin");
+
+    // The owner's own row offers neither a role menu nor removal.
+    let own = wait_visible_text(&c, &format!("tr[data-email='{}']", app.owner_email)).await;
+    assert!(own.contains("you"), "{own}");
+
+    // Removed after the confirmation: gone from the list, and their session ends now.
+    click(&c, "tr[data-email='front.desk@example.com'] button").await;
+    c.accept_alert().await.unwrap();
+    wait_gone(&c, "tr[data-email='front.desk@example.com']").await;
+    assert_eq!(
+        theirs
+            .get(app.url("/api/me"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
 }

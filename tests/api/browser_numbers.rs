@@ -3,45 +3,12 @@
 //! release with the agents to unlink listed, add an agent, a settings error in words, and
 //! SMS sign-ups approved (with their number bought) or rejected.
 
-use crate::browser::{sign_in, start_browser, wait_visible_text};
+use crate::browser::{
+    click, sign_in, start_browser, type_into, wait_for, wait_gone, wait_visible_text,
+};
 use crate::helpers::spawn_app;
-use fantoccini::{Client, Locator};
+use fantoccini::Locator;
 use std::time::Duration;
-
-async fn click(c: &Client, css: &str) {
-    c.wait()
-        .at_most(Duration::from_secs(10))
-        .for_element(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("{css}: {e}"))
-        .click()
-        .await
-        .unwrap_or_else(|e| panic!("click {css}: {e}"));
-}
-
-async fn wait_for(c: &Client, css: &str) {
-    c.wait()
-        .at_most(Duration::from_secs(10))
-        .for_element(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("{css} never appeared: {e}"));
-}
-
-async fn wait_gone(c: &Client, css: &str) {
-    for _ in 0..100 {
-        if c.find(Locator::Css(css)).await.is_err() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("{css} is still there");
-}
-
-async fn type_into(c: &Client, css: &str, text: &str) {
-    let field = c.find(Locator::Css(css)).await.unwrap();
-    field.clear().await.unwrap();
-    field.send_keys(text).await.unwrap();
-}
 
 #[tokio::test]
 async fn an_owner_imports_buys_and_releases_numbers_and_adds_an_agent_from_the_dashboard() {

@@ -231,3 +231,224 @@ async fn an_admin_creates_users_with_a_generated_password_that_works() {
         "{err}"
     );
 }
+
+/// The id of the org's user with this email.
+fn user_id(app: &crate::helpers::TestApp, email: &str) -> i64 {
+    app.db()
+        .conn()
+        .unwrap()
+        .query_row("SELECT id FROM users WHERE email = ?1", [email], |r| {
+            r.get(0)
+        })
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_removed_user_is_signed_out_and_their_tokens_stop_at_once() {
+    let app = spawn_app().await;
+    let (owner, csrf) = app.owner().await;
+    let (leaver, leaver_csrf) = app
+        .user_client("Demo Plumbing", "leaver@example.com", UserRole::Admin)
+        .await;
+    let token = create_token(&app, &leaver, &leaver_csrf, "their-script").await;
+    let token = token["token"].as_str().unwrap().to_string();
+    let id = user_id(&app, "leaver@example.com");
+
+    let resp = owner
+        .delete(app.url(&format!("/api/users/{id}")))
+        .header("x-csrf-token", &csrf)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["user"]["email"], "leaver@example.com");
+    assert_eq!(body["revoked"], json!({ "sessions": 1, "tokens": 1 }));
+
+    let session = leaver.get(app.url("/api/me")).send().await.unwrap();
+    assert_eq!(session.status(), 401, "the open session ends at once");
+    let bearer = client()
+        .get(app.url("/api/me"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bearer.status(), 401, "their token stops at once");
+    let login = client()
+        .post(app.url("/api/auth/login"))
+        .json(&json!({ "email": "leaver@example.com", "password": "pw-leaver-example.com-long-enough" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), 401);
+    let audited = app.count(&format!(
+        "SELECT count(*) FROM audit_log WHERE action = 'user.delete'
+         AND json_extract(detail, '$.email') = 'leaver@example.com' AND actor = '{}'",
+        app.owner_email
+    ));
+    assert_eq!(
+        audited, 1,
+        "the removal is audited with who was removed and by whom"
+    );
+    let again = owner
+        .delete(app.url(&format!("/api/users/{id}")))
+        .header("x-csrf-token", &csrf)
+        .send()
+        .await
+        .unwrap();
+    expect_error(again, 404, "not_found").await;
+}
+
+#[tokio::test]
+async fn roles_change_at_the_next_request_and_owners_are_kept_by_owners() {
+    let app = spawn_app().await;
+    let (owner, csrf) = app.owner().await;
+    let (admin, admin_csrf) = app
+        .user_client("Demo Plumbing", "admin@example.com", UserRole::Admin)
+        .await;
+    let (viewer, _) = app
+        .user_client("Demo Plumbing", "viewer@example.com", UserRole::Viewer)
+        .await;
+    let (viewer_id, admin_id) = (
+        user_id(&app, "viewer@example.com"),
+        user_id(&app, "admin@example.com"),
+    );
+    let owner_id = user_id(&app, &app.owner_email);
+    let patch = |c: &reqwest::Client, csrf: &str, id: i64, role: &str| {
+        c.patch(app.url(&format!("/api/users/{id}")))
+            .header("x-csrf-token", csrf)
+            .json(&json!({ "role": role }))
+            .send()
+    };
+
+    // An admin promotes the viewer to admin: it can write from its very next request.
+    let resp = patch(&admin, &admin_csrf, viewer_id, "admin")
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["user"]["role"], "admin");
+    let me: Value = viewer
+        .get(app.url("/api/me"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["user"]["role"], "admin");
+
+    // Only an owner makes, demotes or removes an owner.
+    expect_error(
+        patch(&admin, &admin_csrf, viewer_id, "owner")
+            .await
+            .unwrap(),
+        403,
+        "owner_required",
+    )
+    .await;
+    expect_error(
+        patch(&admin, &admin_csrf, owner_id, "viewer")
+            .await
+            .unwrap(),
+        403,
+        "owner_required",
+    )
+    .await;
+    let remove_owner = admin
+        .delete(app.url(&format!("/api/users/{owner_id}")))
+        .header("x-csrf-token", &admin_csrf)
+        .send()
+        .await
+        .unwrap();
+    expect_error(remove_owner, 403, "owner_required").await;
+
+    // The last owner stays an owner; with a second owner, the first may step down.
+    expect_error(
+        patch(&owner, &csrf, owner_id, "admin").await.unwrap(),
+        409,
+        "last_owner",
+    )
+    .await;
+    assert_eq!(
+        patch(&owner, &csrf, admin_id, "owner")
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(
+        patch(&owner, &csrf, owner_id, "admin")
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM users WHERE role = 'owner'"),
+        1
+    );
+    let audited = app.count("SELECT count(*) FROM audit_log WHERE action = 'user.role'");
+    assert_eq!(audited, 3);
+
+    // Nobody removes themselves; a bad role names the choices; another org's user is 404.
+    let me_gone = admin
+        .delete(app.url(&format!("/api/users/{admin_id}")))
+        .header("x-csrf-token", &admin_csrf)
+        .send()
+        .await
+        .unwrap();
+    expect_error(me_gone, 409, "cannot_remove_self").await;
+    let bad = patch(&admin, &admin_csrf, viewer_id, "superuser")
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400);
+    app.add_user("Other Co", "other@example.com", UserRole::Viewer);
+    let other = user_id(&app, "other@example.com");
+    expect_error(
+        patch(&admin, &admin_csrf, other, "admin").await.unwrap(),
+        404,
+        "not_found",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_viewer_sees_only_their_own_tokens_and_cannot_manage_users() {
+    let app = spawn_app().await;
+    let (owner, csrf) = app.owner().await;
+    create_token(&app, &owner, &csrf, "owner-secret-sync").await;
+    let (viewer, viewer_csrf) = app
+        .user_client("Demo Plumbing", "viewer@example.com", UserRole::Viewer)
+        .await;
+    let list: Value = viewer
+        .get(app.url("/api/tokens"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        list["tokens"],
+        json!([]),
+        "a viewer does not see the owner's tokens"
+    );
+    let owners: Value = owner
+        .get(app.url("/api/tokens"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(owners["tokens"].as_array().unwrap().len(), 1);
+    let owner_id = user_id(&app, &app.owner_email);
+    let resp = viewer
+        .delete(app.url(&format!("/api/users/{owner_id}")))
+        .header("x-csrf-token", &viewer_csrf)
+        .send()
+        .await
+        .unwrap();
+    expect_error(resp, 403, "read_only").await;
+}

@@ -27,6 +27,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/tokens/{id}", web::delete().to(tokens::revoke))
         .route("/users", web::get().to(users::list))
         .route("/users", web::post().to(users::create))
+        .route("/users/{id}", web::patch().to(users::change))
+        .route("/users/{id}", web::delete().to(users::remove))
         .route("/org", web::get().to(org::get))
         .route("/org", web::patch().to(org::patch))
         .route("/numbers", web::get().to(read::numbers))

@@ -52,11 +52,14 @@ pub async fn create(
     })))
 }
 
+/// Owners and admins see every token of the org (to revoke a leaked one); a viewer sees
+/// only their own.
 pub async fn list(state: web::Data<AppState>, auth: Auth) -> Result<HttpResponse, ApiError> {
     let org_id = auth.org_id();
+    let only = (!auth.principal.role.can_write()).then_some(auth.principal.user_id);
     let rows = state
         .db
-        .query(move |c| tokens::list_for_org(c, org_id))
+        .query(move |c| tokens::list_for_org(c, org_id, only))
         .await?;
     Ok(HttpResponse::Ok().json(json!({ "tokens": rows })))
 }

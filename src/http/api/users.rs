@@ -1,5 +1,7 @@
-//! Users of the caller's org: `GET /api/users`, `POST /api/users` (owners and admins;
-//! only an owner may create another owner). The CLI `switchboard user add` does the same.
+//! Users of the caller's org: `GET /api/users`, and for owners and admins `POST /api/users`,
+//! `PATCH /api/users/{id}` (the role) and `DELETE /api/users/{id}`. Only an owner creates,
+//! changes or removes an owner, and the org always keeps one. The CLI `switchboard user add`
+//! creates users too.
 
 use crate::crypto;
 use crate::db::{audit, users};
@@ -90,4 +92,101 @@ pub async fn create(
         );
     }
     Ok(HttpResponse::Created().json(body))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChangeUser {
+    role: UserRole,
+}
+
+/// The rules for changing or removing another user, in one place: owners and admins
+/// manage users, but only an owner touches an owner (granting, removing or demoting),
+/// nobody removes themselves, and the org always keeps an owner.
+fn may_manage(
+    auth: &Auth,
+    target: &users::User,
+    new_role: Option<UserRole>,
+    owners: i64,
+) -> Result<(), ApiError> {
+    if new_role.is_none() && target.id == auth.principal.user_id {
+        return Err(ApiError::conflict(
+            "cannot_remove_self",
+            "you cannot remove your own user",
+            "Ask another owner or admin to remove it.",
+        ));
+    }
+    let touches_owner = target.role == UserRole::Owner || new_role == Some(UserRole::Owner);
+    if touches_owner && auth.principal.role != UserRole::Owner {
+        return Err(ApiError::forbidden(
+            "owner_required",
+            "Only an owner can make, change or remove an owner.",
+            "Ask an owner of your organization.",
+        ));
+    }
+    let demoted = new_role.is_none_or(|r| r != UserRole::Owner);
+    if target.role == UserRole::Owner && demoted && owners <= 1 {
+        return Err(ApiError::conflict(
+            "last_owner",
+            format!("{} is the organization's only owner", target.email),
+            "Make another user an owner first.",
+        ));
+    }
+    Ok(())
+}
+
+/// `PATCH /api/users/{id}`: changes the role. It applies from the user's next request.
+pub async fn change(
+    state: web::Data<AppState>,
+    Writer(auth): Writer,
+    path: web::Path<i64>,
+    body: web::Json<ChangeUser>,
+) -> Result<HttpResponse, ApiError> {
+    let (id, role) = (path.into_inner(), body.into_inner().role);
+    let user = state
+        .db
+        .run(move |c| -> Result<_, ApiError> {
+            let tx = c.transaction()?;
+            let org_id = auth.org_id();
+            let target = users::get(&tx, org_id, id)?
+                .ok_or_else(|| ApiError::not_found(format!("user {id}")))?;
+            may_manage(&auth, &target, Some(role), users::owner_count(&tx, org_id)?)?;
+            if target.role != role {
+                users::set_role(&tx, org_id, id, role)?;
+                let detail = json!({ "email": target.email, "from": target.role, "to": role });
+                audit::record(&tx, auth.audit("user.role", format!("user:{id}"), detail))?;
+            }
+            let user = users::get(&tx, org_id, id)?
+                .ok_or_else(|| ApiError::Internal("changed user vanished".into()))?;
+            tx.commit()?;
+            Ok(user)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(json!({ "user": user })))
+}
+
+/// `DELETE /api/users/{id}`: removes the user; their sessions and API tokens stop working
+/// at once.
+pub async fn remove(
+    state: web::Data<AppState>,
+    Writer(auth): Writer,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    let id = path.into_inner();
+    let (user, removed) = state
+        .db
+        .run(move |c| -> Result<_, ApiError> {
+            let tx = c.transaction()?;
+            let org_id = auth.org_id();
+            let target = users::get(&tx, org_id, id)?
+                .ok_or_else(|| ApiError::not_found(format!("user {id}")))?;
+            may_manage(&auth, &target, None, users::owner_count(&tx, org_id)?)?;
+            let removed = users::delete(&tx, org_id, id)?;
+            let detail = json!({ "email": target.email, "role": target.role, "sessions": removed.sessions, "tokens": removed.tokens });
+            audit::record(&tx, auth.audit("user.delete", format!("user:{id}"), detail))?;
+            tx.commit()?;
+            Ok((target, removed))
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(json!({ "user": user, "revoked": removed })))
 }
