@@ -5,6 +5,7 @@ import { api, ApiError, setCsrfToken } from './api.js';
 import { $, show, showError, cell, formatTime } from './ui.js';
 import { loadNumbers, loadAgents, loadOrg, initNumbers } from './numbers.js';
 import { loadUsers, initUsers } from './users.js';
+import { loadLeads, initLeads } from './leads.js';
 
 function formatDuration(seconds) {
   const d = Math.floor(seconds / 86400);
@@ -87,7 +88,7 @@ const pages = {
   overview: loadOverview,
   calls: loadCalls,
   voicemail: loadVoicemail,
-  leads: loadLeads,
+  leads: () => loadLeads(me),
   numbers: () => loadNumbers(me),
   agents: () => loadAgents(me),
   features: loadFeatures,
@@ -242,21 +243,6 @@ async function loadVoicemail() {
   show($('voicemail-empty'), voicemails.length === 0);
 }
 
-async function loadLeads() {
-  const { leads } = await api('GET', '/api/leads?limit=100');
-  const body = $('leads-table').querySelector('tbody');
-  body.replaceChildren();
-  for (const l of leads) {
-    const tr = document.createElement('tr');
-    tr.append(
-      cell(l.customerNumber), cell(l.source === 'vapi' ? 'AI agent' : 'Text'),
-      cell(l.lastMessage || l.summary), cell(String(l.messageCount)), cell(l.status), cell(formatTime(l.createdAt)),
-    );
-    body.append(tr);
-  }
-  show($('leads-empty'), leads.length === 0);
-  show($('leads-table'), leads.length > 0);
-}
 
 function route() {
   if (!me) return;
@@ -373,6 +359,7 @@ async function start() {
   });
   initNumbers(handleAppError);
   initUsers();
+  initLeads();
   window.addEventListener('hashchange', route);
   await loadBanners();
   try {

@@ -111,6 +111,29 @@ pub fn get(conn: &Connection, org_id: i64, id: i64) -> rusqlite::Result<Option<L
     .optional()
 }
 
+/// The conversation moved on (a message in or out).
+pub fn touch(conn: &Connection, id: i64) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE leads SET last_message_at = ?2 WHERE id = ?1",
+        (id, super::now()),
+    )?;
+    Ok(())
+}
+
+/// Whom a reply to this lead goes to, and from which of the org's numbers.
+pub fn reply_route(
+    conn: &Connection,
+    org_id: i64,
+    id: i64,
+) -> rusqlite::Result<Option<(String, Option<i64>)>> {
+    conn.query_row(
+        "SELECT customer_number, phone_number_id FROM leads WHERE id = ?1 AND org_id = ?2",
+        [id, org_id],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
+    .optional()
+}
+
 pub fn set_status(conn: &Connection, org_id: i64, id: i64, status: &str) -> rusqlite::Result<bool> {
     Ok(conn.execute(
         "UPDATE leads SET status = ?3, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?1 AND org_id = ?2",

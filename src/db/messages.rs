@@ -195,6 +195,15 @@ pub fn list(
     rows.collect()
 }
 
+pub fn get(conn: &Connection, org_id: i64, id: i64) -> rusqlite::Result<Option<Message>> {
+    conn.query_row(
+        &format!("SELECT {COLUMNS} FROM messages WHERE id = ?1 AND org_id = ?2"),
+        [id, org_id],
+        from_row,
+    )
+    .optional()
+}
+
 pub fn for_call(conn: &Connection, call_id: i64) -> rusqlite::Result<Vec<Message>> {
     let mut stmt = conn.prepare(&format!(
         "SELECT {COLUMNS} FROM messages WHERE call_id = ?1 ORDER BY id"

@@ -458,3 +458,74 @@ async fn an_owner_adds_changes_and_removes_a_user_whose_session_then_ends() {
         401
     );
 }
+
+/// Leads: the owner opens a customer's conversation, replies by text from the business
+/// number (sent through the sandbox and shown in the conversation), and marks it handled.
+#[tokio::test]
+async fn an_owner_answers_a_lead_by_text_and_marks_it_handled() {
+    use crate::helpers::{CALLER, MAIN_LINE};
+    let app = spawn_app().await;
+    app.twilio()
+        .twiml(
+            "/twilio/sms",
+            &[
+                ("MessageSid", "SM8801"),
+                ("From", CALLER),
+                ("To", MAIN_LINE),
+                ("Body", "Can you fix a <b>leak</b> today?"),
+            ],
+        )
+        .await;
+    let Some((_driver, c)) = start_browser().await else {
+        return;
+    };
+    sign_in(&c, &app).await;
+    c.goto(&app.url("/#leads")).await.unwrap();
+    click(&c, "#leads-table tbody tr button").await;
+    let convo = wait_visible_text(&c, "#lead-messages").await;
+    assert!(
+        convo.contains("Can you fix a <b>leak</b> today?"),
+        "shown as text: {convo}"
+    );
+    let title = wait_visible_text(&c, "#lead-title").await;
+    assert!(title.contains(MAIN_LINE), "{title}");
+
+    type_into(&c, "#lead-reply", "Yes, we can be there at 3pm.").await;
+    click(&c, "#lead-reply-send").await;
+    for _ in 0..100 {
+        if wait_visible_text(&c, "#lead-messages")
+            .await
+            .contains("Yes, we can be there at 3pm.")
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(wait_visible_text(&c, "#lead-messages")
+        .await
+        .contains("Yes, we can be there at 3pm."));
+    let sent: Vec<String> = app
+        .sandbox()
+        .sent_messages()
+        .into_iter()
+        .filter(|m| m.to == CALLER && m.from == MAIN_LINE)
+        .map(|m| m.body)
+        .collect();
+    assert!(
+        sent.contains(&"Yes, we can be there at 3pm.".to_string()),
+        "{sent:?}"
+    );
+
+    click(&c, "#lead-status").await;
+    app.wait_count("SELECT count(*) FROM leads WHERE status = 'handled'", 1)
+        .await;
+    for _ in 0..100 {
+        if wait_visible_text(&c, "#lead-status").await == "Reopen" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(wait_visible_text(&c, "#lead-status").await, "Reopen");
+    let row = wait_visible_text(&c, "#leads-table tbody tr").await;
+    assert!(row.contains("Handled"), "{row}");
+}

@@ -502,3 +502,141 @@ async fn with_managed_telephony_off_an_approval_buys_nothing_and_says_so() {
         .unwrap();
     expect_error(retry, 403, "feature_disabled").await;
 }
+
+/// The id of the one lead of `customer`.
+fn lead_of(app: &crate::helpers::TestApp, customer: &str) -> i64 {
+    app.db()
+        .conn()
+        .unwrap()
+        .query_row(
+            "SELECT id FROM leads WHERE customer_number = ?1",
+            [customer],
+            |r| r.get(0),
+        )
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_owner_replies_to_a_lead_from_the_business_number_and_it_is_recorded() {
+    let app = spawn_app().await;
+    text(&app, "SM9001", CALLER, MAIN_LINE, "Do you fix boilers?").await;
+    let lead = lead_of(&app, CALLER);
+    let (c, csrf) = app.owner().await;
+    let reply = |body: &str| {
+        c.post(app.url(&format!("/api/leads/{lead}/messages")))
+            .header("x-csrf-token", &csrf)
+            .json(&serde_json::json!({ "body": body }))
+            .send()
+    };
+
+    let resp = reply("  Yes! We can come by tomorrow at 9.  ")
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 201);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(
+        body["message"]["body"],
+        "Yes! We can come by tomorrow at 9."
+    );
+    assert_eq!(
+        body["message"]["fromNumber"], MAIN_LINE,
+        "sent from the number the customer wrote to"
+    );
+    assert_eq!(body["message"]["kind"], "reply");
+    assert!(body["message"]["sid"].as_str().unwrap().starts_with("SM"));
+    assert!(sent_to(&app, CALLER).contains(&"Yes! We can come by tomorrow at 9.".to_string()));
+
+    // The conversation holds both sides, newest first; the reply is audited.
+    let convo: Value = c
+        .get(app.url(&format!("/api/messages?leadId={lead}")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let bodies: Vec<&str> = convo["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["body"].as_str().unwrap())
+        .collect();
+    assert_eq!(bodies[0], "Yes! We can come by tomorrow at 9.");
+    assert!(bodies.contains(&"Do you fix boilers?"), "{bodies:?}");
+    assert_eq!(
+        app.count("SELECT count(*) FROM audit_log WHERE action = 'lead.reply'"),
+        1
+    );
+
+    // Empty or too long is a 400 that says the limit; another org's lead is 404.
+    let empty = reply("   ").await.unwrap();
+    assert!(expect_error(empty, 400, "invalid_body").await["message"]
+        .as_str()
+        .unwrap()
+        .contains("1600"));
+    expect_error(reply(&"x".repeat(1601)).await.unwrap(), 400, "invalid_body").await;
+    let (viewer, viewer_csrf) = app
+        .user_client(
+            "Demo Plumbing",
+            "viewer@example.com",
+            switchboard::domain::UserRole::Viewer,
+        )
+        .await;
+    let ro = viewer
+        .post(app.url(&format!("/api/leads/{lead}/messages")))
+        .header("x-csrf-token", &viewer_csrf)
+        .json(&serde_json::json!({ "body": "hi" }))
+        .send()
+        .await
+        .unwrap();
+    expect_error(ro, 403, "read_only").await;
+    let (other, other_csrf) = app
+        .user_client(
+            "Other Co",
+            "other@example.com",
+            switchboard::domain::UserRole::Owner,
+        )
+        .await;
+    let foreign = other
+        .post(app.url(&format!("/api/leads/{lead}/messages")))
+        .header("x-csrf-token", &other_csrf)
+        .json(&serde_json::json!({ "body": "hi" }))
+        .send()
+        .await
+        .unwrap();
+    expect_error(foreign, 404, "not_found").await;
+}
+
+#[tokio::test]
+async fn a_reply_to_an_opted_out_or_refused_customer_is_stored_blocked_and_says_why() {
+    let app = spawn_app().await;
+    text(&app, "SM9101", CALLER, MAIN_LINE, "Quote please").await;
+    text(&app, "SM9102", CALLER, MAIN_LINE, "STOP").await;
+    let opted_out = lead_of(&app, CALLER);
+    // The sandbox refuses this customer like an unregistered 10DLC sender (30034).
+    text(&app, "SM9103", "+15005550034", MAIN_LINE, "Quote please").await;
+    let refused = lead_of(&app, "+15005550034");
+    let (c, csrf) = app.owner().await;
+    let reply = |lead: i64| {
+        c.post(app.url(&format!("/api/leads/{lead}/messages")))
+            .header("x-csrf-token", &csrf)
+            .json(&serde_json::json!({ "body": "We can help" }))
+            .send()
+    };
+    let before = app.sandbox().sent_messages().len();
+    let err = expect_error(reply(opted_out).await.unwrap(), 409, "opted_out").await;
+    assert!(err["hint"].as_str().unwrap().contains("START"), "{err}");
+    let err = expect_error(reply(refused).await.unwrap(), 502, "provider_error").await;
+    assert_eq!(err["providerCode"], 30034);
+    assert!(err["message"].as_str().unwrap().contains("10DLC"), "{err}");
+    assert_eq!(
+        app.sandbox().sent_messages().len(),
+        before,
+        "nothing went out"
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM messages WHERE kind = 'reply' AND body = 'We can help' AND status = 'blocked'"),
+        2,
+        "both attempts are recorded with their reason"
+    );
+}

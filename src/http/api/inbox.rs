@@ -1,11 +1,15 @@
-//! The owner's inbox: voicemails, messages and leads (SPEC §1 read API), and marking them
-//! handled.
+//! The owner's inbox: voicemails, messages and leads (SPEC §1 read API), marking them
+//! handled, and replying to a lead by SMS.
 
 use super::{page_limit, Paging};
-use crate::db::{audit, leads, messages, voicemails};
+use crate::db::{audit, leads, messages, numbers, voicemails};
+use crate::domain::phone::redact;
+use crate::domain::state::MessageKind;
 use crate::error::ApiError;
+use crate::frontdesk::messaging::{self, Outbound, Sent};
 use crate::http::auth::{Auth, Writer};
 use crate::http::AppState;
+use crate::providers::{ProviderError, ProviderErrorKind};
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 use serde_json::json;
@@ -153,6 +157,21 @@ pub async fn leads(
     Ok(HttpResponse::Ok().json(json!({ "leads": rows })))
 }
 
+/// `GET /api/leads/{id}`: one lead (its messages are `GET /api/messages?leadId=`).
+pub async fn lead(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    let (org, id) = (auth.org_id(), path.into_inner());
+    let lead = state
+        .db
+        .query(move |c| leads::get(c, org, id))
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("lead {id}")))?;
+    Ok(HttpResponse::Ok().json(json!({ "lead": lead })))
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LeadBody {
@@ -195,4 +214,109 @@ pub async fn update_lead(
         .await?
         .ok_or_else(|| ApiError::not_found(format!("lead {id}")))?;
     Ok(HttpResponse::Ok().json(json!({ "lead": lead })))
+}
+
+/// Twilio's limit on a message body (it splits longer texts into segments up to this).
+const MAX_REPLY_CHARS: usize = 1600;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReplyBody {
+    body: String,
+}
+
+/// `POST /api/leads/{id}/messages`: the owner answers a lead by SMS from the business
+/// number the customer wrote to. The text is recorded like every message, with its
+/// status; an opted-out customer is not texted.
+pub async fn reply(
+    state: web::Data<AppState>,
+    Writer(auth): Writer,
+    path: web::Path<i64>,
+    body: web::Json<ReplyBody>,
+) -> Result<HttpResponse, ApiError> {
+    let id = path.into_inner();
+    let text = body.into_inner().body.trim().to_string();
+    if text.is_empty() || text.chars().count() > MAX_REPLY_CHARS {
+        return Err(ApiError::bad_request_hint(
+            "invalid_body",
+            format!("the reply must be 1 to {MAX_REPLY_CHARS} characters"),
+            "Write a shorter text, or call the customer.",
+        ));
+    }
+    let org_id = auth.org_id();
+    let (customer, number) = state
+        .db
+        .query(move |c| {
+            let Some((customer, number_id)) = leads::reply_route(c, org_id, id)? else {
+                return Ok((None, None));
+            };
+            let number = match number_id {
+                Some(n) => numbers::resolve_id(c, n)?,
+                None => None,
+            };
+            Ok((Some(customer), number))
+        })
+        .await?;
+    let customer = customer.ok_or_else(|| ApiError::not_found(format!("lead {id}")))?;
+    let number = number.ok_or_else(|| {
+        ApiError::conflict(
+            "number_released",
+            "the number this customer wrote to is no longer active",
+            "Call the customer, or text them from your phone.",
+        )
+    })?;
+    let out = Outbound::from_number(&number, customer.clone(), text.clone(), MessageKind::Reply)
+        .lead(Some(id));
+    let message_id = match messaging::send(&state.desk, out).await? {
+        Sent::Sent { message_id, .. } | Sent::Blocked { message_id, .. } => message_id,
+        Sent::Duplicate => {
+            return Err(ApiError::Internal(
+                "a new reply was taken for a duplicate".into(),
+            ))
+        }
+    };
+    let message = state
+        .db
+        .run(move |c| -> Result<_, ApiError> {
+            let tx = c.transaction()?;
+            let detail = json!({ "message": message_id, "chars": text.chars().count() });
+            audit::record(&tx, auth.audit("lead.reply", format!("lead:{id}"), detail))?;
+            leads::touch(&tx, id)?;
+            let message = messages::get(&tx, org_id, message_id)?
+                .ok_or_else(|| ApiError::Internal("the stored reply vanished".into()))?;
+            tx.commit()?;
+            Ok(message)
+        })
+        .await?;
+    match message.blocked_reason.as_deref() {
+        None => Ok(HttpResponse::Created().json(json!({ "message": message }))),
+        Some("opted_out") => Err(ApiError::conflict(
+            "opted_out",
+            format!(
+                "{} texted STOP to this number, so they are not texted",
+                redact(&customer)
+            ),
+            "They can text START to get texts again; call them instead.",
+        )),
+        Some("no_credentials") => Err(ApiError::conflict(
+            "no_credentials",
+            "no Twilio credentials are configured for this number",
+            "Set SWITCHBOARD_TWILIO_ACCOUNT_SID and SWITCHBOARD_TWILIO_AUTH_TOKEN, then try again.",
+        )),
+        Some(reason) => {
+            let kind = if reason == "provider_refused" {
+                ProviderErrorKind::Rejected
+            } else {
+                ProviderErrorKind::Unavailable
+            };
+            let code = message.error_code.as_deref().and_then(|c| c.parse().ok());
+            let said = message
+                .error_message
+                .as_deref()
+                .unwrap_or("no reason given");
+            Err(ApiError::Provider(ProviderError::twilio(
+                kind, None, code, said,
+            )))
+        }
+    }
 }

@@ -54,7 +54,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         )
         .route("/messages", web::get().to(inbox::messages))
         .route("/leads", web::get().to(inbox::leads))
+        .route("/leads/{id}", web::get().to(inbox::lead))
         .route("/leads/{id}", web::patch().to(inbox::update_lead))
+        .route("/leads/{id}/messages", web::post().to(inbox::reply))
         .route("/feature-flags", web::get().to(flags::list))
         .route("/feature-flags/{key}", web::patch().to(flags::set_global))
         .route(

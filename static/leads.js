@@ -1,0 +1,117 @@
+// Leads: each customer who wrote (or left a message with the AI agent) opens as a
+// conversation — their texts and ours, oldest first — with a reply sent by SMS from the
+// business number they wrote to, and a button to mark it handled (or reopen it).
+
+import { api } from './api.js';
+import { $, show, showError, cell, el, button, formatTime } from './ui.js';
+
+const SOURCES = { sms: 'Text', vapi: 'AI agent', textback: 'Missed-call text' };
+const MAX_REPLY = 1600;
+
+let me = null;
+let openLead = null;
+
+export async function loadLeads(current) {
+  me = current;
+  const { leads } = await api('GET', '/api/leads?limit=100');
+  const body = $('leads-table').querySelector('tbody');
+  body.replaceChildren();
+  for (const l of leads) {
+    const tr = el('tr');
+    tr.dataset.lead = String(l.id);
+    const open = button('Open', () => openConversation(l.id).catch((e) => showError($('lead-error'), e)));
+    open.setAttribute('aria-label', `Open the conversation with ${l.customerNumber}`);
+    const actions = el('td');
+    actions.append(open);
+    tr.append(
+      cell(l.customerNumber), cell(SOURCES[l.source] || l.source),
+      cell(l.lastMessage || l.summary), cell(String(l.messageCount)),
+      cell(l.status === 'handled' ? 'Handled' : 'Open'), cell(formatTime(l.lastMessageAt || l.createdAt)), actions,
+    );
+    body.append(tr);
+  }
+  show($('leads-empty'), leads.length === 0);
+  show($('leads-table'), leads.length > 0);
+  if (openLead !== null) await openConversation(openLead);
+}
+
+function bubble(m) {
+  const li = el('li', null, `bubble ${m.direction === 'inbound' ? 'in' : 'out'}`);
+  li.append(el('p', m.body));
+  let meta = `${m.direction === 'inbound' ? 'Customer' : 'You'} · ${formatTime(m.createdAt)}`;
+  if (m.direction === 'outbound') {
+    meta += ` · ${m.status}`;
+    if (m.blockedReason === 'opted_out') meta += ' (they texted STOP)';
+    else if (m.errorMessage) meta += ` (${m.errorMessage})`;
+  }
+  li.append(el('p', meta, 'muted small'));
+  return li;
+}
+
+async function openConversation(id) {
+  const [{ lead }, { messages }] = await Promise.all([
+    api('GET', `/api/leads/${id}`),
+    api('GET', `/api/messages?leadId=${id}&limit=200`),
+  ]);
+  openLead = id;
+  $('lead-title').textContent = `${lead.customerNumber} → ${lead.businessNumber || 'a released number'}`;
+  $('lead-call').textContent = lead.callId ? 'This conversation started with a missed call.' : '';
+  const list = $('lead-messages');
+  list.replaceChildren(...messages.slice().reverse().map(bubble));
+  const writer = me.user.role !== 'viewer';
+  show($('lead-reply-form'), writer && lead.status === 'open');
+  const toggle = $('lead-status');
+  toggle.textContent = lead.status === 'open' ? 'Mark handled' : 'Reopen';
+  show(toggle, writer);
+  show($('lead-error'), false);
+  show($('lead-detail'), true);
+}
+
+async function onReply(event) {
+  event.preventDefault();
+  const errorEl = $('lead-error');
+  show(errorEl, false);
+  const text = $('lead-reply').value;
+  const submit = $('lead-reply-send');
+  submit.disabled = true;
+  try {
+    await api('POST', `/api/leads/${openLead}/messages`, { body: text });
+    $('lead-reply').value = '';
+    updateCount();
+    await loadLeads(me);
+  } catch (e) {
+    showError(errorEl, e);
+    // A blocked reply is stored with its reason: show it in the conversation too.
+    await openConversation(openLead).catch(() => {});
+    show(errorEl, true);
+  } finally {
+    submit.disabled = false;
+  }
+}
+
+async function onToggleStatus() {
+  const errorEl = $('lead-error');
+  show(errorEl, false);
+  const status = $('lead-status').textContent === 'Mark handled' ? 'handled' : 'open';
+  try {
+    await api('PATCH', `/api/leads/${openLead}`, { status });
+    await loadLeads(me);
+  } catch (e) {
+    showError(errorEl, e);
+  }
+}
+
+function updateCount() {
+  const n = $('lead-reply').value.length;
+  $('lead-reply-count').textContent = `${n} / ${MAX_REPLY}`;
+}
+
+export function initLeads() {
+  $('lead-reply-form').addEventListener('submit', onReply);
+  $('lead-reply').addEventListener('input', updateCount);
+  $('lead-status').addEventListener('click', onToggleStatus);
+  $('lead-close').addEventListener('click', () => {
+    openLead = null;
+    show($('lead-detail'), false);
+  });
+}
