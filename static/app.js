@@ -6,6 +6,7 @@ import { $, show, showError, cell, formatTime } from './ui.js';
 import { loadNumbers, loadAgents, loadOrg, initNumbers } from './numbers.js';
 import { loadUsers, initUsers } from './users.js';
 import { loadLeads, initLeads } from './leads.js';
+import { openCalls, initCalls } from './calls.js';
 
 function formatDuration(seconds) {
   const d = Math.floor(seconds / 86400);
@@ -86,7 +87,7 @@ async function enterApp() {
 
 const pages = {
   overview: loadOverview,
-  calls: loadCalls,
+  calls: openCalls,
   voicemail: loadVoicemail,
   leads: () => loadLeads(me),
   numbers: () => loadNumbers(me),
@@ -142,57 +143,6 @@ async function changeFeature(method, path, body) {
   } catch (e) {
     showError($('features-error'), e);
   }
-}
-
-const OUTCOMES = {
-  connected: 'Connected', voicemail: 'Voicemail', missed: 'Missed', abandoned: 'Abandoned',
-  rejected: 'Rejected', ai_handled: 'AI handled', failed: 'Failed',
-};
-
-async function loadCalls() {
-  show($('calls-loading'), true);
-  const params = new URLSearchParams({ limit: '100' });
-  const outcome = $('calls-outcome').value;
-  const caller = $('calls-caller').value.trim();
-  if (outcome) params.set('outcome', outcome);
-  if (caller) params.set('caller', caller);
-  const { calls } = await api('GET', `/api/calls?${params}`);
-  const body = $('calls-table').querySelector('tbody');
-  body.replaceChildren();
-  for (const c of calls) {
-    const tr = document.createElement('tr');
-    tr.className = 'clickable';
-    tr.dataset.callId = c.id;
-    tr.append(
-      cell(formatTime(c.startedAt)), cell(c.fromNumber), cell(c.toNumber),
-      cell(OUTCOMES[c.outcome] || (c.endedAt ? '—' : 'In progress')),
-      cell(c.durationSeconds == null ? '—' : `${c.durationSeconds} s`),
-      cell(c.menuChoices || '—'), cell(c.textbackState || '—'),
-    );
-    tr.addEventListener('click', () => showCall(c.id).catch(handleAppError));
-    body.append(tr);
-  }
-  show($('calls-loading'), false);
-  show($('calls-empty'), calls.length === 0);
-  show($('calls-table'), calls.length > 0);
-}
-
-async function showCall(id) {
-  const d = await api('GET', `/api/calls/${id}`);
-  const c = d.call;
-  $('call-detail-summary').textContent =
-    `${c.fromNumber || 'Unknown caller'} → ${c.toNumber || '?'} · ${OUTCOMES[c.outcome] || c.status}` +
-    (c.summary ? ` · ${c.summary}` : '');
-  $('call-detail-transcript').textContent = c.transcript || '';
-  show($('call-detail-transcript'), Boolean(c.transcript));
-  const list = $('call-events');
-  list.replaceChildren();
-  for (const e of d.events) {
-    const li = document.createElement('li');
-    li.textContent = `${formatTime(e.at)} — ${e.kind}` + (e.detail ? ` ${JSON.stringify(e.detail)}` : '');
-    list.append(li);
-  }
-  show($('call-detail'), true);
 }
 
 async function loadVoicemail() {
@@ -352,11 +302,7 @@ async function start() {
   $('login-form').addEventListener('submit', onLogin);
   $('logout').addEventListener('click', onLogout);
   $('token-form').addEventListener('submit', onCreateToken);
-  $('calls-filter').addEventListener('submit', (event) => {
-    event.preventDefault();
-    show($('call-detail'), false);
-    loadCalls().catch(handleAppError);
-  });
+  initCalls(handleAppError);
   initNumbers(handleAppError);
   initUsers();
   initLeads();

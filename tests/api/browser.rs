@@ -313,7 +313,10 @@ async fn calls_voicemail_and_leads_show_activity_and_render_caller_text_as_text(
     );
     row.click().await.unwrap();
     let timeline = wait_visible_text(&c, "#call-events").await;
-    assert!(timeline.contains("call.started"), "{timeline}");
+    assert!(
+        timeline.contains("Call came in; the menu answered"),
+        "{timeline}"
+    );
 
     c.goto(&app.url("/#voicemail")).await.unwrap();
     let transcript = wait_visible_text(&c, ".vm-transcript").await;
@@ -528,4 +531,82 @@ async fn an_owner_answers_a_lead_by_text_and_marks_it_handled() {
     assert_eq!(wait_visible_text(&c, "#lead-status").await, "Reopen");
     let row = wait_visible_text(&c, "#leads-table tbody tr").await;
     assert!(row.contains("Handled"), "{row}");
+}
+
+/// Calls: a new call appears without a reload; a row opens from the keyboard; the timeline
+/// says in words what the caller did, with the webhooks of the call beside it; the number
+/// and call id filters narrow the list.
+#[tokio::test]
+async fn new_calls_appear_live_and_the_timeline_reads_in_words_with_its_webhooks() {
+    use crate::helpers::{CALLER, MAIN_LINE};
+    use fantoccini::key::Key;
+    let app = spawn_app().await;
+    let tw = app.twilio();
+    tw.call("CA8101", CALLER, MAIN_LINE).await;
+    let Some((_driver, c)) = start_browser().await else {
+        return;
+    };
+    sign_in(&c, &app).await;
+    c.goto(&app.url("/#calls")).await.unwrap();
+    wait_for(&c, "tr[data-call-id]").await;
+
+    // A second caller rings and presses 1 while the page is open.
+    tw.call("CA8102", "+14155550177", MAIN_LINE).await;
+    tw.press("CA8102", 1, "1").await;
+    let mut table = String::new();
+    for _ in 0..150 {
+        table = wait_visible_text(&c, "#calls-table").await;
+        if table.contains("+14155550177") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        table.contains("+14155550177"),
+        "the new call appeared without a reload: {table}"
+    );
+
+    // Keyboard: focus the newest row and press Enter (once the webhooks' ledger rows,
+    // written in the background, are in).
+    app.state.ledger.flush().await;
+    let first = c
+        .find(Locator::Css("#calls-table tbody tr:first-child"))
+        .await
+        .unwrap();
+    first.send_keys(&Key::Enter.to_string()).await.unwrap();
+    let mut timeline = String::new();
+    for _ in 0..100 {
+        timeline = wait_visible_text(&c, "#call-events").await;
+        if timeline.contains("Pressed 1") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(timeline.contains("Pressed 1 — "), "{timeline}");
+    assert!(
+        timeline.contains("Webhook /twilio/voice/menu → HTTP 200")
+            && timeline.contains("signature valid"),
+        "{timeline}"
+    );
+    assert!(!timeline.contains("{"), "no raw JSON: {timeline}");
+
+    // The call id filter finds exactly the first call.
+    type_into(&c, "#calls-sid", "CA8101").await;
+    click(&c, "#calls-filter button[type='submit']").await;
+    for _ in 0..100 {
+        if c.find_all(Locator::Css("#calls-table tbody tr"))
+            .await
+            .unwrap()
+            .len()
+            == 1
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let rows = wait_visible_text(&c, "#calls-table tbody").await;
+    assert!(
+        rows.contains(CALLER) && !rows.contains("+14155550177"),
+        "{rows}"
+    );
 }

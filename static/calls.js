@@ -1,0 +1,195 @@
+// Calls: filters (number, caller, call id, outcome, dates), paging, rows reachable by
+// keyboard, new calls appearing while the page is open, and a call's timeline in words —
+// what happened on the call, the texts it caused and the webhooks Twilio or Vapi sent for
+// it (route, status, time taken, signature verdict) — merged in time order.
+
+import { api } from './api.js';
+import { $, show, showError, cell, el, option, formatTime } from './ui.js';
+
+export const OUTCOMES = {
+  connected: 'Connected', voicemail: 'Voicemail', missed: 'Missed', abandoned: 'Abandoned',
+  rejected: 'Rejected', ai_handled: 'AI handled', failed: 'Failed',
+};
+const PAGE = 50;
+const POLL_MS = 5000;
+
+const DIAL = {
+  completed: 'answered', answered: 'answered', busy: 'busy', 'no-answer': 'no answer',
+  failed: 'could not ring through', canceled: 'canceled',
+};
+const BLOCKED = {
+  opted_out: 'the caller opted out (texted STOP)', anonymous_caller: 'the caller ID is withheld',
+  invalid_number: 'the caller ID is not a phone number', cooldown: 'they were texted recently (cooldown)',
+  quiet_hours: 'it is quiet hours', provider_refused: 'Twilio refused it',
+};
+const REJECTED = { unknown_number: 'the number is not set up here', system_number: 'the number is not for customers' };
+
+let menuLabels = {};
+let nextBefore = null;
+let newest = null;
+let poller = null;
+let onError = (e) => { throw e; };
+
+function filterParams() {
+  const params = new URLSearchParams({ limit: String(PAGE) });
+  const add = (key, id) => {
+    const v = $(id).value.trim();
+    if (v) params.set(key, v);
+  };
+  add('outcome', 'calls-outcome');
+  add('caller', 'calls-caller');
+  add('number', 'calls-number');
+  add('callSid', 'calls-sid');
+  add('from', 'calls-from');
+  add('to', 'calls-to');
+  return params;
+}
+
+function row(c) {
+  const tr = el('tr', null, 'clickable');
+  tr.dataset.callId = String(c.id);
+  tr.tabIndex = 0;
+  tr.setAttribute('aria-label', `Call from ${c.fromNumber || 'an unknown caller'} at ${formatTime(c.startedAt)}: open its timeline`);
+  tr.append(
+    cell(formatTime(c.startedAt)), cell(c.fromNumber), cell(c.toNumber),
+    cell(OUTCOMES[c.outcome] || (c.endedAt ? '—' : 'In progress')),
+    cell(c.durationSeconds == null ? '—' : `${c.durationSeconds} s`),
+    cell(c.menuChoices || '—'), cell(c.textbackState || '—'),
+  );
+  const open = () => showCall(c.id).catch(onError);
+  tr.addEventListener('click', open);
+  tr.addEventListener('keydown', (e) => {
+    if (e.key === 'Enter' || e.key === ' ') {
+      e.preventDefault();
+      open();
+    }
+  });
+  return tr;
+}
+
+// Loads the first page (or, with `more`, the next one after the last row shown).
+export async function loadCalls(more = false) {
+  show($('calls-error'), false);
+  const params = filterParams();
+  if (more && nextBefore) params.set('before', String(nextBefore));
+  const { calls } = await api('GET', `/api/calls?${params}`);
+  const body = $('calls-table').querySelector('tbody');
+  if (!more) {
+    body.replaceChildren();
+    newest = calls.length ? calls[0].id : null;
+  }
+  for (const c of calls) body.append(row(c));
+  nextBefore = calls.length === PAGE ? calls[calls.length - 1].id : null;
+  show($('calls-loading'), false);
+  const any = body.children.length > 0;
+  show($('calls-empty'), !any);
+  show($('calls-table'), any);
+  show($('calls-more'), nextBefore !== null);
+}
+
+// New calls appear on their own while the first page is shown (a short poll).
+async function poll() {
+  if ($('page-calls').hidden || document.hidden) return;
+  const params = filterParams();
+  params.set('limit', '1');
+  const { calls } = await api('GET', `/api/calls?${params}`);
+  const top = calls.length ? calls[0].id : null;
+  if (top !== newest) await loadCalls();
+}
+
+function say(e) {
+  const d = e.detail || {};
+  switch (e.kind) {
+    case 'call.started': return d.open === false ? 'Call came in after hours' : 'Call came in; the menu answered';
+    case 'after_hours': return 'After hours: the after-hours action played';
+    case 'rejected': return `Rejected: ${REJECTED[d.reason] || d.reason}`;
+    case 'invariant': return `Needs attention: ${d.name}`;
+    case 'consent': return d.outcome === 'granted' ? 'Caller agreed to recording' : 'Caller declined recording';
+    case 'menu':
+      if (!d.digits) return `No key pressed (try ${d.attempt})`;
+      return menuLabels[d.digits] ? `Pressed ${d.digits} — ${menuLabels[d.digits]}` : `Pressed ${d.digits} (not on the menu)`;
+    case 'dial.result': return `Rang through: ${DIAL[d.status] || d.status}`;
+    case 'voicemail.recording':
+      return d.status === 'completed' || d.status == null
+        ? `Left a ${d.duration ?? '?'} s voicemail` : `Voicemail recording ${d.status}`;
+    case 'voicemail.transcription': return d.status === 'completed' ? 'Voicemail transcribed' : 'Voicemail could not be transcribed';
+    case 'call.ended': return `Call ended (${d.status || 'completed'}${d.duration == null ? '' : `, ${d.duration} s`})`;
+    case 'textback.sent': return 'Text-back sent';
+    case 'textback.blocked':
+      return `Text-back blocked: ${BLOCKED[d.reason] || d.reason}${d.providerCode ? ` (Twilio ${d.providerCode})` : ''}`;
+    case 'textback.skipped':
+      return d.reason === 'flag_off' ? 'No text-back: turned off in Features' : `No text-back: the call was ${OUTCOMES[d.outcome] || d.outcome}`;
+    case 'notify.voicemail': return 'You were texted about the voicemail';
+    case 'notify.skipped': return 'You were not texted: no notification number in Settings';
+    case 'vapi.take_message': return 'The AI agent took a message';
+    case 'vapi.failed': return `The AI agent failed: ${d.endedReason || 'no reason given'}`;
+    case 'vapi.transfer-destination-request': return `The AI agent passed the caller to ${d.fallback || 'a person'}`;
+    case 'vapi.status-update': return `AI call ${d.status || 'updated'}${d.endedReason ? ` (${d.endedReason})` : ''}`;
+    case 'vapi.end-of-call-report': return `AI call report${d.endedReason ? `: ${d.endedReason}` : ''}`;
+    default: return e.kind.startsWith('vapi.') ? `AI agent: ${e.kind.slice(5)}` : e.kind;
+  }
+}
+
+function timelineItems(d) {
+  const items = d.events.map((e) => ({ at: e.at, text: say(e), kind: 'event' }));
+  for (const m of d.messages) {
+    const who = m.direction === 'inbound' ? `Text from ${m.fromNumber}` : `Text to ${m.toNumber}`;
+    const why = m.blockedReason ? `, not sent: ${BLOCKED[m.blockedReason] || m.blockedReason}` : `, ${m.status}`;
+    items.push({ at: m.createdAt, text: `${who}: “${m.body}”${why}`, kind: 'message' });
+  }
+  for (const w of d.webhooks) {
+    const ms = w.latencyMs == null ? '' : ` in ${Math.round(w.latencyMs)} ms`;
+    const err = w.error ? ` — ${w.error}` : '';
+    items.push({
+      at: w.receivedAt,
+      text: `Webhook ${w.route} → HTTP ${w.httpStatus}${ms}, signature ${w.signature}${err}`,
+      kind: 'webhook',
+    });
+  }
+  return items.sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0));
+}
+
+export async function showCall(id) {
+  const d = await api('GET', `/api/calls/${id}`);
+  const c = d.call;
+  $('call-detail-summary').textContent =
+    `${c.fromNumber || 'Unknown caller'} → ${c.toNumber || '?'} · ${OUTCOMES[c.outcome] || c.status}` +
+    (c.summary ? ` · ${c.summary}` : '');
+  $('call-detail-transcript').textContent = c.transcript || '';
+  show($('call-detail-transcript'), Boolean(c.transcript));
+  const list = $('call-events');
+  list.replaceChildren();
+  for (const item of timelineItems(d)) {
+    const li = el('li', null, item.kind);
+    li.append(el('span', new Date(item.at).toLocaleTimeString(), 'muted small'), document.createTextNode(' '), el('span', item.text));
+    list.append(li);
+  }
+  show($('call-detail'), true);
+  $('call-detail').scrollIntoView({ block: 'nearest' });
+}
+
+// The filters' number menu and the menu's labels, loaded when the page opens.
+export async function openCalls() {
+  const [{ numbers }, flow] = await Promise.all([
+    api('GET', '/api/numbers'),
+    api('GET', '/api/call-flow').catch(() => null),
+  ]);
+  const select = $('calls-number');
+  const chosen = select.value;
+  select.replaceChildren(option('', 'All numbers', chosen === ''));
+  for (const n of numbers) select.append(option(n.e164, n.friendlyName ? `${n.friendlyName} (${n.e164})` : n.e164, chosen === n.e164));
+  menuLabels = {};
+  for (const o of (flow && flow.callFlow && flow.callFlow.menu) || []) menuLabels[o.digit] = o.label || '';
+  await loadCalls();
+}
+
+export function initCalls(handleError) {
+  onError = handleError;
+  $('calls-filter').addEventListener('submit', (event) => {
+    event.preventDefault();
+    show($('call-detail'), false);
+    loadCalls().catch((e) => showError($('calls-error'), e));
+  });
+  $('calls-more').addEventListener('click', () => loadCalls(true).catch((e) => showError($('calls-error'), e)));
+  if (!poller) poller = setInterval(() => poll().catch(() => {}), POLL_MS);
+}
