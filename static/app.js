@@ -7,6 +7,7 @@ import { loadNumbers, loadAgents, loadOrg, initNumbers } from './numbers.js';
 import { loadUsers, initUsers } from './users.js';
 import { loadLeads, initLeads } from './leads.js';
 import { openCalls, initCalls } from './calls.js';
+import { loadDay, initOverview } from './overview.js';
 
 function formatDuration(seconds) {
   const d = Math.floor(seconds / 86400);
@@ -219,6 +220,7 @@ function handleAppError(e) {
 }
 
 async function loadOverview() {
+  await loadDay();
   show($('health-loading'), true);
   const h = await api('GET', '/api/health');
   $('health-version').textContent = h.version;
@@ -227,13 +229,6 @@ async function loadOverview() {
   $('health-db').textContent = `${formatBytes(h.database.sizeBytes)}, schema v${h.database.schemaVersion}`;
   $('health-twilio').textContent = formatTime(h.lastWebhook.twilio);
   $('health-vapi').textContent = formatTime(h.lastWebhook.vapi);
-  const list = $('health-warnings');
-  list.replaceChildren();
-  for (const w of h.warnings.length ? h.warnings : ['None.']) {
-    const li = document.createElement('li');
-    li.textContent = w;
-    list.append(li);
-  }
   show($('health-loading'), false);
   show($('health'), true);
 }
@@ -306,6 +301,7 @@ async function start() {
   initNumbers(handleAppError);
   initUsers();
   initLeads();
+  initOverview();
   window.addEventListener('hashchange', route);
   await loadBanners();
   try {

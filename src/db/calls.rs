@@ -390,6 +390,77 @@ pub fn get(conn: &Connection, org_id: i64, id: i64) -> rusqlite::Result<Option<C
     .optional()
 }
 
+/// When each of the org's calls since `from` started, and its outcome (the Overview).
+pub fn outcomes_since(
+    conn: &Connection,
+    org_id: i64,
+    from: &str,
+) -> rusqlite::Result<Vec<(String, Option<Outcome>)>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT started_at, outcome FROM calls WHERE org_id = ?1 AND started_at >= ?2",
+    )?;
+    let rows = stmt.query_map((org_id, from), |r| Ok((r.get(0)?, r.get(1)?)))?;
+    rows.collect()
+}
+
+/// Invariant violations recorded on the org's calls since `from`, by name, most first.
+pub fn invariants_since(
+    conn: &Connection,
+    org_id: i64,
+    from: &str,
+) -> rusqlite::Result<Vec<(String, i64)>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT json_extract(e.detail, '$.name') AS name, count(*) FROM calls c
+         JOIN call_events e ON e.call_id = c.id AND e.kind = 'invariant'
+         WHERE c.org_id = ?1 AND c.started_at >= ?2
+         GROUP BY name ORDER BY count(*) DESC",
+    )?;
+    let rows = stmt.query_map((org_id, from), |r| {
+        Ok((
+            r.get::<_, Option<String>>(0)?.unwrap_or_default(),
+            r.get(1)?,
+        ))
+    })?;
+    rows.collect()
+}
+
+/// Text-backs sent, and blocked ones as (reason, Twilio's error code, count).
+pub type Textbacks = (i64, Vec<(String, Option<i64>, i64)>);
+
+/// Text-backs of the org's calls since `from` (calls that started up to a day earlier
+/// included, as a text-back follows its call): how many went out, and the blocked ones by
+/// reason (with Twilio's error code when Twilio refused), most first.
+pub fn textbacks_since(
+    conn: &Connection,
+    org_id: i64,
+    from: &str,
+    calls_from: &str,
+) -> rusqlite::Result<Textbacks> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT e.kind, json_extract(e.detail, '$.reason'), json_extract(e.detail, '$.providerCode'), count(*)
+         FROM calls c JOIN call_events e ON e.call_id = c.id AND e.kind IN ('textback.sent', 'textback.blocked')
+         WHERE c.org_id = ?1 AND c.started_at >= ?3 AND e.at >= ?2
+         GROUP BY 1, 2, 3 ORDER BY 4 DESC",
+    )?;
+    let mut sent = 0;
+    let mut blocked = Vec::new();
+    let rows = stmt.query_map((org_id, from, calls_from), |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, Option<String>>(1)?,
+            r.get(2)?,
+            r.get::<_, i64>(3)?,
+        ))
+    })?;
+    for row in rows {
+        match row? {
+            (kind, _, _, n) if kind == "textback.sent" => sent += n,
+            (_, reason, code, n) => blocked.push((reason.unwrap_or_default(), code, n)),
+        }
+    }
+    Ok((sent, blocked))
+}
+
 /// What a Vapi message knows about its call; missing facts are filled in later.
 #[derive(Debug, Clone, Default)]
 pub struct VapiCall<'a> {

@@ -111,6 +111,16 @@ pub fn get(conn: &Connection, org_id: i64, id: i64) -> rusqlite::Result<Option<L
     .optional()
 }
 
+/// (open leads, leads created since `from`) of the org.
+pub fn counts(conn: &Connection, org_id: i64, from: &str) -> rusqlite::Result<(i64, i64)> {
+    conn.query_row(
+        "SELECT count(*) FILTER (WHERE status = 'open'), count(*) FILTER (WHERE created_at >= ?2)
+         FROM leads WHERE org_id = ?1",
+        (org_id, from),
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
+}
+
 /// The conversation moved on (a message in or out).
 pub fn touch(conn: &Connection, id: i64) -> rusqlite::Result<()> {
     conn.execute(

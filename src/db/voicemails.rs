@@ -145,6 +145,15 @@ pub fn list(
     rows.collect()
 }
 
+/// Voicemails of the org nobody has marked handled yet.
+pub fn waiting(conn: &Connection, org_id: i64) -> rusqlite::Result<i64> {
+    conn.query_row(
+        "SELECT count(*) FROM voicemails WHERE org_id = ?1 AND handled = 0",
+        [org_id],
+        |r| r.get(0),
+    )
+}
+
 /// Marks a voicemail of the org handled or not; `None` when no such voicemail.
 pub fn set_handled(
     conn: &Connection,

@@ -5,6 +5,7 @@ pub mod callflow;
 pub mod flags;
 pub mod ivr;
 pub mod onboarding;
+pub mod overview;
 pub mod phone;
 pub mod roles;
 pub mod signature;

@@ -137,6 +137,15 @@ fn file_size(path: &std::path::Path) -> u64 {
     std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
 }
 
+/// What is missing for the providers to work (beside [`crate::config::Config::warnings`]).
+pub fn provider_warnings(state: &AppState) -> Vec<String> {
+    let mut out = Vec::new();
+    if state.telephony.master.is_none() {
+        out.push("No Twilio account is configured: numbers cannot be imported or bought, and texts cannot be sent. Set SWITCHBOARD_TWILIO_ACCOUNT_SID and SWITCHBOARD_TWILIO_AUTH_TOKEN.".into());
+    }
+    out
+}
+
 /// Diagnostics for the dashboard: version, uptime, DB size, last webhook per provider and
 /// configuration warnings.
 async fn diagnostics(state: web::Data<AppState>, auth: Auth) -> Result<HttpResponse, ApiError> {
@@ -159,9 +168,7 @@ async fn diagnostics(state: web::Data<AppState>, auth: Auth) -> Result<HttpRespo
     let (connections, idle) = state.db.pool_state();
     let mut warnings = state.config.warnings();
     warnings.extend(org_warnings);
-    if state.telephony.master.is_none() {
-        warnings.push("No Twilio account is configured: numbers cannot be imported or bought, and texts cannot be sent. Set SWITCHBOARD_TWILIO_ACCOUNT_SID and SWITCHBOARD_TWILIO_AUTH_TOKEN.".into());
-    }
+    warnings.extend(provider_warnings(&state));
     if state.providers.sandbox {
         warnings.insert(
             0,

@@ -610,3 +610,54 @@ async fn new_calls_appear_live_and_the_timeline_reads_in_words_with_its_webhooks
         "{rows}"
     );
 }
+
+/// Overview: today's figures, the volume chart (24 h and 7 days) and the needs-attention
+/// list with a link to the fix.
+#[tokio::test]
+async fn the_overview_shows_the_day_a_chart_and_what_needs_attention() {
+    use crate::helpers::{CALLER, MAIN_LINE, ONBOARDING_LINE};
+    let app = spawn_app().await;
+    let tw = app.twilio();
+    tw.call("CA9601", CALLER, MAIN_LINE).await;
+    tw.status("CA9601", CALLER, MAIN_LINE, "completed", "30")
+        .await;
+    tw.call("CA9602", "+14155550126", ONBOARDING_LINE).await;
+    let Some((_driver, c)) = start_browser().await else {
+        return;
+    };
+    sign_in(&c, &app).await;
+    let tiles = wait_visible_text(&c, "#overview-tiles").await;
+    assert!(
+        tiles.contains("calls today") && tiles.contains("missed"),
+        "{tiles}"
+    );
+    let missed = c
+        .find(Locator::XPath("//div[@class='tile'][p[@class='tile-label' and text()='missed']]/p[@class='tile-value']"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(missed, "1");
+    let bars = c
+        .find_all(Locator::Css("#overview-chart svg rect.bar"))
+        .await
+        .unwrap();
+    assert_eq!(bars.len(), 24, "one bar an hour");
+    click(&c, "#overview-range-days").await;
+    let bars = c
+        .find_all(Locator::Css("#overview-chart svg rect.bar"))
+        .await
+        .unwrap();
+    assert_eq!(bars.len(), 7, "one bar a day");
+    let summary = wait_visible_text(&c, "#overview-chart-summary").await;
+    assert!(summary.contains("2 calls, 1 missed"), "{summary}");
+    let attention = wait_visible_text(&c, "#overview-attention").await;
+    assert!(attention.contains("sign-ups by text"), "{attention}");
+    let link = c
+        .find(Locator::Css("#overview-attention a[href='#numbers']"))
+        .await
+        .unwrap();
+    link.click().await.unwrap();
+    wait_for(&c, "#page-numbers:not([hidden])").await;
+}

@@ -122,3 +122,112 @@ async fn every_response_carries_security_headers_and_a_request_id() {
         .unwrap();
     assert_ne!(resp.headers()["x-request-id"], "bad id\twith spaces");
 }
+
+/// The Overview's day at a glance: today's calls by what became of them, the text-back
+/// Twilio refused with what to do about it, and the invariant a call tripped, linked to
+/// the page where it is fixed.
+#[tokio::test]
+async fn the_overview_counts_the_day_and_lists_what_needs_attention() {
+    use crate::helpers::{spawn_app_with, CALLER, MAIN_LINE, ONBOARDING_LINE};
+    let app = spawn_app_with(&[("SWITCHBOARD_TEXTBACK_DELAY_SECS", "0")]).await;
+    let tw = app.twilio();
+    // Answered by a person.
+    tw.call("CA9501", CALLER, MAIN_LINE).await;
+    tw.twiml(
+        "/twilio/voice/dial-result",
+        &[
+            ("CallSid", "CA9501"),
+            ("To", MAIN_LINE),
+            ("DialCallStatus", "completed"),
+        ],
+    )
+    .await;
+    tw.status("CA9501", CALLER, MAIN_LINE, "completed", "120")
+        .await;
+    // Missed, and its text-back refused by Twilio (an unregistered 10DLC sender).
+    tw.call("CA9502", "+15005550034", MAIN_LINE).await;
+    tw.status("CA9502", "+15005550034", MAIN_LINE, "completed", "30")
+        .await;
+    // A voicemail.
+    tw.call("CA9503", "+14155550125", MAIN_LINE).await;
+    tw.post(
+        "/twilio/voice/recording",
+        &[
+            ("CallSid", "CA9503"),
+            ("RecordingSid", "RE9503"),
+            ("RecordingUrl", "https://api.twilio.com/rec/RE9503"),
+            ("RecordingStatus", "completed"),
+            ("RecordingDuration", "12"),
+        ],
+    )
+    .await;
+    tw.status("CA9503", "+14155550125", MAIN_LINE, "completed", "30")
+        .await;
+    // A call to the sign-up number: refused politely, an invariant recorded.
+    tw.call("CA9504", "+14155550126", ONBOARDING_LINE).await;
+    app.wait_count(
+        "SELECT count(*) FROM call_events WHERE kind = 'textback.blocked'",
+        1,
+    )
+    .await;
+
+    let (c, _) = app.owner().await;
+    let o: serde_json::Value = c
+        .get(app.url("/api/overview"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(o["today"]["calls"], 4, "{o}");
+    assert_eq!(o["today"]["answered"], 1, "{o}");
+    assert_eq!(o["today"]["missed"], 1, "{o}");
+    assert_eq!(o["today"]["voicemails"], 1, "{o}");
+    let rate = o["today"]["answerRate"].as_f64().unwrap();
+    assert!(
+        (rate - 1.0 / 3.0).abs() < 1e-9,
+        "answered of the calls that wanted an answer: {o}"
+    );
+    assert_eq!(o["voicemailsWaiting"], 1);
+    assert_eq!(o["textbacks"]["sent"], 0);
+    let blocked = &o["textbacks"]["blocked"][0];
+    assert_eq!(blocked["providerCode"], 30034, "{o}");
+    assert!(blocked["advice"].as_str().unwrap().contains("10DLC"), "{o}");
+    let hours = o["volume"]["hours"].as_array().unwrap();
+    assert_eq!(hours.len(), 24);
+    assert_eq!(
+        hours
+            .iter()
+            .map(|h| h["calls"].as_i64().unwrap())
+            .sum::<i64>(),
+        4
+    );
+    assert_eq!(o["volume"]["days"].as_array().unwrap().len(), 7);
+    let attention = o["attention"].as_array().unwrap();
+    let invariant = attention
+        .iter()
+        .find(|a| a["name"] == "voice_onboarding_number")
+        .unwrap_or_else(|| panic!("the invariant is listed: {o}"));
+    assert_eq!(invariant["count"], 1);
+    assert_eq!(invariant["link"], "#numbers");
+
+    // Another org sees none of it.
+    let (other, _) = app
+        .user_client(
+            "Other Co",
+            "other@example.com",
+            switchboard::domain::UserRole::Owner,
+        )
+        .await;
+    let theirs: serde_json::Value = other
+        .get(app.url("/api/overview"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(theirs["today"]["calls"], 0, "{theirs}");
+    assert_eq!(theirs["today"]["answerRate"], serde_json::Value::Null);
+}

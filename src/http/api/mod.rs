@@ -9,6 +9,7 @@ pub mod managed;
 pub mod numbers;
 pub mod onboarding;
 pub mod org;
+pub mod overview;
 pub mod read;
 pub mod session;
 pub mod tokens;
@@ -25,6 +26,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/tokens", web::get().to(tokens::list))
         .route("/tokens", web::post().to(tokens::create))
         .route("/tokens/{id}", web::delete().to(tokens::revoke))
+        .route("/overview", web::get().to(overview::get))
         .route("/users", web::get().to(users::list))
         .route("/users", web::post().to(users::create))
         .route("/users/{id}", web::patch().to(users::change))

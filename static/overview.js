@@ -1,0 +1,109 @@
+// Overview: the business day at a glance — today's calls and what became of them, what is
+// waiting (voicemails, leads), text-backs sent and blocked (with what to do), call volume
+// for 24 hours or 7 days drawn as an inline SVG, and a "needs attention" list whose items
+// link to the page where each is fixed.
+
+import { api } from './api.js';
+import { $, show, el } from './ui.js';
+
+const SVG = 'http://www.w3.org/2000/svg';
+let overview = null;
+let range = 'hours';
+
+function tile(label, value, note) {
+  const box = el('div', null, 'tile');
+  box.append(el('p', String(value), 'tile-value'), el('p', label, 'tile-label'));
+  if (note) box.append(el('p', note, 'muted small'));
+  return box;
+}
+
+function svg(tag, attrs) {
+  const node = document.createElementNS(SVG, tag);
+  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, String(v));
+  return node;
+}
+
+function label(bucket) {
+  if (range === 'days') {
+    return new Date(`${bucket.start}T12:00:00`).toLocaleDateString(undefined, { weekday: 'short' });
+  }
+  return new Date(bucket.start).toLocaleTimeString(undefined, { hour: 'numeric' });
+}
+
+// Bars of all calls, their missed part darker; every bar has a text equivalent.
+function drawChart() {
+  const buckets = overview.volume[range];
+  const max = Math.max(1, ...buckets.map((b) => b.calls));
+  const width = 600;
+  const height = 160;
+  const barW = width / buckets.length;
+  const chart = svg('svg', { viewBox: `0 0 ${width} ${height + 20}`, role: 'img', class: 'chart' });
+  const total = buckets.reduce((n, b) => n + b.calls, 0);
+  const missed = buckets.reduce((n, b) => n + b.missed, 0);
+  const title = svg('title', {});
+  title.textContent = `${total} calls, ${missed} missed, in the last ${range === 'days' ? '7 days' : '24 hours'}`;
+  chart.append(title);
+  buckets.forEach((b, i) => {
+    const h = (b.calls / max) * height;
+    const m = (b.missed / max) * height;
+    const x = i * barW + barW * 0.15;
+    const w = barW * 0.7;
+    const bar = svg('rect', { x, y: height - h, width: w, height: h, class: 'bar' });
+    const tip = svg('title', {});
+    tip.textContent = `${label(b)}: ${b.calls} calls, ${b.missed} missed`;
+    bar.append(tip);
+    chart.append(bar, svg('rect', { x, y: height - m, width: w, height: m, class: 'bar-missed' }));
+    const every = range === 'days' ? 1 : 4;
+    if (i % every === 0 || i === buckets.length - 1) {
+      const t = svg('text', { x: x + w / 2, y: height + 15, 'text-anchor': 'middle', class: 'axis' });
+      t.textContent = label(b);
+      chart.append(t);
+    }
+  });
+  $('overview-chart').replaceChildren(chart);
+  $('overview-chart-summary').textContent = title.textContent;
+  $('overview-range-hours').setAttribute('aria-pressed', String(range === 'hours'));
+  $('overview-range-days').setAttribute('aria-pressed', String(range === 'days'));
+}
+
+export async function loadDay() {
+  overview = await api('GET', '/api/overview');
+  const t = overview.today;
+  const rate = t.answerRate == null ? '—' : `${Math.round(t.answerRate * 100)} %`;
+  $('overview-tiles').replaceChildren(
+    tile('calls today', t.calls),
+    tile('answered', t.answered, `answer rate ${rate}`),
+    tile('missed', t.missed),
+    tile('voicemails waiting', overview.voicemailsWaiting),
+    tile('open leads', overview.leads.open, `${overview.leads.newToday} new today`),
+    tile('text-backs sent today', overview.textbacks.sent),
+  );
+  const blocked = $('overview-blocked');
+  blocked.replaceChildren(...overview.textbacks.blocked.map((b) => {
+    const li = el('li');
+    li.append(el('strong', `${b.count} text-back${b.count === 1 ? '' : 's'} blocked`), document.createTextNode(` — ${b.advice}`));
+    return li;
+  }));
+  show($('overview-blocked-box'), overview.textbacks.blocked.length > 0);
+  const list = $('overview-attention');
+  list.replaceChildren();
+  for (const a of overview.attention) {
+    const li = el('li');
+    const text = a.kind === 'invariant' ? `${a.message} (${a.count} in the last 7 days)` : a.message;
+    const link = el('a', 'Fix it');
+    link.href = a.link;
+    li.append(document.createTextNode(`${text} `), link);
+    list.append(li);
+  }
+  show($('overview-all-good'), overview.attention.length === 0);
+  drawChart();
+}
+
+export function initOverview() {
+  for (const which of ['hours', 'days']) {
+    $(`overview-range-${which}`).addEventListener('click', () => {
+      range = which;
+      if (overview) drawChart();
+    });
+  }
+}
