@@ -2,7 +2,7 @@
 // text is set with textContent, never as HTML.
 
 import { api, ApiError, setCsrfToken } from './api.js';
-import { $, show, showError, cell, formatTime } from './ui.js';
+import { $, show, showError, cell, formatTime, watchTables } from './ui.js';
 import { loadNumbers, loadAgents, loadOrg, initNumbers } from './numbers.js';
 import { loadUsers, initUsers } from './users.js';
 import { loadLeads, initLeads } from './leads.js';
@@ -302,6 +302,7 @@ async function start() {
   initUsers();
   initLeads();
   initOverview();
+  watchTables();
   window.addEventListener('hashchange', route);
   await loadBanners();
   try {

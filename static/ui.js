@@ -40,3 +40,21 @@ export function option(value, text, selected = false) {
 export function formatTime(iso) {
   return iso ? new Date(iso).toLocaleString() : 'never';
 }
+
+// Names every body cell after its column (td[data-label]), so a table stacked into rows on
+// a phone still says what each value is. Runs on tables as their rows change.
+export function labelCells(root = document) {
+  for (const table of root.querySelectorAll('table')) {
+    const names = [...table.querySelectorAll('thead th')].map((th) => th.textContent.trim());
+    for (const tr of table.querySelectorAll('tbody tr')) {
+      [...tr.children].forEach((td, i) => {
+        if (names[i]) td.dataset.label = names[i];
+      });
+    }
+  }
+}
+
+export function watchTables() {
+  labelCells();
+  new MutationObserver(() => labelCells()).observe(document.body, { childList: true, subtree: true });
+}

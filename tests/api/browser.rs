@@ -661,3 +661,92 @@ async fn the_overview_shows_the_day_a_chart_and_what_needs_attention() {
     link.click().await.unwrap();
     wait_for(&c, "#page-numbers:not([hidden])").await;
 }
+
+const AXE: &str = "tests/axe/node_modules/axe-core/axe.min.js";
+
+/// The serious and critical accessibility violations axe-core finds on the current page.
+async fn axe_violations(c: &Client, axe: &str) -> Vec<serde_json::Value> {
+    c.execute(axe, vec![]).await.unwrap();
+    let found = c
+        .execute_async(
+            r#"const done = arguments[arguments.length - 1];
+               axe.run(document, { resultTypes: ['violations'] })
+                 .then((r) => done(r.violations
+                   .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+                   .map((v) => ({ id: v.id, help: v.help, nodes: v.nodes.slice(0, 3).map((n) => n.target.join(' ')) }))))
+                 .catch((e) => done([{ id: 'axe-error', help: String(e) }]));"#,
+            vec![],
+        )
+        .await
+        .unwrap();
+    found.as_array().cloned().unwrap_or_default()
+}
+
+/// Every page on a 400 px wide phone: no sideways scrolling (tables become stacked rows),
+/// and axe-core reports no serious or critical accessibility violation.
+#[tokio::test]
+async fn every_page_fits_a_phone_and_passes_an_accessibility_check() {
+    use crate::helpers::{CALLER, MAIN_LINE};
+    let axe = match std::fs::read_to_string(AXE) {
+        Ok(s) => s,
+        Err(_) if std::env::var("CI").as_deref() == Ok("true") => {
+            panic!("CI=true but {AXE} is missing: .ci/run must install axe-core (npm)")
+        }
+        Err(_) => {
+            eprintln!(
+                "skipping the accessibility check: npm install --prefix tests/axe axe-core@4"
+            );
+            return;
+        }
+    };
+    let app = crate::helpers::spawn_app_with(&[("SWITCHBOARD_TEXTBACK_DELAY_SECS", "0")]).await;
+    let tw = app.twilio();
+    tw.call("CA9701", CALLER, MAIN_LINE).await;
+    tw.status("CA9701", CALLER, MAIN_LINE, "completed", "30")
+        .await;
+    tw.twiml(
+        "/twilio/sms",
+        &[
+            ("MessageSid", "SM9701"),
+            ("From", CALLER),
+            ("To", MAIN_LINE),
+            ("Body", "Please call me back about the boiler"),
+        ],
+    )
+    .await;
+    let Some((_driver, c)) = start_browser().await else {
+        return;
+    };
+    c.set_window_rect(0, 0, 400, 900).await.unwrap();
+    sign_in(&c, &app).await;
+    let mut problems = Vec::new();
+    for page in [
+        "overview",
+        "calls",
+        "voicemail",
+        "leads",
+        "numbers",
+        "agents",
+        "features",
+        "settings",
+    ] {
+        c.goto(&app.url(&format!("/#{page}"))).await.unwrap();
+        wait_for(&c, &format!("#page-{page}:not([hidden])")).await;
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        let widths = c
+            .execute(
+                "return [document.documentElement.scrollWidth, window.innerWidth];",
+                vec![],
+            )
+            .await
+            .unwrap();
+        let (scroll, inner) = (widths[0].as_i64().unwrap(), widths[1].as_i64().unwrap());
+        if scroll > inner {
+            problems.push(format!("#{page}: {scroll} px wide in a {inner} px window"));
+        }
+        for v in axe_violations(&c, &axe).await {
+            problems.push(format!("#{page}: {v}"));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
