@@ -185,6 +185,44 @@ impl TwiML {
         }
     }
 
+    /// What a caller experiences from this document, in words, one line a verb: what is
+    /// said, and in brackets what happens (the call-flow preview shows this).
+    pub fn heard(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for verb in &self.verbs {
+            match verb {
+                Verb::Say(text) => out.push(text.clone()),
+                Verb::Gather {
+                    timeout, prompt, ..
+                } => {
+                    out.extend(prompt.iter().filter(|l| !l.trim().is_empty()).cloned());
+                    out.push(format!("[waits {timeout} s for a key]"));
+                }
+                Verb::Dial {
+                    timeout,
+                    record,
+                    target,
+                    ..
+                } => {
+                    let recorded = if *record { ", recorded" } else { "" };
+                    out.push(match target {
+                        DialTarget::Numbers(numbers) => {
+                            format!("[rings {} for {timeout} s{recorded}]", numbers.join(", "))
+                        }
+                        DialTarget::Sip(_) => format!("[connects to the AI agent{recorded}]"),
+                    });
+                }
+                Verb::Record { max_length, .. } => {
+                    out.push(format!("[records a voicemail of up to {max_length} s]"));
+                }
+                Verb::Hangup => out.push("[hangs up]".into()),
+                Verb::Reject => out.push("[the call is refused before it is answered]".into()),
+                Verb::Redirect(_) => {}
+            }
+        }
+        out
+    }
+
     pub fn render(&self) -> String {
         let mut out = String::from(r#"<?xml version="1.0" encoding="UTF-8"?><Response>"#);
         for verb in &self.verbs {

@@ -1220,3 +1220,104 @@ async fn the_clock_moves_through_hours_quiet_hours_and_cooldowns_without_sleepin
     assert_eq!(textbacks("blocked", "cooldown"), 1);
     assert_eq!(app.sandbox().sent_messages().len(), 2);
 }
+
+/// The call-flow preview walks an unsaved flow with the webhooks' own decisions and says
+/// what the caller hears, for a chosen local time and keys; a dead end is named by path.
+#[tokio::test]
+async fn the_preview_walks_an_unsaved_flow_at_a_chosen_time_and_keys() {
+    let app = spawn_app().await;
+    let (c, csrf) = app.owner().await;
+    let got: Value = c
+        .get(app.url("/api/call-flow"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut flow = got["callFlow"].clone();
+    flow["hours"] =
+        serde_json::json!({ "weekly": { "monday": [{ "open": "09:00", "close": "17:00" }] } });
+    flow["afterHours"] = serde_json::json!({ "action": "message", "message": "We open Monday at nine.", "targets": [] });
+    let preview = |flow: &Value, at: &str, keys: Value| {
+        c.post(app.url("/api/call-flow/preview"))
+            .header("x-csrf-token", &csrf)
+            .json(&serde_json::json!({ "callFlow": flow, "at": at, "keys": keys }))
+            .send()
+    };
+
+    // Monday 10:00: the menu, key 1 rings sales, no answer, then voicemail.
+    let open: Value = preview(&flow, "2026-11-23T10:00", serde_json::json!(["1"]))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(open["open"], true, "{open}");
+    let hops = open["hops"].as_array().unwrap();
+    let menu = hops[0]["heard"].as_array().unwrap();
+    assert_eq!(menu[0], "Thanks for calling Demo Plumbing.");
+    assert!(menu.iter().any(|l| l == "For sales, press 1."), "{open}");
+    assert_eq!(hops[0]["pressed"], "1");
+    assert!(
+        hops[1]["heard"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("[rings +15550100101 for 20 s"),
+        "{open}"
+    );
+    let last = hops.last().unwrap()["heard"].to_string();
+    assert!(
+        last.contains("[records a voicemail of up to 120 s]"),
+        "{open}"
+    );
+
+    // Sunday 10:00: closed, the after-hours message and a goodbye.
+    let closed: Value = preview(&flow, "2026-11-22T10:00", serde_json::json!([]))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(closed["open"], false, "{closed}");
+    let heard = closed["hops"][0]["heard"].to_string();
+    assert!(
+        heard.contains("We open Monday at nine.") && heard.contains("[hangs up]"),
+        "{closed}"
+    );
+
+    // Nothing was saved by previewing.
+    let saved: Value = c
+        .get(app.url("/api/call-flow"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(saved["callFlow"]["hours"], Value::Null);
+
+    // A dial without targets is a dead end, named by its path; a bad time is a 400 too.
+    flow["menu"][0]["action"]["targets"] = serde_json::json!([]);
+    let err = crate::helpers::expect_error(
+        preview(&flow, "2026-11-23T10:00", serde_json::json!([]))
+            .await
+            .unwrap(),
+        400,
+        "call_flow_dead_end",
+    )
+    .await;
+    assert_eq!(
+        err["problems"][0]["path"], "menu[0] (key 1).action",
+        "{err}"
+    );
+    let bad_time = preview(&got["callFlow"], "next tuesday", serde_json::json!([]))
+        .await
+        .unwrap();
+    assert!(
+        crate::helpers::expect_error(bad_time, 400, "invalid_field").await["message"]
+            .as_str()
+            .unwrap()
+            .contains("2026-11-23T09:30")
+    );
+}

@@ -1,12 +1,17 @@
 //! `GET /api/call-flow` and `PUT /api/call-flow`: the org's call flow, checked for dead
-//! ends before it is saved (SPEC §3.3).
+//! ends before it is saved (SPEC §3.3); `POST /api/call-flow/preview` walks an unsaved flow
+//! the way a caller would.
 
-use crate::db::{agents, audit, callflows};
-use crate::domain::callflow::{AgentInfo, CallFlow};
+use crate::db::{agents, audit, callflows, orgs};
+use crate::domain::callflow::{AgentInfo, CallFlow, FlowProblem};
+use crate::domain::ivr::walk;
+use crate::domain::FlagKey;
 use crate::error::ApiError;
 use crate::http::auth::{Auth, Writer};
 use crate::http::AppState;
+use crate::twiml::TwiML;
 use actix_web::{web, HttpResponse};
+use serde::Deserialize;
 use serde_json::json;
 
 pub async fn get(state: web::Data<AppState>, auth: Auth) -> Result<HttpResponse, ApiError> {
@@ -61,19 +66,113 @@ pub async fn put(
         Ok(version) => {
             Ok(HttpResponse::Ok().json(json!({ "version": version, "notices": notices })))
         }
-        Err(problems) => {
-            let summary: Vec<String> = problems
-                .iter()
-                .map(|p| format!("{}: {}", p.path, p.message))
-                .collect();
-            Ok(HttpResponse::BadRequest().json(json!({
-                "error": {
-                    "code": "call_flow_dead_end",
-                    "message": format!("The call flow was not saved: {}", summary.join("; ")),
-                    "hint": "Fix each listed path so every caller ends at a person, a voicemail or a goodbye, then save again.",
-                    "problems": problems,
-                }
-            })))
-        }
+        Err(problems) => Ok(dead_ends(problems, "The call flow was not saved")),
     }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct PreviewBody {
+    call_flow: CallFlow,
+    /// Local time of the call, `YYYY-MM-DDTHH:MM` in the org's time zone; now when absent.
+    at: Option<String>,
+    /// The keys the caller presses, in order; `null` is waiting without pressing.
+    #[serde(default)]
+    keys: Vec<Option<String>>,
+}
+
+/// The 400 a flow with dead ends gets, each problem with the path of its field.
+fn dead_ends(problems: Vec<FlowProblem>, what: &str) -> HttpResponse {
+    let summary: Vec<String> = problems
+        .iter()
+        .map(|p| format!("{}: {}", p.path, p.message))
+        .collect();
+    HttpResponse::BadRequest().json(json!({
+        "error": {
+            "code": "call_flow_dead_end",
+            "message": format!("{what}: {}", summary.join("; ")),
+            "hint": "Fix each listed path so every caller ends at a person, a voicemail or a goodbye, then save again.",
+            "problems": problems,
+        }
+    }))
+}
+
+/// `POST /api/call-flow/preview`: what a caller hears with this (unsaved) flow at a given
+/// time pressing given keys, hop by hop. The walk is `domain::ivr::walk` and the words come
+/// from the TwiML the webhooks would answer, so the preview cannot drift from real calls.
+pub async fn preview(
+    state: web::Data<AppState>,
+    auth: Auth,
+    body: web::Json<PreviewBody>,
+) -> Result<HttpResponse, ApiError> {
+    let PreviewBody {
+        call_flow: flow,
+        at,
+        keys,
+    } = body.into_inner();
+    if keys.len() > 20 {
+        return Err(ApiError::bad_request(
+            "invalid_field",
+            "keys: at most 20 key presses",
+        ));
+    }
+    let org = auth.org_id();
+    let now = state.clock.now();
+    let flags = state.flags.clone();
+    let (agent_list, tz, recording_flag) = state
+        .db
+        .query(move |c| {
+            let tz = orgs::settings(c, org)?
+                .and_then(|s| s.timezone.parse::<chrono_tz::Tz>().ok())
+                .unwrap_or(chrono_tz::UTC);
+            Ok((
+                agents::list_for_org(c, org)?,
+                tz,
+                flags.is_enabled(c, org, FlagKey::CallRecording)?,
+            ))
+        })
+        .await?;
+    let checked = flow.check(|id| {
+        agent_list.iter().find(|a| a.id == id).map(|a| AgentInfo {
+            has_sip_uri: a.sip_uri.as_deref().is_some_and(|s| !s.is_empty()),
+        })
+    });
+    if let Err(problems) = checked {
+        return Ok(dead_ends(problems, "This flow has dead ends"));
+    }
+    let when = match at.as_deref() {
+        None | Some("") => now,
+        Some(local) => chrono::NaiveDateTime::parse_from_str(local, "%Y-%m-%dT%H:%M")
+            .ok()
+            .and_then(|t| t.and_local_timezone(tz).earliest())
+            .map(|t| t.with_timezone(&chrono::Utc))
+            .ok_or_else(|| {
+                ApiError::bad_request(
+                    "invalid_field",
+                    format!("at: '{local}' is not a local time like 2026-11-23T09:30"),
+                )
+            })?,
+    };
+    let open = flow.is_open(when, tz);
+    let keys: Vec<Option<&str>> = keys
+        .iter()
+        .map(|k| k.as_deref().filter(|k| !k.is_empty()))
+        .collect();
+    let hops = walk(&flow, open, recording_flag, &keys, |id| {
+        agent_list
+            .iter()
+            .find(|a| a.id == id)
+            .and_then(|a| a.sip_uri.clone())
+    });
+    let hops: Vec<_> = hops
+        .iter()
+        .map(|h| json!({ "heard": TwiML::step(&h.step, &flow).heard(), "pressed": h.pressed }))
+        .collect();
+    Ok(HttpResponse::Ok().json(json!({
+        "open": open,
+        "at": when.with_timezone(&tz).format("%A %Y-%m-%d %H:%M").to_string(),
+        "timezone": tz.name(),
+        "recording": recording_flag,
+        "hops": hops,
+    })))
 }

@@ -71,6 +71,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         )
         .route("/call-flow", web::get().to(callflow::get))
         .route("/call-flow", web::put().to(callflow::put))
+        .route("/call-flow/preview", web::post().to(callflow::preview))
         .route("/onboarding-requests", web::get().to(onboarding::list))
         .route(
             "/onboarding-requests/{id}/approve",
