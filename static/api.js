@@ -8,13 +8,15 @@ export function setCsrfToken(token) {
 }
 
 export class ApiError extends Error {
-  constructor(status, code, message, hint, step) {
+  constructor(status, code, message, hint, step, problems) {
     super(message);
     this.status = status;
     this.code = code;
     this.hint = hint;
     // The failed step of a multi-step provider operation (a purchase), if any.
     this.step = step;
+    // Where a call flow has dead ends: [{ path, message }].
+    this.problems = problems;
   }
 
   // One sentence for the page: what happened, then what to do.
@@ -53,6 +55,7 @@ export async function api(method, path, body, extraHeaders = {}) {
       err.message || `The server answered HTTP ${response.status}.`,
       err.hint || 'Try again; if it keeps happening, check the server log.',
       err.step,
+      err.problems,
     );
   }
   return data;

@@ -8,6 +8,7 @@ import { loadUsers, initUsers } from './users.js';
 import { loadLeads, initLeads } from './leads.js';
 import { openCalls, initCalls } from './calls.js';
 import { loadDay, initOverview } from './overview.js';
+import { loadCallFlow, initCallFlow } from './callflow.js';
 
 function formatDuration(seconds) {
   const d = Math.floor(seconds / 86400);
@@ -91,6 +92,7 @@ const pages = {
   calls: openCalls,
   voicemail: loadVoicemail,
   leads: () => loadLeads(me),
+  callflow: () => loadCallFlow(me),
   numbers: () => loadNumbers(me),
   agents: () => loadAgents(me),
   features: loadFeatures,
@@ -302,6 +304,7 @@ async function start() {
   initUsers();
   initLeads();
   initOverview();
+  initCallFlow();
   watchTables();
   window.addEventListener('hashchange', route);
   await loadBanners();

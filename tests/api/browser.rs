@@ -725,6 +725,7 @@ async fn every_page_fits_a_phone_and_passes_an_accessibility_check() {
         "calls",
         "voicemail",
         "leads",
+        "callflow",
         "numbers",
         "agents",
         "features",
@@ -749,4 +750,73 @@ async fn every_page_fits_a_phone_and_passes_an_accessibility_check() {
         }
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// Call flow editor: the owner renames a menu option and empties its numbers, sees the
+/// dead end at that field, previews a call, fixes it, saves — and a signed call then hears
+/// the new menu.
+#[tokio::test]
+async fn an_owner_edits_the_menu_sees_the_dead_end_fixes_it_and_callers_hear_it() {
+    use crate::helpers::{CALLER, MAIN_LINE};
+    let app = spawn_app().await;
+    let Some((_driver, c)) = start_browser().await else {
+        return;
+    };
+    sign_in(&c, &app).await;
+    c.goto(&app.url("/#callflow")).await.unwrap();
+    wait_for(&c, "#flow-form .cf-option [data-k='label']").await;
+    type_into(
+        &c,
+        "#flow-form .cf-option [data-k='label']",
+        "new customers",
+    )
+    .await;
+    type_into(&c, "#flow-form .cf-option [data-k='targets']", "").await;
+    click(&c, "#flow-save").await;
+    let inline = wait_visible_text(
+        &c,
+        "#flow-form .cf-option [data-path='menu[0].action'] .field-error",
+    )
+    .await;
+    assert!(inline.contains("dial has no targets"), "{inline}");
+    let summary = wait_visible_text(&c, "#flow-error").await;
+    assert!(summary.contains("not saved"), "{summary}");
+
+    // Fixed, previewed (key 1 now rings the new number), saved.
+    type_into(
+        &c,
+        "#flow-form .cf-option [data-k='targets']",
+        "+15550100155",
+    )
+    .await;
+    type_into(&c, "#flow-preview-keys", "1").await;
+    click(&c, "#flow-preview-form button[type='submit']").await;
+    let mut preview = String::new();
+    for _ in 0..50 {
+        preview = wait_visible_text(&c, "#flow-preview").await;
+        if preview.contains("rings") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(preview.contains("For new customers, press 1."), "{preview}");
+    assert!(
+        preview.contains("[rings +15550100155 for 20 s"),
+        "{preview}"
+    );
+    click(&c, "#flow-save").await;
+    wait_visible_text(&c, "#flow-saved").await;
+    assert_eq!(
+        app.count("SELECT count(*) FROM audit_log WHERE action = 'call_flow.update'"),
+        1
+    );
+
+    let tw = app.twilio();
+    let menu = tw.call("CA9801", CALLER, MAIN_LINE).await;
+    assert!(
+        menu.contains("<Say>For new customers, press 1.</Say>"),
+        "{menu}"
+    );
+    let dial = tw.press("CA9801", 1, "1").await;
+    assert!(dial.contains("<Number>+15550100155</Number>"), "{dial}");
 }
