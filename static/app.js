@@ -2,7 +2,7 @@
 // text is set with textContent, never as HTML.
 
 import { api, ApiError, setCsrfToken } from './api.js';
-import { $, show, showError, cell, formatTime, watchTables } from './ui.js';
+import { $, show, showError, cell, formatTime, watchTables, contactLinks, inboxChanged } from './ui.js';
 import { loadNumbers, loadAgents, loadOrg, initNumbers } from './numbers.js';
 import { loadUsers, initUsers } from './users.js';
 import { loadLeads, initLeads } from './leads.js';
@@ -166,7 +166,7 @@ async function loadVoicemail() {
       || (v.transcriptionStatus === 'pending' ? 'Transcript on its way…'
         : v.durationSeconds > 120 ? 'Longer than 2 minutes, so not transcribed: listen to the recording.'
           : 'No transcript for this message.');
-    card.append(head, text);
+    card.append(head, contactLinks(v.fromNumber), text);
     if (v.recordingSid) {
       const audio = document.createElement('audio');
       audio.controls = true;
@@ -183,6 +183,7 @@ async function loadVoicemail() {
         b.disabled = true;
         try {
           await api('PATCH', `/api/voicemails/${v.id}`, { handled: !v.handled });
+          inboxChanged();
           await loadVoicemail();
         } catch (e) {
           b.disabled = false;
@@ -207,7 +208,26 @@ function route() {
   }
   show($('app-error'), false);
   pages[page]().catch(handleAppError);
+  updateCounts();
 }
+
+// New voicemails and open leads, counted in the navigation (and refreshed every 30 s).
+async function updateCounts() {
+  if (!me) return;
+  try {
+    const c = await api('GET', '/api/inbox');
+    for (const [id, n, what] of [['nav-voicemails', c.voicemailsWaiting, 'new voicemails'], ['nav-leads', c.leadsOpen, 'open leads']]) {
+      const badge = $(id);
+      badge.textContent = String(n);
+      badge.setAttribute('aria-label', `${n} ${what}`);
+      show(badge, n > 0);
+    }
+  } catch (e) {
+    // The counts are a convenience; the pages say what failed.
+  }
+}
+setInterval(updateCounts, 30000);
+document.addEventListener('inbox-changed', updateCounts);
 
 function handleAppError(e) {
   if (e instanceof ApiError && e.status === 401) {

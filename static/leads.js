@@ -3,7 +3,8 @@
 // business number they wrote to, and a button to mark it handled (or reopen it).
 
 import { api } from './api.js';
-import { $, show, showError, cell, el, button, formatTime } from './ui.js';
+import { showCall } from './calls.js';
+import { $, show, showError, cell, el, button, formatTime, contactLinks, inboxChanged } from './ui.js';
 
 const SOURCES = { sms: 'Text', vapi: 'AI agent', textback: 'Missed-call text' };
 const MAX_REPLY = 1600;
@@ -55,7 +56,15 @@ async function openConversation(id) {
   ]);
   openLead = id;
   $('lead-title').textContent = `${lead.customerNumber} → ${lead.businessNumber || 'a released number'}`;
-  $('lead-call').textContent = lead.callId ? 'This conversation started with a missed call.' : '';
+  const origin = $('lead-call');
+  origin.replaceChildren();
+  if (lead.callId) {
+    const link = el('a', 'This conversation started with a missed call: see the call');
+    link.href = '#calls';
+    link.addEventListener('click', () => setTimeout(() => showCall(lead.callId).catch((e) => showError($('lead-error'), e)), 0));
+    origin.append(link);
+  }
+  $('lead-contact').replaceChildren(contactLinks(lead.customerNumber));
   const list = $('lead-messages');
   list.replaceChildren(...messages.slice().reverse().map(bubble));
   const writer = me.user.role !== 'viewer';
@@ -95,6 +104,7 @@ async function onToggleStatus() {
   const status = $('lead-status').textContent === 'Mark handled' ? 'handled' : 'open';
   try {
     await api('PATCH', `/api/leads/${openLead}`, { status });
+    inboxChanged();
     await loadLeads(me);
   } catch (e) {
     showError(errorEl, e);

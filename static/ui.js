@@ -58,3 +58,19 @@ export function watchTables() {
   labelCells();
   new MutationObserver(() => labelCells()).observe(document.body, { childList: true, subtree: true });
 }
+
+// "Call back" and "Text back" links for a caller's number (none for a withheld one).
+export function contactLinks(number, name = number) {
+  const box = el('p', null, 'contact-links');
+  if (!number || !/^\+\d{7,15}$/.test(number)) return box;
+  for (const [scheme, text] of [['tel', 'Call back'], ['sms', 'Text back']]) {
+    const a = el('a', text);
+    a.href = `${scheme}:${number}`;
+    a.setAttribute('aria-label', `${text} ${name}`);
+    box.append(a);
+  }
+  return box;
+}
+
+// Tells the navigation's counts that a voicemail or lead changed.
+export const inboxChanged = () => document.dispatchEvent(new Event('inbox-changed'));

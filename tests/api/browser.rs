@@ -493,6 +493,16 @@ async fn an_owner_answers_a_lead_by_text_and_marks_it_handled() {
     let title = wait_visible_text(&c, "#lead-title").await;
     assert!(title.contains(MAIN_LINE), "{title}");
 
+    let badge = wait_visible_text(&c, "#nav-leads").await;
+    assert_eq!(badge, "1", "the open lead is counted in the navigation");
+    let call_back = c
+        .find(Locator::Css("#lead-contact a[href^='tel:']"))
+        .await
+        .unwrap();
+    assert_eq!(
+        call_back.attr("href").await.unwrap().as_deref(),
+        Some(format!("tel:{CALLER}").as_str())
+    );
     type_into(&c, "#lead-reply", "Yes, we can be there at 3pm.").await;
     click(&c, "#lead-reply-send").await;
     for _ in 0..100 {
@@ -531,6 +541,7 @@ async fn an_owner_answers_a_lead_by_text_and_marks_it_handled() {
     assert_eq!(wait_visible_text(&c, "#lead-status").await, "Reopen");
     let row = wait_visible_text(&c, "#leads-table tbody tr").await;
     assert!(row.contains("Handled"), "{row}");
+    wait_gone(&c, "#nav-leads:not([hidden])").await;
 }
 
 /// Calls: a new call appears without a reload; a row opens from the keyboard; the timeline

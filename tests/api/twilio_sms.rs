@@ -567,6 +567,18 @@ async fn the_owner_replies_to_a_lead_from_the_business_number_and_it_is_recorded
         app.count("SELECT count(*) FROM audit_log WHERE action = 'lead.reply'"),
         1
     );
+    let waiting: Value = c
+        .get(app.url("/api/inbox"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        waiting,
+        serde_json::json!({ "voicemailsWaiting": 0, "leadsOpen": 1 })
+    );
 
     // Empty or too long is a 400 that says the limit; another org's lead is 404.
     let empty = reply("   ").await.unwrap();

@@ -157,6 +157,16 @@ pub async fn leads(
     Ok(HttpResponse::Ok().json(json!({ "leads": rows })))
 }
 
+/// `GET /api/inbox`: what waits for the owner (the dashboard's navigation shows it).
+pub async fn counts(state: web::Data<AppState>, auth: Auth) -> Result<HttpResponse, ApiError> {
+    let org = auth.org_id();
+    let (voicemails, (leads, _)) = state
+        .db
+        .query(move |c| Ok((voicemails::waiting(c, org)?, leads::counts(c, org, "")?)))
+        .await?;
+    Ok(HttpResponse::Ok().json(json!({ "voicemailsWaiting": voicemails, "leadsOpen": leads })))
+}
+
 /// `GET /api/leads/{id}`: one lead (its messages are `GET /api/messages?leadId=`).
 pub async fn lead(
     state: web::Data<AppState>,

@@ -55,6 +55,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             web::get().to(inbox::recording),
         )
         .route("/messages", web::get().to(inbox::messages))
+        .route("/inbox", web::get().to(inbox::counts))
         .route("/leads", web::get().to(inbox::leads))
         .route("/leads/{id}", web::get().to(inbox::lead))
         .route("/leads/{id}", web::patch().to(inbox::update_lead))
