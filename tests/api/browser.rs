@@ -831,3 +831,89 @@ async fn an_owner_edits_the_menu_sees_the_dead_end_fixes_it_and_callers_hear_it(
     let dial = tw.press("CA9801", 1, "1").await;
     assert!(dial.contains("<Number>+15550100155</Number>"), "{dial}");
 }
+
+/// The README's screenshots, taken from a demo business with a day of calls. Written to
+/// `docs/screenshots/` when `SWITCHBOARD_SCREENSHOTS=1` (to refresh the committed ones);
+/// otherwise only checked to be real images.
+#[tokio::test]
+async fn screenshots_of_the_dashboard_for_the_readme() {
+    use crate::helpers::{CALLER, MAIN_LINE};
+    let app = crate::helpers::spawn_app_with(&[("SWITCHBOARD_TEXTBACK_DELAY_SECS", "0")]).await;
+    let tw = app.twilio();
+    // Answered by sales, a voicemail, and a missed call (texted back).
+    for (i, from) in ["+14155550141", "+14155550142", CALLER].iter().enumerate() {
+        let sid = format!("CA99{i:02}");
+        tw.call(&sid, from, MAIN_LINE).await;
+        tw.press(&sid, 1, ["1", "9", "9"][i]).await;
+        match i {
+            0 => {
+                tw.twiml(
+                    "/twilio/voice/dial-result",
+                    &[
+                        ("CallSid", &sid),
+                        ("To", MAIN_LINE),
+                        ("DialCallStatus", "completed"),
+                    ],
+                )
+                .await;
+            }
+            1 => {
+                tw.post(
+                    "/twilio/voice/recording",
+                    &[
+                        ("CallSid", &sid),
+                        ("RecordingSid", "RE9901"),
+                        ("RecordingUrl", "https://api.twilio.com/rec/RE9901"),
+                        ("RecordingStatus", "completed"),
+                        ("RecordingDuration", "18"),
+                    ],
+                )
+                .await;
+            }
+            _ => {}
+        }
+        tw.status(&sid, from, MAIN_LINE, "completed", "40").await;
+    }
+    tw.twiml(
+        "/twilio/sms",
+        &[
+            ("MessageSid", "SM9990"),
+            ("From", CALLER),
+            ("To", MAIN_LINE),
+            (
+                "Body",
+                "Hi, my kitchen sink is leaking. Can someone come today?",
+            ),
+        ],
+    )
+    .await;
+    let Some((_driver, c)) = start_browser().await else {
+        return;
+    };
+    c.set_window_rect(0, 0, 1200, 860).await.unwrap();
+    sign_in(&c, &app).await;
+    let write = std::env::var("SWITCHBOARD_SCREENSHOTS").as_deref() == Ok("1");
+    let dir = std::path::Path::new("docs/screenshots");
+    for (name, page, ready) in [
+        ("overview", "overview", "#overview-chart svg"),
+        ("calls", "calls", "tr[data-call-id]"),
+        ("call-flow", "callflow", "#flow-form .cf-option"),
+    ] {
+        c.goto(&app.url(&format!("/#{page}"))).await.unwrap();
+        wait_for(&c, ready).await;
+        if page == "calls" {
+            click(&c, "tr[data-call-id]").await;
+            wait_visible_text(&c, "#call-events").await;
+        }
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        let png = c.screenshot().await.unwrap();
+        assert!(
+            png.starts_with(b"\x89PNG") && png.len() > 10_000,
+            "{name}: not a real screenshot"
+        );
+        if write {
+            std::fs::create_dir_all(dir).unwrap();
+            std::fs::write(dir.join(format!("{name}.png")), &png).unwrap();
+        }
+    }
+}
