@@ -4,7 +4,7 @@
 // link to the page where each is fixed.
 
 import { api } from './api.js';
-import { $, show, el } from './ui.js';
+import { $, show, el, formatTime } from './ui.js';
 
 const SVG = 'http://www.w3.org/2000/svg';
 let overview = null;
@@ -66,7 +66,11 @@ function drawChart() {
   $('overview-range-days').setAttribute('aria-pressed', String(range === 'days'));
 }
 
-export async function loadDay() {
+export async function loadOverview() {
+  await Promise.all([loadDay(), loadHealth()]);
+}
+
+async function loadDay() {
   overview = await api('GET', '/api/overview');
   const t = overview.today;
   const rate = t.answerRate == null ? '—' : `${Math.round(t.answerRate * 100)} %`;
@@ -106,4 +110,33 @@ export function initOverview() {
       if (overview) drawChart();
     });
   }
+}
+
+function formatDuration(seconds) {
+  const d = Math.floor(seconds / 86400);
+  const h = Math.floor((seconds % 86400) / 3600);
+  const m = Math.floor((seconds % 3600) / 60);
+  if (d) return `${d} d ${h} h`;
+  if (h) return `${h} h ${m} min`;
+  return `${m} min ${seconds % 60} s`;
+}
+
+function formatBytes(n) {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
+  return `${(n / 1024 / 1024).toFixed(1)} MiB`;
+}
+
+// The appliance itself: version, uptime, public URL, database, last webhooks.
+async function loadHealth() {
+  show($('health-loading'), true);
+  const h = await api('GET', '/api/health');
+  $('health-version').textContent = h.version;
+  $('health-uptime').textContent = formatDuration(h.uptimeSeconds);
+  $('health-url').textContent = h.publicUrl;
+  $('health-db').textContent = `${formatBytes(h.database.sizeBytes)}, schema v${h.database.schemaVersion}`;
+  $('health-twilio').textContent = formatTime(h.lastWebhook.twilio);
+  $('health-vapi').textContent = formatTime(h.lastWebhook.vapi);
+  show($('health-loading'), false);
+  show($('health'), true);
 }

@@ -4,6 +4,7 @@
 
 use crate::helpers::spawn_app;
 use fantoccini::{Client, ClientBuilder, Locator};
+use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -16,7 +17,16 @@ pub(crate) struct Driver {
 }
 
 impl Drop for Driver {
+    /// Ends chromedriver and every browser process it started: they share its process
+    /// group. Killing chromedriver alone would leave Chromium running (each holding inotify
+    /// instances, of which a user gets 128, until other tools fail to watch files).
     fn drop(&mut self) {
+        let group = format!("-{}", self.child.id());
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &group])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -41,6 +51,7 @@ pub(crate) async fn start_browser() -> Option<(Driver, Client)> {
     let port = free_port();
     let child = Command::new(CHROMEDRIVER)
         .arg(format!("--port={port}"))
+        .process_group(0)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()

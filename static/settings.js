@@ -1,0 +1,63 @@
+// Settings: the business (numbers to text and fall back to, time zone), its users, and
+// API tokens (a new token is shown once).
+
+import { api } from './api.js';
+import { $, show, showError, cell, formatTime } from './ui.js';
+import { loadOrg } from './numbers.js';
+import { loadUsers } from './users.js';
+
+let me = null;
+
+export async function loadSettings(current) {
+  me = current;
+  await loadOrg(me);
+  const [{ tokens }] = await Promise.all([api('GET', '/api/tokens'), loadUsers(me)]);
+  const tokensBody = $('tokens-table').querySelector('tbody');
+  tokensBody.replaceChildren();
+  for (const t of tokens) {
+    const tr = document.createElement('tr');
+    const actions = document.createElement('td');
+    if (t.revokedAt) {
+      actions.textContent = `revoked ${formatTime(t.revokedAt)}`;
+    } else if (me.user.role !== 'viewer') {
+      const b = document.createElement('button');
+      b.type = 'button';
+      b.className = 'secondary';
+      b.textContent = 'Revoke';
+      b.addEventListener('click', () => revokeToken(t.id, b));
+      actions.append(b);
+    }
+    tr.append(cell(t.name), cell(t.prefix + '…'), cell(formatTime(t.createdAt)), cell(formatTime(t.lastUsedAt)), actions);
+    tokensBody.append(tr);
+  }
+}
+
+async function onCreateToken(event) {
+  event.preventDefault();
+  const errorEl = $('token-error');
+  show(errorEl, false);
+  try {
+    const created = await api('POST', '/api/tokens', { name: $('token-name').value });
+    $('token-secret').textContent = created.token;
+    show($('token-created'), true);
+    $('token-name').value = '';
+    await loadSettings(me);
+  } catch (e) {
+    showError(errorEl, e);
+  }
+}
+
+async function revokeToken(id, button) {
+  button.disabled = true;
+  try {
+    await api('DELETE', `/api/tokens/${id}`);
+    await loadSettings(me);
+  } catch (e) {
+    button.disabled = false;
+    showError($('token-error'), e);
+  }
+}
+
+export function initSettings() {
+  $('token-form').addEventListener('submit', onCreateToken);
+}
