@@ -106,15 +106,12 @@ function render() {
   const f = flow;
   const hours = f.hours || { weekly: {}, holidays: [] };
   const days = DAYS.map((d) => {
-    const range = (hours.weekly[d] || [])[0] || { open: '', close: '' };
+    const ranges = (hours.weekly[d] || []).map((r) => `${r.open}-${r.close}`).join(', ');
     const row = el('div', null, 'cf-day');
     row.dataset.day = d;
     row.dataset.path = `hours.weekly.${d}`;
-    row.append(
-      el('span', d[0].toUpperCase() + d.slice(1), 'cf-day-name'),
-      field('Opens', input(range.open, { type: 'time', 'data-k': 'open' })),
-      field('Closes', input(range.close, { type: 'time', 'data-k': 'close' })),
-    );
+    const name = d[0].toUpperCase() + d.slice(1);
+    row.append(field(`${name} (e.g. 09:00-12:00, 13:00-17:00; empty: closed)`, input(ranges, { 'data-k': 'ranges', placeholder: 'closed' })));
     const err = el('p', null, 'error field-error');
     err.hidden = true;
     row.append(err);
@@ -190,9 +187,15 @@ function collect() {
   } else {
     const weekly = {};
     for (const row of $('flow-form').querySelectorAll('.cf-day')) {
-      const open = row.querySelector('[data-k="open"]').value;
-      const close = row.querySelector('[data-k="close"]').value;
-      if (open || close) weekly[row.dataset.day] = [{ open, close }];
+      // "09:00-12:00, 13:00-17:00"; a malformed part goes to the server as is, which names
+      // it at this day.
+      const parts = row.querySelector('[data-k="ranges"]').value.split(',').map((p) => p.trim()).filter(Boolean);
+      if (parts.length) {
+        weekly[row.dataset.day] = parts.map((p) => {
+          const [open, close = ''] = p.split(/\s*[-–]\s*/);
+          return { open, close };
+        });
+      }
     }
     f.hours = { weekly, holidays: named('holidays').value.split('\n').map((s) => s.trim()).filter(Boolean) };
   }

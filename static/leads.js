@@ -49,8 +49,22 @@ function bubble(m) {
   return li;
 }
 
+// The voicemail left on the call that started the lead: its transcript and recording.
+function voicemailNote(v) {
+  const box = el('div', null, 'notice');
+  box.append(el('p', `Voicemail (${v.durationSeconds ?? '?'} s): ${v.transcriptionText || 'no transcript'}`));
+  if (v.recordingSid) {
+    const audio = el('audio');
+    audio.controls = true;
+    audio.preload = 'none';
+    audio.src = `/api/voicemails/${v.id}/recording`;
+    box.append(audio);
+  }
+  return box;
+}
+
 async function openConversation(id) {
-  const [{ lead }, { messages }] = await Promise.all([
+  const [{ lead, voicemails }, { messages }] = await Promise.all([
     api('GET', `/api/leads/${id}`),
     api('GET', `/api/messages?leadId=${id}&limit=200`),
   ]);
@@ -64,7 +78,7 @@ async function openConversation(id) {
     link.addEventListener('click', () => setTimeout(() => showCall(lead.callId).catch((e) => showError($('lead-error'), e)), 0));
     origin.append(link);
   }
-  $('lead-contact').replaceChildren(contactLinks(lead.customerNumber));
+  $('lead-contact').replaceChildren(contactLinks(lead.customerNumber), ...voicemails.map(voicemailNote));
   const list = $('lead-messages');
   list.replaceChildren(...messages.slice().reverse().map(bubble));
   const writer = me.user.role !== 'viewer';

@@ -145,6 +145,15 @@ pub fn list(
     rows.collect()
 }
 
+/// The voicemails left on one of the org's calls.
+pub fn for_call(conn: &Connection, org_id: i64, call_id: i64) -> rusqlite::Result<Vec<Voicemail>> {
+    let mut stmt = conn.prepare(&format!(
+        "{SELECT} WHERE v.call_id = ?1 AND v.org_id = ?2 ORDER BY v.id"
+    ))?;
+    let rows = stmt.query_map([call_id, org_id], from_row)?;
+    rows.collect()
+}
+
 /// Voicemails of the org nobody has marked handled yet.
 pub fn waiting(conn: &Connection, org_id: i64) -> rusqlite::Result<i64> {
     conn.query_row(

@@ -841,6 +841,45 @@ async fn an_owner_edits_the_menu_sees_the_dead_end_fixes_it_and_callers_hear_it(
     );
     let dial = tw.press("CA9801", 1, "1").await;
     assert!(dial.contains("<Number>+15550100155</Number>"), "{dial}");
+
+    // Hours with a lunch break: two ranges on Monday, kept as two.
+    click(&c, "#flow-form [data-name='always']").await;
+    type_into(
+        &c,
+        ".cf-day[data-day='monday'] [data-k='ranges']",
+        "09:00-12:00, 13:00-17:00",
+    )
+    .await;
+    type_into(
+        &c,
+        ".cf-day[data-day='tuesday'] [data-k='ranges']",
+        "9 to 5",
+    )
+    .await;
+    click(&c, "#flow-save").await;
+    let bad = wait_visible_text(&c, ".cf-day[data-day='tuesday'] .field-error").await;
+    assert!(!bad.is_empty(), "the malformed day is named at its field");
+    type_into(&c, ".cf-day[data-day='tuesday'] [data-k='ranges']", "").await;
+    click(&c, "#flow-save").await;
+    for _ in 0..100 {
+        if app.count("SELECT count(*) FROM audit_log WHERE action = 'call_flow.update'") == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (api, _) = app.owner().await;
+    let saved: serde_json::Value = api
+        .get(app.url("/api/call-flow"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        saved["callFlow"]["hours"]["weekly"]["monday"],
+        serde_json::json!([{ "open": "09:00", "close": "12:00" }, { "open": "13:00", "close": "17:00" }])
+    );
 }
 
 /// The README's screenshots, taken from a demo business with a day of calls. Written to

@@ -567,6 +567,20 @@ async fn the_owner_replies_to_a_lead_from_the_business_number_and_it_is_recorded
         app.count("SELECT count(*) FROM audit_log WHERE action = 'lead.reply'"),
         1
     );
+    let one: Value = c
+        .get(app.url(&format!("/api/leads/{lead}")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(one["lead"]["customerNumber"], CALLER);
+    assert_eq!(
+        one["voicemails"],
+        serde_json::json!([]),
+        "a text lead has no call, so no voicemail"
+    );
     let waiting: Value = c
         .get(app.url("/api/inbox"))
         .send()

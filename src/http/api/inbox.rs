@@ -167,19 +167,29 @@ pub async fn counts(state: web::Data<AppState>, auth: Auth) -> Result<HttpRespon
     Ok(HttpResponse::Ok().json(json!({ "voicemailsWaiting": voicemails, "leadsOpen": leads })))
 }
 
-/// `GET /api/leads/{id}`: one lead (its messages are `GET /api/messages?leadId=`).
+/// `GET /api/leads/{id}`: one lead, with the voicemail left on the call that started it
+/// (its messages are `GET /api/messages?leadId=`).
 pub async fn lead(
     state: web::Data<AppState>,
     auth: Auth,
     path: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
     let (org, id) = (auth.org_id(), path.into_inner());
-    let lead = state
+    let (lead, voicemails) = state
         .db
-        .query(move |c| leads::get(c, org, id))
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("lead {id}")))?;
-    Ok(HttpResponse::Ok().json(json!({ "lead": lead })))
+        .query(move |c| {
+            let Some(lead) = leads::get(c, org, id)? else {
+                return Ok((None, Vec::new()));
+            };
+            let voicemails = match lead.call_id {
+                Some(call) => voicemails::for_call(c, org, call)?,
+                None => Vec::new(),
+            };
+            Ok((Some(lead), voicemails))
+        })
+        .await?;
+    let lead = lead.ok_or_else(|| ApiError::not_found(format!("lead {id}")))?;
+    Ok(HttpResponse::Ok().json(json!({ "lead": lead, "voicemails": voicemails })))
 }
 
 #[derive(Deserialize)]
