@@ -4,8 +4,6 @@ use crate::config::Config;
 use crate::crypto::SecretKey;
 use crate::db::ledger::Ledger;
 use crate::db::Db;
-use crate::flags::Flags;
-use crate::metrics::Metrics;
 use crate::providers::{Providers, TwilioCreds};
 use crate::ratelimit::RateLimits;
 use std::sync::Arc;
@@ -21,21 +19,16 @@ pub struct AppState {
     pub vapi_webhook_secret: Option<String>,
     pub rate_limits: Arc<RateLimits>,
     pub secret_key: SecretKey,
-    pub metrics: Arc<Metrics>,
     pub ledger: Ledger,
-    pub flags: Arc<Flags>,
-    pub flows: Arc<crate::db::callflows::FlowCache>,
     /// Number operations: import, buy, change, release (SPEC §5).
     pub telephony: Arc<crate::telephony::Telephony>,
     /// The base URL Twilio and Vapi call (PUBLIC_URL, or the local address in demo mode).
     pub public_url: String,
     pub started_at: Instant,
-    /// The time the front desk decides by (see [`crate::clock`]).
-    pub clock: crate::clock::Clock,
     /// The last readiness probe, reused for a few seconds (`/readyz` is unauthenticated).
     pub readiness: crate::http::health::Readiness,
-    /// Calls and texts (SPEC §3); shares the database, flags, flows, metrics and clock
-    /// above.
+    /// Calls and texts (SPEC §3), and the feature flags, call flows, metrics and clock
+    /// every handler reads through it; its database is the one above.
     pub desk: Arc<crate::frontdesk::FrontDesk>,
 }
 

@@ -154,19 +154,17 @@ impl Application {
         // A crash mid-saga is finished before the first request (SPEC §5.3).
         telephony.recover().await;
         warn_about_orgs(&db);
-        let metrics = Arc::new(crate::metrics::Metrics::default());
-        let (flags, flows, clock) = (Arc::default(), Arc::default(), Clock::default());
         let desk = Arc::new(FrontDesk {
             db: db.clone(),
-            flags: Arc::clone(&flags),
-            flows: Arc::clone(&flows),
+            flags: Arc::default(),
+            flows: Arc::default(),
             messenger: Messenger {
                 twilio: providers.twilio.clone(),
                 twilio_master: twilio_master.clone(),
                 secret_key: secret_key.clone(),
             },
-            metrics: metrics.clone(),
-            clock: clock.clone(),
+            metrics: Arc::default(),
+            clock: Clock::default(),
             public_url: public_url.clone(),
             transcript_wait_secs: config.transcript_wait_secs,
             textback_delay_secs: config.textback_delay_secs,
@@ -180,13 +178,9 @@ impl Application {
             twilio_master,
             vapi_webhook_secret,
             secret_key,
-            metrics,
             ledger: crate::db::ledger::Ledger::new(db.clone()),
-            flags,
-            flows,
             public_url,
             started_at: Instant::now(),
-            clock,
             readiness: Default::default(),
             desk,
         });
@@ -299,7 +293,7 @@ async fn maintenance(state: web::Data<AppState>) {
         runs += 1;
         state.rate_limits.retain_recent();
         flush_violations(&state).await;
-        crate::frontdesk::sweep(&state.desk, state.clock.now()).await;
+        crate::frontdesk::sweep(&state.desk, state.desk.clock.now()).await;
         // Roughly hourly: expired sessions, and rows past their retention (SPEC §9.4).
         if runs % 360 == 1 {
             let pruned = state

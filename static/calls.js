@@ -6,7 +6,7 @@
 import { api } from './api.js';
 import { $, show, showError, cell, el, option, formatTime } from './ui.js';
 
-export const OUTCOMES = {
+const OUTCOMES = {
   connected: 'Connected', voicemail: 'Voicemail', missed: 'Missed', abandoned: 'Abandoned',
   rejected: 'Rejected', ai_handled: 'AI handled', failed: 'Failed',
 };

@@ -43,8 +43,8 @@ export function formatTime(iso) {
 
 // Names every body cell after its column (td[data-label]), so a table stacked into rows on
 // a phone still says what each value is. Runs on tables as their rows change.
-export function labelCells(root = document) {
-  for (const table of root.querySelectorAll('table')) {
+function labelCells(tables) {
+  for (const table of tables) {
     const names = [...table.querySelectorAll('thead th')].map((th) => th.textContent.trim());
     for (const tr of table.querySelectorAll('tbody tr')) {
       [...tr.children].forEach((td, i) => {
@@ -55,8 +55,16 @@ export function labelCells(root = document) {
 }
 
 export function watchTables() {
-  labelCells();
-  new MutationObserver(() => labelCells()).observe(document.body, { childList: true, subtree: true });
+  labelCells(document.querySelectorAll('table'));
+  // Only the tables whose rows changed are labelled again.
+  new MutationObserver((changes) => {
+    const tables = new Set();
+    for (const change of changes) {
+      const table = change.target.closest && change.target.closest('table');
+      if (table) tables.add(table);
+    }
+    labelCells(tables);
+  }).observe(document.body, { childList: true, subtree: true });
 }
 
 // "Call back" and "Text back" links for a caller's number (none for a withheld one).

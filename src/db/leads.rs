@@ -59,7 +59,7 @@ pub fn open_or_create(
         )
         .optional()?;
     if let Some(id) = existing {
-        conn.execute("UPDATE leads SET last_message_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?1", [id])?;
+        touch(conn, id)?;
         return Ok((id, false));
     }
     conn.execute(
@@ -111,13 +111,21 @@ pub fn get(conn: &Connection, org_id: i64, id: i64) -> rusqlite::Result<Option<L
     .optional()
 }
 
-/// (open leads, leads created since `from`) of the org.
-pub fn counts(conn: &Connection, org_id: i64, from: &str) -> rusqlite::Result<(i64, i64)> {
+/// Open leads of the org.
+pub fn open_count(conn: &Connection, org_id: i64) -> rusqlite::Result<i64> {
     conn.query_row(
-        "SELECT count(*) FILTER (WHERE status = 'open'), count(*) FILTER (WHERE created_at >= ?2)
-         FROM leads WHERE org_id = ?1",
+        "SELECT count(*) FROM leads WHERE org_id = ?1 AND status = 'open'",
+        [org_id],
+        |r| r.get(0),
+    )
+}
+
+/// Leads of the org created since `from`.
+pub fn created_since(conn: &Connection, org_id: i64, from: &str) -> rusqlite::Result<i64> {
+    conn.query_row(
+        "SELECT count(*) FROM leads WHERE org_id = ?1 AND created_at >= ?2",
         (org_id, from),
-        |r| Ok((r.get(0)?, r.get(1)?)),
+        |r| r.get(0),
     )
 }
 

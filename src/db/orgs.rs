@@ -77,6 +77,13 @@ pub struct OrgSettings {
     pub is_demo: bool,
 }
 
+impl OrgSettings {
+    /// The business's time zone; UTC if the stored name is not one (it is checked when set).
+    pub fn time_zone(&self) -> chrono_tz::Tz {
+        self.timezone.parse().unwrap_or(chrono_tz::UTC)
+    }
+}
+
 pub fn settings(conn: &Connection, id: i64) -> rusqlite::Result<Option<OrgSettings>> {
     conn.query_row(
         "SELECT id, name, timezone, notification_number, fallback_number, fallback_message, max_managed_numbers, is_demo

@@ -73,6 +73,19 @@ pub enum Anomaly {
 }
 
 impl Anomaly {
+    pub const ALL: [Anomaly; 5] = [
+        Anomaly::VoiceOnboardingNumber,
+        Anomaly::VapiNumberOnIvr,
+        Anomaly::AgentWithoutSipUri,
+        Anomaly::CallbackOnboardingNumber,
+        Anomaly::CallbackSystemNumber,
+    ];
+
+    /// The anomaly recorded under `name` (a call event's or a metric's label).
+    pub fn from_name(name: &str) -> Option<Anomaly> {
+        Anomaly::ALL.into_iter().find(|a| a.name() == name)
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Anomaly::VoiceOnboardingNumber => "voice_onboarding_number",
@@ -459,6 +472,14 @@ pub fn walk(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_anomaly_is_found_by_its_name_and_nothing_else_is() {
+        for a in Anomaly::ALL {
+            assert_eq!(Anomaly::from_name(a.name()), Some(a));
+        }
+        assert_eq!(Anomaly::from_name("vapi_hang"), None);
+    }
     use crate::domain::callflow::{AfterHours, MenuOption};
     use crate::domain::PhoneNumber;
 

@@ -185,6 +185,7 @@ impl Envelope {
     fn observe(&self, state: &AppState, status: u16) -> f64 {
         let elapsed = self.started.elapsed().as_secs_f64();
         state
+            .desk
             .metrics
             .observe_webhook(self.provider, self.route, status, elapsed);
         elapsed

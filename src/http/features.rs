@@ -13,7 +13,7 @@ use actix_web::{web, FromRequest, HttpMessage, ResponseError};
 
 /// Is `key` on for `org_id`? Otherwise the §5.1 error.
 pub async fn require_flag(state: &AppState, org_id: i64, key: FlagKey) -> Result<(), ApiError> {
-    let flags = state.flags.clone();
+    let flags = state.desk.flags.clone();
     let on = state
         .db
         .query(move |c| flags.is_enabled(c, org_id, key))

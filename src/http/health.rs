@@ -69,12 +69,12 @@ async fn prometheus(state: web::Data<AppState>) -> HttpResponse {
         .collect();
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
-        .body(state.metrics.render_prometheus(&refs))
+        .body(state.desk.metrics.render_prometheus(&refs))
 }
 
 /// `GET /api/metrics`: the same counters as JSON.
 async fn metrics_json(state: web::Data<AppState>, _auth: Auth) -> HttpResponse {
-    let mut counters = state.metrics.counters_json();
+    let mut counters = state.desk.metrics.counters_json();
     for (name, _, value) in gauges(&state) {
         counters.insert(name, json!(value));
     }

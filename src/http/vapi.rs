@@ -139,7 +139,7 @@ async fn webhook(state: web::Data<AppState>, hook: VapiWebhook) -> HttpResponse 
         Err(FrontdeskError::Db(e)) => {
             // 5xx so that a configured Vapi retry can redeliver the event.
             log::error!("Vapi {kind} for call {call} failed: {e}");
-            state.metrics.incr(
+            state.desk.metrics.incr(
                 crate::metrics::WEBHOOK_ERRORS,
                 &[("provider", "vapi"), ("cause", "database")],
             );

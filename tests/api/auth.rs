@@ -1,4 +1,4 @@
-use crate::helpers::{client, expect_error, spawn_app, spawn_app_with};
+use crate::helpers::{client, expect_error, get_json, spawn_app, spawn_app_with};
 use serde_json::{json, Value};
 use switchboard::domain::UserRole;
 
@@ -179,14 +179,7 @@ async fn me_requires_authentication() {
 async fn me_shows_the_user_org_and_csrf_token() {
     let app = spawn_app().await;
     let (c, csrf) = app.owner().await;
-    let me: Value = c
-        .get(app.url("/api/me"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let me: Value = get_json(&c, app.url("/api/me")).await;
     assert_eq!(me["user"]["email"], app.owner_email);
     assert_eq!(me["user"]["role"], "owner");
     assert_eq!(me["org"]["name"], "Demo Plumbing");
@@ -310,54 +303,19 @@ async fn another_orgs_data_is_invisible_and_its_ids_are_404() {
         .json()
         .await
         .unwrap();
-    let agents: Value = owner
-        .get(app.url("/api/agents"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let agents: Value = get_json(&owner, app.url("/api/agents")).await;
     let demo_agent_id = agents["agents"][0]["id"].as_i64().unwrap();
 
     let (other, other_csrf) = app
         .user_client("Other Bakery", "baker@example.com", UserRole::Owner)
         .await;
-    let numbers: Value = other
-        .get(app.url("/api/numbers"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let numbers: Value = get_json(&other, app.url("/api/numbers")).await;
     assert_eq!(numbers["numbers"], json!([]));
-    let agents: Value = other
-        .get(app.url("/api/agents"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let agents: Value = get_json(&other, app.url("/api/agents")).await;
     assert_eq!(agents["agents"], json!([]));
-    let tokens: Value = other
-        .get(app.url("/api/tokens"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let tokens: Value = get_json(&other, app.url("/api/tokens")).await;
     assert_eq!(tokens["tokens"], json!([]));
-    let users: Value = other
-        .get(app.url("/api/users"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let users: Value = get_json(&other, app.url("/api/users")).await;
     assert_eq!(users["users"].as_array().unwrap().len(), 1);
 
     expect_error(

@@ -2,7 +2,7 @@
 //! Skipped with a message when chromedriver is missing, except under CI=true, where the
 //! browser is part of the test environment and its absence is a failure.
 
-use crate::helpers::spawn_app;
+use crate::helpers::{get_json, spawn_app};
 use fantoccini::{Client, ClientBuilder, Locator};
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
@@ -231,6 +231,20 @@ pub(crate) async fn type_into(c: &Client, css: &str, text: &str) {
     field.send_keys(text).await.unwrap();
 }
 
+/// The text of `css` once it contains `needle` (or, after 15 s, as it is: the caller's
+/// assertion then says what was there).
+pub(crate) async fn wait_text_with(c: &Client, css: &str, needle: &str) -> String {
+    let mut text = String::new();
+    for _ in 0..150 {
+        text = wait_visible_text(c, css).await;
+        if text.contains(needle) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    text
+}
+
 pub(crate) async fn sign_in(c: &Client, app: &crate::helpers::TestApp) {
     c.goto(&app.url("/")).await.unwrap();
     let email = c
@@ -294,16 +308,8 @@ async fn calls_voicemail_and_leads_show_activity_and_render_caller_text_as_text(
         ],
     )
     .await;
-    tw.twiml(
-        "/twilio/sms",
-        &[
-            ("MessageSid", "SM7003"),
-            ("From", CALLER),
-            ("To", MAIN_LINE),
-            ("Body", "Can you come <today>?"),
-        ],
-    )
-    .await;
+    tw.sms("SM7003", CALLER, MAIN_LINE, "Can you come <today>?")
+        .await;
 
     let Some((_driver, c)) = start_browser().await else {
         return;
@@ -435,23 +441,12 @@ async fn an_owner_adds_changes_and_removes_a_user_whose_session_then_ends() {
         .await
         .unwrap();
     select.select_by_value("admin").await.unwrap();
-    for _ in 0..100 {
-        if app.count(
-            "SELECT count(*) FROM users WHERE email = 'front.desk@example.com' AND role = 'admin'",
-        ) == 1
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let me: serde_json::Value = theirs
-        .get(app.url("/api/me"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    app.wait_count(
+        "SELECT count(*) FROM users WHERE email = 'front.desk@example.com' AND role = 'admin'",
+        1,
+    )
+    .await;
+    let me: serde_json::Value = get_json(&theirs, app.url("/api/me")).await;
     assert_eq!(me["user"]["role"], "admin");
 
     // The owner's own row offers neither a role menu nor removal.
@@ -480,14 +475,11 @@ async fn an_owner_answers_a_lead_by_text_and_marks_it_handled() {
     use crate::helpers::{CALLER, MAIN_LINE};
     let app = spawn_app().await;
     app.twilio()
-        .twiml(
-            "/twilio/sms",
-            &[
-                ("MessageSid", "SM8801"),
-                ("From", CALLER),
-                ("To", MAIN_LINE),
-                ("Body", "Can you fix a <b>leak</b> today?"),
-            ],
+        .sms(
+            "SM8801",
+            CALLER,
+            MAIN_LINE,
+            "Can you fix a <b>leak</b> today?",
         )
         .await;
     let Some((_driver, c)) = start_browser().await else {
@@ -516,18 +508,11 @@ async fn an_owner_answers_a_lead_by_text_and_marks_it_handled() {
     );
     type_into(&c, "#lead-reply", "Yes, we can be there at 3pm.").await;
     click(&c, "#lead-reply-send").await;
-    for _ in 0..100 {
-        if wait_visible_text(&c, "#lead-messages")
+    assert!(
+        wait_text_with(&c, "#lead-messages", "Yes, we can be there at 3pm.")
             .await
             .contains("Yes, we can be there at 3pm.")
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(wait_visible_text(&c, "#lead-messages")
-        .await
-        .contains("Yes, we can be there at 3pm."));
+    );
     let sent: Vec<String> = app
         .sandbox()
         .sent_messages()
@@ -543,13 +528,7 @@ async fn an_owner_answers_a_lead_by_text_and_marks_it_handled() {
     click(&c, "#lead-status").await;
     app.wait_count("SELECT count(*) FROM leads WHERE status = 'handled'", 1)
         .await;
-    for _ in 0..100 {
-        if wait_visible_text(&c, "#lead-status").await == "Reopen" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert_eq!(wait_visible_text(&c, "#lead-status").await, "Reopen");
+    assert_eq!(wait_text_with(&c, "#lead-status", "Reopen").await, "Reopen");
     let row = wait_visible_text(&c, "#leads-table tbody tr").await;
     assert!(row.contains("Handled"), "{row}");
     wait_gone(&c, "#nav-leads:not([hidden])").await;
@@ -575,14 +554,7 @@ async fn new_calls_appear_live_and_the_timeline_reads_in_words_with_its_webhooks
     // A second caller rings and presses 1 while the page is open.
     tw.call("CA8102", "+14155550177", MAIN_LINE).await;
     tw.press("CA8102", 1, "1").await;
-    let mut table = String::new();
-    for _ in 0..150 {
-        table = wait_visible_text(&c, "#calls-table").await;
-        if table.contains("+14155550177") {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let table = wait_text_with(&c, "#calls-table", "+14155550177").await;
     assert!(
         table.contains("+14155550177"),
         "the new call appeared without a reload: {table}"
@@ -596,14 +568,7 @@ async fn new_calls_appear_live_and_the_timeline_reads_in_words_with_its_webhooks
         .await
         .unwrap();
     first.send_keys(&Key::Enter.to_string()).await.unwrap();
-    let mut timeline = String::new();
-    for _ in 0..100 {
-        timeline = wait_visible_text(&c, "#call-events").await;
-        if timeline.contains("Pressed 1") {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let timeline = wait_text_with(&c, "#call-events", "Pressed 1").await;
     assert!(timeline.contains("Pressed 1 — "), "{timeline}");
     assert!(
         timeline.contains("Webhook /twilio/voice/menu → HTTP 200")
@@ -726,14 +691,11 @@ async fn every_page_fits_a_phone_and_passes_an_accessibility_check() {
     tw.call("CA9701", CALLER, MAIN_LINE).await;
     tw.status("CA9701", CALLER, MAIN_LINE, "completed", "30")
         .await;
-    tw.twiml(
-        "/twilio/sms",
-        &[
-            ("MessageSid", "SM9701"),
-            ("From", CALLER),
-            ("To", MAIN_LINE),
-            ("Body", "Please call me back about the boiler"),
-        ],
+    tw.sms(
+        "SM9701",
+        CALLER,
+        MAIN_LINE,
+        "Please call me back about the boiler",
     )
     .await;
     let Some((_driver, c)) = start_browser().await else {
@@ -813,14 +775,7 @@ async fn an_owner_edits_the_menu_sees_the_dead_end_fixes_it_and_callers_hear_it(
     .await;
     type_into(&c, "#flow-preview-keys", "1").await;
     click(&c, "#flow-preview-form button[type='submit']").await;
-    let mut preview = String::new();
-    for _ in 0..50 {
-        preview = wait_visible_text(&c, "#flow-preview").await;
-        if preview.contains("rings") {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let preview = wait_text_with(&c, "#flow-preview", "rings").await;
     assert!(preview.contains("For new customers, press 1."), "{preview}");
     assert!(
         preview.contains("[rings +15550100155 for 20 s"),
@@ -861,21 +816,13 @@ async fn an_owner_edits_the_menu_sees_the_dead_end_fixes_it_and_callers_hear_it(
     assert!(!bad.is_empty(), "the malformed day is named at its field");
     type_into(&c, ".cf-day[data-day='tuesday'] [data-k='ranges']", "").await;
     click(&c, "#flow-save").await;
-    for _ in 0..100 {
-        if app.count("SELECT count(*) FROM audit_log WHERE action = 'call_flow.update'") == 2 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    app.wait_count(
+        "SELECT count(*) FROM audit_log WHERE action = 'call_flow.update'",
+        2,
+    )
+    .await;
     let (api, _) = app.owner().await;
-    let saved: serde_json::Value = api
-        .get(app.url("/api/call-flow"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let saved: serde_json::Value = get_json(&api, app.url("/api/call-flow")).await;
     assert_eq!(
         saved["callFlow"]["hours"]["weekly"]["monday"],
         serde_json::json!([{ "open": "09:00", "close": "12:00" }, { "open": "13:00", "close": "17:00" }])
@@ -897,46 +844,17 @@ async fn screenshots_of_the_dashboard_for_the_readme() {
         tw.press(&sid, 1, ["1", "9", "9"][i]).await;
         match i {
             0 => {
-                tw.twiml(
-                    "/twilio/voice/dial-result",
-                    &[
-                        ("CallSid", &sid),
-                        ("To", MAIN_LINE),
-                        ("DialCallStatus", "completed"),
-                    ],
-                )
-                .await;
+                tw.dial_result(&sid, "completed").await;
             }
             1 => {
-                tw.post(
-                    "/twilio/voice/recording",
-                    &[
-                        ("CallSid", &sid),
-                        ("RecordingSid", "RE9901"),
-                        ("RecordingUrl", "https://api.twilio.com/rec/RE9901"),
-                        ("RecordingStatus", "completed"),
-                        ("RecordingDuration", "18"),
-                    ],
-                )
-                .await;
+                tw.recording(&sid, "RE9901", "18").await;
             }
             _ => {}
         }
         tw.status(&sid, from, MAIN_LINE, "completed", "40").await;
     }
-    tw.twiml(
-        "/twilio/sms",
-        &[
-            ("MessageSid", "SM9990"),
-            ("From", CALLER),
-            ("To", MAIN_LINE),
-            (
-                "Body",
-                "Hi, my kitchen sink is leaking. Can someone come today?",
-            ),
-        ],
-    )
-    .await;
+    let body = "Hi, my kitchen sink is leaking. Can someone come today?";
+    tw.sms("SM9990", CALLER, MAIN_LINE, body).await;
     let Some((_driver, c)) = start_browser().await else {
         return;
     };

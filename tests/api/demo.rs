@@ -1,5 +1,5 @@
 use crate::cli::switchboard;
-use crate::helpers::{client, spawn_app};
+use crate::helpers::{client, get_json, spawn_app};
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -9,14 +9,7 @@ use std::time::{Duration, Instant};
 async fn the_demo_org_has_exactly_the_documented_numbers_agent_and_flags() {
     let app = spawn_app().await;
     let (c, _) = app.owner().await;
-    let numbers: Value = c
-        .get(app.url("/api/numbers"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let numbers: Value = get_json(&c, app.url("/api/numbers")).await;
     let rows: Vec<(String, String, String, Value)> = numbers["numbers"]
         .as_array()
         .unwrap()
@@ -66,14 +59,7 @@ async fn the_demo_org_has_exactly_the_documented_numbers_agent_and_flags() {
             "realistic SID: {sid}"
         );
     }
-    let agents: Value = c
-        .get(app.url("/api/agents"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let agents: Value = get_json(&c, app.url("/api/agents")).await;
     assert_eq!(agents["agents"][0]["name"], "Front desk AI");
     assert_eq!(
         agents["agents"][0]["vapiAssistantId"],

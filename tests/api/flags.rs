@@ -1,7 +1,7 @@
 //! Feature flags through the API (SPEC §5.1): effective values, overrides that apply to the
 //! next call without a restart, audited changes, role checks.
 
-use crate::helpers::{expect_error, spawn_app_with, CALLER, MAIN_LINE};
+use crate::helpers::{expect_error, get_json, spawn_app_with, CALLER, MAIN_LINE};
 use serde_json::{json, Value};
 use switchboard::domain::UserRole;
 
@@ -18,14 +18,7 @@ fn flag<'a>(list: &'a Value, key: &str) -> &'a Value {
 async fn turning_text_back_off_and_on_applies_to_the_next_call_without_a_restart() {
     let app = spawn_app_with(&[("SWITCHBOARD_TEXTBACK_DELAY_SECS", "0")]).await;
     let (c, csrf) = app.owner().await;
-    let list: Value = c
-        .get(app.url("/api/feature-flags"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list: Value = get_json(&c, app.url("/api/feature-flags")).await;
     let textback = flag(&list, "missed_call_textback");
     assert_eq!(
         (
@@ -75,14 +68,7 @@ async fn turning_text_back_off_and_on_applies_to_the_next_call_without_a_restart
     )
     .await;
 
-    let audit: Value = c
-        .get(app.url("/api/audit"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let audit: Value = get_json(&c, app.url("/api/audit")).await;
     let actions: Vec<&str> = audit["entries"]
         .as_array()
         .unwrap()

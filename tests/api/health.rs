@@ -1,4 +1,4 @@
-use crate::helpers::{client, expect_error, spawn_app};
+use crate::helpers::{client, expect_error, get_json, spawn_app};
 use serde_json::Value;
 
 #[tokio::test]
@@ -80,14 +80,7 @@ async fn api_health_needs_sign_in_and_reports_version_uptime_size_and_warnings()
     )
     .await;
     let (c, _) = app.owner().await;
-    let h: Value = c
-        .get(app.url("/api/health"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let h: Value = get_json(&c, app.url("/api/health")).await;
     assert_eq!(h["version"], env!("CARGO_PKG_VERSION"));
     assert!(h["uptimeSeconds"].as_u64().is_some());
     assert!(h["database"]["sizeBytes"].as_u64().unwrap() > 0);
@@ -133,15 +126,7 @@ async fn the_overview_counts_the_day_and_lists_what_needs_attention() {
     let tw = app.twilio();
     // Answered by a person.
     tw.call("CA9501", CALLER, MAIN_LINE).await;
-    tw.twiml(
-        "/twilio/voice/dial-result",
-        &[
-            ("CallSid", "CA9501"),
-            ("To", MAIN_LINE),
-            ("DialCallStatus", "completed"),
-        ],
-    )
-    .await;
+    tw.dial_result("CA9501", "completed").await;
     tw.status("CA9501", CALLER, MAIN_LINE, "completed", "120")
         .await;
     // Missed, and its text-back refused by Twilio (an unregistered 10DLC sender).
@@ -150,17 +135,7 @@ async fn the_overview_counts_the_day_and_lists_what_needs_attention() {
         .await;
     // A voicemail.
     tw.call("CA9503", "+14155550125", MAIN_LINE).await;
-    tw.post(
-        "/twilio/voice/recording",
-        &[
-            ("CallSid", "CA9503"),
-            ("RecordingSid", "RE9503"),
-            ("RecordingUrl", "https://api.twilio.com/rec/RE9503"),
-            ("RecordingStatus", "completed"),
-            ("RecordingDuration", "12"),
-        ],
-    )
-    .await;
+    tw.recording("CA9503", "RE9503", "12").await;
     tw.status("CA9503", "+14155550125", MAIN_LINE, "completed", "30")
         .await;
     // A call to the sign-up number: refused politely, an invariant recorded.
@@ -172,14 +147,7 @@ async fn the_overview_counts_the_day_and_lists_what_needs_attention() {
     .await;
 
     let (c, _) = app.owner().await;
-    let o: serde_json::Value = c
-        .get(app.url("/api/overview"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let o: serde_json::Value = get_json(&c, app.url("/api/overview")).await;
     assert_eq!(o["today"]["calls"], 4, "{o}");
     assert_eq!(o["today"]["answered"], 1, "{o}");
     assert_eq!(o["today"]["missed"], 1, "{o}");
@@ -220,14 +188,7 @@ async fn the_overview_counts_the_day_and_lists_what_needs_attention() {
             switchboard::domain::UserRole::Owner,
         )
         .await;
-    let theirs: serde_json::Value = other
-        .get(app.url("/api/overview"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let theirs: serde_json::Value = get_json(&other, app.url("/api/overview")).await;
     assert_eq!(theirs["today"]["calls"], 0, "{theirs}");
     assert_eq!(theirs["today"]["answerRate"], serde_json::Value::Null);
 }

@@ -329,12 +329,12 @@ impl TestApp {
     /// its rows commit, so a test that saw the rows may still be a moment early.
     pub async fn wait_counter(&self, name: &str, labels: &[(&str, &str)], want: u64) {
         for _ in 0..200 {
-            if self.state.metrics.counter(name, labels) == want {
+            if self.state.desk.metrics.counter(name, labels) == want {
                 return;
             }
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
-        let is = self.state.metrics.counter(name, labels);
+        let is = self.state.desk.metrics.counter(name, labels);
         panic!("counter {name}{labels:?} never became {want} (is {is})");
     }
 }
@@ -409,6 +409,55 @@ impl Twilio<'_> {
                 ("To", to),
                 ("Direction", "inbound"),
                 ("CallStatus", "ringing"),
+            ],
+        )
+        .await
+    }
+
+    /// The dialled leg ended with `status` (`completed`, `busy`, `no-answer`…); returns
+    /// the TwiML answer.
+    pub async fn dial_result(&self, call_sid: &str, status: &str) -> String {
+        self.twiml(
+            "/twilio/voice/dial-result",
+            &[
+                ("CallSid", call_sid),
+                ("To", MAIN_LINE),
+                ("DialCallStatus", status),
+            ],
+        )
+        .await
+    }
+
+    /// A voicemail of `seconds` was recorded on the call as `recording_sid`.
+    pub async fn recording(
+        &self,
+        call_sid: &str,
+        recording_sid: &str,
+        seconds: &str,
+    ) -> reqwest::Response {
+        let url = format!("https://api.twilio.com/rec/{recording_sid}");
+        self.post(
+            "/twilio/voice/recording",
+            &[
+                ("CallSid", call_sid),
+                ("RecordingSid", recording_sid),
+                ("RecordingUrl", &url),
+                ("RecordingStatus", "completed"),
+                ("RecordingDuration", seconds),
+            ],
+        )
+        .await
+    }
+
+    /// A customer's text `body` from `from` to `to`; returns the TwiML answer.
+    pub async fn sms(&self, message_sid: &str, from: &str, to: &str, body: &str) -> String {
+        self.twiml(
+            "/twilio/sms",
+            &[
+                ("MessageSid", message_sid),
+                ("From", from),
+                ("To", to),
+                ("Body", body),
             ],
         )
         .await

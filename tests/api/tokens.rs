@@ -1,4 +1,4 @@
-use crate::helpers::{client, expect_error, spawn_app};
+use crate::helpers::{client, expect_error, get_json, spawn_app};
 use serde_json::{json, Value};
 use switchboard::domain::UserRole;
 
@@ -149,14 +149,7 @@ async fn creating_and_revoking_tokens_and_users_is_audited() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 201);
-    let audit: Value = c
-        .get(app.url("/api/audit"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let audit: Value = get_json(&c, app.url("/api/audit")).await;
     let actions: Vec<&str> = audit["entries"]
         .as_array()
         .unwrap()
@@ -232,6 +225,20 @@ async fn an_admin_creates_users_with_a_generated_password_that_works() {
     );
 }
 
+/// `DELETE /api/users/{id}` as the signed-in `c`.
+async fn remove_user(
+    app: &crate::helpers::TestApp,
+    c: &reqwest::Client,
+    csrf: &str,
+    id: i64,
+) -> reqwest::Response {
+    c.delete(app.url(&format!("/api/users/{id}")))
+        .header("x-csrf-token", csrf)
+        .send()
+        .await
+        .unwrap()
+}
+
 /// The id of the org's user with this email.
 fn user_id(app: &crate::helpers::TestApp, email: &str) -> i64 {
     app.db()
@@ -254,12 +261,7 @@ async fn a_removed_user_is_signed_out_and_their_tokens_stop_at_once() {
     let token = token["token"].as_str().unwrap().to_string();
     let id = user_id(&app, "leaver@example.com");
 
-    let resp = owner
-        .delete(app.url(&format!("/api/users/{id}")))
-        .header("x-csrf-token", &csrf)
-        .send()
-        .await
-        .unwrap();
+    let resp = remove_user(&app, &owner, &csrf, id).await;
     assert_eq!(resp.status(), 200);
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body["user"]["email"], "leaver@example.com");
@@ -290,12 +292,7 @@ async fn a_removed_user_is_signed_out_and_their_tokens_stop_at_once() {
         audited, 1,
         "the removal is audited with who was removed and by whom"
     );
-    let again = owner
-        .delete(app.url(&format!("/api/users/{id}")))
-        .header("x-csrf-token", &csrf)
-        .send()
-        .await
-        .unwrap();
+    let again = remove_user(&app, &owner, &csrf, id).await;
     expect_error(again, 404, "not_found").await;
 }
 
@@ -328,14 +325,7 @@ async fn roles_change_at_the_next_request_and_owners_are_kept_by_owners() {
     assert_eq!(resp.status(), 200);
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body["user"]["role"], "admin");
-    let me: Value = viewer
-        .get(app.url("/api/me"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let me: Value = get_json(&viewer, app.url("/api/me")).await;
     assert_eq!(me["user"]["role"], "admin");
 
     // Only an owner makes, demotes or removes an owner.
@@ -355,12 +345,7 @@ async fn roles_change_at_the_next_request_and_owners_are_kept_by_owners() {
         "owner_required",
     )
     .await;
-    let remove_owner = admin
-        .delete(app.url(&format!("/api/users/{owner_id}")))
-        .header("x-csrf-token", &admin_csrf)
-        .send()
-        .await
-        .unwrap();
+    let remove_owner = remove_user(&app, &admin, &admin_csrf, owner_id).await;
     expect_error(remove_owner, 403, "owner_required").await;
 
     // The last owner stays an owner; with a second owner, the first may step down.
@@ -392,12 +377,7 @@ async fn roles_change_at_the_next_request_and_owners_are_kept_by_owners() {
     assert_eq!(audited, 3);
 
     // Nobody removes themselves; a bad role names the choices; another org's user is 404.
-    let me_gone = admin
-        .delete(app.url(&format!("/api/users/{admin_id}")))
-        .header("x-csrf-token", &admin_csrf)
-        .send()
-        .await
-        .unwrap();
+    let me_gone = remove_user(&app, &admin, &admin_csrf, admin_id).await;
     expect_error(me_gone, 409, "cannot_remove_self").await;
     let bad = patch(&admin, &admin_csrf, viewer_id, "superuser")
         .await
@@ -421,34 +401,15 @@ async fn a_viewer_sees_only_their_own_tokens_and_cannot_manage_users() {
     let (viewer, viewer_csrf) = app
         .user_client("Demo Plumbing", "viewer@example.com", UserRole::Viewer)
         .await;
-    let list: Value = viewer
-        .get(app.url("/api/tokens"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list: Value = get_json(&viewer, app.url("/api/tokens")).await;
     assert_eq!(
         list["tokens"],
         json!([]),
         "a viewer does not see the owner's tokens"
     );
-    let owners: Value = owner
-        .get(app.url("/api/tokens"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let owners: Value = get_json(&owner, app.url("/api/tokens")).await;
     assert_eq!(owners["tokens"].as_array().unwrap().len(), 1);
     let owner_id = user_id(&app, &app.owner_email);
-    let resp = viewer
-        .delete(app.url(&format!("/api/users/{owner_id}")))
-        .header("x-csrf-token", &viewer_csrf)
-        .send()
-        .await
-        .unwrap();
+    let resp = remove_user(&app, &viewer, &viewer_csrf, owner_id).await;
     expect_error(resp, 403, "read_only").await;
 }

@@ -1,26 +1,15 @@
 //! Inbound SMS through real HTTP: intake, STOP/START/HELP, onboarding (SPEC §3.6, §3.7).
 
 use crate::helpers::{
-    expect_error, spawn_app, spawn_app_with, CALLER, MAIN_LINE, ONBOARDING_LINE, OWNER_MOBILE,
-    SYSTEM_LINE,
+    expect_error, get_json, spawn_app, spawn_app_with, CALLER, MAIN_LINE, ONBOARDING_LINE,
+    OWNER_MOBILE, SYSTEM_LINE,
 };
 use serde_json::Value;
 
 const EMPTY: &str = r#"<?xml version="1.0" encoding="UTF-8"?><Response></Response>"#;
 
 async fn text(app: &crate::helpers::TestApp, sid: &str, from: &str, to: &str, body: &str) {
-    let twiml = app
-        .twilio()
-        .twiml(
-            "/twilio/sms",
-            &[
-                ("MessageSid", sid),
-                ("From", from),
-                ("To", to),
-                ("Body", body),
-            ],
-        )
-        .await;
+    let twiml = app.twilio().sms(sid, from, to, body).await;
     assert_eq!(twiml, EMPTY);
 }
 
@@ -76,28 +65,14 @@ async fn a_customer_text_creates_a_lead_acknowledged_once_and_the_owner_is_told_
     );
 
     let (c, _) = app.owner().await;
-    let leads: Value = c
-        .get(app.url("/api/leads"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let leads: Value = get_json(&c, app.url("/api/leads")).await;
     assert_eq!(leads["leads"].as_array().unwrap().len(), 1);
     let lead = &leads["leads"][0];
     assert_eq!(lead["customerNumber"], CALLER);
     assert_eq!(lead["lastMessage"], "It's a 40 gallon tank");
     // Two inbound texts and the acknowledgement belong to the lead.
     assert_eq!(lead["messageCount"], 3);
-    let msgs: Value = c
-        .get(app.url(&format!("/api/messages?leadId={}", lead["id"])))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let msgs: Value = get_json(&c, app.url(&format!("/api/messages?leadId={}", lead["id"]))).await;
     assert_eq!(msgs["messages"].as_array().unwrap().len(), 3);
 }
 
@@ -196,14 +171,7 @@ async fn the_onboarding_conversation_ends_with_an_admin_approval() {
     );
 
     let (c, csrf) = app.owner().await;
-    let list: Value = c
-        .get(app.url("/api/onboarding-requests"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list: Value = get_json(&c, app.url("/api/onboarding-requests")).await;
     let req = &list["requests"][0];
     assert_eq!(
         (req["state"].as_str(), req["businessName"].as_str()),
@@ -279,6 +247,7 @@ async fn texts_to_a_system_number_are_stored_and_never_answered() {
     // Only the unknown number is counted: a system number is known and simply silent.
     assert_eq!(
         app.state
+            .desk
             .metrics
             .counter("switchboard_unknown_number_total", &[("kind", "sms")]),
         2
@@ -300,14 +269,7 @@ async fn a_refused_text_back_keeps_the_twilio_error_code() {
         .await;
     app.wait_count("SELECT count(*) FROM messages WHERE kind = 'textback' AND status = 'blocked' AND error_code = '30034'", 1).await;
     let (c, _) = app.owner().await;
-    let msgs: Value = c
-        .get(app.url("/api/messages"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let msgs: Value = get_json(&c, app.url("/api/messages")).await;
     let m = &msgs["messages"][0];
     assert_eq!(m["blockedReason"], "provider_refused");
     assert!(m["errorMessage"].as_str().unwrap().contains("10DLC"), "{m}");
@@ -516,22 +478,37 @@ fn lead_of(app: &crate::helpers::TestApp, customer: &str) -> i64 {
         .unwrap()
 }
 
+/// `POST /api/leads/{lead}/messages` as the signed-in `c`.
+async fn reply(
+    app: &crate::helpers::TestApp,
+    c: &reqwest::Client,
+    csrf: &str,
+    lead: i64,
+    body: &str,
+) -> reqwest::Response {
+    c.post(app.url(&format!("/api/leads/{lead}/messages")))
+        .header("x-csrf-token", csrf)
+        .json(&serde_json::json!({ "body": body }))
+        .send()
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn the_owner_replies_to_a_lead_from_the_business_number_and_it_is_recorded() {
     let app = spawn_app().await;
     text(&app, "SM9001", CALLER, MAIN_LINE, "Do you fix boilers?").await;
     let lead = lead_of(&app, CALLER);
     let (c, csrf) = app.owner().await;
-    let reply = |body: &str| {
-        c.post(app.url(&format!("/api/leads/{lead}/messages")))
-            .header("x-csrf-token", &csrf)
-            .json(&serde_json::json!({ "body": body }))
-            .send()
-    };
 
-    let resp = reply("  Yes! We can come by tomorrow at 9.  ")
-        .await
-        .unwrap();
+    let resp = reply(
+        &app,
+        &c,
+        &csrf,
+        lead,
+        "  Yes! We can come by tomorrow at 9.  ",
+    )
+    .await;
     assert_eq!(resp.status(), 201);
     let body: Value = resp.json().await.unwrap();
     assert_eq!(
@@ -547,14 +524,7 @@ async fn the_owner_replies_to_a_lead_from_the_business_number_and_it_is_recorded
     assert!(sent_to(&app, CALLER).contains(&"Yes! We can come by tomorrow at 9.".to_string()));
 
     // The conversation holds both sides, newest first; the reply is audited.
-    let convo: Value = c
-        .get(app.url(&format!("/api/messages?leadId={lead}")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let convo: Value = get_json(&c, app.url(&format!("/api/messages?leadId={lead}"))).await;
     let bodies: Vec<&str> = convo["messages"]
         .as_array()
         .unwrap()
@@ -567,40 +537,27 @@ async fn the_owner_replies_to_a_lead_from_the_business_number_and_it_is_recorded
         app.count("SELECT count(*) FROM audit_log WHERE action = 'lead.reply'"),
         1
     );
-    let one: Value = c
-        .get(app.url(&format!("/api/leads/{lead}")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let one: Value = get_json(&c, app.url(&format!("/api/leads/{lead}"))).await;
     assert_eq!(one["lead"]["customerNumber"], CALLER);
     assert_eq!(
         one["voicemails"],
         serde_json::json!([]),
         "a text lead has no call, so no voicemail"
     );
-    let waiting: Value = c
-        .get(app.url("/api/inbox"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let waiting: Value = get_json(&c, app.url("/api/inbox")).await;
     assert_eq!(
         waiting,
         serde_json::json!({ "voicemailsWaiting": 0, "leadsOpen": 1 })
     );
 
     // Empty or too long is a 400 that says the limit; another org's lead is 404.
-    let empty = reply("   ").await.unwrap();
+    let empty = reply(&app, &c, &csrf, lead, "   ").await;
     assert!(expect_error(empty, 400, "invalid_body").await["message"]
         .as_str()
         .unwrap()
         .contains("1600"));
-    expect_error(reply(&"x".repeat(1601)).await.unwrap(), 400, "invalid_body").await;
+    let long = reply(&app, &c, &csrf, lead, &"x".repeat(1601)).await;
+    expect_error(long, 400, "invalid_body").await;
     let (viewer, viewer_csrf) = app
         .user_client(
             "Demo Plumbing",
@@ -608,13 +565,7 @@ async fn the_owner_replies_to_a_lead_from_the_business_number_and_it_is_recorded
             switchboard::domain::UserRole::Viewer,
         )
         .await;
-    let ro = viewer
-        .post(app.url(&format!("/api/leads/{lead}/messages")))
-        .header("x-csrf-token", &viewer_csrf)
-        .json(&serde_json::json!({ "body": "hi" }))
-        .send()
-        .await
-        .unwrap();
+    let ro = reply(&app, &viewer, &viewer_csrf, lead, "hi").await;
     expect_error(ro, 403, "read_only").await;
     let (other, other_csrf) = app
         .user_client(
@@ -623,13 +574,7 @@ async fn the_owner_replies_to_a_lead_from_the_business_number_and_it_is_recorded
             switchboard::domain::UserRole::Owner,
         )
         .await;
-    let foreign = other
-        .post(app.url(&format!("/api/leads/{lead}/messages")))
-        .header("x-csrf-token", &other_csrf)
-        .json(&serde_json::json!({ "body": "hi" }))
-        .send()
-        .await
-        .unwrap();
+    let foreign = reply(&app, &other, &other_csrf, lead, "hi").await;
     expect_error(foreign, 404, "not_found").await;
 }
 
@@ -643,16 +588,12 @@ async fn a_reply_to_an_opted_out_or_refused_customer_is_stored_blocked_and_says_
     text(&app, "SM9103", "+15005550034", MAIN_LINE, "Quote please").await;
     let refused = lead_of(&app, "+15005550034");
     let (c, csrf) = app.owner().await;
-    let reply = |lead: i64| {
-        c.post(app.url(&format!("/api/leads/{lead}/messages")))
-            .header("x-csrf-token", &csrf)
-            .json(&serde_json::json!({ "body": "We can help" }))
-            .send()
-    };
     let before = app.sandbox().sent_messages().len();
-    let err = expect_error(reply(opted_out).await.unwrap(), 409, "opted_out").await;
+    let resp = reply(&app, &c, &csrf, opted_out, "We can help").await;
+    let err = expect_error(resp, 409, "opted_out").await;
     assert!(err["hint"].as_str().unwrap().contains("START"), "{err}");
-    let err = expect_error(reply(refused).await.unwrap(), 502, "provider_error").await;
+    let resp = reply(&app, &c, &csrf, refused, "We can help").await;
+    let err = expect_error(resp, 502, "provider_error").await;
     assert_eq!(err["providerCode"], 30034);
     assert!(err["message"].as_str().unwrap().contains("10DLC"), "{err}");
     assert_eq!(

@@ -1,7 +1,8 @@
 //! Twilio voice through real HTTP with real signatures (SPEC §3.1–§3.5).
 
 use crate::helpers::{
-    spawn_app, spawn_app_with, CALLER, MAIN_LINE, ONBOARDING_LINE, OWNER_MOBILE, SYSTEM_LINE,
+    get_json, spawn_app, spawn_app_with, CALLER, MAIN_LINE, ONBOARDING_LINE, OWNER_MOBILE,
+    SYSTEM_LINE,
 };
 use serde_json::{json, Value};
 
@@ -85,16 +86,7 @@ async fn dial_results_hang_up_when_answered_and_go_to_voicemail_otherwise() {
             .await;
         assert_eq!(body, twiml(VOICEMAIL), "{status}");
     }
-    let body = tw
-        .twiml(
-            "/twilio/voice/dial-result",
-            &[
-                ("CallSid", "CA0003"),
-                ("To", MAIN_LINE),
-                ("DialCallStatus", "completed"),
-            ],
-        )
-        .await;
+    let body = tw.dial_result("CA0003", "completed").await;
     assert_eq!(body, twiml("<Hangup/>"));
 }
 
@@ -112,7 +104,7 @@ async fn a_call_to_the_onboarding_number_is_refused_politely_and_never_texted() 
     // A redelivered status callback is not a second violation.
     tw.status("CA0004", CALLER, ONBOARDING_LINE, "completed", "30")
         .await;
-    let m = &app.state.metrics;
+    let m = &app.state.desk.metrics;
     assert_eq!(
         m.counter(
             "switchboard_invariant_violations_total",
@@ -154,6 +146,7 @@ async fn system_and_unknown_numbers_are_rejected_without_side_effects() {
         .await;
     assert_eq!(
         app.state
+            .desk
             .metrics
             .counter("switchboard_unknown_number_total", &[("kind", "voice")]),
         1
@@ -172,15 +165,7 @@ async fn a_missed_call_gets_exactly_one_text_back_however_often_the_status_arriv
     let tw = app.twilio();
     tw.call("CA0007", CALLER, MAIN_LINE).await;
     tw.press("CA0007", 1, "1").await;
-    tw.twiml(
-        "/twilio/voice/dial-result",
-        &[
-            ("CallSid", "CA0007"),
-            ("To", MAIN_LINE),
-            ("DialCallStatus", "no-answer"),
-        ],
-    )
-    .await;
+    tw.dial_result("CA0007", "no-answer").await;
     let params = [
         ("CallSid", "CA0007"),
         ("From", CALLER),
@@ -211,14 +196,7 @@ async fn a_missed_call_gets_exactly_one_text_back_however_often_the_status_arriv
         (MAIN_LINE, CALLER, TEXTBACK)
     );
     let (c, _) = app.owner().await;
-    let calls: Value = c
-        .get(app.url("/api/calls?callSid=CA0007"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let calls: Value = get_json(&c, app.url("/api/calls?callSid=CA0007")).await;
     assert_eq!(calls["calls"][0]["outcome"], "missed");
     assert_eq!(calls["calls"][0]["textbackState"], "sent");
     assert_eq!(calls["calls"][0]["menuChoices"], "1");
@@ -295,32 +273,14 @@ async fn connected_calls_short_calls_and_voicemails_are_not_missed() {
     let app = spawn_app_with(&instant()).await;
     let tw = app.twilio();
     tw.call("CA0011", CALLER, MAIN_LINE).await;
-    tw.twiml(
-        "/twilio/voice/dial-result",
-        &[
-            ("CallSid", "CA0011"),
-            ("To", MAIN_LINE),
-            ("DialCallStatus", "completed"),
-        ],
-    )
-    .await;
+    tw.dial_result("CA0011", "completed").await;
     tw.status("CA0011", CALLER, MAIN_LINE, "completed", "120")
         .await;
     tw.call("CA0012", "+14155550124", MAIN_LINE).await;
     tw.status("CA0012", "+14155550124", MAIN_LINE, "completed", "3")
         .await;
     tw.call("CA0013", "+14155550125", MAIN_LINE).await;
-    tw.post(
-        "/twilio/voice/recording",
-        &[
-            ("CallSid", "CA0013"),
-            ("RecordingSid", "RE0013"),
-            ("RecordingUrl", "https://api.twilio.com/rec/RE0013"),
-            ("RecordingStatus", "completed"),
-            ("RecordingDuration", "12"),
-        ],
-    )
-    .await;
+    tw.recording("CA0013", "RE0013", "12").await;
     tw.status("CA0013", "+14155550125", MAIN_LINE, "completed", "30")
         .await;
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
@@ -352,15 +312,7 @@ async fn a_status_callback_before_the_dial_result_still_ends_connected_without_a
     tw.press("CA0014", 1, "1").await;
     tw.status("CA0014", CALLER, MAIN_LINE, "completed", "60")
         .await;
-    tw.twiml(
-        "/twilio/voice/dial-result",
-        &[
-            ("CallSid", "CA0014"),
-            ("To", MAIN_LINE),
-            ("DialCallStatus", "completed"),
-        ],
-    )
-    .await;
+    tw.dial_result("CA0014", "completed").await;
     app.wait_count(
         "SELECT count(*) FROM calls WHERE call_sid = 'CA0014' AND textback_state = 'skipped'",
         1,
@@ -446,14 +398,7 @@ async fn voicemail_callbacks_in_any_order_and_repeated_give_one_voicemail_and_on
 
     assert_eq!(app.count("SELECT count(*) FROM voicemails"), 1);
     let (c, _) = app.owner().await;
-    let vms: Value = c
-        .get(app.url("/api/voicemails"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let vms: Value = get_json(&c, app.url("/api/voicemails")).await;
     let vm = &vms["voicemails"][0];
     assert_eq!(vm["durationSeconds"], 17);
     assert_eq!(
@@ -543,14 +488,7 @@ async fn without_a_transcript_the_owner_is_notified_after_the_wait() {
 async fn recording_consent_announce_and_opt_in_control_recording() {
     let app = spawn_app().await;
     let (c, csrf) = app.owner().await;
-    let mut flow: Value = c
-        .get(app.url("/api/call-flow"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let mut flow: Value = get_json(&c, app.url("/api/call-flow")).await;
     flow["callFlow"]["recording"]["mode"] = json!("announce");
     let resp = c
         .put(app.url("/api/call-flow"))
@@ -638,14 +576,7 @@ async fn recording_consent_announce_and_opt_in_control_recording() {
 async fn after_hours_calls_go_to_the_after_hours_action() {
     let app = spawn_app().await;
     let (c, csrf) = app.owner().await;
-    let mut flow: Value = c
-        .get(app.url("/api/call-flow"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let mut flow: Value = get_json(&c, app.url("/api/call-flow")).await;
     // Open only on one holiday-free minute that has passed: effectively always closed.
     flow["callFlow"]["hours"] = json!({ "weekly": {}, "holidays": [] });
     flow["callFlow"]["afterHours"] =
@@ -684,14 +615,7 @@ async fn after_hours_calls_go_to_the_after_hours_action() {
 async fn saving_a_flow_with_a_dead_end_is_refused_naming_the_path() {
     let app = spawn_app().await;
     let (c, csrf) = app.owner().await;
-    let mut flow: Value = c
-        .get(app.url("/api/call-flow"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let mut flow: Value = get_json(&c, app.url("/api/call-flow")).await;
     let version = flow["version"].as_i64().unwrap();
     flow["callFlow"]["menu"][0]["action"] = json!({ "type": "dial", "targets": [] });
     flow["callFlow"]["retries"] = json!(9);
@@ -712,14 +636,7 @@ async fn saving_a_flow_with_a_dead_end_is_refused_naming_the_path() {
         .map(|p| p["path"].as_str().unwrap())
         .collect();
     assert_eq!(paths, ["retries", "menu[0] (key 1).action"]);
-    let again: Value = c
-        .get(app.url("/api/call-flow"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let again: Value = get_json(&c, app.url("/api/call-flow")).await;
     assert_eq!(
         again["version"].as_i64().unwrap(),
         version,
@@ -748,38 +665,20 @@ async fn a_calls_timeline_shows_events_and_webhooks_and_other_orgs_get_404() {
     let tw = app.twilio();
     tw.call("CA0022", CALLER, MAIN_LINE).await;
     tw.press("CA0022", 1, "1").await;
-    tw.twiml(
-        "/twilio/voice/dial-result",
-        &[
-            ("CallSid", "CA0022"),
-            ("To", MAIN_LINE),
-            ("DialCallStatus", "busy"),
-        ],
-    )
-    .await;
+    tw.dial_result("CA0022", "busy").await;
     tw.status("CA0022", CALLER, MAIN_LINE, "completed", "25")
         .await;
     app.wait_count("SELECT count(*) FROM messages WHERE kind = 'textback'", 1)
         .await;
     app.state.ledger.flush().await;
     let (c, _) = app.owner().await;
-    let list: Value = c
-        .get(app.url("/api/calls?outcome=missed&caller=%2B14155550123"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list: Value = get_json(
+        &c,
+        app.url("/api/calls?outcome=missed&caller=%2B14155550123"),
+    )
+    .await;
     let id = list["calls"][0]["id"].as_i64().unwrap();
-    let detail: Value = c
-        .get(app.url(&format!("/api/calls/{id}")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let detail: Value = get_json(&c, app.url(&format!("/api/calls/{id}"))).await;
     let kinds: Vec<&str> = detail["events"]
         .as_array()
         .unwrap()
@@ -835,14 +734,7 @@ async fn a_calls_timeline_shows_events_and_webhooks_and_other_orgs_get_404() {
             .status(),
         404
     );
-    let theirs: Value = other
-        .get(app.url("/api/calls"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let theirs: Value = get_json(&other, app.url("/api/calls")).await;
     assert_eq!(theirs["calls"], json!([]));
 }
 
@@ -996,7 +888,7 @@ async fn out_of_range_durations_are_ignored_not_wrapped_and_the_outcome_uses_the
 async fn a_voicemail_longer_than_twilio_transcribes_is_kept_and_the_owner_told_at_once() {
     let app = spawn_app_with(&instant()).await;
     let (c, _) = app.owner().await;
-    let flow = crate::helpers::get_json(&c, app.url("/api/call-flow")).await;
+    let flow = get_json(&c, app.url("/api/call-flow")).await;
     assert_eq!(flow["callFlow"]["voicemail"]["maxLengthSecs"], 120);
     assert_eq!(
         flow["notices"],
@@ -1016,17 +908,7 @@ async fn a_voicemail_longer_than_twilio_transcribes_is_kept_and_the_owner_told_a
     let vm = tw.press("CA0041", 1, "9").await;
     assert!(vm.contains(r#"<Record maxLength="300""#), "{vm}");
     // A 200 s message: no transcript will come, so the owner is told now, and why.
-    tw.post(
-        "/twilio/voice/recording",
-        &[
-            ("CallSid", "CA0041"),
-            ("RecordingSid", "RE0041"),
-            ("RecordingUrl", "https://api.twilio.com/rec/RE0041"),
-            ("RecordingStatus", "completed"),
-            ("RecordingDuration", "200"),
-        ],
-    )
-    .await;
+    tw.recording("CA0041", "RE0041", "200").await;
     app.wait_count(
         "SELECT count(*) FROM voicemails WHERE recording_sid = 'RE0041' AND transcription_status = 'absent'",
         1,
@@ -1094,7 +976,7 @@ async fn a_call_twilio_sends_here_for_an_ai_line_reaches_the_agent_a_person_or_v
     assert!(body.contains("<Record "), "{body}");
     assert!(!body.contains("<Gather"), "{body}");
     assert_eq!(
-        app.state.metrics.counter(
+        app.state.desk.metrics.counter(
             "switchboard_invariant_violations_total",
             &[("name", "voice_vapi_number_on_ivr")]
         ),
@@ -1102,7 +984,7 @@ async fn a_call_twilio_sends_here_for_an_ai_line_reaches_the_agent_a_person_or_v
     );
     // The health warnings name the number and say what to do.
     let (c, _) = app.owner().await;
-    let health = crate::helpers::get_json(&c, app.url("/api/health")).await;
+    let health = get_json(&c, app.url("/api/health")).await;
     let warnings = health["warnings"].to_string();
     assert!(
         warnings.contains("+15550100004 is answered by the AI agent, but Twilio sent 3 call(s)"),
@@ -1136,7 +1018,7 @@ async fn menu_callbacks_for_a_system_or_unknown_number_end_the_call_not_play_a_m
         }
     }
     assert_eq!(
-        app.state.metrics.counter(
+        app.state.desk.metrics.counter(
             "switchboard_invariant_violations_total",
             &[("name", "voice_callback_system_number")]
         ),
@@ -1161,7 +1043,7 @@ async fn the_clock_moves_through_hours_quiet_hours_and_cooldowns_without_sleepin
         f["textback"]["quietHours"] = json!({ "open": "21:00", "close": "08:00" });
     })
     .await;
-    let clock = app.state.clock.clone();
+    let clock = app.state.desk.clock.clone();
     let textbacks = |status: &str, reason: &str| {
         app.count(&format!(
             "SELECT count(*) FROM messages WHERE kind = 'textback' AND status = '{status}' AND COALESCE(blocked_reason, '') = '{reason}'"
@@ -1227,14 +1109,7 @@ async fn the_clock_moves_through_hours_quiet_hours_and_cooldowns_without_sleepin
 async fn the_preview_walks_an_unsaved_flow_at_a_chosen_time_and_keys() {
     let app = spawn_app().await;
     let (c, csrf) = app.owner().await;
-    let got: Value = c
-        .get(app.url("/api/call-flow"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let got: Value = get_json(&c, app.url("/api/call-flow")).await;
     let mut flow = got["callFlow"].clone();
     flow["hours"] =
         serde_json::json!({ "weekly": { "monday": [{ "open": "09:00", "close": "17:00" }] } });
@@ -1287,14 +1162,7 @@ async fn the_preview_walks_an_unsaved_flow_at_a_chosen_time_and_keys() {
     );
 
     // Nothing was saved by previewing.
-    let saved: Value = c
-        .get(app.url("/api/call-flow"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let saved: Value = get_json(&c, app.url("/api/call-flow")).await;
     assert_eq!(saved["callFlow"]["hours"], Value::Null);
 
     // A dial without targets is a dead end, named by its path; a bad time is a 400 too.

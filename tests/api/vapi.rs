@@ -1,6 +1,6 @@
 //! Vapi server webhooks through real HTTP (SPEC §4), shaped like Vapi's documented payloads.
 
-use crate::helpers::{client, spawn_app, spawn_app_with, TestApp, OWNER_MOBILE};
+use crate::helpers::{client, get_json, spawn_app, spawn_app_with, TestApp, OWNER_MOBILE};
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 use sha2::Sha256;
@@ -263,7 +263,7 @@ async fn assistant_request_without_an_agent_falls_back_and_is_never_silent() {
     );
     let unknown = send_ok(&app, &json!({ "message": { "type": "assistant-request", "phoneNumber": { "number": "+15559999999" } } })).await;
     assert!(unknown["error"].is_string());
-    let m = &app.state.metrics;
+    let m = &app.state.desk.metrics;
     assert_eq!(
         m.counter(
             "switchboard_vapi_assistant_fallback_total",
@@ -307,14 +307,7 @@ async fn events_in_any_order_converge_on_one_correct_call_that_never_moves_backw
     send_ok(&app, &json!({ "message": { "type": "conversation-update", "timestamp": 1763765950000_i64, "call": call("call_o1", &id), "messages": [] } })).await;
 
     let (c, _) = app.owner().await;
-    let calls: Value = c
-        .get(app.url("/api/calls?callSid=call_o1"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let calls: Value = get_json(&c, app.url("/api/calls?callSid=call_o1")).await;
     let list = calls["calls"].as_array().unwrap();
     assert_eq!(list.len(), 1);
     let call = &list[0];
@@ -333,14 +326,7 @@ async fn events_in_any_order_converge_on_one_correct_call_that_never_moves_backw
     assert_eq!(call["cost"], 0.087);
     assert_eq!(call["durationSeconds"], 63);
     assert_eq!(call["endedReason"], "customer-ended-call");
-    let detail: Value = c
-        .get(app.url(&format!("/api/calls/{}", call["id"])))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let detail: Value = get_json(&c, app.url(&format!("/api/calls/{}", call["id"]))).await;
     assert_eq!(detail["events"].as_array().unwrap().len(), 5);
 }
 
@@ -472,6 +458,7 @@ async fn a_database_that_cannot_be_written_gives_5xx_for_retries_and_polite_twim
     );
     assert!(
         app.state
+            .desk
             .metrics
             .counter("switchboard_webhook_errors_total", &[("provider", "vapi")])
             >= 1

@@ -154,7 +154,7 @@ async fn a_call_that_never_reached_an_assistant_is_failed_counted_once_and_logge
     assert_eq!(send(&app, &body).await, json!({}), "a redelivery");
     assert_eq!(call_row(&app, "call-v02", "outcome"), "failed");
     assert_eq!(call_row(&app, "call-v02", "status"), "ended");
-    let m = &app.state.metrics;
+    let m = &app.state.desk.metrics;
     assert_eq!(
         m.counter(
             "switchboard_invariant_violations_total",
@@ -278,7 +278,7 @@ async fn messages_without_a_call_are_acknowledged_not_refused() {
     .await;
     assert_eq!(call_row(&app, "call-v17", "status"), "in-progress");
     assert_eq!(
-        app.state.metrics.counter(
+        app.state.desk.metrics.counter(
             "switchboard_invariant_violations_total",
             &[("name", "vapi_hang")]
         ),

@@ -24,6 +24,16 @@ pub async fn get(state: web::Data<AppState>, auth: Auth) -> Result<HttpResponse,
     )
 }
 
+/// The no-dead-ends check against the org's agents (an AI option needs one with a SIP
+/// address).
+fn check(flow: &CallFlow, agent_list: &[agents::Agent]) -> Result<(), Vec<FlowProblem>> {
+    flow.check(|id| {
+        agent_list.iter().find(|a| a.id == id).map(|a| AgentInfo {
+            has_sip_uri: a.sip_uri.as_deref().is_some_and(|s| !s.is_empty()),
+        })
+    })
+}
+
 pub async fn put(
     state: web::Data<AppState>,
     Writer(auth): Writer,
@@ -34,15 +44,9 @@ pub async fn put(
     let result = state
         .db
         .run(
-            move |c| -> Result<Result<i64, Vec<crate::domain::callflow::FlowProblem>>, ApiError> {
+            move |c| -> Result<Result<i64, Vec<FlowProblem>>, ApiError> {
                 let org = auth.org_id();
-                let agent_list = agents::list_for_org(c, org)?;
-                let checked = flow.check(|id| {
-                    agent_list.iter().find(|a| a.id == id).map(|a| AgentInfo {
-                        has_sip_uri: a.sip_uri.as_deref().is_some_and(|s| !s.is_empty()),
-                    })
-                });
-                if let Err(problems) = checked {
+                if let Err(problems) = check(&flow, &agents::list_for_org(c, org)?) {
                     return Ok(Err(problems));
                 }
                 let tx = c.transaction()?;
@@ -61,7 +65,7 @@ pub async fn put(
             },
         )
         .await?;
-    state.flows.invalidate();
+    state.desk.flows.invalidate();
     match result {
         Ok(version) => {
             Ok(HttpResponse::Ok().json(json!({ "version": version, "notices": notices })))
@@ -117,14 +121,12 @@ pub async fn preview(
         ));
     }
     let org = auth.org_id();
-    let now = state.clock.now();
-    let flags = state.flags.clone();
+    let now = state.desk.clock.now();
+    let flags = state.desk.flags.clone();
     let (agent_list, tz, recording_flag) = state
         .db
         .query(move |c| {
-            let tz = orgs::settings(c, org)?
-                .and_then(|s| s.timezone.parse::<chrono_tz::Tz>().ok())
-                .unwrap_or(chrono_tz::UTC);
+            let tz = orgs::settings(c, org)?.map_or(chrono_tz::UTC, |s| s.time_zone());
             Ok((
                 agents::list_for_org(c, org)?,
                 tz,
@@ -132,12 +134,7 @@ pub async fn preview(
             ))
         })
         .await?;
-    let checked = flow.check(|id| {
-        agent_list.iter().find(|a| a.id == id).map(|a| AgentInfo {
-            has_sip_uri: a.sip_uri.as_deref().is_some_and(|s| !s.is_empty()),
-        })
-    });
-    if let Err(problems) = checked {
+    if let Err(problems) = check(&flow, &agent_list) {
         return Ok(dead_ends(problems, "This flow has dead ends"));
     }
     let when = match at.as_deref() {

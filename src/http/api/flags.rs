@@ -74,7 +74,7 @@ pub async fn set_override(
             Ok(flags::list(c, org)?)
         })
         .await?;
-    state.flags.invalidate();
+    state.desk.flags.invalidate();
     Ok(HttpResponse::Ok().json(json!({ "flags": with_effective(org, rows) })))
 }
 
@@ -104,7 +104,7 @@ pub async fn clear_override(
             Ok(flags::list(c, org)?)
         })
         .await?;
-    state.flags.invalidate();
+    state.desk.flags.invalidate();
     Ok(HttpResponse::Ok().json(json!({ "flags": with_effective(org, rows) })))
 }
 
@@ -153,6 +153,6 @@ pub async fn set_global(
             Ok(flags::list(c, org)?)
         })
         .await?;
-    state.flags.invalidate();
+    state.desk.flags.invalidate();
     Ok(HttpResponse::Ok().json(json!({ "flags": with_effective(org, rows) })))
 }

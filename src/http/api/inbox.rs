@@ -160,9 +160,9 @@ pub async fn leads(
 /// `GET /api/inbox`: what waits for the owner (the dashboard's navigation shows it).
 pub async fn counts(state: web::Data<AppState>, auth: Auth) -> Result<HttpResponse, ApiError> {
     let org = auth.org_id();
-    let (voicemails, (leads, _)) = state
+    let (voicemails, leads) = state
         .db
-        .query(move |c| Ok((voicemails::waiting(c, org)?, leads::counts(c, org, "")?)))
+        .query(move |c| Ok((voicemails::waiting(c, org)?, leads::open_count(c, org)?)))
         .await?;
     Ok(HttpResponse::Ok().json(json!({ "voicemailsWaiting": voicemails, "leadsOpen": leads })))
 }

@@ -148,6 +148,6 @@ pub async fn patch(
         .await?
         .ok_or_else(|| ApiError::not_found("your organization"))?;
     // Call flows read the org's time zone through the cache.
-    state.flows.invalidate();
+    state.desk.flows.invalidate();
     Ok(HttpResponse::Ok().json(json!({ "org": settings, "warnings": warnings })))
 }

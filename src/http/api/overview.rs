@@ -4,6 +4,7 @@
 //! links to the page where it is done.
 
 use crate::db::{calls, leads, voicemails};
+use crate::domain::ivr::Anomaly;
 use crate::domain::overview::{summarize, window_start};
 use crate::error::ApiError;
 use crate::http::auth::Auth;
@@ -30,17 +31,17 @@ fn blocked_advice(reason: &str, code: Option<i64>) -> String {
 
 /// What an invariant violation means, and where it is fixed.
 fn invariant_advice(name: &str) -> (String, &'static str) {
-    match name {
-        "voice_onboarding_number" => ("Calls reached a number meant for sign-ups by text; callers heard a polite refusal. If customers call it, make it a customer number.".into(), "#numbers"),
-        "voice_vapi_number_on_ivr" => ("Twilio sent calls for an AI-agent number here instead of to Vapi. On the Numbers page switch it to the menu and back to the AI agent.".into(), "#numbers"),
-        "agent_without_sip_uri" => ("An AI-agent number's agent has no SIP address, so misrouted calls could not reach it. Add it on the Agents page.".into(), "#agents"),
-        other => (format!("Something that should not happen happened ({other}); the call timelines on the Calls page show where."), "#calls"),
+    match Anomaly::from_name(name) {
+        Some(Anomaly::VoiceOnboardingNumber) => ("Calls reached a number meant for sign-ups by text; callers heard a polite refusal. If customers call it, make it a customer number.".into(), "#numbers"),
+        Some(Anomaly::VapiNumberOnIvr) => ("Twilio sent calls for an AI-agent number here instead of to Vapi. On the Numbers page switch it to the menu and back to the AI agent.".into(), "#numbers"),
+        Some(Anomaly::AgentWithoutSipUri) => ("An AI-agent number's agent has no SIP address, so misrouted calls could not reach it. Add it on the Agents page.".into(), "#agents"),
+        _ => (format!("Something that should not happen happened ({name}); the call timelines on the Calls page show where."), "#calls"),
     }
 }
 
 pub async fn get(state: web::Data<AppState>, auth: Auth) -> Result<HttpResponse, ApiError> {
     let org = auth.org_id();
-    let now = state.clock.now();
+    let now = state.desk.clock.now();
     let mut config_warnings = state.config.warnings();
     config_warnings.extend(crate::http::health::provider_warnings(&state));
     let body = state
@@ -49,7 +50,7 @@ pub async fn get(state: web::Data<AppState>, auth: Auth) -> Result<HttpResponse,
             let Some((settings, warnings)) = super::org::with_warnings(c, org)? else {
                 return Ok(None);
             };
-            let tz: chrono_tz::Tz = settings.timezone.parse().unwrap_or(chrono_tz::UTC);
+            let tz = settings.time_zone();
             let midnight = crate::domain::overview::start_of_day(now, &tz);
             let from = window_start(now, &tz);
             let rows = calls::outcomes_since(c, org, &crate::db::format_time(from))?;
@@ -69,7 +70,10 @@ pub async fn get(state: web::Data<AppState>, auth: Auth) -> Result<HttpResponse,
                 &midnight_s,
                 &crate::db::format_time(midnight - Duration::days(1)),
             )?;
-            let (leads_open, leads_today) = leads::counts(c, org, &midnight_s)?;
+            let (leads_open, leads_today) = (
+                leads::open_count(c, org)?,
+                leads::created_since(c, org, &midnight_s)?,
+            );
             let week = crate::db::format_time(now - Duration::days(7));
             let mut attention: Vec<Value> = Vec::new();
             for (name, count) in calls::invariants_since(c, org, &week)? {

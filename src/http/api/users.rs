@@ -100,15 +100,19 @@ pub struct ChangeUser {
     role: UserRole,
 }
 
-/// The rules for changing or removing another user, in one place: owners and admins
-/// manage users, but only an owner touches an owner (granting, removing or demoting),
-/// nobody removes themselves, and the org always keeps an owner.
-fn may_manage(
+/// The user `id` of the caller's org, once the caller may give it `new_role` (`None`:
+/// remove it). The rules, in one place: owners and admins manage users, but only an owner
+/// touches an owner (granting, removing or demoting), nobody removes themselves, and the
+/// org always keeps an owner.
+fn managed_user(
+    conn: &rusqlite::Connection,
     auth: &Auth,
-    target: &users::User,
+    id: i64,
     new_role: Option<UserRole>,
-    owners: i64,
-) -> Result<(), ApiError> {
+) -> Result<users::User, ApiError> {
+    let org_id = auth.org_id();
+    let target =
+        users::get(conn, org_id, id)?.ok_or_else(|| ApiError::not_found(format!("user {id}")))?;
     if new_role.is_none() && target.id == auth.principal.user_id {
         return Err(ApiError::conflict(
             "cannot_remove_self",
@@ -125,14 +129,14 @@ fn may_manage(
         ));
     }
     let demoted = new_role.is_none_or(|r| r != UserRole::Owner);
-    if target.role == UserRole::Owner && demoted && owners <= 1 {
+    if target.role == UserRole::Owner && demoted && users::owner_count(conn, org_id)? <= 1 {
         return Err(ApiError::conflict(
             "last_owner",
             format!("{} is the organization's only owner", target.email),
             "Make another user an owner first.",
         ));
     }
-    Ok(())
+    Ok(target)
 }
 
 /// `PATCH /api/users/{id}`: changes the role. It applies from the user's next request.
@@ -147,17 +151,13 @@ pub async fn change(
         .db
         .run(move |c| -> Result<_, ApiError> {
             let tx = c.transaction()?;
-            let org_id = auth.org_id();
-            let target = users::get(&tx, org_id, id)?
-                .ok_or_else(|| ApiError::not_found(format!("user {id}")))?;
-            may_manage(&auth, &target, Some(role), users::owner_count(&tx, org_id)?)?;
-            if target.role != role {
-                users::set_role(&tx, org_id, id, role)?;
-                let detail = json!({ "email": target.email, "from": target.role, "to": role });
+            let mut user = managed_user(&tx, &auth, id, Some(role))?;
+            if user.role != role {
+                users::set_role(&tx, auth.org_id(), id, role)?;
+                let detail = json!({ "email": user.email, "from": user.role, "to": role });
                 audit::record(&tx, auth.audit("user.role", format!("user:{id}"), detail))?;
+                user.role = role;
             }
-            let user = users::get(&tx, org_id, id)?
-                .ok_or_else(|| ApiError::Internal("changed user vanished".into()))?;
             tx.commit()?;
             Ok(user)
         })
@@ -177,11 +177,8 @@ pub async fn remove(
         .db
         .run(move |c| -> Result<_, ApiError> {
             let tx = c.transaction()?;
-            let org_id = auth.org_id();
-            let target = users::get(&tx, org_id, id)?
-                .ok_or_else(|| ApiError::not_found(format!("user {id}")))?;
-            may_manage(&auth, &target, None, users::owner_count(&tx, org_id)?)?;
-            let removed = users::delete(&tx, org_id, id)?;
+            let target = managed_user(&tx, &auth, id, None)?;
+            let removed = users::delete(&tx, auth.org_id(), id)?;
             let detail = json!({ "email": target.email, "role": target.role, "sessions": removed.sessions, "tokens": removed.tokens });
             audit::record(&tx, auth.audit("user.delete", format!("user:{id}"), detail))?;
             tx.commit()?;
