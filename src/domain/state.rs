@@ -34,7 +34,7 @@ string_enum!(
 );
 
 string_enum!(
-    /// Which way a text went.
+    /// Which way a Twilio call or a text went (a Vapi call may also be a web call).
     Direction { Inbound => "inbound", Outbound => "outbound" }
 );
 
