@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use switchboard::config::{Config, Sources};
+use switchboard::simulator::{sign_form, CallPlan, LoadPlan, Simulator, Target};
 use switchboard::startup::Application;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -135,23 +136,28 @@ async fn load(
 }
 
 fn build_requests(n: usize, port: u16, sid: &str, token: &str) -> Vec<Vec<u8>> {
+    let base = format!("http://127.0.0.1:{port}");
     (0..n)
         .map(|i| {
-            let params: Vec<(String, String)> = vec![
-                ("AccountSid".into(), sid.into()),
-                ("CallSid".into(), format!("CA{i:032x}")),
-                ("From".into(), format!("+1415{:07}", i % 10_000_000)),
-                ("To".into(), "+15550100001".into()),
-                ("Direction".into(), "inbound".into()),
-                ("CallStatus".into(), "ringing".into()),
-            ];
-            let url = format!("http://127.0.0.1:{port}/twilio/voice");
-            let signature = switchboard::domain::signature::compute(token, &url, &params);
-            let body: String = form_urlencoded::Serializer::new(String::new()).extend_pairs(&params).finish();
+            let (call, from) = (format!("CA{i:032x}"), format!("+1415{:07}", i % 10_000_000));
+            let form = sign_form(
+                &base,
+                (sid, token),
+                "/twilio/voice",
+                &[
+                    ("CallSid", &call),
+                    ("From", &from),
+                    ("To", "+15550100001"),
+                    ("Direction", "inbound"),
+                    ("CallStatus", "ringing"),
+                ],
+            );
             format!(
                 "POST /twilio/voice HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/x-www-form-urlencoded\r\n\
-                 X-Twilio-Signature: {signature}\r\nContent-Length: {}\r\n\r\n{body}",
-                body.len()
+                 X-Twilio-Signature: {}\r\nContent-Length: {}\r\n\r\n{}",
+                form.signature,
+                form.body.len(),
+                form.body
             )
             .into_bytes()
         })
@@ -177,137 +183,6 @@ fn build_vapi_requests(n: usize, port: u16, secret: &str, number_id: &str) -> Ve
             .into_bytes()
         })
         .collect()
-}
-
-/// One full call per entry: menu → dial (no answer) → voicemail → recording and
-/// transcription callbacks → status. Requests of a flow are sent in order on one connection.
-fn build_flows(n: usize, port: u16, sid: &str, token: &str) -> Vec<Vec<Vec<u8>>> {
-    let request = |path: &str, params: Vec<(&str, String)>| -> Vec<u8> {
-        let mut all: Vec<(String, String)> = params
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v))
-            .collect();
-        all.push(("AccountSid".into(), sid.into()));
-        let url = format!("http://127.0.0.1:{port}{path}");
-        let signature = switchboard::domain::signature::compute(token, &url, &all);
-        let body: String = form_urlencoded::Serializer::new(String::new())
-            .extend_pairs(&all)
-            .finish();
-        format!(
-            "POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/x-www-form-urlencoded\r\n\
-             X-Twilio-Signature: {signature}\r\nContent-Length: {}\r\n\r\n{body}",
-            body.len()
-        )
-        .into_bytes()
-    };
-    (0..n)
-        .map(|i| {
-            let call = format!("CAf{i:031x}");
-            let rec = format!("REf{i:031x}");
-            let from = format!("+1628{:07}", i % 10_000_000);
-            let base = |extra: Vec<(&'static str, String)>| {
-                let mut p = vec![
-                    ("CallSid", call.clone()),
-                    ("From", from.clone()),
-                    ("To", "+15550100001".to_string()),
-                ];
-                p.extend(extra);
-                p
-            };
-            vec![
-                request("/twilio/voice", base(vec![])),
-                request(
-                    "/twilio/voice/menu?attempt=1",
-                    base(vec![("Digits", "1".into())]),
-                ),
-                request(
-                    "/twilio/voice/dial-result",
-                    base(vec![("DialCallStatus", "no-answer".into())]),
-                ),
-                request(
-                    "/twilio/voice/voicemail-done",
-                    base(vec![
-                        ("RecordingSid", rec.clone()),
-                        ("RecordingDuration", "12".into()),
-                    ]),
-                ),
-                request(
-                    "/twilio/voice/recording",
-                    base(vec![
-                        ("RecordingSid", rec.clone()),
-                        ("RecordingUrl", format!("https://api.twilio.com/rec/{rec}")),
-                        ("RecordingStatus", "completed".into()),
-                        ("RecordingDuration", "12".into()),
-                    ]),
-                ),
-                request(
-                    "/twilio/voice/transcription",
-                    base(vec![
-                        ("RecordingSid", rec.clone()),
-                        ("TranscriptionStatus", "completed".into()),
-                        (
-                            "TranscriptionText",
-                            "Please call me back about the boiler.".into(),
-                        ),
-                    ]),
-                ),
-                request(
-                    "/twilio/voice/status",
-                    base(vec![
-                        ("CallStatus", "completed".into()),
-                        ("CallDuration", "40".into()),
-                    ]),
-                ),
-            ]
-        })
-        .collect()
-}
-
-/// Runs whole flows on `connections` connections for `duration`; returns (flows/s, errors).
-async fn load_flows(
-    port: u16,
-    flows: Arc<Vec<Vec<Vec<u8>>>>,
-    connections: usize,
-    duration: Duration,
-) -> (f64, usize) {
-    let next = Arc::new(AtomicUsize::new(0));
-    let start = Instant::now();
-    let deadline = start + duration;
-    let mut tasks = Vec::new();
-    for _ in 0..connections {
-        let (flows, next) = (flows.clone(), next.clone());
-        tasks.push(tokio::spawn(async move {
-            let mut stream = TcpStream::connect(("127.0.0.1", port))
-                .await
-                .expect("connect");
-            stream.set_nodelay(true).ok();
-            let mut buf = Vec::with_capacity(16 * 1024);
-            let (mut done, mut errors) = (0usize, 0usize);
-            while Instant::now() < deadline {
-                let Some(flow) = flows.get(next.fetch_add(1, Ordering::Relaxed)) else {
-                    break;
-                };
-                let mut ok = true;
-                for req in flow {
-                    stream.write_all(req).await.expect("write");
-                    ok &= matches!(read_response(&mut stream, &mut buf).await, Ok(200));
-                }
-                if ok {
-                    done += 1
-                } else {
-                    errors += 1
-                }
-            }
-            (done, errors)
-        }));
-    }
-    let (mut done, mut errors) = (0, 0);
-    for t in tasks {
-        let (d, e) = t.await.expect("flow task");
-        done += d;
-        errors += e;
-    }
-    (done as f64 / start.elapsed().as_secs_f64(), errors)
 }
 
 fn print(name: &str, r: &Result) {
@@ -347,19 +222,19 @@ async fn serve_for_wrk(
     for (name, port) in [("app", app_port), ("bare", bare_port)] {
         let mut out =
             std::io::BufWriter::new(std::fs::File::create(format!("{dir}/{name}.txt")).unwrap());
+        let base = format!("http://127.0.0.1:{port}");
         for i in 0..lines {
-            let params: Vec<(String, String)> = vec![
-                ("AccountSid".into(), sid.into()),
-                ("CallSid".into(), format!("CA{:08x}{i:024x}", port)),
-                ("From".into(), format!("+1415{:07}", i % 10_000_000)),
-                ("To".into(), "+15550100001".into()),
-            ];
-            let url = format!("http://127.0.0.1:{port}/twilio/voice");
-            let signature = switchboard::domain::signature::compute(token, &url, &params);
-            let body: String = form_urlencoded::Serializer::new(String::new())
-                .extend_pairs(&params)
-                .finish();
-            writeln!(out, "{signature}\t{body}").unwrap();
+            let (call, from) = (
+                format!("CA{:08x}{i:024x}", port),
+                format!("+1415{:07}", i % 10_000_000),
+            );
+            let form = sign_form(
+                &base,
+                (sid, token),
+                "/twilio/voice",
+                &[("CallSid", &call), ("From", &from), ("To", "+15550100001")],
+            );
+            writeln!(out, "{}\t{}", form.signature, form.body).unwrap();
         }
     }
     std::fs::write(format!("{dir}/ready"), "").unwrap();
@@ -462,9 +337,29 @@ fn main() {
         let vapi_reqs = Arc::new(build_vapi_requests(budget, app_port, &vapi_secret, &vapi_number));
         let vapi_result = load(app_port, vapi_reqs, connections, duration).await;
         print("vapi assistant-request", &vapi_result);
-        let flows = Arc::new(build_flows(3_000 * seconds as usize, app_port, &master.account_sid, &master.auth_token));
-        let (flows_per_sec, flow_errors) = load_flows(app_port, flows, connections, duration).await;
-        println!("full call flows (7 webhooks)  {flows_per_sec:>9.0} flows/s   errors {flow_errors}   (SPEC §10 target ≥ 500 flows/s)");
+        // Whole calls (menu → transfer, no answer → voicemail → recording, status and
+        // transcript callbacks), each following the TwiML it gets, as `simulate load` does.
+        let sim = Simulator::new(Target {
+            base: format!("http://127.0.0.1:{app_port}"),
+            signed_base: format!("http://127.0.0.1:{app_port}"),
+            twilio: Some((master.account_sid.clone(), master.auth_token.clone())),
+            vapi_secret: None,
+        })
+        .unwrap();
+        let mut call = CallPlan::new("+16280000000", "+15550100001");
+        call.digits = vec!["1".into()];
+        call.voicemail = Some("Please call me back about the boiler.".into());
+        let flows = sim
+            .load(&LoadPlan { calls: 1_000 * seconds as usize, concurrency: connections, call })
+            .await
+            .unwrap();
+        println!(
+            "full call flows ({:.0} webhooks) {:>9.0} flows/s   webhook p99 {:.2} ms   failed {}   (SPEC §10 target ≥ 500 flows/s)",
+            flows.requests as f64 / flows.calls as f64,
+            flows.calls_per_sec(),
+            flows.request_latency(0.99).as_secs_f64() * 1000.0,
+            flows.failed_calls
+        );
         println!("process RSS after load:       {:.1} MiB (both servers and the load generator)", rss_kib() as f64 / 1024.0);
         let peak = wal.lock().unwrap().0;
         tokio::time::sleep(Duration::from_secs(3)).await;

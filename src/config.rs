@@ -371,6 +371,11 @@ impl Config {
             .is_some_and(|u| u.starts_with("https://"))
     }
 
+    /// The appliance's address as seen from this host, e.g. `http://127.0.0.1:8080`.
+    pub fn local_base_url(&self) -> String {
+        local_url(self.listen, self.listen.port())
+    }
+
     pub fn db_path(&self) -> PathBuf {
         self.data_dir.join("switchboard.db")
     }
@@ -480,6 +485,20 @@ impl Config {
         src.set("SWITCHBOARD_DATA_DIR", data_dir.display().to_string());
         Config::from_sources(&src).expect("defaults are valid")
     }
+}
+
+/// The URL that reaches a server listening on `listen` (bound to `port`) from this host:
+/// an unspecified address is reached on loopback.
+pub fn local_url(listen: SocketAddr, port: u16) -> String {
+    let ip = listen.ip();
+    let host = if ip.is_unspecified() {
+        "127.0.0.1".to_string()
+    } else if ip.is_ipv6() {
+        format!("[{ip}]")
+    } else {
+        ip.to_string()
+    };
+    format!("http://{host}:{port}")
 }
 
 fn unknown_vars(src: &Sources) -> Vec<String> {

@@ -20,6 +20,7 @@ pub mod metrics;
 pub mod providers;
 pub mod ratelimit;
 pub mod saga;
+pub mod simulator;
 pub mod startup;
 pub mod telephony;
 pub mod twiml;

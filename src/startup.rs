@@ -74,18 +74,6 @@ pub fn secret_key(config: &Config) -> Result<SecretKey, StartupError> {
     }
 }
 
-fn local_url(listen: std::net::SocketAddr, port: u16) -> String {
-    let ip = listen.ip();
-    let host = if ip.is_unspecified() {
-        "127.0.0.1".to_string()
-    } else if ip.is_ipv6() {
-        format!("[{ip}]")
-    } else {
-        ip.to_string()
-    };
-    format!("http://{host}:{port}")
-}
-
 impl Application {
     pub async fn build(config: Config) -> Result<Application, StartupError> {
         config.check_for_serve()?;
@@ -99,7 +87,7 @@ impl Application {
         let public_url = config
             .public_url
             .clone()
-            .unwrap_or_else(|| local_url(config.listen, port));
+            .unwrap_or_else(|| crate::config::local_url(config.listen, port));
 
         let (providers, sandbox, demo, twilio_master, vapi_webhook_secret) = if config.demo {
             let setup = demo::prepare(&mut *db.conn()?, &secret_key, &config)?;
@@ -216,7 +204,7 @@ impl Application {
 
     /// The dashboard URL (the local address, reachable from this host).
     pub fn local_url(&self) -> String {
-        local_url(self.state.config.listen, self.port)
+        crate::config::local_url(self.state.config.listen, self.port)
     }
 
     /// Serves until SIGINT/SIGTERM (actix-web lets in-flight requests finish, up to 10 s),

@@ -1,7 +1,8 @@
 //! Operator commands: `migrate`, `backup`, `restore`, `config`, `healthcheck`.
 
 use super::{fail, CliError};
-use crate::config::Config;
+use crate::config::{Config, Secret};
+use crate::crypto::SecretKey;
 use crate::db::{backup, migrations, provider_accounts, settings, Db};
 use rusqlite::{Connection, OpenFlags};
 use std::path::Path;
@@ -28,8 +29,8 @@ pub fn migrate(config: &Config) -> Result<(), CliError> {
     Ok(())
 }
 
-pub fn backup(config: &Config, file: &Path) -> Result<(), CliError> {
-    let version = backup::backup_file(&config.db_path(), file).map_err(fail)?;
+pub fn backup(config: &Config, file: &Path, force: bool) -> Result<(), CliError> {
+    let version = backup::backup_to(&config.db_path(), file, force).map_err(fail)?;
     println!(
         "backed up {} (schema version {version}) to {}",
         config.db_path().display(),
@@ -38,9 +39,20 @@ pub fn backup(config: &Config, file: &Path) -> Result<(), CliError> {
     Ok(())
 }
 
+/// The data dir's secret key, without creating one (unlike serving, which does).
+fn existing_key(config: &Config) -> Result<Option<SecretKey>, CliError> {
+    if config.secret_key.is_some() || config.data_dir.join("secret.key").exists() {
+        crate::startup::secret_key(config).map(Some).map_err(fail)
+    } else {
+        Ok(None)
+    }
+}
+
 pub fn restore(config: &Config, file: &Path) -> Result<(), CliError> {
-    let report =
-        backup::restore_file(file, &config.db_path(), &config.backups_dir()).map_err(fail)?;
+    // The key is looked for, never made: see `backup::restore_file`.
+    let key = existing_key(config)?;
+    let report = backup::restore_file(file, &config.db_path(), &config.backups_dir(), key.as_ref())
+        .map_err(fail)?;
     println!(
         "restored {} (schema version {}) into {}",
         file.display(),
@@ -60,7 +72,33 @@ pub fn restore(config: &Config, file: &Path) -> Result<(), CliError> {
 }
 
 pub fn show_config(config: &Config) -> Result<(), CliError> {
-    for (key, value) in config.redacted_listing() {
+    let demo = demo_credentials(config);
+    // A demo data dir only serves with `--demo`: show what that serve uses.
+    let mut effective = config.clone();
+    if let Some(demo) = &demo {
+        println!("# This data directory is a demo made by `switchboard serve --demo`: sandbox");
+        println!("# providers and made-up credentials, no real accounts. Serve it with --demo;");
+        println!("# `switchboard simulate` signs its requests with the sandbox values below.");
+        effective.demo = true;
+        if let Some((sid, token)) = &demo.twilio {
+            effective.twilio_account_sid = Some(sid.clone());
+            effective.twilio_auth_token = Some(Secret::new(token.clone()));
+        }
+        if let Some(secret) = &demo.vapi_secret {
+            effective.vapi_webhook_secret = Some(Secret::new(secret.clone()));
+        }
+    }
+    let mut listing = effective.redacted_listing();
+    if let Some(demo) = &demo {
+        // Sandbox values are not secrets; the operator needs them to sign test requests.
+        if let Some((_, token)) = &demo.twilio {
+            listing.insert("SWITCHBOARD_TWILIO_AUTH_TOKEN".into(), token.clone());
+        }
+        if let Some(secret) = &demo.vapi_secret {
+            listing.insert("SWITCHBOARD_VAPI_WEBHOOK_SECRET".into(), secret.clone());
+        }
+    }
+    for (key, value) in listing {
         println!("{key}={value}");
     }
     println!(
@@ -68,73 +106,60 @@ pub fn show_config(config: &Config) -> Result<(), CliError> {
         config.db_path().display(),
         migrations::latest_version()
     );
-    if let Some(demo) = demo_credentials(config) {
-        println!("# This data directory is a demo: these are its sandbox credentials (not real accounts).");
-        println!("# Use them to sign requests to the demo, e.g. with `switchboard simulate`.");
-        for (key, value) in demo {
-            println!("# {key}={value}");
-        }
-    }
-    for warning in config.warnings() {
+    for warning in effective.warnings() {
         println!("# warning: {warning}");
     }
     Ok(())
 }
 
+/// The sandbox credentials `serve --demo` generated and keeps in its data dir.
+pub(super) struct DemoCredentials {
+    /// (Account SID, auth token) of the sandbox Twilio master account.
+    pub twilio: Option<(String, String)>,
+    pub vapi_secret: Option<String>,
+}
+
 /// The sandbox credentials stored by `serve --demo`, if this data dir is a demo.
-fn demo_credentials(config: &Config) -> Option<Vec<(&'static str, String)>> {
+pub(super) fn demo_credentials(config: &Config) -> Option<DemoCredentials> {
     let path = config.db_path();
     let conn = Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_ONLY).ok()?;
     if !crate::demo::is_demo_database(&conn).ok()? {
         return None;
     }
     let key = crate::startup::secret_key(config).ok()?;
-    let mut out = Vec::new();
-    let sid = config.twilio_account_sid.clone().or_else(|| {
-        provider_accounts::master_sid(&conn, "twilio")
+    // The environment's values win over the stored ones, as in `demo::prepare`.
+    let configured = config.twilio_account_sid.clone().zip(
+        config
+            .twilio_auth_token
+            .as_ref()
+            .map(|t| t.expose().to_string()),
+    );
+    let twilio = configured.or_else(|| {
+        let sid = provider_accounts::master_sid(&conn, "twilio")
             .ok()
-            .flatten()
+            .flatten()?;
+        let token = provider_accounts::secret(&conn, &key, "twilio", &sid)
+            .ok()
+            .flatten()?;
+        Some((sid, token))
     });
-    if let Some(sid) = sid {
-        let token = match &config.twilio_auth_token {
-            Some(t) => Some(t.expose().to_string()),
-            None => provider_accounts::secret(&conn, &key, "twilio", &sid)
-                .ok()
-                .flatten(),
-        };
-        out.push(("SWITCHBOARD_TWILIO_ACCOUNT_SID", sid));
-        out.push((
-            "SWITCHBOARD_TWILIO_AUTH_TOKEN",
-            token.unwrap_or_else(|| "(unreadable)".into()),
-        ));
-    }
-    let vapi = match &config.vapi_webhook_secret {
+    let vapi_secret = match &config.vapi_webhook_secret {
         Some(s) => Some(s.expose().to_string()),
         None => settings::get(&conn, "demo.vapi_webhook_secret")
             .ok()
             .flatten()
             .and_then(|sealed| key.decrypt(&sealed, "demo.vapi_webhook_secret").ok()),
     };
-    if let Some(secret) = vapi {
-        out.push(("SWITCHBOARD_VAPI_WEBHOOK_SECRET", secret));
-    }
-    Some(out)
+    Some(DemoCredentials {
+        twilio,
+        vapi_secret,
+    })
 }
 
 pub async fn healthcheck(config: &Config, url: Option<&str>) -> Result<(), CliError> {
     let base = match url {
         Some(u) => u.trim_end_matches('/').to_string(),
-        None => {
-            let ip = config.listen.ip();
-            let host = if ip.is_unspecified() {
-                "127.0.0.1".to_string()
-            } else if ip.is_ipv6() {
-                format!("[{ip}]")
-            } else {
-                ip.to_string()
-            };
-            format!("http://{host}:{}", config.listen.port())
-        }
+        None => config.local_base_url(),
     };
     let client = reqwest::Client::builder()
         .timeout(std::time::Duration::from_secs(5))

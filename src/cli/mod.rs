@@ -3,6 +3,7 @@
 mod admin;
 mod number;
 mod serve;
+mod simulate;
 mod user;
 
 use crate::config::{Config, ConfigError, Sources};
@@ -43,7 +44,12 @@ pub enum Command {
     #[command(subcommand)]
     User(UserCommand),
     /// Write a consistent copy of the database to FILE (safe while serving).
-    Backup { file: PathBuf },
+    Backup {
+        file: PathBuf,
+        /// Replace FILE if it exists.
+        #[arg(long)]
+        force: bool,
+    },
     /// Replace the database with FILE after checking its integrity and schema version.
     Restore { file: PathBuf },
     /// Print the effective configuration, secrets redacted.
@@ -54,9 +60,95 @@ pub enum Command {
     /// Add and list AI agents (Vapi assistants).
     #[command(subcommand)]
     Agent(AgentCommand),
+    /// Play Twilio or Vapi against the appliance over real HTTP, with real signatures.
+    #[command(subcommand)]
+    Simulate(SimulateCommand),
     /// Exit 0 if the local appliance answers /healthz.
     Healthcheck {
         /// Base URL to check instead of the configured listen address.
+        #[arg(long)]
+        url: Option<String>,
+    },
+}
+
+/// What a simulated caller does (shared by `simulate call` and `simulate load`).
+#[derive(Debug, clap::Args)]
+pub struct CallerArgs {
+    /// The number called, in E.164 form (e.g. +15550100001 in the demo).
+    #[arg(long)]
+    pub to: String,
+    /// The caller's number.
+    #[arg(long, default_value = "+14155550100")]
+    pub from: String,
+    /// Keys to press at each menu in turn, comma-separated (e.g. 9, or 1,2); an empty
+    /// entry, or running out, lets that menu time out.
+    #[arg(long, value_delimiter = ',', allow_hyphen_values = true)]
+    pub digits: Vec<String>,
+    /// How a transfer (<Dial>) ends.
+    #[arg(long, default_value = "no-answer", value_parser = ["completed", "busy", "no-answer", "failed"])]
+    pub dial: String,
+    /// What the caller says at the voicemail beep (without it, they hang up at the beep).
+    #[arg(long, value_name = "TEXT")]
+    pub voicemail: Option<String>,
+    /// The caller hangs up after this many seconds of call time.
+    #[arg(long, value_name = "S")]
+    pub hangup_after: Option<u32>,
+}
+
+impl CallerArgs {
+    fn as_call(&self) -> simulate::CallArgs<'_> {
+        simulate::CallArgs {
+            to: &self.to,
+            from: &self.from,
+            digits: &self.digits,
+            dial: &self.dial,
+            voicemail: self.voicemail.as_deref(),
+            hangup_after: self.hangup_after,
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SimulateCommand {
+    /// A whole call: follows the TwiML hop by hop and prints each request and answer.
+    Call {
+        #[command(flatten)]
+        caller: CallerArgs,
+        /// The appliance's base URL (default: this host's SWITCHBOARD_LISTEN).
+        #[arg(long)]
+        url: Option<String>,
+    },
+    /// A customer's text to one of the numbers.
+    Sms {
+        #[arg(long)]
+        to: String,
+        #[arg(long, default_value = "+14155550100")]
+        from: String,
+        #[arg(long)]
+        body: String,
+        #[arg(long)]
+        url: Option<String>,
+    },
+    /// One AI-answered call's Vapi events, in order, shuffled or each delivered twice.
+    Vapi {
+        /// The AI-handled number called.
+        #[arg(long)]
+        to: String,
+        #[arg(long, default_value = "+14155550100")]
+        from: String,
+        #[arg(long, default_value = "in-order", value_parser = ["in-order", "shuffled", "duplicated"])]
+        sequence: String,
+        #[arg(long)]
+        url: Option<String>,
+    },
+    /// Many whole calls at once: throughput, p50/p99 latency and errors.
+    Load {
+        #[command(flatten)]
+        caller: CallerArgs,
+        #[arg(long, default_value_t = 100)]
+        calls: usize,
+        #[arg(long, default_value_t = 8)]
+        concurrency: usize,
         #[arg(long)]
         url: Option<String>,
     },
@@ -230,7 +322,7 @@ pub async fn run(cli: Cli, config: Config) -> Result<(), CliError> {
             email,
             password_stdin,
         }) => user::reset_password(&config, &email, password_stdin),
-        Command::Backup { file } => admin::backup(&config, &file),
+        Command::Backup { file, force } => admin::backup(&config, &file, force),
         Command::Restore { file } => admin::restore(&config, &file),
         Command::Config => admin::show_config(&config),
         Command::Number(cmd) => match cmd {
@@ -296,6 +388,38 @@ pub async fn run(cli: Cli, config: Config) -> Result<(), CliError> {
             org.as_deref(),
         ),
         Command::Agent(AgentCommand::List { org }) => number::agent_list(&config, org.as_deref()),
+        Command::Simulate(cmd) => match cmd {
+            SimulateCommand::Call { caller, url } => {
+                simulate::call(&config, url.as_deref(), caller.as_call()).await
+            }
+            SimulateCommand::Sms {
+                to,
+                from,
+                body,
+                url,
+            } => simulate::sms(&config, url.as_deref(), &from, &to, &body).await,
+            SimulateCommand::Vapi {
+                to,
+                from,
+                sequence,
+                url,
+            } => simulate::vapi(&config, url.as_deref(), &to, &from, &sequence).await,
+            SimulateCommand::Load {
+                caller,
+                calls,
+                concurrency,
+                url,
+            } => {
+                simulate::load(
+                    &config,
+                    url.as_deref(),
+                    caller.as_call(),
+                    calls,
+                    concurrency,
+                )
+                .await
+            }
+        },
         Command::Healthcheck { url } => admin::healthcheck(&config, url.as_deref()).await,
     }
 }

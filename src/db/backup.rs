@@ -2,12 +2,25 @@
 //! are safe while the appliance is serving.
 
 use super::snapshot::{backup_connection, integrity_ok};
-use super::{migrations, DbError};
+use super::{migrations, provider_accounts, DbError};
+use crate::crypto::SecretKey;
 use rusqlite::backup::Backup;
 use rusqlite::{Connection, OpenFlags};
 use std::path::{Path, PathBuf};
 
-/// `switchboard backup FILE`: snapshot the database at `db_path` into `dest`.
+/// `switchboard backup FILE [--force]`: snapshot the database at `db_path` into `dest`;
+/// an existing `dest` is replaced only with `overwrite`.
+pub fn backup_to(db_path: &Path, dest: &Path, overwrite: bool) -> Result<u32, DbError> {
+    if dest.exists() && !overwrite {
+        return Err(DbError::Invalid(format!(
+            "{} already exists: name another file, or pass --force to replace it",
+            dest.display()
+        )));
+    }
+    backup_file(db_path, dest)
+}
+
+/// Snapshots the database at `db_path` into `dest` (replacing it).
 pub fn backup_file(db_path: &Path, dest: &Path) -> Result<u32, DbError> {
     if !db_path.exists() {
         return Err(DbError::Invalid(format!(
@@ -56,6 +69,34 @@ pub fn check_restorable(file: &Path) -> Result<u32, DbError> {
     Ok(version)
 }
 
+/// Refuses a restore whose provider credentials `key` cannot open: they are sealed with
+/// the key of the appliance that made the backup, and without it they are lost.
+fn check_key(file: &Path, db_path: &Path, key: Option<&SecretKey>) -> Result<(), DbError> {
+    let conn = Connection::open_with_flags(file, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    let Some((sealed, context)) = provider_accounts::sealed_sample(&conn)? else {
+        return Ok(());
+    };
+    let dir = db_path
+        .parent()
+        .map(|d| d.display().to_string())
+        .unwrap_or_default();
+    match key {
+        Some(k) if k.decrypt(&sealed, &context).is_ok() => Ok(()),
+        Some(_) => Err(DbError::Invalid(format!(
+            "the secret key of {dir} does not open the credentials in {}: the backup was made \
+             on an appliance with another secret.key. Put that appliance's secret.key in {dir} \
+             (keep a copy of this one), then restore again.",
+            file.display()
+        ))),
+        None => Err(DbError::Invalid(format!(
+            "{dir} has no secret.key, and {} holds credentials encrypted with the key of the \
+             appliance it was made on. Copy that appliance's secret.key into {dir} (mode 600), \
+             or set SWITCHBOARD_SECRET_KEY to it, then restore again.",
+            file.display()
+        ))),
+    }
+}
+
 /// What a restore did.
 #[derive(Debug)]
 pub struct RestoreReport {
@@ -64,15 +105,18 @@ pub struct RestoreReport {
     pub migrated_to: u32,
 }
 
-/// `switchboard restore FILE`: checks the file, saves the current database to
-/// `backups_dir`, then copies the file over the live database with the backup API (so a
-/// running appliance sees the restored data on its next query) and migrates it.
+/// `switchboard restore FILE`: checks the file and that `key` (the data dir's secret key,
+/// if it has one) opens its credentials, saves the current database to `backups_dir`,
+/// then copies the file over the live database with the backup API (so a running
+/// appliance sees the restored data on its next query) and migrates it.
 pub fn restore_file(
     file: &Path,
     db_path: &Path,
     backups_dir: &Path,
+    key: Option<&SecretKey>,
 ) -> Result<RestoreReport, DbError> {
     let restored_version = check_restorable(file)?;
+    check_key(file, db_path, key)?;
     let safety_backup = if db_path.exists() {
         let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
         let path = backups_dir.join(format!("pre-restore-{stamp}.db"));

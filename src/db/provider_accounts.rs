@@ -84,6 +84,22 @@ pub fn secret(
     }
 }
 
+/// One stored encrypted secret with the context it is bound to, to test whether a key
+/// opens this database's secrets; `None` when it holds none.
+pub fn sealed_sample(conn: &Connection) -> rusqlite::Result<Option<(String, String)>> {
+    conn.query_row(
+        "SELECT secret_ciphertext, provider, account_sid FROM provider_accounts
+         WHERE secret_ciphertext IS NOT NULL AND account_sid IS NOT NULL ORDER BY id LIMIT 1",
+        [],
+        |r| {
+            let provider: String = r.get(1)?;
+            let sid: String = r.get(2)?;
+            Ok((r.get(0)?, context(&provider, &sid)))
+        },
+    )
+    .optional()
+}
+
 /// The first active master account of a provider (demo and single-tenant appliances).
 pub fn master_sid(conn: &Connection, provider: &str) -> rusqlite::Result<Option<String>> {
     conn.query_row(

@@ -1,4 +1,4 @@
-use crate::cli::switchboard;
+use crate::cli::{switchboard, switchboard_async};
 use crate::helpers::{client, spawn_app};
 use serde_json::json;
 use switchboard::domain::UserRole;
@@ -150,4 +150,78 @@ fn restore_refuses_a_backup_from_a_newer_binary() {
     );
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("schema version 9999"));
+}
+
+fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[tokio::test]
+async fn backup_never_replaces_a_file_unless_forced() {
+    let app = spawn_app().await;
+    let data = app.data_dir.path().to_str().unwrap();
+    let dest = app.data_dir.path().join("precious.db");
+    std::fs::write(&dest, b"last month's only copy").unwrap();
+    let file = dest.to_str().unwrap();
+    let out = switchboard_async(&["--data-dir", data, "backup", file]).await;
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains("already exists") && err.contains("--force"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(&dest).unwrap(), b"last month's only copy");
+
+    let out = switchboard_async(&["--data-dir", data, "backup", file, "--force"]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let users: i64 = rusqlite::Connection::open(&dest)
+        .unwrap()
+        .query_row("SELECT count(*) FROM users", [], |r| r.get(0))
+        .unwrap();
+    assert!(users >= 1);
+}
+
+#[tokio::test]
+async fn restore_on_another_host_needs_the_original_secret_key_and_never_makes_one() {
+    let app = spawn_app().await;
+    let data = app.data_dir.path().to_str().unwrap();
+    let path = app.data_dir.path().join("move.db");
+    let file = path.to_str().unwrap();
+    let out = switchboard_async(&["--data-dir", data, "backup", file]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    // A new host: an empty data dir.
+    let new_host = tempfile::tempdir().unwrap();
+    let new_dir = new_host.path().to_str().unwrap();
+    let out = switchboard_async(&["--data-dir", new_dir, "restore", file]).await;
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.contains("has no secret.key"), "{err}");
+    assert!(err.contains("Copy that appliance's secret.key"), "{err}");
+    assert!(
+        !new_host.path().join("secret.key").exists(),
+        "no new key is written"
+    );
+    assert!(!new_host.path().join("switchboard.db").exists());
+
+    // A different key is refused too: it would leave the credentials unreadable.
+    let other = tempfile::tempdir().unwrap();
+    let other_dir = other.path().to_str().unwrap();
+    assert!(switchboard(&["--data-dir", other_dir, "migrate"], &[])
+        .status
+        .success());
+    switchboard::crypto::SecretKey::load_or_create(other.path()).unwrap();
+    let out = switchboard_async(&["--data-dir", other_dir, "restore", file]).await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("does not open the credentials"));
+
+    // With the original key copied over, the restore goes through.
+    std::fs::copy(
+        app.data_dir.path().join("secret.key"),
+        new_host.path().join("secret.key"),
+    )
+    .unwrap();
+    let out = switchboard_async(&["--data-dir", new_dir, "restore", file]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(new_host.path().join("switchboard.db").exists());
 }

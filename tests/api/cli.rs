@@ -9,6 +9,17 @@ pub fn switchboard(args: &[&str], env: &[(&str, &str)]) -> Output {
     run_with_stdin(args, env, None)
 }
 
+/// Runs the binary off the async runtime, so an in-process app keeps serving meanwhile.
+pub async fn switchboard_async(args: &[&str]) -> Output {
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    tokio::task::spawn_blocking(move || {
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        switchboard(&refs, &[])
+    })
+    .await
+    .unwrap()
+}
+
 pub fn run_with_stdin(args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_switchboard"));
     cmd.env_clear()

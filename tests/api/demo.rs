@@ -157,16 +157,123 @@ fn serve_demo_prints_the_owner_password_once_and_its_urls() {
         "the password is shown only on the first start: {out}"
     );
 
-    // `config` shows the demo's sandbox credentials, which are not real secrets.
+    // `config` says the data dir is a demo and shows the sandbox values it serves with
+    // (they are not real secrets), without warning that real credentials are missing.
     let cfg = switchboard(&["--data-dir", data, "config"], &[]);
     let stdout = String::from_utf8_lossy(&cfg.stdout);
     assert!(
-        stdout.contains("# SWITCHBOARD_TWILIO_ACCOUNT_SID=AC"),
+        stdout.starts_with("# This data directory is a demo"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("\nSWITCHBOARD_DEMO=true\n"), "{stdout}");
+    assert!(
+        stdout.contains("\nSWITCHBOARD_TWILIO_ACCOUNT_SID=AC"),
         "{stdout}"
     );
     assert!(
-        stdout.contains("# SWITCHBOARD_VAPI_WEBHOOK_SECRET="),
+        stdout.contains("\nSWITCHBOARD_TWILIO_AUTH_TOKEN="),
         "{stdout}"
+    );
+    assert!(
+        !stdout.contains("SWITCHBOARD_TWILIO_AUTH_TOKEN=("),
+        "{stdout}"
+    );
+    assert!(
+        !stdout.contains("SWITCHBOARD_VAPI_WEBHOOK_SECRET=(not set)"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("# warning:"), "{stdout}");
+}
+
+/// The base URL `serve --demo` printed for its dashboard.
+fn served_url(out: &str) -> String {
+    out.lines()
+        .find_map(|l| l.trim().strip_prefix("dashboard:"))
+        .map(|u| u.trim().trim_end_matches('/').to_string())
+        .unwrap_or_else(|| panic!("no dashboard URL in {out}"))
+}
+
+#[test]
+fn simulate_plays_a_whole_call_sms_vapi_and_load_right_after_serve_demo() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap();
+    let (mut server, out) = start_demo(data);
+    let url = served_url(&out);
+    let sim = |args: &[&str]| {
+        let mut all = vec!["--data-dir", data, "simulate"];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&["--url", &url]);
+        let out = switchboard(&all, &[]);
+        let text = (
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        );
+        (out.status.code(), text.0, text.1)
+    };
+
+    let (code, stdout, stderr) = sim(&[
+        "call",
+        "--to",
+        "+15550100001",
+        "--digits",
+        "9",
+        "--voicemail",
+        "my sink leaks",
+    ]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    for expected in [
+        "→ POST /twilio/voice  CallStatus=ringing",
+        "Gather a key",
+        "⇒ the caller presses 9",
+        "→ POST /twilio/voice/menu?attempt=1  Digits=9",
+        "Record up to",
+        "the caller leaves a",
+        "→ POST /twilio/voice/transcription",
+        "TranscriptionText=my sink leaks",
+        "0 errors.",
+    ] {
+        assert!(stdout.contains(expected), "{expected} in {stdout}");
+    }
+    let db = rusqlite::Connection::open(dir.path().join("switchboard.db")).unwrap();
+    let transcript: String = db
+        .query_row(
+            "SELECT transcription_text FROM voicemails ORDER BY id DESC LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(transcript, "my sink leaks");
+
+    let (code, stdout, stderr) = sim(&["sms", "--to", "+15550100001", "--body", "Open Saturday?"]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert!(stdout.contains("← 200"), "{stdout}");
+
+    let (code, stdout, stderr) = sim(&["vapi", "--to", "+15550100004", "--sequence", "shuffled"]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert!(stdout.contains("4 deliveries, all accepted."), "{stdout}");
+
+    let (code, stdout, stderr) = sim(&[
+        "load",
+        "--to",
+        "+15550100001",
+        "--calls",
+        "20",
+        "--concurrency",
+        "4",
+    ]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert!(stdout.contains("20 calls ("), "{stdout}");
+    assert!(stdout.contains("webhook latency: p50"), "{stdout}");
+    assert!(stdout.contains("failed calls: 0"), "{stdout}");
+
+    server.kill().unwrap();
+    server.wait().unwrap();
+    // Nothing listens any more: the command says what to check.
+    let (code, _, stderr) = sim(&["call", "--to", "+15550100001"]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("Is `switchboard serve` running?"),
+        "{stderr}"
     );
 }
 

@@ -7,6 +7,7 @@ use switchboard::config::{Config, Sources};
 use switchboard::db::{orgs, users, Db};
 use switchboard::domain::UserRole;
 use switchboard::http::AppState;
+use switchboard::simulator::{Simulator, Target};
 use switchboard::startup::Application;
 use tempfile::TempDir;
 
@@ -266,12 +267,10 @@ pub async fn expect_error(resp: reqwest::Response, status: u16, code: &str) -> V
     body["error"].clone()
 }
 
-/// Plays Twilio against the app: signs each request like Twilio does.
-pub struct Twilio<'a> {
-    pub app: &'a TestApp,
-    pub account_sid: String,
-    pub auth_token: String,
-    pub client: Client,
+/// Plays Twilio against the app through the appliance's own simulator, which signs each
+/// request like Twilio does.
+pub struct Twilio {
+    pub sim: Simulator,
 }
 
 pub const CALLER: &str = "+14155550123";
@@ -281,17 +280,25 @@ pub const SYSTEM_LINE: &str = "+15550100003";
 pub const OWNER_MOBILE: &str = "+15550100199";
 
 impl TestApp {
-    pub fn twilio(&self) -> Twilio<'_> {
+    /// The simulator aimed at this app, signing with `twilio` and the demo's Vapi secret.
+    pub fn simulator(&self, twilio: Option<(String, String)>) -> Simulator {
+        Simulator::new(Target {
+            base: self.address.clone(),
+            signed_base: self.address.clone(),
+            twilio,
+            vapi_secret: self.state.vapi_webhook_secret.clone(),
+        })
+        .unwrap()
+    }
+
+    pub fn twilio(&self) -> Twilio {
         let master = self
             .state
             .twilio_master
             .clone()
             .expect("demo has a sandbox master account");
         Twilio {
-            app: self,
-            account_sid: master.account_sid,
-            auth_token: master.auth_token,
-            client: client(),
+            sim: self.simulator(Some((master.account_sid, master.auth_token))),
         }
     }
 
@@ -339,23 +346,17 @@ impl TestApp {
     }
 }
 
-impl Twilio<'_> {
+impl Twilio {
     /// A signed POST as a `'static` future, to run many at once with `tokio::spawn`.
     pub fn spawn_post(&self, path: &str, params: &[(&str, &str)]) -> tokio::task::JoinHandle<u16> {
-        let mut all: Vec<(String, String)> = params
+        let owned: Vec<(String, String)> = params
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        all.push(("AccountSid".into(), self.account_sid.clone()));
-        let url = self.app.url(path);
-        let signature = switchboard::domain::signature::compute(&self.auth_token, &url, &all);
-        let client = self.client.clone();
+        let (sim, path) = (self.sim.clone(), path.to_string());
         tokio::spawn(async move {
-            client
-                .post(url)
-                .header("X-Twilio-Signature", signature)
-                .form(&all)
-                .send()
+            let refs: Vec<(&str, &str)> = owned.iter().map(|(k, v)| (&**k, &**v)).collect();
+            sim.post_twilio(&path, &refs)
                 .await
                 .unwrap()
                 .status()
@@ -365,20 +366,7 @@ impl Twilio<'_> {
 
     /// A signed POST of `params` (plus AccountSid) to `path`.
     pub async fn post(&self, path: &str, params: &[(&str, &str)]) -> reqwest::Response {
-        let mut all: Vec<(String, String)> = params
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        all.push(("AccountSid".into(), self.account_sid.clone()));
-        let url = self.app.url(path);
-        let signature = switchboard::domain::signature::compute(&self.auth_token, &url, &all);
-        self.client
-            .post(url)
-            .header("X-Twilio-Signature", signature)
-            .form(&all)
-            .send()
-            .await
-            .unwrap()
+        self.sim.post_twilio(path, params).await.unwrap()
     }
 
     /// A signed POST that must answer 200 TwiML; returns the TwiML.

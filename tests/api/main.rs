@@ -15,6 +15,7 @@ mod openapi;
 mod providers;
 mod real_setup;
 mod sagas;
+mod simulate;
 mod storage;
 mod tokens;
 mod twilio_payloads;

@@ -8,6 +8,7 @@ use crate::helpers::{
     REAL_PUBLIC_URL,
 };
 use serde_json::json;
+use switchboard::simulator::{Simulator, Target};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -120,28 +121,25 @@ async fn a_fresh_real_appliance_imports_its_number_from_the_command_line_and_ans
 
     // Serve, and place a call the way Twilio signs it (for the PUBLIC_URL).
     let app = spawn_real_in(dir, &tw, &va).await;
-    let params = vec![
-        ("AccountSid".to_string(), REAL_MASTER_SID.to_string()),
-        ("CallSid".to_string(), "CA_fresh_install".to_string()),
-        ("From".to_string(), "+14155550123".to_string()),
-        ("To".to_string(), OWNED.to_string()),
-        ("CallStatus".to_string(), "ringing".to_string()),
-    ];
-    let signature = switchboard::domain::signature::compute(
-        REAL_MASTER_TOKEN,
-        &format!("{REAL_PUBLIC_URL}/twilio/voice"),
-        &params,
-    );
-    let twiml = crate::helpers::client()
-        .post(app.url("/twilio/voice"))
-        .header("X-Twilio-Signature", signature)
-        .form(&params)
-        .send()
+    let sim = app.simulator(Some((REAL_MASTER_SID.into(), REAL_MASTER_TOKEN.into())));
+    let sim = Simulator::new(Target {
+        signed_base: REAL_PUBLIC_URL.into(),
+        ..sim.target().clone()
+    })
+    .unwrap();
+    let twiml = sim
+        .twilio(
+            "/twilio/voice",
+            &[
+                ("CallSid", "CA_fresh_install"),
+                ("From", "+14155550123"),
+                ("To", OWNED),
+                ("CallStatus", "ringing"),
+            ],
+        )
         .await
         .unwrap()
-        .text()
-        .await
-        .unwrap();
+        .body;
     assert!(twiml.contains("<Gather"), "{twiml}");
     // The org still lacks a notification number, and says so.
     let (c, _) = app.owner().await;

@@ -1,0 +1,535 @@
+//! One whole inbound call, played as Twilio plays it: the Voice URL first, then wherever
+//! the TwiML sends the call (a key or a timeout for `<Gather>`, the chosen result for
+//! `<Dial>`, a recording for `<Record>`), then the recording, transcription and status
+//! callbacks.
+
+use super::twiml::{self, Verb};
+use super::{new_sid, Hop, SimError, Simulator};
+use crate::domain::webhook::TwilioRoute;
+use std::time::Duration;
+
+/// How a `<Dial>` ends (Twilio's `DialCallStatus`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DialOutcome {
+    Completed,
+    Busy,
+    NoAnswer,
+    Failed,
+}
+
+impl DialOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DialOutcome::Completed => "completed",
+            DialOutcome::Busy => "busy",
+            DialOutcome::NoAnswer => "no-answer",
+            DialOutcome::Failed => "failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<DialOutcome, String> {
+        match s {
+            "completed" => Ok(DialOutcome::Completed),
+            "busy" => Ok(DialOutcome::Busy),
+            "no-answer" => Ok(DialOutcome::NoAnswer),
+            "failed" => Ok(DialOutcome::Failed),
+            other => Err(format!(
+                "\"{other}\" is not a dial result: use completed, busy, no-answer or failed"
+            )),
+        }
+    }
+}
+
+/// What the caller does.
+#[derive(Debug, Clone)]
+pub struct CallPlan {
+    pub to: String,
+    pub from: String,
+    /// The call's SID; a new random one when `None`.
+    pub call_sid: Option<String>,
+    /// What to press at each `<Gather>`, in order; an empty entry (or running out) lets
+    /// that one time out.
+    pub digits: Vec<String>,
+    /// How every `<Dial>` ends.
+    pub dial: DialOutcome,
+    /// What the caller says at the beep; `None` hangs up when asked to leave a message.
+    pub voicemail: Option<String>,
+    /// The caller hangs up after this many seconds of call time.
+    pub hangup_after: Option<u32>,
+    /// Seconds the caller talks once a `<Dial>` is answered.
+    pub talk_secs: u32,
+}
+
+impl CallPlan {
+    pub fn new(from: &str, to: &str) -> CallPlan {
+        CallPlan {
+            to: to.into(),
+            from: from.into(),
+            call_sid: None,
+            digits: Vec::new(),
+            dial: DialOutcome::NoAnswer,
+            voicemail: None,
+            hangup_after: None,
+            talk_secs: 30,
+        }
+    }
+}
+
+/// What happened on a call.
+#[derive(Debug, Clone)]
+pub struct CallReport {
+    pub call_sid: String,
+    pub hops: Vec<Hop>,
+    /// Simulated call time, in seconds.
+    pub duration_secs: u32,
+    /// The final `CallStatus` sent in the status callback.
+    pub status: &'static str,
+    /// Every hop that was not a 200, or whose TwiML could not be read, in words.
+    pub errors: Vec<String>,
+}
+
+impl CallReport {
+    /// The total time spent waiting for the appliance's answers.
+    pub fn latency(&self) -> Duration {
+        self.hops.iter().map(|h| h.answer.elapsed).sum()
+    }
+}
+
+/// Hops a call may take before the simulator calls it a loop.
+const MAX_HOPS: usize = 40;
+/// About how long it takes to say a word, in seconds.
+const SECS_PER_WORD: f64 = 0.4;
+
+fn speech_secs(text: &str) -> f64 {
+    text.split_whitespace().count() as f64 * SECS_PER_WORD
+}
+
+/// A request still to make: the path and what it adds to the call's own parameters.
+struct Next {
+    path: String,
+    extra: Vec<(&'static str, String)>,
+}
+
+/// The relative part of a TwiML URL: Twilio resolves relative URLs against the request's
+/// URL; an absolute one on the appliance's own base is sent to the target instead.
+fn local_path(url: &str, signed_base: &str) -> Option<String> {
+    if url.starts_with('/') {
+        return Some(url.to_string());
+    }
+    url.strip_prefix(signed_base.trim_end_matches('/'))
+        .filter(|rest| rest.starts_with('/'))
+        .map(str::to_string)
+}
+
+/// What a verb leaves the call to do.
+enum Flow {
+    /// Go on with the document's next verb.
+    Continue,
+    /// Request this URL; the rest of the document is not played.
+    Request(Next),
+    /// The call is over.
+    End,
+}
+
+/// A call in progress: simulated time, what is left to press, callbacks due at the end.
+struct Caller<'a> {
+    plan: &'a CallPlan,
+    signed_base: &'a str,
+    account_sid: &'a str,
+    clock: f64,
+    digits: std::slice::Iter<'a, String>,
+    callbacks: Vec<Next>,
+    rejected: bool,
+    /// What happened on the current hop, in words.
+    said: Vec<String>,
+}
+
+impl Caller<'_> {
+    fn hung_up(&self) -> bool {
+        self.plan
+            .hangup_after
+            .is_some_and(|h| self.clock >= f64::from(h))
+    }
+
+    fn path(&self, url: Option<&str>) -> Option<String> {
+        url.and_then(|u| local_path(u, self.signed_base))
+    }
+
+    /// Plays one verb of the answer to `from` (the path that answered it).
+    fn act(&mut self, verb: &Verb, from: &str) -> Flow {
+        match verb {
+            Verb::Say(text) => self.clock += speech_secs(text),
+            Verb::Play(_) => self.clock += 5.0,
+            Verb::Pause(secs) => self.clock += f64::from(*secs),
+            Verb::Message(_) | Verb::Other(_) => {}
+            Verb::Gather {
+                action,
+                timeout,
+                action_on_empty_result,
+                prompt,
+            } => {
+                self.clock += prompt.iter().map(|p| speech_secs(p)).sum::<f64>();
+                // Without an action Twilio posts the keys back to the same URL.
+                let path = self
+                    .path(action.as_deref())
+                    .unwrap_or_else(|| from.to_string());
+                if let Some(d) = self.digits.next().filter(|d| !d.is_empty()) {
+                    self.clock += 1.0;
+                    self.said.push(format!("the caller presses {d}"));
+                    return Flow::Request(Next {
+                        path,
+                        extra: vec![("Digits", d.clone())],
+                    });
+                }
+                self.clock += f64::from(*timeout);
+                if self.hung_up() {
+                    return Flow::End;
+                }
+                self.said
+                    .push(format!("the caller presses nothing for {timeout} s"));
+                if *action_on_empty_result {
+                    return Flow::Request(Next {
+                        path,
+                        extra: vec![],
+                    });
+                }
+            }
+            Verb::Dial {
+                action, timeout, ..
+            } => {
+                let dial = self.plan.dial;
+                let (wait, talked) = match dial {
+                    DialOutcome::Completed => (5.0, self.plan.talk_secs),
+                    DialOutcome::Busy | DialOutcome::Failed => (2.0, 0),
+                    DialOutcome::NoAnswer => (f64::from(*timeout), 0),
+                };
+                self.clock += wait + f64::from(talked);
+                if self.hung_up() {
+                    return Flow::End;
+                }
+                self.said
+                    .push(format!("the dialled party: {}", dial.as_str()));
+                if let Some(path) = self.path(action.as_deref()) {
+                    return Flow::Request(Next {
+                        path,
+                        extra: vec![
+                            ("DialCallStatus", dial.as_str().into()),
+                            ("DialCallSid", new_sid("CA")),
+                            ("DialCallDuration", talked.to_string()),
+                        ],
+                    });
+                }
+            }
+            Verb::Record {
+                action,
+                max_length,
+                recording_status_callback,
+                transcribe_callback,
+            } => {
+                return self.record(
+                    action,
+                    *max_length,
+                    recording_status_callback,
+                    transcribe_callback,
+                )
+            }
+            Verb::Redirect(url) => {
+                return match local_path(url, self.signed_base) {
+                    Some(path) => {
+                        self.said
+                            .push(format!("Twilio follows the redirect to {path}"));
+                        Flow::Request(Next {
+                            path,
+                            extra: vec![],
+                        })
+                    }
+                    None => {
+                        self.said.push(format!(
+                            "a redirect to {url}, which is not this appliance: Twilio leaves"
+                        ));
+                        Flow::End
+                    }
+                };
+            }
+            Verb::Hangup => {
+                self.said.push("Twilio hangs up".into());
+                return Flow::End;
+            }
+            Verb::Reject => {
+                self.said
+                    .push("Twilio rejects the call before answering".into());
+                self.rejected = true;
+                return Flow::End;
+            }
+        }
+        if self.hung_up() {
+            Flow::End
+        } else {
+            Flow::Continue
+        }
+    }
+
+    /// The caller leaves the planned voicemail (or hangs up at the beep); the recording
+    /// and transcript callbacks are due once the call ends.
+    fn record(
+        &mut self,
+        action: &Option<String>,
+        max_length: u32,
+        recording_status_callback: &Option<String>,
+        transcribe_callback: &Option<String>,
+    ) -> Flow {
+        let Some(text) = &self.plan.voicemail else {
+            self.clock += 1.0;
+            self.said.push("the caller hangs up at the beep".into());
+            return Flow::End;
+        };
+        // Speech plus the moment before the caller presses a key or hangs up.
+        let mut secs = speech_secs(text) + 2.0;
+        if let Some(h) = self.plan.hangup_after {
+            secs = secs.min((f64::from(h) - self.clock).max(1.0));
+        }
+        let secs = (secs.round() as u32).clamp(1, max_length.max(1));
+        self.clock += f64::from(secs);
+        self.said.push(format!(
+            "the caller leaves a {secs} s voicemail: \"{text}\""
+        ));
+        let rec = new_sid("RE");
+        let recording = vec![
+            ("RecordingSid", rec.clone()),
+            (
+                "RecordingUrl",
+                format!(
+                    "https://api.twilio.com/2010-04-01/Accounts/{}/Recordings/{rec}",
+                    self.account_sid
+                ),
+            ),
+            ("RecordingDuration", secs.to_string()),
+        ];
+        if let Some(path) = self.path(recording_status_callback.as_deref()) {
+            let mut extra = recording.clone();
+            extra.extend([
+                ("RecordingStatus", "completed".into()),
+                ("RecordingChannels", "1".into()),
+                ("RecordingSource", "RecordVerb".into()),
+            ]);
+            self.callbacks.push(Next { path, extra });
+        }
+        // Twilio transcribes recordings of 2 to 120 seconds only.
+        let transcribable = (2..=120).contains(&secs);
+        if let Some(path) = self
+            .path(transcribe_callback.as_deref())
+            .filter(|_| transcribable)
+        {
+            let mut extra = recording.clone();
+            extra.extend([
+                ("TranscriptionSid", new_sid("TR")),
+                ("TranscriptionText", text.clone()),
+                ("TranscriptionStatus", "completed".into()),
+            ]);
+            self.callbacks.push(Next { path, extra });
+        }
+        match self.path(action.as_deref()) {
+            Some(path) => {
+                let mut extra = recording;
+                extra.push(("Digits", "hangup".into()));
+                Flow::Request(Next { path, extra })
+            }
+            None => Flow::Continue,
+        }
+    }
+}
+
+impl Simulator {
+    /// Plays a call to the end; `on_hop` sees each hop as it happens.
+    pub async fn call(
+        &self,
+        plan: &CallPlan,
+        mut on_hop: impl FnMut(&Hop),
+    ) -> Result<CallReport, SimError> {
+        let call_sid = plan.call_sid.clone().unwrap_or_else(|| new_sid("CA"));
+        let mut caller = Caller {
+            plan,
+            signed_base: &self.target.signed_base,
+            account_sid: self.account()?.0,
+            clock: 0.0,
+            digits: plan.digits.iter(),
+            callbacks: Vec::new(),
+            rejected: false,
+            said: Vec::new(),
+        };
+        let mut hops = Vec::new();
+        let mut errors = Vec::new();
+        let mut next = Some(Next {
+            path: TwilioRoute::Voice.path().into(),
+            extra: vec![("CallStatus", "ringing".into())],
+        });
+        while let Some(request) = next.take() {
+            if hops.len() >= MAX_HOPS {
+                errors.push(format!(
+                    "the call went through {MAX_HOPS} webhooks without ending: a loop?"
+                ));
+                break;
+            }
+            let mut hop = self
+                .call_hop(plan, &call_sid, &request, "in-progress")
+                .await?;
+            if hop.answer.status != 200 {
+                hop.then = format!(
+                    "Twilio plays its application-error message and hangs up (HTTP {})",
+                    hop.answer.status
+                );
+                errors.push(format!("{} answered HTTP {}", hop.path, hop.answer.status));
+            } else {
+                match twiml::parse(&hop.answer.body) {
+                    Err(e) => {
+                        hop.then = format!("Twilio cannot read this TwiML ({e}) and hangs up");
+                        errors.push(format!("{}: {e}", hop.path));
+                    }
+                    Ok(verbs) => {
+                        let mut ended = false;
+                        for verb in &verbs {
+                            match caller.act(verb, &hop.path) {
+                                Flow::Continue => {}
+                                Flow::Request(r) => {
+                                    next = Some(r);
+                                    break;
+                                }
+                                Flow::End => {
+                                    ended = true;
+                                    break;
+                                }
+                            }
+                        }
+                        if caller.hung_up() {
+                            next = None;
+                            caller.said.push(format!(
+                                "the caller hangs up after {} s",
+                                plan.hangup_after.unwrap_or_default()
+                            ));
+                        } else if next.is_none() && !ended {
+                            caller.said.push("the TwiML ends: Twilio hangs up".into());
+                        }
+                        hop.verbs = verbs;
+                        hop.then = std::mem::take(&mut caller.said).join("; ");
+                    }
+                }
+            }
+            on_hop(&hop);
+            hops.push(hop);
+        }
+
+        let duration_secs = if caller.rejected {
+            0
+        } else {
+            let clock = match plan.hangup_after {
+                Some(h) => caller.clock.min(f64::from(h)),
+                None => caller.clock,
+            };
+            clock.round() as u32
+        };
+        let status = if caller.rejected { "busy" } else { "completed" };
+        // The recording and the call's end arrive once the call is over; a transcript later.
+        let mut callbacks = std::mem::take(&mut caller.callbacks);
+        let transcript = callbacks
+            .iter()
+            .position(|c| c.path.starts_with(TwilioRoute::Transcription.path()))
+            .map(|i| callbacks.remove(i));
+        let end = Next {
+            path: TwilioRoute::VoiceStatus.path().into(),
+            extra: vec![
+                ("CallStatus", status.into()),
+                ("CallDuration", duration_secs.to_string()),
+            ],
+        };
+        for request in callbacks.into_iter().chain([end]).chain(transcript) {
+            let mut hop = self
+                .call_hop(plan, &call_sid, &request, "completed")
+                .await?;
+            if hop.answer.status != 200 {
+                hop.then = format!("Twilio logs error 11200 (HTTP {})", hop.answer.status);
+                errors.push(format!("{} answered HTTP {}", hop.path, hop.answer.status));
+            }
+            on_hop(&hop);
+            hops.push(hop);
+        }
+        Ok(CallReport {
+            call_sid,
+            hops,
+            duration_secs,
+            status,
+            errors,
+        })
+    }
+
+    async fn call_hop(
+        &self,
+        plan: &CallPlan,
+        call_sid: &str,
+        request: &Next,
+        call_status: &str,
+    ) -> Result<Hop, SimError> {
+        let mut params: Vec<(&str, &str)> = vec![
+            ("CallSid", call_sid),
+            ("From", &plan.from),
+            ("To", &plan.to),
+            ("Caller", &plan.from),
+            ("Called", &plan.to),
+            ("Direction", "inbound"),
+            ("ApiVersion", "2010-04-01"),
+        ];
+        if !request.extra.iter().any(|(k, _)| *k == "CallStatus") {
+            params.push(("CallStatus", call_status));
+        }
+        for (k, v) in &request.extra {
+            params.push((k, v));
+        }
+        let answer = self.twilio(&request.path, &params).await?;
+        Ok(Hop {
+            path: request.path.clone(),
+            shown: request
+                .extra
+                .iter()
+                .filter(|(k, _)| !matches!(*k, "RecordingUrl" | "DialCallSid"))
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect(),
+            answer,
+            verbs: Vec::new(),
+            then: String::new(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn twiml_urls_resolve_to_paths_on_the_appliance() {
+        let base = "https://phones.example.test";
+        assert_eq!(
+            local_path("/twilio/voice/menu?attempt=2", base).as_deref(),
+            Some("/twilio/voice/menu?attempt=2")
+        );
+        assert_eq!(
+            local_path("https://phones.example.test/twilio/voice", base).as_deref(),
+            Some("/twilio/voice")
+        );
+        assert_eq!(local_path("https://elsewhere.example/x", base), None);
+        assert_eq!(local_path("https://phones.example.testing/x", base), None);
+    }
+
+    #[test]
+    fn dial_outcomes_round_trip_and_a_bad_one_says_what_is_allowed() {
+        for o in [
+            DialOutcome::Completed,
+            DialOutcome::Busy,
+            DialOutcome::NoAnswer,
+            DialOutcome::Failed,
+        ] {
+            assert_eq!(DialOutcome::parse(o.as_str()), Ok(o));
+        }
+        assert!(DialOutcome::parse("answered")
+            .unwrap_err()
+            .contains("no-answer"));
+    }
+}
