@@ -384,9 +384,23 @@ impl Config {
         self.data_dir.join("backups")
     }
 
-    /// Problems that do not stop start-up but that an operator should fix (`/api/health`).
+    /// Problems that do not stop start-up but that an operator should fix (`/api/health`):
+    /// the [`Config::gaps`] first, then the rest.
     pub fn warnings(&self) -> Vec<String> {
+        let (mut out, advice) = self.gaps_and_advice();
+        out.extend(advice);
+        out
+    }
+
+    /// What keeps the appliance from working or from being safe: a missing URL or
+    /// credential, a switched-off signature check (`doctor` fails on these).
+    pub fn gaps(&self) -> Vec<String> {
+        self.gaps_and_advice().0
+    }
+
+    fn gaps_and_advice(&self) -> (Vec<String>, Vec<String>) {
         let mut out = Vec::new();
+        let mut advice = Vec::new();
         if self.public_url.is_none() && !self.demo {
             out.push(
                 "SWITCHBOARD_PUBLIC_URL is not set: Twilio and Vapi cannot reach this appliance."
@@ -399,7 +413,7 @@ impl Config {
             .is_some_and(|u| u.starts_with("http://"))
             && !self.demo
         {
-            out.push("SWITCHBOARD_PUBLIC_URL is not https: session cookies are sent without Secure and Twilio signatures are checked against an http URL.".into());
+            advice.push("SWITCHBOARD_PUBLIC_URL is not https: session cookies are sent without Secure and Twilio signatures are checked against an http URL.".into());
         }
         if self.insecure_skip_twilio_signature {
             out.push("SWITCHBOARD_INSECURE_SKIP_TWILIO_SIGNATURE=true: Twilio webhook signatures are NOT checked; anyone can forge calls and texts.".into());
@@ -414,11 +428,11 @@ impl Config {
             out.push("No Vapi webhook secret is configured (SWITCHBOARD_VAPI_WEBHOOK_SECRET): Vapi webhooks will be rejected.".into());
         }
         for var in &self.unknown_vars {
-            out.push(format!(
+            advice.push(format!(
                 "{var} is set but is not a switchboard setting (a typo?); it is ignored."
             ));
         }
-        out
+        (out, advice)
     }
 
     /// Every setting with its effective value, secrets redacted, for `switchboard config`.

@@ -251,6 +251,10 @@ fn adopt_into_sandbox(
         }
         if let Some(id) = vapi_id {
             sandbox.vapi.adopt_number(&id, &e164, assistant.as_deref());
+            // Vapi took the number's calls when it was imported.
+            sandbox
+                .twilio
+                .point_voice_at(&e164, crate::providers::sandbox::VAPI_TWILIO_VOICE_URL);
         }
     }
     Ok(())

@@ -1,5 +1,5 @@
-// Settings: the business (numbers to text and fall back to, time zone), its users, and
-// API tokens (a new token is shown once).
+// Settings: the business (numbers to text and fall back to, time zone), the installation's
+// checks (`switchboard doctor`), its users, and API tokens (a new token is shown once).
 
 import { api } from './api.js';
 import { $, show, showError, cell, formatTime } from './ui.js';
@@ -58,6 +58,39 @@ async function revokeToken(id, button) {
   }
 }
 
+const VERDICTS = { pass: '✓ Passed', fail: '✗ Failed', skip: '– Skipped' };
+
+// Runs the checks on demand: they call Twilio, Vapi and the public URL, so they take a moment.
+async function runChecks() {
+  const button = $('checks-run');
+  const errorEl = $('checks-error');
+  show(errorEl, false);
+  button.disabled = true;
+  $('checks-summary').textContent = 'Checking…';
+  try {
+    const { ok, checks } = await api('GET', '/api/doctor');
+    const body = $('checks-table').querySelector('tbody');
+    body.replaceChildren();
+    for (const c of checks) {
+      const tr = document.createElement('tr');
+      tr.className = `check-${c.verdict}`;
+      tr.append(cell(c.name), cell(`${VERDICTS[c.verdict]}: ${c.detail}`), cell(c.fix || ''));
+      body.append(tr);
+    }
+    show($('checks-table'), true);
+    const failed = checks.filter((c) => c.verdict === 'fail').length;
+    $('checks-summary').textContent = ok
+      ? 'All checks passed.'
+      : `${failed} of ${checks.length} checks failed: each says what to do.`;
+  } catch (e) {
+    $('checks-summary').textContent = '';
+    showError(errorEl, e);
+  } finally {
+    button.disabled = false;
+  }
+}
+
 export function initSettings() {
   $('token-form').addEventListener('submit', onCreateToken);
+  $('checks-run').addEventListener('click', runChecks);
 }

@@ -1,6 +1,7 @@
 //! Command-line interface: every operator action is a subcommand (SPEC §1).
 
 mod admin;
+mod doctor;
 mod number;
 mod serve;
 mod simulate;
@@ -60,6 +61,9 @@ pub enum Command {
     /// Add and list AI agents (Vapi assistants).
     #[command(subcommand)]
     Agent(AgentCommand),
+    /// Check the whole installation (configuration, database, PUBLIC_URL, Twilio, every
+    /// number's webhooks, Vapi, clock, backups, disk); exit 0 only when nothing fails.
+    Doctor,
     /// Play Twilio or Vapi against the appliance over real HTTP, with real signatures.
     #[command(subcommand)]
     Simulate(SimulateCommand),
@@ -388,6 +392,7 @@ pub async fn run(cli: Cli, config: Config) -> Result<(), CliError> {
             org.as_deref(),
         ),
         Command::Agent(AgentCommand::List { org }) => number::agent_list(&config, org.as_deref()),
+        Command::Doctor => doctor::run(&config).await,
         Command::Simulate(cmd) => match cmd {
             SimulateCommand::Call { caller, url } => {
                 simulate::call(&config, url.as_deref(), caller.as_call()).await

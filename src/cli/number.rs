@@ -43,13 +43,27 @@ fn telephony(config: &Config, db: Db) -> Result<Arc<Telephony>, CliError> {
     let public_url = config.public_url.clone().ok_or_else(|| {
         fail("SWITCHBOARD_PUBLIC_URL is not set: Twilio must know where to send calls (e.g. https://phones.example.com)")
     })?;
-    let master = match (&config.twilio_account_sid, &config.twilio_auth_token) {
+    telephony_for(config, db, public_url)
+}
+
+/// The configured master account, if both its SID and token are set.
+pub(super) fn master(config: &Config) -> Option<TwilioCreds> {
+    match (&config.twilio_account_sid, &config.twilio_auth_token) {
         (Some(sid), Some(token)) => Some(TwilioCreds {
             account_sid: sid.clone(),
             auth_token: token.expose().to_string(),
         }),
         _ => None,
-    };
+    }
+}
+
+/// The real providers with the configured credentials, for numbers called at `public_url`.
+pub(super) fn telephony_for(
+    config: &Config,
+    db: Db,
+    public_url: String,
+) -> Result<Arc<Telephony>, CliError> {
+    let master = master(config);
     let key = crate::startup::secret_key(config).map_err(fail)?;
     let providers = Providers::real(
         &config.twilio_api_base,

@@ -2,7 +2,7 @@
 //! are safe while the appliance is serving.
 
 use super::snapshot::{backup_connection, integrity_ok};
-use super::{migrations, provider_accounts, DbError};
+use super::{migrations, provider_accounts, settings, DbError};
 use crate::crypto::SecretKey;
 use rusqlite::backup::Backup;
 use rusqlite::{Connection, OpenFlags};
@@ -17,7 +17,39 @@ pub fn backup_to(db_path: &Path, dest: &Path, overwrite: bool) -> Result<u32, Db
             dest.display()
         )));
     }
-    backup_file(db_path, dest)
+    let version = backup_file(db_path, dest)?;
+    // Recorded for `doctor` ("backup recent"); the copy is made even if this cannot be.
+    let noted = Connection::open(db_path).and_then(|c| {
+        c.busy_timeout(std::time::Duration::from_secs(5))?;
+        let at = super::format_time(chrono::Utc::now());
+        let file = std::fs::canonicalize(dest).unwrap_or_else(|_| dest.to_path_buf());
+        settings::set(
+            &c,
+            LAST_BACKUP,
+            &serde_json::json!({ "at": at, "file": file.display().to_string() }).to_string(),
+        )
+    });
+    if let Err(e) = noted {
+        log::warn!("backed up, but could not note the backup's time: {e}");
+    }
+    Ok(version)
+}
+
+/// The settings key that holds the last `switchboard backup`: `{"at","file"}`.
+const LAST_BACKUP: &str = "backup.last";
+
+/// When the last `switchboard backup` finished, and the file it wrote.
+pub fn last_backup(conn: &Connection) -> rusqlite::Result<Option<(String, String)>> {
+    let Some(raw) = settings::get(conn, LAST_BACKUP)? else {
+        return Ok(None);
+    };
+    let v: serde_json::Value = serde_json::from_str(&raw).unwrap_or_default();
+    Ok(v["at"].as_str().map(|at| {
+        (
+            at.to_string(),
+            v["file"].as_str().unwrap_or_default().to_string(),
+        )
+    }))
 }
 
 /// Snapshots the database at `db_path` into `dest` (replacing it).

@@ -19,6 +19,8 @@ pub struct NumberRow {
     pub vapi_phone_number_id: Option<String>,
     pub agent_id: Option<i64>,
     pub agent_name: Option<String>,
+    /// The linked agent's Vapi assistant.
+    pub agent_assistant_id: Option<String>,
     /// The Twilio account that owns the number; `None` is the master account.
     pub account_sid: Option<String>,
     pub provider_account_id: Option<i64>,
@@ -61,12 +63,13 @@ fn from_row(r: &Row) -> rusqlite::Result<NumberRow> {
         released_at: r.get(13)?,
         account_sid: r.get(14)?,
         provider_account_id: r.get(15)?,
+        agent_assistant_id: r.get(16)?,
     })
 }
 
 const SELECT: &str = "SELECT n.id, n.e164, n.role, n.handler, n.origin, n.status, n.twilio_sid, n.vapi_phone_number_id,
     n.agent_id, a.name, n.friendly_name, n.description, n.created_at, n.released_at, p.account_sid,
-    n.provider_account_id
+    n.provider_account_id, a.vapi_assistant_id
     FROM phone_numbers n LEFT JOIN agents a ON a.id = n.agent_id
     LEFT JOIN provider_accounts p ON p.id = n.provider_account_id";
 
@@ -109,6 +112,15 @@ pub fn list_for_org(
         "{SELECT} WHERE n.org_id = ?1{filter} ORDER BY n.status = 'released', n.e164"
     ))?;
     let rows = stmt.query_map([org_id], from_row)?;
+    rows.collect()
+}
+
+/// Every active number of every organization.
+pub fn list_active(conn: &Connection) -> rusqlite::Result<Vec<NumberRow>> {
+    let mut stmt = conn.prepare(&format!(
+        "{SELECT} WHERE n.status = 'active' ORDER BY n.e164"
+    ))?;
+    let rows = stmt.query_map([], from_row)?;
     rows.collect()
 }
 

@@ -35,6 +35,10 @@ pub enum TwilioRoute {
     Sms,
     /// Delivery status of a text the appliance sent.
     SmsStatus,
+    /// `switchboard doctor`'s signed request through `PUBLIC_URL`: proves the URL reaches
+    /// this appliance and that nothing on the way changes what Twilio signs. Changes
+    /// nothing; Twilio itself never calls it.
+    SelfCheck,
 }
 
 /// The scope every Twilio route lives under.
@@ -43,7 +47,7 @@ pub const TWILIO_SCOPE: &str = "/twilio";
 pub const VAPI_WEBHOOK: &str = "/vapi/webhook";
 
 impl TwilioRoute {
-    pub const ALL: [TwilioRoute; 10] = [
+    pub const ALL: [TwilioRoute; 11] = [
         TwilioRoute::Voice,
         TwilioRoute::Consent,
         TwilioRoute::Menu,
@@ -54,6 +58,7 @@ impl TwilioRoute {
         TwilioRoute::VoiceStatus,
         TwilioRoute::Sms,
         TwilioRoute::SmsStatus,
+        TwilioRoute::SelfCheck,
     ];
 
     /// The absolute path, e.g. `/twilio/voice/menu`; also the metrics and ledger label.
@@ -69,6 +74,7 @@ impl TwilioRoute {
             TwilioRoute::VoiceStatus => "/twilio/voice/status",
             TwilioRoute::Sms => "/twilio/sms",
             TwilioRoute::SmsStatus => "/twilio/sms/status",
+            TwilioRoute::SelfCheck => "/twilio/self-check",
         }
     }
 
@@ -99,7 +105,8 @@ impl TwilioRoute {
             | TwilioRoute::Transcription
             | TwilioRoute::VoiceStatus
             | TwilioRoute::Sms
-            | TwilioRoute::SmsStatus => FailurePolicy::Retry,
+            | TwilioRoute::SmsStatus
+            | TwilioRoute::SelfCheck => FailurePolicy::Retry,
         }
     }
 }
@@ -136,6 +143,7 @@ mod tests {
             (TwilioRoute::VoiceStatus, Retry),
             (TwilioRoute::Sms, Retry),
             (TwilioRoute::SmsStatus, Retry),
+            (TwilioRoute::SelfCheck, Retry),
         ];
         for (route, policy) in table {
             assert_eq!(route.on_failure(), policy, "{route:?}");

@@ -1,8 +1,9 @@
 //! Liveness, readiness and diagnostics (SPEC §8.1): `/healthz`, `/readyz`, `/api/health`.
 
-use super::auth::Auth;
+use super::auth::{Auth, Writer};
 use super::AppState;
 use crate::db::{ledger, migrations, settings};
+use crate::doctor::{all_pass, Doctor};
 use crate::error::ApiError;
 use actix_web::{web, HttpResponse};
 use serde_json::json;
@@ -15,7 +16,23 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 
 pub fn api_routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/health", web::get().to(diagnostics))
+        .route("/doctor", web::get().to(doctor))
         .route("/metrics", web::get().to(metrics_json));
+}
+
+/// `GET /api/doctor` (owners and admins): `switchboard doctor`'s checks from inside the
+/// appliance, against its own providers (the sandbox in a demo), for the caller's numbers.
+async fn doctor(state: web::Data<AppState>, writer: Writer) -> Result<HttpResponse, ApiError> {
+    let doctor = Doctor {
+        config: (*state.config).clone(),
+        db: state.db.clone(),
+        telephony: Some(state.telephony.clone()),
+        master: state.twilio_master.clone(),
+        public_url: Some(state.public_url.clone()),
+        org: Some(writer.0.org_id()),
+    };
+    let checks = doctor.examine().await;
+    Ok(HttpResponse::Ok().json(json!({ "ok": all_pass(&checks), "checks": checks })))
 }
 
 /// Values computed at scrape time: rate-limit rejections, pool use, ledger drops, uptime.

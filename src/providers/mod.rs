@@ -127,6 +127,14 @@ impl NumberWebhooks {
     }
 }
 
+/// What Twilio says of an account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountInfo {
+    pub status: String,
+    /// Twilio's time when it answered (its `Date` header), when it sent one.
+    pub clock: Option<chrono::DateTime<chrono::Utc>>,
+}
+
 #[derive(Clone, PartialEq, Eq)]
 pub struct Subaccount {
     pub sid: String,
@@ -296,6 +304,10 @@ pub trait TwilioApi: Send + Sync {
     async fn close_subaccount(&self, master: &TwilioCreds, sid: &str) -> Result<(), ProviderError>;
     /// The SIDs of the master's open (active or suspended) subaccounts named `friendly_name`:
     /// how a subaccount whose creation answer was lost in a crash is found again.
+    /// The account's status (`active`, `suspended`, `closed`) and Twilio's clock: proves
+    /// the credentials and lets `doctor` compare the time.
+    async fn fetch_account(&self, account: &TwilioCreds) -> Result<AccountInfo, ProviderError>;
+
     async fn find_subaccounts(
         &self,
         master: &TwilioCreds,
@@ -425,7 +437,7 @@ impl Providers {
         Arc<sandbox::SandboxVapi>,
     ) {
         let twilio = Arc::new(sandbox::SandboxTwilio::new(master));
-        let vapi = Arc::new(sandbox::SandboxVapi::default());
+        let vapi = Arc::new(sandbox::SandboxVapi::over(twilio.clone()));
         (
             Providers {
                 twilio: twilio.clone(),

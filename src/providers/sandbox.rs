@@ -151,6 +151,15 @@ impl SandboxTwilio {
         &self.master_sid
     }
 
+    /// Points the voice calls of `phone_number` at `url` (what Vapi does on import).
+    pub fn point_voice_at(&self, phone_number: &str, url: &str) {
+        for (_, n) in self.lock().numbers.values_mut() {
+            if n.phone_number == phone_number {
+                n.voice_url = Some(url.to_string());
+            }
+        }
+    }
+
     /// Registers a number that already exists, owned by `account_sid`, with its webhooks
     /// pointing at `base_url`.
     pub fn adopt_number(&self, account_sid: &str, sid: &str, phone_number: &str, base_url: &str) {
@@ -211,6 +220,15 @@ impl TwilioApi for SandboxTwilio {
                 "not found",
             )),
         }
+    }
+
+    async fn fetch_account(&self, account: &TwilioCreds) -> Result<AccountInfo, ProviderError> {
+        let state = self.lock();
+        Self::authenticate(&state, account)?;
+        Ok(AccountInfo {
+            status: "active".into(),
+            clock: Some(chrono::Utc::now()),
+        })
     }
 
     async fn find_subaccounts(
@@ -463,9 +481,22 @@ pub fn silent_wav(seconds: u32) -> Vec<u8> {
 #[derive(Default)]
 pub struct SandboxVapi {
     numbers: Mutex<HashMap<String, VapiNumber>>,
+    /// The sandbox Twilio whose numbers this Vapi takes over on import, as Vapi does.
+    twilio: Option<Arc<SandboxTwilio>>,
 }
 
+/// Where Vapi points a Twilio number's Voice URL when it imports the number.
+pub const VAPI_TWILIO_VOICE_URL: &str = "https://api.vapi.ai/twilio/inbound_call";
+
 impl SandboxVapi {
+    /// A sandbox Vapi that, like Vapi, points an imported number's Voice URL at itself.
+    pub fn over(twilio: Arc<SandboxTwilio>) -> SandboxVapi {
+        SandboxVapi {
+            numbers: Mutex::default(),
+            twilio: Some(twilio),
+        }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, VapiNumber>> {
         self.numbers
             .lock()
@@ -534,6 +565,10 @@ impl VapiApi for SandboxVapi {
             sms_enabled: false,
         };
         numbers.insert(number.id.clone(), number.clone());
+        drop(numbers);
+        if let Some(twilio) = &self.twilio {
+            twilio.point_voice_at(&create.number, VAPI_TWILIO_VOICE_URL);
+        }
         Ok(number)
     }
 

@@ -2,6 +2,7 @@
 //! tests run it against a local mock server.
 
 use super::*;
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
 pub struct TwilioClient {
@@ -91,6 +92,11 @@ struct CapabilitiesBody {
 }
 
 #[derive(Deserialize)]
+struct AccountStatusBody {
+    status: String,
+}
+
+#[derive(Deserialize)]
 struct MessageBody {
     sid: String,
     status: String,
@@ -113,6 +119,15 @@ impl TwilioClient {
         req: reqwest::RequestBuilder,
         creds: &TwilioCreds,
     ) -> Result<Option<T>, ProviderError> {
+        self.send_dated(req, creds).await.map(|(body, _)| body)
+    }
+
+    /// [`Self::send`], also returning Twilio's clock (its `Date` header).
+    async fn send_dated<T: serde::de::DeserializeOwned>(
+        &self,
+        req: reqwest::RequestBuilder,
+        creds: &TwilioCreds,
+    ) -> Result<(Option<T>, Option<DateTime<Utc>>), ProviderError> {
         let resp = req
             .basic_auth(&creds.account_sid, Some(&creds.auth_token))
             .send()
@@ -126,8 +141,14 @@ impl TwilioClient {
                 )
             })?;
         let status = resp.status();
+        let date = resp
+            .headers()
+            .get(reqwest::header::DATE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| DateTime::parse_from_rfc2822(v).ok())
+            .map(|d| d.with_timezone(&Utc));
         if status == reqwest::StatusCode::NO_CONTENT {
-            return Ok(None);
+            return Ok((None, date));
         }
         let bytes = resp.bytes().await.map_err(|e| {
             ProviderError::twilio(
@@ -138,14 +159,16 @@ impl TwilioClient {
             )
         })?;
         if status.is_success() {
-            return serde_json::from_slice(&bytes).map(Some).map_err(|e| {
-                ProviderError::twilio(
-                    ProviderErrorKind::Unavailable,
-                    Some(status.as_u16()),
-                    None,
-                    &format!("Twilio answered with an unexpected body: {e}"),
-                )
-            });
+            return serde_json::from_slice(&bytes)
+                .map(|b| (Some(b), date))
+                .map_err(|e| {
+                    ProviderError::twilio(
+                        ProviderErrorKind::Unavailable,
+                        Some(status.as_u16()),
+                        None,
+                        &format!("Twilio answered with an unexpected body: {e}"),
+                    )
+                });
         }
         let body: Option<TwilioErrorBody> = serde_json::from_slice(&bytes).ok();
         let (code, message) = body.map(|b| (b.code, b.message)).unwrap_or((None, None));
@@ -207,6 +230,17 @@ impl TwilioApi for TwilioClient {
         self.send::<serde_json::Value>(req, master)
             .await
             .map(|_| ())
+    }
+
+    async fn fetch_account(&self, account: &TwilioCreds) -> Result<AccountInfo, ProviderError> {
+        let path = format!("Accounts/{}.json", account.account_sid);
+        let (body, clock) = self
+            .send_dated::<AccountStatusBody>(self.http.get(self.url(&path)), account)
+            .await?;
+        Ok(AccountInfo {
+            status: body.map(|b| b.status).unwrap_or_default(),
+            clock,
+        })
     }
 
     async fn find_subaccounts(

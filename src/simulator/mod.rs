@@ -36,12 +36,28 @@ pub struct Target {
 pub enum SimError {
     #[error("{0}")]
     Setup(String),
-    #[error("{url} did not answer: {source}")]
+    #[error("{url} did not answer: {cause}")]
     Transport {
         url: String,
-        #[source]
-        source: reqwest::Error,
+        /// The whole chain of causes, down to the one that says what happened
+        /// ("Connection refused", a DNS or TLS failure).
+        cause: String,
     },
+}
+
+impl SimError {
+    fn transport(url: impl Into<String>, e: reqwest::Error) -> SimError {
+        let mut cause = e.to_string();
+        let mut source = std::error::Error::source(&e);
+        while let Some(s) = source {
+            cause = format!("{cause}: {s}");
+            source = s.source();
+        }
+        SimError::Transport {
+            url: url.into(),
+            cause,
+        }
+    }
 }
 
 /// An HTTP answer, read whole.
@@ -200,7 +216,7 @@ impl Simulator {
             .body(form.body)
             .send()
             .await
-            .map_err(|source| SimError::Transport { url, source })
+            .map_err(|e| SimError::transport(url, e))
     }
 
     /// A signed Twilio webhook POST, read whole.
@@ -228,10 +244,7 @@ impl Simulator {
             .json(body)
             .send()
             .await
-            .map_err(|source| SimError::Transport {
-                url: url.clone(),
-                source,
-            })?;
+            .map_err(|e| SimError::transport(url.clone(), e))?;
         read(resp, started, VAPI_WEBHOOK).await
     }
 
@@ -286,10 +299,10 @@ async fn read(resp: reqwest::Response, started: Instant, path: &str) -> Result<A
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_string();
-    let body = resp.text().await.map_err(|source| SimError::Transport {
-        url: path.to_string(),
-        source,
-    })?;
+    let body = resp
+        .text()
+        .await
+        .map_err(|e| SimError::transport(path, e))?;
     Ok(Answer {
         status,
         content_type,

@@ -2,7 +2,7 @@
 //! Skipped with a message when chromedriver is missing, except under CI=true, where the
 //! browser is part of the test environment and its absence is a failure.
 
-use crate::helpers::{get_json, spawn_app};
+use crate::helpers::{free_port, get_json, spawn_app};
 use fantoccini::{Client, ClientBuilder, Locator};
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
@@ -30,14 +30,6 @@ impl Drop for Driver {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 pub(crate) async fn start_browser() -> Option<(Driver, Client)> {
@@ -884,4 +876,40 @@ async fn screenshots_of_the_dashboard_for_the_readme() {
             std::fs::write(dir.join(format!("{name}.png")), &png).unwrap();
         }
     }
+}
+
+#[tokio::test]
+async fn settings_runs_the_doctors_checks_and_names_what_to_fix() {
+    let app = crate::helpers::spawn_app().await;
+    let Some((_driver, c)) = start_browser().await else {
+        return;
+    };
+    sign_in(&c, &app).await;
+    c.goto(&app.url("/#settings")).await.unwrap();
+    click(&c, "#checks-run").await;
+    let summary = wait_text_with(&c, "#checks-summary", "checks").await;
+    assert_eq!(summary, "All checks passed.");
+    let table = wait_visible_text(&c, "#checks-table").await;
+    for expected in [
+        "PUBLIC_URL round trip",
+        "came back verified",
+        "number +15550100001",
+        "number +15550100004",
+        "calls go to Vapi's agent",
+        "✓ Passed",
+    ] {
+        assert!(table.contains(expected), "{expected} in {table}");
+    }
+
+    // Somebody changes the menu line's Voice URL in the Twilio console.
+    app.sandbox()
+        .point_voice_at("+15550100001", "https://old-pbx.example.com/voice");
+    click(&c, "#checks-run").await;
+    let summary = wait_text_with(&c, "#checks-summary", "failed").await;
+    assert!(summary.starts_with("1 of "), "{summary}");
+    let row = wait_visible_text(&c, "#checks-table tr.check-fail").await;
+    assert!(row.contains("number +15550100001"), "{row}");
+    assert!(row.contains("https://old-pbx.example.com/voice"), "{row}");
+    assert!(row.contains("set the number's Voice URL to"), "{row}");
+    c.close().await.unwrap();
 }

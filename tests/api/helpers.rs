@@ -72,6 +72,15 @@ pub fn add_owner_by_cli(env: &[(&str, &str)]) {
     );
 }
 
+/// A port nobody listens on at this moment (for a server to bind next).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 /// GETs `url` with `c` and parses the JSON body.
 pub async fn get_json(c: &Client, url: String) -> Value {
     c.get(url).send().await.unwrap().json().await.unwrap()
@@ -85,10 +94,23 @@ pub async fn spawn_real(twilio_base: &str, vapi_base: &str) -> TestApp {
 }
 
 pub async fn spawn_real_in(data_dir: TempDir, twilio_base: &str, vapi_base: &str) -> TestApp {
+    spawn_real_with(data_dir, twilio_base, vapi_base, &[]).await
+}
+
+/// [`spawn_real_in`] with `extra` settings over the real ones.
+pub async fn spawn_real_with(
+    data_dir: TempDir,
+    twilio_base: &str,
+    vapi_base: &str,
+    extra: &[(&str, &str)],
+) -> TestApp {
     let mut src = sources(data_dir.path(), &[]);
     src.set("SWITCHBOARD_DEMO", "false");
     for (k, v) in real_settings(data_dir.path(), twilio_base, vapi_base) {
         src.set(k, v);
+    }
+    for (k, v) in extra {
+        src.set(k, *v);
     }
     let config = Config::from_sources(&src).expect("test config is valid");
     let app = Application::build(config).await.expect("the app builds");

@@ -7,6 +7,7 @@ mod browser_numbers;
 mod cli;
 mod dashboard;
 mod demo;
+mod doctor;
 mod flags;
 mod health;
 mod helpers;

@@ -24,6 +24,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             TwilioRoute::VoiceStatus => web::post().to(voice_status),
             TwilioRoute::Sms => web::post().to(sms_inbound),
             TwilioRoute::SmsStatus => web::post().to(sms_status),
+            TwilioRoute::SelfCheck => web::post().to(self_check),
         };
         cfg.route(route.scoped_path(), handler);
     }
@@ -189,3 +190,6 @@ twilio_route!(sms_status, |state, r| {
         .await
         .map(|_| Reply::Empty)
 });
+
+// Reaching this handler is the whole answer: the signature matched the URL Twilio signs.
+twilio_route!(self_check, |_state, _r| Ok(Reply::Empty));
