@@ -12,6 +12,7 @@ import { loadLeads, initLeads } from './leads.js';
 import { openCalls, initCalls } from './calls.js';
 import { loadOverview, initOverview } from './overview.js';
 import { loadCallFlow, initCallFlow } from './callflow.js';
+import { loadHealth, initHealth } from './health.js';
 
 async function loadBanners() {
   try {
@@ -84,6 +85,7 @@ const pages = {
   numbers: () => loadNumbers(me),
   agents: () => loadAgents(me),
   features: () => loadFeatures(me),
+  health: () => loadHealth(me),
   settings: () => loadSettings(me),
 };
 
@@ -152,6 +154,7 @@ async function start() {
   initLeads();
   initOverview();
   initCallFlow();
+  initHealth();
   watchTables();
   window.addEventListener('hashchange', route);
   await loadBanners();

@@ -86,12 +86,18 @@ pub struct Row {
     pub received_at: String,
 }
 
-pub fn for_reference(conn: &rusqlite::Connection, reference: &str) -> rusqlite::Result<Vec<Row>> {
+/// With `org_id`, only that org's rows and those no business could be told apart for
+/// (a refused signature, an unknown number).
+pub fn for_reference(
+    conn: &rusqlite::Connection,
+    reference: &str,
+    org_id: Option<i64>,
+) -> rusqlite::Result<Vec<Row>> {
     let mut stmt = conn.prepare(
         "SELECT id, provider, route, signature, http_status, latency_ms, error, received_at FROM webhook_ledger
-         WHERE reference = ?1 ORDER BY id LIMIT 500",
+         WHERE reference = ?1 AND (?2 IS NULL OR org_id = ?2 OR org_id IS NULL) ORDER BY id LIMIT 500",
     )?;
-    let rows = stmt.query_map([reference], |r| {
+    let rows = stmt.query_map((reference, org_id), |r| {
         Ok(Row {
             id: r.get(0)?,
             provider: r.get(1)?,

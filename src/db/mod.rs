@@ -15,6 +15,7 @@ pub mod leads;
 pub mod ledger;
 pub mod messages;
 pub mod migrations;
+pub mod monitoring;
 pub mod numbers;
 pub mod onboarding;
 pub mod optouts;

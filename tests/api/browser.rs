@@ -705,6 +705,7 @@ async fn every_page_fits_a_phone_and_passes_an_accessibility_check() {
         "numbers",
         "agents",
         "features",
+        "health",
         "settings",
     ] {
         c.goto(&app.url(&format!("/#{page}"))).await.unwrap();
@@ -911,5 +912,45 @@ async fn settings_runs_the_doctors_checks_and_names_what_to_fix() {
     assert!(row.contains("number +15550100001"), "{row}");
     assert!(row.contains("https://old-pbx.example.com/voice"), "{row}");
     assert!(row.contains("set the number's Voice URL to"), "{row}");
+    c.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_health_page_shows_every_monitoring_view_and_finds_a_call_s_webhooks() {
+    let app = spawn_app().await;
+    crate::monitoring::activity(&app).await;
+    let Some((_driver, c)) = start_browser().await else {
+        return;
+    };
+    sign_in(&c, &app).await;
+    c.goto(&app.url("/#health")).await.unwrap();
+    wait_for(&c, "#mon-recent_errors table").await;
+    let page = wait_text_with(&c, "#page-health", "Number status").await;
+    for title in [
+        "Active calls",
+        "Recent errors",
+        "Calls per hour",
+        "Call success",
+        "Voicemail backlog",
+        "Recording consent",
+        "Rate-limit violations",
+        "Failed number work",
+        "Number status",
+    ] {
+        assert!(page.contains(title), "{title} in {page}");
+    }
+    let errors = wait_visible_text(&c, "#mon-recent_errors table").await;
+    assert!(errors.contains("What to do"), "{errors}");
+    assert!(errors.contains("The signature did not match"), "{errors}");
+    let active = wait_visible_text(&c, "#mon-active_calls table").await;
+    assert!(active.contains("CA_MON_ACTIVE"), "{active}");
+    let none = wait_visible_text(&c, "#mon-failed_transactions").await;
+    assert!(none.contains("Nothing here."), "{none}");
+
+    type_into(&c, "#ledger-reference", "CA_MON_VOICEMAIL").await;
+    click(&c, "#ledger-form button").await;
+    let ledger = wait_text_with(&c, "#ledger-table", "voicemail-done").await;
+    assert!(ledger.contains("/twilio/voice/voicemail-done"), "{ledger}");
+    assert!(ledger.contains("valid"), "{ledger}");
     c.close().await.unwrap();
 }

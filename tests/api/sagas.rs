@@ -4,7 +4,7 @@
 //! the next start (SPEC §5.3, §5.4, §6.3).
 
 use crate::helpers::{
-    add_owner_by_cli, expect_error, real_settings, spawn_real, spawn_real_in, TestApp,
+    add_owner_by_cli, expect_error, get_json, real_settings, spawn_real, spawn_real_in, TestApp,
     REAL_OWNER_EMAIL, REAL_OWNER_PASSWORD, REAL_PUBLIC_URL,
 };
 use serde_json::{json, Value};
@@ -191,6 +191,20 @@ async fn a_refused_subaccount_answers_502_at_step_one_and_buys_nothing() {
     );
     assert!(received(&vapi).await.is_empty());
     assert_no_orphans(&app);
+    // The Health page lists it with the step that failed and what to do.
+    let (c, _) = app.owner().await;
+    let failed = get_json(&c, app.url("/api/monitoring/failed_transactions")).await;
+    let row = &failed["rows"][0];
+    assert_eq!(row["kind"], "provision_number", "{failed}");
+    assert_eq!(row["state"], "compensated", "{failed}");
+    assert!(row["failed_step"]
+        .as_str()
+        .unwrap()
+        .starts_with("ensure_subaccount"));
+    assert!(row["fix"]
+        .as_str()
+        .unwrap()
+        .contains("nothing was left behind"));
 }
 
 #[tokio::test]

@@ -112,7 +112,7 @@ pub async fn detail(
                 .clone()
                 .or_else(|| call.vapi_call_id.clone())
                 .unwrap_or_default();
-            let webhooks = ledger::for_reference(c, &reference)?;
+            let webhooks = ledger::for_reference(c, &reference, Some(org_id))?;
             Ok(Some(
                 json!({ "call": call, "events": events, "messages": texts, "webhooks": webhooks }),
             ))

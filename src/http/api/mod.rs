@@ -6,6 +6,7 @@ pub mod calls;
 pub mod flags;
 pub mod inbox;
 pub mod managed;
+pub mod monitoring;
 pub mod numbers;
 pub mod onboarding;
 pub mod org;
@@ -27,6 +28,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/tokens", web::post().to(tokens::create))
         .route("/tokens/{id}", web::delete().to(tokens::revoke))
         .route("/overview", web::get().to(overview::get))
+        .route("/monitoring/{view}", web::get().to(monitoring::get))
         .route("/users", web::get().to(users::list))
         .route("/users", web::post().to(users::create))
         .route("/users/{id}", web::patch().to(users::change))

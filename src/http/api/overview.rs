@@ -30,7 +30,7 @@ fn blocked_advice(reason: &str, code: Option<i64>) -> String {
 }
 
 /// What an invariant violation means, and where it is fixed.
-fn invariant_advice(name: &str) -> (String, &'static str) {
+pub(super) fn invariant_advice(name: &str) -> (String, &'static str) {
     match Anomaly::from_name(name) {
         Some(Anomaly::VoiceOnboardingNumber) => ("Calls reached a number meant for sign-ups by text; callers heard a polite refusal. If customers call it, make it a customer number.".into(), "#numbers"),
         Some(Anomaly::VapiNumberOnIvr) => ("Twilio sent calls for an AI-agent number here instead of to Vapi. On the Numbers page switch it to the menu and back to the AI agent.".into(), "#numbers"),

@@ -1,0 +1,100 @@
+// Health (SPEC §8.2): the monitoring views, each a table of its columns with what to do on
+// every error row, and the webhook ledger searched by call or message id. Owners and
+// admins see it; the views are read when the page opens.
+
+import { api } from './api.js';
+import { $, show, showError, el, cell, formatTime } from './ui.js';
+
+const VIEWS = [
+  ['active_calls', 'Active calls', 'Calls that have not ended. One older than a few hours lost its status callback.'],
+  ['recent_errors', 'Recent errors', 'Webhooks answered with an error and texts Twilio refused (24 hours); invariant violations (7 days).'],
+  ['call_volume_hourly', 'Calls per hour', 'The last 24 hours, by what became of them.'],
+  ['call_success_metrics', 'Call success', 'The last 7 days, a row a day.'],
+  ['voicemail_backlog', 'Voicemail backlog', 'Voicemails nobody marked handled yet.'],
+  ['consent_metrics', 'Recording consent', 'How callers answered the recording question, the last 7 days.'],
+  ['rate_limit_violations', 'Rate-limit violations', 'Requests refused by a limiter, by key, the last 24 hours.'],
+  ['failed_transactions', 'Failed number work', 'Buying, importing or releasing a number that failed, was undone or is stuck (30 days).'],
+  ['number_provisioning_status', 'Number status', 'Every number, and provider work on it still under way.'],
+];
+
+const heading = (key) => (key === 'fix' ? 'What to do' : key.replaceAll('_', ' '));
+
+function viewCard(name, title, about) {
+  let card = $(`mon-${name}`);
+  if (card) return card;
+  card = el('div', null, 'card');
+  card.id = `mon-${name}`;
+  card.append(el('h3', title), el('p', about, 'muted small'));
+  $('health-views').append(card);
+  return card;
+}
+
+function fill(card, rows) {
+  card.querySelector('.mon-body')?.remove();
+  let body;
+  if (rows.length === 0) {
+    body = el('p', 'Nothing here.', 'muted mon-body');
+  } else {
+    body = el('table', null, 'mon-body');
+    const keys = Object.keys(rows[0]);
+    const tr = document.createElement('tr');
+    for (const k of keys) tr.append(el('th', heading(k)));
+    body.append(el('thead'));
+    body.querySelector('thead').append(tr);
+    const tbody = document.createElement('tbody');
+    for (const row of rows) {
+      const r = document.createElement('tr');
+      for (const k of keys) r.append(cell(row[k] === null || row[k] === undefined ? '—' : String(row[k])));
+      tbody.append(r);
+    }
+    body.append(tbody);
+  }
+  card.append(body);
+}
+
+export async function loadHealth(me) {
+  const writer = me.user.role !== 'viewer';
+  show($('health-viewer-note'), !writer);
+  if (!writer) return;
+  await Promise.all(VIEWS.map(async ([name, title, about]) => {
+    const card = viewCard(name, title, about);
+    try {
+      const { rows } = await api('GET', `/api/monitoring/${name}`);
+      fill(card, rows);
+    } catch (e) {
+      card.querySelector('.mon-body')?.remove();
+      const p = el('p', null, 'error mon-body');
+      p.setAttribute('role', 'alert');
+      showError(p, e);
+      card.append(p);
+    }
+  }));
+}
+
+async function onLedgerSearch(event) {
+  event.preventDefault();
+  const errorEl = $('ledger-error');
+  show(errorEl, false);
+  const reference = $('ledger-reference').value.trim();
+  try {
+    const { rows } = await api('GET', `/api/monitoring/webhook_ledger?reference=${encodeURIComponent(reference)}`);
+    const tbody = $('ledger-table').querySelector('tbody');
+    tbody.replaceChildren();
+    for (const w of rows) {
+      const tr = document.createElement('tr');
+      tr.append(
+        cell(formatTime(w.receivedAt)), cell(w.route), cell(String(w.httpStatus)), cell(w.signature),
+        cell(w.latencyMs == null ? '—' : `${w.latencyMs.toFixed(1)} ms`), cell(w.error || ''),
+      );
+      tbody.append(tr);
+    }
+    show($('ledger-table'), rows.length > 0);
+    show($('ledger-empty'), rows.length === 0);
+  } catch (e) {
+    showError(errorEl, e);
+  }
+}
+
+export function initHealth() {
+  $('ledger-form').addEventListener('submit', onLedgerSearch);
+}
