@@ -288,12 +288,14 @@ async fn maintenance(state: web::Data<AppState>) {
         crate::frontdesk::sweep(&state.desk, state.desk.clock.now()).await;
         // Roughly hourly: expired sessions, and rows past their retention (SPEC §9.4).
         if runs % 360 == 1 {
-            let pruned = state
+            let pruned = match state
                 .db
-                .query(
-                    |c| Ok(crate::db::sessions::purge_expired(c)? + crate::db::ledger::prune(c)?),
-                )
-                .await;
+                .query(|c| crate::db::sessions::purge_expired(c))
+                .await
+            {
+                Ok(_) => crate::db::ledger::prune(&state.db).await,
+                Err(e) => Err(e),
+            };
             if let Err(e) = pruned {
                 log::warn!("pruning expired rows failed: {e}");
             }

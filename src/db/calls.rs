@@ -410,9 +410,9 @@ pub fn invariants_since(
     from: &str,
 ) -> rusqlite::Result<Vec<(String, i64)>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT json_extract(e.detail, '$.name') AS name, count(*) FROM calls c
-         JOIN call_events e ON e.call_id = c.id AND e.kind = 'invariant'
-         WHERE c.org_id = ?1 AND c.started_at >= ?2
+        "SELECT json_extract(e.detail, '$.name') AS name, count(*)
+         FROM call_events e CROSS JOIN calls c ON c.id = e.call_id
+         WHERE e.kind = 'invariant' AND e.at >= ?2 AND c.org_id = ?1
          GROUP BY name ORDER BY count(*) DESC",
     )?;
     let rows = stmt.query_map((org_id, from), |r| {
@@ -438,8 +438,9 @@ pub fn textbacks_since(
 ) -> rusqlite::Result<Textbacks> {
     let mut stmt = conn.prepare_cached(
         "SELECT e.kind, json_extract(e.detail, '$.reason'), json_extract(e.detail, '$.providerCode'), count(*)
-         FROM calls c JOIN call_events e ON e.call_id = c.id AND e.kind IN ('textback.sent', 'textback.blocked')
-         WHERE c.org_id = ?1 AND c.started_at >= ?3 AND e.at >= ?2
+         FROM call_events e CROSS JOIN calls c ON c.id = e.call_id
+         WHERE e.kind IN ('textback.sent', 'textback.blocked') AND e.at >= ?2
+           AND c.org_id = ?1 AND c.started_at >= ?3
          GROUP BY 1, 2, 3 ORDER BY 4 DESC",
     )?;
     let mut sent = 0;
@@ -572,10 +573,11 @@ pub fn misrouted_ai_numbers(
     org_id: i64,
 ) -> rusqlite::Result<Vec<(String, i64)>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT n.e164, count(*) FROM calls c
-           JOIN call_events e ON e.call_id = c.id AND e.kind = 'invariant'
+        "SELECT n.e164, count(*)
+           FROM call_events e CROSS JOIN calls c ON c.id = e.call_id
            JOIN phone_numbers n ON n.id = c.phone_number_id
-          WHERE c.org_id = ?1 AND c.started_at >= strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-7 days')
+          WHERE e.kind = 'invariant' AND e.at >= strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-7 days')
+            AND c.org_id = ?1
             AND json_extract(e.detail, '$.name') = 'voice_vapi_number_on_ivr'
             AND n.handler = 'vapi' AND n.status = 'active'
           GROUP BY n.e164 ORDER BY n.e164",

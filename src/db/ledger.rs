@@ -112,17 +112,46 @@ pub fn for_reference(
     rows.collect()
 }
 
-/// Retention (SPEC §9.4): ledger 30 days, idempotency keys 24 h, rate-limit aggregates 30 days.
-pub fn prune(conn: &rusqlite::Connection) -> rusqlite::Result<usize> {
+/// Retention (SPEC §9.4): ledger 30 days, idempotency keys 24 h, rate-limit aggregates
+/// 30 days. Deletes at most `limit` rows of each table: one statement holds the write
+/// lock for as long as it runs, and webhooks wait for it.
+pub fn prune_batch(conn: &rusqlite::Connection, limit: i64) -> rusqlite::Result<usize> {
     // Per provider, so the (provider, received_at) index serves the range.
     let mut n = conn.execute(
-        "DELETE FROM webhook_ledger WHERE provider IN ('twilio', 'vapi')
-             AND received_at < strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-30 days')",
-        [],
+        "DELETE FROM webhook_ledger WHERE id IN (SELECT id FROM webhook_ledger
+             WHERE provider IN ('twilio', 'vapi')
+               AND received_at < strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-30 days') LIMIT ?1)",
+        [limit],
     )?;
-    n += conn.execute("DELETE FROM idempotency_keys WHERE created_at < strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-1 day')", [])?;
-    n += conn.execute("DELETE FROM rate_limit_violations WHERE minute < strftime('%Y-%m-%dT%H:%MZ', 'now', '-30 days')", [])?;
+    n += conn.execute(
+        "DELETE FROM idempotency_keys WHERE rowid IN (SELECT rowid FROM idempotency_keys
+             WHERE created_at < strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-1 day') LIMIT ?1)",
+        [limit],
+    )?;
+    n += conn.execute(
+        "DELETE FROM rate_limit_violations WHERE rowid IN (SELECT rowid FROM rate_limit_violations
+             WHERE minute < strftime('%Y-%m-%dT%H:%MZ', 'now', '-30 days') LIMIT ?1)",
+        [limit],
+    )?;
     Ok(n)
+}
+
+/// Rows deleted per statement by [`prune`]: a few milliseconds of write lock each.
+const PRUNE_BATCH: i64 = 2_000;
+
+/// Deletes every row past its retention in small batches with pauses between them, so
+/// the writer thread gets the lock between two batches and webhooks never wait for a
+/// whole backlog (a first prune of a large database, or one after downtime).
+pub async fn prune(db: &Db) -> Result<usize, super::DbError> {
+    let mut total = 0;
+    loop {
+        let n = db.query(|c| prune_batch(c, PRUNE_BATCH)).await?;
+        total += n;
+        if n < PRUNE_BATCH as usize {
+            return Ok(total);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
 }
 
 /// When the last webhook from `provider` arrived, if ever.
@@ -147,6 +176,7 @@ mod tests {
             "INSERT INTO orgs (name) VALUES ('o');
              INSERT INTO webhook_ledger (provider, route, signature, http_status, received_at)
                  VALUES ('twilio', '/old', 'valid', 200, strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-31 days')),
+                        ('twilio', '/older', 'valid', 200, strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-40 days')),
                         ('twilio', '/new', 'valid', 200, strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-29 days'));
              INSERT INTO idempotency_keys (org_id, key, request_hash, state, created_at)
                  VALUES (1, 'old', 'h', 'completed', strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-25 hours')),
@@ -156,7 +186,10 @@ mod tests {
                         ('api', 'k', strftime('%Y-%m-%dT%H:%MZ', 'now'), 1);",
         )
         .unwrap();
-        assert_eq!(super::prune(&conn).unwrap(), 3);
+        // At most one row of each table per batch.
+        assert_eq!(super::prune_batch(&conn, 1).unwrap(), 3);
+        assert_eq!(super::prune_batch(&conn, 1).unwrap(), 1);
+        assert_eq!(super::prune_batch(&conn, 1).unwrap(), 0);
         let left: String = conn
             .query_row("SELECT route FROM webhook_ledger", [], |r| r.get(0))
             .unwrap();
