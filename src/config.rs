@@ -75,6 +75,9 @@ pub struct Config {
     pub vapi_webhook_hmac_secret: Option<Secret>,
     pub secret_key: Option<Secret>,
     pub trust_proxy: bool,
+    /// Who checkpoints the database's WAL: `appliance`, or `litestream` when Litestream
+    /// replicates the database (it must see every frame before a checkpoint).
+    pub wal_checkpoints: crate::db::writer::Checkpointing,
     pub insecure_skip_twilio_signature: bool,
     pub log: String,
     pub session_ttl_hours: u32,
@@ -105,6 +108,7 @@ const SETTINGS: &[(&str, bool, &str)] = &[
     ("VAPI_WEBHOOK_HMAC_SECRET", true, ""),
     ("SECRET_KEY", true, ""),
     ("TRUST_PROXY", false, "false"),
+    ("WAL_CHECKPOINTS", false, "appliance"),
     ("INSECURE_SKIP_TWILIO_SIGNATURE", false, "false"),
     ("LOG", false, "info"),
     ("SESSION_TTL_HOURS", false, "168"),
@@ -334,6 +338,15 @@ impl Config {
             vapi_webhook_hmac_secret: src.secret("VAPI_WEBHOOK_HMAC_SECRET")?,
             secret_key,
             trust_proxy: src.bool("TRUST_PROXY")?,
+            wal_checkpoints: src.parsed(
+                "WAL_CHECKPOINTS",
+                "who checkpoints the WAL: appliance, or litestream when Litestream replicates the database",
+                |v| match v {
+                    "appliance" => Some(crate::db::writer::Checkpointing::Appliance),
+                    "litestream" => Some(crate::db::writer::Checkpointing::External),
+                    _ => None,
+                },
+            )?,
             insecure_skip_twilio_signature: src.bool("INSECURE_SKIP_TWILIO_SIGNATURE")?,
             log: src.raw("LOG").unwrap_or("info").trim().to_string(),
             session_ttl_hours,
@@ -465,6 +478,14 @@ impl Config {
             ),
             ("SECRET_KEY", secret(&self.secret_key)),
             ("TRUST_PROXY", self.trust_proxy.to_string()),
+            (
+                "WAL_CHECKPOINTS",
+                match self.wal_checkpoints {
+                    crate::db::writer::Checkpointing::Appliance => "appliance",
+                    crate::db::writer::Checkpointing::External => "litestream",
+                }
+                .to_string(),
+            ),
             (
                 "INSECURE_SKIP_TWILIO_SIGNATURE",
                 self.insecure_skip_twilio_signature.to_string(),
@@ -611,6 +632,17 @@ mod tests {
         let err = load(&[("SWITCHBOARD_LISTEN", "localhost")]).unwrap_err();
         assert_eq!(err.var, "SWITCHBOARD_LISTEN");
         assert!(err.problem.contains("127.0.0.1:8080"), "{}", err.problem);
+    }
+
+    #[test]
+    fn the_wal_is_checkpointed_by_the_appliance_unless_litestream_is_named() {
+        use crate::db::writer::Checkpointing;
+        assert_eq!(load(&[]).unwrap().wal_checkpoints, Checkpointing::Appliance);
+        let c = load(&[("SWITCHBOARD_WAL_CHECKPOINTS", "litestream")]).unwrap();
+        assert_eq!(c.wal_checkpoints, Checkpointing::External);
+        let err = load(&[("SWITCHBOARD_WAL_CHECKPOINTS", "both")]).unwrap_err();
+        assert_eq!(err.var, "SWITCHBOARD_WAL_CHECKPOINTS");
+        assert!(err.problem.contains("litestream"), "{}", err.problem);
     }
 
     #[test]

@@ -398,7 +398,20 @@ impl Doctor {
         if self.config.demo {
             return Check::skip(NAME, "a demo data dir holds nothing to keep");
         }
-        if let Some(age) = litestream_age(&self.config.db_path()) {
+        let litestream = litestream_age(&self.config.db_path());
+        if self.config.wal_checkpoints == crate::db::writer::Checkpointing::External
+            && litestream.is_none_or(|age| age > LITESTREAM_MAX_AGE)
+        {
+            return Check::fail(
+                NAME,
+                "SWITCHBOARD_WAL_CHECKPOINTS=litestream, but Litestream has not synced in the \
+                 last 10 minutes: nothing is replicated, and nothing checkpoints the WAL, which \
+                 grows until it does",
+                "Start Litestream (`systemctl enable --now litestream`, packaging/litestream.service) \
+                 with the database in its configuration, or set SWITCHBOARD_WAL_CHECKPOINTS=appliance.",
+            );
+        }
+        if let Some(age) = litestream {
             if age <= LITESTREAM_MAX_AGE {
                 return Check::pass(
                     NAME,

@@ -78,7 +78,11 @@ impl Application {
     pub async fn build(config: Config) -> Result<Application, StartupError> {
         config.check_for_serve()?;
         let secret_key = secret_key(&config)?;
-        let (db, report) = Db::open(&config.db_path(), &config.backups_dir())?;
+        let (db, report) = Db::open_with(
+            &config.db_path(),
+            &config.backups_dir(),
+            config.wal_checkpoints,
+        )?;
         let listener = TcpListener::bind(config.listen).map_err(|source| StartupError::Bind {
             addr: config.listen.to_string(),
             source,

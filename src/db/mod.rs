@@ -127,6 +127,15 @@ impl Db {
     /// Creates the data dir if needed, migrates the database (writing a backup first when
     /// an existing database is upgraded) and opens the pool.
     pub fn open(path: &Path, backups_dir: &Path) -> Result<(Db, migrations::Report), DbError> {
+        Db::open_with(path, backups_dir, writer::Checkpointing::Appliance)
+    }
+
+    /// [`Db::open`], with the WAL checkpointed by the appliance or left to a replicator.
+    pub fn open_with(
+        path: &Path,
+        backups_dir: &Path,
+        checkpointing: writer::Checkpointing,
+    ) -> Result<(Db, migrations::Report), DbError> {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(|source| DbError::DataDir {
                 path: dir.display().to_string(),
@@ -138,13 +147,19 @@ impl Db {
             apply_pragmas(&conn)?;
             migrations::migrate(&mut conn, backups_dir)?
         };
-        let manager = SqliteConnectionManager::file(path).with_init(|c| apply_pragmas(c));
+        let manager = SqliteConnectionManager::file(path).with_init(|c| {
+            // A transaction that reads and then writes must hold the write lock from its
+            // start: a deferred one fails with SQLITE_BUSY (no waiting) when the writer
+            // thread committed between its read and its write.
+            c.set_transaction_behavior(rusqlite::TransactionBehavior::Immediate);
+            apply_pragmas(c)
+        });
         let pool = r2d2::Pool::builder()
             .max_size(8)
             .min_idle(Some(1))
             .connection_timeout(DB_TIMEOUT)
             .build(manager)?;
-        let writer = std::sync::Arc::new(writer::Writer::start(path)?);
+        let writer = std::sync::Arc::new(writer::Writer::start(path, checkpointing)?);
         Ok((
             Db {
                 pool,
@@ -268,6 +283,37 @@ pub fn is_unique_violation(err: &rusqlite::Error) -> bool {
 #[cfg(test)]
 mod tests {
     use chrono::TimeZone;
+
+    /// An API handler reads, then writes, in one transaction while the writer thread
+    /// commits webhooks: the handler's write must wait its turn, not fail.
+    #[test]
+    fn a_read_then_write_transaction_survives_a_commit_in_between() {
+        let dir = tempfile::tempdir().unwrap();
+        let (db, _) = super::Db::open(&dir.path().join("t.db"), &dir.path().join("b")).unwrap();
+        let mut conn = db.conn().unwrap();
+        conn.execute("INSERT INTO settings (key, value) VALUES ('a', '1')", [])
+            .unwrap();
+        let tx = conn.transaction().unwrap();
+        let _: String = tx
+            .query_row("SELECT value FROM settings WHERE key = 'a'", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        // Another connection commits between the read and the write.
+        let other = {
+            let db = db.clone();
+            std::thread::spawn(move || {
+                db.conn()
+                    .unwrap()
+                    .execute("INSERT INTO settings (key, value) VALUES ('b', '2')", [])
+            })
+        };
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        tx.execute("UPDATE settings SET value = '3' WHERE key = 'a'", [])
+            .expect("the write after the read");
+        tx.commit().unwrap();
+        other.join().unwrap().expect("the other commit, after ours");
+    }
 
     #[test]
     fn times_bound_from_rust_are_written_exactly_as_the_columns_defaults_write_them() {

@@ -53,8 +53,20 @@ impl Checkpoints {
     }
 }
 
+/// Who checkpoints the WAL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Checkpointing {
+    /// The appliance: a checkpoint thread copies the WAL into the database file, and the
+    /// writer sends the WAL back to its start, bounding its size.
+    #[default]
+    Appliance,
+    /// A replicator that must see every WAL frame before it is checkpointed (Litestream):
+    /// the appliance never checkpoints, and the replicator bounds the WAL.
+    External,
+}
+
 impl Writer {
-    pub fn start(path: &Path) -> Result<Writer, DbError> {
+    pub fn start(path: &Path, checkpointing: Checkpointing) -> Result<Writer, DbError> {
         let conn = Connection::open(path)?;
         apply_pragmas(&conn)?;
         // Checkpoints copy WAL pages into the database file; run by the committing
@@ -73,16 +85,19 @@ impl Writer {
         let shared = std::sync::Arc::new(Checkpoints::default());
         let for_writer = shared.clone();
         let wal = std::path::PathBuf::from(format!("{}-wal", path.display()));
+        let own_checkpoints = checkpointing == Checkpointing::Appliance;
         std::thread::Builder::new()
             .name("db-writer".into())
-            .spawn(move || run(conn, rx, &wal, &for_writer))
+            .spawn(move || run(conn, rx, own_checkpoints.then_some((&*wal, &*for_writer))))
             .map_err(spawn_error)?;
         let alive = std::sync::Arc::new(());
         let weak = std::sync::Arc::downgrade(&alive);
-        std::thread::Builder::new()
-            .name("db-checkpoint".into())
-            .spawn(move || checkpoint(checkpointer, weak, &shared))
-            .map_err(spawn_error)?;
+        if own_checkpoints {
+            std::thread::Builder::new()
+                .name("db-checkpoint".into())
+                .spawn(move || checkpoint(checkpointer, weak, &shared))
+                .map_err(spawn_error)?;
+        }
         Ok(Writer { tx, _alive: alive })
     }
 
@@ -209,7 +224,9 @@ fn checkpoint(conn: Connection, alive: std::sync::Weak<()>, shared: &Checkpoints
     }
 }
 
-fn run(conn: Connection, rx: Receiver<Job>, wal: &Path, shared: &Checkpoints) {
+/// The writer's loop; `checkpoints` (the WAL file and what it shares with the checkpoint
+/// thread) when the appliance checkpoints itself.
+fn run(conn: Connection, rx: Receiver<Job>, checkpoints: Option<(&Path, &Checkpoints)>) {
     use std::sync::atomic::Ordering::Relaxed;
     while let Ok(first) = rx.recv() {
         if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
@@ -237,6 +254,9 @@ fn run(conn: Connection, rx: Receiver<Job>, wal: &Path, shared: &Checkpoints) {
         // checkpoint thread asks, or at once when the file has grown past the hard bound.
         // A RESTART right after a PASSIVE pass has little left to copy, so it is short;
         // jobs queue meanwhile and go in the next batch.
+        let Some((wal, shared)) = checkpoints else {
+            continue;
+        };
         let too_big = || std::fs::metadata(wal).is_ok_and(|m| m.len() >= WAL_HARD_BYTES);
         if shared.restart_wanted.load(Relaxed) || too_big() {
             let _guard = shared.exclusive();

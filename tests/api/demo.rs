@@ -90,8 +90,14 @@ async fn the_login_page_info_says_sandbox() {
 
 /// Starts `serve --demo` on a free port and returns its stdout up to the "ready" line.
 fn start_demo(data: &str) -> (std::process::Child, String) {
+    start_demo_with(data, &[])
+}
+
+/// [`start_demo`] with settings in the environment.
+pub fn start_demo_with(data: &str, env: &[(&str, &str)]) -> (std::process::Child, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
         .env_clear()
+        .envs(env.iter().copied())
         .args([
             "--data-dir",
             data,
@@ -186,7 +192,7 @@ fn serve_demo_prints_the_owner_password_once_and_its_urls() {
 }
 
 /// The base URL `serve --demo` printed for its dashboard.
-fn served_url(out: &str) -> String {
+pub fn served_url(out: &str) -> String {
     out.lines()
         .find_map(|l| l.trim().strip_prefix("dashboard:"))
         .map(|u| u.trim().trim_end_matches('/').to_string())

@@ -11,6 +11,7 @@ mod doctor;
 mod flags;
 mod health;
 mod helpers;
+mod litestream;
 mod monitoring;
 mod numbers;
 mod openapi;

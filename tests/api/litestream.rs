@@ -1,0 +1,186 @@
+//! Off-host replication with Litestream (v0.3, from the npm package `@flydotio/litestream`
+//! that `.ci/run` installs into tests/litestream): the appliance serves with
+//! `SWITCHBOARD_WAL_CHECKPOINTS=litestream` while Litestream replicates to a file replica;
+//! under webhook load both are killed at once, the database is restored from the replica,
+//! and every webhook acknowledged longer than the sync interval before the kill is in it.
+
+use crate::cli::switchboard;
+use crate::demo::{served_url, start_demo_with};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use switchboard::simulator::{new_sid, Simulator, Target};
+
+const SYNC_INTERVAL: Duration = Duration::from_secs(1);
+/// Litestream copies the WAL every sync interval, then writes the copy: a webhook
+/// acknowledged this long before the kill may still be on its way.
+const IN_FLIGHT: Duration = Duration::from_millis(1_500);
+
+/// The Litestream binary, or `None` (the test is skipped) outside CI when not installed.
+fn litestream() -> Option<PathBuf> {
+    let bin = PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/litestream/node_modules/@flydotio/litestream-linux-x64/litestream"
+    ));
+    if bin.exists() {
+        return Some(bin);
+    }
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "Litestream is missing: `npm install --prefix tests/litestream @flydotio/litestream@1` (.ci/run does)"
+    );
+    eprintln!("skipped: Litestream is not installed in tests/litestream");
+    None
+}
+
+/// The demo's sandbox Twilio account, as `switchboard config` shows it.
+fn sandbox_account(data: &str) -> (String, String) {
+    let out = switchboard(&["--data-dir", data, "config"], &[]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let value = |key: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("SWITCHBOARD_{key}=")))
+            .unwrap_or_else(|| panic!("{key} in {text}"))
+            .to_string()
+    };
+    (value("TWILIO_ACCOUNT_SID"), value("TWILIO_AUTH_TOKEN"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn litestream_keeps_every_webhook_acknowledged_before_its_sync_interval() {
+    let Some(litestream) = litestream() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let data_s = data.to_str().unwrap().to_string();
+    let replica = dir.path().join("replica");
+    let config = dir.path().join("litestream.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "dbs:\n  - path: {}\n    replicas:\n      - type: file\n        path: {}\n        sync-interval: {}s\n",
+            data.join("switchboard.db").display(),
+            replica.display(),
+            SYNC_INTERVAL.as_secs()
+        ),
+    )
+    .unwrap();
+
+    let (mut appliance, out) =
+        start_demo_with(&data_s, &[("SWITCHBOARD_WAL_CHECKPOINTS", "litestream")]);
+    assert!(out.contains("ready in"), "{out}");
+    let base = served_url(&out);
+    let mut replicator = Command::new(&litestream)
+        .args(["replicate", "-config", config.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // The first snapshot is in the replica before the load starts.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !replica.join("generations").exists() {
+        assert!(Instant::now() < deadline, "Litestream wrote no replica");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    let sim = Simulator::new(Target {
+        base: base.clone(),
+        signed_base: base,
+        twilio: Some(sandbox_account(&data_s)),
+        vapi_secret: None,
+    })
+    .unwrap();
+    let acknowledged: Arc<Mutex<Vec<(String, Instant)>>> = Arc::default();
+    let mut load = Vec::new();
+    for task in 0..8 {
+        let (sim, acknowledged) = (sim.clone(), acknowledged.clone());
+        load.push(tokio::spawn(async move {
+            for i in 0.. {
+                let sid = new_sid("CA");
+                let from = format!("+1628{task}{:06}", i % 1_000_000);
+                let params = [
+                    ("CallSid", sid.as_str()),
+                    ("From", from.as_str()),
+                    ("To", "+15550100001"),
+                    ("CallStatus", "ringing"),
+                ];
+                match sim.twilio("/twilio/voice", &params).await {
+                    Ok(a) if a.status == 200 => {
+                        acknowledged.lock().unwrap().push((sid, Instant::now()))
+                    }
+                    Ok(_) => {}
+                    Err(_) => return,
+                }
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    // The host is lost: the appliance and Litestream die at the same moment.
+    appliance.kill().unwrap();
+    replicator.kill().unwrap();
+    let killed = Instant::now();
+    let _ = (appliance.wait(), replicator.wait());
+    for task in load {
+        let _ = task.await;
+    }
+
+    let restored = dir.path().join("restored.db");
+    let out = Command::new(&litestream)
+        .args([
+            "restore",
+            "-config",
+            config.to_str().unwrap(),
+            "-o",
+            restored.to_str().unwrap(),
+            data.join("switchboard.db").to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "restore: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let db = rusqlite::Connection::open(&restored).unwrap();
+    let verdict: String = db
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(verdict, "ok");
+    let acknowledged = acknowledged.lock().unwrap().clone();
+    assert!(
+        acknowledged.len() > 200,
+        "only {} webhooks",
+        acknowledged.len()
+    );
+    let mut lost = Vec::new();
+    let mut stmt = db
+        .prepare("SELECT count(*) FROM calls WHERE call_sid = ?1")
+        .unwrap();
+    for (sid, at) in &acknowledged {
+        let n: i64 = stmt.query_row([sid], |r| r.get(0)).unwrap();
+        if n == 0 {
+            lost.push(killed.saturating_duration_since(*at));
+        }
+    }
+    // Only Litestream checkpointed: it never lost track of the WAL and had to start over
+    // with a new snapshot (a new generation).
+    let generations = std::fs::read_dir(replica.join("generations"))
+        .unwrap()
+        .count();
+    assert_eq!(generations, 1, "Litestream started over");
+    let oldest_lost = lost.iter().max().copied().unwrap_or_default();
+    println!(
+        "Litestream drill: {} webhooks acknowledged in 6 s, {} missing after the restore, \
+         the oldest of them acknowledged {} ms before the kill (sync interval {} s)",
+        acknowledged.len(),
+        lost.len(),
+        oldest_lost.as_millis(),
+        SYNC_INTERVAL.as_secs()
+    );
+    assert!(
+        oldest_lost <= SYNC_INTERVAL + IN_FLIGHT,
+        "a webhook acknowledged {oldest_lost:?} before the kill was lost"
+    );
+}
