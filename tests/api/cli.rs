@@ -348,3 +348,21 @@ fn the_packaged_example_settings_file_is_valid() {
     assert!(unit.contains("EnvironmentFile=/etc/switchboard/switchboard.env"));
     assert!(unit.contains("NoNewPrivileges=yes"));
 }
+
+#[test]
+fn output_cut_short_by_a_closed_pipe_ends_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .env_clear()
+        .args(["--data-dir", dir.path().to_str().unwrap(), "config"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The reader goes away before the first line is written (`switchboard config | head -0`).
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(out.status.code(), Some(141), "{stderr}");
+}
