@@ -88,7 +88,7 @@ pub struct CallerArgs {
     /// entry, or running out, lets that menu time out.
     #[arg(long, value_delimiter = ',', allow_hyphen_values = true)]
     pub digits: Vec<String>,
-    /// How a transfer (<Dial>) ends.
+    /// How a transfer ends (the DialCallStatus Twilio reports).
     #[arg(long, default_value = "no-answer", value_parser = ["completed", "busy", "no-answer", "failed"])]
     pub dial: String,
     /// What the caller says at the voicemail beep (without it, they hang up at the beep).
