@@ -7,11 +7,11 @@
 //!
 //! Run with `cargo bench --bench scale [-- CALLS]`.
 
+mod common;
+
 use rusqlite::params;
 use std::time::{Duration, Instant};
-use switchboard::config::{Config, Sources};
 use switchboard::simulator::{CallPlan, LoadPlan, Simulator, Target};
-use switchboard::startup::Application;
 
 const YEAR_SECS: i64 = 365 * 24 * 3600;
 const NUMBERS: [&str; 4] = [
@@ -204,23 +204,9 @@ fn main() {
         .find(|a| !a.starts_with('-'))
         .and_then(|a| a.parse().ok())
         .unwrap_or(1_000_000);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let local = tokio::task::LocalSet::new();
-    local.block_on(&runtime, async move {
+    common::run(async move {
         let dir = tempfile::tempdir().unwrap();
-        let mut src = Sources::default();
-        src.set("SWITCHBOARD_DATA_DIR", dir.path().display().to_string());
-        src.set("SWITCHBOARD_LISTEN", "127.0.0.1:0");
-        src.set("SWITCHBOARD_DEMO", "true");
-        src.set("SWITCHBOARD_LOG", "warn");
-        src.set("SWITCHBOARD_RATE_TWILIO_VOICE_PER_MIN", "1000000");
-        src.set("SWITCHBOARD_RATE_API_PER_MIN", "1000000");
-        let config = Config::from_sources(&src).unwrap();
-        let app = Application::build(config).await.unwrap();
+        let app = common::demo_app(dir.path()).await;
         let state = app.state();
         let (email, password) = app.demo.as_ref().and_then(|d| d.new_owner.clone()).unwrap();
         let master = state.twilio_master.clone().unwrap();
@@ -230,24 +216,36 @@ fn main() {
         let started = Instant::now();
         let (org, number_ids) = {
             let conn = state.db.conn().unwrap();
-            let org: i64 = conn.query_row("SELECT id FROM orgs LIMIT 1", [], |r| r.get(0)).unwrap();
+            let org: i64 = conn
+                .query_row("SELECT id FROM orgs LIMIT 1", [], |r| r.get(0))
+                .unwrap();
             let ids: Vec<i64> = NUMBERS
                 .iter()
-                .map(|e| conn.query_row("SELECT id FROM phone_numbers WHERE e164 = ?1", [e], |r| r.get(0)).unwrap())
+                .map(|e| {
+                    conn.query_row("SELECT id FROM phone_numbers WHERE e164 = ?1", [e], |r| {
+                        r.get(0)
+                    })
+                    .unwrap()
+                })
                 .collect();
             (org, ids)
         };
         let (caller, mid_sid, mid_id) = {
             let mut conn = state.db.conn().unwrap();
             let filled = fill(&mut conn, org, &number_ids, n);
-            conn.execute_batch("ANALYZE; PRAGMA wal_checkpoint(TRUNCATE);").unwrap();
+            conn.execute_batch("ANALYZE; PRAGMA wal_checkpoint(TRUNCATE);")
+                .unwrap();
             filled
         };
         let size: i64 = state
             .db
             .conn()
             .unwrap()
-            .query_row("SELECT page_count * page_size FROM pragma_page_count, pragma_page_size", [], |r| r.get(0))
+            .query_row(
+                "SELECT page_count * page_size FROM pragma_page_count, pragma_page_size",
+                [],
+                |r| r.get(0),
+            )
             .unwrap();
         println!(
             "filled {n} calls (a year, {} events, 30 days of ledger) in {:.1} s; database {:.0} MiB",
@@ -257,41 +255,77 @@ fn main() {
         );
         tokio::task::spawn_local(app.run_until_stopped());
 
-        let c = reqwest::Client::builder().cookie_store(true).build().unwrap();
+        let c = reqwest::Client::builder()
+            .cookie_store(true)
+            .build()
+            .unwrap();
         let login = c
             .post(format!("{base}/api/auth/login"))
             .json(&serde_json::json!({ "email": email, "password": password }))
             .send()
             .await
             .unwrap();
-        assert!(login.status().is_success(), "sign-in: {}", login.text().await.unwrap_or_default());
+        assert!(
+            login.status().is_success(),
+            "sign-in: {}",
+            login.text().await.unwrap_or_default()
+        );
 
         let half_year = chrono::Utc::now() - chrono::Duration::days(182);
         let week_from = half_year.format("%Y-%m-%d").to_string();
-        let week_to = (half_year + chrono::Duration::days(7)).format("%Y-%m-%d").to_string();
+        let week_to = (half_year + chrono::Duration::days(7))
+            .format("%Y-%m-%d")
+            .to_string();
         let before = mid_id;
         let mut paths: Vec<(String, String)> = vec![
             ("calls, newest".into(), "/api/calls".into()),
-            ("calls by outcome".into(), "/api/calls?outcome=missed".into()),
-            ("calls by number".into(), format!("/api/calls?number={}", encode(NUMBERS[0]))),
-            ("calls by caller".into(), format!("/api/calls?caller={}", encode(&caller))),
-            ("calls by date (a week)".into(), format!("/api/calls?from={week_from}&to={week_to}")),
-            ("calls by call id".into(), format!("/api/calls?callSid={mid_sid}")),
+            (
+                "calls by outcome".into(),
+                "/api/calls?outcome=missed".into(),
+            ),
+            (
+                "calls by number".into(),
+                format!("/api/calls?number={}", encode(NUMBERS[0])),
+            ),
+            (
+                "calls by caller".into(),
+                format!("/api/calls?caller={}", encode(&caller)),
+            ),
+            (
+                "calls by date (a week)".into(),
+                format!("/api/calls?from={week_from}&to={week_to}"),
+            ),
+            (
+                "calls by call id".into(),
+                format!("/api/calls?callSid={mid_sid}"),
+            ),
             (
                 "outcome+number, older page".into(),
-                format!("/api/calls?outcome=voicemail&number={}&before={before}", encode(NUMBERS[1])),
+                format!(
+                    "/api/calls?outcome=voicemail&number={}&before={before}",
+                    encode(NUMBERS[1])
+                ),
             ),
             ("a call's timeline".into(), format!("/api/calls/{mid_id}")),
             ("overview".into(), "/api/overview".into()),
         ];
         for view in switchboard::db::monitoring::View::ALL {
-            paths.push((format!("monitoring: {}", view.name()), format!("/api/monitoring/{}", view.name())));
+            paths.push((
+                format!("monitoring: {}", view.name()),
+                format!("/api/monitoring/{}", view.name()),
+            ));
         }
         paths.push((
             "monitoring: webhook_ledger".into(),
-            format!("/api/monitoring/webhook_ledger?reference={}", switchboard_recent_sid(n)),
+            format!(
+                "/api/monitoring/webhook_ledger?reference={}",
+                switchboard_recent_sid(n)
+            ),
         ));
-        println!("\n{:<36} {:>10} {:>10}   (target ≤ 50 ms)", "query (HTTP, signed in)", "median ms", "max ms");
+        println!(
+            "\n{:<36} {:>10} {:>10}   (target ≤ 50 ms)",
+            "query (HTTP, signed in)", "median ms", "max ms"
+        );
         let mut worst = 0.0_f64;
         for (name, path) in &paths {
             time(&c, &base, path, 3).await; // warm the cache

@@ -6,13 +6,13 @@
 //! 10 s and 64 connections). Every request is a new CallSid, so each one inserts a call.
 //! `benches/wrk.sh` runs the same comparison with wrk as the load generator instead.
 
+mod common;
+
 use actix_web::{web, App, HttpResponse, HttpServer};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use switchboard::config::{Config, Sources};
 use switchboard::simulator::{sign_form, CallPlan, LoadPlan, Simulator, Target};
-use switchboard::startup::Application;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -273,23 +273,9 @@ fn main() {
         .collect();
     let seconds: u64 = args.first().and_then(|s| s.parse().ok()).unwrap_or(10);
     let connections: usize = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(64);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let local = tokio::task::LocalSet::new();
-    local.block_on(&runtime, async move {
+    common::run(async move {
         let dir = tempfile::tempdir().unwrap();
-        let mut src = Sources::default();
-        src.set("SWITCHBOARD_DATA_DIR", dir.path().display().to_string());
-        src.set("SWITCHBOARD_LISTEN", "127.0.0.1:0");
-        src.set("SWITCHBOARD_DEMO", "true");
-        src.set("SWITCHBOARD_LOG", "warn");
-        // Every request is a different caller; keep the per-caller limiter out of the way.
-        src.set("SWITCHBOARD_RATE_TWILIO_VOICE_PER_MIN", "1000000");
-        let config = Config::from_sources(&src).unwrap();
-        let app = Application::build(config).await.unwrap();
+        let app = common::demo_app(dir.path()).await;
         let app_port = app.port();
         let master = app.state().twilio_master.clone().unwrap();
         let vapi_secret = app.state().vapi_webhook_secret.clone().unwrap();
@@ -298,9 +284,15 @@ fn main() {
             .db
             .conn()
             .unwrap()
-            .query_row("SELECT vapi_phone_number_id FROM phone_numbers WHERE e164 = '+15550100004'", [], |r| r.get(0))
+            .query_row(
+                "SELECT vapi_phone_number_id FROM phone_numbers WHERE e164 = '+15550100004'",
+                [],
+                |r| r.get(0),
+            )
             .unwrap();
-        let report = std::env::var("WEBHOOKS_BENCH_SERVE").ok().map(|d| format!("{d}/wal"));
+        let report = std::env::var("WEBHOOKS_BENCH_SERVE")
+            .ok()
+            .map(|d| format!("{d}/wal"));
         let wal = watch_wal(app.state().db.path().to_path_buf(), report);
         tokio::task::spawn_local(app.run_until_stopped());
 
@@ -309,7 +301,11 @@ fn main() {
                 "/twilio/voice",
                 // Reads the form body like the real handler (actix closes a keep-alive
                 // connection whose body was left unread).
-                web::post().to(|_body: web::Bytes| async { HttpResponse::Ok().content_type("text/xml; charset=utf-8").body(FIXED_TWIML) }),
+                web::post().to(|_body: web::Bytes| async {
+                    HttpResponse::Ok()
+                        .content_type("text/xml; charset=utf-8")
+                        .body(FIXED_TWIML)
+                }),
             )
         })
         .bind(("127.0.0.1", 0))
@@ -318,23 +314,58 @@ fn main() {
         tokio::task::spawn_local(bare.run());
 
         if let Ok(dir) = std::env::var("WEBHOOKS_BENCH_SERVE") {
-            let lines: usize = std::env::var("WEBHOOKS_BENCH_LINES").ok().and_then(|v| v.parse().ok()).unwrap_or(300_000);
-            serve_for_wrk(&dir, app_port, bare_port, &master.account_sid, &master.auth_token, lines, seconds).await;
+            let lines: usize = std::env::var("WEBHOOKS_BENCH_LINES")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(300_000);
+            serve_for_wrk(
+                &dir,
+                app_port,
+                bare_port,
+                &master.account_sid,
+                &master.auth_token,
+                lines,
+                seconds,
+            )
+            .await;
             return;
         }
         let duration = Duration::from_secs(seconds);
         let budget = 60_000 * seconds as usize;
         println!("switchboard webhook benchmark: {seconds} s per target, {connections} connections, {} cores", std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0));
-        let warm = Arc::new(build_requests(2_000, bare_port, &master.account_sid, &master.auth_token));
+        let warm = Arc::new(build_requests(
+            2_000,
+            bare_port,
+            &master.account_sid,
+            &master.auth_token,
+        ));
         load(bare_port, warm, connections, Duration::from_millis(500)).await;
-        let bare_reqs = Arc::new(build_requests(budget, bare_port, &master.account_sid, &master.auth_token));
+        let bare_reqs = Arc::new(build_requests(
+            budget,
+            bare_port,
+            &master.account_sid,
+            &master.auth_token,
+        ));
         let bare_result = load(bare_port, bare_reqs, connections, duration).await;
         print("bare actix handler", &bare_result);
-        let app_reqs = Arc::new(build_requests(budget, app_port, &master.account_sid, &master.auth_token));
+        let app_reqs = Arc::new(build_requests(
+            budget,
+            app_port,
+            &master.account_sid,
+            &master.auth_token,
+        ));
         let app_result = load(app_port, app_reqs, connections, duration).await;
         print("switchboard /twilio/voice", &app_result);
-        println!("ratio (switchboard / bare):   {:.1} %   (SPEC §10 target ≥ 40 %, p99 ≤ 10 ms)", 100.0 * app_result.rps() / bare_result.rps());
-        let vapi_reqs = Arc::new(build_vapi_requests(budget, app_port, &vapi_secret, &vapi_number));
+        println!(
+            "ratio (switchboard / bare):   {:.1} %   (SPEC §10 target ≥ 40 %, p99 ≤ 10 ms)",
+            100.0 * app_result.rps() / bare_result.rps()
+        );
+        let vapi_reqs = Arc::new(build_vapi_requests(
+            budget,
+            app_port,
+            &vapi_secret,
+            &vapi_number,
+        ));
         let vapi_result = load(app_port, vapi_reqs, connections, duration).await;
         print("vapi assistant-request", &vapi_result);
         // Whole calls (menu → transfer, no answer → voicemail → recording, status and
@@ -350,7 +381,11 @@ fn main() {
         call.digits = vec!["1".into()];
         call.voicemail = Some("Please call me back about the boiler.".into());
         let flows = sim
-            .load(&LoadPlan { calls: 1_000 * seconds as usize, concurrency: connections, call })
+            .load(&LoadPlan {
+                calls: 1_000 * seconds as usize,
+                concurrency: connections,
+                call,
+            })
             .await
             .unwrap();
         println!(
@@ -360,10 +395,17 @@ fn main() {
             flows.request_latency(0.99).as_secs_f64() * 1000.0,
             flows.failed_calls
         );
-        println!("process RSS after load:       {:.1} MiB (both servers and the load generator)", rss_kib() as f64 / 1024.0);
+        println!(
+            "process RSS after load:       {:.1} MiB (both servers and the load generator)",
+            rss_kib() as f64 / 1024.0
+        );
         let peak = wal.lock().unwrap().0;
         tokio::time::sleep(Duration::from_secs(3)).await;
         let idle = wal.lock().unwrap().1;
-        println!("WAL file: peak {:.1} MiB under load, {:.1} MiB after 3 s idle (bound: 64 MiB)", mib(peak), mib(idle));
+        println!(
+            "WAL file: peak {:.1} MiB under load, {:.1} MiB after 3 s idle (bound: 64 MiB)",
+            mib(peak),
+            mib(idle)
+        );
     });
 }
