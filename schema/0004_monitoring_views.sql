@@ -26,16 +26,16 @@ SELECT org_id, substr(started_at, 1, 13) || ':00Z' AS hour, count(*) AS calls,
  GROUP BY org_id, hour;
 
 -- What went wrong in the last 24 hours (invariants: 7 days): webhooks answered with an
--- error, texts a provider refused, and invariant violations by name.
+-- error, texts a provider refused, and invariant violations by name. Each part is read
+-- through a small partial index of 0005 (invariants start from the events).
 CREATE VIEW mon_recent_errors AS
 SELECT org_id, received_at AS at, 'webhook' AS source,
        route || ' answered ' || http_status ||
            CASE WHEN signature IN ('invalid', 'missing') THEN ' (signature ' || signature || ')' ELSE '' END AS what,
        reference, coalesce(error, '') AS detail, http_status AS code
   FROM webhook_ledger
- WHERE provider IN ('twilio', 'vapi')
+ WHERE http_status >= 400
    AND received_at >= strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-1 day')
-   AND http_status >= 400
 UNION ALL
 SELECT org_id, updated_at, 'provider', kind || ' text to ' || to_number || ' ' || status,
        sid, coalesce(error_message, blocked_reason, ''), CAST(error_code AS INTEGER)
@@ -45,8 +45,8 @@ SELECT org_id, updated_at, 'provider', kind || ' text to ' || to_number || ' ' |
 UNION ALL
 SELECT c.org_id, e.at, 'invariant', json_extract(e.detail, '$.name'),
        coalesce(c.call_sid, c.vapi_call_id), coalesce(e.detail, ''), NULL
-  FROM calls c JOIN call_events e ON e.call_id = c.id AND e.kind = 'invariant'
- WHERE c.started_at >= strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-7 days');
+  FROM call_events e CROSS JOIN calls c ON c.id = e.call_id
+ WHERE e.kind = 'invariant' AND e.at >= strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-7 days');
 
 -- Rate-limited keys over the last 24 hours (the table is per limiter, key and minute).
 CREATE VIEW mon_rate_limit_violations AS

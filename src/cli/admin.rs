@@ -71,31 +71,46 @@ pub fn restore(config: &Config, file: &Path) -> Result<(), CliError> {
     Ok(())
 }
 
+/// The configuration `serve` runs with in this data dir, and whether it is a demo: a demo
+/// data dir only serves with `--demo`, with its sandbox credentials (the environment's
+/// values win, as in `demo::prepare`).
+pub(super) fn as_served(config: &Config) -> (Config, bool) {
+    let mut served = config.clone();
+    let Some(demo) = demo_credentials(config) else {
+        return (served, false);
+    };
+    served.demo = true;
+    if let Some((sid, token)) = demo.twilio {
+        served.twilio_account_sid = Some(sid);
+        served.twilio_auth_token = Some(Secret::new(token));
+    }
+    if let Some(secret) = demo.vapi_secret {
+        served.vapi_webhook_secret = Some(Secret::new(secret));
+    }
+    (served, true)
+}
+
 pub fn show_config(config: &Config) -> Result<(), CliError> {
-    let demo = demo_credentials(config);
-    // A demo data dir only serves with `--demo`: show what that serve uses.
-    let mut effective = config.clone();
-    if let Some(demo) = &demo {
+    let (effective, demo) = as_served(config);
+    let mut listing = effective.redacted_listing();
+    if demo {
         println!("# This data directory is a demo made by `switchboard serve --demo`: sandbox");
         println!("# providers and made-up credentials, no real accounts. Serve it with --demo;");
         println!("# `switchboard simulate` signs its requests with the sandbox values below.");
-        effective.demo = true;
-        if let Some((sid, token)) = &demo.twilio {
-            effective.twilio_account_sid = Some(sid.clone());
-            effective.twilio_auth_token = Some(Secret::new(token.clone()));
-        }
-        if let Some(secret) = &demo.vapi_secret {
-            effective.vapi_webhook_secret = Some(Secret::new(secret.clone()));
-        }
-    }
-    let mut listing = effective.redacted_listing();
-    if let Some(demo) = &demo {
         // Sandbox values are not secrets; the operator needs them to sign test requests.
-        if let Some((_, token)) = &demo.twilio {
-            listing.insert("SWITCHBOARD_TWILIO_AUTH_TOKEN".into(), token.clone());
-        }
-        if let Some(secret) = &demo.vapi_secret {
-            listing.insert("SWITCHBOARD_VAPI_WEBHOOK_SECRET".into(), secret.clone());
+        for (key, secret) in [
+            (
+                "SWITCHBOARD_TWILIO_AUTH_TOKEN",
+                &effective.twilio_auth_token,
+            ),
+            (
+                "SWITCHBOARD_VAPI_WEBHOOK_SECRET",
+                &effective.vapi_webhook_secret,
+            ),
+        ] {
+            if let Some(secret) = secret {
+                listing.insert(key.into(), secret.expose().to_string());
+            }
         }
     }
     for (key, value) in listing {
@@ -113,27 +128,21 @@ pub fn show_config(config: &Config) -> Result<(), CliError> {
 }
 
 /// The sandbox credentials `serve --demo` generated and keeps in its data dir.
-pub(super) struct DemoCredentials {
+struct DemoCredentials {
     /// (Account SID, auth token) of the sandbox Twilio master account.
     pub twilio: Option<(String, String)>,
     pub vapi_secret: Option<String>,
 }
 
 /// The sandbox credentials stored by `serve --demo`, if this data dir is a demo.
-pub(super) fn demo_credentials(config: &Config) -> Option<DemoCredentials> {
+fn demo_credentials(config: &Config) -> Option<DemoCredentials> {
     let path = config.db_path();
     let conn = Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_ONLY).ok()?;
     if !crate::demo::is_demo_database(&conn).ok()? {
         return None;
     }
     let key = crate::startup::secret_key(config).ok()?;
-    // The environment's values win over the stored ones, as in `demo::prepare`.
-    let configured = config.twilio_account_sid.clone().zip(
-        config
-            .twilio_auth_token
-            .as_ref()
-            .map(|t| t.expose().to_string()),
-    );
+    let configured = super::number::master(config).map(|m| (m.account_sid, m.auth_token));
     let twilio = configured.or_else(|| {
         let sid = provider_accounts::master_sid(&conn, "twilio")
             .ok()

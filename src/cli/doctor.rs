@@ -1,12 +1,11 @@
 //! `switchboard doctor` (SPEC §9.3): the checks of [`crate::doctor`], printed with their
 //! fixes; exit 0 only when none fails.
 
-use super::admin::demo_credentials;
+use super::admin::as_served;
 use super::number::{master, telephony_for};
 use super::{fail, open_db, CliError};
 use crate::config::Config;
 use crate::doctor::{all_pass, Check, Doctor, Verdict};
-use crate::providers::TwilioCreds;
 
 fn print(check: &Check) {
     let mark = match check.verdict {
@@ -35,37 +34,25 @@ pub async fn run(config: &Config) -> Result<(), CliError> {
             return Err(fail("the database cannot be opened"));
         }
     };
-    let demo = demo_credentials(config);
-    let mut effective = config.clone();
-    let (telephony, master, public_url) = match &demo {
+    let (served, demo) = as_served(config);
+    let (telephony, public_url) = if demo {
         // The demo's sandbox lives in the serving process; what can be checked from here
         // is the round trip through its local address, signed with its sandbox account.
-        Some(d) => {
-            effective.demo = true;
-            let master = d
-                .twilio
-                .clone()
-                .map(|(account_sid, auth_token)| TwilioCreds {
-                    account_sid,
-                    auth_token,
-                });
-            let url = config
-                .public_url
-                .clone()
-                .unwrap_or_else(|| config.local_base_url());
-            (None, master, Some(url))
-        }
-        None => {
-            let url = config.public_url.clone();
-            let telephony = telephony_for(config, db.clone(), url.clone().unwrap_or_default())?;
-            (Some(telephony), master(config), url)
-        }
+        let url = config
+            .public_url
+            .clone()
+            .unwrap_or_else(|| config.local_base_url());
+        (None, Some(url))
+    } else {
+        let url = config.public_url.clone();
+        let telephony = telephony_for(config, db.clone(), url.clone().unwrap_or_default())?;
+        (Some(telephony), url)
     };
     let doctor = Doctor {
-        config: effective,
+        master: master(&served),
+        config: served,
         db,
         telephony,
-        master,
         public_url,
         org: None,
     };

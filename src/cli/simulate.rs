@@ -1,7 +1,8 @@
 //! `switchboard simulate` (SPEC §9.2): plays Twilio or Vapi against an appliance over
 //! real HTTP with real signatures, through [`crate::simulator`].
 
-use super::admin::demo_credentials;
+use super::admin::as_served;
+use super::number::master;
 use super::{fail, CliError};
 use crate::config::Config;
 use crate::simulator::{
@@ -37,22 +38,12 @@ fn simulator(config: &Config, url: Option<&str>) -> Result<Simulator, CliError> 
         Some(u) => u.trim_end_matches('/').to_string(),
         None => config.local_base_url(),
     };
-    let demo = demo_credentials(config);
-    let twilio = config
-        .twilio_account_sid
-        .clone()
-        .zip(
-            config
-                .twilio_auth_token
-                .as_ref()
-                .map(|t| t.expose().to_string()),
-        )
-        .or_else(|| demo.as_ref().and_then(|d| d.twilio.clone()));
-    let vapi_secret = config
+    let (served, _) = as_served(config);
+    let twilio = master(&served).map(|m| (m.account_sid, m.auth_token));
+    let vapi_secret = served
         .vapi_webhook_secret
         .as_ref()
-        .map(|s| s.expose().to_string())
-        .or_else(|| demo.and_then(|d| d.vapi_secret));
+        .map(|s| s.expose().to_string());
     Simulator::new(Target {
         signed_base: config.public_url.clone().unwrap_or_else(|| base.clone()),
         base,

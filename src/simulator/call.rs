@@ -6,7 +6,6 @@
 use super::twiml::{self, Verb};
 use super::{new_sid, Hop, SimError, Simulator};
 use crate::domain::webhook::TwilioRoute;
-use std::time::Duration;
 
 /// How a `<Dial>` ends (Twilio's `DialCallStatus`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,13 +85,6 @@ pub struct CallReport {
     pub status: &'static str,
     /// Every hop that was not a 200, or whose TwiML could not be read, in words.
     pub errors: Vec<String>,
-}
-
-impl CallReport {
-    /// The total time spent waiting for the appliance's answers.
-    pub fn latency(&self) -> Duration {
-        self.hops.iter().map(|h| h.answer.elapsed).sum()
-    }
 }
 
 /// Hops a call may take before the simulator calls it a loop.

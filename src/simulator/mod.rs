@@ -192,7 +192,7 @@ impl Simulator {
     }
 
     /// Signs `params` for `path` with the target's Twilio credentials.
-    pub fn sign(&self, path: &str, params: &[(&str, &str)]) -> Result<SignedForm, SimError> {
+    fn sign(&self, path: &str, params: &[(&str, &str)]) -> Result<SignedForm, SimError> {
         Ok(sign_form(
             &self.target.signed_base,
             self.account()?,

@@ -28,6 +28,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/tokens", web::post().to(tokens::create))
         .route("/tokens/{id}", web::delete().to(tokens::revoke))
         .route("/overview", web::get().to(overview::get))
+        .route(
+            "/monitoring/webhook_ledger",
+            web::get().to(monitoring::ledger),
+        )
         .route("/monitoring/{view}", web::get().to(monitoring::get))
         .route("/users", web::get().to(users::list))
         .route("/users", web::post().to(users::create))

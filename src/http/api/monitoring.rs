@@ -19,32 +19,39 @@ pub struct LedgerQuery {
     reference: Option<String>,
 }
 
+/// `GET /api/monitoring/webhook_ledger?reference=`: every webhook about one call or text.
+pub async fn ledger(
+    state: web::Data<AppState>,
+    writer: Writer,
+    query: web::Query<LedgerQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let org = writer.0.org_id();
+    let reference = query
+        .into_inner()
+        .reference
+        .map(|r| r.trim().to_string())
+        .filter(|r| !r.is_empty())
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "reference_required",
+                "Name the call or message: ?reference=CA… (a CallSid, a MessageSid or a Vapi call id).",
+            )
+        })?;
+    let rows = state
+        .db
+        .query(move |c| ledger::for_reference(c, &reference, Some(org)))
+        .await?;
+    Ok(HttpResponse::Ok().json(json!({ "view": "webhook_ledger", "rows": rows })))
+}
+
+/// `GET /api/monitoring/{view}`: one of the nine views, for the caller's organization.
 pub async fn get(
     state: web::Data<AppState>,
     writer: Writer,
     path: web::Path<String>,
-    query: web::Query<LedgerQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let org = writer.0.org_id();
     let name = path.into_inner();
-    if name == "webhook_ledger" {
-        let reference = query
-            .into_inner()
-            .reference
-            .map(|r| r.trim().to_string())
-            .filter(|r| !r.is_empty())
-            .ok_or_else(|| {
-                ApiError::bad_request(
-                    "reference_required",
-                    "Name the call or message: ?reference=CA… (a CallSid, a MessageSid or a Vapi call id).",
-                )
-            })?;
-        let rows = state
-            .db
-            .query(move |c| ledger::for_reference(c, &reference, Some(org)))
-            .await?;
-        return Ok(HttpResponse::Ok().json(json!({ "view": name, "rows": rows })));
-    }
     let view = View::from_name(&name).ok_or_else(|| {
         let known: Vec<&str> = View::ALL.iter().map(|v| v.name()).collect();
         ApiError::not_found(format!(
