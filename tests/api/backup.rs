@@ -29,11 +29,7 @@ async fn backup_and_restore_work_on_a_live_instance() {
             }
         })
     };
-    let (d, f) = (data.clone(), file.clone());
-    let out =
-        tokio::task::spawn_blocking(move || switchboard(&["--data-dir", &d, "backup", &f], &[]))
-            .await
-            .unwrap();
+    let out = switchboard_async(&["--data-dir", &data, "backup", &file], &[]).await;
     assert!(
         out.status.success(),
         "{}",
@@ -52,11 +48,7 @@ async fn backup_and_restore_work_on_a_live_instance() {
     app.login(&client(), "after@example.com", &after).await;
 
     // …then restore into the running appliance.
-    let (d, f) = (data.clone(), file.clone());
-    let out =
-        tokio::task::spawn_blocking(move || switchboard(&["--data-dir", &d, "restore", &f], &[]))
-            .await
-            .unwrap();
+    let out = switchboard_async(&["--data-dir", &data, "restore", &file], &[]).await;
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
         out.status.success(),
@@ -163,7 +155,7 @@ async fn backup_never_replaces_a_file_unless_forced() {
     let dest = app.data_dir.path().join("precious.db");
     std::fs::write(&dest, b"last month's only copy").unwrap();
     let file = dest.to_str().unwrap();
-    let out = switchboard_async(&["--data-dir", data, "backup", file]).await;
+    let out = switchboard_async(&["--data-dir", data, "backup", file], &[]).await;
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
     assert!(
@@ -172,7 +164,7 @@ async fn backup_never_replaces_a_file_unless_forced() {
     );
     assert_eq!(std::fs::read(&dest).unwrap(), b"last month's only copy");
 
-    let out = switchboard_async(&["--data-dir", data, "backup", file, "--force"]).await;
+    let out = switchboard_async(&["--data-dir", data, "backup", file, "--force"], &[]).await;
     assert!(out.status.success(), "{}", stderr(&out));
     let users: i64 = rusqlite::Connection::open(&dest)
         .unwrap()
@@ -187,13 +179,13 @@ async fn restore_on_another_host_needs_the_original_secret_key_and_never_makes_o
     let data = app.data_dir.path().to_str().unwrap();
     let path = app.data_dir.path().join("move.db");
     let file = path.to_str().unwrap();
-    let out = switchboard_async(&["--data-dir", data, "backup", file]).await;
+    let out = switchboard_async(&["--data-dir", data, "backup", file], &[]).await;
     assert!(out.status.success(), "{}", stderr(&out));
 
     // A new host: an empty data dir.
     let new_host = tempfile::tempdir().unwrap();
     let new_dir = new_host.path().to_str().unwrap();
-    let out = switchboard_async(&["--data-dir", new_dir, "restore", file]).await;
+    let out = switchboard_async(&["--data-dir", new_dir, "restore", file], &[]).await;
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
     assert!(err.contains("has no secret.key"), "{err}");
@@ -211,7 +203,7 @@ async fn restore_on_another_host_needs_the_original_secret_key_and_never_makes_o
         .status
         .success());
     switchboard::crypto::SecretKey::load_or_create(other.path()).unwrap();
-    let out = switchboard_async(&["--data-dir", other_dir, "restore", file]).await;
+    let out = switchboard_async(&["--data-dir", other_dir, "restore", file], &[]).await;
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("does not open the credentials"));
 
@@ -221,7 +213,7 @@ async fn restore_on_another_host_needs_the_original_secret_key_and_never_makes_o
         new_host.path().join("secret.key"),
     )
     .unwrap();
-    let out = switchboard_async(&["--data-dir", new_dir, "restore", file]).await;
+    let out = switchboard_async(&["--data-dir", new_dir, "restore", file], &[]).await;
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(new_host.path().join("switchboard.db").exists());
 }

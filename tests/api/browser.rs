@@ -2,7 +2,7 @@
 //! Skipped with a message when chromedriver is missing, except under CI=true, where the
 //! browser is part of the test environment and its absence is a failure.
 
-use crate::helpers::{free_port, get_json, spawn_app};
+use crate::helpers::{free_port, get_json, get_status, spawn_app};
 use fantoccini::{Client, ClientBuilder, Locator};
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
@@ -121,12 +121,7 @@ async fn signing_in_with_a_wrong_then_the_right_password_shows_the_org() {
         .send_keys("definitely-wrong")
         .await
         .unwrap();
-    c.find(Locator::Css("#login-submit"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, "#login-submit").await;
     let error = wait_visible_text(&c, "#login-error").await;
     assert_eq!(
         error,
@@ -136,12 +131,7 @@ async fn signing_in_with_a_wrong_then_the_right_password_shows_the_org() {
     let password = c.find(Locator::Css("#login-password")).await.unwrap();
     password.clear().await.unwrap();
     password.send_keys(&app.owner_password).await.unwrap();
-    c.find(Locator::Css("#login-submit"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, "#login-submit").await;
     let org = wait_visible_text(&c, "#org-name").await;
     assert_eq!(org, "Demo Plumbing");
     let version = wait_visible_text(&c, "#health-version").await;
@@ -149,36 +139,17 @@ async fn signing_in_with_a_wrong_then_the_right_password_shows_the_org() {
 
     // A mutation from the page carries the CSRF token: create an API token.
     c.goto(&app.url("/#settings")).await.unwrap();
-    let name = c
-        .wait()
-        .at_most(Duration::from_secs(10))
-        .for_element(Locator::Css("#token-name"))
-        .await
-        .unwrap();
-    name.send_keys("from-the-browser").await.unwrap();
-    c.find(Locator::Css("#token-form button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    wait_for(&c, "#token-name").await;
+    type_into(&c, "#token-name", "from-the-browser").await;
+    click(&c, "#token-form button").await;
     let secret = wait_visible_text(&c, "#token-secret").await;
     assert!(secret.starts_with("sbt_"), "{secret}");
 
     // Reloading keeps the session; signing out returns to the login form.
     c.refresh().await.unwrap();
     assert_eq!(wait_visible_text(&c, "#org-name").await, "Demo Plumbing");
-    c.find(Locator::Css("#logout"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    c.wait()
-        .at_most(Duration::from_secs(10))
-        .for_element(Locator::Css("#login-view:not([hidden])"))
-        .await
-        .unwrap();
+    click(&c, "#logout").await;
+    wait_for(&c, "#login-view:not([hidden])").await;
     c.close().await.unwrap();
 }
 
@@ -252,13 +223,22 @@ pub(crate) async fn sign_in(c: &Client, app: &crate::helpers::TestApp) {
         .send_keys(&app.owner_password)
         .await
         .unwrap();
-    c.find(Locator::Css("#login-submit"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(c, "#login-submit").await;
     assert_eq!(wait_visible_text(c, "#org-name").await, "Demo Plumbing");
+}
+
+/// A browser signed in as the demo owner, on `page` (e.g. "#settings"), or `None` when
+/// no browser is installed (outside CI).
+pub(crate) async fn signed_in_at(
+    app: &crate::helpers::TestApp,
+    page: &str,
+) -> Option<(Driver, Client)> {
+    let (driver, c) = start_browser().await?;
+    sign_in(&c, app).await;
+    if !page.is_empty() {
+        c.goto(&app.url(&format!("/{page}"))).await.unwrap();
+    }
+    Some((driver, c))
 }
 
 #[tokio::test]
@@ -267,9 +247,7 @@ async fn calls_voicemail_and_leads_show_activity_and_render_caller_text_as_text(
     let app = crate::helpers::spawn_app_with(&[("SWITCHBOARD_TEXTBACK_DELAY_SECS", "0")]).await;
     let tw = app.twilio();
     // A missed call (text-back sent) and a voicemail whose transcript contains markup.
-    tw.call("CA7001", CALLER, MAIN_LINE).await;
-    tw.status("CA7001", CALLER, MAIN_LINE, "completed", "30")
-        .await;
+    tw.missed_call("CA7001", CALLER).await;
     app.wait_count(
         "SELECT count(*) FROM messages WHERE kind = 'textback' AND status = 'sent'",
         1,
@@ -303,10 +281,9 @@ async fn calls_voicemail_and_leads_show_activity_and_render_caller_text_as_text(
     tw.sms("SM7003", CALLER, MAIN_LINE, "Can you come <today>?")
         .await;
 
-    let Some((_driver, c)) = start_browser().await else {
+    let Some((_driver, c)) = signed_in_at(&app, "").await else {
         return;
     };
-    sign_in(&c, &app).await;
 
     c.goto(&app.url("/#calls")).await.unwrap();
     let row = c
@@ -340,17 +317,8 @@ async fn calls_voicemail_and_leads_show_activity_and_render_caller_text_as_text(
             .is_empty(),
         "no markup was interpreted"
     );
-    c.find(Locator::Css(".voicemail button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    c.wait()
-        .at_most(Duration::from_secs(10))
-        .for_element(Locator::Css(".voicemail.handled"))
-        .await
-        .unwrap();
+    click(&c, ".voicemail button").await;
+    wait_for(&c, ".voicemail.handled").await;
     assert_eq!(
         app.count("SELECT count(*) FROM voicemails WHERE handled = 1"),
         1
@@ -388,11 +356,9 @@ async fn calls_voicemail_and_leads_show_activity_and_render_caller_text_as_text(
 #[tokio::test]
 async fn an_owner_adds_changes_and_removes_a_user_whose_session_then_ends() {
     let app = spawn_app().await;
-    let Some((_driver, c)) = start_browser().await else {
+    let Some((_driver, c)) = signed_in_at(&app, "#settings").await else {
         return;
     };
-    sign_in(&c, &app).await;
-    c.goto(&app.url("/#settings")).await.unwrap();
     wait_for(&c, "#new-user-email").await;
     type_into(&c, "#new-user-email", "Front.Desk@Example.com").await;
     click(&c, "#user-form button[type='submit']").await;
@@ -415,15 +381,7 @@ async fn an_owner_adds_changes_and_removes_a_user_whose_session_then_ends() {
     let theirs = crate::helpers::client();
     app.login(&theirs, "front.desk@example.com", &password)
         .await;
-    assert_eq!(
-        theirs
-            .get(app.url("/api/me"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    assert_eq!(get_status(&theirs, app.url("/api/me")).await, 200);
 
     // Made an admin from the role menu.
     let select = c
@@ -449,15 +407,7 @@ async fn an_owner_adds_changes_and_removes_a_user_whose_session_then_ends() {
     click(&c, "tr[data-email='front.desk@example.com'] button").await;
     c.accept_alert().await.unwrap();
     wait_gone(&c, "tr[data-email='front.desk@example.com']").await;
-    assert_eq!(
-        theirs
-            .get(app.url("/api/me"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        401
-    );
+    assert_eq!(get_status(&theirs, app.url("/api/me")).await, 401);
 }
 
 /// Leads: the owner opens a customer's conversation, replies by text from the business
@@ -474,11 +424,9 @@ async fn an_owner_answers_a_lead_by_text_and_marks_it_handled() {
             "Can you fix a <b>leak</b> today?",
         )
         .await;
-    let Some((_driver, c)) = start_browser().await else {
+    let Some((_driver, c)) = signed_in_at(&app, "#leads").await else {
         return;
     };
-    sign_in(&c, &app).await;
-    c.goto(&app.url("/#leads")).await.unwrap();
     click(&c, "#leads-table tbody tr button").await;
     let convo = wait_visible_text(&c, "#lead-messages").await;
     assert!(
@@ -536,11 +484,9 @@ async fn new_calls_appear_live_and_the_timeline_reads_in_words_with_its_webhooks
     let app = spawn_app().await;
     let tw = app.twilio();
     tw.call("CA8101", CALLER, MAIN_LINE).await;
-    let Some((_driver, c)) = start_browser().await else {
+    let Some((_driver, c)) = signed_in_at(&app, "#calls").await else {
         return;
     };
-    sign_in(&c, &app).await;
-    c.goto(&app.url("/#calls")).await.unwrap();
     wait_for(&c, "tr[data-call-id]").await;
 
     // A second caller rings and presses 1 while the page is open.
@@ -594,17 +540,14 @@ async fn new_calls_appear_live_and_the_timeline_reads_in_words_with_its_webhooks
 /// list with a link to the fix.
 #[tokio::test]
 async fn the_overview_shows_the_day_a_chart_and_what_needs_attention() {
-    use crate::helpers::{CALLER, MAIN_LINE, ONBOARDING_LINE};
+    use crate::helpers::{CALLER, ONBOARDING_LINE};
     let app = spawn_app().await;
     let tw = app.twilio();
-    tw.call("CA9601", CALLER, MAIN_LINE).await;
-    tw.status("CA9601", CALLER, MAIN_LINE, "completed", "30")
-        .await;
+    tw.missed_call("CA9601", CALLER).await;
     tw.call("CA9602", "+14155550126", ONBOARDING_LINE).await;
-    let Some((_driver, c)) = start_browser().await else {
+    let Some((_driver, c)) = signed_in_at(&app, "").await else {
         return;
     };
-    sign_in(&c, &app).await;
     let tiles = wait_visible_text(&c, "#overview-tiles").await;
     assert!(
         tiles.contains("calls today") && tiles.contains("missed"),
@@ -680,9 +623,7 @@ async fn every_page_fits_a_phone_and_passes_an_accessibility_check() {
     };
     let app = crate::helpers::spawn_app_with(&[("SWITCHBOARD_TEXTBACK_DELAY_SECS", "0")]).await;
     let tw = app.twilio();
-    tw.call("CA9701", CALLER, MAIN_LINE).await;
-    tw.status("CA9701", CALLER, MAIN_LINE, "completed", "30")
-        .await;
+    tw.missed_call("CA9701", CALLER).await;
     tw.sms(
         "SM9701",
         CALLER,
@@ -736,11 +677,9 @@ async fn every_page_fits_a_phone_and_passes_an_accessibility_check() {
 async fn an_owner_edits_the_menu_sees_the_dead_end_fixes_it_and_callers_hear_it() {
     use crate::helpers::{CALLER, MAIN_LINE};
     let app = spawn_app().await;
-    let Some((_driver, c)) = start_browser().await else {
+    let Some((_driver, c)) = signed_in_at(&app, "#callflow").await else {
         return;
     };
-    sign_in(&c, &app).await;
-    c.goto(&app.url("/#callflow")).await.unwrap();
     wait_for(&c, "#flow-form .cf-option [data-k='label']").await;
     type_into(
         &c,
@@ -882,11 +821,9 @@ async fn screenshots_of_the_dashboard_for_the_readme() {
 #[tokio::test]
 async fn settings_runs_the_doctors_checks_and_names_what_to_fix() {
     let app = crate::helpers::spawn_app().await;
-    let Some((_driver, c)) = start_browser().await else {
+    let Some((_driver, c)) = signed_in_at(&app, "#settings").await else {
         return;
     };
-    sign_in(&c, &app).await;
-    c.goto(&app.url("/#settings")).await.unwrap();
     click(&c, "#checks-run").await;
     let summary = wait_text_with(&c, "#checks-summary", "checks").await;
     assert_eq!(summary, "All checks passed.");
@@ -919,11 +856,9 @@ async fn settings_runs_the_doctors_checks_and_names_what_to_fix() {
 async fn the_health_page_shows_every_monitoring_view_and_finds_a_call_s_webhooks() {
     let app = spawn_app().await;
     crate::monitoring::activity(&app).await;
-    let Some((_driver, c)) = start_browser().await else {
+    let Some((_driver, c)) = signed_in_at(&app, "#health").await else {
         return;
     };
-    sign_in(&c, &app).await;
-    c.goto(&app.url("/#health")).await.unwrap();
     wait_for(&c, "#mon-recent_errors table").await;
     let page = wait_text_with(&c, "#page-health", "Number status").await;
     for title in [

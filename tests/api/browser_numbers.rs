@@ -3,9 +3,7 @@
 //! release with the agents to unlink listed, add an agent, a settings error in words, and
 //! SMS sign-ups approved (with their number bought) or rejected.
 
-use crate::browser::{
-    click, sign_in, start_browser, type_into, wait_for, wait_gone, wait_visible_text,
-};
+use crate::browser::{click, signed_in_at, type_into, wait_for, wait_gone, wait_visible_text};
 use crate::helpers::spawn_app;
 use fantoccini::Locator;
 use std::time::Duration;
@@ -13,10 +11,9 @@ use std::time::Duration;
 #[tokio::test]
 async fn an_owner_imports_buys_and_releases_numbers_and_adds_an_agent_from_the_dashboard() {
     let app = spawn_app().await;
-    let Some((_driver, c)) = start_browser().await else {
+    let Some((_driver, c)) = signed_in_at(&app, "").await else {
         return;
     };
-    sign_in(&c, &app).await;
     wait_visible_text(&c, "#org-name").await;
     c.goto(&app.url("/#numbers")).await.unwrap();
     wait_for(&c, "tr[data-number='+15550100001']").await;
@@ -122,10 +119,9 @@ async fn an_owner_approves_a_text_sign_up_with_its_number_and_rejects_another() 
     let app = spawn_app().await;
     let approved = crate::twilio_sms::signed_up(&app, "+12125550181", "Dot's Diner", "SM61").await;
     let rejected = crate::twilio_sms::signed_up(&app, "+12125550182", "Eve's Spa", "SM62").await;
-    let Some((_driver, c)) = start_browser().await else {
+    let Some((_driver, c)) = signed_in_at(&app, "").await else {
         return;
     };
-    sign_in(&c, &app).await;
     wait_visible_text(&c, "#org-name").await;
     c.goto(&app.url("/#numbers")).await.unwrap();
     wait_for(&c, &format!("li[data-signup='{approved}']")).await;

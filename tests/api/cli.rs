@@ -9,12 +9,19 @@ pub fn switchboard(args: &[&str], env: &[(&str, &str)]) -> Output {
     run_with_stdin(args, env, None)
 }
 
-/// Runs the binary off the async runtime, so an in-process app keeps serving meanwhile.
-pub async fn switchboard_async(args: &[&str]) -> Output {
-    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+/// Runs the binary (with `env`) off the async runtime, so an in-process app keeps serving
+/// meanwhile.
+pub async fn switchboard_async(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let owned = |v: &[&str]| v.iter().map(|a| a.to_string()).collect::<Vec<String>>();
+    let args = owned(args);
+    let env: Vec<(String, String)> = env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
     tokio::task::spawn_blocking(move || {
-        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-        switchboard(&refs, &[])
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        switchboard(&args, &env)
     })
     .await
     .unwrap()
@@ -286,26 +293,14 @@ fn version_prints_the_crate_version() {
 #[tokio::test]
 async fn healthcheck_exits_zero_only_when_the_appliance_answers() {
     let app = spawn_app().await;
-    let url = app.address.clone();
-    let ok = tokio::task::spawn_blocking(move || switchboard(&["healthcheck", "--url", &url], &[]))
-        .await
-        .unwrap();
+    let ok = switchboard_async(&["healthcheck", "--url", &app.address], &[]).await;
     assert!(ok.status.success(), "{:?}", text(&ok));
     let listen = format!("127.0.0.1:{}", app.port);
-    let via_listen = tokio::task::spawn_blocking(move || {
-        switchboard(&["healthcheck"], &[("SWITCHBOARD_LISTEN", &listen)])
-    })
-    .await
-    .unwrap();
+    let via_listen = switchboard_async(&["healthcheck"], &[("SWITCHBOARD_LISTEN", &listen)]).await;
     assert!(via_listen.status.success(), "{:?}", text(&via_listen));
     // A port nobody listens on.
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let dead = format!("http://{}", closed.local_addr().unwrap());
-    drop(closed);
-    let bad =
-        tokio::task::spawn_blocking(move || switchboard(&["healthcheck", "--url", &dead], &[]))
-            .await
-            .unwrap();
+    let dead = format!("http://127.0.0.1:{}", crate::helpers::free_port());
+    let bad = switchboard_async(&["healthcheck", "--url", &dead], &[]).await;
     assert_eq!(bad.status.code(), Some(1));
     assert!(client()
         .get(app.url("/healthz"))

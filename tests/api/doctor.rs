@@ -2,7 +2,7 @@
 //! are local mock servers: it passes when they agree with the appliance and names each
 //! disagreement, with its fix, when they do not.
 
-use crate::cli::switchboard;
+use crate::cli::switchboard_async;
 use crate::helpers::{
     free_port, real_settings, spawn_real_with, TestApp, REAL_MASTER_SID, REAL_ORG,
 };
@@ -154,20 +154,13 @@ fn vapi_number(sms_enabled: bool, assistant: &str) -> Value {
 /// Runs `switchboard doctor` (and other commands) with the appliance's settings plus
 /// `overrides`; returns the exit code and standard output.
 async fn run(s: &Setup, args: &[&str], overrides: &[(&str, &str)]) -> (Option<i32>, String) {
-    let mut env = s.env.clone();
-    env.extend(
-        overrides
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string())),
-    );
-    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-    let out = tokio::task::spawn_blocking(move || {
-        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        switchboard(&args, &env)
-    })
-    .await
-    .unwrap();
+    let mut env: Vec<(&str, &str)> = s
+        .env
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    env.extend_from_slice(overrides);
+    let out = switchboard_async(args, &env).await;
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),

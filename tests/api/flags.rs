@@ -1,7 +1,7 @@
 //! Feature flags through the API (SPEC §5.1): effective values, overrides that apply to the
 //! next call without a restart, audited changes, role checks.
 
-use crate::helpers::{expect_error, get_json, spawn_app_with, CALLER, MAIN_LINE};
+use crate::helpers::{expect_error, get_json, spawn_app_with, CALLER};
 use serde_json::{json, Value};
 use switchboard::domain::UserRole;
 
@@ -42,9 +42,7 @@ async fn turning_text_back_off_and_on_applies_to_the_next_call_without_a_restart
         .unwrap();
     assert_eq!(flag(&cleared, "missed_call_textback")["effective"], false);
     let tw = app.twilio();
-    tw.call("CA5001", CALLER, MAIN_LINE).await;
-    tw.status("CA5001", CALLER, MAIN_LINE, "completed", "30")
-        .await;
+    tw.missed_call("CA5001", CALLER).await;
     assert_eq!(
         app.count("SELECT count(*) FROM call_events WHERE kind = 'textback.skipped'"),
         1
@@ -59,9 +57,7 @@ async fn turning_text_back_off_and_on_applies_to_the_next_call_without_a_restart
         .await
         .unwrap();
     assert_eq!(resp.status(), 200);
-    tw.call("CA5002", "+14155550166", MAIN_LINE).await;
-    tw.status("CA5002", "+14155550166", MAIN_LINE, "completed", "30")
-        .await;
+    tw.missed_call("CA5002", "+14155550166").await;
     app.wait_count(
         "SELECT count(*) FROM messages WHERE kind = 'textback' AND status = 'sent'",
         1,

@@ -130,9 +130,7 @@ async fn the_overview_counts_the_day_and_lists_what_needs_attention() {
     tw.status("CA9501", CALLER, MAIN_LINE, "completed", "120")
         .await;
     // Missed, and its text-back refused by Twilio (an unregistered 10DLC sender).
-    tw.call("CA9502", "+15005550034", MAIN_LINE).await;
-    tw.status("CA9502", "+15005550034", MAIN_LINE, "completed", "30")
-        .await;
+    tw.missed_call("CA9502", "+15005550034").await;
     // A voicemail.
     tw.call("CA9503", "+14155550125", MAIN_LINE).await;
     tw.recording("CA9503", "RE9503", "12").await;

@@ -81,6 +81,11 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// The HTTP status of a GET of `url` with `c`.
+pub async fn get_status(c: &Client, url: String) -> u16 {
+    c.get(url).send().await.unwrap().status().as_u16()
+}
+
 /// GETs `url` with `c` and parses the JSON body.
 pub async fn get_json(c: &Client, url: String) -> Value {
     c.get(url).send().await.unwrap().json().await.unwrap()
@@ -422,6 +427,14 @@ impl Twilio {
             ],
         )
         .await
+    }
+
+    /// A call from `from` to the menu line that rang out unanswered: the entry webhook,
+    /// then its 30 s `completed` status callback (a missed call, which may be texted back).
+    pub async fn missed_call(&self, call_sid: &str, from: &str) {
+        self.call(call_sid, from, MAIN_LINE).await;
+        self.status(call_sid, from, MAIN_LINE, "completed", "30")
+            .await;
     }
 
     /// The dialled leg ended with `status` (`completed`, `busy`, `no-answer`…); returns

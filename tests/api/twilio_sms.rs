@@ -80,9 +80,7 @@ async fn a_customer_text_creates_a_lead_acknowledged_once_and_the_owner_is_told_
 async fn a_reply_to_a_text_back_joins_the_missed_calls_lead() {
     let app = spawn_app_with(&[("SWITCHBOARD_TEXTBACK_DELAY_SECS", "0")]).await;
     let tw = app.twilio();
-    tw.call("CA1001", CALLER, MAIN_LINE).await;
-    tw.status("CA1001", CALLER, MAIN_LINE, "completed", "30")
-        .await;
+    tw.missed_call("CA1001", CALLER).await;
     app.wait_count(
         "SELECT count(*) FROM messages WHERE kind = 'textback' AND status = 'sent'",
         1,
@@ -127,9 +125,7 @@ async fn stop_opts_out_start_opts_back_in_and_help_answers() {
 
     // A missed call from an opted-out caller: the text-back is blocked and says why.
     let tw = app.twilio();
-    tw.call("CA2001", CALLER, MAIN_LINE).await;
-    tw.status("CA2001", CALLER, MAIN_LINE, "completed", "30")
-        .await;
+    tw.missed_call("CA2001", CALLER).await;
     app.wait_count(
         "SELECT count(*) FROM messages WHERE kind = 'textback' AND blocked_reason = 'opted_out'",
         1,
@@ -264,9 +260,7 @@ async fn a_refused_text_back_keeps_the_twilio_error_code() {
     let app = spawn_app_with(&[("SWITCHBOARD_TEXTBACK_DELAY_SECS", "0")]).await;
     let tw = app.twilio();
     // The sandbox refuses this destination like an unregistered 10DLC sender (30034).
-    tw.call("CA6001", "+15005550034", MAIN_LINE).await;
-    tw.status("CA6001", "+15005550034", MAIN_LINE, "completed", "30")
-        .await;
+    tw.missed_call("CA6001", "+15005550034").await;
     app.wait_count("SELECT count(*) FROM messages WHERE kind = 'textback' AND status = 'blocked' AND error_code = '30034'", 1).await;
     let (c, _) = app.owner().await;
     let msgs: Value = get_json(&c, app.url("/api/messages")).await;

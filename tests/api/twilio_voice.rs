@@ -1029,8 +1029,7 @@ async fn menu_callbacks_for_a_system_or_unknown_number_end_the_call_not_play_a_m
 /// A missed call from `from`: rings, nobody picks up, the caller hangs up after 30 s.
 async fn missed_call(app: &crate::helpers::TestApp, sid: &str, from: &str) {
     let tw = app.twilio();
-    tw.call(sid, from, MAIN_LINE).await;
-    tw.status(sid, from, MAIN_LINE, "completed", "30").await;
+    tw.missed_call(sid, from).await;
 }
 
 #[tokio::test]
