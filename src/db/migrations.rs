@@ -190,6 +190,78 @@ mod tests {
         assert_eq!(again.from, again.to);
     }
 
+    /// Migration 6 rewrites every CHECK's IN list as ORs of equalities: the rows a
+    /// database held before still pass, wrong values are still refused, and an insert on
+    /// the hot path builds no temporary B-tree.
+    #[test]
+    fn checks_are_rewritten_without_in_lists_and_still_refuse_wrong_values() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        {
+            let conn = Connection::open(&path).unwrap();
+            for m in all().iter().filter(|m| m.version <= 5) {
+                conn.execute_batch(&m.sql).unwrap();
+            }
+            conn.execute_batch(
+                "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL,
+                     applied_at TEXT NOT NULL DEFAULT 'x');
+                 INSERT INTO schema_migrations (version, name) VALUES (5, 'five');
+                 INSERT INTO calls (provider, call_sid, direction, number_role, outcome, consent_outcome, textback_state)
+                 VALUES ('twilio', 'CA1', 'inbound', 'operational', 'missed', 'granted', 'scheduled');",
+            )
+            .unwrap();
+        }
+        let mut conn = Connection::open(&path).unwrap();
+        let report = migrate(&mut conn, &dir.path().join("backups")).unwrap();
+        assert_eq!((report.from, report.to), (5, latest_version()));
+        drop(conn);
+        let conn = Connection::open(&path).unwrap();
+        let tables: Vec<(String, String)> = conn
+            .prepare("SELECT name, sql FROM sqlite_schema WHERE type = 'table'")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        for (name, sql) in &tables {
+            let flat = sql.split_whitespace().collect::<Vec<_>>().join(" ");
+            assert!(
+                !flat.contains(" IN ("),
+                "table {name} still has an IN list: {flat}"
+            );
+        }
+        let ok: String = conn
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(ok, "ok");
+        let kept: (String, String) = conn
+            .query_row("SELECT outcome, textback_state FROM calls", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .unwrap();
+        assert_eq!(kept, ("missed".into(), "scheduled".into()));
+        for wrong in [
+            "UPDATE calls SET outcome = 'bogus'",
+            "UPDATE calls SET consent_outcome = NULL",
+            "UPDATE calls SET direction = 'sideways'",
+            "INSERT INTO webhook_ledger (provider, route, signature, http_status) VALUES ('twilio', 'voice', 'forged', 200)",
+        ] {
+            let err = conn.execute(wrong, []).unwrap_err().to_string();
+            assert!(err.contains("constraint failed"), "{wrong}: {err}");
+        }
+        let plan: Vec<String> = conn
+            .prepare(
+                "EXPLAIN INSERT INTO calls (provider, call_sid, direction, number_role)
+                 VALUES ('twilio', 'CA2', 'inbound', 'operational')",
+            )
+            .unwrap()
+            .query_map([], |r| r.get(1))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert!(!plan.iter().any(|op| op == "OpenEphemeral"), "{plan:?}");
+    }
+
     #[test]
     fn every_flag_the_code_references_is_seeded_by_a_migration() {
         let mut conn = Connection::open_in_memory().unwrap();
