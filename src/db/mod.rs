@@ -219,10 +219,22 @@ impl Db {
         self.writer.write(f).await
     }
 
-    /// Queues a write without waiting for it; false when the queue is full.
+    /// [`Db::write`] for work that may run twice and changes nothing but the database:
+    /// it shares a savepoint with the batch's other such jobs (see
+    /// [`writer::Writer::write_retryable`]). The webhook hot path.
+    pub async fn write_retryable<T, F>(&self, f: F) -> Result<T, DbError>
+    where
+        F: Fn(&Connection) -> rusqlite::Result<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.writer.write_retryable(f).await
+    }
+
+    /// Queues a write without waiting for it; false when the queue is full. Like
+    /// [`Db::write_retryable`], `f` may run twice.
     pub fn submit<F>(&self, f: F) -> bool
     where
-        F: FnOnce(&Connection) -> rusqlite::Result<()> + Send + 'static,
+        F: Fn(&Connection) -> rusqlite::Result<()> + Send + 'static,
     {
         self.writer.submit(f)
     }

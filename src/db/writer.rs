@@ -1,7 +1,10 @@
 //! The single writer: one thread owns one connection and applies write jobs in batches,
-//! one transaction per batch (group commit), each job inside its own savepoint so one
-//! failing job does not undo the others. Writers never wait in SQLite's sleeping busy
-//! handler, and a burst of webhooks costs a few commits instead of one each.
+//! one transaction per batch (group commit). One failing job must not undo the others:
+//! a job that runs once ([`Writer::write`]) runs inside its own savepoint; jobs that may
+//! run again ([`Writer::write_retryable`], the webhook hot path) share one savepoint, and
+//! if one of them fails they are all undone and run again, each in its own. Writers never
+//! wait in SQLite's sleeping busy handler, and a burst of webhooks costs a few commits
+//! instead of one each.
 
 use super::{apply_pragmas, DbError, DB_TIMEOUT};
 use rusqlite::Connection;
@@ -11,7 +14,90 @@ use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 
 /// Called with the batch's commit result once the batch is committed (or not).
 type Done = Box<dyn FnOnce(Result<(), String>) + Send>;
-type Job = Box<dyn FnOnce(&Connection) -> Done + Send>;
+
+enum Job {
+    /// Runs once; returns what to call when the batch's commit is known.
+    Once(Box<dyn FnOnce(&Connection) -> Done + Send>),
+    /// May run twice (see [`Writer::write_retryable`]).
+    Retryable(Box<dyn Retry>),
+}
+
+/// A job that can be undone and run again: it changes nothing but the database.
+trait Retry: Send {
+    /// Runs beside the batch's other retryable jobs, without a savepoint of its own.
+    /// False when it failed: the caller undoes the shared savepoint and runs every job
+    /// in it again with [`Retry::isolated`].
+    fn attempt(&mut self, conn: &Connection) -> bool;
+    /// Runs in its own savepoint, keeping its result or its error.
+    fn isolated(&mut self, conn: &Connection);
+    /// What to call with the batch's commit result.
+    fn finish(self: Box<Self>) -> Done;
+}
+
+/// Where a job's result goes: to the task awaiting it, or (queued writes) to the log.
+enum Reply<T> {
+    Caller(tokio::sync::oneshot::Sender<Result<T, DbError>>),
+    Log,
+}
+
+struct Retryable<F, T> {
+    f: F,
+    result: Option<Result<T, DbError>>,
+    reply: Reply<T>,
+}
+
+impl<F, T> Retry for Retryable<F, T>
+where
+    F: Fn(&Connection) -> rusqlite::Result<T> + Send,
+    T: Send + 'static,
+{
+    fn attempt(&mut self, conn: &Connection) -> bool {
+        let f = &self.f;
+        match std::panic::catch_unwind(AssertUnwindSafe(|| f(conn))) {
+            Ok(Ok(v)) => {
+                self.result = Some(Ok(v));
+                true
+            }
+            _ => {
+                self.result = None;
+                false
+            }
+        }
+    }
+
+    fn isolated(&mut self, conn: &Connection) {
+        self.result = Some(in_savepoint(conn, &self.f));
+    }
+
+    fn finish(self: Box<Self>) -> Done {
+        let result = self.result.unwrap_or(Err(DbError::Cancelled));
+        let reply = self.reply;
+        Box::new(move |commit| {
+            let out = settle(result, commit);
+            match reply {
+                Reply::Caller(tx) => {
+                    let _ = tx.send(out);
+                }
+                Reply::Log => {
+                    if let Err(e) = out {
+                        log::error!("background write failed: {e}");
+                    }
+                }
+            }
+        })
+    }
+}
+
+/// A job's result once its batch's commit is known.
+fn settle<T>(result: Result<T, DbError>, commit: Result<(), String>) -> Result<T, DbError> {
+    match (result, commit) {
+        (Ok(v), Ok(())) => Ok(v),
+        (Ok(_), Err(e)) => Err(DbError::Invalid(format!(
+            "the write could not be committed: {e}"
+        ))),
+        (Err(e), _) => Err(e),
+    }
+}
 
 const QUEUE: usize = 50_000;
 const MAX_BATCH: usize = 1_000;
@@ -101,30 +187,53 @@ impl Writer {
         Ok(Writer { tx, _alive: alive })
     }
 
-    /// Runs `f` in the writer's transaction and returns its result once committed.
+    /// Runs `f` in the writer's transaction, in a savepoint of its own, and returns its
+    /// result once committed.
     pub async fn write<T, F>(&self, f: F) -> Result<T, DbError>
     where
         F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
         T: Send + 'static,
     {
         let (otx, orx) = tokio::sync::oneshot::channel::<Result<T, DbError>>();
-        let job: Job = Box::new(move |conn| {
+        let job = Job::Once(Box::new(move |conn| {
             let result = in_savepoint(conn, f);
             Box::new(move |commit| {
-                let out = match (result, commit) {
-                    (Ok(v), Ok(())) => Ok(v),
-                    (Ok(_), Err(e)) => Err(DbError::Invalid(format!(
-                        "the write could not be committed: {e}"
-                    ))),
-                    (Err(e), _) => Err(e),
-                };
-                let _ = otx.send(out);
+                let _ = otx.send(settle(result, commit));
             })
-        });
+        }));
+        self.send(job)?;
+        Self::wait(orx).await
+    }
+
+    /// [`Writer::write`] for a job that may run twice, so it needs no savepoint of its
+    /// own (copying every page it touches, per job, was a tenth of the hot path): it
+    /// shares one with the batch's other retryable jobs, and when one of them fails
+    /// they are all undone and run again, each in its own savepoint. `f` must change
+    /// nothing but the database.
+    pub async fn write_retryable<T, F>(&self, f: F) -> Result<T, DbError>
+    where
+        F: Fn(&Connection) -> rusqlite::Result<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let (otx, orx) = tokio::sync::oneshot::channel::<Result<T, DbError>>();
+        self.send(Job::Retryable(Box::new(Retryable {
+            f,
+            result: None,
+            reply: Reply::Caller(otx),
+        })))?;
+        Self::wait(orx).await
+    }
+
+    fn send(&self, job: Job) -> Result<(), DbError> {
         self.tx.try_send(job).map_err(|e| match e {
             TrySendError::Full(_) => DbError::Timeout,
             TrySendError::Disconnected(_) => DbError::Cancelled,
-        })?;
+        })
+    }
+
+    async fn wait<T>(
+        orx: tokio::sync::oneshot::Receiver<Result<T, DbError>>,
+    ) -> Result<T, DbError> {
         match tokio::time::timeout(DB_TIMEOUT, orx).await {
             Ok(Ok(result)) => result,
             Ok(Err(_)) => Err(DbError::Cancelled),
@@ -132,24 +241,91 @@ impl Writer {
         }
     }
 
-    /// Queues `f` without waiting for it (the webhook ledger). Returns false when the
-    /// queue is full and the job was dropped. `f` runs without a savepoint of its own, so
-    /// it should be a single statement (which SQLite applies atomically).
+    /// Queues `f` without waiting for it (the webhook ledger): a retryable job whose
+    /// error is logged. Returns false when the queue is full and the job was dropped.
     pub fn submit<F>(&self, f: F) -> bool
     where
-        F: FnOnce(&Connection) -> rusqlite::Result<()> + Send + 'static,
+        F: Fn(&Connection) -> rusqlite::Result<()> + Send + 'static,
     {
-        let job: Job = Box::new(move |conn| {
-            if let Err(e) = f(conn) {
-                log::error!("background write failed: {e}");
+        self.send(Job::Retryable(Box::new(Retryable {
+            f,
+            result: None,
+            reply: Reply::Log,
+        })))
+        .is_ok()
+    }
+}
+
+/// One batch's jobs: those done (waiting for the commit) and the retryable ones run in
+/// the open shared savepoint.
+#[derive(Default)]
+struct Batch {
+    done: Vec<Done>,
+    group: Vec<Box<dyn Retry>>,
+}
+
+impl Batch {
+    fn len(&self) -> usize {
+        self.done.len() + self.group.len()
+    }
+
+    fn run(&mut self, conn: &Connection, job: Job) {
+        match job {
+            Job::Once(f) => {
+                // Undoing the group must never undo a job that cannot run again.
+                self.close_group(conn);
+                self.done.push(f(conn));
             }
-            Box::new(|commit| {
-                if let Err(e) = commit {
-                    log::error!("background write could not be committed: {e}");
+            Job::Retryable(mut job) => {
+                if self.group.is_empty() && conn.execute_batch("SAVEPOINT retryable").is_err() {
+                    job.isolated(conn);
+                    self.done.push(job.finish());
+                    return;
                 }
-            })
-        });
-        self.tx.try_send(job).is_ok()
+                let ok = job.attempt(conn);
+                self.group.push(job);
+                if !ok {
+                    self.retry_group(conn);
+                }
+            }
+        }
+    }
+
+    /// Undoes every job of the shared savepoint and runs each again in its own.
+    fn retry_group(&mut self, conn: &Connection) {
+        let _ = conn.execute_batch("ROLLBACK TO retryable; RELEASE retryable");
+        for mut job in self.group.drain(..) {
+            job.isolated(conn);
+            self.done.push(job.finish());
+        }
+    }
+
+    fn close_group(&mut self, conn: &Connection) {
+        if self.group.is_empty() {
+            return;
+        }
+        if conn.execute_batch("RELEASE retryable").is_err() {
+            return self.retry_group(conn);
+        }
+        self.done
+            .extend(self.group.drain(..).map(|job| job.finish()));
+    }
+
+    /// Runs a job alone, outside any batch transaction.
+    fn isolated(&mut self, conn: &Connection, job: Job) {
+        match job {
+            Job::Once(f) => self.done.push(f(conn)),
+            Job::Retryable(mut job) => {
+                job.isolated(conn);
+                self.done.push(job.finish());
+            }
+        }
+    }
+
+    fn notify(self, commit: Result<(), String>) {
+        for d in self.done {
+            d(commit.clone());
+        }
     }
 }
 
@@ -229,27 +405,28 @@ fn checkpoint(conn: Connection, alive: std::sync::Weak<()>, shared: &Checkpoints
 fn run(conn: Connection, rx: Receiver<Job>, checkpoints: Option<(&Path, &Checkpoints)>) {
     use std::sync::atomic::Ordering::Relaxed;
     while let Ok(first) = rx.recv() {
+        let mut batch = Batch::default();
         if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
             let msg = e.to_string();
             log::error!("the database writer cannot begin a transaction: {msg}");
             // The job still runs (autocommit) rather than being lost.
-            first(&conn)(Ok(()));
+            batch.isolated(&conn, first);
+            batch.notify(Ok(()));
             continue;
         }
-        let mut done = vec![first(&conn)];
-        while done.len() < MAX_BATCH {
+        batch.run(&conn, first);
+        while batch.len() < MAX_BATCH {
             match rx.try_recv() {
-                Ok(job) => done.push(job(&conn)),
+                Ok(job) => batch.run(&conn, job),
                 Err(_) => break,
             }
         }
+        batch.close_group(&conn);
         let commit = conn.execute_batch("COMMIT").map_err(|e| e.to_string());
         if commit.is_err() {
             let _ = conn.execute_batch("ROLLBACK");
         }
-        for d in done {
-            d(commit.clone());
-        }
+        batch.notify(commit);
         // Between batches nothing of ours is open: send the WAL back to its start when the
         // checkpoint thread asks, or at once when the file has grown past the hard bound.
         // A RESTART right after a PASSIVE pass has little left to copy, so it is short;
@@ -270,5 +447,104 @@ fn run(conn: Connection, rx: Receiver<Job>, checkpoints: Option<(&Path, &Checkpo
             }
             let _ = conn.busy_timeout(std::time::Duration::from_millis(5000));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+    use std::sync::Arc;
+    use tokio::sync::oneshot;
+
+    type Reply = oneshot::Receiver<Result<(), DbError>>;
+
+    fn retryable(
+        runs: &Arc<AtomicUsize>,
+        f: impl Fn(&Connection) -> rusqlite::Result<()> + Send + 'static,
+    ) -> (Job, Reply) {
+        let (tx, rx) = oneshot::channel();
+        let runs = runs.clone();
+        let f = move |c: &Connection| {
+            runs.fetch_add(1, SeqCst);
+            f(c)
+        };
+        let job = Job::Retryable(Box::new(Retryable {
+            f,
+            result: None,
+            reply: super::Reply::Caller(tx),
+        }));
+        (job, rx)
+    }
+
+    fn once(sql: &'static str) -> (Job, Reply) {
+        let (tx, rx) = oneshot::channel();
+        let job = Job::Once(Box::new(move |c: &Connection| {
+            let result = in_savepoint(c, |c| c.execute_batch(sql));
+            Box::new(move |commit| {
+                let _ = tx.send(settle(result, commit));
+            }) as Done
+        }));
+        (job, rx)
+    }
+
+    fn insert(v: &'static str) -> impl Fn(&Connection) -> rusqlite::Result<()> {
+        move |c| c.execute("INSERT INTO t (v) VALUES (?1)", [v]).map(|_| ())
+    }
+
+    /// Retryable jobs share one savepoint; when one fails, the others keep their changes
+    /// (run again, each in its own savepoint), the failed one keeps none of its own, and
+    /// a job that ran once is never undone.
+    #[test]
+    fn a_failing_job_undoes_its_own_changes_and_no_one_else_s() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch("CREATE TABLE t (v TEXT UNIQUE); BEGIN IMMEDIATE")
+            .unwrap();
+        let runs: Vec<Arc<AtomicUsize>> = (0..5).map(|_| Arc::default()).collect();
+        let (jobs, replies): (Vec<Job>, Vec<Reply>) = [
+            once("INSERT INTO t (v) VALUES ('a')"),
+            retryable(&runs[0], |c| {
+                insert("b")(c)?;
+                insert("c")(c)
+            }),
+            // Its 'd' must not survive its failure.
+            retryable(&runs[1], |c| {
+                insert("d")(c)?;
+                insert("b")(c)
+            }),
+            retryable(&runs[2], insert("e")),
+            retryable(&runs[3], |c| {
+                insert("f")(c)?;
+                panic!("a job panicked");
+            }),
+            once("INSERT INTO t (v) VALUES ('g')"),
+            retryable(&runs[4], insert("h")),
+        ]
+        .into_iter()
+        .unzip();
+        let mut batch = Batch::default();
+        for job in jobs {
+            batch.run(&conn, job);
+        }
+        batch.close_group(&conn);
+        conn.execute_batch("COMMIT").unwrap();
+        batch.notify(Ok(()));
+        let results: Vec<bool> = replies
+            .into_iter()
+            .map(|mut r| r.try_recv().unwrap().is_ok())
+            .collect();
+        assert_eq!(results, [true, true, false, true, false, true, true]);
+        let kept: Vec<String> = conn
+            .prepare("SELECT v FROM t ORDER BY v")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(kept, ["a", "b", "c", "e", "g", "h"]);
+        // The first two retryable jobs ran again when the second failed, the next two
+        // when the fourth panicked; the last, in a new shared savepoint, ran once.
+        let counts: Vec<usize> = runs.iter().map(|r| r.load(SeqCst)).collect();
+        assert_eq!(counts, [2, 2, 2, 2, 1]);
     }
 }

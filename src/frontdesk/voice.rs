@@ -339,14 +339,14 @@ pub async fn menu(
 /// for the database writer: concurrent callbacks for a call apply one after another.
 async fn with_call<T, F>(desk: &FrontDesk, p: &VoiceParams, then: F) -> Result<T, FrontdeskError>
 where
-    F: FnOnce(&Connection, CallContext) -> rusqlite::Result<T> + Send + 'static,
+    F: Fn(&Connection, CallContext) -> rusqlite::Result<T> + Send + 'static,
     T: Send + 'static,
 {
     let p = p.clone();
     let (flags, flows) = (desk.flags.clone(), desk.flows.clone());
     Ok(desk
         .db
-        .write(move |c| {
+        .write_retryable(move |c| {
             let ctx = load(c, &flags, &flows, &p)?;
             then(c, ctx)
         })
