@@ -22,6 +22,35 @@ enum Job {
     Retryable(Box<dyn Retry>),
 }
 
+impl Job {
+    /// A job that runs once, in its own savepoint, its result sent to `tx`.
+    fn once<T, F>(f: F, tx: tokio::sync::oneshot::Sender<Result<T, DbError>>) -> Job
+    where
+        F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        Job::Once(Box::new(move |conn| {
+            let result = in_savepoint(conn, f);
+            Box::new(move |commit| {
+                let _ = tx.send(settle(result, commit));
+            })
+        }))
+    }
+
+    /// A job that may run twice, its result going to `reply`.
+    fn retryable<T, F>(f: F, reply: Reply<T>) -> Job
+    where
+        F: Fn(&Connection) -> rusqlite::Result<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        Job::Retryable(Box::new(Retryable {
+            f,
+            result: None,
+            reply,
+        }))
+    }
+}
+
 /// A job that can be undone and run again: it changes nothing but the database.
 trait Retry: Send {
     /// Runs beside the batch's other retryable jobs, without a savepoint of its own.
@@ -207,13 +236,7 @@ impl Writer {
         T: Send + 'static,
     {
         let (otx, orx) = tokio::sync::oneshot::channel::<Result<T, DbError>>();
-        let job = Job::Once(Box::new(move |conn| {
-            let result = in_savepoint(conn, f);
-            Box::new(move |commit| {
-                let _ = otx.send(settle(result, commit));
-            })
-        }));
-        self.send(job)?;
+        self.send(Job::once(f, otx))?;
         Self::wait(orx).await
     }
 
@@ -228,11 +251,7 @@ impl Writer {
         T: Send + 'static,
     {
         let (otx, orx) = tokio::sync::oneshot::channel::<Result<T, DbError>>();
-        self.send(Job::Retryable(Box::new(Retryable {
-            f,
-            result: None,
-            reply: Reply::Caller(otx),
-        })))?;
+        self.send(Job::retryable(f, Reply::Caller(otx)))?;
         Self::wait(orx).await
     }
 
@@ -259,12 +278,7 @@ impl Writer {
     where
         F: Fn(&Connection) -> rusqlite::Result<()> + Send + 'static,
     {
-        self.send(Job::Retryable(Box::new(Retryable {
-            f,
-            result: None,
-            reply: Reply::Log,
-        })))
-        .is_ok()
+        self.send(Job::retryable(f, Reply::Log)).is_ok()
     }
 }
 
@@ -489,23 +503,12 @@ mod tests {
             runs.fetch_add(1, SeqCst);
             f(c)
         };
-        let job = Job::Retryable(Box::new(Retryable {
-            f,
-            result: None,
-            reply: super::Reply::Caller(tx),
-        }));
-        (job, rx)
+        (Job::retryable(f, super::Reply::Caller(tx)), rx)
     }
 
     fn once(sql: &'static str) -> (Job, Reply) {
         let (tx, rx) = oneshot::channel();
-        let job = Job::Once(Box::new(move |c: &Connection| {
-            let result = in_savepoint(c, |c| c.execute_batch(sql));
-            Box::new(move |commit| {
-                let _ = tx.send(settle(result, commit));
-            }) as Done
-        }));
-        (job, rx)
+        (Job::once(move |c| c.execute_batch(sql), tx), rx)
     }
 
     fn insert(v: &'static str) -> impl Fn(&Connection) -> rusqlite::Result<()> {
