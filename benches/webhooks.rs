@@ -3,7 +3,8 @@
 //! actix-web handler returning fixed TwiML, same machine, same run, same load generator.
 //!
 //! Run with `cargo bench --bench webhooks` (optionally `-- SECONDS CONNECTIONS`, default
-//! 10 s and 64 connections). Every request is a new CallSid, so each one inserts a call.
+//! 10 s and 64 connections). Every request is a new random CallSid from a random caller, as
+//! real calls are, so each one inserts a call.
 //! `benches/wrk.sh` runs the same comparison with wrk as the load generator instead.
 
 mod common;
@@ -135,11 +136,21 @@ async fn load(
     }
 }
 
+/// A new call as Twilio sends it: a random CallSid (32 random hex digits, so every
+/// insert lands on a random page of the CallSid index, as in production) from a random
+/// caller.
+fn fresh_call() -> (String, String) {
+    (
+        switchboard::simulator::new_sid("CA"),
+        format!("+1415{:07}", rand::random::<u32>() % 10_000_000),
+    )
+}
+
 fn build_requests(n: usize, port: u16, sid: &str, token: &str) -> Vec<Vec<u8>> {
     let base = format!("http://127.0.0.1:{port}");
     (0..n)
-        .map(|i| {
-            let (call, from) = (format!("CA{i:032x}"), format!("+1415{:07}", i % 10_000_000));
+        .map(|_| {
+            let (call, from) = fresh_call();
             let form = sign_form(
                 &base,
                 (sid, token),
@@ -223,11 +234,8 @@ async fn serve_for_wrk(
         let mut out =
             std::io::BufWriter::new(std::fs::File::create(format!("{dir}/{name}.txt")).unwrap());
         let base = format!("http://127.0.0.1:{port}");
-        for i in 0..lines {
-            let (call, from) = (
-                format!("CA{:08x}{i:024x}", port),
-                format!("+1415{:07}", i % 10_000_000),
-            );
+        for _ in 0..lines {
+            let (call, from) = fresh_call();
             let form = sign_form(
                 &base,
                 (sid, token),
