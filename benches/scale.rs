@@ -79,8 +79,8 @@ fn fill(
             .unwrap();
         let mut ledger = tx
             .prepare(
-                "INSERT INTO webhook_ledger (provider, route, reference, org_id, signature, http_status, latency_ms, received_at)
-                 VALUES ('twilio', ?1, ?2, ?3, 'valid', ?4, 1.5, ?5)",
+                "INSERT INTO webhook_ledger (provider, route, reference, org_id, signature, http_status, latency_ms, received_at, call_id)
+                 VALUES ('twilio', ?1, ?2, ?3, 'valid', ?4, 1.5, ?5, ?6)",
             )
             .unwrap();
         let consents = ["not_asked", "announced", "granted", "declined"];
@@ -134,7 +134,7 @@ fn fill(
                     ("/twilio/voice/status", if i % 500 == 0 { 500 } else { 200 }),
                 ] {
                     ledger
-                        .execute(params![route, sid, org, status, at])
+                        .execute(params![route, sid, org, status, at, id])
                         .unwrap();
                 }
             }

@@ -8,9 +8,10 @@
 -- rebuilding the table is to edit the table's stored definition (`writable_schema`). Each
 -- replacement below turns one IN list into the equivalent OR of equalities, so every
 -- stored row satisfies the new constraint exactly when it satisfied the old one, and a
--- definition that does not contain the expected text is left as it was. The DROP INDEX
--- at the end changes the schema, which makes every connection opened afterwards read the
--- new definitions.
+-- definition that does not contain the expected text is left as it was. RESET makes this
+-- connection read the new definitions again (a later migration's ALTER TABLE works from
+-- them), and the DROP INDEX at the end changes the schema, which makes every other
+-- connection read them.
 PRAGMA writable_schema = ON;
 
 UPDATE sqlite_schema SET sql = replace(sql,
@@ -126,7 +127,7 @@ UPDATE sqlite_schema SET sql = replace(replace(sql,
     '(state = ''started'' OR state = ''succeeded'' OR state = ''failed'' OR state = ''skipped'')')
 WHERE type = 'table' AND name = 'saga_steps';
 
-PRAGMA writable_schema = OFF;
+PRAGMA writable_schema = RESET;
 
 -- No query reads the ledger by Twilio's idempotency token (the column stays, to match a
 -- redelivery up by eye); its index cost every real Twilio webhook a random-key index write.

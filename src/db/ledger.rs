@@ -34,27 +34,7 @@ impl Ledger {
     }
 
     pub fn record(&self, e: Entry) {
-        let queued = self.db.submit(move |c| {
-            c.prepare_cached(
-                "INSERT INTO webhook_ledger (provider, route, idempotency_key, reference, org_id, signature, http_status,
-                     latency_ms, error, remote_ip, received_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-            )?
-            .execute(rusqlite::params![
-                e.provider,
-                e.route,
-                e.idempotency_key,
-                e.reference,
-                e.org_id,
-                e.signature,
-                e.http_status,
-                e.latency_ms,
-                e.error,
-                e.remote_ip,
-                super::now()
-            ])?;
-            Ok(())
-        });
+        let queued = self.db.submit(move |c| insert(c, &e));
         if !queued {
             self.dropped.fetch_add(1, Ordering::Relaxed);
         }
@@ -70,6 +50,33 @@ impl Ledger {
             log::warn!("flushing the webhook ledger failed: {e}");
         }
     }
+}
+
+/// Writes one ledger row. A row about a call (a Twilio CallSid, a Vapi call id) keeps the
+/// call's row id, so it is indexed at the end of an index rather than at a random place
+/// (migration 7); the call row is already stored, its webhook having been answered.
+pub fn insert(conn: &rusqlite::Connection, e: &Entry) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO webhook_ledger (provider, route, idempotency_key, reference, org_id, signature, http_status,
+             latency_ms, error, remote_ip, received_at, call_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11,
+             CASE ?1 WHEN 'twilio' THEN (SELECT id FROM calls WHERE call_sid = ?4)
+                     ELSE (SELECT id FROM calls WHERE vapi_call_id = ?4) END)",
+    )?
+    .execute(rusqlite::params![
+        e.provider,
+        e.route,
+        e.idempotency_key,
+        e.reference,
+        e.org_id,
+        e.signature,
+        e.http_status,
+        e.latency_ms,
+        e.error,
+        e.remote_ip,
+        super::now()
+    ])?;
+    Ok(())
 }
 
 /// Ledger rows about one call or message, oldest first (a call's timeline).
@@ -93,9 +100,17 @@ pub fn for_reference(
     reference: &str,
     org_id: Option<i64>,
 ) -> rusqlite::Result<Vec<Row>> {
+    // Rows about a call are found through the call (`webhook_ledger_call`), the others
+    // through their reference (`webhook_ledger_reference`): together, every row whose
+    // reference is `reference`.
     let mut stmt = conn.prepare(
         "SELECT id, provider, route, signature, http_status, latency_ms, error, received_at FROM webhook_ledger
-         WHERE reference = ?1 AND (?2 IS NULL OR org_id = ?2 OR org_id IS NULL) ORDER BY id LIMIT 500",
+         WHERE call_id IN (SELECT id FROM calls WHERE call_sid = ?1 UNION ALL SELECT id FROM calls WHERE vapi_call_id = ?1)
+           AND reference = ?1 AND (?2 IS NULL OR org_id = ?2 OR org_id IS NULL)
+         UNION ALL
+         SELECT id, provider, route, signature, http_status, latency_ms, error, received_at FROM webhook_ledger
+         WHERE reference = ?1 AND call_id IS NULL AND (?2 IS NULL OR org_id = ?2 OR org_id IS NULL)
+         ORDER BY id LIMIT 500",
     )?;
     let rows = stmt.query_map((reference, org_id), |r| {
         Ok(Row {
@@ -168,6 +183,113 @@ pub fn last_received(
 
 #[cfg(test)]
 mod tests {
+    use super::{for_reference, insert, Entry};
+    use rusqlite::Connection;
+
+    fn entry(provider: &'static str, reference: Option<&str>, org_id: Option<i64>) -> Entry {
+        Entry {
+            provider,
+            route: "/r".into(),
+            idempotency_key: None,
+            reference: reference.map(str::to_string),
+            org_id,
+            signature: "valid",
+            http_status: 200,
+            latency_ms: 1.0,
+            error: None,
+            remote_ip: None,
+        }
+    }
+
+    fn ids(conn: &Connection, reference: &str, org: Option<i64>) -> Vec<i64> {
+        let rows = for_reference(conn, reference, org).unwrap();
+        rows.into_iter().map(|r| r.id).collect()
+    }
+
+    fn column(conn: &Connection, sql: &str) -> Vec<Option<i64>> {
+        let mut stmt = conn.prepare(sql).unwrap();
+        let rows = stmt.query_map([], |r| r.get(0)).unwrap();
+        rows.collect::<Result<_, _>>().unwrap()
+    }
+
+    const CALLS: &str = "INSERT INTO orgs (name) VALUES ('a'), ('b');
+         INSERT INTO calls (id, provider, call_sid, org_id, direction) VALUES (7, 'twilio', 'CA1', 1, 'inbound');
+         INSERT INTO calls (id, provider, vapi_call_id, org_id, direction) VALUES (9, 'vapi', 'v1', 1, 'inbound');";
+
+    #[test]
+    fn a_call_s_rows_point_at_it_and_a_reference_finds_exactly_its_rows() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        super::super::migrations::migrate(&mut conn, std::path::Path::new("/nonexistent")).unwrap();
+        conn.execute_batch(CALLS).unwrap();
+        let entries = [
+            entry("twilio", Some("CA1"), Some(1)), // 1: the call's entry
+            entry("twilio", Some("CA1"), None),    // 2: a refused signature
+            entry("twilio", Some("SM1"), Some(1)), // 3: a text
+            entry("vapi", Some("v1"), Some(1)),    // 4: the AI call
+            entry("twilio", Some("CA2"), Some(1)), // 5: a call never stored
+            entry("twilio", None, None),           // 6: no reference
+            entry("vapi", Some("CA1"), Some(1)),   // 7: not a Vapi call id
+            entry("twilio", Some("CA1"), Some(2)), // 8: another org's row
+        ];
+        for e in &entries {
+            insert(&conn, e).unwrap();
+        }
+        let linked = column(&conn, "SELECT call_id FROM webhook_ledger ORDER BY id");
+        let want = [Some(7), Some(7), None, Some(9), None, None, None, Some(7)];
+        assert_eq!(linked, want);
+        assert_eq!(ids(&conn, "CA1", None), [1, 2, 7, 8]);
+        assert_eq!(ids(&conn, "CA1", Some(1)), [1, 2, 7]);
+        assert_eq!(ids(&conn, "CA1", Some(2)), [2, 8]);
+        assert_eq!(ids(&conn, "SM1", Some(1)), [3]);
+        assert_eq!(ids(&conn, "v1", Some(1)), [4]);
+        assert_eq!(ids(&conn, "CA2", None), [5]);
+        assert!(ids(&conn, "CA9", None).is_empty());
+        // Both halves of the lookup are index searches, never a scan of the ledger.
+        let plan: Vec<String> = conn
+            .prepare(
+                "EXPLAIN QUERY PLAN SELECT id FROM webhook_ledger
+                 WHERE call_id IN (SELECT id FROM calls WHERE call_sid = ?1 UNION ALL SELECT id FROM calls WHERE vapi_call_id = ?1)
+                   AND reference = ?1
+                 UNION ALL SELECT id FROM webhook_ledger WHERE reference = ?1 AND call_id IS NULL",
+            )
+            .unwrap()
+            .query_map(["CA1"], |r| r.get(3))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let plan = plan.join("\n");
+        assert!(plan.contains("webhook_ledger_call"), "{plan}");
+        assert!(plan.contains("webhook_ledger_reference"), "{plan}");
+        assert!(!plan.contains("SCAN"), "{plan}");
+    }
+
+    #[test]
+    fn migration_7_links_the_rows_already_in_the_ledger_to_their_calls() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        for m in super::super::migrations::all()
+            .iter()
+            .filter(|m| m.version <= 6)
+        {
+            conn.execute_batch(&m.sql).unwrap();
+        }
+        conn.execute_batch(CALLS).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL,
+                 applied_at TEXT NOT NULL DEFAULT 'x');
+             INSERT INTO schema_migrations (version, name) VALUES (6, 'six');
+             INSERT INTO webhook_ledger (provider, route, reference, signature, http_status)
+             VALUES ('twilio', '/voice', 'CA1', 'valid', 200), ('twilio', '/sms', 'SM1', 'valid', 200),
+                    ('vapi', '/vapi', 'v1', 'valid', 200), ('twilio', '/voice', 'CA2', 'invalid', 403);",
+        )
+        .unwrap();
+        super::super::migrations::migrate(&mut conn, std::path::Path::new("/nonexistent")).unwrap();
+        let linked = column(&conn, "SELECT call_id FROM webhook_ledger ORDER BY id");
+        assert_eq!(linked, [Some(7), None, Some(9), None]);
+        for (reference, id) in [("CA1", 1), ("SM1", 2), ("v1", 3), ("CA2", 4)] {
+            assert_eq!(ids(&conn, reference, None), [id], "{reference}");
+        }
+    }
+
     #[test]
     fn pruning_keeps_30_days_of_ledger_and_24_hours_of_idempotency_keys() {
         let mut conn = rusqlite::Connection::open_in_memory().unwrap();
