@@ -93,6 +93,15 @@ pub struct Row {
     pub received_at: String,
 }
 
+const FOR_REFERENCE: &str =
+    "SELECT id, provider, route, signature, http_status, latency_ms, error, received_at FROM webhook_ledger
+     WHERE call_id IN (SELECT id FROM calls WHERE call_sid = ?1 UNION ALL SELECT id FROM calls WHERE vapi_call_id = ?1)
+       AND reference = ?1 AND (?2 IS NULL OR org_id = ?2 OR org_id IS NULL)
+     UNION ALL
+     SELECT id, provider, route, signature, http_status, latency_ms, error, received_at FROM webhook_ledger
+     WHERE reference = ?1 AND call_id IS NULL AND (?2 IS NULL OR org_id = ?2 OR org_id IS NULL)
+     ORDER BY id LIMIT 500";
+
 /// With `org_id`, only that org's rows and those no business could be told apart for
 /// (a refused signature, an unknown number).
 pub fn for_reference(
@@ -103,15 +112,7 @@ pub fn for_reference(
     // Rows about a call are found through the call (`webhook_ledger_call`), the others
     // through their reference (`webhook_ledger_reference`): together, every row whose
     // reference is `reference`.
-    let mut stmt = conn.prepare(
-        "SELECT id, provider, route, signature, http_status, latency_ms, error, received_at FROM webhook_ledger
-         WHERE call_id IN (SELECT id FROM calls WHERE call_sid = ?1 UNION ALL SELECT id FROM calls WHERE vapi_call_id = ?1)
-           AND reference = ?1 AND (?2 IS NULL OR org_id = ?2 OR org_id IS NULL)
-         UNION ALL
-         SELECT id, provider, route, signature, http_status, latency_ms, error, received_at FROM webhook_ledger
-         WHERE reference = ?1 AND call_id IS NULL AND (?2 IS NULL OR org_id = ?2 OR org_id IS NULL)
-         ORDER BY id LIMIT 500",
-    )?;
+    let mut stmt = conn.prepare(FOR_REFERENCE)?;
     let rows = stmt.query_map((reference, org_id), |r| {
         Ok(Row {
             id: r.get(0)?,
@@ -246,14 +247,9 @@ mod tests {
         assert!(ids(&conn, "CA9", None).is_empty());
         // Both halves of the lookup are index searches, never a scan of the ledger.
         let plan: Vec<String> = conn
-            .prepare(
-                "EXPLAIN QUERY PLAN SELECT id FROM webhook_ledger
-                 WHERE call_id IN (SELECT id FROM calls WHERE call_sid = ?1 UNION ALL SELECT id FROM calls WHERE vapi_call_id = ?1)
-                   AND reference = ?1
-                 UNION ALL SELECT id FROM webhook_ledger WHERE reference = ?1 AND call_id IS NULL",
-            )
+            .prepare(&format!("EXPLAIN QUERY PLAN {}", super::FOR_REFERENCE))
             .unwrap()
-            .query_map(["CA1"], |r| r.get(3))
+            .query_map(rusqlite::params!["CA1", 1], |r| r.get(3))
             .unwrap()
             .collect::<Result<_, _>>()
             .unwrap();
@@ -265,24 +261,19 @@ mod tests {
 
     #[test]
     fn migration_7_links_the_rows_already_in_the_ledger_to_their_calls() {
+        use super::super::migrations::{migrate, migrate_to};
+        let backups = tempfile::tempdir().unwrap();
         let mut conn = Connection::open_in_memory().unwrap();
-        for m in super::super::migrations::all()
-            .iter()
-            .filter(|m| m.version <= 6)
-        {
-            conn.execute_batch(&m.sql).unwrap();
-        }
+        migrate_to(&mut conn, backups.path(), 6).unwrap();
         conn.execute_batch(CALLS).unwrap();
         conn.execute_batch(
-            "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL,
-                 applied_at TEXT NOT NULL DEFAULT 'x');
-             INSERT INTO schema_migrations (version, name) VALUES (6, 'six');
-             INSERT INTO webhook_ledger (provider, route, reference, signature, http_status)
+            "INSERT INTO webhook_ledger (provider, route, reference, signature, http_status)
              VALUES ('twilio', '/voice', 'CA1', 'valid', 200), ('twilio', '/sms', 'SM1', 'valid', 200),
                     ('vapi', '/vapi', 'v1', 'valid', 200), ('twilio', '/voice', 'CA2', 'invalid', 403);",
         )
         .unwrap();
-        super::super::migrations::migrate(&mut conn, std::path::Path::new("/nonexistent")).unwrap();
+        let report = migrate(&mut conn, backups.path()).unwrap();
+        assert_eq!((report.from, report.to), (6, 7));
         let linked = column(&conn, "SELECT call_id FROM webhook_ledger ORDER BY id");
         assert_eq!(linked, [Some(7), None, Some(9), None]);
         for (reference, id) in [("CA1", 1), ("SM1", 2), ("v1", 3), ("CA2", 4)] {

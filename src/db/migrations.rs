@@ -100,13 +100,23 @@ fn is_empty(conn: &Connection) -> rusqlite::Result<bool> {
 
 /// Brings the database to [`latest_version`].
 pub fn migrate(conn: &mut Connection, backups_dir: &Path) -> Result<Report, MigrationError> {
+    migrate_to(conn, backups_dir, latest_version())
+}
+
+/// Brings the database to version `to` (tests build an older database with it, to
+/// migrate it the rest of the way as an upgrade would).
+pub(crate) fn migrate_to(
+    conn: &mut Connection,
+    backups_dir: &Path,
+    to: u32,
+) -> Result<Report, MigrationError> {
     let migrations = all();
     let binary = latest_version();
     let from = current_version(conn)?;
     if from > binary {
         return Err(MigrationError::NewerThanBinary { db: from, binary });
     }
-    if from == binary {
+    if from >= to {
         return Ok(Report {
             from,
             to: from,
@@ -117,7 +127,7 @@ pub fn migrate(conn: &mut Connection, backups_dir: &Path) -> Result<Report, Migr
         None
     } else {
         let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
-        let path = backups_dir.join(format!("pre-migrate-v{from}-to-v{binary}-{stamp}.db"));
+        let path = backups_dir.join(format!("pre-migrate-v{from}-to-v{to}-{stamp}.db"));
         super::snapshot::backup_connection(conn, &path).map_err(|e| MigrationError::Backup {
             path: path.display().to_string(),
             source: Box::new(e),
@@ -135,7 +145,10 @@ pub fn migrate(conn: &mut Connection, backups_dir: &Path) -> Result<Report, Migr
              applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
          )",
     )?;
-    for m in migrations.iter().filter(|m| m.version > from) {
+    for m in migrations
+        .iter()
+        .filter(|m| m.version > from && m.version <= to)
+    {
         let fail = |source| MigrationError::Failed {
             version: m.version,
             name: m.name.clone(),
@@ -151,11 +164,7 @@ pub fn migrate(conn: &mut Connection, backups_dir: &Path) -> Result<Report, Migr
         tx.commit().map_err(fail)?;
         log::info!("applied migration {:04}_{}", m.version, m.name);
     }
-    Ok(Report {
-        from,
-        to: binary,
-        backup,
-    })
+    Ok(Report { from, to, backup })
 }
 
 #[cfg(test)]
@@ -198,15 +207,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.db");
         {
-            let conn = Connection::open(&path).unwrap();
-            for m in all().iter().filter(|m| m.version <= 5) {
-                conn.execute_batch(&m.sql).unwrap();
-            }
+            let mut conn = Connection::open(&path).unwrap();
+            migrate_to(&mut conn, &dir.path().join("backups"), 5).unwrap();
             conn.execute_batch(
-                "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL,
-                     applied_at TEXT NOT NULL DEFAULT 'x');
-                 INSERT INTO schema_migrations (version, name) VALUES (5, 'five');
-                 INSERT INTO calls (provider, call_sid, direction, number_role, outcome, consent_outcome, textback_state)
+                "INSERT INTO calls (provider, call_sid, direction, number_role, outcome, consent_outcome, textback_state)
                  VALUES ('twilio', 'CA1', 'inbound', 'operational', 'missed', 'granted', 'scheduled');",
             )
             .unwrap();

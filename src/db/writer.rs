@@ -133,8 +133,8 @@ const MAX_BATCH: usize = 1_000;
 
 /// WAL in use (frames × page size) beyond which the WAL is sent back to its start. A
 /// restart stalls the writer while it copies what the checkpoint thread has not, then
-/// syncs: the less WAL in use, the shorter the stall. Under full load (`benches/wrk.sh`)
-/// 32 MiB gave webhooks a p99 of 72 ms, 16 MiB 33–43 ms, 8 MiB 21–24 ms and 4 MiB 20 ms.
+/// syncs: the less WAL in use, the shorter the stall. Under full load (`benches/wrk.sh`,
+/// in-order CallSids, a checkpoint pass every 100 ms) 32 MiB gave webhooks a p99 of 72 ms, 16 MiB 33–43 ms, 8 MiB 21–24 ms and 4 MiB 20 ms.
 const WAL_RESTART_BYTES: i64 = 4 << 20;
 /// WAL file size at which the writer restarts the WAL itself, without waiting for the
 /// checkpoint thread to notice: a reset WAL file is cut back to 32 MiB
