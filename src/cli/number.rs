@@ -233,19 +233,12 @@ pub async fn release(
         .await
         .map_err(explain)?
     {
-        release::Outcome::Plan(plan) => {
-            for step in plan["plan"]["steps"].as_array().into_iter().flatten() {
-                println!("- {}", step["description"].as_str().unwrap_or_default());
+        release::Outcome::Plan { plan, .. } => {
+            for step in plan.steps {
+                println!("- {}", step.description);
             }
-            for agent in plan["plan"]["agentsToUnlink"]
-                .as_array()
-                .into_iter()
-                .flatten()
-            {
-                println!(
-                    "unlinks agent {}",
-                    agent["name"].as_str().unwrap_or_default()
-                );
+            for agent in plan.agents_to_unlink {
+                println!("unlinks agent {}", agent.name);
             }
         }
         release::Outcome::Released(n) => println!(

@@ -1,10 +1,8 @@
 //! AI agents (Vapi assistants) of an org. Which number an agent answers lives on the number.
 
 use rusqlite::{Connection, OptionalExtension, Row};
-use serde::Serialize;
 
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone)]
 pub struct Agent {
     pub id: i64,
     pub name: String,

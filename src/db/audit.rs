@@ -1,10 +1,8 @@
 //! The audit log: who changed what, from where (SPEC §11).
 
 use rusqlite::{Connection, Row};
-use serde::Serialize;
 
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone)]
 pub struct AuditEntry {
     pub id: i64,
     pub actor: String,

@@ -6,11 +6,9 @@ use crate::domain::state::{Consent, Direction, TextbackState};
 use crate::domain::textback::Outcome;
 use crate::domain::NumberRole;
 use rusqlite::{params_from_iter, Connection, OptionalExtension, Row};
-use serde::Serialize;
 use serde_json::Value;
 
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone)]
 pub struct Call {
     pub id: i64,
     pub org_id: Option<i64>,
@@ -154,8 +152,7 @@ pub fn event(
     )? == 1)
 }
 
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone)]
 pub struct CallEvent {
     pub id: i64,
     pub at: String,

@@ -2,10 +2,8 @@
 //! snapshot ([`crate::flags::Flags::invalidate`]).
 
 use rusqlite::Connection;
-use serde::Serialize;
 
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone)]
 pub struct FlagRow {
     pub key: String,
     pub name: String,

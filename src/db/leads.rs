@@ -1,10 +1,8 @@
 //! Leads: a customer's request captured by SMS intake (SPEC §3.6).
 
 use rusqlite::{Connection, OptionalExtension, Row};
-use serde::Serialize;
 
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone)]
 pub struct Lead {
     pub id: i64,
     pub customer_number: String,

@@ -80,8 +80,7 @@ pub fn insert(conn: &rusqlite::Connection, e: &Entry) -> rusqlite::Result<()> {
 }
 
 /// Ledger rows about one call or message, oldest first (a call's timeline).
-#[derive(Debug, Clone, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone)]
 pub struct Row {
     pub id: i64,
     pub provider: String,

@@ -2,10 +2,8 @@
 
 use crate::domain::state::{Direction, MessageKind};
 use rusqlite::{Connection, OptionalExtension, Row};
-use serde::Serialize;
 
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone)]
 pub struct Message {
     pub id: i64,
     pub sid: Option<String>,

@@ -2,7 +2,8 @@
 //! run blocking DB work off the async executor (`run`/`query` on the pool for reads and API
 //! transactions, `write` on the single batching writer for hot-path writes), and one
 //! plain-SQL module per table or aggregate. Functions take `&Connection` so they compose
-//! into transactions.
+//! into transactions. Their row structs are what a query reads, not what the API shows:
+//! the JSON views are in `http::api::views`.
 
 pub mod agents;
 pub mod audit;

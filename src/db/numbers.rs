@@ -4,10 +4,8 @@ use crate::domain::{
     roles::validate_number_assignment, NumberHandler, NumberOrigin, NumberRole, PhoneNumber,
 };
 use rusqlite::{Connection, Row};
-use serde::Serialize;
 
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone)]
 pub struct NumberRow {
     pub id: i64,
     pub e164: String,

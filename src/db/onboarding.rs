@@ -1,10 +1,8 @@
 //! SMS onboarding requests (SPEC §3.7), one open conversation per (number, sender).
 
 use rusqlite::{Connection, OptionalExtension, Row};
-use serde::Serialize;
 
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone)]
 pub struct Request {
     pub id: i64,
     pub sender: String,

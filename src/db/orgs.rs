@@ -1,10 +1,8 @@
 //! Organizations (businesses).
 
 use rusqlite::{Connection, OptionalExtension, Row};
-use serde::Serialize;
 
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone)]
 pub struct Org {
     pub id: i64,
     pub name: String,
@@ -64,8 +62,7 @@ pub fn list(conn: &Connection) -> rusqlite::Result<Vec<Org>> {
 
 /// What a business sets for itself: where notifications go, the AI line's human
 /// fallback, its time zone and how many managed numbers it may hold.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone)]
 pub struct OrgSettings {
     pub id: i64,
     pub name: String,

@@ -3,10 +3,8 @@
 //! far a saga got.
 
 use rusqlite::{Connection, OptionalExtension};
-use serde::Serialize;
 
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone)]
 pub struct SagaRow {
     pub id: i64,
     pub org_id: Option<i64>,
@@ -19,8 +17,7 @@ pub struct SagaRow {
     pub finished_at: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone)]
 pub struct StepRow {
     pub seq: i64,
     pub name: String,

@@ -3,13 +3,11 @@
 use super::users::{principal_from_row, Credential, Principal, PRINCIPAL_COLUMNS};
 use crate::crypto;
 use rusqlite::{Connection, OptionalExtension, Row};
-use serde::Serialize;
 
 /// Every token starts with this, so leaked tokens are easy to recognise and grep for.
 pub const TOKEN_PREFIX: &str = "sbt_";
 
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone)]
 pub struct ApiToken {
     pub id: i64,
     pub name: String,

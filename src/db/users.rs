@@ -2,10 +2,8 @@
 
 use crate::domain::UserRole;
 use rusqlite::{Connection, OptionalExtension, Row};
-use serde::Serialize;
 
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone)]
 pub struct User {
     pub id: i64,
     pub org_id: i64,
@@ -165,8 +163,7 @@ pub fn set_role(conn: &Connection, org_id: i64, id: i64, role: UserRole) -> rusq
 }
 
 /// What removing a user took with it.
-#[derive(Debug, Clone, Copy, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, Copy)]
 pub struct Removed {
     pub sessions: usize,
     pub tokens: usize,

@@ -2,13 +2,10 @@
 //! status, transcription or the Record action), so retries and reordering converge.
 
 use rusqlite::{Connection, OptionalExtension, Row};
-use serde::Serialize;
 
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone)]
 pub struct Voicemail {
     pub id: i64,
-    #[serde(skip)]
     pub org_id: Option<i64>,
     pub call_id: i64,
     pub recording_sid: Option<String>,

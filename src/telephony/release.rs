@@ -150,30 +150,69 @@ impl Step<ReleaseCtx> for WriteRelease {
     }
 }
 
-/// The plan a release would carry out, in words, for `?dryRun=true` and the dashboard.
-fn plan(ctx: &ReleaseCtx) -> serde_json::Value {
+/// What a release would carry out, in words, for `?dryRun=true`, the dashboard and the CLI.
+#[derive(Debug, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Plan {
+    pub steps: Vec<PlanStep>,
+    pub agents_to_unlink: Vec<AgentRef>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PlanStep {
+    pub step: &'static str,
+    pub description: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct AgentRef {
+    pub id: i64,
+    pub name: String,
+}
+
+fn plan(ctx: &ReleaseCtx) -> Plan {
     let mut steps = Vec::new();
+    let mut step = |step, description: String| steps.push(PlanStep { step, description });
     if let Some(id) = &ctx.vapi_id {
-        steps.push(json!({ "step": "vapi_delete", "description": format!("Delete the number from Vapi (id {id}); the AI stops answering it.") }));
+        step(
+            "vapi_delete",
+            format!("Delete the number from Vapi (id {id}); the AI stops answering it."),
+        );
     }
     match (ctx.origin, &ctx.twilio_sid) {
-        (NumberOrigin::Managed, Some(sid)) => steps.push(json!({ "step": "twilio_release", "description": format!("Release {} ({sid}) at Twilio; billing for it stops and it cannot be got back.", ctx.e164) })),
-        (NumberOrigin::Imported, _) => steps.push(json!({ "step": "twilio_keep", "description": format!("Keep {} in your own Twilio account; point its webhooks elsewhere in the Twilio console if you use it again.", ctx.e164) })),
+        (NumberOrigin::Managed, Some(sid)) => step("twilio_release", format!("Release {} ({sid}) at Twilio; billing for it stops and it cannot be got back.", ctx.e164)),
+        (NumberOrigin::Imported, _) => step("twilio_keep", format!("Keep {} in your own Twilio account; point its webhooks elsewhere in the Twilio console if you use it again.", ctx.e164)),
         _ => {}
     }
     if ctx.close_subaccount {
-        steps.push(json!({ "step": "close_subaccount", "description": "Close the organization's Twilio subaccount, which holds no other number, and delete its stored credentials." }));
+        step("close_subaccount", "Close the organization's Twilio subaccount, which holds no other number, and delete its stored credentials.".into());
     }
-    steps.push(json!({ "step": "write_release", "description": "Mark the number released, unlink its agent; calls to it are rejected from then on." }));
-    json!({
-        "steps": steps,
-        "agentsToUnlink": ctx.agent.as_ref().map(|(id, name)| vec![json!({ "id": id, "name": name })]).unwrap_or_default(),
-    })
+    step(
+        "write_release",
+        "Mark the number released, unlink its agent; calls to it are rejected from then on.".into(),
+    );
+    let agents_to_unlink = ctx
+        .agent
+        .iter()
+        .map(|(id, name)| AgentRef {
+            id: *id,
+            name: name.clone(),
+        })
+        .collect();
+    Plan {
+        steps,
+        agents_to_unlink,
+    }
 }
 
 /// What a release answered.
 pub enum Outcome {
-    Plan(serde_json::Value),
+    /// A dry run: the number and what releasing it would do (nothing, when it already is).
+    Plan {
+        number: Box<numbers::NumberRow>,
+        plan: Plan,
+        already_released: bool,
+    },
     Released(Box<numbers::NumberRow>),
 }
 
@@ -188,9 +227,11 @@ pub async fn release(
     let row = super::find(t, org_id, e164).await?;
     if row.status == "released" {
         return Ok(if dry_run {
-            Outcome::Plan(
-                json!({ "number": row, "plan": { "steps": [], "agentsToUnlink": [] }, "alreadyReleased": true }),
-            )
+            Outcome::Plan {
+                number: Box::new(row),
+                plan: Plan::default(),
+                already_released: true,
+            }
         } else {
             Outcome::Released(Box::new(row))
         });
@@ -219,9 +260,11 @@ pub async fn release(
         user_id,
     };
     if dry_run {
-        return Ok(Outcome::Plan(
-            json!({ "number": row, "plan": plan(&ctx), "alreadyReleased": false }),
-        ));
+        return Ok(Outcome::Plan {
+            plan: plan(&ctx),
+            number: Box::new(row),
+            already_released: false,
+        });
     }
     if (ctx.origin == NumberOrigin::Managed && ctx.twilio_sid.is_some()) || ctx.close_subaccount {
         t.master()?;

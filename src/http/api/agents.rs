@@ -2,6 +2,7 @@
 //! An agent answers the numbers linked to it; that link lives on the number, so an agent
 //! still linked cannot be removed (the refusal names the numbers).
 
+use super::views;
 use crate::db::{agents, audit};
 use crate::error::ApiError;
 use crate::http::auth::Writer;
@@ -85,7 +86,7 @@ pub async fn create(
             Ok(agents::get(c, org, id)?)
         })
         .await?;
-    Ok(HttpResponse::Created().json(json!({ "agent": agent })))
+    Ok(HttpResponse::Created().json(json!({ "agent": agent.as_ref().map(views::Agent::from) })))
 }
 
 pub async fn update(
@@ -127,7 +128,7 @@ pub async fn update(
             Ok(agents::get(c, org, id)?)
         })
         .await?;
-    Ok(HttpResponse::Ok().json(json!({ "agent": agent })))
+    Ok(HttpResponse::Ok().json(json!({ "agent": agent.as_ref().map(views::Agent::from) })))
 }
 
 pub async fn delete(

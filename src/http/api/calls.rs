@@ -1,7 +1,7 @@
 //! `GET /api/calls` (filters, paging), `GET /api/calls/{id}` (with its timeline) and the
 //! consent ledger as CSV (SPEC §1, §3.4).
 
-use super::page_limit;
+use super::{page_limit, views};
 use crate::db::{calls, ledger, messages};
 use crate::domain::textback::Outcome;
 use crate::domain::PhoneNumber;
@@ -90,7 +90,8 @@ pub async fn list(
         .query(move |c| calls::list(c, org_id, &filter))
         .await?;
     let next = rows.last().map(|c| c.id);
-    Ok(HttpResponse::Ok().json(json!({ "calls": rows, "nextBefore": next })))
+    Ok(HttpResponse::Ok()
+        .json(json!({ "calls": views::all::<_, views::Call>(&rows), "nextBefore": next })))
 }
 
 pub async fn detail(
@@ -113,9 +114,12 @@ pub async fn detail(
                 .or_else(|| call.vapi_call_id.clone())
                 .unwrap_or_default();
             let webhooks = ledger::for_reference(c, &reference, Some(org_id))?;
-            Ok(Some(
-                json!({ "call": call, "events": events, "messages": texts, "webhooks": webhooks }),
-            ))
+            Ok(Some(json!({
+                "call": views::Call::from(&call),
+                "events": views::all::<_, views::CallEvent>(&events),
+                "messages": views::all::<_, views::Message>(&texts),
+                "webhooks": views::all::<_, views::Webhook>(&webhooks),
+            })))
         })
         .await?
         .ok_or_else(|| ApiError::not_found(format!("call {id}")))?;

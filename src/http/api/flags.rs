@@ -2,6 +2,7 @@
 //! overrides (owners and admins), global switch and rollout (system admins). Every change
 //! is audited and applies to the next request.
 
+use super::views;
 use crate::db::{audit, flags};
 use crate::domain::flags::{evaluate, FlagState};
 use crate::domain::FlagKey;
@@ -24,9 +25,7 @@ fn with_effective(org_id: i64, rows: Vec<flags::FlagRow>) -> Vec<serde_json::Val
                     evaluate(org_id, k, state, f.org_override)
                 })
                 .unwrap_or(false);
-            let mut v = json!(f);
-            v["effective"] = json!(effective);
-            v
+            json!(views::Flag::new(&f, effective))
         })
         .collect()
 }

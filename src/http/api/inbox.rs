@@ -1,6 +1,7 @@
 //! The owner's inbox: voicemails, messages and leads (SPEC §1 read API), marking them
 //! handled, and replying to a lead by SMS.
 
+use super::views;
 use super::{page_limit, Paging};
 use crate::db::{audit, leads, messages, numbers, voicemails};
 use crate::domain::phone::redact;
@@ -32,7 +33,7 @@ pub async fn voicemails(
         .db
         .query(move |c| voicemails::list(c, org, handled, before, limit))
         .await?;
-    Ok(HttpResponse::Ok().json(json!({ "voicemails": rows })))
+    Ok(HttpResponse::Ok().json(json!({ "voicemails": views::all::<_, views::Voicemail>(&rows) })))
 }
 
 /// `GET /api/voicemails/{id}/recording`: the audio, fetched from Twilio with the number's
@@ -120,7 +121,7 @@ pub async fn update_voicemail(
         })
         .await?
         .ok_or_else(|| ApiError::not_found(format!("voicemail {id}")))?;
-    Ok(HttpResponse::Ok().json(json!({ "voicemail": vm })))
+    Ok(HttpResponse::Ok().json(json!({ "voicemail": views::Voicemail::from(&vm) })))
 }
 
 #[derive(Deserialize)]
@@ -141,7 +142,7 @@ pub async fn messages(
         .db
         .query(move |c| messages::list(c, org, lead, before, limit))
         .await?;
-    Ok(HttpResponse::Ok().json(json!({ "messages": rows })))
+    Ok(HttpResponse::Ok().json(json!({ "messages": views::all::<_, views::Message>(&rows) })))
 }
 
 pub async fn leads(
@@ -154,7 +155,7 @@ pub async fn leads(
         .db
         .query(move |c| leads::list(c, org, before, limit))
         .await?;
-    Ok(HttpResponse::Ok().json(json!({ "leads": rows })))
+    Ok(HttpResponse::Ok().json(json!({ "leads": views::all::<_, views::Lead>(&rows) })))
 }
 
 /// `GET /api/inbox`: what waits for the owner (the dashboard's navigation shows it).
@@ -189,7 +190,10 @@ pub async fn lead(
         })
         .await?;
     let lead = lead.ok_or_else(|| ApiError::not_found(format!("lead {id}")))?;
-    Ok(HttpResponse::Ok().json(json!({ "lead": lead, "voicemails": voicemails })))
+    Ok(HttpResponse::Ok().json(json!({
+        "lead": views::Lead::from(&lead),
+        "voicemails": views::all::<_, views::Voicemail>(&voicemails),
+    })))
 }
 
 #[derive(Deserialize)]
@@ -233,7 +237,7 @@ pub async fn update_lead(
         })
         .await?
         .ok_or_else(|| ApiError::not_found(format!("lead {id}")))?;
-    Ok(HttpResponse::Ok().json(json!({ "lead": lead })))
+    Ok(HttpResponse::Ok().json(json!({ "lead": views::Lead::from(&lead) })))
 }
 
 /// Twilio's limit on a message body (it splits longer texts into segments up to this).
@@ -309,7 +313,9 @@ pub async fn reply(
         })
         .await?;
     match message.blocked_reason.as_deref() {
-        None => Ok(HttpResponse::Created().json(json!({ "message": message }))),
+        None => {
+            Ok(HttpResponse::Created().json(json!({ "message": views::Message::from(&message) })))
+        }
         Some("opted_out") => Err(ApiError::conflict(
             "opted_out",
             format!(

@@ -3,6 +3,7 @@
 //! release, and the progress of the latest provisioning.
 
 use super::numbers::{self as byo, friendly_name};
+use super::views;
 use crate::db::{numbers, orgs, provider_accounts, sagas};
 use crate::domain::{FlagKey, NumberHandler, NumberOrigin, NumberRole};
 use crate::error::ApiError;
@@ -58,7 +59,7 @@ async fn status(state: web::Data<AppState>, auth: Auth) -> Result<HttpResponse, 
         "subaccount": subaccount.map(|(_, sid)| json!({ "sid": sid })),
         "maxManagedNumbers": settings.map(|s| s.max_managed_numbers).unwrap_or(1),
         "managedNumbers": managed,
-        "numbers": numbers,
+        "numbers": views::all::<_, views::Number>(&numbers),
     })))
 }
 
@@ -179,7 +180,7 @@ async fn list(state: web::Data<AppState>, auth: Auth) -> Result<HttpResponse, Ap
         .db
         .query(move |c| numbers::list_for_org(c, org, false))
         .await?;
-    Ok(HttpResponse::Ok().json(json!({ "numbers": rows })))
+    Ok(HttpResponse::Ok().json(json!({ "numbers": views::all::<_, views::Number>(&rows) })))
 }
 
 #[derive(Deserialize)]
@@ -209,7 +210,7 @@ async fn buy(
         user_id: Some(auth.principal.user_id),
     };
     let number = provision::provision(&state.telephony, req).await?;
-    Ok(HttpResponse::Created().json(json!({ "number": number })))
+    Ok(HttpResponse::Created().json(json!({ "number": views::Number::from(&number) })))
 }
 
 /// The latest provisioning of the org with its step log: the dashboard polls this while a
@@ -231,9 +232,8 @@ async fn progress(state: web::Data<AppState>, auth: Auth) -> Result<HttpResponse
         .await?;
     Ok(HttpResponse::Ok().json(match latest {
         Some((saga, steps)) => json!({
-            "saga": { "id": saga.id, "state": saga.state, "phoneNumber": saga.input["phoneNumber"],
-                      "error": saga.error, "createdAt": saga.created_at },
-            "steps": steps,
+            "saga": views::Saga::from(&saga),
+            "steps": views::all::<_, views::SagaStep>(&steps),
         }),
         None => json!({ "saga": null, "steps": [] }),
     }))

@@ -15,6 +15,7 @@ pub mod read;
 pub mod session;
 pub mod tokens;
 pub mod users;
+pub mod views;
 
 use actix_web::web;
 use serde::Deserialize;

@@ -4,6 +4,7 @@
 //! message id.
 
 use super::overview::invariant_advice;
+use super::views;
 use crate::db::ledger;
 use crate::db::monitoring::{self, View};
 use crate::error::ApiError;
@@ -41,7 +42,8 @@ pub async fn ledger(
         .db
         .query(move |c| ledger::for_reference(c, &reference, Some(org)))
         .await?;
-    Ok(HttpResponse::Ok().json(json!({ "view": "webhook_ledger", "rows": rows })))
+    Ok(HttpResponse::Ok()
+        .json(json!({ "view": "webhook_ledger", "rows": views::all::<_, views::Webhook>(&rows) })))
 }
 
 /// `GET /api/monitoring/{view}`: one of the nine views, for the caller's organization.

@@ -2,6 +2,7 @@
 //! `GET /api/numbers/importable`, `POST /api/numbers/import`, and changing or releasing any
 //! of the org's numbers with `PATCH` / `DELETE /api/numbers/{e164}`.
 
+use super::views;
 use crate::domain::{NumberHandler, NumberRole};
 use crate::error::ApiError;
 use crate::http::auth::{Auth, Writer};
@@ -63,7 +64,7 @@ pub async fn import(
         user_id: Some(auth.principal.user_id),
     };
     let number = import::import(&state.telephony, req).await?;
-    Ok(HttpResponse::Created().json(json!({ "number": number })))
+    Ok(HttpResponse::Created().json(json!({ "number": views::Number::from(&number) })))
 }
 
 /// `PATCH` body: absent fields stay as they are; `agentId: null` unlinks the agent.
@@ -113,7 +114,7 @@ pub async fn patch(
         Some(auth.principal.user_id),
     )
     .await?;
-    Ok(HttpResponse::Ok().json(json!({ "number": number })))
+    Ok(HttpResponse::Ok().json(json!({ "number": views::Number::from(&number) })))
 }
 
 #[derive(Deserialize)]
@@ -140,7 +141,17 @@ pub async fn delete(
     )
     .await?;
     Ok(match outcome {
-        release::Outcome::Plan(plan) => HttpResponse::Ok().json(plan),
-        release::Outcome::Released(number) => HttpResponse::Ok().json(json!({ "number": number })),
+        release::Outcome::Plan {
+            number,
+            plan,
+            already_released,
+        } => HttpResponse::Ok().json(json!({
+            "number": views::Number::from(&*number),
+            "plan": plan,
+            "alreadyReleased": already_released,
+        })),
+        release::Outcome::Released(number) => {
+            HttpResponse::Ok().json(json!({ "number": views::Number::from(&*number) }))
+        }
     })
 }

@@ -2,6 +2,7 @@
 //! organization, provisions its operational number when `managed_telephony` is on, and
 //! texts the sender), reject, and retry a provisioning that failed at approval.
 
+use super::views;
 use super::Paging;
 use crate::db::{audit, numbers, onboarding, orgs};
 use crate::domain::state::MessageKind;
@@ -26,7 +27,8 @@ pub async fn list(
         .db
         .query(move |c| onboarding::list_for_org(c, org, before, limit))
         .await?;
-    Ok(HttpResponse::Ok().json(json!({ "requests": rows })))
+    Ok(HttpResponse::Ok()
+        .json(json!({ "requests": views::all::<_, views::OnboardingRequest>(&rows) })))
 }
 
 /// Which number to give the new business, as sent; both optional.
@@ -101,8 +103,8 @@ pub async fn approve(
     };
     reply(&state, decided.line, &decided.request.sender, text).await?;
     Ok(HttpResponse::Ok().json(json!({
-        "request": decided.request,
-        "number": line.number(),
+        "request": views::OnboardingRequest::from(&decided.request),
+        "number": line.number().map(views::Number::from),
         "provisioning": line.report(id),
     })))
 }
@@ -118,7 +120,8 @@ pub async fn reject(
         "Sorry, we could not approve \"{name}\" right now. Reply to this message if you have questions."
     );
     reply(&state, decided.line, &decided.request.sender, text).await?;
-    Ok(HttpResponse::Ok().json(json!({ "request": decided.request })))
+    Ok(HttpResponse::Ok()
+        .json(json!({ "request": views::OnboardingRequest::from(&decided.request) })))
 }
 
 /// Gives an approved business its number when the approval could not (the provider failed,
@@ -170,7 +173,10 @@ pub async fn provision_line(
         format!("Your phone line for \"{name}\" is ready: {}.", number.e164),
     )
     .await?;
-    Ok(HttpResponse::Created().json(json!({ "request": request, "number": number })))
+    Ok(HttpResponse::Created().json(json!({
+        "request": views::OnboardingRequest::from(&request),
+        "number": views::Number::from(&number),
+    })))
 }
 
 struct Decided {

@@ -1,6 +1,7 @@
 //! The business's own settings (SPEC §7 Settings): the owner's notification number, the AI
 //! line's human fallback, the time zone, and the warnings that say what is still missing.
 
+use super::views;
 use crate::db::{audit, calls, numbers, orgs};
 use crate::domain::{NumberHandler, NumberRole};
 use crate::error::ApiError;
@@ -49,7 +50,8 @@ pub async fn get(state: web::Data<AppState>, auth: Auth) -> Result<HttpResponse,
         .query(move |c| with_warnings(c, org))
         .await?
         .ok_or_else(|| ApiError::not_found("your organization"))?;
-    Ok(HttpResponse::Ok().json(json!({ "org": settings, "warnings": warnings })))
+    Ok(HttpResponse::Ok()
+        .json(json!({ "org": views::OrgSettings::from(&settings), "warnings": warnings })))
 }
 
 #[derive(Deserialize)]
@@ -149,5 +151,6 @@ pub async fn patch(
         .ok_or_else(|| ApiError::not_found("your organization"))?;
     // Call flows read the org's time zone through the cache.
     state.desk.flows.invalidate();
-    Ok(HttpResponse::Ok().json(json!({ "org": settings, "warnings": warnings })))
+    Ok(HttpResponse::Ok()
+        .json(json!({ "org": views::OrgSettings::from(&settings), "warnings": warnings })))
 }

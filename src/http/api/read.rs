@@ -1,6 +1,6 @@
 //! Org-scoped read endpoints: numbers, agents, the audit log.
 
-use super::Paging;
+use super::{views, Paging};
 use crate::db::{agents, audit, numbers};
 use crate::error::ApiError;
 use crate::http::auth::Auth;
@@ -26,7 +26,7 @@ pub async fn numbers(
         .db
         .query(move |c| numbers::list_for_org(c, org_id, include_released))
         .await?;
-    Ok(HttpResponse::Ok().json(json!({ "numbers": rows })))
+    Ok(HttpResponse::Ok().json(json!({ "numbers": views::all::<_, views::Number>(&rows) })))
 }
 
 pub async fn agents(state: web::Data<AppState>, auth: Auth) -> Result<HttpResponse, ApiError> {
@@ -35,7 +35,7 @@ pub async fn agents(state: web::Data<AppState>, auth: Auth) -> Result<HttpRespon
         .db
         .query(move |c| agents::list_for_org(c, org_id))
         .await?;
-    Ok(HttpResponse::Ok().json(json!({ "agents": rows })))
+    Ok(HttpResponse::Ok().json(json!({ "agents": views::all::<_, views::Agent>(&rows) })))
 }
 
 pub async fn agent(
@@ -49,7 +49,7 @@ pub async fn agent(
         .query(move |c| agents::get(c, org_id, id))
         .await?
         .ok_or_else(|| ApiError::not_found(format!("agent {id}")))?;
-    Ok(HttpResponse::Ok().json(json!({ "agent": agent })))
+    Ok(HttpResponse::Ok().json(json!({ "agent": views::Agent::from(&agent) })))
 }
 
 pub async fn audit(
@@ -62,5 +62,5 @@ pub async fn audit(
         .db
         .query(move |c| audit::list(c, org_id, limit, before))
         .await?;
-    Ok(HttpResponse::Ok().json(json!({ "entries": rows })))
+    Ok(HttpResponse::Ok().json(json!({ "entries": views::all::<_, views::AuditEntry>(&rows) })))
 }

@@ -1,6 +1,7 @@
 //! Sign-in and the current user: `POST /api/auth/login`, `POST /api/auth/logout`,
 //! `GET /api/me`, and the public `GET /api/info` the login page reads.
 
+use super::views;
 use crate::crypto;
 use crate::db::users::{self, Credential};
 use crate::db::{orgs, sessions};
@@ -120,7 +121,7 @@ pub async fn me(state: web::Data<AppState>, auth: Auth) -> Result<HttpResponse, 
     let p = &auth.principal;
     Ok(HttpResponse::Ok().json(json!({
         "user": { "id": p.user_id, "email": p.email, "role": p.role, "isSystemAdmin": p.is_system_admin },
-        "org": org,
+        "org": views::Org::from(&org),
         "csrfToken": auth.csrf_token(),
         "authenticatedBy": match p.credential { Credential::Session { .. } => "session", Credential::Token { .. } => "token" },
         "sandbox": state.providers.sandbox,

@@ -1,6 +1,7 @@
 //! API tokens: `POST /api/tokens` (the secret is shown once), `GET /api/tokens`,
 //! `DELETE /api/tokens/{id}`. A token acts as the user who created it.
 
+use super::views;
 use crate::db::{audit, tokens};
 use crate::error::ApiError;
 use crate::http::auth::{Auth, Writer};
@@ -61,7 +62,7 @@ pub async fn list(state: web::Data<AppState>, auth: Auth) -> Result<HttpResponse
         .db
         .query(move |c| tokens::list_for_org(c, org_id, only))
         .await?;
-    Ok(HttpResponse::Ok().json(json!({ "tokens": rows })))
+    Ok(HttpResponse::Ok().json(json!({ "tokens": views::all::<_, views::Token>(&rows) })))
 }
 
 pub async fn revoke(
@@ -90,5 +91,5 @@ pub async fn revoke(
         })
         .await?
         .ok_or_else(|| ApiError::not_found(format!("API token {id}")))?;
-    Ok(HttpResponse::Ok().json(json!({ "token": revoked })))
+    Ok(HttpResponse::Ok().json(json!({ "token": views::Token::from(&revoked) })))
 }

@@ -3,6 +3,7 @@
 //! changes or removes an owner, and the org always keeps one. The CLI `switchboard user add`
 //! creates users too.
 
+use super::views;
 use crate::crypto;
 use crate::db::{audit, users};
 use crate::domain::UserRole;
@@ -28,7 +29,7 @@ pub async fn list(state: web::Data<AppState>, auth: Auth) -> Result<HttpResponse
         .db
         .query(move |c| users::list_for_org(c, org_id))
         .await?;
-    Ok(HttpResponse::Ok().json(json!({ "users": rows })))
+    Ok(HttpResponse::Ok().json(json!({ "users": views::all::<_, views::User>(&rows) })))
 }
 
 pub async fn create(
@@ -84,7 +85,7 @@ pub async fn create(
             Ok(user)
         })
         .await?;
-    let mut body = json!({ "user": user });
+    let mut body = json!({ "user": views::User::from(&user) });
     if generated {
         body["password"] = json!(password);
         body["note"] = json!(
@@ -162,7 +163,7 @@ pub async fn change(
             Ok(user)
         })
         .await?;
-    Ok(HttpResponse::Ok().json(json!({ "user": user })))
+    Ok(HttpResponse::Ok().json(json!({ "user": views::User::from(&user) })))
 }
 
 /// `DELETE /api/users/{id}`: removes the user; their sessions and API tokens stop working
@@ -185,5 +186,8 @@ pub async fn remove(
             Ok((target, removed))
         })
         .await?;
-    Ok(HttpResponse::Ok().json(json!({ "user": user, "revoked": removed })))
+    Ok(HttpResponse::Ok().json(json!({
+        "user": views::User::from(&user),
+        "revoked": views::Removed::from(&removed),
+    })))
 }

@@ -1,0 +1,582 @@
+//! What the API shows of the stored rows (SPEC §1, §7). The rows in `db/` are what a query
+//! reads; these views are the JSON contract the dashboard and scripts rely on. A column
+//! added to a table stays out of the API until a view names it, and a view can be renamed
+//! or reshaped without touching a query. Views borrow from their row: building one copies
+//! nothing.
+
+use crate::db::{
+    agents, audit, calls, flags, leads, ledger, messages, numbers, onboarding, orgs, sagas, tokens,
+    users, voicemails,
+};
+use crate::domain::state::{Consent, TextbackState};
+use crate::domain::textback::Outcome;
+use crate::domain::{NumberHandler, NumberOrigin, NumberRole, UserRole};
+use serde::Serialize;
+use serde_json::Value;
+
+/// Views of a list of rows, in the same order.
+pub fn all<'a, R, V: From<&'a R>>(rows: &'a [R]) -> Vec<V> {
+    rows.iter().map(V::from).collect()
+}
+
+/// A call, as the Calls page and `GET /api/calls/{id}` show it.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Call<'a> {
+    id: i64,
+    org_id: Option<i64>,
+    provider: &'a str,
+    call_sid: Option<&'a str>,
+    vapi_call_id: Option<&'a str>,
+    direction: &'a str,
+    from_number: Option<&'a str>,
+    to_number: Option<&'a str>,
+    phone_number_id: Option<i64>,
+    number_role: Option<NumberRole>,
+    agent_id: Option<i64>,
+    status: &'a str,
+    outcome: Option<Outcome>,
+    started_at: &'a str,
+    answered_at: Option<&'a str>,
+    ended_at: Option<&'a str>,
+    duration_seconds: Option<i64>,
+    menu_choices: &'a str,
+    consent_outcome: Consent,
+    consent_at: Option<&'a str>,
+    ended_reason: Option<&'a str>,
+    transcript: Option<&'a str>,
+    summary: Option<&'a str>,
+    recording_url: Option<&'a str>,
+    cost: Option<f64>,
+    textback_state: Option<TextbackState>,
+}
+
+impl<'a> From<&'a calls::Call> for Call<'a> {
+    fn from(c: &'a calls::Call) -> Self {
+        Call {
+            id: c.id,
+            org_id: c.org_id,
+            provider: &c.provider,
+            call_sid: c.call_sid.as_deref(),
+            vapi_call_id: c.vapi_call_id.as_deref(),
+            direction: &c.direction,
+            from_number: c.from_number.as_deref(),
+            to_number: c.to_number.as_deref(),
+            phone_number_id: c.phone_number_id,
+            number_role: c.number_role,
+            agent_id: c.agent_id,
+            status: &c.status,
+            outcome: c.outcome,
+            started_at: &c.started_at,
+            answered_at: c.answered_at.as_deref(),
+            ended_at: c.ended_at.as_deref(),
+            duration_seconds: c.duration_seconds,
+            menu_choices: &c.menu_choices,
+            consent_outcome: c.consent_outcome,
+            consent_at: c.consent_at.as_deref(),
+            ended_reason: c.ended_reason.as_deref(),
+            transcript: c.transcript.as_deref(),
+            summary: c.summary.as_deref(),
+            recording_url: c.recording_url.as_deref(),
+            cost: c.cost,
+            textback_state: c.textback_state,
+        }
+    }
+}
+
+/// One entry of a call's timeline.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CallEvent<'a> {
+    id: i64,
+    at: &'a str,
+    kind: &'a str,
+    detail: Option<&'a Value>,
+}
+
+impl<'a> From<&'a calls::CallEvent> for CallEvent<'a> {
+    fn from(e: &'a calls::CallEvent) -> Self {
+        CallEvent {
+            id: e.id,
+            at: &e.at,
+            kind: &e.kind,
+            detail: e.detail.as_ref(),
+        }
+    }
+}
+
+/// A text sent or received.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Message<'a> {
+    id: i64,
+    sid: Option<&'a str>,
+    direction: &'a str,
+    from_number: &'a str,
+    to_number: &'a str,
+    call_id: Option<i64>,
+    lead_id: Option<i64>,
+    body: &'a str,
+    kind: &'a str,
+    status: &'a str,
+    blocked_reason: Option<&'a str>,
+    error_code: Option<&'a str>,
+    error_message: Option<&'a str>,
+    created_at: &'a str,
+}
+
+impl<'a> From<&'a messages::Message> for Message<'a> {
+    fn from(m: &'a messages::Message) -> Self {
+        Message {
+            id: m.id,
+            sid: m.sid.as_deref(),
+            direction: &m.direction,
+            from_number: &m.from_number,
+            to_number: &m.to_number,
+            call_id: m.call_id,
+            lead_id: m.lead_id,
+            body: &m.body,
+            kind: &m.kind,
+            status: &m.status,
+            blocked_reason: m.blocked_reason.as_deref(),
+            error_code: m.error_code.as_deref(),
+            error_message: m.error_message.as_deref(),
+            created_at: &m.created_at,
+        }
+    }
+}
+
+/// A webhook as the ledger recorded it: which route, whether its signature held, what it
+/// was answered.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Webhook<'a> {
+    id: i64,
+    provider: &'a str,
+    route: &'a str,
+    signature: &'a str,
+    http_status: i64,
+    latency_ms: Option<f64>,
+    error: Option<&'a str>,
+    received_at: &'a str,
+}
+
+impl<'a> From<&'a ledger::Row> for Webhook<'a> {
+    fn from(r: &'a ledger::Row) -> Self {
+        Webhook {
+            id: r.id,
+            provider: &r.provider,
+            route: &r.route,
+            signature: &r.signature,
+            http_status: r.http_status,
+            latency_ms: r.latency_ms,
+            error: r.error.as_deref(),
+            received_at: &r.received_at,
+        }
+    }
+}
+
+/// A phone number with its role, handler and agent.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Number<'a> {
+    id: i64,
+    e164: &'a str,
+    role: NumberRole,
+    handler: NumberHandler,
+    origin: NumberOrigin,
+    status: &'a str,
+    twilio_sid: Option<&'a str>,
+    vapi_phone_number_id: Option<&'a str>,
+    agent_id: Option<i64>,
+    agent_name: Option<&'a str>,
+    agent_assistant_id: Option<&'a str>,
+    account_sid: Option<&'a str>,
+    provider_account_id: Option<i64>,
+    friendly_name: Option<&'a str>,
+    description: Option<&'a str>,
+    created_at: &'a str,
+    released_at: Option<&'a str>,
+}
+
+impl<'a> From<&'a numbers::NumberRow> for Number<'a> {
+    fn from(n: &'a numbers::NumberRow) -> Self {
+        Number {
+            id: n.id,
+            e164: &n.e164,
+            role: n.role,
+            handler: n.handler,
+            origin: n.origin,
+            status: &n.status,
+            twilio_sid: n.twilio_sid.as_deref(),
+            vapi_phone_number_id: n.vapi_phone_number_id.as_deref(),
+            agent_id: n.agent_id,
+            agent_name: n.agent_name.as_deref(),
+            agent_assistant_id: n.agent_assistant_id.as_deref(),
+            account_sid: n.account_sid.as_deref(),
+            provider_account_id: n.provider_account_id,
+            friendly_name: n.friendly_name.as_deref(),
+            description: n.description.as_deref(),
+            created_at: &n.created_at,
+            released_at: n.released_at.as_deref(),
+        }
+    }
+}
+
+/// A voicemail in the inbox, with the caller and the number called.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Voicemail<'a> {
+    id: i64,
+    call_id: i64,
+    recording_sid: Option<&'a str>,
+    recording_url: Option<&'a str>,
+    duration_seconds: Option<i64>,
+    transcription_text: Option<&'a str>,
+    transcription_status: &'a str,
+    handled: bool,
+    handled_at: Option<&'a str>,
+    owner_notified_at: Option<&'a str>,
+    created_at: &'a str,
+    from_number: Option<&'a str>,
+    to_number: Option<&'a str>,
+}
+
+impl<'a> From<&'a voicemails::Voicemail> for Voicemail<'a> {
+    fn from(v: &'a voicemails::Voicemail) -> Self {
+        Voicemail {
+            id: v.id,
+            call_id: v.call_id,
+            recording_sid: v.recording_sid.as_deref(),
+            recording_url: v.recording_url.as_deref(),
+            duration_seconds: v.duration_seconds,
+            transcription_text: v.transcription_text.as_deref(),
+            transcription_status: &v.transcription_status,
+            handled: v.handled,
+            handled_at: v.handled_at.as_deref(),
+            owner_notified_at: v.owner_notified_at.as_deref(),
+            created_at: &v.created_at,
+            from_number: v.from_number.as_deref(),
+            to_number: v.to_number.as_deref(),
+        }
+    }
+}
+
+/// A business's request to join by text, and what was decided.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OnboardingRequest<'a> {
+    id: i64,
+    sender: &'a str,
+    state: &'a str,
+    business_name: Option<&'a str>,
+    onboarding_number: Option<&'a str>,
+    approved_org_id: Option<i64>,
+    decided_at: Option<&'a str>,
+    created_at: &'a str,
+    approved_line: Option<&'a str>,
+}
+
+impl<'a> From<&'a onboarding::Request> for OnboardingRequest<'a> {
+    fn from(r: &'a onboarding::Request) -> Self {
+        OnboardingRequest {
+            id: r.id,
+            sender: &r.sender,
+            state: &r.state,
+            business_name: r.business_name.as_deref(),
+            onboarding_number: r.onboarding_number.as_deref(),
+            approved_org_id: r.approved_org_id,
+            decided_at: r.decided_at.as_deref(),
+            created_at: &r.created_at,
+            approved_line: r.approved_line.as_deref(),
+        }
+    }
+}
+
+/// A user of the dashboard; never their password hash.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct User<'a> {
+    id: i64,
+    org_id: i64,
+    email: &'a str,
+    role: UserRole,
+    is_system_admin: bool,
+    created_at: &'a str,
+    last_login_at: Option<&'a str>,
+}
+
+impl<'a> From<&'a users::User> for User<'a> {
+    fn from(u: &'a users::User) -> Self {
+        User {
+            id: u.id,
+            org_id: u.org_id,
+            email: &u.email,
+            role: u.role,
+            is_system_admin: u.is_system_admin,
+            created_at: &u.created_at,
+            last_login_at: u.last_login_at.as_deref(),
+        }
+    }
+}
+
+/// What removing a user also ended.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Removed {
+    sessions: usize,
+    tokens: usize,
+}
+
+impl From<&users::Removed> for Removed {
+    fn from(r: &users::Removed) -> Self {
+        Removed {
+            sessions: r.sessions,
+            tokens: r.tokens,
+        }
+    }
+}
+
+/// One line of the audit log.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditEntry<'a> {
+    id: i64,
+    actor: &'a str,
+    action: &'a str,
+    target: Option<&'a str>,
+    detail: Option<&'a Value>,
+    ip: Option<&'a str>,
+    at: &'a str,
+}
+
+impl<'a> From<&'a audit::AuditEntry> for AuditEntry<'a> {
+    fn from(e: &'a audit::AuditEntry) -> Self {
+        AuditEntry {
+            id: e.id,
+            actor: &e.actor,
+            action: &e.action,
+            target: e.target.as_deref(),
+            detail: e.detail.as_ref(),
+            ip: e.ip.as_deref(),
+            at: &e.at,
+        }
+    }
+}
+
+/// An API token by its name and visible prefix; never the secret.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Token<'a> {
+    id: i64,
+    name: &'a str,
+    prefix: &'a str,
+    user_id: i64,
+    created_at: &'a str,
+    last_used_at: Option<&'a str>,
+    revoked_at: Option<&'a str>,
+}
+
+impl<'a> From<&'a tokens::ApiToken> for Token<'a> {
+    fn from(t: &'a tokens::ApiToken) -> Self {
+        Token {
+            id: t.id,
+            name: &t.name,
+            prefix: &t.prefix,
+            user_id: t.user_id,
+            created_at: &t.created_at,
+            last_used_at: t.last_used_at.as_deref(),
+            revoked_at: t.revoked_at.as_deref(),
+        }
+    }
+}
+
+/// A voice agent and the active numbers it answers.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Agent<'a> {
+    id: i64,
+    name: &'a str,
+    vapi_assistant_id: Option<&'a str>,
+    sip_uri: Option<&'a str>,
+    numbers: &'a [String],
+    created_at: &'a str,
+}
+
+impl<'a> From<&'a agents::Agent> for Agent<'a> {
+    fn from(a: &'a agents::Agent) -> Self {
+        Agent {
+            id: a.id,
+            name: &a.name,
+            vapi_assistant_id: a.vapi_assistant_id.as_deref(),
+            sip_uri: a.sip_uri.as_deref(),
+            numbers: &a.numbers,
+            created_at: &a.created_at,
+        }
+    }
+}
+
+/// A feature flag as one organization sees it.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Flag<'a> {
+    key: &'a str,
+    name: &'a str,
+    description: &'a str,
+    enabled_globally: bool,
+    rollout_percentage: u8,
+    org_override: Option<bool>,
+    /// Whether the flag is on for this organization, all rules applied.
+    effective: bool,
+}
+
+impl<'a> Flag<'a> {
+    pub fn new(f: &'a flags::FlagRow, effective: bool) -> Self {
+        Flag {
+            key: &f.key,
+            name: &f.name,
+            description: &f.description,
+            enabled_globally: f.enabled_globally,
+            rollout_percentage: f.rollout_percentage,
+            org_override: f.org_override,
+            effective,
+        }
+    }
+}
+
+/// A lead with its last message.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Lead<'a> {
+    id: i64,
+    customer_number: &'a str,
+    business_number: Option<&'a str>,
+    call_id: Option<i64>,
+    source: &'a str,
+    status: &'a str,
+    summary: Option<&'a str>,
+    message_count: i64,
+    last_message: Option<&'a str>,
+    last_message_at: Option<&'a str>,
+    created_at: &'a str,
+}
+
+impl<'a> From<&'a leads::Lead> for Lead<'a> {
+    fn from(l: &'a leads::Lead) -> Self {
+        Lead {
+            id: l.id,
+            customer_number: &l.customer_number,
+            business_number: l.business_number.as_deref(),
+            call_id: l.call_id,
+            source: &l.source,
+            status: &l.status,
+            summary: l.summary.as_deref(),
+            message_count: l.message_count,
+            last_message: l.last_message.as_deref(),
+            last_message_at: l.last_message_at.as_deref(),
+            created_at: &l.created_at,
+        }
+    }
+}
+
+/// An organization, as a system administrator lists them.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Org<'a> {
+    id: i64,
+    name: &'a str,
+    timezone: &'a str,
+    is_demo: bool,
+    created_at: &'a str,
+}
+
+impl<'a> From<&'a orgs::Org> for Org<'a> {
+    fn from(o: &'a orgs::Org) -> Self {
+        Org {
+            id: o.id,
+            name: &o.name,
+            timezone: &o.timezone,
+            is_demo: o.is_demo,
+            created_at: &o.created_at,
+        }
+    }
+}
+
+/// The organization's own settings page.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OrgSettings<'a> {
+    id: i64,
+    name: &'a str,
+    timezone: &'a str,
+    notification_number: Option<&'a str>,
+    fallback_number: Option<&'a str>,
+    fallback_message: Option<&'a str>,
+    max_managed_numbers: i64,
+    is_demo: bool,
+}
+
+impl<'a> From<&'a orgs::OrgSettings> for OrgSettings<'a> {
+    fn from(s: &'a orgs::OrgSettings) -> Self {
+        OrgSettings {
+            id: s.id,
+            name: &s.name,
+            timezone: &s.timezone,
+            notification_number: s.notification_number.as_deref(),
+            fallback_number: s.fallback_number.as_deref(),
+            fallback_message: s.fallback_message.as_deref(),
+            max_managed_numbers: s.max_managed_numbers,
+            is_demo: s.is_demo,
+        }
+    }
+}
+
+/// The latest provisioning run of a number (SPEC §5): where it got and what failed.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Saga<'a> {
+    id: i64,
+    state: &'a str,
+    phone_number: &'a Value,
+    error: Option<&'a Value>,
+    created_at: &'a str,
+}
+
+impl<'a> From<&'a sagas::SagaRow> for Saga<'a> {
+    fn from(s: &'a sagas::SagaRow) -> Self {
+        Saga {
+            id: s.id,
+            state: &s.state,
+            phone_number: &s.input["phoneNumber"],
+            error: s.error.as_ref(),
+            created_at: &s.created_at,
+        }
+    }
+}
+
+/// One step of a run.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SagaStep<'a> {
+    seq: i64,
+    name: &'a str,
+    phase: &'a str,
+    state: &'a str,
+    error: Option<&'a str>,
+    started_at: &'a str,
+    finished_at: Option<&'a str>,
+}
+
+impl<'a> From<&'a sagas::StepRow> for SagaStep<'a> {
+    fn from(s: &'a sagas::StepRow) -> Self {
+        SagaStep {
+            seq: s.seq,
+            name: &s.name,
+            phase: &s.phase,
+            state: &s.state,
+            error: s.error.as_deref(),
+            started_at: &s.started_at,
+            finished_at: s.finished_at.as_deref(),
+        }
+    }
+}
