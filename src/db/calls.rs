@@ -2,7 +2,7 @@
 //! out-of-order webhooks converge, plus its append-only timeline.
 
 use super::Cached;
-use crate::domain::state::{Consent, Direction, TextbackState};
+use crate::domain::state::{CallStatus, Consent, Direction, TextbackState};
 use crate::domain::textback::Outcome;
 use crate::domain::NumberRole;
 use rusqlite::{params_from_iter, Connection, OptionalExtension, Row};
@@ -15,13 +15,13 @@ pub struct Call {
     pub provider: String,
     pub call_sid: Option<String>,
     pub vapi_call_id: Option<String>,
-    pub direction: String,
+    pub direction: Direction,
     pub from_number: Option<String>,
     pub to_number: Option<String>,
     pub phone_number_id: Option<i64>,
     pub number_role: Option<NumberRole>,
     pub agent_id: Option<i64>,
-    pub status: String,
+    pub status: CallStatus,
     pub outcome: Option<Outcome>,
     pub started_at: String,
     pub answered_at: Option<String>,
@@ -206,7 +206,7 @@ pub fn mark_connected(conn: &Connection, call_id: i64) -> rusqlite::Result<()> {
 pub fn finish(
     conn: &Connection,
     call_id: i64,
-    status: &str,
+    status: CallStatus,
     duration: Option<i64>,
 ) -> rusqlite::Result<()> {
     conn.exec_cached(
@@ -220,7 +220,11 @@ pub fn finish(
 }
 
 /// Sets the status of a live call unless it already ended (state never moves backwards).
-pub fn set_live_status(conn: &Connection, call_id: i64, status: &str) -> rusqlite::Result<()> {
+pub fn set_live_status(
+    conn: &Connection,
+    call_id: i64,
+    status: CallStatus,
+) -> rusqlite::Result<()> {
     conn.exec_cached(
         "UPDATE calls SET status = ?2 WHERE id = ?1 AND ended_at IS NULL",
         (call_id, status),
@@ -260,7 +264,7 @@ pub fn facts(
                 .max(0),
         )
         .unwrap_or(u32::MAX),
-        failed: call.status == "failed",
+        failed: call.status == CallStatus::Failed,
     })
 }
 
@@ -460,11 +464,11 @@ pub fn textbacks_since(
 }
 
 /// What a Vapi message knows about its call; missing facts are filled in later.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct VapiCall<'a> {
     pub vapi_call_id: &'a str,
     pub org_id: Option<i64>,
-    pub direction: &'a str,
+    pub direction: Direction,
     pub from: Option<&'a str>,
     pub to: Option<&'a str>,
     pub phone_number_id: Option<i64>,
@@ -498,18 +502,17 @@ pub fn upsert_vapi(conn: &Connection, c: &VapiCall<'_>) -> rusqlite::Result<i64>
     )
 }
 
-/// Moves the status forward only (`rank` orders the states); returns whether it moved.
+/// Moves the status forward only ([`CallStatus::rank`]); returns whether it moved.
 pub fn advance_status(
     conn: &Connection,
     call_id: i64,
-    status: &str,
-    rank: impl Fn(&str) -> u8,
+    status: CallStatus,
 ) -> rusqlite::Result<bool> {
-    let current: String =
+    let current: CallStatus =
         conn.row_cached("SELECT status FROM calls WHERE id = ?1", [call_id], |r| {
             r.get(0)
         })?;
-    if rank(status) <= rank(&current) {
+    if status.rank() <= current.rank() {
         return Ok(false);
     }
     conn.exec_cached(

@@ -1,20 +1,20 @@
 //! Every SMS in and out (SPEC §2 `messages`), including blocked text-backs with their reason.
 
-use crate::domain::state::{Direction, MessageKind};
+use crate::domain::state::{Direction, MessageKind, MessageStatus};
 use rusqlite::{Connection, OptionalExtension, Row};
 
 #[derive(Debug, Clone)]
 pub struct Message {
     pub id: i64,
     pub sid: Option<String>,
-    pub direction: String,
+    pub direction: Direction,
     pub from_number: String,
     pub to_number: String,
     pub call_id: Option<i64>,
     pub lead_id: Option<i64>,
     pub body: String,
-    pub kind: String,
-    pub status: String,
+    pub kind: MessageKind,
+    pub status: MessageStatus,
     pub blocked_reason: Option<String>,
     pub error_code: Option<String>,
     pub error_message: Option<String>,
@@ -55,7 +55,7 @@ pub struct NewMessage<'a> {
     pub lead_id: Option<i64>,
     pub body: &'a str,
     pub kind: MessageKind,
-    pub status: &'a str,
+    pub status: MessageStatus,
     pub blocked_reason: Option<&'a str>,
     /// When it was received or written (the front desk's clock: cooldowns count from it).
     pub at: chrono::DateTime<chrono::Utc>,
@@ -88,7 +88,12 @@ pub fn insert(conn: &Connection, m: &NewMessage<'_>) -> rusqlite::Result<Option<
 }
 
 /// The provider accepted the message.
-pub fn mark_sent(conn: &Connection, id: i64, sid: &str, status: &str) -> rusqlite::Result<()> {
+pub fn mark_sent(
+    conn: &Connection,
+    id: i64,
+    sid: &str,
+    status: MessageStatus,
+) -> rusqlite::Result<()> {
     conn.execute(
         "UPDATE messages SET sid = ?2, status = ?3, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?1",
         (id, sid, status),
@@ -100,7 +105,7 @@ pub fn mark_sent(conn: &Connection, id: i64, sid: &str, status: &str) -> rusqlit
 pub fn mark_refused(
     conn: &Connection,
     id: i64,
-    status: &str,
+    status: MessageStatus,
     reason: Option<&str>,
     code: Option<i64>,
     message: &str,
@@ -118,22 +123,16 @@ pub fn mark_refused(
 pub fn update_status(
     conn: &Connection,
     sid: &str,
-    status: &str,
+    status: MessageStatus,
     error_code: Option<&str>,
 ) -> rusqlite::Result<bool> {
-    let rank = |s: &str| match s {
-        "queued" | "accepted" => 0,
-        "sending" => 1,
-        "sent" => 2,
-        _ => 3,
-    };
-    let current: Option<String> = conn
+    let current: Option<MessageStatus> = conn
         .query_row("SELECT status FROM messages WHERE sid = ?1", [sid], |r| {
             r.get(0)
         })
         .optional()?;
     match current {
-        Some(cur) if rank(status) >= rank(&cur) => {
+        Some(cur) if status.rank() >= cur.rank() => {
             conn.execute(
                 "UPDATE messages SET status = ?2, error_code = COALESCE(?3, error_code),
                      updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE sid = ?1",

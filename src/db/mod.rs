@@ -64,6 +64,8 @@ text_column!(
     crate::domain::state::TextbackState,
     crate::domain::state::Direction,
     crate::domain::state::MessageKind,
+    crate::domain::state::CallStatus,
+    crate::domain::state::MessageStatus,
     crate::domain::NumberRole,
     crate::domain::NumberHandler,
     crate::domain::NumberOrigin,

@@ -339,14 +339,6 @@ pub fn dial_result(status: &str) -> Step {
     }
 }
 
-/// Whether a `CallStatus` ends the call.
-pub fn call_ended(status: &str) -> bool {
-    matches!(
-        status,
-        "completed" | "busy" | "failed" | "no-answer" | "canceled"
-    )
-}
-
 /// What an ended call on an operational number sets in motion (SPEC §3.5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AfterCall {
@@ -796,18 +788,23 @@ mod tests {
             let want = if connected { Step::HangUp } else { voicemail() };
             assert_eq!(dial_result(status), want, "{status}");
         }
+        use crate::domain::state::CallStatus;
         for (status, ended) in [
             ("completed", true),
             ("busy", true),
             ("failed", true),
             ("no-answer", true),
             ("canceled", true),
+            ("ended", true),
+            ("initiated", false),
             ("ringing", false),
             ("in-progress", false),
             ("queued", false),
         ] {
-            assert_eq!(call_ended(status), ended, "{status}");
+            let parsed = CallStatus::parse(status).unwrap();
+            assert_eq!(parsed.is_final(), ended, "{status}");
         }
+        assert!(CallStatus::parse("answered").is_err());
     }
 
     #[test]

@@ -34,9 +34,88 @@ string_enum!(
 );
 
 string_enum!(
-    /// Which way a Twilio call or a text went (a Vapi call may also be a web call).
-    Direction { Inbound => "inbound", Outbound => "outbound" }
+    /// Which way a call or a text went. Only a Vapi call is ever `web` (a browser call to
+    /// an agent); the schema refuses it for a text.
+    Direction { Inbound => "inbound", Outbound => "outbound", Web => "web" }
 );
+
+string_enum!(
+    /// Where a call stands, in its provider's words (SPEC §2 `calls.status`): Twilio's
+    /// `CallStatus` and Vapi's call status share the column.
+    CallStatus {
+        Scheduled => "scheduled",
+        Queued => "queued",
+        Initiated => "initiated",
+        Ringing => "ringing",
+        InProgress => "in-progress",
+        Forwarding => "forwarding",
+        Completed => "completed",
+        Busy => "busy",
+        NoAnswer => "no-answer",
+        Canceled => "canceled",
+        Failed => "failed",
+        Ended => "ended",
+    }
+);
+
+impl CallStatus {
+    /// Whether the call is over: Twilio's final statuses and Vapi's `ended`.
+    pub fn is_final(self) -> bool {
+        use CallStatus::*;
+        matches!(
+            self,
+            Completed | Busy | NoAnswer | Canceled | Failed | Ended
+        )
+    }
+
+    /// The order a call moves through; it never moves back (an ended call does not ring
+    /// again), so a late or redelivered status of a lower rank changes nothing.
+    pub fn rank(self) -> u8 {
+        use CallStatus::*;
+        match self {
+            Scheduled | Queued | Initiated => 0,
+            Ringing => 1,
+            InProgress => 2,
+            Forwarding => 3,
+            Completed | Busy | NoAnswer | Canceled | Failed | Ended => 4,
+        }
+    }
+}
+
+string_enum!(
+    /// Where a text stands: Twilio's `MessageStatus`, and `blocked` for one the appliance
+    /// refused to send (an opted-out customer, a text-back's rules).
+    MessageStatus {
+        Accepted => "accepted",
+        Scheduled => "scheduled",
+        Queued => "queued",
+        Sending => "sending",
+        Sent => "sent",
+        Delivered => "delivered",
+        Undelivered => "undelivered",
+        Failed => "failed",
+        Receiving => "receiving",
+        Received => "received",
+        Read => "read",
+        PartiallyDelivered => "partially_delivered",
+        Canceled => "canceled",
+        Blocked => "blocked",
+    }
+);
+
+impl MessageStatus {
+    /// The order a sent text moves through. A delivery callback of a lower rank than the
+    /// stored status is late and changes nothing; every outcome past `sent` ranks the same.
+    pub fn rank(self) -> u8 {
+        use MessageStatus::*;
+        match self {
+            Accepted | Scheduled | Queued => 0,
+            Sending => 1,
+            Sent => 2,
+            _ => 3,
+        }
+    }
+}
 
 string_enum!(
     /// Why a text exists.
@@ -63,6 +142,12 @@ mod tests {
         }
         for k in MessageKind::ALL {
             assert_eq!(MessageKind::parse(k.as_str()), Ok(*k));
+        }
+        for s in CallStatus::ALL {
+            assert_eq!(CallStatus::parse(s.as_str()), Ok(*s));
+        }
+        for s in MessageStatus::ALL {
+            assert_eq!(MessageStatus::parse(s.as_str()), Ok(*s));
         }
         let err = Consent::parse("maybe").unwrap_err();
         assert!(

@@ -1,6 +1,7 @@
 //! Vapi server messages (SPEC §4), parsed leniently: the envelope must be right, every
 //! other field is optional and unknown fields and message types are accepted.
 
+use super::state::{CallStatus, Direction};
 use super::textback::Outcome;
 use serde_json::Value;
 
@@ -200,18 +201,6 @@ fn tool_call(v: &Value) -> Option<ToolCall> {
     })
 }
 
-/// Call states in order; a call never moves back (an ended call does not ring again).
-pub fn status_rank(status: &str) -> u8 {
-    match status {
-        "scheduled" | "queued" => 0,
-        "ringing" => 1,
-        "in-progress" => 2,
-        "forwarding" => 3,
-        "ended" => 4,
-        _ => 0,
-    }
-}
-
 /// The call's outcome from Vapi's ended reason (SPEC §2 `outcome`). Vapi lists several
 /// hundred reasons; they fall into families by prefix and wording: the caller reached a
 /// person, was not reached, the call broke (provider, pipeline, assistant lookup, …), or the
@@ -278,11 +267,23 @@ pub fn never_reached_assistant(ended_reason: &str) -> bool {
 }
 
 /// `inboundPhoneCall` / `outboundPhoneCall` / `webCall` → the `calls.direction` values.
-pub fn direction(call_type: Option<&str>) -> &'static str {
+/// A call status in Vapi's words, as the appliance stores it. `None` for what is not a
+/// step of a call (`not-found`, `deletion-failed`) or not Vapi's: such an update moves
+/// nothing.
+pub fn call_status(status: &str) -> Option<CallStatus> {
+    match status {
+        "scheduled" | "queued" | "ringing" | "in-progress" | "forwarding" | "ended" => {
+            CallStatus::parse(status).ok()
+        }
+        _ => None,
+    }
+}
+
+pub fn direction(call_type: Option<&str>) -> Direction {
     match call_type {
-        Some("outboundPhoneCall") => "outbound",
-        Some("webCall") => "web",
-        _ => "inbound",
+        Some("outboundPhoneCall") => Direction::Outbound,
+        Some("webCall") => Direction::Web,
+        _ => Direction::Inbound,
     }
 }
 
@@ -418,7 +419,12 @@ mod tests {
             Outcome::Failed
         );
         assert_eq!(outcome("call.forwarding.no-answer").as_str(), "missed");
-        assert!(status_rank("ended") > status_rank("in-progress"));
-        assert!(status_rank("ringing") < status_rank("in-progress"));
+        let rank = |s| call_status(s).map(CallStatus::rank);
+        assert!(rank("ended") > rank("in-progress"));
+        assert!(rank("ringing") < rank("in-progress"));
+        assert!(rank("scheduled") < rank("ringing"));
+        for not_a_step in ["not-found", "deletion-failed", "completed", "sideways"] {
+            assert_eq!(call_status(not_a_step), None, "{not_a_step}");
+        }
     }
 }

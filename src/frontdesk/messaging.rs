@@ -3,7 +3,7 @@
 
 use super::FrontDesk;
 use crate::db::{messages, numbers, optouts, DbError};
-use crate::domain::state::{Direction, MessageKind};
+use crate::domain::state::{Direction, MessageKind, MessageStatus};
 use crate::domain::webhook::TwilioRoute;
 use crate::metrics::SMS_SENT;
 use crate::providers::{OutboundSms, ProviderErrorKind};
@@ -101,9 +101,9 @@ pub async fn send(desk: &FrontDesk, out: Outbound) -> Result<Sent, DbError> {
             .write(move |c| {
                 let opted_out = optouts::is_opted_out(c, &from, &to)?;
                 let (status, reason) = if opted_out {
-                    ("blocked", Some("opted_out"))
+                    (MessageStatus::Blocked, Some("opted_out"))
                 } else {
-                    ("queued", None)
+                    (MessageStatus::Queued, None)
                 };
                 let msg = messages::NewMessage {
                     org_id,
@@ -148,7 +148,14 @@ pub async fn send(desk: &FrontDesk, out: Outbound) -> Result<Sent, DbError> {
         log::error!("{msg}");
         desk.db
             .write(move |c| {
-                messages::mark_refused(c, message_id, "failed", Some("no_credentials"), None, msg)
+                messages::mark_refused(
+                    c,
+                    message_id,
+                    MessageStatus::Failed,
+                    Some("no_credentials"),
+                    None,
+                    msg,
+                )
             })
             .await?;
         desk.metrics.incr(
@@ -170,8 +177,14 @@ pub async fn send(desk: &FrontDesk, out: Outbound) -> Result<Sent, DbError> {
     match desk.messenger.twilio.send_sms(&creds, &sms).await {
         Ok(sent) => {
             let sid = sent.sid.clone();
+            // Twilio answers a send `queued` or `accepted`; a status it adds later is still
+            // a message on its way, and the delivery callbacks will say where it got.
+            let status = MessageStatus::parse(&sent.status).unwrap_or_else(|e| {
+                log::warn!("SMS {sid} was sent; {e}: stored as queued");
+                MessageStatus::Queued
+            });
             desk.db
-                .write(move |c| messages::mark_sent(c, message_id, &sent.sid, &sent.status))
+                .write(move |c| messages::mark_sent(c, message_id, &sent.sid, status))
                 .await?;
             desk.metrics
                 .incr(SMS_SENT, &[("kind", kind.as_str()), ("result", "sent")]);
@@ -184,10 +197,10 @@ pub async fn send(desk: &FrontDesk, out: Outbound) -> Result<Sent, DbError> {
             );
             let (status, reason) = match e.kind {
                 ProviderErrorKind::Rejected | ProviderErrorKind::NotFound => {
-                    ("blocked", "provider_refused")
+                    (MessageStatus::Blocked, "provider_refused")
                 }
                 ProviderErrorKind::Auth | ProviderErrorKind::Unavailable => {
-                    ("failed", "provider_error")
+                    (MessageStatus::Failed, "provider_error")
                 }
             };
             let (code, message) = (e.code, e.message.clone());

@@ -9,7 +9,7 @@ use crate::db::{callflows, leads, messages, numbers, onboarding, optouts};
 use crate::domain::onboarding::{step, State};
 use crate::domain::phone::Party;
 use crate::domain::sms::{self, SmsPlan};
-use crate::domain::state::{Direction, MessageKind};
+use crate::domain::state::{Direction, MessageKind, MessageStatus};
 use crate::domain::{FlagKey, NumberRole};
 use crate::metrics::UNKNOWN_NUMBERS;
 use std::sync::Arc;
@@ -72,7 +72,7 @@ pub async fn inbound(desk: &Arc<FrontDesk>, m: InboundSms) -> Result<(), Frontde
                     lead_id: None,
                     body: &msg.body,
                     kind,
-                    status: "received",
+                    status: MessageStatus::Received,
                     blocked_reason: None,
                     at,
                 },
@@ -233,11 +233,11 @@ pub async fn inbound(desk: &Arc<FrontDesk>, m: InboundSms) -> Result<(), Frontde
 pub async fn delivery_status(
     desk: &FrontDesk,
     sid: String,
-    status: String,
+    status: MessageStatus,
     error_code: Option<String>,
 ) -> Result<(), FrontdeskError> {
     desk.db
-        .write(move |c| messages::update_status(c, &sid, &status, error_code.as_deref()))
+        .write(move |c| messages::update_status(c, &sid, status, error_code.as_deref()))
         .await?;
     Ok(())
 }

@@ -5,7 +5,7 @@
 use super::messaging::{self, Outbound, Sent};
 use super::FrontDesk;
 use crate::db::{callflows, calls, messages, numbers, optouts};
-use crate::domain::state::{Direction, MessageKind, TextbackState};
+use crate::domain::state::{Direction, MessageKind, MessageStatus, TextbackState};
 use crate::domain::textback::{decide, outcome, Outcome, TextbackFacts};
 use crate::domain::FlagKey;
 use crate::metrics::TEXTBACKS;
@@ -97,7 +97,7 @@ pub async fn process(desk: &FrontDesk, call_id: i64) {
                             lead_id: None,
                             body: &flow.textback.message,
                             kind: MessageKind::Textback,
-                            status: "blocked",
+                            status: MessageStatus::Blocked,
                             blocked_reason: Some(reason.as_str()),
                             at: now,
                         },

@@ -6,8 +6,9 @@ use super::FrontDesk;
 use super::FrontdeskError;
 use crate::db::{agents, calls, leads, numbers, orgs};
 use crate::domain::phone::Party;
+use crate::domain::state::{CallStatus, Direction};
 use crate::domain::textback::Outcome;
-use crate::domain::vapi::{direction, never_reached_assistant, outcome, status_rank, Message};
+use crate::domain::vapi::{call_status, direction, never_reached_assistant, outcome, Message};
 use crate::domain::FlagKey;
 use rusqlite::Connection;
 use serde_json::{json, Value};
@@ -39,7 +40,7 @@ fn context(
     };
     let dir = direction(m.call_type.as_deref());
     let ours = number.as_ref().map(|n| n.e164.as_str());
-    let (from, to) = if dir == "outbound" {
+    let (from, to) = if dir == Direction::Outbound {
         (ours, m.customer_number.as_deref())
     } else {
         (m.customer_number.as_deref(), ours)
@@ -134,7 +135,7 @@ async fn assistant_request(desk: &FrontDesk, m: Message) -> Result<Value, Frontd
                     Decision::Refuse(_, reason) => json!({ "refused": reason }),
                 };
                 calls::event(c, id, "vapi.assistant-request", Some(detail), Some(&key))?;
-                calls::advance_status(c, id, "ringing", status_rank)?;
+                calls::advance_status(c, id, CallStatus::Ringing)?;
             }
             Ok(decision)
         })
@@ -212,8 +213,8 @@ async fn track(desk: &FrontDesk, m: Message) -> Result<Value, FrontdeskError> {
                 "status-update" if m.status.as_deref() == Some("ended") => true,
                 "end-of-call-report" => true,
                 "status-update" => {
-                    if let Some(status) = &m.status {
-                        calls::advance_status(c, call_id, status, status_rank)?;
+                    if let Some(status) = m.status.as_deref().and_then(call_status) {
+                        calls::advance_status(c, call_id, status)?;
                     }
                     false
                 }
@@ -224,7 +225,7 @@ async fn track(desk: &FrontDesk, m: Message) -> Result<Value, FrontdeskError> {
             }
             let outcome = m.ended_reason.as_deref().map(outcome);
             let report = if m.kind == "status-update" {
-                calls::advance_status(c, call_id, "ended", status_rank)?;
+                calls::advance_status(c, call_id, CallStatus::Ended)?;
                 calls::EndReport {
                     ended_reason: m.ended_reason.clone(),
                     outcome,

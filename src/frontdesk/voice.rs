@@ -10,7 +10,7 @@ use crate::domain::callflow::{transcribable, CallFlow, MenuAction};
 use crate::domain::ivr;
 use crate::domain::phone::redact;
 use crate::domain::phone::Party;
-use crate::domain::state::{Consent, Direction};
+use crate::domain::state::{CallStatus, Consent, Direction};
 use crate::domain::textback::{outcome, Outcome};
 use crate::domain::{FlagKey, NumberHandler, NumberRole};
 use crate::flags::Flags;
@@ -538,21 +538,20 @@ fn refresh_outcome(
 pub async fn status(
     desk: &Arc<FrontDesk>,
     p: VoiceParams,
-    call_status: String,
+    call_status: CallStatus,
     duration: Option<i64>,
 ) -> Result<(), FrontdeskError> {
-    let terminal = ivr::call_ended(&call_status);
+    let terminal = call_status.is_final();
     let delay = i64::from(desk.textback_delay_secs);
     let now = desk.clock.now();
     // `first_end` is false for a redelivered final status: counted and logged once.
     let (ctx, first_end) = {
-        let call_status = call_status.clone();
         with_call(desk, &p, move |c, ctx| {
             if !terminal {
-                calls::set_live_status(c, ctx.call_id, &call_status)?;
+                calls::set_live_status(c, ctx.call_id, call_status)?;
                 return Ok((ctx, false));
             }
-            calls::finish(c, ctx.call_id, &call_status, duration)?;
+            calls::finish(c, ctx.call_id, call_status, duration)?;
             let first = calls::event(
                 c,
                 ctx.call_id,

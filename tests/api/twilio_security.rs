@@ -333,6 +333,68 @@ async fn failed_authentication_is_limited_per_ip_but_signed_traffic_from_that_ip
 }
 
 #[tokio::test]
+async fn a_status_outside_twilios_set_is_refused_naming_the_values_it_may_take() {
+    let app = spawn_app().await;
+    let tw = app.twilio();
+    tw.call("CA9401", CALLER, MAIN_LINE).await;
+    let params = |status| {
+        [
+            ("CallSid", "CA9401"),
+            ("From", CALLER),
+            ("To", MAIN_LINE),
+            ("CallStatus", status),
+        ]
+    };
+    let resp = tw.post("/twilio/voice/status", &params("exploded")).await;
+    assert_eq!(resp.status(), 400);
+    let text = resp.text().await.unwrap();
+    assert!(
+        text.contains("CallStatus") && text.contains("no-answer"),
+        "{text}"
+    );
+    let live = "SELECT count(*) FROM calls WHERE call_sid = 'CA9401' AND status = 'ringing' AND ended_at IS NULL";
+    assert_eq!(app.count(live), 1, "the call is untouched");
+    assert_eq!(
+        tw.post("/twilio/voice/status", &params("completed"))
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM calls WHERE call_sid = 'CA9401' AND status = 'completed' AND ended_at IS NOT NULL"),
+        1
+    );
+
+    app.db()
+        .conn()
+        .unwrap()
+        .execute(
+            "INSERT INTO messages (sid, direction, from_number, to_number, kind, status)
+             VALUES ('SM9401', 'outbound', ?1, ?2, 'reply', 'sent')",
+            [MAIN_LINE, CALLER],
+        )
+        .unwrap();
+    let delivery = |status| [("MessageSid", "SM9401"), ("MessageStatus", status)];
+    let resp = tw.post("/twilio/sms/status", &delivery("lost")).await;
+    assert_eq!(resp.status(), 400);
+    let text = resp.text().await.unwrap();
+    assert!(
+        text.contains("MessageStatus") && text.contains("undelivered"),
+        "{text}"
+    );
+    assert_eq!(
+        tw.post("/twilio/sms/status", &delivery("delivered"))
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM messages WHERE sid = 'SM9401' AND status = 'delivered'"),
+        1
+    );
+}
+
+#[tokio::test]
 async fn malformed_and_oversized_webhooks_get_4xx_without_side_effects() {
     let app = spawn_app().await;
     let tw = app.twilio();

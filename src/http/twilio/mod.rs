@@ -45,6 +45,16 @@ impl TwilioRequest {
         self.owned(key)
             .ok_or_else(|| FrontdeskError::BadRequest(format!("the {key} parameter is missing")))
     }
+
+    /// A required parameter from a closed set (`parse`), or a 400 naming it and the values
+    /// it may take.
+    pub fn require_as<T>(
+        &self,
+        key: &str,
+        parse: impl FnOnce(&str) -> Result<T, String>,
+    ) -> Result<T, FrontdeskError> {
+        parse(&self.require(key)?).map_err(|e| FrontdeskError::BadRequest(format!("{key}: {e}")))
+    }
 }
 
 /// What a route answers.

@@ -3,7 +3,7 @@
 use super::{Reply, TwilioRequest, TwilioWebhook};
 use crate::app::AppState;
 use crate::domain::phone::Party;
-use crate::domain::state::Direction;
+use crate::domain::state::{CallStatus, Direction, MessageStatus};
 use crate::domain::webhook::TwilioRoute;
 use crate::frontdesk::sms::{self, InboundSms};
 use crate::frontdesk::voice::{self, Recording, VoiceParams};
@@ -161,7 +161,7 @@ twilio_route!(voice_transcription, |state, r| {
 });
 
 twilio_route!(voice_status, |state, r| {
-    let status = r.require("CallStatus")?;
+    let status = r.require_as("CallStatus", CallStatus::parse)?;
     let duration = seconds(&r, "CallDuration");
     voice::status(&state.desk, voice_params(&r)?, status, duration)
         .await
@@ -185,7 +185,8 @@ twilio_route!(sms_inbound, |state, r| {
 });
 
 twilio_route!(sms_status, |state, r| {
-    let (sid, status) = (message_sid(&r)?, r.require("MessageStatus")?);
+    let sid = message_sid(&r)?;
+    let status = r.require_as("MessageStatus", MessageStatus::parse)?;
     sms::delivery_status(&state.desk, sid, status, r.owned("ErrorCode"))
         .await
         .map(|_| Reply::Empty)
