@@ -69,6 +69,7 @@ text_column!(
     crate::domain::NumberRole,
     crate::domain::NumberHandler,
     crate::domain::NumberOrigin,
+    crate::domain::NumberStatus,
     crate::domain::UserRole,
 );
 

@@ -1,7 +1,8 @@
 //! `phone_numbers`: the single source of truth for a number, its role and its agent link.
 
 use crate::domain::{
-    roles::validate_number_assignment, NumberHandler, NumberOrigin, NumberRole, PhoneNumber,
+    roles::validate_number_assignment, NumberHandler, NumberOrigin, NumberRole, NumberStatus,
+    PhoneNumber,
 };
 use rusqlite::{Connection, Row};
 
@@ -12,7 +13,7 @@ pub struct NumberRow {
     pub role: NumberRole,
     pub handler: NumberHandler,
     pub origin: NumberOrigin,
-    pub status: String,
+    pub status: NumberStatus,
     pub twilio_sid: Option<String>,
     pub vapi_phone_number_id: Option<String>,
     pub agent_id: Option<i64>,

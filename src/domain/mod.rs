@@ -17,4 +17,4 @@ pub mod webhook;
 
 pub use flags::FlagKey;
 pub use phone::PhoneNumber;
-pub use roles::{NumberHandler, NumberOrigin, NumberRole, UserRole};
+pub use roles::{NumberHandler, NumberOrigin, NumberRole, NumberStatus, UserRole};

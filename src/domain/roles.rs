@@ -66,6 +66,12 @@ string_enum!(
 );
 
 string_enum!(
+    /// Whether a number still answers here. A released number's row stays, for its calls'
+    /// history; the same E.164 may be brought again as a new row.
+    NumberStatus { Active => "active", Released => "released" }
+);
+
+string_enum!(
     /// A dashboard user's role: owners and admins may change things, viewers only read.
     UserRole { Owner => "owner", Admin => "admin", Viewer => "viewer" }
 );
@@ -99,6 +105,9 @@ mod tests {
         }
         for role in UserRole::ALL {
             assert_eq!(UserRole::parse(role.as_str()), Ok(*role));
+        }
+        for status in NumberStatus::ALL {
+            assert_eq!(NumberStatus::parse(status.as_str()), Ok(*status));
         }
     }
 

@@ -8,7 +8,7 @@
 
 use super::Telephony;
 use crate::db::{audit, numbers, provider_accounts};
-use crate::domain::{NumberOrigin, PhoneNumber};
+use crate::domain::{NumberOrigin, NumberStatus, PhoneNumber};
 use crate::error::ApiError;
 use crate::saga::{Saga, Step, StepError};
 use async_trait::async_trait;
@@ -225,7 +225,7 @@ pub async fn release(
     user_id: Option<i64>,
 ) -> Result<Outcome, ApiError> {
     let row = super::find(t, org_id, e164).await?;
-    if row.status == "released" {
+    if row.status == NumberStatus::Released {
         return Ok(if dry_run {
             Outcome::Plan {
                 number: Box::new(row),

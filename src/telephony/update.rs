@@ -4,7 +4,7 @@
 
 use super::Telephony;
 use crate::db::{audit, numbers};
-use crate::domain::{NumberHandler, NumberRole, PhoneNumber};
+use crate::domain::{NumberHandler, NumberRole, NumberStatus, PhoneNumber};
 use crate::error::ApiError;
 use crate::providers::{VapiNumberCreate, VapiNumberUpdate};
 use serde_json::json;
@@ -28,7 +28,7 @@ pub async fn update(
     user_id: Option<i64>,
 ) -> Result<numbers::NumberRow, ApiError> {
     let row = super::find(t, org_id, e164).await?;
-    if row.status != "active" {
+    if row.status != NumberStatus::Active {
         return Err(ApiError::conflict(
             "number_released",
             format!(

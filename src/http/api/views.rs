@@ -12,7 +12,7 @@ use crate::domain::state::{
     CallStatus, Consent, Direction, MessageKind, MessageStatus, TextbackState,
 };
 use crate::domain::textback::Outcome;
-use crate::domain::{NumberHandler, NumberOrigin, NumberRole, UserRole};
+use crate::domain::{NumberHandler, NumberOrigin, NumberRole, NumberStatus, UserRole};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -187,7 +187,7 @@ pub struct Number<'a> {
     role: NumberRole,
     handler: NumberHandler,
     origin: NumberOrigin,
-    status: &'a str,
+    status: NumberStatus,
     twilio_sid: Option<&'a str>,
     vapi_phone_number_id: Option<&'a str>,
     agent_id: Option<i64>,
@@ -209,7 +209,7 @@ impl<'a> From<&'a numbers::NumberRow> for Number<'a> {
             role: n.role,
             handler: n.handler,
             origin: n.origin,
-            status: &n.status,
+            status: n.status,
             twilio_sid: n.twilio_sid.as_deref(),
             vapi_phone_number_id: n.vapi_phone_number_id.as_deref(),
             agent_id: n.agent_id,
