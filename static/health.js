@@ -29,8 +29,18 @@ function viewCard(name, title, about) {
   return card;
 }
 
-function fill(card, rows) {
+// Views with rows that belong to no organization: callers, addresses and sign-in emails of
+// every organization on the appliance. With several organizations only a system
+// administrator sees those rows.
+const APPLIANCE_ROWS = new Set(['recent_errors', 'rate_limit_violations', 'failed_transactions']);
+const APPLIANCE_NOTE = 'Rows that belong to no organization (rate limits, webhooks no number answered) are shown to the appliance\'s system administrators only: `switchboard user system-admin --email …` makes one.';
+
+function fill(card, rows, applianceWide) {
   card.querySelector('.mon-body')?.remove();
+  card.querySelector('.mon-note')?.remove();
+  if (!applianceWide && APPLIANCE_ROWS.has(card.id.slice('mon-'.length))) {
+    card.append(el('p', APPLIANCE_NOTE, 'muted small mon-note'));
+  }
   let body;
   if (rows.length === 0) {
     body = el('p', 'Nothing here.', 'muted mon-body');
@@ -59,8 +69,8 @@ export async function loadHealth(me) {
   await Promise.all(VIEWS.map(async ([name, title, about]) => {
     const card = viewCard(name, title, about);
     try {
-      const { rows } = await api('GET', `/api/monitoring/${name}`);
-      fill(card, rows);
+      const { rows, applianceWide } = await api('GET', `/api/monitoring/${name}`);
+      fill(card, rows, applianceWide);
     } catch (e) {
       card.querySelector('.mon-body')?.remove();
       const p = el('p', null, 'error mon-body');

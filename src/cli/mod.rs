@@ -172,6 +172,19 @@ pub enum UserCommand {
         /// Read the password from the first line of standard input.
         #[arg(long)]
         password_stdin: bool,
+        /// Also make them a system administrator (see `user system-admin`).
+        #[arg(long)]
+        system_admin: bool,
+    },
+    /// Make a user a system administrator of the appliance, or no longer one (--off):
+    /// they change feature flags for every organization, and see the monitoring rows
+    /// that belong to none (rate limits, webhooks no number answered) when the appliance
+    /// holds several organizations.
+    SystemAdmin {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        off: bool,
     },
     /// Set a new password (generated unless --password-stdin) and sign the user out everywhere.
     ResetPassword {
@@ -321,7 +334,18 @@ pub async fn run(cli: Cli, config: Config) -> Result<(), CliError> {
             role,
             org,
             password_stdin,
-        }) => user::add(&config, &email, &role, org.as_deref(), password_stdin),
+            system_admin,
+        }) => user::add(
+            &config,
+            &email,
+            &role,
+            org.as_deref(),
+            password_stdin,
+            system_admin,
+        ),
+        Command::User(UserCommand::SystemAdmin { email, off }) => {
+            user::system_admin(&config, &email, !off)
+        }
         Command::User(UserCommand::ResetPassword {
             email,
             password_stdin,

@@ -29,6 +29,7 @@ pub fn add(
     role: &str,
     org: Option<&str>,
     password_stdin: bool,
+    system_admin: bool,
 ) -> Result<(), CliError> {
     let email = users::normalize_email(email).map_err(|m| fail(format!("--email: {m}")))?;
     let role = UserRole::parse(role).map_err(|m| fail(format!("--role: {m}")))?;
@@ -78,6 +79,7 @@ pub fn add(
         }
         Err(e) => return Err(fail(e)),
     };
+    users::set_system_admin(&tx, id, system_admin).map_err(fail)?;
     audit::record(
         &tx,
         audit::Record {
@@ -86,13 +88,20 @@ pub fn add(
             actor: "cli",
             action: "user.create",
             target: Some(format!("user:{id}")),
-            detail: Some(serde_json::json!({ "email": email, "role": role })),
+            detail: Some(
+                serde_json::json!({ "email": email, "role": role, "systemAdmin": system_admin }),
+            ),
             ip: None,
         },
     )
     .map_err(fail)?;
     tx.commit().map_err(fail)?;
-    println!("created {role} {email} in \"{}\"", org.name);
+    let admin = if system_admin {
+        ", a system administrator"
+    } else {
+        ""
+    };
+    println!("created {role} {email} in \"{}\"{admin}", org.name);
     if generated {
         println!("password: {password}");
         println!("(shown only once)");
@@ -100,17 +109,22 @@ pub fn add(
     Ok(())
 }
 
-pub fn reset_password(config: &Config, email: &str, password_stdin: bool) -> Result<(), CliError> {
-    let email = users::normalize_email(email).map_err(|m| fail(format!("--email: {m}")))?;
-    let db = super::open_db(config)?;
-    let mut conn = db.conn().map_err(fail)?;
-    let user = users::find_by_email(&conn, &email)
+/// The user with `email`, or an error saying how to create one.
+fn existing(conn: &rusqlite::Connection, email: &str) -> Result<users::User, CliError> {
+    users::find_by_email(conn, email)
         .map_err(fail)?
         .ok_or_else(|| {
             fail(format!(
                 "there is no user with the email {email}; create one with `switchboard user add`"
             ))
-        })?;
+        })
+}
+
+pub fn reset_password(config: &Config, email: &str, password_stdin: bool) -> Result<(), CliError> {
+    let email = users::normalize_email(email).map_err(|m| fail(format!("--email: {m}")))?;
+    let db = super::open_db(config)?;
+    let mut conn = db.conn().map_err(fail)?;
+    let user = existing(&conn, &email)?;
     let (password, generated) = obtain_password(password_stdin)?;
     let hash = crypto::hash_password(&password).map_err(fail)?;
     let tx = conn.transaction().map_err(fail)?;
@@ -133,6 +147,35 @@ pub fn reset_password(config: &Config, email: &str, password_stdin: bool) -> Res
     if generated {
         println!("password: {password}");
         println!("(shown only once)");
+    }
+    Ok(())
+}
+
+pub fn system_admin(config: &Config, email: &str, on: bool) -> Result<(), CliError> {
+    let email = users::normalize_email(email).map_err(|m| fail(format!("--email: {m}")))?;
+    let db = super::open_db(config)?;
+    let mut conn = db.conn().map_err(fail)?;
+    let user = existing(&conn, &email)?;
+    let tx = conn.transaction().map_err(fail)?;
+    users::set_system_admin(&tx, user.id, on).map_err(fail)?;
+    audit::record(
+        &tx,
+        audit::Record {
+            org_id: Some(user.org_id),
+            user_id: None,
+            actor: "cli",
+            action: "user.system_admin",
+            target: Some(format!("user:{}", user.id)),
+            detail: Some(serde_json::json!({ "before": user.is_system_admin, "after": on })),
+            ip: None,
+        },
+    )
+    .map_err(fail)?;
+    tx.commit().map_err(fail)?;
+    if on {
+        println!("{email} is a system administrator of this appliance");
+    } else {
+        println!("{email} is no longer a system administrator");
     }
     Ok(())
 }

@@ -50,10 +50,25 @@ impl View {
         View::ALL.into_iter().find(|v| v.name() == name)
     }
 
-    /// The query: the view's rows of `?1`'s organization, newest or largest first. Views
-    /// with rows that belong to the whole appliance (org_id NULL) show those too.
-    fn sql(self) -> &'static str {
-        match self {
+    /// The query: the view's rows of `?1`'s organization, newest or largest first, and,
+    /// when `appliance_wide`, the rows that belong to no organization (org_id NULL): rate
+    /// limits, webhooks no number answered, provider work not yet tied to an org. Those
+    /// name callers, addresses and sign-in emails from every organization on the appliance.
+    /// `None`: the view holds nothing but such rows.
+    fn sql(self, appliance_wide: bool) -> Option<&'static str> {
+        if !appliance_wide {
+            match self {
+                View::RecentErrors => {
+                    return Some("SELECT * FROM mon_recent_errors WHERE org_id = ?1 ORDER BY at DESC LIMIT ?2")
+                }
+                View::RateLimitViolations => return None,
+                View::FailedTransactions => {
+                    return Some("SELECT * FROM mon_failed_transactions WHERE org_id = ?1 ORDER BY created_at DESC LIMIT ?2")
+                }
+                _ => {}
+            }
+        }
+        Some(match self {
             View::ActiveCalls => {
                 "SELECT * FROM mon_active_calls WHERE org_id = ?1 ORDER BY started_at DESC LIMIT ?2"
             }
@@ -79,20 +94,25 @@ impl View {
             View::ConsentMetrics => {
                 "SELECT * FROM mon_consent_metrics WHERE org_id = ?1 ORDER BY calls DESC LIMIT ?2"
             }
-        }
+        })
     }
 }
 
 /// At most this many rows of a view are returned.
 pub const MAX_ROWS: i64 = 500;
 
-/// The rows of `view` for `org_id`, each an object of its columns.
+/// The rows of `view` for `org_id`, each an object of its columns; with
+/// `appliance_wide`, also the rows of no organization ([`View::sql`]).
 pub fn rows(
     conn: &Connection,
     view: View,
     org_id: i64,
+    appliance_wide: bool,
 ) -> rusqlite::Result<Vec<Map<String, Value>>> {
-    let mut stmt = conn.prepare_cached(view.sql())?;
+    let Some(sql) = view.sql(appliance_wide) else {
+        return Ok(Vec::new());
+    };
+    let mut stmt = conn.prepare_cached(sql)?;
     let names: Vec<String> = stmt.column_names().into_iter().map(String::from).collect();
     let rows = stmt.query_map((org_id, MAX_ROWS), |r| {
         let mut row = Map::new();
@@ -123,9 +143,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (db, _) = crate::db::Db::open(&dir.path().join("t.db"), &dir.path().join("b")).unwrap();
         let conn = db.conn().unwrap();
-        for view in View::ALL {
+        for (view, appliance_wide) in View::ALL.into_iter().flat_map(|v| [(v, true), (v, false)]) {
             assert_eq!(View::from_name(view.name()), Some(view));
-            let rows = rows(&conn, view, 1).unwrap_or_else(|e| panic!("{}: {e}", view.name()));
+            let rows = rows(&conn, view, 1, appliance_wide)
+                .unwrap_or_else(|e| panic!("{}: {e}", view.name()));
             assert!(rows.is_empty(), "{}", view.name());
         }
         assert_eq!(View::from_name("calls"), None);
@@ -147,10 +168,12 @@ mod tests {
             "messages",
             "voicemails",
         ];
-        for view in View::ALL {
-            let mut stmt = conn
-                .prepare(&format!("EXPLAIN QUERY PLAN {}", view.sql()))
-                .unwrap();
+        let queries = View::ALL
+            .into_iter()
+            .flat_map(|v| [(v, v.sql(true)), (v, v.sql(false))]);
+        for (view, sql) in queries {
+            let Some(sql) = sql else { continue };
+            let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
             let details: Vec<String> = stmt
                 .query_map((1, MAX_ROWS), |r| r.get::<_, String>(3))
                 .unwrap()

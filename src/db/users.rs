@@ -154,6 +154,17 @@ pub fn owner_count(conn: &Connection, org_id: i64) -> rusqlite::Result<i64> {
 
 /// Changes a user's role; it applies from their next request (sessions and tokens read the
 /// role each time).
+/// Makes a user a system administrator of the appliance (or no longer one): they change
+/// feature flags for every organization and see the monitoring rows of none
+/// (rate limits, webhooks no number answered).
+pub fn set_system_admin(conn: &Connection, user_id: i64, on: bool) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE users SET is_system_admin = ?2 WHERE id = ?1",
+        (user_id, on),
+    )?;
+    Ok(())
+}
+
 pub fn set_role(conn: &Connection, org_id: i64, id: i64, role: UserRole) -> rusqlite::Result<()> {
     conn.execute(
         "UPDATE users SET role = ?3, updated_at = ?4 WHERE id = ?1 AND org_id = ?2",

@@ -188,3 +188,75 @@ async fn monitoring_is_for_owners_and_admins_and_bad_requests_say_what_to_send()
     let active = get_json(&other, app.url("/api/monitoring/active_calls")).await;
     assert_eq!(active["rows"], serde_json::json!([]));
 }
+
+/// The rows of no organization name callers, addresses and sign-in emails of every
+/// organization: with a second business on the appliance, only a system administrator
+/// (made with `switchboard user system-admin`) sees them.
+#[tokio::test]
+async fn with_several_organizations_only_a_system_admin_sees_the_rows_of_none() {
+    let app = spawn_app().await;
+    activity(&app).await;
+    let (owner, _) = app.owner().await;
+    let whole = |body: &Value| body["applianceWide"].as_bool().unwrap();
+    let rate_limits = get_json(&owner, app.url("/api/monitoring/rate_limit_violations")).await;
+    assert!(whole(&rate_limits), "one organization: its owner sees all");
+    assert_eq!(rate_limits["rows"][0]["key"], "+14155550193");
+
+    let (baker, _) = app
+        .user_client("Other Bakery", "baker@example.com", UserRole::Owner)
+        .await;
+    for c in [&owner, &baker] {
+        let body = get_json(c, app.url("/api/monitoring/rate_limit_violations")).await;
+        assert!(!whole(&body), "{body}");
+        assert_eq!(body["rows"], serde_json::json!([]), "{body}");
+        let errors = view(c, &app, "recent_errors").await;
+        assert!(errors.iter().all(|e| e["code"] != 403), "{errors:?}");
+    }
+    let own = view(&baker, &app, "active_calls").await;
+    assert!(own.is_empty(), "another business's calls: {own:?}");
+
+    let data = app.data_dir.path().display().to_string();
+    let on = [
+        "--data-dir",
+        &data,
+        "user",
+        "system-admin",
+        "--email",
+        "baker@example.com",
+    ];
+    let out = crate::cli::switchboard_async(&on, &[]).await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let body = get_json(&baker, app.url("/api/monitoring/rate_limit_violations")).await;
+    assert!(whole(&body), "{body}");
+    assert_eq!(body["rows"][0]["key"], "+14155550193");
+    let errors = view(&baker, &app, "recent_errors").await;
+    assert!(errors.iter().any(|e| e["code"] == 403), "{errors:?}");
+
+    let off = [&on[..], &["--off"]].concat();
+    let out = crate::cli::switchboard_async(&off, &[]).await;
+    assert!(out.status.success());
+    let body = get_json(&baker, app.url("/api/monitoring/rate_limit_violations")).await;
+    assert!(!whole(&body), "{body}");
+    assert_eq!(
+        app.count("SELECT count(*) FROM audit_log WHERE action = 'user.system_admin'"),
+        2
+    );
+    let missing = crate::cli::switchboard_async(
+        &[
+            "--data-dir",
+            &data,
+            "user",
+            "system-admin",
+            "--email",
+            "nobody@example.com",
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("switchboard user add"));
+}

@@ -5,8 +5,8 @@
 
 use super::overview::invariant_advice;
 use super::views;
-use crate::db::ledger;
 use crate::db::monitoring::{self, View};
+use crate::db::{ledger, orgs};
 use crate::error::ApiError;
 use crate::http::auth::Writer;
 use crate::http::AppState;
@@ -53,6 +53,7 @@ pub async fn get(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let org = writer.0.org_id();
+    let system_admin = writer.0.principal.is_system_admin;
     let name = path.into_inner();
     let view = View::from_name(&name).ok_or_else(|| {
         let known: Vec<&str> = View::ALL.iter().map(|v| v.name()).collect();
@@ -61,16 +62,29 @@ pub async fn get(
             known.join(", ")
         ))
     })?;
-    let mut rows = state
+    // The rows of no organization name callers, addresses and sign-in emails of every
+    // organization here: only a system administrator sees them, or anyone who may see
+    // this view when the appliance holds one organization.
+    let (mut rows, appliance_wide) = state
         .db
-        .query(move |c| monitoring::rows(c, view, org))
+        .query(move |c| {
+            let appliance_wide = system_admin || orgs::count(c)? == 1;
+            Ok((
+                monitoring::rows(c, view, org, appliance_wide)?,
+                appliance_wide,
+            ))
+        })
         .await?;
     for row in &mut rows {
         if let Some(fix) = advice(view, row) {
             row.insert("fix".into(), Value::from(fix));
         }
     }
-    Ok(HttpResponse::Ok().json(json!({ "view": view.name(), "rows": rows })))
+    Ok(HttpResponse::Ok().json(json!({
+        "view": view.name(),
+        "rows": rows,
+        "applianceWide": appliance_wide,
+    })))
 }
 
 fn text<'a>(row: &'a Map<String, Value>, key: &str) -> &'a str {
