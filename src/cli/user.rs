@@ -109,6 +109,23 @@ pub fn add(
     Ok(())
 }
 
+/// The audit line of a change the CLI made to `user`.
+fn changed(
+    user: &users::User,
+    action: &'static str,
+    detail: Option<serde_json::Value>,
+) -> audit::Record<'static> {
+    audit::Record {
+        org_id: Some(user.org_id),
+        user_id: None,
+        actor: "cli",
+        action,
+        target: Some(format!("user:{}", user.id)),
+        detail,
+        ip: None,
+    }
+}
+
 /// The user with `email`, or an error saying how to create one.
 fn existing(conn: &rusqlite::Connection, email: &str) -> Result<users::User, CliError> {
     users::find_by_email(conn, email)
@@ -129,19 +146,7 @@ pub fn reset_password(config: &Config, email: &str, password_stdin: bool) -> Res
     let hash = crypto::hash_password(&password).map_err(fail)?;
     let tx = conn.transaction().map_err(fail)?;
     users::set_password(&tx, user.id, &hash).map_err(fail)?;
-    audit::record(
-        &tx,
-        audit::Record {
-            org_id: Some(user.org_id),
-            user_id: None,
-            actor: "cli",
-            action: "user.reset_password",
-            target: Some(format!("user:{}", user.id)),
-            detail: None,
-            ip: None,
-        },
-    )
-    .map_err(fail)?;
+    audit::record(&tx, changed(&user, "user.reset_password", None)).map_err(fail)?;
     tx.commit().map_err(fail)?;
     println!("password of {email} reset; existing sessions were signed out");
     if generated {
@@ -158,19 +163,8 @@ pub fn system_admin(config: &Config, email: &str, on: bool) -> Result<(), CliErr
     let user = existing(&conn, &email)?;
     let tx = conn.transaction().map_err(fail)?;
     users::set_system_admin(&tx, user.id, on).map_err(fail)?;
-    audit::record(
-        &tx,
-        audit::Record {
-            org_id: Some(user.org_id),
-            user_id: None,
-            actor: "cli",
-            action: "user.system_admin",
-            target: Some(format!("user:{}", user.id)),
-            detail: Some(serde_json::json!({ "before": user.is_system_admin, "after": on })),
-            ip: None,
-        },
-    )
-    .map_err(fail)?;
+    let detail = serde_json::json!({ "before": user.is_system_admin, "after": on });
+    audit::record(&tx, changed(&user, "user.system_admin", Some(detail))).map_err(fail)?;
     tx.commit().map_err(fail)?;
     if on {
         println!("{email} is a system administrator of this appliance");
