@@ -889,3 +889,23 @@ async fn the_health_page_shows_every_monitoring_view_and_finds_a_call_s_webhooks
     assert!(ledger.contains("valid"), "{ledger}");
     c.close().await.unwrap();
 }
+
+#[tokio::test]
+async fn with_a_second_business_the_health_page_says_who_sees_the_rows_of_no_organization() {
+    let app = spawn_app().await;
+    crate::monitoring::activity(&app).await;
+    app.add_user(
+        "Other Bakery",
+        "baker@example.com",
+        switchboard::domain::UserRole::Owner,
+    );
+    let Some((_driver, c)) = signed_in_at(&app, "#health").await else {
+        return;
+    };
+    let card = wait_text_with(&c, "#mon-rate_limit_violations", "Nothing here.").await;
+    assert!(card.contains("system administrators"), "{card}");
+    assert!(card.contains("switchboard user system-admin"), "{card}");
+    let calls = wait_text_with(&c, "#mon-active_calls", "CA_MON_ACTIVE").await;
+    assert!(!calls.contains("system administrators"), "{calls}");
+    c.close().await.unwrap();
+}
