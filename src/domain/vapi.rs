@@ -266,7 +266,6 @@ pub fn never_reached_assistant(ended_reason: &str) -> bool {
         || r.starts_with("call.start.error-")
 }
 
-/// `inboundPhoneCall` / `outboundPhoneCall` / `webCall` → the `calls.direction` values.
 /// A call status in Vapi's words, as the appliance stores it. `None` for what is not a
 /// step of a call (`not-found`, `deletion-failed`) or not Vapi's: such an update moves
 /// nothing.
@@ -279,6 +278,7 @@ pub fn call_status(status: &str) -> Option<CallStatus> {
     }
 }
 
+/// `inboundPhoneCall` / `outboundPhoneCall` / `webCall` → the `calls.direction` values.
 pub fn direction(call_type: Option<&str>) -> Direction {
     match call_type {
         Some("outboundPhoneCall") => Direction::Outbound,
