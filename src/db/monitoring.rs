@@ -102,7 +102,8 @@ impl View {
 pub const MAX_ROWS: i64 = 500;
 
 /// The rows of `view` for `org_id`, each an object of its columns; with
-/// `appliance_wide`, also the rows of no organization ([`View::sql`]).
+/// `appliance_wide`, also the rows that belong to no organization (rate limits, webhooks
+/// no number answered, provider work not yet tied to an org).
 pub fn rows(
     conn: &Connection,
     view: View,
