@@ -314,9 +314,7 @@ impl Batch {
             }
             Job::Retryable(mut job) => {
                 if self.group.is_empty() && conn.execute_batch("SAVEPOINT retryable").is_err() {
-                    job.isolated(conn);
-                    self.done.push(job.finish());
-                    return;
+                    return self.alone(conn, job);
                 }
                 let ok = job.attempt(conn);
                 self.group.push(job);
@@ -330,10 +328,15 @@ impl Batch {
     /// Undoes every job of the shared savepoint and runs each again in its own.
     fn retry_group(&mut self, conn: &Connection) {
         let _ = conn.execute_batch("ROLLBACK TO retryable; RELEASE retryable");
-        for mut job in self.group.drain(..) {
-            job.isolated(conn);
-            self.done.push(job.finish());
+        for job in std::mem::take(&mut self.group) {
+            self.alone(conn, job);
         }
+    }
+
+    /// Runs a retryable job in its own savepoint.
+    fn alone(&mut self, conn: &Connection, mut job: Box<dyn Retry>) {
+        job.isolated(conn);
+        self.done.push(job.finish());
     }
 
     fn close_group(&mut self, conn: &Connection) {
@@ -351,10 +354,7 @@ impl Batch {
     fn isolated(&mut self, conn: &Connection, job: Job) {
         match job {
             Job::Once(f) => self.done.push(f(conn)),
-            Job::Retryable(mut job) => {
-                job.isolated(conn);
-                self.done.push(job.finish());
-            }
+            Job::Retryable(job) => self.alone(conn, job),
         }
     }
 
