@@ -56,42 +56,39 @@ impl View {
     /// name callers, addresses and sign-in emails from every organization on the appliance.
     /// `None`: the view holds nothing but such rows.
     fn sql(self, appliance_wide: bool) -> Option<&'static str> {
-        if !appliance_wide {
-            match self {
-                View::RecentErrors => {
-                    return Some("SELECT * FROM mon_recent_errors WHERE org_id = ?1 ORDER BY at DESC LIMIT ?2")
-                }
-                View::RateLimitViolations => return None,
-                View::FailedTransactions => {
-                    return Some("SELECT * FROM mon_failed_transactions WHERE org_id = ?1 ORDER BY created_at DESC LIMIT ?2")
-                }
-                _ => {}
-            }
-        }
-        Some(match self {
-            View::ActiveCalls => {
+        Some(match (self, appliance_wide) {
+            (View::ActiveCalls, _) => {
                 "SELECT * FROM mon_active_calls WHERE org_id = ?1 ORDER BY started_at DESC LIMIT ?2"
             }
-            View::CallVolumeHourly => {
+            (View::CallVolumeHourly, _) => {
                 "SELECT * FROM mon_call_volume_hourly WHERE org_id = ?1 ORDER BY hour DESC LIMIT ?2"
             }
-            View::RecentErrors => {
+            (View::RecentErrors, true) => {
                 "SELECT * FROM mon_recent_errors WHERE org_id = ?1 OR org_id IS NULL ORDER BY at DESC LIMIT ?2"
             }
-            View::RateLimitViolations => {
+            (View::RecentErrors, false) => {
+                "SELECT * FROM mon_recent_errors WHERE org_id = ?1 ORDER BY at DESC LIMIT ?2"
+            }
+            (View::RateLimitViolations, true) => {
                 "SELECT * FROM mon_rate_limit_violations ORDER BY rejected DESC, last_minute DESC LIMIT ?2"
             }
-            View::FailedTransactions => {
+            (View::RateLimitViolations, false) => return None,
+            (View::FailedTransactions, true) => {
                 "SELECT * FROM mon_failed_transactions WHERE org_id = ?1 OR org_id IS NULL ORDER BY created_at DESC LIMIT ?2"
             }
-            View::NumberProvisioningStatus => {
+            (View::FailedTransactions, false) => {
+                "SELECT * FROM mon_failed_transactions WHERE org_id = ?1 ORDER BY created_at DESC LIMIT ?2"
+            }
+            (View::NumberProvisioningStatus, _) => {
                 "SELECT * FROM mon_number_provisioning_status WHERE org_id = ?1 ORDER BY status, e164 LIMIT ?2"
             }
-            View::VoicemailBacklog => "SELECT * FROM mon_voicemail_backlog WHERE org_id = ?1 LIMIT ?2",
-            View::CallSuccessMetrics => {
+            (View::VoicemailBacklog, _) => {
+                "SELECT * FROM mon_voicemail_backlog WHERE org_id = ?1 LIMIT ?2"
+            }
+            (View::CallSuccessMetrics, _) => {
                 "SELECT * FROM mon_call_success_metrics WHERE org_id = ?1 ORDER BY day DESC LIMIT ?2"
             }
-            View::ConsentMetrics => {
+            (View::ConsentMetrics, _) => {
                 "SELECT * FROM mon_consent_metrics WHERE org_id = ?1 ORDER BY calls DESC LIMIT ?2"
             }
         })
