@@ -13,8 +13,8 @@ use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 use serde_json::json;
 
-fn with_effective(org_id: i64, rows: Vec<flags::FlagRow>) -> Vec<serde_json::Value> {
-    rows.into_iter()
+fn with_effective(org_id: i64, rows: &[flags::FlagRow]) -> Vec<views::Flag<'_>> {
+    rows.iter()
         .map(|f| {
             let effective = FlagKey::parse(&f.key)
                 .map(|k| {
@@ -25,7 +25,7 @@ fn with_effective(org_id: i64, rows: Vec<flags::FlagRow>) -> Vec<serde_json::Val
                     evaluate(org_id, k, state, f.org_override)
                 })
                 .unwrap_or(false);
-            json!(views::Flag::new(&f, effective))
+            views::Flag::new(f, effective)
         })
         .collect()
 }
@@ -33,7 +33,7 @@ fn with_effective(org_id: i64, rows: Vec<flags::FlagRow>) -> Vec<serde_json::Val
 pub async fn list(state: web::Data<AppState>, auth: Auth) -> Result<HttpResponse, ApiError> {
     let org = auth.org_id();
     let rows = state.db.query(move |c| flags::list(c, org)).await?;
-    Ok(HttpResponse::Ok().json(json!({ "flags": with_effective(org, rows) })))
+    Ok(HttpResponse::Ok().json(json!({ "flags": with_effective(org, &rows) })))
 }
 
 fn known(key: &str) -> Result<FlagKey, ApiError> {
@@ -74,7 +74,7 @@ pub async fn set_override(
         })
         .await?;
     state.desk.flags.invalidate();
-    Ok(HttpResponse::Ok().json(json!({ "flags": with_effective(org, rows) })))
+    Ok(HttpResponse::Ok().json(json!({ "flags": with_effective(org, &rows) })))
 }
 
 /// `DELETE /api/feature-flags/{key}/override`: back to the global value and rollout.
@@ -104,7 +104,7 @@ pub async fn clear_override(
         })
         .await?;
     state.desk.flags.invalidate();
-    Ok(HttpResponse::Ok().json(json!({ "flags": with_effective(org, rows) })))
+    Ok(HttpResponse::Ok().json(json!({ "flags": with_effective(org, &rows) })))
 }
 
 #[derive(Deserialize)]
@@ -153,5 +153,5 @@ pub async fn set_global(
         })
         .await?;
     state.desk.flags.invalidate();
-    Ok(HttpResponse::Ok().json(json!({ "flags": with_effective(org, rows) })))
+    Ok(HttpResponse::Ok().json(json!({ "flags": with_effective(org, &rows) })))
 }
