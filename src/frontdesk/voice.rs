@@ -545,24 +545,22 @@ pub async fn status(
     let delay = i64::from(desk.textback_delay_secs);
     let now = desk.clock.now();
     // `first_end` is false for a redelivered final status: counted and logged once.
-    let (ctx, first_end) = {
-        with_call(desk, &p, move |c, ctx| {
-            if !terminal {
-                calls::set_live_status(c, ctx.call_id, call_status)?;
-                return Ok((ctx, false));
-            }
-            calls::finish(c, ctx.call_id, call_status, duration)?;
-            let first = calls::event(
-                c,
-                ctx.call_id,
-                "call.ended",
-                Some(json!({ "status": call_status, "duration": duration })),
-                Some("status:final"),
-            )?;
-            Ok((ctx, first))
-        })
-        .await?
-    };
+    let (ctx, first_end) = with_call(desk, &p, move |c, ctx| {
+        if !terminal {
+            calls::set_live_status(c, ctx.call_id, call_status)?;
+            return Ok((ctx, false));
+        }
+        calls::finish(c, ctx.call_id, call_status, duration)?;
+        let first = calls::event(
+            c,
+            ctx.call_id,
+            "call.ended",
+            Some(json!({ "status": call_status, "duration": duration })),
+            Some("status:final"),
+        )?;
+        Ok((ctx, first))
+    })
+    .await?;
     if !terminal {
         return Ok(());
     }
