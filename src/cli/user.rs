@@ -79,7 +79,9 @@ pub fn add(
         }
         Err(e) => return Err(fail(e)),
     };
-    users::set_system_admin(&tx, id, system_admin).map_err(fail)?;
+    if system_admin {
+        users::set_system_admin(&tx, id, true).map_err(fail)?;
+    }
     audit::record(
         &tx,
         audit::Record {
