@@ -624,8 +624,7 @@ mod tests {
     /// org's whole history by date (as a filter by caller once did).
     #[test]
     fn every_calls_page_filter_reads_its_own_index_in_page_order() {
-        let mut conn = Connection::open_in_memory().unwrap();
-        super::super::migrations::migrate(&mut conn, std::path::Path::new("/nonexistent")).unwrap();
+        let conn = super::super::migrations::in_memory();
         let text = |v: &str| Some(v.to_string());
         let (number, caller) = (text("+15550100001"), text("+14155550123"));
         let cases = [

@@ -218,8 +218,7 @@ mod tests {
 
     #[test]
     fn a_call_s_rows_point_at_it_and_a_reference_finds_exactly_its_rows() {
-        let mut conn = Connection::open_in_memory().unwrap();
-        super::super::migrations::migrate(&mut conn, std::path::Path::new("/nonexistent")).unwrap();
+        let conn = super::super::migrations::in_memory();
         conn.execute_batch(CALLS).unwrap();
         let entries = [
             entry("twilio", Some("CA1"), Some(1)), // 1: the call's entry
@@ -282,8 +281,7 @@ mod tests {
 
     #[test]
     fn pruning_keeps_30_days_of_ledger_and_24_hours_of_idempotency_keys() {
-        let mut conn = rusqlite::Connection::open_in_memory().unwrap();
-        super::super::migrations::migrate(&mut conn, std::path::Path::new("/nonexistent")).unwrap();
+        let conn = super::super::migrations::in_memory();
         conn.execute_batch(
             "INSERT INTO orgs (name) VALUES ('o');
              INSERT INTO webhook_ledger (provider, route, signature, http_status, received_at)

@@ -167,6 +167,15 @@ pub(crate) fn migrate_to(
     Ok(Report { from, to, backup })
 }
 
+/// An empty in-memory database brought to the latest schema, for tests of the SQL. An
+/// empty database is migrated without a backup, so no backups directory is needed.
+#[cfg(test)]
+pub(crate) fn in_memory() -> Connection {
+    let mut conn = Connection::open_in_memory().expect("an in-memory database opens");
+    migrate(&mut conn, Path::new("/nonexistent")).expect("an empty database migrates");
+    conn
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -268,8 +277,7 @@ mod tests {
 
     #[test]
     fn every_flag_the_code_references_is_seeded_by_a_migration() {
-        let mut conn = Connection::open_in_memory().unwrap();
-        migrate(&mut conn, Path::new("/nonexistent")).unwrap();
+        let conn = in_memory();
         for key in crate::domain::FlagKey::ALL {
             let seeded: i64 = conn
                 .query_row(
