@@ -18,6 +18,8 @@ pub struct AppState {
     /// The secret Vapi sends in `X-Vapi-Secret` (environment, or the demo's generated one).
     pub vapi_webhook_secret: Option<String>,
     pub rate_limits: Arc<RateLimits>,
+    /// Sign-ins and new passwords are hashed here, within bounds (SPEC §11).
+    pub passwords: crate::passwords::PasswordHasher,
     pub secret_key: SecretKey,
     pub ledger: Ledger,
     /// Number operations: import, buy, change, release (SPEC §5).

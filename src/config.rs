@@ -54,6 +54,28 @@ pub struct RateLimitConfig {
     pub login_per_ip_email: u32,
     /// Login attempts per IP across every email (password spraying).
     pub login_per_ip: u32,
+    /// Login attempts from everywhere together (a flood from many addresses).
+    pub login_global: u32,
+}
+
+/// Bounds on password hashing (SPEC §10, §11): each argon2id hash holds 19 MiB and a core,
+/// so sign-ins share a few dedicated threads and a short queue instead of the blocking pool.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PasswordHashConfig {
+    /// Hashes computed at once (`auto`: half the cores, 1 or 2).
+    pub threads: usize,
+    /// Sign-ins that may wait for a thread; beyond it they are answered 503 at once.
+    pub queue: usize,
+    /// How long a sign-in waits for a thread before it is answered 503.
+    pub wait_secs: u32,
+}
+
+impl PasswordHashConfig {
+    /// `auto`: half the cores, at least 1 and at most 2, so webhooks keep a core.
+    pub fn auto_threads() -> usize {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        (cores / 2).clamp(1, 2)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -87,6 +109,7 @@ pub struct Config {
     /// Seconds to wait for a voicemail transcript before notifying the owner without it.
     pub transcript_wait_secs: u32,
     pub rate_limits: RateLimitConfig,
+    pub password_hashing: PasswordHashConfig,
     /// `SWITCHBOARD_*` variables that no setting reads (likely typos), for `/api/health`.
     pub unknown_vars: Vec<String>,
 }
@@ -119,6 +142,10 @@ const SETTINGS: &[(&str, bool, &str)] = &[
     ("RATE_API_PER_MIN", false, "600"),
     ("RATE_LOGIN_PER_MIN", false, "5"),
     ("RATE_LOGIN_PER_IP_PER_MIN", false, "20"),
+    ("RATE_LOGIN_GLOBAL_PER_MIN", false, "60"),
+    ("PASSWORD_HASH_THREADS", false, "auto"),
+    ("PASSWORD_HASH_QUEUE", false, "8"),
+    ("PASSWORD_HASH_WAIT_SECS", false, "3"),
 ];
 
 /// The raw `SWITCHBOARD_*` values after merging every source, keyed by full variable name.
@@ -358,6 +385,27 @@ impl Config {
                 api_per_principal: src.per_minute("RATE_API_PER_MIN")?,
                 login_per_ip_email: src.per_minute("RATE_LOGIN_PER_MIN")?,
                 login_per_ip: src.per_minute("RATE_LOGIN_PER_IP_PER_MIN")?,
+                login_global: src.per_minute("RATE_LOGIN_GLOBAL_PER_MIN")?,
+            },
+            password_hashing: PasswordHashConfig {
+                threads: src.parsed(
+                    "PASSWORD_HASH_THREADS",
+                    "auto or a number of threads between 1 and 16",
+                    |v| match v {
+                        "auto" => Some(PasswordHashConfig::auto_threads()),
+                        n => n.parse::<usize>().ok().filter(|n| (1..=16).contains(n)),
+                    },
+                )?,
+                queue: src.parsed(
+                    "PASSWORD_HASH_QUEUE",
+                    "a number of waiting sign-ins between 0 and 1000",
+                    |v| v.parse::<usize>().ok().filter(|n| *n <= 1000),
+                )?,
+                wait_secs: src.parsed(
+                    "PASSWORD_HASH_WAIT_SECS",
+                    "a number of seconds between 1 and 60",
+                    |v| v.parse::<u32>().ok().filter(|n| (1..=60).contains(n)),
+                )?,
             },
             unknown_vars: unknown_vars(src),
         };
@@ -508,6 +556,19 @@ impl Config {
             ("RATE_API_PER_MIN", r.api_per_principal.to_string()),
             ("RATE_LOGIN_PER_MIN", r.login_per_ip_email.to_string()),
             ("RATE_LOGIN_PER_IP_PER_MIN", r.login_per_ip.to_string()),
+            ("RATE_LOGIN_GLOBAL_PER_MIN", r.login_global.to_string()),
+            (
+                "PASSWORD_HASH_THREADS",
+                self.password_hashing.threads.to_string(),
+            ),
+            (
+                "PASSWORD_HASH_QUEUE",
+                self.password_hashing.queue.to_string(),
+            ),
+            (
+                "PASSWORD_HASH_WAIT_SECS",
+                self.password_hashing.wait_secs.to_string(),
+            ),
         ]
         .into_iter()
         .map(|(k, v)| (format!("{PREFIX}{k}"), v))

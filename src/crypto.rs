@@ -1,10 +1,8 @@
 //! Secrets: the appliance key and AEAD for provider credentials at rest, argon2id password
 //! hashes, random tokens stored as SHA-256, and constant-time comparison (SPEC §11).
 
-use argon2::password_hash::{
-    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
-};
-use argon2::Argon2;
+use argon2::password_hash::{rand_core::OsRng, Output, ParamsString, PasswordHash, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
@@ -181,27 +179,89 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.ct_eq(b).into()
 }
 
-pub fn hash_password(password: &str) -> Result<String, CryptoError> {
-    let salt = SaltString::generate(&mut OsRng);
-    Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(|e| CryptoError::Hash(e.to_string()))
+/// Blocks (1 KiB each) reserved for one argon2 computation at the least. glibc serves an
+/// allocation of 32 MiB or more (its highest dynamic mmap threshold) with a mapping of its
+/// own and unmaps it on free. A smaller one, once freed, raises the threshold, so the next
+/// ones come from the thread's malloc arena, which keeps the pages: that is how 64
+/// concurrent sign-ins left the process at over 1 GiB. Reserving more than argon2 needs
+/// costs address space only; pages it never touches are never resident.
+const ARGON2_MIN_RESERVED_BLOCKS: usize = 33 * 1024;
+
+/// The most memory a stored hash may ask for (256 MiB): a hash is ours, but a damaged or
+/// planted row must not make one sign-in allocate without bound.
+const ARGON2_MAX_BLOCKS: usize = 256 * 1024;
+
+/// Runs argon2 into `out` with memory that is returned to the system when it ends.
+fn argon2_into(
+    argon: &Argon2<'_>,
+    password: &[u8],
+    salt: &[u8],
+    out: &mut [u8],
+) -> Result<(), argon2::Error> {
+    let blocks = argon.params().block_count();
+    if blocks > ARGON2_MAX_BLOCKS {
+        return Err(argon2::Error::MemoryTooMuch);
+    }
+    let mut memory = Vec::with_capacity(blocks.max(ARGON2_MIN_RESERVED_BLOCKS));
+    memory.resize(blocks, Block::default());
+    argon.hash_password_into_with_memory(password, salt, out, &mut memory)
 }
 
-/// Verifies an argon2id hash. With no stored hash it still does the work of one check, so
-/// response time does not reveal whether an email exists.
+/// An argon2id hash in the PHC string format, with the crate's default (OWASP) parameters.
+pub fn hash_password(password: &str) -> Result<String, CryptoError> {
+    let fail = |e: argon2::password_hash::Error| CryptoError::Hash(e.to_string());
+    let params = Params::default();
+    let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
+    let salt = SaltString::generate(&mut OsRng);
+    let mut salt_buf = [0u8; 64];
+    let salt_bytes = salt.as_salt().decode_b64(&mut salt_buf).map_err(fail)?;
+    let len = params.output_len().unwrap_or(Params::DEFAULT_OUTPUT_LEN);
+    let hash = Output::init_with(len, |out| {
+        Ok(argon2_into(&argon, password.as_bytes(), salt_bytes, out)?)
+    })
+    .map_err(fail)?;
+    let phc = PasswordHash {
+        algorithm: Algorithm::Argon2id.ident(),
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(&params).map_err(fail)?,
+        salt: Some(salt.as_salt()),
+        hash: Some(hash),
+    };
+    Ok(phc.to_string())
+}
+
+/// Verifies an argon2 hash in PHC format (with the parameters it was made with). With no
+/// stored hash it still does the work of one check, so response time does not reveal
+/// whether an email exists.
 pub fn verify_password(password: &str, stored: Option<&str>) -> bool {
     static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     let dummy = DUMMY.get_or_init(|| hash_password("not-a-real-password").unwrap_or_default());
     let candidate = stored.unwrap_or(dummy);
-    let Ok(parsed) = PasswordHash::new(candidate) else {
-        return false;
+    let matches = PasswordHash::new(candidate)
+        .ok()
+        .and_then(|parsed| argon2_matches(password.as_bytes(), &parsed));
+    matches == Some(true) && stored.is_some()
+}
+
+/// Recomputes the hash of `password` with `parsed`'s algorithm, version, parameters and
+/// salt; `None` when the stored string is not an argon2 hash this build can check.
+fn argon2_matches(password: &[u8], parsed: &PasswordHash<'_>) -> Option<bool> {
+    let expected = parsed.hash?;
+    let algorithm = Algorithm::try_from(parsed.algorithm).ok()?;
+    let version = match parsed.version {
+        Some(v) => Version::try_from(v).ok()?,
+        None => Version::default(),
     };
-    Argon2::default()
-        .verify_password(password.as_bytes(), &parsed)
-        .is_ok()
-        && stored.is_some()
+    let params = Params::try_from(parsed).ok()?;
+    let argon = Argon2::new(algorithm, version, params);
+    let mut salt_buf = [0u8; 64];
+    let salt = parsed.salt?.decode_b64(&mut salt_buf).ok()?;
+    let computed = Output::init_with(expected.len(), |out| {
+        Ok(argon2_into(&argon, password, salt, out)?)
+    })
+    .ok()?;
+    // Output's equality is constant-time.
+    Some(computed == expected)
 }
 
 /// Minimum rules for a password someone chose.
@@ -266,6 +326,47 @@ mod tests {
         assert!(verify_password("correct horse battery", Some(&hash)));
         assert!(!verify_password("wrong", Some(&hash)));
         assert!(!verify_password("correct horse battery", None));
+    }
+
+    #[test]
+    fn hashes_stay_interchangeable_with_the_argon2_crates_own_format() {
+        use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+        // A hash written before hashing had its own memory (and by any PHC argon2 tool).
+        let salt = SaltString::generate(&mut OsRng);
+        let theirs = Argon2::default()
+            .hash_password(b"correct horse battery", &salt)
+            .unwrap()
+            .to_string();
+        assert!(verify_password("correct horse battery", Some(&theirs)));
+        assert!(!verify_password("correct horse batterY", Some(&theirs)));
+        // Other parameters are read from the hash itself.
+        let light = Argon2::new(
+            Algorithm::Argon2i,
+            Version::V0x10,
+            Params::new(1024, 3, 1, Some(24)).unwrap(),
+        )
+        .hash_password(b"pw-with-other-params", &salt)
+        .unwrap()
+        .to_string();
+        assert!(verify_password("pw-with-other-params", Some(&light)));
+        // Ours is what the crate's verifier accepts.
+        let ours = hash_password("correct horse battery").unwrap();
+        assert!(
+            ours.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            "{ours}"
+        );
+        let parsed = PasswordHash::new(&ours).unwrap();
+        assert!(Argon2::default()
+            .verify_password(b"correct horse battery", &parsed)
+            .is_ok());
+    }
+
+    #[test]
+    fn a_stored_hash_asking_for_unbounded_memory_is_refused_not_computed() {
+        let greedy = "$argon2id$v=19$m=4194304,t=1,p=1$c2FsdHNhbHRzYWx0$\
+            aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g";
+        assert!(!verify_password("anything", Some(greedy)));
+        assert!(!verify_password("anything", Some("not a hash")));
     }
 
     #[test]

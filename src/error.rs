@@ -64,6 +64,14 @@ pub enum ApiError {
     /// 409 with `Retry-After`: the same `Idempotency-Key` is still being processed.
     #[error("a request with this Idempotency-Key is still in progress")]
     InProgress,
+    /// 503 with `Retry-After`: the appliance is shedding this kind of work for a moment
+    /// (too many sign-ins at once); the message says what to do.
+    #[error("{message}")]
+    Busy {
+        code: &'static str,
+        message: String,
+        retry_after: u64,
+    },
     /// 503: the database did not answer in time.
     #[error("the database is busy")]
     Unavailable(String),
@@ -139,6 +147,7 @@ impl ApiError {
             ApiError::UnknownRoute(_) => "unknown_route",
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
             ApiError::RateLimited { .. } => "rate_limited",
+            ApiError::Busy { code, .. } => code,
             ApiError::Provider(_) | ApiError::Saga(_) => "provider_error",
             ApiError::FeatureDisabled(_) => "feature_disabled",
             ApiError::Unprocessable { code, .. } => code,
@@ -166,7 +175,7 @@ impl ApiError {
             ApiError::UnknownRoute(_) => Some("Check the method and path against the API list in the README.".into()),
             ApiError::NotFound(_) => Some("Check the id; it may belong to another organization or have been removed.".into()),
             ApiError::PayloadTooLarge { .. } => Some("Send a smaller body.".into()),
-            ApiError::RateLimited { retry_after } => Some(format!("Wait {retry_after} s and try again.")),
+            ApiError::RateLimited { retry_after } | ApiError::Busy { retry_after, .. } => Some(format!("Wait {retry_after} s and try again.")),
             ApiError::Unavailable(_) => Some("Try again in a few seconds; if it persists, check the server log and free disk space.".into()),
             ApiError::Provider(e) => Some(
                 match e.kind {
@@ -234,7 +243,7 @@ impl ResponseError for ApiError {
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Provider(_) => StatusCode::BAD_GATEWAY,
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable(_) | ApiError::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -246,7 +255,7 @@ impl ResponseError for ApiError {
             _ => {}
         }
         let mut builder = HttpResponse::build(self.status_code());
-        if let ApiError::RateLimited { retry_after } = self {
+        if let ApiError::RateLimited { retry_after } | ApiError::Busy { retry_after, .. } = self {
             builder.insert_header((header::RETRY_AFTER, retry_after.to_string()));
         }
         if let ApiError::InProgress = self {

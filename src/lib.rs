@@ -18,6 +18,7 @@ pub mod flags;
 pub mod frontdesk;
 pub mod http;
 pub mod metrics;
+pub mod passwords;
 pub mod providers;
 pub mod ratelimit;
 pub mod saga;

@@ -18,6 +18,7 @@ pub const TEXTBACKS: &str = "switchboard_textbacks_total";
 pub const SMS_SENT: &str = "switchboard_sms_total";
 pub const UNKNOWN_NUMBERS: &str = "switchboard_unknown_number_total";
 pub const WEBHOOK_ERRORS: &str = "switchboard_webhook_errors_total";
+pub const PASSWORD_HASH_REJECTED: &str = "switchboard_password_hash_rejected_total";
 const WEBHOOK_LATENCY: &str = "switchboard_webhook_latency_seconds";
 
 const HELP: &[(&str, &str)] = &[
@@ -42,6 +43,10 @@ const HELP: &[(&str, &str)] = &[
         "Missed-call text-backs by result (sent, blocked) and reason.",
     ),
     (SMS_SENT, "Outbound SMS by kind and result."),
+    (
+        PASSWORD_HASH_REJECTED,
+        "Sign-ins and new passwords refused with 503 because the hashing threads were busy, by reason.",
+    ),
     (
         UNKNOWN_NUMBERS,
         "Webhooks for numbers that are not in phone_numbers (treated as system).",

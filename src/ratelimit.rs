@@ -6,7 +6,9 @@
 use crate::config::RateLimitConfig;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use std::collections::hash_map::RandomState;
 use std::collections::HashMap;
+use std::hash::BuildHasher;
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
@@ -18,7 +20,9 @@ const MAX_PENDING_VIOLATION_KEYS: usize = 10_000;
 
 pub struct Limiter {
     pub name: &'static str,
-    inner: DefaultKeyedRateLimiter<String>,
+    /// Keyed by a keyed hash of the key, not the key itself: a flood of distinct keys (a
+    /// botnet's addresses, sprayed emails) costs a few bytes each until they expire.
+    inner: DefaultKeyedRateLimiter<u64>,
     rejected: AtomicU64,
 }
 
@@ -63,7 +67,12 @@ pub struct RateLimits {
     pub login: Limiter,
     /// Login attempts per IP whatever the email (one password tried on every account).
     pub login_ip: Limiter,
+    /// Login attempts from everywhere together, so a flood from many addresses and many
+    /// emails is slowed too (one key).
+    pub login_global: Limiter,
     pending: Mutex<HashMap<(&'static str, String, String), u32>>,
+    /// Randomly keyed per process, so nobody can choose keys that collide.
+    hasher: RandomState,
 }
 
 impl RateLimits {
@@ -74,24 +83,27 @@ impl RateLimits {
             api: Limiter::per_minute("api", cfg.api_per_principal),
             login: Limiter::per_minute("login", cfg.login_per_ip_email),
             login_ip: Limiter::per_minute("login_ip", cfg.login_per_ip),
+            login_global: Limiter::per_minute("login_global", cfg.login_global),
             pending: Mutex::new(HashMap::new()),
+            hasher: RandomState::new(),
         }
     }
 
-    pub fn all(&self) -> [&Limiter; 5] {
+    pub fn all(&self) -> [&Limiter; 6] {
         [
             &self.twilio_voice,
             &self.auth_failures,
             &self.api,
             &self.login,
             &self.login_ip,
+            &self.login_global,
         ]
     }
 
     /// Lets the request through, or says how long to wait (rounded up to whole seconds,
     /// at least 1, for `Retry-After`) and records the violation.
     pub fn check(&self, limiter: &Limiter, key: &str) -> Result<(), u64> {
-        match limiter.inner.check_key(&key.to_string()) {
+        match limiter.inner.check_key(&self.hasher.hash_one(key)) {
             Ok(()) => Ok(()),
             Err(not_until) => {
                 limiter.rejected.fetch_add(1, Ordering::Relaxed);
@@ -149,6 +161,7 @@ mod tests {
             api_per_principal: per_min,
             login_per_ip_email: per_min,
             login_per_ip: per_min,
+            login_global: per_min,
         })
     }
 

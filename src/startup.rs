@@ -164,6 +164,7 @@ impl Application {
         let state = Arc::new(AppState {
             telephony,
             rate_limits: Arc::new(RateLimits::new(&config.rate_limits)),
+            passwords: crate::passwords::PasswordHasher::start(&config.password_hashing)?,
             config: Arc::new(config),
             db: db.clone(),
             providers,

@@ -291,6 +291,8 @@ async fn a_failed_database_step_undoes_every_provider_step() {
         .mount(&vapi)
         .await;
     let app = spawn_real(&twilio.uri(), &vapi.uri()).await;
+    // Signed in first, so the squatter's clock starts with the purchase itself.
+    let (c, csrf) = app.owner().await;
     let db = app.db().clone();
     let squatter = tokio::spawn(async move {
         tokio::time::sleep(std::time::Duration::from_millis(150)).await;
@@ -302,7 +304,14 @@ async fn a_failed_database_step_undoes_every_provider_step() {
             )
             .unwrap();
     });
-    let err = expect_error(buy_vapi_number(&app).await, 502, "provider_error").await;
+    let buy = c
+        .post(app.url("/api/managed-telephony/numbers"))
+        .header("X-CSRF-Token", csrf)
+        .json(&json!({ "phoneNumber": NUMBER, "handler": "vapi" }))
+        .send()
+        .await
+        .unwrap();
+    let err = expect_error(buy, 502, "provider_error").await;
     squatter.await.unwrap();
     assert_eq!(err["step"], "write_number");
     assert!(has(

@@ -2,7 +2,6 @@
 //! `GET /api/me`, and the public `GET /api/info` the login page reads.
 
 use super::views;
-use crate::crypto;
 use crate::db::users::{self, Credential};
 use crate::db::{orgs, sessions};
 use crate::error::ApiError;
@@ -54,10 +53,13 @@ pub async fn login(
         ));
     }
     let ip = client_ip(&req, state.config.trust_proxy);
-    state
-        .rate_limits
-        .check(&state.rate_limits.login, &format!("{ip}|{email}"))
-        .and_then(|()| state.rate_limits.check(&state.rate_limits.login_ip, &ip))
+    let limits = &state.rate_limits;
+    // Narrowest first: a request they refuse neither tracks a key for its email nor
+    // spends the budget everyone shares.
+    limits
+        .check(&limits.login_ip, &ip)
+        .and_then(|()| limits.check(&limits.login, &format!("{ip}|{email}")))
+        .and_then(|()| limits.check(&limits.login_global, "all"))
         .map_err(|retry_after| ApiError::RateLimited { retry_after })?;
     let lookup = email.clone();
     let stored = state
@@ -65,10 +67,13 @@ pub async fn login(
         .query(move |c| users::credentials_for_login(c, &lookup))
         .await?;
     let hash = stored.as_ref().map(|(_, h)| h.clone());
-    // argon2 takes tens of milliseconds of CPU: keep it off the async workers.
-    let verified = web::block(move || crypto::verify_password(&password, hash.as_deref()))
+    // argon2 takes 19 MiB and tens of milliseconds of CPU: it runs on the bounded hashing
+    // threads, never the async workers or the blocking pool.
+    let verified = state
+        .passwords
+        .verify(password, hash)
         .await
-        .map_err(|e| ApiError::Internal(format!("password check task failed: {e}")))?;
+        .map_err(|busy| hashing_busy(&state, busy))?;
     let user_id = match stored {
         Some((id, _)) if verified => id,
         _ => {
@@ -98,6 +103,21 @@ pub async fn login(
     Ok(HttpResponse::Ok()
         .cookie(cookie)
         .json(json!({ "csrfToken": session.csrf_token })))
+}
+
+/// A sign-in or new password the hashing threads could not take: 503 with `Retry-After`,
+/// counted (SPEC §11: a flood of sign-ins must not take the phones down).
+pub fn hashing_busy(state: &AppState, busy: crate::passwords::Busy) -> ApiError {
+    state.desk.metrics.incr(
+        crate::metrics::PASSWORD_HASH_REJECTED,
+        &[("reason", busy.reason())],
+    );
+    log::warn!("password check refused: {busy}");
+    ApiError::Busy {
+        code: "sign_in_busy",
+        message: "Too many sign-ins are being checked right now.".into(),
+        retry_after: state.passwords.retry_after_secs(),
+    }
 }
 
 pub async fn logout(state: web::Data<AppState>, auth: Auth) -> Result<HttpResponse, ApiError> {

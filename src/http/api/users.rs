@@ -59,10 +59,11 @@ pub async fn create(
         }
         None => (crypto::generate_password(), true),
     };
-    let to_hash = password.clone();
-    let hash = web::block(move || crypto::hash_password(&to_hash))
+    let hash = state
+        .passwords
+        .hash(password.clone())
         .await
-        .map_err(|e| ApiError::Internal(format!("hashing task failed: {e}")))?
+        .map_err(|busy| super::session::hashing_busy(&state, busy))?
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     let user = state
         .db
