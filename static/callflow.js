@@ -48,6 +48,12 @@ function textarea(value) {
   return t;
 }
 
+function checkbox(checked) {
+  const c = input('', { type: 'checkbox' });
+  c.checked = Boolean(checked);
+  return c;
+}
+
 function select(options, value) {
   const s = el('select');
   for (const [v, text] of Object.entries(options)) s.append(option(v, text, v === value));
@@ -73,11 +79,23 @@ function menuRow(o, i) {
   type.dataset.k = 'type';
   const targets = input((o.action.targets || []).join(', '), { 'data-k': 'targets', placeholder: '+14155550123', inputmode: 'tel' });
   const ring = input(o.action.ringTimeoutSecs ?? 20, { type: 'number', min: '5', max: '120', 'data-k': 'ring' });
+  const screen = input('', { type: 'checkbox', 'data-k': 'screen' });
+  screen.checked = o.action.screen !== false;
+  const strategy = select({ simultaneous: 'All at once', sequential: 'One after another, in this order' }, o.action.strategy || 'simultaneous');
+  strategy.dataset.k = 'strategy';
+  const callerId = select({ caller: "The caller's number", business: 'This business number' }, o.action.callerId || 'caller');
+  callerId.dataset.k = 'callerId';
   const agent = select(Object.fromEntries(agents.map((a) => [String(a.id), a.name])), String(o.action.agentId ?? ''));
   agent.dataset.k = 'agent';
   const text = input(o.action.text ?? '', { 'data-k': 'text' });
   const details = {
-    dial: [field('Numbers to ring', targets, `${path}.action`), field('Ring for (seconds)', ring, `${path}.action.ringTimeoutSecs`)],
+    dial: [
+      field('Numbers to ring', targets, `${path}.action`),
+      field('Ring them', strategy, `${path}.action.strategy`),
+      field('Ring each phone for (seconds)', ring, `${path}.action.ringTimeoutSecs`),
+      field('Ask whoever answers to press 1 before the caller is put through (a voicemail never does)', screen, `${path}.action.screen`),
+      field('Ringing phones show', callerId, `${path}.action.callerId`),
+    ],
     agent: [field('Agent', agent, `${path}.action.agentId`)],
     message: [field('Message', text, `${path}.action.text`)],
   };
@@ -156,6 +174,12 @@ function render() {
       field('At most one text per caller every (hours)', nm('tbCooldown', input(f.textback.cooldownHours, { type: 'number', min: '0' })), 'textback.cooldownHours'),
       field('Quiet hours from', nm('quietFrom', input(quiet.open, { type: 'time' })), 'textback.quietHours'),
       field('Quiet hours until', nm('quietTo', input(quiet.close, { type: 'time' })), 'textback.quietHours'),
+      field('Text sent when quiet hours end, for a call missed during them', nm('tbDeferred', textarea(f.textback.deferredMessage)), 'textback.deferredMessage'),
+      field('Also text callers whose caller ID failed verification (often spoofed numbers)', nm('tbUnverified', checkbox(f.textback.textUnverifiedCallers)), 'textback.textUnverifiedCallers'),
+    ),
+    section('Voice',
+      field('Voice (e.g. Polly.Joanna; empty: Twilio\'s default)', nm('voice', input((f.speech && f.speech.voice) || '', { placeholder: 'Polly.Joanna' })), 'speech.voice'),
+      field('Language (e.g. en-US, es-MX; empty: Twilio\'s default)', nm('language', input((f.speech && f.speech.language) || '', { placeholder: 'en-US' })), 'speech.language'),
     ),
   );
   for (const c of form.querySelectorAll('input, textarea, select, button')) c.disabled = me.user.role === 'viewer';
@@ -177,6 +201,9 @@ function collect() {
     if (type === 'dial') {
       action.targets = numbers(k('targets').value);
       action.ringTimeoutSecs = Number(k('ring').value || 20);
+      action.screen = k('screen').checked;
+      action.strategy = k('strategy').value;
+      action.callerId = k('callerId').value;
     }
     if (type === 'agent') action.agentId = Number(k('agent').value);
     if (type === 'message') action.text = k('text').value;
@@ -209,7 +236,11 @@ function collect() {
     message: named('tbMessage').value,
     cooldownHours: Number(named('tbCooldown').value),
     quietHours: from && to ? { open: from, close: to } : null,
+    deferredMessage: named('tbDeferred').value,
+    textUnverifiedCallers: named('tbUnverified').checked,
   };
+  const blank = (v) => (v.trim() ? v.trim() : null);
+  f.speech = { voice: blank(named('voice').value), language: blank(named('language').value) };
   return f;
 }
 

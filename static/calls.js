@@ -8,7 +8,15 @@ import { $, show, showError, cell, el, option, formatTime } from './ui.js';
 
 const OUTCOMES = {
   connected: 'Connected', voicemail: 'Voicemail', missed: 'Missed', abandoned: 'Abandoned',
-  rejected: 'Rejected', ai_handled: 'AI handled', failed: 'Failed',
+  rejected: 'Rejected', ai_handled: 'AI handled', failed: 'Failed', blocked: 'Blocked',
+};
+const TEXTBACK = {
+  scheduled: 'Scheduled', processing: 'Sending', sent: 'Sent', blocked: 'Not sent', skipped: 'Not needed',
+  cancelled: 'Cancelled',
+};
+const CANCELLED = {
+  answered_later: 'they called again and someone answered', texted_in: 'they texted in first',
+  opted_out: 'they opted out (texted STOP)',
 };
 const PAGE = 50;
 const POLL_MS = 5000;
@@ -21,8 +29,24 @@ const BLOCKED = {
   opted_out: 'the caller opted out (texted STOP)', anonymous_caller: 'the caller ID is withheld',
   invalid_number: 'the caller ID is not a phone number', cooldown: 'they were texted recently (cooldown)',
   quiet_hours: 'it is quiet hours', provider_refused: 'Twilio refused it',
+  caller_unverified: 'the caller ID failed verification (likely spoofed)', blocklisted: 'the caller is blocked',
 };
-const REJECTED = { unknown_number: 'the number is not set up here', system_number: 'the number is not for customers' };
+const REJECTED = {
+  unknown_number: 'the number is not set up here', system_number: 'the number is not for customers',
+  blocked: 'the caller is blocked (they heard a busy signal)',
+};
+
+// Twilio's StirVerstat in words.
+function verification(v) {
+  if (!v) return '';
+  if (v.startsWith('TN-Validation-Passed-')) return `Caller ID verified (${v.slice(-1)})`;
+  if (v.startsWith('TN-Validation-Failed')) return 'Caller ID not verified: the number may be spoofed';
+  return 'Caller ID not checked by the carrier';
+}
+
+function localTime(iso) {
+  return iso ? new Date(iso).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' }) : '';
+}
 
 let menuLabels = {};
 let nextBefore = null;
@@ -54,7 +78,9 @@ function row(c) {
     cell(formatTime(c.startedAt)), cell(c.fromNumber), cell(c.toNumber),
     cell(OUTCOMES[c.outcome] || (c.endedAt ? '—' : 'In progress')),
     cell(c.durationSeconds == null ? '—' : `${c.durationSeconds} s`),
-    cell(c.menuChoices || '—'), cell(c.textbackState || '—'),
+    cell(c.menuChoices || '—'),
+    cell(c.textbackState === 'scheduled' && c.textbackDeferred
+      ? `Scheduled for ${localTime(c.textbackDueAt)}` : (TEXTBACK[c.textbackState] || '—')),
   );
   const open = () => showCall(c.id).catch(onError);
   tr.addEventListener('click', open);
@@ -108,7 +134,20 @@ function say(e) {
     case 'menu':
       if (!d.digits) return `No key pressed (try ${d.attempt})`;
       return menuLabels[d.digits] ? `Pressed ${d.digits} — ${menuLabels[d.digits]}` : `Pressed ${d.digits} (not on the menu)`;
-    case 'dial.result': return `Rang through: ${DIAL[d.status] || d.status}`;
+    case 'dial.started': {
+      const who = (d.targets || []).join(', ');
+      const screened = d.screened ? '; whoever answers must press 1' : '';
+      return `Rang ${who} for ${d.ringSecs ?? '?'} s${screened}`;
+    }
+    case 'leg.answered': return `${d.target || 'A phone'} picked up and heard who is calling`;
+    case 'leg.accepted': return `${d.target || 'Someone'} pressed 1 and took the call${d.afterSecs == null ? '' : ` after ${d.afterSecs} s`}`;
+    case 'leg.declined': return `${d.target || 'A phone'} declined (pressed another key)`;
+    case 'leg.silent': return `${d.target || 'A phone'}: a voicemail or machine picked up, not accepted`;
+    case 'dial.result':
+      if (d.screened) return d.taken ? 'The call was taken' : 'Nobody took the call';
+      return `Rang through: ${DIAL[d.status] || d.status}`;
+    case 'textback.scheduled': return `Text-back scheduled for ${d.localTime || localTime(d.dueAt)}, when quiet hours end`;
+    case 'textback.cancelled': return `Text-back cancelled: ${CANCELLED[d.reason] || d.reason}`;
     case 'voicemail.recording':
       return d.status === 'completed' || d.status == null
         ? `Left a ${d.duration ?? '?'} s voicemail` : `Voicemail recording ${d.status}`;
@@ -149,9 +188,59 @@ function timelineItems(d) {
   return items.sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0));
 }
 
+let blockedEntry = null;
+
+// "Block this caller", and its undo, for the caller of the open call.
+async function block(caller) {
+  const status = $('call-block-status');
+  $('call-block').disabled = true;
+  try {
+    const { entry } = await api('POST', '/api/blocklist', { number: caller, note: 'Blocked from a call' });
+    blockedEntry = entry;
+    status.textContent = `${caller} is blocked: their calls hear a busy signal and get no text-back.`;
+    show(status, true);
+    show($('call-block'), false);
+    show($('call-unblock'), true);
+  } catch (e) {
+    showError(status, e);
+  } finally {
+    $('call-block').disabled = false;
+  }
+}
+
+async function unblock(caller) {
+  if (!blockedEntry) return;
+  const status = $('call-block-status');
+  $('call-unblock').disabled = true;
+  try {
+    await api('DELETE', `/api/blocklist/${blockedEntry.id}`);
+    blockedEntry = null;
+    status.textContent = `${caller} is no longer blocked.`;
+    show($('call-unblock'), false);
+    show($('call-block'), true);
+  } catch (e) {
+    showError(status, e);
+  } finally {
+    $('call-unblock').disabled = false;
+  }
+}
+
+let detailCaller = null;
+
 export async function showCall(id) {
-  const d = await api('GET', `/api/calls/${id}`);
+  const [d, blocklist] = await Promise.all([
+    api('GET', `/api/calls/${id}`),
+    api('GET', '/api/blocklist').catch(() => ({ entries: [] })),
+  ]);
   const c = d.call;
+  detailCaller = c.fromNumber && c.fromNumber.startsWith('+') ? c.fromNumber : null;
+  blockedEntry = (blocklist.entries || []).find((e) => e.number && e.number === detailCaller) || null;
+  show($('call-block-status'), false);
+  show($('call-block'), Boolean(detailCaller) && !blockedEntry);
+  show($('call-unblock'), Boolean(detailCaller) && Boolean(blockedEntry));
+  const verified = verification(c.stirVerstat);
+  $('call-detail-verified').textContent = verified;
+  show($('call-detail-verified'), Boolean(verified));
   $('call-detail-summary').textContent =
     `${c.fromNumber || 'Unknown caller'} → ${c.toNumber || '?'} · ${OUTCOMES[c.outcome] || c.status}` +
     (c.summary ? ` · ${c.summary}` : '');
@@ -191,5 +280,7 @@ export function initCalls(handleError) {
     loadCalls().catch((e) => showError($('calls-error'), e));
   });
   $('calls-more').addEventListener('click', () => loadCalls(true).catch((e) => showError($('calls-error'), e)));
+  $('call-block').addEventListener('click', () => { if (detailCaller) block(detailCaller); });
+  $('call-unblock').addEventListener('click', () => { if (detailCaller) unblock(detailCaller); });
   if (!poller) poller = setInterval(() => poll().catch(() => {}), POLL_MS);
 }

@@ -91,6 +91,11 @@ pub struct CallerArgs {
     /// How a transfer ends (the DialCallStatus Twilio reports).
     #[arg(long, default_value = "no-answer", value_parser = ["completed", "busy", "no-answer", "failed"])]
     pub dial: String,
+    /// At each screened transfer in turn, a phone answers and its person does this:
+    /// accept (presses 1), decline (presses 2) or silent (a voicemail picked up),
+    /// comma-separated for successive transfers (the last repeats).
+    #[arg(long, value_delimiter = ',', value_parser = ["accept", "decline", "silent"])]
+    pub screen: Vec<String>,
     /// What the caller says at the voicemail beep (without it, they hang up at the beep).
     #[arg(long, value_name = "TEXT")]
     pub voicemail: Option<String>,
@@ -106,6 +111,7 @@ impl CallerArgs {
             from: &self.from,
             digits: &self.digits,
             dial: &self.dial,
+            screen: &self.screen,
             voicemail: self.voicemail.as_deref(),
             hangup_after: self.hangup_after,
         }

@@ -6,7 +6,7 @@ use super::number::master;
 use super::{fail, CliError};
 use crate::config::Config;
 use crate::simulator::{
-    CallPlan, DialOutcome, Hop, LoadPlan, Sequence, SimError, Simulator, Target,
+    CallPlan, DialOutcome, Hop, LoadPlan, ScreenAnswer, Sequence, SimError, Simulator, Target,
 };
 
 /// What a simulated call does, from the command line.
@@ -15,6 +15,7 @@ pub struct CallArgs<'a> {
     pub from: &'a str,
     pub digits: &'a [String],
     pub dial: &'a str,
+    pub screen: &'a [String],
     pub voicemail: Option<&'a str>,
     pub hangup_after: Option<u32>,
 }
@@ -24,6 +25,12 @@ impl CallArgs<'_> {
         let mut plan = CallPlan::new(self.from, self.to);
         plan.digits = self.digits.to_vec();
         plan.dial = DialOutcome::parse(self.dial).map_err(fail)?;
+        plan.screen = self
+            .screen
+            .iter()
+            .map(|s| ScreenAnswer::parse(s))
+            .collect::<Result<_, _>>()
+            .map_err(fail)?;
         plan.voicemail = self.voicemail.map(str::to_string);
         plan.hangup_after = self.hangup_after;
         Ok(plan)

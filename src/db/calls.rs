@@ -36,11 +36,17 @@ pub struct Call {
     pub recording_url: Option<String>,
     pub cost: Option<f64>,
     pub textback_state: Option<TextbackState>,
+    /// Twilio's `StirVerstat` (caller-ID verification), as sent.
+    pub stir_verstat: Option<String>,
+    /// When the text-back is due (scheduled), and whether it waits for quiet hours to end.
+    pub textback_due_at: Option<String>,
+    pub textback_deferred: bool,
 }
 
 const COLUMNS: &str = "id, org_id, provider, call_sid, vapi_call_id, direction, from_number, to_number, phone_number_id,
     number_role, agent_id, status, outcome, started_at, answered_at, ended_at, duration_seconds, menu_choices,
-    consent_outcome, consent_at, ended_reason, transcript, summary, recording_url, cost, textback_state";
+    consent_outcome, consent_at, ended_reason, transcript, summary, recording_url, cost, textback_state,
+    stir_verstat, textback_due_at, textback_deferred";
 
 fn from_row(r: &Row) -> rusqlite::Result<Call> {
     Ok(Call {
@@ -70,6 +76,9 @@ fn from_row(r: &Row) -> rusqlite::Result<Call> {
         recording_url: r.get(23)?,
         cost: r.get(24)?,
         textback_state: r.get(25)?,
+        stir_verstat: r.get(26)?,
+        textback_due_at: r.get(27)?,
+        textback_deferred: r.get(28)?,
     })
 }
 
@@ -83,6 +92,8 @@ pub struct TwilioCall<'a> {
     pub to: Option<&'a str>,
     pub phone_number_id: Option<i64>,
     pub number_role: Option<&'a str>,
+    /// Twilio's `StirVerstat`, sent with the call's first webhook when the carrier checked.
+    pub stir_verstat: Option<&'a str>,
 }
 
 /// Creates the call on first sight, or fills in what an earlier (out-of-order) webhook
@@ -90,12 +101,12 @@ pub struct TwilioCall<'a> {
 pub fn upsert_twilio(conn: &Connection, c: &TwilioCall<'_>) -> rusqlite::Result<(i64, bool)> {
     let inserted = conn.exec_cached(
         "INSERT INTO calls (provider, call_sid, org_id, direction, from_number, to_number, phone_number_id, number_role,
-             started_at, created_at, updated_at)
-         VALUES ('twilio', ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?8)
+             started_at, created_at, updated_at, stir_verstat)
+         VALUES ('twilio', ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?8, ?9)
          ON CONFLICT(call_sid) WHERE call_sid IS NOT NULL DO NOTHING",
         // The time is bound rather than left to the columns' strftime defaults: on the
         // hot path three strftime calls per row cost more than the insert's own work.
-        rusqlite::params![c.call_sid, c.org_id, c.direction, c.from, c.to, c.phone_number_id, c.number_role, super::now()],
+        rusqlite::params![c.call_sid, c.org_id, c.direction, c.from, c.to, c.phone_number_id, c.number_role, super::now(), c.stir_verstat],
     )? == 1;
     if !inserted {
         conn.exec_cached(
@@ -193,6 +204,30 @@ pub fn add_menu_choice(conn: &Connection, call_id: i64, choice: &str) -> rusqlit
     Ok(())
 }
 
+/// Whether a person took the call (a screened leg accepted, or an unscreened dial was
+/// bridged).
+pub fn answered(conn: &Connection, call_id: i64) -> rusqlite::Result<bool> {
+    conn.row_cached(
+        "SELECT answered_at IS NOT NULL FROM calls WHERE id = ?1",
+        [call_id],
+        |r| r.get(0),
+    )
+}
+
+/// When the call's latest event of `kind` was recorded.
+pub fn last_event_at(
+    conn: &Connection,
+    call_id: i64,
+    kind: &str,
+) -> rusqlite::Result<Option<String>> {
+    conn.row_cached(
+        "SELECT at FROM call_events WHERE call_id = ?1 AND kind = ?2 ORDER BY id DESC LIMIT 1",
+        (call_id, kind),
+        |r| r.get(0),
+    )
+    .optional()
+}
+
 /// A dialled leg answered: the call connected.
 pub fn mark_connected(conn: &Connection, call_id: i64) -> rusqlite::Result<()> {
     conn.exec_cached(
@@ -265,6 +300,7 @@ pub fn facts(
         )
         .unwrap_or(u32::MAX),
         failed: call.status == CallStatus::Failed,
+        blocked: call.outcome == Some(Outcome::Blocked),
     })
 }
 
@@ -289,12 +325,48 @@ pub fn voicemail_left(conn: &Connection, call_id: i64) -> rusqlite::Result<bool>
         .is_some())
 }
 
-/// Schedules the text-back once per call.
-pub fn schedule_textback(conn: &Connection, call_id: i64, due_at: &str) -> rusqlite::Result<bool> {
+/// Schedules the text-back once per call; `deferred` when it waits for quiet hours to end.
+pub fn schedule_textback(
+    conn: &Connection,
+    call_id: i64,
+    due_at: &str,
+    deferred: bool,
+) -> rusqlite::Result<bool> {
     Ok(conn.exec_cached(
-        "UPDATE calls SET textback_state = 'scheduled', textback_due_at = ?2 WHERE id = ?1 AND textback_state IS NULL",
-        (call_id, due_at),
+        "UPDATE calls SET textback_state = 'scheduled', textback_due_at = ?2, textback_deferred = ?3
+         WHERE id = ?1 AND textback_state IS NULL",
+        (call_id, due_at, deferred),
     )? == 1)
+}
+
+/// Puts a text-back being processed back on the schedule, deferred to `due_at`.
+pub fn defer_textback(conn: &Connection, call_id: i64, due_at: &str) -> rusqlite::Result<()> {
+    conn.exec_cached(
+        "UPDATE calls SET textback_state = 'scheduled', textback_due_at = ?2, textback_deferred = 1
+         WHERE id = ?1 AND textback_state = 'processing'",
+        (call_id, due_at),
+    )?;
+    Ok(())
+}
+
+/// Whether, since the call `after` started, the same caller reached a person on a later
+/// call to the same number (which makes a pending text-back pointless).
+pub fn answered_later(conn: &Connection, call: &Call) -> rusqlite::Result<bool> {
+    let (Some(org), Some(from), Some(number)) =
+        (call.org_id, &call.from_number, call.phone_number_id)
+    else {
+        return Ok(false);
+    };
+    Ok(conn
+        .query_row(
+            "SELECT 1 FROM calls WHERE org_id = ?1 AND from_number = ?2 AND phone_number_id = ?3
+                 AND started_at > ?4 AND id <> ?5
+                 AND (answered_at IS NOT NULL OR outcome = 'ai_handled') LIMIT 1",
+            (org, from, number, &call.started_at, call.id),
+            |_| Ok(()),
+        )
+        .optional()?
+        .is_some())
 }
 
 /// Takes the scheduled text-back for processing; only one caller ever gets `true`.

@@ -259,7 +259,7 @@ mod tests {
 
     #[test]
     fn migration_7_links_the_rows_already_in_the_ledger_to_their_calls() {
-        use super::super::migrations::{migrate, migrate_to};
+        use super::super::migrations::migrate_to;
         let backups = tempfile::tempdir().unwrap();
         let mut conn = Connection::open_in_memory().unwrap();
         migrate_to(&mut conn, backups.path(), 6).unwrap();
@@ -270,7 +270,7 @@ mod tests {
                     ('vapi', '/vapi', 'v1', 'valid', 200), ('twilio', '/voice', 'CA2', 'invalid', 403);",
         )
         .unwrap();
-        let report = migrate(&mut conn, backups.path()).unwrap();
+        let report = migrate_to(&mut conn, backups.path(), 7).unwrap();
         assert_eq!((report.from, report.to), (6, 7));
         let linked = column(&conn, "SELECT call_id FROM webhook_ledger ORDER BY id");
         assert_eq!(linked, [Some(7), None, Some(9), None]);

@@ -217,3 +217,22 @@ pub fn set_lead(conn: &Connection, message_id: i64, lead_id: i64) -> rusqlite::R
     )?;
     Ok(())
 }
+
+/// Whether `customer` texted `business` after `since` (which makes a pending text-back
+/// pointless: the conversation is already going).
+pub fn texted_in_since(
+    conn: &Connection,
+    business: &str,
+    customer: &str,
+    since: &str,
+) -> rusqlite::Result<bool> {
+    Ok(conn
+        .query_row(
+            "SELECT 1 FROM messages WHERE from_number = ?1 AND to_number = ?2
+                 AND direction = 'inbound' AND created_at > ?3 LIMIT 1",
+            (customer, business, since),
+            |_| Ok(()),
+        )
+        .optional()?
+        .is_some())
+}

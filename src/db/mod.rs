@@ -8,6 +8,7 @@
 pub mod agents;
 pub mod audit;
 pub mod backup;
+pub mod blocklist;
 pub mod callflows;
 pub mod calls;
 pub mod flags;

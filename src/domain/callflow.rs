@@ -2,6 +2,7 @@
 //! business hours, after-hours action, recording consent, voicemail and text-back settings,
 //! plus the no-dead-ends check that runs before a flow is saved.
 
+use super::ring::{screen_by_default, CallerIdShown, RingStrategy};
 use super::PhoneNumber;
 use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, Utc, Weekday};
 use serde::{Deserialize, Serialize};
@@ -23,6 +24,51 @@ pub struct CallFlow {
     pub recording: Recording,
     pub voicemail: Voicemail,
     pub textback: Textback,
+    /// The voice and language of every `<Say>`.
+    pub speech: Speech,
+}
+
+/// How the flow speaks (Twilio's `<Say voice language>`); unset is Twilio's default voice.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct Speech {
+    /// `man`, `woman`, `alice`, `Polly.<Name>[-Neural|-Generative]` or `Google.<voice>`.
+    pub voice: Option<String>,
+    /// A BCP-47 tag, e.g. `en-US`, `es-MX`.
+    pub language: Option<String>,
+}
+
+impl Speech {
+    /// Whether Twilio knows the voice name: its documented basic voices, or an Amazon
+    /// Polly or Google voice written as its TTS reference names them.
+    pub fn voice_is_valid(voice: &str) -> bool {
+        let name_ok =
+            |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+        match voice {
+            "man" | "woman" | "alice" => true,
+            v => match v.split_once('.') {
+                Some(("Polly", name)) => {
+                    name.starts_with(|c: char| c.is_ascii_uppercase()) && name_ok(name)
+                }
+                Some(("Google", name)) => name.matches('-').count() >= 2 && name_ok(name),
+                _ => false,
+            },
+        }
+    }
+
+    /// A language tag as Twilio takes it: `en`, `en-US`, `cmn-CN`, `es-419`.
+    pub fn language_is_valid(language: &str) -> bool {
+        let mut parts = language.split('-');
+        let primary = parts.next().unwrap_or("");
+        let region = parts.next();
+        parts.next().is_none()
+            && (2..=3).contains(&primary.len())
+            && primary.chars().all(|c| c.is_ascii_lowercase())
+            && region.is_none_or(|r| {
+                (r.len() == 2 && r.chars().all(|c| c.is_ascii_uppercase()))
+                    || (r.len() == 3 && r.chars().all(|c| c.is_ascii_digit()))
+            })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -41,8 +87,17 @@ pub struct MenuOption {
 pub enum MenuAction {
     Dial {
         targets: Vec<PhoneNumber>,
+        /// How long each target rings (all at once, or each in turn when sequential).
         #[serde(default = "default_ring_timeout", rename = "ringTimeoutSecs")]
         ring_timeout_secs: u32,
+        /// Whoever answers must press 1 before the caller is put through (SPEC §3.8).
+        #[serde(default = "screen_by_default")]
+        screen: bool,
+        #[serde(default)]
+        strategy: RingStrategy,
+        /// The number the ringing phones show.
+        #[serde(default, rename = "callerId")]
+        caller_id: CallerIdShown,
     },
     Voicemail,
     Agent {
@@ -177,6 +232,11 @@ pub struct Textback {
     pub voicemail_counts_as_missed: bool,
     pub intake_acknowledgement: String,
     pub help_message: String,
+    /// Sent at the end of quiet hours for a call missed during them (SPEC §3.6).
+    pub deferred_message: String,
+    /// Text back a caller whose caller ID failed verification (STIR/SHAKEN
+    /// `TN-Validation-Failed-*`, SPEC §3.9); off by default, as such calls are mostly spoofed.
+    pub text_unverified_callers: bool,
 }
 
 impl Default for Textback {
@@ -197,6 +257,10 @@ impl Default for Textback {
             help_message:
                 "Reply with what you need and we'll get back to you. Reply STOP to stop texts."
                     .into(),
+            deferred_message:
+                "Sorry we missed your call last night — reply with what you need and we'll get back to you."
+                    .into(),
+            text_unverified_callers: false,
         }
     }
 }
@@ -226,6 +290,7 @@ impl Default for CallFlow {
             recording: Recording::default(),
             voicemail: Voicemail::default(),
             textback: Textback::default(),
+            speech: Speech::default(),
         }
     }
 }
@@ -243,7 +308,7 @@ pub struct AgentInfo {
     pub has_sip_uri: bool,
 }
 
-fn parse_hhmm(s: &str) -> Option<NaiveTime> {
+pub fn parse_hhmm(s: &str) -> Option<NaiveTime> {
     NaiveTime::parse_from_str(s, "%H:%M").ok()
 }
 
@@ -285,6 +350,9 @@ impl CallFlow {
         let dial = |n: PhoneNumber| MenuAction::Dial {
             targets: vec![n],
             ring_timeout_secs: 20,
+            screen: true,
+            strategy: RingStrategy::Simultaneous,
+            caller_id: CallerIdShown::Caller,
         };
         let mut flow = CallFlow {
             greeting: "Thanks for calling Demo Plumbing.".into(),
@@ -410,7 +478,7 @@ impl CallFlow {
                 bad(path.clone(), "the key is used by more than one option");
             }
             match &o.action {
-                MenuAction::Dial { targets, ring_timeout_secs } => {
+                MenuAction::Dial { targets, ring_timeout_secs, .. } => {
                     if targets.is_empty() {
                         bad(format!("{path}.action"), "dial has no targets: add at least one phone number");
                     }
@@ -497,6 +565,30 @@ impl CallFlow {
         if t.message.trim().is_empty() || t.message.chars().count() > 320 {
             bad("textback.message".into(), "must be 1 to 320 characters");
         }
+        if t.quiet_hours.is_some()
+            && (t.deferred_message.trim().is_empty() || t.deferred_message.chars().count() > 320)
+        {
+            bad(
+                "textback.deferredMessage".into(),
+                "must be 1 to 320 characters: it is sent when quiet hours end for a call missed during them",
+            );
+        }
+        if let Some(v) = &self.speech.voice {
+            if !Speech::voice_is_valid(v) {
+                bad(
+                    "speech.voice".into(),
+                    "is not a Twilio voice: use man, woman, alice, a Polly voice like Polly.Joanna or Polly.Joanna-Neural, or a Google voice like Google.en-US-Standard-C",
+                );
+            }
+        }
+        if let Some(l) = &self.speech.language {
+            if !Speech::language_is_valid(l) {
+                bad(
+                    "speech.language".into(),
+                    "is not a language tag: use one like en-US, en-GB or es-MX",
+                );
+            }
+        }
         if t.cooldown_hours > 720 {
             bad(
                 "textback.cooldownHours".into(),
@@ -580,6 +672,9 @@ mod tests {
             action: MenuAction::Dial {
                 targets: vec![],
                 ring_timeout_secs: 20,
+                screen: true,
+                strategy: RingStrategy::Simultaneous,
+                caller_id: CallerIdShown::Caller,
             },
         });
         flow.menu.push(MenuOption {
@@ -720,14 +815,56 @@ mod tests {
     }
 
     #[test]
+    fn speech_settings_take_twilios_voice_names_and_language_tags() {
+        for ok in [
+            "man",
+            "alice",
+            "Polly.Joanna",
+            "Polly.Joanna-Neural",
+            "Google.en-US-Standard-C",
+        ] {
+            assert!(Speech::voice_is_valid(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "Joanna",
+            "polly.joanna",
+            "Polly.",
+            "Polly.Jo anna",
+            "Google.Wavenet",
+            "Amazon.Joanna",
+        ] {
+            assert!(!Speech::voice_is_valid(bad), "{bad}");
+        }
+        for ok in ["en", "en-US", "es-MX", "cmn-CN", "es-419"] {
+            assert!(Speech::language_is_valid(ok), "{ok}");
+        }
+        for bad in ["", "EN-us", "english", "en_US", "en-US-x", "e"] {
+            assert!(!Speech::language_is_valid(bad), "{bad}");
+        }
+        let flow = CallFlow {
+            speech: Speech {
+                voice: Some("Joanna".into()),
+                language: Some("en_US".into()),
+            },
+            ..CallFlow::default()
+        };
+        assert_eq!(paths(&flow), vec!["speech.voice", "speech.language"]);
+    }
+
+    #[test]
     fn json_uses_camel_case_and_refuses_unknown_fields() {
         let flow: CallFlow = serde_json::from_str(r#"{"greeting":"Hi","menu":[{"digit":"1","label":"sales","action":{"type":"dial","targets":["+15550100101"]}}]}"#).unwrap();
         assert_eq!(
             flow.option("1").unwrap().action,
             MenuAction::Dial {
                 targets: vec![pn("+15550100101")],
-                ring_timeout_secs: 20
-            }
+                ring_timeout_secs: 20,
+                screen: true,
+                strategy: RingStrategy::Simultaneous,
+                caller_id: CallerIdShown::Caller,
+            },
+            "a dial is screened, rings every target at once and shows the caller unless it says otherwise"
         );
         assert_eq!(flow.retries, 1, "missing fields take their defaults");
         let err = serde_json::from_str::<CallFlow>(r#"{"greting":"Hi"}"#)

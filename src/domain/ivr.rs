@@ -6,6 +6,7 @@
 //! from what a real call does.
 
 use super::callflow::{AfterHoursAction, CallFlow, MenuAction, RecordingMode};
+use super::ring::{after_dial, AfterDial, Dial, DialEnd};
 use super::state::Consent;
 use super::textback::Outcome;
 use super::{NumberHandler, NumberRole};
@@ -32,13 +33,8 @@ pub enum Step {
     },
     /// The recording opt-in question (disclosure, then what to press).
     ConsentQuestion,
-    /// Ring people; the dialled leg is recorded only when `record` (consent given).
-    Dial {
-        preface: Option<String>,
-        targets: Vec<String>,
-        ring_secs: u32,
-        record: bool,
-    },
+    /// Ring people (SPEC §3.8); the bridged call is recorded only when consent allows.
+    Dial(Dial),
     /// Hand the caller to an AI agent's SIP address.
     Sip {
         uri: String,
@@ -54,6 +50,9 @@ pub enum Step {
     HangUp,
     /// Refuse the call before it is answered (no charge to the caller).
     Reject,
+    /// Refuse it as if the line were busy (a blocked caller, SPEC §3.9); Twilio does not
+    /// bill a rejected call.
+    RejectBusy,
 }
 
 /// Something that should never happen, decided here and counted by the caller as an
@@ -109,6 +108,8 @@ pub struct Line {
 pub enum Entry {
     /// Not in `phone_numbers`: treated as a system number and rejected.
     Unknown,
+    /// The caller is on the org's blocklist.
+    Blocked,
     System,
     Onboarding,
     /// A Vapi-handled number whose call came to the IVR anyway.
@@ -127,6 +128,7 @@ impl Entry {
     pub fn outcome(self) -> Option<Outcome> {
         match self {
             Entry::Unknown | Entry::System | Entry::Onboarding => Some(Outcome::Rejected),
+            Entry::Blocked => Some(Outcome::Blocked),
             _ => None,
         }
     }
@@ -144,6 +146,8 @@ pub struct EntryFacts<'a> {
     pub agent_sip: Option<&'a str>,
     /// For a Vapi-handled number: the org's human fallback.
     pub fallback: Option<&'a str>,
+    /// The caller is on the org's blocklist (SPEC §3.9).
+    pub blocked: bool,
 }
 
 /// A decision: what the caller hears, and what, if anything, went wrong to get there.
@@ -166,6 +170,7 @@ pub fn entry(flow: &CallFlow, f: &EntryFacts<'_>) -> Decision<Entry> {
         return decided(Entry::Unknown, Step::Reject);
     };
     match (line.role, line.handler) {
+        (NumberRole::Operational, _) if f.blocked => decided(Entry::Blocked, Step::RejectBusy),
         (NumberRole::System, _) => decided(Entry::System, Step::Reject),
         (NumberRole::Onboarding, _) => Decision {
             kind: Entry::Onboarding,
@@ -178,12 +183,11 @@ pub fn entry(flow: &CallFlow, f: &EntryFacts<'_>) -> Decision<Entry> {
             kind: Entry::Misrouted,
             step: match (f.agent_sip, f.fallback) {
                 (Some(uri), _) => Step::Sip { uri: uri.into() },
-                (None, Some(person)) => Step::Dial {
-                    preface: Some(TRANSFER_MESSAGE.into()),
-                    targets: vec![person.into()],
-                    ring_secs: TRANSFER_RING_SECS,
-                    record: false,
-                },
+                (None, Some(person)) => Step::Dial(Dial::transfer(
+                    Some(TRANSFER_MESSAGE.into()),
+                    vec![person.into()],
+                    TRANSFER_RING_SECS,
+                )),
                 (None, None) => Step::Voicemail { preface: None },
             },
             anomaly: Some(Anomaly::VapiNumberOnIvr),
@@ -196,12 +200,11 @@ pub fn entry(flow: &CallFlow, f: &EntryFacts<'_>) -> Decision<Entry> {
                 AfterHoursAction::Message => {
                     Step::SayAndHangUp(vec![a.message.clone(), "Goodbye.".into()])
                 }
-                AfterHoursAction::Dial => Step::Dial {
+                AfterHoursAction::Dial => Step::Dial(Dial::transfer(
                     preface,
-                    targets: a.targets.iter().map(|t| t.to_string()).collect(),
-                    ring_secs: TRANSFER_RING_SECS,
-                    record: false,
-                },
+                    a.targets.iter().map(|t| t.to_string()).collect(),
+                    TRANSFER_RING_SECS,
+                )),
             };
             decided(Entry::Closed, step)
         }
@@ -275,6 +278,8 @@ pub struct MenuFacts<'a> {
     pub record: bool,
     /// The SIP address of the agent the chosen option names, if it names one that has it.
     pub agent_sip: Option<&'a str>,
+    /// The called number, shown to ringing phones by a dial set to show it.
+    pub business_number: Option<&'a str>,
 }
 
 /// `POST /twilio/voice/menu?attempt=N`: the pressed key's action; an unknown key or none
@@ -297,15 +302,13 @@ pub fn menu(flow: &CallFlow, f: &MenuFacts<'_>) -> Decision<()> {
         });
     };
     match &option.action {
-        MenuAction::Dial {
-            targets,
-            ring_timeout_secs,
-        } => decided(Step::Dial {
-            preface: None,
-            targets: targets.iter().map(|t| t.to_string()).collect(),
-            ring_secs: *ring_timeout_secs,
-            record: f.record,
-        }),
+        MenuAction::Dial { .. } => {
+            match Dial::for_option(flow, &option.digit, 0, f.record, f.business_number) {
+                Some(dial) => decided(Step::Dial(dial)),
+                // A dial without targets does not pass the check on save; never strand.
+                None => decided(Step::Voicemail { preface: None }),
+            }
+        }
         MenuAction::Voicemail => decided(Step::Voicemail { preface: None }),
         MenuAction::Agent { .. } => match f.agent_sip {
             Some(uri) => decided(Step::Sip { uri: uri.into() }),
@@ -325,17 +328,14 @@ pub fn menu(flow: &CallFlow, f: &MenuFacts<'_>) -> Decision<()> {
     }
 }
 
-/// Whether a `DialCallStatus` means a person took the call.
-pub fn dial_connected(status: &str) -> bool {
-    matches!(status, "completed" | "answered")
-}
-
-/// `POST /twilio/voice/dial-result`: answered → goodbye; anything else → voicemail.
-pub fn dial_result(status: &str) -> Step {
-    if dial_connected(status) {
-        Step::HangUp
-    } else {
-        Step::Voicemail { preface: None }
+/// `POST /twilio/voice/dial-result`: whether a person took the call (SPEC §3.8), and
+/// what follows: a goodbye when one did, the next target of a sequential ring, or
+/// voicemail.
+pub fn dial_result(flow: &CallFlow, end: &DialEnd<'_>) -> (bool, Step) {
+    match after_dial(flow, end) {
+        AfterDial::Connected => (true, Step::HangUp),
+        AfterDial::Next(dial) => (false, Step::Dial(dial)),
+        AfterDial::NobodyTook => (false, Step::Voicemail { preface: None }),
     }
 }
 
@@ -374,7 +374,7 @@ pub struct Hop {
 
 /// Walks an operational IVR number's flow the way a caller would: `keys` are pressed in
 /// order at each menu or consent question (`None` in the sequence, or running out, is a
-/// timeout); a dial rings out (no answer) into voicemail. Stops at a step that ends the
+/// timeout); a dial rings out (nobody accepts) to its next target, then voicemail. Stops at a step that ends the
 /// call or leaves the menu. `agent_sip` resolves an agent id to its SIP address.
 pub fn walk(
     flow: &CallFlow,
@@ -392,6 +392,7 @@ pub fn walk(
         recording_flag,
         agent_sip: None,
         fallback: None,
+        blocked: false,
     };
     let first = entry(flow, &facts);
     let mut consented = match first.kind {
@@ -433,6 +434,7 @@ pub fn walk(
                         digits: key,
                         record: may_record(recording_flag, flow, consented),
                         agent_sip: sip.as_deref(),
+                        business_number: None,
                     },
                 );
                 hops.push(Hop {
@@ -441,12 +443,20 @@ pub fn walk(
                 });
                 decided.step
             }
-            Step::Dial { .. } => {
+            Step::Dial(dial) => {
                 hops.push(Hop {
                     step: step.clone(),
                     pressed: None,
                 });
-                dial_result("no-answer")
+                // Nobody takes it: the next target of a sequential ring, then voicemail.
+                let end = DialEnd {
+                    status: "no-answer",
+                    hop: &dial.hop,
+                    accepted: false,
+                    record: dial.record,
+                    business_number: None,
+                };
+                dial_result(flow, &end).1
             }
             _ => {
                 hops.push(Hop {
@@ -498,6 +508,22 @@ mod tests {
         PhoneNumber::parse(s).unwrap()
     }
 
+    /// The demo's sales option as a dial step.
+    fn sales(record: bool) -> Dial {
+        Dial {
+            preface: None,
+            targets: vec!["+15550100101".into()],
+            ring_secs: 20,
+            record,
+            caller_id: None,
+            hop: super::super::ring::Hop {
+                screened: true,
+                option: Some("1".into()),
+                position: None,
+            },
+        }
+    }
+
     fn flow() -> CallFlow {
         let mut f = CallFlow::demo(number("+15550100101"), number("+15550100102"));
         f.retries = 2;
@@ -535,6 +561,7 @@ mod tests {
             recording_flag: flag,
             agent_sip: None,
             fallback: None,
+            blocked: false,
         }
     }
 
@@ -570,6 +597,8 @@ mod tests {
             ("open, opt-in", &opt_in, facts(op, true, true), Entry::Open { announced: false }, Step::ConsentQuestion, None),
             ("open, opt-in, flag off", &opt_in, facts(op, true, false), Entry::Open { announced: false }, menu_step(1, None), None),
             ("closed, voicemail", &announce, facts(op, false, true), Entry::Closed, Step::Voicemail { preface: Some(f.after_hours.message.clone()) }, None),
+            ("blocked caller, open", &f, EntryFacts { blocked: true, ..facts(op, true, true) }, Entry::Blocked, Step::RejectBusy, None),
+            ("blocked caller, closed", &f, EntryFacts { blocked: true, ..facts(op, false, true) }, Entry::Blocked, Step::RejectBusy, None),
         ];
         for (name, flow, facts, kind, step, anomaly) in table {
             let d = entry(flow, &facts);
@@ -588,12 +617,11 @@ mod tests {
             ),
             (
                 AfterHoursAction::Dial,
-                Step::Dial {
-                    preface: Some("Closed.".into()),
-                    targets: vec!["+15550100199".into()],
-                    ring_secs: TRANSFER_RING_SECS,
-                    record: false,
-                },
+                Step::Dial(Dial::transfer(
+                    Some("Closed.".into()),
+                    vec!["+15550100199".into()],
+                    TRANSFER_RING_SECS,
+                )),
             ),
             (
                 AfterHoursAction::Voicemail,
@@ -619,12 +647,11 @@ mod tests {
             role: NumberRole::Operational,
             handler: NumberHandler::Vapi,
         });
-        let person = Step::Dial {
-            preface: Some(TRANSFER_MESSAGE.into()),
-            targets: vec!["+15550100188".into()],
-            ring_secs: TRANSFER_RING_SECS,
-            record: false,
-        };
+        let person = Step::Dial(Dial::transfer(
+            Some(TRANSFER_MESSAGE.into()),
+            vec!["+15550100188".into()],
+            TRANSFER_RING_SECS,
+        ));
         let sip = Step::Sip {
             uri: "sip:a@b.test".into(),
         };
@@ -643,6 +670,7 @@ mod tests {
                     recording_flag: true,
                     agent_sip,
                     fallback,
+                    blocked: false,
                 },
             );
             assert_eq!(d.kind, Entry::Misrouted);
@@ -657,6 +685,7 @@ mod tests {
             (Entry::Unknown, Some(Outcome::Rejected)),
             (Entry::System, Some(Outcome::Rejected)),
             (Entry::Onboarding, Some(Outcome::Rejected)),
+            (Entry::Blocked, Some(Outcome::Blocked)),
             (Entry::Misrouted, None),
             (Entry::Closed, None),
             (Entry::Open { announced: true }, None),
@@ -669,12 +698,7 @@ mod tests {
     fn each_key_takes_its_action_and_bad_keys_retry_then_voicemail() {
         let f = flow();
         let invalid = Some(f.invalid_input_message.as_str());
-        let dial_sales = |record| Step::Dial {
-            preface: None,
-            targets: vec!["+15550100101".into()],
-            ring_secs: 20,
-            record,
-        };
+        let dial_sales = |record| Step::Dial(sales(record));
         #[rustfmt::skip]
         let table: Vec<MenuRow> = vec![
             (1, Some("1"), false, None, dial_sales(false), None),
@@ -698,6 +722,7 @@ mod tests {
                     digits,
                     record,
                     agent_sip,
+                    business_number: None,
                 },
             );
             assert_eq!((d.step, d.anomaly), (step, anomaly), "{attempt} {digits:?}");
@@ -715,6 +740,7 @@ mod tests {
                 digits: Some("8"),
                 record: false,
                 agent_sip: None,
+                business_number: None,
             },
         );
         assert_eq!(d.step, voicemail());
@@ -775,18 +801,50 @@ mod tests {
 
     #[test]
     fn dial_results_and_call_statuses() {
+        let f = flow();
+        // The demo's sales option is screened: Twilio's status alone never connects it.
+        let screened = Dial::for_option(&f, "1", 0, false, None).unwrap().hop;
+        assert!(screened.screened);
+        for (status, accepted, connected) in [
+            ("completed", true, true),
+            ("completed", false, false),
+            ("answered", false, false),
+            ("busy", false, false),
+            ("no-answer", false, false),
+            ("failed", false, false),
+            ("canceled", false, false),
+            ("", false, false),
+        ] {
+            let end = DialEnd {
+                status,
+                hop: &screened,
+                accepted,
+                record: false,
+                business_number: None,
+            };
+            let want = if connected { Step::HangUp } else { voicemail() };
+            assert_eq!(
+                dial_result(&f, &end),
+                (connected, want),
+                "{status} {accepted}"
+            );
+        }
+        // An unscreened dial (an AI agent's SIP address) trusts the status.
+        let plain = super::super::ring::Hop::default();
         for (status, connected) in [
             ("completed", true),
             ("answered", true),
-            ("busy", false),
             ("no-answer", false),
-            ("failed", false),
-            ("canceled", false),
-            ("", false),
+            ("busy", false),
         ] {
-            assert_eq!(dial_connected(status), connected, "{status}");
-            let want = if connected { Step::HangUp } else { voicemail() };
-            assert_eq!(dial_result(status), want, "{status}");
+            let end = DialEnd {
+                status,
+                hop: &plain,
+                accepted: false,
+                record: false,
+                business_number: None,
+            };
+            assert_eq!(dial_result(&f, &end).0, connected, "{status}");
         }
         use crate::domain::state::CallStatus;
         for (status, ended) in [
@@ -846,12 +904,7 @@ mod tests {
             vec![
                 Step::ConsentQuestion,
                 menu_step(1, None),
-                Step::Dial {
-                    preface: None,
-                    targets: vec!["+15550100101".into()],
-                    ring_secs: 20,
-                    record: true,
-                },
+                Step::Dial(sales(true)),
                 voicemail(),
             ]
         );

@@ -7,6 +7,7 @@ pub mod ivr;
 pub mod onboarding;
 pub mod overview;
 pub mod phone;
+pub mod ring;
 pub mod roles;
 pub mod signature;
 pub mod sms;

@@ -21,6 +21,8 @@ pub struct SmsFacts<'a> {
     pub body: &'a str,
     /// The org's `sms_onboarding` flag (asked only of onboarding numbers).
     pub onboarding_flag: bool,
+    /// The sender is on the org's blocklist (SPEC §3.9): stored, never answered.
+    pub blocked: bool,
 }
 
 /// What to do with an inbound text, once it is stored.
@@ -58,6 +60,8 @@ pub fn plan(f: &SmsFacts<'_>) -> SmsPlan {
         Some(Keyword::Stop) => SmsPlan::OptOut {
             cancel_onboarding: onboarding,
         },
+        // A blocked sender gets no lead, no reply and no help; a STOP is still honoured.
+        _ if f.blocked => SmsPlan::Nothing,
         Some(Keyword::Start) => SmsPlan::OptIn,
         Some(Keyword::Help) => SmsPlan::Help { onboarding },
         None if !onboarding => SmsPlan::Intake,
@@ -103,8 +107,33 @@ mod tests {
                 redelivered,
                 body,
                 onboarding_flag,
+                blocked: false,
             };
             assert_eq!(plan(&facts), want, "{role:?} {redelivered} {body:?}");
+        }
+    }
+
+    #[test]
+    fn a_blocked_sender_is_never_answered_but_may_opt_out() {
+        for (body, want) in [
+            ("Cheap loans!!!", SmsPlan::Nothing),
+            ("HELP", SmsPlan::Nothing),
+            ("START", SmsPlan::Nothing),
+            (
+                "STOP",
+                SmsPlan::OptOut {
+                    cancel_onboarding: false,
+                },
+            ),
+        ] {
+            let facts = SmsFacts {
+                role: Some(NumberRole::Operational),
+                redelivered: false,
+                body,
+                onboarding_flag: true,
+                blocked: true,
+            };
+            assert_eq!(plan(&facts), want, "{body}");
         }
     }
 }

@@ -30,6 +30,7 @@ string_enum!(
         Sent => "sent",
         Blocked => "blocked",
         Skipped => "skipped",
+        Cancelled => "cancelled",
     }
 );
 

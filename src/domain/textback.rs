@@ -1,7 +1,7 @@
 //! Missed calls, the text-back decision and SMS keywords (SPEC §3.5, §3.6). Pure: the
 //! caller gathers the facts, this module decides. When in doubt it does not text.
 
-use super::callflow::{in_range, Textback};
+use super::callflow::{in_range, parse_hhmm, Textback, TimeRange};
 use super::phone::Party;
 use super::roles::string_enum;
 use super::PhoneNumber;
@@ -26,6 +26,7 @@ string_enum!(
         Rejected => "rejected",
         AiHandled => "ai_handled",
         Failed => "failed",
+        Blocked => "blocked",
     }
 );
 
@@ -37,12 +38,16 @@ pub struct CallFacts {
     pub duration_secs: u32,
     /// Twilio's final `CallStatus` was `failed`.
     pub failed: bool,
+    /// The caller was on the blocklist and refused at the entry.
+    pub blocked: bool,
 }
 
 /// Derives the outcome. "Missed" = no leg connected, no voicemail and longer than the
 /// misdial threshold; a shorter call is abandoned (a misdial).
 pub fn outcome(f: CallFacts, misdial_threshold_secs: u32) -> Outcome {
-    if f.connected {
+    if f.blocked {
+        Outcome::Blocked
+    } else if f.connected {
         Outcome::Connected
     } else if f.voicemail_left {
         Outcome::Voicemail
@@ -62,8 +67,13 @@ pub enum BlockReason {
     InvalidNumber,
     OptedOut,
     Cooldown,
+    /// Kept for text-backs blocked before quiet hours deferred them instead.
     QuietHours,
     ProviderRefused,
+    /// The caller ID failed STIR/SHAKEN verification (likely spoofed, SPEC §3.9).
+    CallerUnverified,
+    /// The caller was put on the blocklist after the call.
+    Blocklisted,
 }
 
 impl BlockReason {
@@ -75,6 +85,8 @@ impl BlockReason {
             BlockReason::Cooldown => "cooldown",
             BlockReason::QuietHours => "quiet_hours",
             BlockReason::ProviderRefused => "provider_refused",
+            BlockReason::CallerUnverified => "caller_unverified",
+            BlockReason::Blocklisted => "blocklisted",
         }
     }
 }
@@ -85,13 +97,28 @@ pub struct TextbackFacts<'a> {
     pub opted_out: bool,
     pub last_textback_at: Option<DateTime<Utc>>,
     pub now: DateTime<Utc>,
-    pub tz: chrono_tz::Tz,
     pub settings: &'a Textback,
+    /// Twilio's `StirVerstat` for the call, when it sent one.
+    pub stir_verstat: Option<&'a str>,
+    /// The caller is on the org's blocklist now.
+    pub blocklisted: bool,
 }
 
-/// Send (to this number) or block (with the reason).
+/// A `StirVerstat` that says the caller ID failed verification (`TN-Validation-Failed-*`).
+pub fn caller_id_failed(stir_verstat: Option<&str>) -> bool {
+    stir_verstat.is_some_and(|v| v.starts_with("TN-Validation-Failed"))
+}
+
+/// Send (to this number) or block (with the reason). Quiet hours do not block: they
+/// defer (see [`deferred_until`]).
 pub fn decide(f: &TextbackFacts<'_>) -> Result<PhoneNumber, BlockReason> {
     let to = textable_caller(f.caller)?;
+    if f.blocklisted {
+        return Err(BlockReason::Blocklisted);
+    }
+    if caller_id_failed(f.stir_verstat) && !f.settings.text_unverified_callers {
+        return Err(BlockReason::CallerUnverified);
+    }
     if f.opted_out {
         return Err(BlockReason::OptedOut);
     }
@@ -100,12 +127,42 @@ pub fn decide(f: &TextbackFacts<'_>) -> Result<PhoneNumber, BlockReason> {
             return Err(BlockReason::Cooldown);
         }
     }
-    if let Some(quiet) = &f.settings.quiet_hours {
-        if in_range(quiet, f.now.with_timezone(&f.tz).time()) {
-            return Err(BlockReason::QuietHours);
+    Ok(to)
+}
+
+/// When a text-back due at `at` falls in quiet hours (org time zone), the moment they end
+/// (SPEC §3.6); `None` when it may go at `at`. Daylight saving is respected: the end is
+/// the local wall-clock time (`08:00`) of that day, and a time the clocks skip is taken as
+/// the first minute that exists after it.
+pub fn deferred_until(
+    at: DateTime<Utc>,
+    tz: chrono_tz::Tz,
+    quiet: Option<&TimeRange>,
+) -> Option<DateTime<Utc>> {
+    use chrono::{LocalResult, TimeZone};
+    let quiet = quiet?;
+    let local = at.with_timezone(&tz);
+    if !in_range(quiet, local.time()) {
+        return None;
+    }
+    let close = parse_hhmm(&quiet.close)?;
+    // Inside a range that wraps midnight, before the close: it ends today; else tomorrow.
+    let day = if local.time() < close {
+        local.date_naive()
+    } else {
+        local.date_naive().succ_opt()?
+    };
+    let mut wall = day.and_time(close);
+    for _ in 0..8 {
+        match tz.from_local_datetime(&wall) {
+            LocalResult::Single(t) => return Some(t.with_timezone(&Utc)),
+            // Clocks went back: the first of the two.
+            LocalResult::Ambiguous(first, _) => return Some(first.with_timezone(&Utc)),
+            // Clocks went forward over it.
+            LocalResult::None => wall += Duration::minutes(15),
         }
     }
-    Ok(to)
+    None
 }
 
 /// What an inbound SMS asks for, by its first word (carrier-standard keywords).
@@ -140,8 +197,9 @@ mod tests {
             opted_out: false,
             last_textback_at: None,
             now,
-            tz: chrono_tz::UTC,
             settings,
+            stir_verstat: None,
+            blocklisted: false,
         }
     }
 
@@ -180,6 +238,7 @@ mod tests {
             voicemail_left,
             duration_secs,
             failed: false,
+            blocked: false,
         };
         assert_eq!(outcome(f(true, false, 60), 4), Outcome::Connected);
         assert_eq!(outcome(f(false, true, 60), 4), Outcome::Voicemail);
@@ -195,6 +254,11 @@ mod tests {
             ),
             Outcome::Failed
         );
+        let blocked = CallFacts {
+            blocked: true,
+            ..f(false, false, 30)
+        };
+        assert_eq!(outcome(blocked, 4), Outcome::Blocked);
     }
 
     #[test]
@@ -207,8 +271,8 @@ mod tests {
     }
 
     #[test]
-    fn opt_out_cooldown_and_quiet_hours_block() {
-        let s = Textback::default();
+    fn opt_out_cooldown_blocklist_and_failed_caller_id_block() {
+        let mut s = Textback::default();
         let mut f = facts("+14155550123", &s, noon());
         f.opted_out = true;
         assert_eq!(decide(&f), Err(BlockReason::OptedOut));
@@ -217,15 +281,71 @@ mod tests {
         assert_eq!(decide(&f), Err(BlockReason::Cooldown));
         f.last_textback_at = Some(noon() - Duration::hours(25));
         assert!(decide(&f).is_ok());
-        let late = Utc.with_ymd_and_hms(2026, 11, 21, 22, 0, 0).unwrap();
-        assert_eq!(
-            decide(&facts("+14155550123", &s, late)),
-            Err(BlockReason::QuietHours)
-        );
-        // Quiet hours are local: 22:00 UTC is 14:00 in Los Angeles.
-        let mut f = facts("+14155550123", &s, late);
-        f.tz = "America/Los_Angeles".parse().unwrap();
+        f.blocklisted = true;
+        assert_eq!(decide(&f), Err(BlockReason::Blocklisted));
+        let mut f = facts("+14155550123", &s, noon());
+        f.stir_verstat = Some("TN-Validation-Failed-B");
+        assert_eq!(decide(&f), Err(BlockReason::CallerUnverified));
+        f.stir_verstat = Some("TN-Validation-Passed-A");
         assert!(decide(&f).is_ok());
+        f.stir_verstat = Some("No-TN-Validation");
+        assert!(decide(&f).is_ok(), "no verification is not a failed one");
+        s.text_unverified_callers = true;
+        let mut f = facts("+14155550123", &s, noon());
+        f.stir_verstat = Some("TN-Validation-Failed-C");
+        assert!(decide(&f).is_ok(), "the org's setting allows it");
+        // Quiet hours never block: they defer.
+        let late = Utc.with_ymd_and_hms(2026, 11, 21, 22, 0, 0).unwrap();
+        assert!(decide(&facts("+14155550123", &s, late)).is_ok());
+    }
+
+    fn at(tz: chrono_tz::Tz, y: i32, mo: u32, d: u32, h: u32, mi: u32) -> DateTime<Utc> {
+        tz.with_ymd_and_hms(y, mo, d, h, mi, 0)
+            .earliest()
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
+    /// Missed at (local) → sent at (local), for 21:00–08:00 and a same-day range.
+    #[test]
+    fn a_text_back_in_quiet_hours_waits_for_their_end_across_midnight_and_dst() {
+        let night = TimeRange {
+            open: "21:00".into(),
+            close: "08:00".into(),
+        };
+        let lunch = TimeRange {
+            open: "12:00".into(),
+            close: "13:30".into(),
+        };
+        let ny: chrono_tz::Tz = "America/New_York".parse().unwrap();
+        let utc = chrono_tz::UTC;
+        #[rustfmt::skip]
+        let table = [
+            ("evening → next morning", &night, ny, at(ny, 2026, 12, 7, 22, 15), Some(at(ny, 2026, 12, 8, 8, 0))),
+            ("after midnight → same morning", &night, ny, at(ny, 2026, 12, 8, 2, 0), Some(at(ny, 2026, 12, 8, 8, 0))),
+            ("at the opening minute", &night, ny, at(ny, 2026, 12, 7, 21, 0), Some(at(ny, 2026, 12, 8, 8, 0))),
+            ("at the closing minute: free", &night, ny, at(ny, 2026, 12, 8, 8, 0), None),
+            ("daytime: free", &night, ny, at(ny, 2026, 12, 8, 14, 0), None),
+            ("same-day range", &lunch, utc, at(utc, 2026, 12, 8, 12, 45), Some(at(utc, 2026, 12, 8, 13, 30))),
+            // 2026-03-08: New York springs forward at 02:00; 08:00 is EDT (12:00 UTC).
+            ("night before spring forward", &night, ny, at(ny, 2026, 3, 7, 23, 0), Some(Utc.with_ymd_and_hms(2026, 3, 8, 12, 0, 0).unwrap())),
+            // 2026-11-01: falls back at 02:00; 08:00 is EST (13:00 UTC).
+            ("night before fall back", &night, ny, at(ny, 2026, 10, 31, 23, 0), Some(Utc.with_ymd_and_hms(2026, 11, 1, 13, 0, 0).unwrap())),
+        ];
+        for (name, range, tz, missed, want) in table {
+            assert_eq!(deferred_until(missed, tz, Some(range)), want, "{name}");
+        }
+        assert_eq!(deferred_until(noon(), utc, None), None, "no quiet hours");
+        // Quiet hours that end at a time the clocks skip: the first minute after it.
+        let skipped = TimeRange {
+            open: "01:00".into(),
+            close: "02:30".into(),
+        };
+        assert_eq!(
+            deferred_until(at(ny, 2026, 3, 8, 1, 30), ny, Some(&skipped)),
+            Some(Utc.with_ymd_and_hms(2026, 3, 8, 7, 0, 0).unwrap()),
+            "02:30 does not exist that night; 03:00 EDT is 07:00 UTC"
+        );
     }
 
     #[test]

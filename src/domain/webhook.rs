@@ -21,8 +21,12 @@ pub enum TwilioRoute {
     Consent,
     /// A menu key, or a timeout (`?attempt=N`).
     Menu,
-    /// The result of a `<Dial>`.
+    /// The result of a `<Dial>` (`?screen=1&option=K&position=N`, SPEC §3.8).
     DialResult,
+    /// A screened leg answered: the whisper to the person who picked up.
+    Screen,
+    /// The key (or silence) of that person: take the call, or let that leg go.
+    ScreenAnswer,
     /// The voicemail `<Record>` finished.
     VoicemailDone,
     /// The voicemail recording's status callback.
@@ -47,11 +51,13 @@ pub const TWILIO_SCOPE: &str = "/twilio";
 pub const VAPI_WEBHOOK: &str = "/vapi/webhook";
 
 impl TwilioRoute {
-    pub const ALL: [TwilioRoute; 11] = [
+    pub const ALL: [TwilioRoute; 13] = [
         TwilioRoute::Voice,
         TwilioRoute::Consent,
         TwilioRoute::Menu,
         TwilioRoute::DialResult,
+        TwilioRoute::Screen,
+        TwilioRoute::ScreenAnswer,
         TwilioRoute::VoicemailDone,
         TwilioRoute::Recording,
         TwilioRoute::Transcription,
@@ -68,6 +74,8 @@ impl TwilioRoute {
             TwilioRoute::Consent => "/twilio/voice/consent",
             TwilioRoute::Menu => "/twilio/voice/menu",
             TwilioRoute::DialResult => "/twilio/voice/dial-result",
+            TwilioRoute::Screen => "/twilio/voice/screen",
+            TwilioRoute::ScreenAnswer => "/twilio/voice/screen/answer",
             TwilioRoute::VoicemailDone => "/twilio/voice/voicemail-done",
             TwilioRoute::Recording => "/twilio/voice/recording",
             TwilioRoute::Transcription => "/twilio/voice/transcription",
@@ -100,6 +108,8 @@ impl TwilioRoute {
             | TwilioRoute::Consent
             | TwilioRoute::Menu
             | TwilioRoute::DialResult
+            | TwilioRoute::Screen
+            | TwilioRoute::ScreenAnswer
             | TwilioRoute::VoicemailDone => FailurePolicy::Apologise,
             TwilioRoute::Recording
             | TwilioRoute::Transcription
@@ -137,6 +147,8 @@ mod tests {
             (TwilioRoute::Consent, Apologise),
             (TwilioRoute::Menu, Apologise),
             (TwilioRoute::DialResult, Apologise),
+            (TwilioRoute::Screen, Apologise),
+            (TwilioRoute::ScreenAnswer, Apologise),
             (TwilioRoute::VoicemailDone, Apologise),
             (TwilioRoute::Recording, Retry),
             (TwilioRoute::Transcription, Retry),

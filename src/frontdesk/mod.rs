@@ -3,6 +3,7 @@
 
 pub mod messaging;
 pub mod notify;
+pub mod ring;
 pub mod sms;
 pub mod textback;
 pub mod vapi;

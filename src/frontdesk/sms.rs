@@ -5,7 +5,7 @@
 use super::messaging::{self, Outbound};
 use super::FrontDesk;
 use super::FrontdeskError;
-use crate::db::{callflows, leads, messages, numbers, onboarding, optouts};
+use crate::db::{blocklist, callflows, leads, messages, numbers, onboarding, optouts};
 use crate::domain::onboarding::{step, State};
 use crate::domain::phone::Party;
 use crate::domain::sms::{self, SmsPlan};
@@ -83,11 +83,16 @@ pub async fn inbound(desk: &Arc<FrontDesk>, m: InboundSms) -> Result<(), Frontde
                 }
                 _ => false,
             };
+            let blocked = match (&number, msg.from.number()) {
+                (Some(n), Some(from)) => blocklist::blocks(c, n.org_id, from.as_str())?,
+                _ => false,
+            };
             let decided = sms::plan(&sms::SmsFacts {
                 role: number.as_ref().map(|n| n.role),
                 redelivered: stored.is_none(),
                 body: &msg.body,
                 onboarding_flag,
+                blocked,
             });
             let known = number.is_some() || stored.is_none();
             let (Some(number), Some(message_id)) = (number, stored) else {

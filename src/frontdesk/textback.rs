@@ -1,16 +1,81 @@
-//! The missed-call text-back (SPEC §3.6): scheduled when a call ends missed, decided and
-//! sent once. A claim on the call row makes it exactly-once whatever the number of
-//! status callbacks, sweeps or restarts.
+//! The missed-call text-back (SPEC §3.6): scheduled when a call ends missed (for the end
+//! of quiet hours when it ends inside them), decided and sent once. A claim on the call
+//! row makes it exactly-once whatever the number of status callbacks, sweeps or restarts;
+//! a deferred one is cancelled, with the reason, when it has become pointless.
 
 use super::messaging::{self, Outbound, Sent};
 use super::FrontDesk;
-use crate::db::{callflows, calls, messages, numbers, optouts};
+use crate::db::{blocklist, callflows, calls, messages, numbers, optouts};
+use crate::domain::callflow::CallFlow;
 use crate::domain::state::{Direction, MessageKind, MessageStatus, TextbackState};
-use crate::domain::textback::{decide, outcome, Outcome, TextbackFacts};
+use crate::domain::textback::{decide, deferred_until, outcome, Outcome, TextbackFacts};
 use crate::domain::FlagKey;
 use crate::metrics::TEXTBACKS;
+use rusqlite::Connection;
 use serde_json::json;
 use std::sync::Arc;
+
+/// Schedules the one text-back of a missed call for `due`, or, when `due` falls in the
+/// flow's quiet hours, for their end (recorded on the timeline). `true` when it is due
+/// soon (the caller runs it after the delay); a deferred one is left to the sweep.
+pub fn schedule(
+    c: &Connection,
+    call_id: i64,
+    due: chrono::DateTime<chrono::Utc>,
+    tz: chrono_tz::Tz,
+    flow: &CallFlow,
+) -> rusqlite::Result<bool> {
+    let deferred = deferred_until(due, tz, flow.textback.quiet_hours.as_ref());
+    let at = crate::db::format_time(deferred.unwrap_or(due));
+    if !calls::schedule_textback(c, call_id, &at, deferred.is_some())? {
+        return Ok(false);
+    }
+    if let Some(when) = deferred {
+        record_deferral(c, call_id, when, tz)?;
+    }
+    Ok(deferred.is_none())
+}
+
+/// The timeline's "scheduled for 08:00".
+fn record_deferral(
+    c: &Connection,
+    call_id: i64,
+    when: chrono::DateTime<chrono::Utc>,
+    tz: chrono_tz::Tz,
+) -> rusqlite::Result<bool> {
+    calls::event(
+        c,
+        call_id,
+        "textback.scheduled",
+        Some(json!({
+            "dueAt": crate::db::format_time(when),
+            "localTime": when.with_timezone(&tz).format("%H:%M").to_string(),
+            "reason": "quiet_hours",
+        })),
+        Some("textback:deferred"),
+    )
+}
+
+/// Why a pending text-back is no longer wanted, if it is not.
+fn pointless(
+    c: &Connection,
+    call: &calls::Call,
+    business: &str,
+) -> rusqlite::Result<Option<&'static str>> {
+    let caller = call.from_number.as_deref().unwrap_or_default();
+    // Opting out while a text-back waited cancels it (before the call, it blocks it).
+    if call.textback_deferred && optouts::is_opted_out(c, business, caller)? {
+        return Ok(Some("opted_out"));
+    }
+    if calls::answered_later(c, call)? {
+        return Ok(Some("answered_later"));
+    }
+    let since = call.ended_at.as_deref().unwrap_or(&call.started_at);
+    if messages::texted_in_since(c, business, caller, since)? {
+        return Ok(Some("texted_in"));
+    }
+    Ok(None)
+}
 
 /// Processes the text-back of `call_id` after `delay` seconds, in the background.
 pub fn spawn(desk: &Arc<FrontDesk>, call_id: i64, delay: u64) {
@@ -26,6 +91,7 @@ pub fn spawn(desk: &Arc<FrontDesk>, call_id: i64, delay: u64) {
 enum Plan {
     Done,
     Blocked(&'static str),
+    Cancelled(&'static str),
     Send(Outbound),
 }
 
@@ -69,19 +135,42 @@ pub async fn process(desk: &FrontDesk, call_id: i64) {
                 )?;
                 return Ok(Plan::Done);
             }
+            if let Some(reason) = pointless(c, &call, &number.e164)? {
+                calls::set_textback_state(c, call_id, TextbackState::Cancelled)?;
+                calls::event(
+                    c,
+                    call_id,
+                    "textback.cancelled",
+                    Some(json!({ "reason": reason })),
+                    Some("textback"),
+                )?;
+                return Ok(Plan::Cancelled(reason));
+            }
+            let tz = number.org_timezone.parse().unwrap_or(chrono_tz::UTC);
+            // Quiet hours began (or moved) since it was scheduled: wait for their end.
+            if let Some(when) = deferred_until(now, tz, flow.textback.quiet_hours.as_ref()) {
+                calls::defer_textback(c, call_id, &crate::db::format_time(when))?;
+                record_deferral(c, call_id, when, tz)?;
+                return Ok(Plan::Done);
+            }
             let caller = call.from_number.clone().unwrap_or_default();
             let last = messages::last_textback_at(c, &number.e164, &caller)?
                 .and_then(|t| chrono::DateTime::parse_from_rfc3339(&t).ok())
                 .map(|t| t.with_timezone(&chrono::Utc));
-            let tz = number.org_timezone.parse().unwrap_or(chrono_tz::UTC);
             let decision = decide(&TextbackFacts {
                 caller: &caller,
                 opted_out: optouts::is_opted_out(c, &number.e164, &caller)?,
                 last_textback_at: last,
                 now,
-                tz,
                 settings: &flow.textback,
+                stir_verstat: call.stir_verstat.as_deref(),
+                blocklisted: blocklist::blocks(c, number.org_id, &caller)?,
             });
+            let text = if call.textback_deferred {
+                flow.textback.deferred_message.clone()
+            } else {
+                flow.textback.message.clone()
+            };
             match decision {
                 Err(reason) => {
                     messages::insert(
@@ -95,7 +184,7 @@ pub async fn process(desk: &FrontDesk, call_id: i64) {
                             phone_number_id: Some(number.id),
                             call_id: Some(call_id),
                             lead_id: None,
-                            body: &flow.textback.message,
+                            body: &text,
                             kind: MessageKind::Textback,
                             status: MessageStatus::Blocked,
                             blocked_reason: Some(reason.as_str()),
@@ -113,13 +202,8 @@ pub async fn process(desk: &FrontDesk, call_id: i64) {
                     Ok(Plan::Blocked(reason.as_str()))
                 }
                 Ok(to) => Ok(Plan::Send(
-                    Outbound::from_number(
-                        &number,
-                        to.to_string(),
-                        flow.textback.message.clone(),
-                        MessageKind::Textback,
-                    )
-                    .call(call_id),
+                    Outbound::from_number(&number, to.to_string(), text, MessageKind::Textback)
+                        .call(call_id),
                 )),
             }
         })
@@ -129,6 +213,11 @@ pub async fn process(desk: &FrontDesk, call_id: i64) {
         Ok(Plan::Blocked(reason)) => {
             desk.metrics
                 .incr(TEXTBACKS, &[("result", "blocked"), ("reason", reason)]);
+            return;
+        }
+        Ok(Plan::Cancelled(reason)) => {
+            desk.metrics
+                .incr(TEXTBACKS, &[("result", "cancelled"), ("reason", reason)]);
             return;
         }
         Ok(Plan::Send(out)) => out,

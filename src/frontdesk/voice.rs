@@ -5,7 +5,7 @@
 use super::FrontDesk;
 use super::FrontdeskError;
 use crate::db::callflows::FlowCache;
-use crate::db::{agents, calls, numbers, orgs, voicemails};
+use crate::db::{agents, blocklist, calls, numbers, orgs, voicemails};
 use crate::domain::callflow::{transcribable, CallFlow, MenuAction};
 use crate::domain::ivr;
 use crate::domain::phone::redact;
@@ -33,17 +33,19 @@ pub struct VoiceParams {
     pub from: Option<Party>,
     pub to: Option<Party>,
     pub direction: Direction,
+    /// Twilio's `StirVerstat` (caller-ID verification), on the call's first webhook.
+    pub stir_verstat: Option<String>,
 }
 
 /// Everything the flow needs about one call, loaded in one DB round trip.
-struct CallContext {
-    call_id: i64,
+pub(super) struct CallContext {
+    pub call_id: i64,
     /// The `call_recording` flag for the call's org.
-    recording_flag: bool,
-    number: Option<numbers::Resolved>,
-    flow: std::sync::Arc<CallFlow>,
-    consent: Consent,
-    ended: bool,
+    pub recording_flag: bool,
+    pub number: Option<numbers::Resolved>,
+    pub flow: std::sync::Arc<CallFlow>,
+    pub consent: Consent,
+    pub ended: bool,
 }
 
 /// Resolves the called number, upserts the call and loads its flow.
@@ -79,6 +81,7 @@ fn load(
             to: p.to.as_ref().map(Party::as_str),
             phone_number_id: number.as_ref().map(|n| n.id),
             number_role: Some(role.as_str()),
+            stir_verstat: p.stir_verstat.as_deref(),
         },
     )?;
     let flow = match &number {
@@ -128,8 +131,20 @@ struct Entered {
 /// database writer (the hot path of SPEC §10).
 pub async fn entry(desk: &FrontDesk, p: VoiceParams) -> Result<TwiML, FrontdeskError> {
     let now = desk.clock.now();
+    let caller = p
+        .from
+        .as_ref()
+        .and_then(Party::number)
+        .map(|n| n.to_string());
     let entered = with_call(desk, &p, move |c, ctx| {
         let call_id = ctx.call_id;
+        // SPEC §3.9: a caller on the org's blocklist is refused before anything else.
+        let blocked = match (&ctx.number, &caller) {
+            (Some(n), Some(from)) if n.role == NumberRole::Operational => {
+                blocklist::blocks(c, n.org_id, from)?
+            }
+            _ => false,
+        };
         let line = ctx.number.as_ref().map(|n| ivr::Line {
             role: n.role,
             handler: n.handler,
@@ -158,6 +173,7 @@ pub async fn entry(desk: &FrontDesk, p: VoiceParams) -> Result<TwiML, FrontdeskE
                 recording_flag: ctx.recording_flag,
                 agent_sip: sip.as_deref(),
                 fallback: fallback.as_deref(),
+                blocked,
             },
         );
         let event = |kind: &str, detail: serde_json::Value, key: &str| {
@@ -165,6 +181,7 @@ pub async fn entry(desk: &FrontDesk, p: VoiceParams) -> Result<TwiML, FrontdeskE
         };
         match decision.kind {
             ivr::Entry::Unknown => event("rejected", json!({ "reason": "unknown_number" }), "entry")?,
+            ivr::Entry::Blocked => event("rejected", json!({ "reason": "blocked" }), "entry")?,
             ivr::Entry::System => event("rejected", json!({ "reason": "system_number" }), "entry")?,
             ivr::Entry::Onboarding => event(
                 "invariant",
@@ -190,6 +207,7 @@ pub async fn entry(desk: &FrontDesk, p: VoiceParams) -> Result<TwiML, FrontdeskE
         if let Some(o) = decision.kind.outcome() {
             calls::set_outcome(c, call_id, o)?;
         }
+        super::ring::record_dial(c, call_id, &decision.step)?;
         Ok(Entered {
             decision,
             flow: ctx.flow,
@@ -233,7 +251,7 @@ pub async fn entry(desk: &FrontDesk, p: VoiceParams) -> Result<TwiML, FrontdeskE
 
 /// Mid-call callbacks decide by role as the entry does (`domain::ivr::off_menu`): a
 /// callback for a number without a menu ends the call, and is counted.
-fn off_menu(desk: &FrontDesk, ctx: &CallContext, route: &str) -> Option<TwiML> {
+pub(super) fn off_menu(desk: &FrontDesk, ctx: &CallContext, route: &str) -> Option<TwiML> {
     let (step, anomaly) = ivr::off_menu(ctx.number.as_ref().map(|n| n.role))?;
     let what = match anomaly {
         ivr::Anomaly::CallbackOnboardingNumber => "an onboarding number",
@@ -314,8 +332,10 @@ pub async fn menu(
                     digits: digit.as_deref(),
                     record: ivr::may_record(ctx.recording_flag, &ctx.flow, ctx.consent),
                     agent_sip: sip.as_deref(),
+                    business_number: ctx.number.as_ref().map(|n| n.e164.as_str()),
                 },
             );
+            super::ring::record_dial(c, ctx.call_id, &decision.step)?;
             Ok((ctx, decision))
         })
         .await?
@@ -337,7 +357,11 @@ pub async fn menu(
 
 /// Loads the call (creating or completing its row) and runs `then` with it, as one job
 /// for the database writer: concurrent callbacks for a call apply one after another.
-async fn with_call<T, F>(desk: &FrontDesk, p: &VoiceParams, then: F) -> Result<T, FrontdeskError>
+pub(super) async fn with_call<T, F>(
+    desk: &FrontDesk,
+    p: &VoiceParams,
+    then: F,
+) -> Result<T, FrontdeskError>
 where
     F: Fn(&Connection, CallContext) -> rusqlite::Result<T> + Send + 'static,
     T: Send + 'static,
@@ -351,41 +375,6 @@ where
             then(c, ctx)
         })
         .await?)
-}
-
-/// `POST /twilio/voice/dial-result`: answered → goodbye; anything else → voicemail.
-pub async fn dial_result(
-    desk: &FrontDesk,
-    p: VoiceParams,
-    dial_status: Option<String>,
-) -> Result<TwiML, FrontdeskError> {
-    let status = dial_status.unwrap_or_default();
-    let connected = ivr::dial_connected(&status);
-    let next = ivr::dial_result(&status);
-    let ctx = {
-        let status = status.clone();
-        with_call(desk, &p, move |c, ctx| {
-            calls::event(
-                c,
-                ctx.call_id,
-                "dial.result",
-                Some(json!({ "status": status })),
-                Some("dial-result"),
-            )?;
-            if connected {
-                calls::mark_connected(c, ctx.call_id)?;
-            }
-            if ctx.ended {
-                refresh_outcome(c, ctx.call_id, &ctx.flow)?;
-            }
-            Ok(ctx)
-        })
-        .await?
-    };
-    if let Some(end) = off_menu(desk, &ctx, "dial-result") {
-        return Ok(end);
-    }
-    Ok(TwiML::step(&next, &ctx.flow))
 }
 
 /// `POST /twilio/voice/voicemail-done`: the Record action; stores what it knows.
@@ -514,7 +503,7 @@ pub async fn transcription(
 }
 
 /// Recomputes an ended call's outcome from everything known now (late callbacks converge).
-fn refresh_outcome(
+pub(super) fn refresh_outcome(
     c: &Connection,
     call_id: i64,
     flow: &CallFlow,
@@ -570,6 +559,7 @@ pub async fn status(
             let org_id = ctx.number.as_ref().map(|n| n.org_id).unwrap_or_default();
             let flow = ctx.flow.clone();
             let flags = desk.flags.clone();
+            let tz = ctx.number.as_ref().map_or(chrono_tz::UTC, tz);
             let scheduled = desk
                 .db
                 .write(move |c| {
@@ -577,11 +567,13 @@ pub async fn status(
                     let o = refresh_outcome(c, call_id, &flow)?;
                     match ivr::after_call(o, &flow, textback_on) {
                         ivr::AfterCall::Nothing => Ok(false),
-                        ivr::AfterCall::TextBack => {
-                            let due =
-                                crate::db::format_time(now + chrono::Duration::seconds(delay));
-                            calls::schedule_textback(c, call_id, &due)
-                        }
+                        ivr::AfterCall::TextBack => super::textback::schedule(
+                            c,
+                            call_id,
+                            now + chrono::Duration::seconds(delay),
+                            tz,
+                            &flow,
+                        ),
                         ivr::AfterCall::TextBackFlagOff => {
                             calls::event(
                                 c,
@@ -595,6 +587,7 @@ pub async fn status(
                     }
                 })
                 .await?;
+            // A deferred text-back is the sweep's, at the end of quiet hours.
             if scheduled {
                 super::textback::spawn(desk, call_id, delay as u64);
             }

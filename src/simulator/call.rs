@@ -39,6 +39,38 @@ impl DialOutcome {
     }
 }
 
+/// What the person who answers a screened `<Dial>` does at the whisper (SPEC §3.8).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScreenAnswer {
+    /// Presses 1: the call is theirs.
+    Accept,
+    /// Presses 2: lets it go.
+    Decline,
+    /// Presses nothing: a carrier voicemail or a machine picked up.
+    Silent,
+}
+
+impl ScreenAnswer {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ScreenAnswer::Accept => "accept",
+            ScreenAnswer::Decline => "decline",
+            ScreenAnswer::Silent => "silent",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<ScreenAnswer, String> {
+        match s.trim() {
+            "accept" => Ok(ScreenAnswer::Accept),
+            "decline" => Ok(ScreenAnswer::Decline),
+            "silent" => Ok(ScreenAnswer::Silent),
+            other => Err(format!(
+                "\"{other}\" is not a screening answer: use accept, decline or silent"
+            )),
+        }
+    }
+}
+
 /// What the caller does.
 #[derive(Debug, Clone)]
 pub struct CallPlan {
@@ -51,6 +83,9 @@ pub struct CallPlan {
     pub digits: Vec<String>,
     /// How every `<Dial>` ends.
     pub dial: DialOutcome,
+    /// At each screened `<Dial>` in turn, a phone answers and its person does this (the
+    /// last one repeats); empty: a screened dial answered (`dial` completed) is accepted.
+    pub screen: Vec<ScreenAnswer>,
     /// What the caller says at the beep; `None` hangs up when asked to leave a message.
     pub voicemail: Option<String>,
     /// The caller hangs up after this many seconds of call time.
@@ -67,6 +102,7 @@ impl CallPlan {
             call_sid: None,
             digits: Vec::new(),
             dial: DialOutcome::NoAnswer,
+            screen: Vec::new(),
             voicemail: None,
             hangup_after: None,
             talk_secs: 30,
@@ -113,8 +149,18 @@ fn local_path(url: &str, signed_base: &str) -> Option<String> {
         .map(str::to_string)
 }
 
+/// A screened dial that a phone answered: the leg to play before the dial's end.
+struct Screening {
+    url: String,
+    target: String,
+    action: Option<String>,
+    answer: ScreenAnswer,
+}
+
 /// What a verb leaves the call to do.
 enum Flow {
+    /// Play the answering leg of a screened dial, then post its action.
+    Screen(Screening),
     /// Go on with the document's next verb.
     Continue,
     /// Request this URL; the rest of the document is not played.
@@ -126,6 +172,8 @@ enum Flow {
 /// A call in progress: simulated time, what is left to press, callbacks due at the end.
 struct Caller<'a> {
     plan: &'a CallPlan,
+    /// Screened dials played so far (which of `plan.screen` comes next).
+    screened: usize,
     signed_base: &'a str,
     account_sid: &'a str,
     clock: f64,
@@ -153,7 +201,7 @@ impl Caller<'_> {
             Verb::Say(text) => self.clock += speech_secs(text),
             Verb::Play(_) => self.clock += 5.0,
             Verb::Pause(secs) => self.clock += f64::from(*secs),
-            Verb::Message(_) | Verb::Other(_) => {}
+            Verb::Message(_) | Verb::Other(_) | Verb::Number { .. } => {}
             Verb::Gather {
                 action,
                 timeout,
@@ -187,8 +235,32 @@ impl Caller<'_> {
                 }
             }
             Verb::Dial {
-                action, timeout, ..
+                action,
+                timeout,
+                targets,
+                screen,
+                ..
             } => {
+                let answer = self
+                    .plan
+                    .screen
+                    .get(self.screened)
+                    .or(self.plan.screen.last());
+                let answered = answer.is_some() || self.plan.dial == DialOutcome::Completed;
+                if let (Some(url), true) =
+                    (screen.as_deref().and_then(|u| self.path(Some(u))), answered)
+                {
+                    self.screened += 1;
+                    self.clock += 5.0;
+                    let target = targets.first().cloned().unwrap_or_default();
+                    self.said.push(format!("{target} answers"));
+                    return Flow::Screen(Screening {
+                        url,
+                        target,
+                        action: self.path(action.as_deref()),
+                        answer: answer.copied().unwrap_or(ScreenAnswer::Accept),
+                    });
+                }
                 let dial = self.plan.dial;
                 let (wait, talked) = match dial {
                     DialOutcome::Completed => (5.0, self.plan.talk_secs),
@@ -341,6 +413,7 @@ impl Simulator {
         let call_sid = plan.call_sid.clone().unwrap_or_else(|| new_sid("CA"));
         let mut caller = Caller {
             plan,
+            screened: 0,
             signed_base: &self.target.signed_base,
             account_sid: self.account()?.0,
             clock: 0.0,
@@ -355,6 +428,7 @@ impl Simulator {
             path: TwilioRoute::Voice.path().into(),
             extra: vec![("CallStatus", "ringing".into())],
         });
+        let mut screening: Option<Screening> = None;
         while let Some(request) = next.take() {
             if hops.len() >= MAX_HOPS {
                 errors.push(format!(
@@ -386,6 +460,10 @@ impl Simulator {
                                     next = Some(r);
                                     break;
                                 }
+                                Flow::Screen(s) => {
+                                    screening = Some(s);
+                                    break;
+                                }
                                 Flow::End => {
                                     ended = true;
                                     break;
@@ -408,6 +486,14 @@ impl Simulator {
             }
             on_hop(&hop);
             hops.push(hop);
+            if let Some(s) = screening.take() {
+                next = self
+                    .screen_leg(plan, &call_sid, s, &mut caller, &mut |h: Hop| {
+                        on_hop(&h);
+                        hops.push(h);
+                    })
+                    .await?;
+            }
         }
 
         let duration_secs = if caller.rejected {
@@ -450,6 +536,122 @@ impl Simulator {
             duration_secs,
             status,
             errors,
+        })
+    }
+
+    /// Plays the answering leg of a screened dial as Twilio does: the leg's request for
+    /// the `<Number url>` (its own CallSid, the caller's as ParentCallSid), the whisper's
+    /// `<Gather>` answered by a key or by silence, then the dial's action with the status
+    /// Twilio reports (`completed` also for a leg that hung up in the whisper).
+    async fn screen_leg(
+        &self,
+        plan: &CallPlan,
+        call_sid: &str,
+        s: Screening,
+        caller: &mut Caller<'_>,
+        record: &mut impl FnMut(Hop),
+    ) -> Result<Option<Next>, SimError> {
+        let leg_sid = new_sid("CA");
+        let base: Vec<(&str, String)> = vec![
+            ("CallSid", leg_sid.clone()),
+            ("ParentCallSid", call_sid.to_string()),
+            ("From", plan.from.clone()),
+            ("To", s.target.clone()),
+            ("Direction", "outbound-dial".into()),
+            ("CallStatus", "in-progress".into()),
+            ("ApiVersion", "2010-04-01".into()),
+        ];
+        let target = s.target.clone();
+        let post = |path: String, extra: Vec<(&'static str, String)>| {
+            let mut params = base.clone();
+            let target = target.clone();
+            params.extend(extra.iter().cloned());
+            async move {
+                let refs: Vec<(&str, &str)> =
+                    params.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                let answer = self.twilio(&path, &refs).await?;
+                let verbs = twiml::parse(&answer.body).unwrap_or_default();
+                let mut shown = vec![
+                    ("ParentCallSid".to_string(), call_sid.to_string()),
+                    ("To".to_string(), target),
+                ];
+                shown.extend(extra.into_iter().map(|(k, v)| (k.to_string(), v)));
+                Ok::<_, SimError>(Hop {
+                    path,
+                    shown,
+                    answer,
+                    verbs,
+                    then: String::new(),
+                })
+            }
+        };
+        let mut hop = post(s.url.clone(), vec![]).await?;
+        let gather = hop.verbs.iter().find_map(|v| match v {
+            Verb::Gather {
+                action,
+                timeout,
+                prompt,
+                ..
+            } => Some((action.clone(), *timeout, prompt.clone())),
+            _ => None,
+        });
+        let Some((action, timeout, prompt)) = gather.filter(|_| hop.answer.status == 200) else {
+            hop.then = "no whisper to answer: that phone hangs up".into();
+            record(hop);
+            return Ok(self.dial_end(caller, &s, "completed", 0));
+        };
+        caller.clock += prompt.iter().map(|p| speech_secs(p)).sum::<f64>();
+        let (extra, said) = match s.answer {
+            ScreenAnswer::Accept => (vec![("Digits", "1".to_string())], "the person presses 1"),
+            ScreenAnswer::Decline => (vec![("Digits", "2".to_string())], "the person presses 2"),
+            ScreenAnswer::Silent => {
+                caller.clock += f64::from(timeout);
+                (
+                    vec![],
+                    "nobody presses a key: a voicemail greeting is playing",
+                )
+            }
+        };
+        hop.then = said.into();
+        let path = action
+            .and_then(|a| caller.path(Some(&a)))
+            .unwrap_or_else(|| s.url.clone());
+        record(hop);
+        let mut hop = post(path, extra).await?;
+        let bridged = hop.answer.status == 200
+            && !hop
+                .verbs
+                .iter()
+                .any(|v| matches!(v, Verb::Hangup | Verb::Reject));
+        let talked = if bridged { plan.talk_secs } else { 0 };
+        hop.then = if bridged {
+            format!("the legs are bridged; they talk for {talked} s")
+        } else {
+            "that phone hangs up; the caller is still waiting".into()
+        };
+        caller.clock += f64::from(talked);
+        record(hop);
+        Ok(self.dial_end(caller, &s, "completed", talked))
+    }
+
+    /// The dial's action request, unless the caller has hung up meanwhile.
+    fn dial_end(
+        &self,
+        caller: &Caller<'_>,
+        s: &Screening,
+        status: &str,
+        talked: u32,
+    ) -> Option<Next> {
+        if caller.hung_up() {
+            return None;
+        }
+        s.action.clone().map(|path| Next {
+            path,
+            extra: vec![
+                ("DialCallStatus", status.to_string()),
+                ("DialCallSid", new_sid("CA")),
+                ("DialCallDuration", talked.to_string()),
+            ],
         })
     }
 

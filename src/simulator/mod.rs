@@ -8,7 +8,7 @@ mod load;
 pub mod twiml;
 mod vapi;
 
-pub use call::{CallPlan, CallReport, DialOutcome};
+pub use call::{CallPlan, CallReport, DialOutcome, ScreenAnswer};
 pub use load::{LoadPlan, LoadReport};
 pub use vapi::Sequence;
 

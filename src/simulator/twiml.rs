@@ -23,6 +23,14 @@ pub enum Verb {
         record: bool,
         /// `<Number>`, `<Sip>` or `<Client>` contents, or the verb's own text.
         targets: Vec<String>,
+        /// The `url` of its `<Number>`s: TwiML played to whoever answers before the
+        /// caller is put through (call screening).
+        screen: Option<String>,
+    },
+    /// A `<Number>` inside a `<Dial>`, with its `url`.
+    Number {
+        address: String,
+        url: Option<String>,
     },
     Record {
         action: Option<String>,
@@ -160,14 +168,18 @@ impl Element {
                 let timeout = self.number("timeout", 30)?;
                 let record = self.attr("record").is_some_and(|r| r != "do-not-record");
                 let action = self.attr("action");
-                let mut targets: Vec<String> = self
-                    .children
-                    .into_iter()
-                    .filter_map(|v| match v {
-                        Verb::Other(t) => Some(t),
-                        _ => None,
-                    })
-                    .collect();
+                let mut targets = Vec::new();
+                let mut screen = None;
+                for child in self.children {
+                    match child {
+                        Verb::Other(t) => targets.push(t),
+                        Verb::Number { address, url } => {
+                            screen = screen.or(url);
+                            targets.push(address);
+                        }
+                        _ => {}
+                    }
+                }
                 if targets.is_empty() && !text.is_empty() {
                     targets.push(text);
                 }
@@ -176,6 +188,7 @@ impl Element {
                     record,
                     action,
                     targets,
+                    screen,
                 }
             }
             "Record" => Verb::Record {
@@ -189,7 +202,11 @@ impl Element {
             "Hangup" => Verb::Hangup,
             "Reject" => Verb::Reject,
             // A dial target keeps its text for the enclosing <Dial>.
-            "Number" | "Sip" | "Client" => Verb::Other(text),
+            "Number" => Verb::Number {
+                url: self.attr("url"),
+                address: text,
+            },
+            "Sip" | "Client" => Verb::Other(text),
             other => Verb::Other(format!("<{other}>")),
         })
     }
@@ -241,11 +258,18 @@ impl fmt::Display for Verb {
                 timeout,
                 record,
                 targets,
+                screen,
                 ..
             } => {
                 let recorded = if *record { ", recorded" } else { "" };
-                write!(f, "Dial {} ({timeout} s{recorded})", targets.join(", "))
+                let screened = if screen.is_some() { ", screened" } else { "" };
+                write!(
+                    f,
+                    "Dial {} ({timeout} s{recorded}{screened})",
+                    targets.join(", ")
+                )
             }
+            Verb::Number { address, .. } => write!(f, "Number {address}"),
             Verb::Record { max_length, .. } => write!(f, "Record up to {max_length} s"),
             Verb::Redirect(u) => write!(f, "Redirect {u}"),
             Verb::Message(t) => write!(f, "Message \"{t}\""),
@@ -259,7 +283,7 @@ impl fmt::Display for Verb {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::twiml::{DialTarget, TwiML};
+    use crate::twiml::{DialTarget, DialVerb, TwiML};
 
     #[test]
     fn reads_what_the_appliance_writes() {
@@ -270,12 +294,16 @@ mod tests {
                 5,
                 vec!["Press 1.".into()],
             )
-            .dial(
-                "/twilio/voice/dial-result",
-                20,
-                true,
-                DialTarget::Numbers(vec!["+15550100101".into(), "+15550100102".into()]),
-            )
+            .dial(DialVerb {
+                action: "/twilio/voice/dial-result".into(),
+                timeout: 20,
+                record: true,
+                caller_id: None,
+                target: DialTarget::Numbers {
+                    numbers: vec!["+15550100101".into(), "+15550100102".into()],
+                    screen: Some("/twilio/voice/screen?option=1".into()),
+                },
+            })
             .record_voicemail(120)
             .redirect("/twilio/voice")
             .hangup()
@@ -296,6 +324,7 @@ mod tests {
                     timeout: 20,
                     record: true,
                     targets: vec!["+15550100101".into(), "+15550100102".into()],
+                    screen: Some("/twilio/voice/screen?option=1".into()),
                 },
                 Verb::Record {
                     action: Some("/twilio/voice/voicemail-done".into()),
@@ -327,7 +356,8 @@ mod tests {
                     action: None,
                     timeout: 30,
                     record: false,
-                    targets: vec!["+15550100101".into()]
+                    targets: vec!["+15550100101".into()],
+                    screen: None,
                 },
                 Verb::Pause(1),
                 Verb::Reject,

@@ -18,6 +18,7 @@ mod openapi;
 mod providers;
 mod real_setup;
 mod sagas;
+mod screening;
 mod signin_flood;
 mod simulate;
 mod storage;

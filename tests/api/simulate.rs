@@ -77,7 +77,7 @@ async fn a_busy_transfer_and_a_caller_who_hangs_up_at_the_beep_is_a_missed_call(
         [
             "/twilio/voice",
             "/twilio/voice/menu?attempt=1",
-            "/twilio/voice/dial-result",
+            "/twilio/voice/dial-result?screen=1&option=1",
             "/twilio/voice/status",
         ]
     );

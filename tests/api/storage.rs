@@ -8,6 +8,7 @@ const TABLES: &[&str] = &[
     "agents",
     "api_tokens",
     "audit_log",
+    "blocklist",
     "call_events",
     "call_flows",
     "calls",

@@ -33,16 +33,17 @@ async fn every_menu_path_gives_the_twiml_the_spec_describes() {
     let app = spawn_app().await;
     let tw = app.twilio();
     tw.call("CA0002", CALLER, MAIN_LINE).await;
+    // Each person rung is screened: whoever answers must press 1 (SPEC §3.8).
     assert_eq!(
         tw.press("CA0002", 1, "1").await,
         twiml(
-            r#"<Dial action="/twilio/voice/dial-result" timeout="20"><Number>+15550100101</Number></Dial>"#
+            r#"<Dial action="/twilio/voice/dial-result?screen=1&amp;option=1" timeout="20" answerOnBridge="true"><Number url="/twilio/voice/screen?screen=1&amp;option=1">+15550100101</Number></Dial>"#
         )
     );
     assert_eq!(
         tw.press("CA0002", 1, "2").await,
         twiml(
-            r#"<Dial action="/twilio/voice/dial-result" timeout="20"><Number>+15550100102</Number></Dial>"#
+            r#"<Dial action="/twilio/voice/dial-result?screen=1&amp;option=2" timeout="20" answerOnBridge="true"><Number url="/twilio/voice/screen?screen=1&amp;option=2">+15550100102</Number></Dial>"#
         )
     );
     assert_eq!(tw.press("CA0002", 1, "9").await, twiml(VOICEMAIL));
@@ -507,7 +508,7 @@ async fn recording_consent_announce_and_opt_in_control_recording() {
         ))
     );
     let dial = tw.press("CA0017", 1, "1").await;
-    assert!(dial.contains(r#"<Dial action="/twilio/voice/dial-result" timeout="20" record="record-from-answer-dual">"#), "{dial}");
+    assert!(dial.contains(r#"<Dial action="/twilio/voice/dial-result?screen=1&amp;option=1" timeout="20" answerOnBridge="true" record="record-from-answer-dual">"#), "{dial}");
 
     flow["callFlow"]["recording"]["mode"] = json!("opt_in");
     c.put(app.url("/api/call-flow"))
@@ -690,6 +691,7 @@ async fn a_calls_timeline_shows_events_and_webhooks_and_other_orgs_get_404() {
         [
             "call.started",
             "menu",
+            "dial.started",
             "dial.result",
             "call.ended",
             "textback.sent"
@@ -952,7 +954,7 @@ async fn a_call_twilio_sends_here_for_an_ai_line_reaches_the_agent_a_person_or_v
     assert_eq!(
         body,
         twiml(
-            r#"<Say>Please hold while we connect you.</Say><Dial action="/twilio/voice/dial-result" timeout="20"><Number>+15550100102</Number></Dial>"#
+            r#"<Say>Please hold while we connect you.</Say><Dial action="/twilio/voice/dial-result?screen=1" timeout="20" answerOnBridge="true"><Number url="/twilio/voice/screen?screen=1">+15550100102</Number></Dial>"#
         )
     );
     // With a SIP address the caller goes straight to the agent.
@@ -1059,12 +1061,18 @@ async fn the_clock_moves_through_hours_quiet_hours_and_cooldowns_without_sleepin
         body,
         twiml("<Say>We open at nine.</Say><Say>Goodbye.</Say><Hangup/>")
     );
+    // Its text-back waits for the end of quiet hours (SPEC §3.6), and goes out then.
     missed_call(&app, "CA0902", CALLER).await;
     app.wait_count(
-        "SELECT count(*) FROM messages WHERE blocked_reason = 'quiet_hours'",
+        "SELECT count(*) FROM calls WHERE call_sid = 'CA0902' AND textback_deferred = 1 AND textback_due_at = '2026-11-24T08:00:00.000Z'",
         1,
     )
     .await;
+    assert_eq!(textbacks("sent", ""), 0);
+    let morning = chrono::Utc.with_ymd_and_hms(2026, 11, 24, 8, 0, 5).unwrap();
+    clock.set(morning);
+    switchboard::frontdesk::sweep(&app.state.desk, morning).await;
+    assert_eq!(textbacks("sent", ""), 1);
     // Monday noon a week later: open, the menu answers, and a missed call is texted.
     clock.set(
         chrono::Utc
@@ -1078,7 +1086,7 @@ async fn the_clock_moves_through_hours_quiet_hours_and_cooldowns_without_sleepin
         .await;
     app.wait_count(
         "SELECT count(*) FROM messages WHERE kind = 'textback' AND status = 'sent'",
-        1,
+        2,
     )
     .await;
     // An hour later the same caller misses us again: the 24 h cooldown holds.
@@ -1094,12 +1102,16 @@ async fn the_clock_moves_through_hours_quiet_hours_and_cooldowns_without_sleepin
     missed_call(&app, "CA0905", CALLER).await;
     app.wait_count(
         "SELECT count(*) FROM messages WHERE kind = 'textback' AND status = 'sent'",
-        2,
+        3,
     )
     .await;
-    assert_eq!(textbacks("blocked", "quiet_hours"), 1);
+    assert_eq!(
+        textbacks("blocked", "quiet_hours"),
+        0,
+        "quiet hours defer, never drop"
+    );
     assert_eq!(textbacks("blocked", "cooldown"), 1);
-    assert_eq!(app.sandbox().sent_messages().len(), 2);
+    assert_eq!(app.sandbox().sent_messages().len(), 3);
 }
 
 /// The call-flow preview walks an unsaved flow with the webhooks' own decisions and says

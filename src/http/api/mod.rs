@@ -1,6 +1,7 @@
 //! The JSON API under `/api` (SPEC §1): sign-in, tokens, users, and the org's read API.
 
 pub mod agents;
+pub mod blocklist;
 pub mod callflow;
 pub mod calls;
 pub mod flags;
@@ -52,6 +53,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/agents/{id}", web::delete().to(agents::delete))
         .configure(managed::routes)
         .route("/audit", web::get().to(read::audit))
+        .route("/blocklist", web::get().to(blocklist::list))
+        .route("/blocklist", web::post().to(blocklist::add))
+        .route("/blocklist/{id}", web::delete().to(blocklist::remove))
         .route("/calls", web::get().to(calls::list))
         .route("/calls/consent.csv", web::get().to(calls::consent_csv))
         .route("/calls/{id}", web::get().to(calls::detail))

@@ -51,6 +51,11 @@ pub struct Call<'a> {
     recording_url: Option<&'a str>,
     cost: Option<f64>,
     textback_state: Option<TextbackState>,
+    /// Twilio's caller-ID verification (`TN-Validation-Passed-A`, …).
+    stir_verstat: Option<&'a str>,
+    /// When a scheduled text-back goes out, and whether it waits for quiet hours.
+    textback_due_at: Option<&'a str>,
+    textback_deferred: bool,
 }
 
 impl<'a> From<&'a calls::Call> for Call<'a> {
@@ -82,6 +87,9 @@ impl<'a> From<&'a calls::Call> for Call<'a> {
             recording_url: c.recording_url.as_deref(),
             cost: c.cost,
             textback_state: c.textback_state,
+            stir_verstat: c.stir_verstat.as_deref(),
+            textback_due_at: c.textback_due_at.as_deref(),
+            textback_deferred: c.textback_deferred,
         }
     }
 }

@@ -3,8 +3,10 @@
 use super::{Reply, TwilioRequest, TwilioWebhook};
 use crate::app::AppState;
 use crate::domain::phone::Party;
+use crate::domain::ring::Hop;
 use crate::domain::state::{CallStatus, Direction, MessageStatus};
 use crate::domain::webhook::TwilioRoute;
+use crate::frontdesk::ring::{self, Leg};
 use crate::frontdesk::sms::{self, InboundSms};
 use crate::frontdesk::voice::{self, Recording, VoiceParams};
 use crate::frontdesk::FrontdeskError;
@@ -18,6 +20,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             TwilioRoute::Consent => web::post().to(voice_consent),
             TwilioRoute::Menu => web::post().to(voice_menu),
             TwilioRoute::DialResult => web::post().to(voice_dial_result),
+            TwilioRoute::Screen => web::post().to(voice_screen),
+            TwilioRoute::ScreenAnswer => web::post().to(voice_screen_answer),
             TwilioRoute::VoicemailDone => web::post().to(voice_voicemail_done),
             TwilioRoute::Recording => web::post().to(voice_recording),
             TwilioRoute::Transcription => web::post().to(voice_transcription),
@@ -41,6 +45,7 @@ fn voice_params(r: &TwilioRequest) -> Result<VoiceParams, FrontdeskError> {
             Some(d) if d.starts_with("outbound") => Direction::Outbound,
             _ => Direction::Inbound,
         },
+        stir_verstat: r.owned("StirVerstat"),
     })
 }
 
@@ -130,12 +135,55 @@ async fn voice_menu(state: web::Data<AppState>, hook: TwilioWebhook) -> HttpResp
     .await
 }
 
-twilio_route!(voice_dial_result, |state, r| {
-    let status = r.owned("DialCallStatus");
-    voice::dial_result(&state.desk, voice_params(&r)?, status)
-        .await
-        .map(Reply::TwiML)
-});
+async fn voice_dial_result(state: web::Data<AppState>, hook: TwilioWebhook) -> HttpResponse {
+    let hop = Hop::parse(&hook.query);
+    hook.answer(state, move |state, r| async move {
+        let status = r.owned("DialCallStatus");
+        ring::dial_result(&state.desk, voice_params(&r)?, hop, status)
+            .await
+            .map(Reply::TwiML)
+    })
+    .await
+}
+
+/// A screened leg's request: its parent call decides, the leg is named by its own SID.
+fn leg(r: &TwilioRequest, hop: Hop) -> Result<Leg, FrontdeskError> {
+    let parent = r.require("ParentCallSid")?;
+    Ok(Leg {
+        parent: VoiceParams {
+            call_sid: parent,
+            account_sid: r.account_sid.clone(),
+            from: None,
+            to: None,
+            direction: Direction::Inbound,
+            stir_verstat: None,
+        },
+        leg_sid: r.require("CallSid")?,
+        target: r.owned("To"),
+        hop,
+    })
+}
+
+async fn voice_screen(state: web::Data<AppState>, hook: TwilioWebhook) -> HttpResponse {
+    let hop = Hop::parse(&hook.query);
+    hook.answer(state, move |state, r| async move {
+        ring::screen(&state.desk, leg(&r, hop)?)
+            .await
+            .map(Reply::TwiML)
+    })
+    .await
+}
+
+async fn voice_screen_answer(state: web::Data<AppState>, hook: TwilioWebhook) -> HttpResponse {
+    let hop = Hop::parse(&hook.query);
+    hook.answer(state, move |state, r| async move {
+        let digits = r.owned("Digits");
+        ring::screen_answer(&state.desk, leg(&r, hop)?, digits)
+            .await
+            .map(Reply::TwiML)
+    })
+    .await
+}
 
 twilio_route!(voice_voicemail_done, |state, r| {
     voice::voicemail_done(&state.desk, voice_params(&r)?, recording(&r))
