@@ -37,3 +37,4 @@ CREATE TABLE blocklist (
 );
 CREATE UNIQUE INDEX blocklist_number ON blocklist(org_id, number) WHERE number IS NOT NULL;
 CREATE UNIQUE INDEX blocklist_prefix ON blocklist(org_id, prefix) WHERE prefix IS NOT NULL;
+

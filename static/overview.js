@@ -89,6 +89,12 @@ async function loadDay() {
     return li;
   }));
   show($('overview-blocked-box'), overview.textbacks.blocked.length > 0);
+  const waiting = overview.textbacks.scheduled || { count: 0 };
+  const when = waiting.nextAt ? new Date(waiting.nextAt).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' }) : '';
+  $('overview-scheduled').textContent = waiting.count
+    ? `${waiting.count} text-back${waiting.count === 1 ? '' : 's'} to callers missed in quiet hours scheduled for ${when}.`
+    : '';
+  show($('overview-scheduled'), waiting.count > 0);
   const list = $('overview-attention');
   list.replaceChildren();
   for (const a of overview.attention) {

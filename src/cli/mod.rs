@@ -1,6 +1,7 @@
 //! Command-line interface: every operator action is a subcommand (SPEC §1).
 
 mod admin;
+mod block;
 mod doctor;
 mod number;
 mod serve;
@@ -61,6 +62,9 @@ pub enum Command {
     /// Add and list AI agents (Vapi assistants).
     #[command(subcommand)]
     Agent(AgentCommand),
+    /// Block callers and senders (a number, or every number with a prefix), unblock, list.
+    #[command(subcommand)]
+    Block(BlockCommand),
     /// Check the whole installation (configuration, database, PUBLIC_URL, Twilio, every
     /// number's webhooks, Vapi, clock, backups, disk); exit 0 only when nothing fails.
     Doctor,
@@ -256,6 +260,36 @@ pub enum NumberCommand {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum BlockCommand {
+    /// Block a number (--number +14155550123) or every number with a prefix (--prefix +1900).
+    Add {
+        #[arg(long, conflicts_with = "prefix")]
+        number: Option<String>,
+        #[arg(long)]
+        prefix: Option<String>,
+        /// Why, for whoever reads the list later.
+        #[arg(long, default_value = "")]
+        note: String,
+        #[arg(long)]
+        org: Option<String>,
+    },
+    /// Unblock a number or a prefix.
+    Remove {
+        #[arg(long, conflicts_with = "prefix")]
+        number: Option<String>,
+        #[arg(long)]
+        prefix: Option<String>,
+        #[arg(long)]
+        org: Option<String>,
+    },
+    /// List what is blocked.
+    List {
+        #[arg(long)]
+        org: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum AgentCommand {
     /// Add an agent.
     Add {
@@ -422,6 +456,29 @@ pub async fn run(cli: Cli, config: Config) -> Result<(), CliError> {
             org.as_deref(),
         ),
         Command::Agent(AgentCommand::List { org }) => number::agent_list(&config, org.as_deref()),
+        Command::Block(BlockCommand::Add {
+            number,
+            prefix,
+            note,
+            org,
+        }) => block::add(
+            &config,
+            number.as_deref(),
+            prefix.as_deref(),
+            &note,
+            org.as_deref(),
+        ),
+        Command::Block(BlockCommand::Remove {
+            number,
+            prefix,
+            org,
+        }) => block::remove(
+            &config,
+            number.as_deref(),
+            prefix.as_deref(),
+            org.as_deref(),
+        ),
+        Command::Block(BlockCommand::List { org }) => block::list(&config, org.as_deref()),
         Command::Doctor => doctor::run(&config).await,
         Command::Simulate(cmd) => match cmd {
             SimulateCommand::Call { caller, url } => {

@@ -23,7 +23,7 @@ fn open(config: &Config) -> Result<Db, CliError> {
 }
 
 /// The org to act on: `--org NAME`, or the only one.
-fn org_id(db: &Db, name: Option<&str>) -> Result<i64, CliError> {
+pub(super) fn org_id(db: &Db, name: Option<&str>) -> Result<i64, CliError> {
     let conn = db.conn().map_err(fail)?;
     if let Some(name) = name {
         return orgs::find_by_name(&conn, name)

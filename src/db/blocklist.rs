@@ -15,14 +15,7 @@ pub struct Entry {
     pub created_at: String,
 }
 
-/// What an entry blocks.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Pattern {
-    /// This E.164 number.
-    Number(String),
-    /// Every number that starts with this (`+1900`).
-    Prefix(String),
-}
+pub use crate::domain::blocklist::Pattern;
 
 const COLUMNS: &str = "id, org_id, number, prefix, note, created_by, created_at";
 

@@ -393,6 +393,19 @@ pub fn due_textbacks(conn: &Connection, now: &str) -> rusqlite::Result<Vec<i64>>
     rows.collect()
 }
 
+/// Text-backs of the org waiting for the end of quiet hours: how many, and the first due.
+pub fn deferred_textbacks(
+    conn: &Connection,
+    org_id: i64,
+) -> rusqlite::Result<(i64, Option<String>)> {
+    conn.row_cached(
+        "SELECT count(*), min(textback_due_at) FROM calls INDEXED BY calls_textback_due
+         WHERE textback_state = 'scheduled' AND textback_deferred = 1 AND org_id = ?1",
+        [org_id],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
+}
+
 /// Filters of `GET /api/calls`.
 #[derive(Debug, Default, Clone)]
 pub struct CallFilter {

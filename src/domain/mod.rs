@@ -1,6 +1,7 @@
 //! Pure domain types: no actix, no rusqlite. Parse, don't validate.
 
 pub mod agent;
+pub mod blocklist;
 pub mod callflow;
 pub mod flags;
 pub mod ivr;

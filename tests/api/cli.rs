@@ -361,3 +361,69 @@ fn output_cut_short_by_a_closed_pipe_ends_quietly() {
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert_eq!(out.status.code(), Some(141), "{stderr}");
 }
+
+#[test]
+fn block_adds_lists_and_removes_callers_with_an_audit_line_each() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap();
+    let run = |args: &[&str]| {
+        let mut all = vec!["--data-dir", data];
+        all.extend_from_slice(args);
+        let out = switchboard(&all, &[]);
+        let (stdout, stderr) = text(&out);
+        (out.status.code(), stdout, stderr)
+    };
+    let (code, _, _) = run(&[
+        "user",
+        "add",
+        "--email",
+        "o@acme.example",
+        "--role",
+        "owner",
+        "--org",
+        "Acme",
+    ]);
+    assert_eq!(code, Some(0));
+    let (code, stdout, stderr) = run(&[
+        "block",
+        "add",
+        "--number",
+        "+1 415 555 0123",
+        "--note",
+        "robocaller",
+    ]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert!(stdout.contains("blocked +14155550123"), "{stdout}");
+    let (code, stdout, _) = run(&["block", "add", "--number", "+14155550123"]);
+    assert_eq!(code, Some(0));
+    assert!(stdout.contains("already blocked"), "{stdout}");
+    let (code, _, _) = run(&["block", "add", "--prefix", "+1900"]);
+    assert_eq!(code, Some(0));
+    let (code, _, stderr) = run(&["block", "add", "--prefix", "1900"]);
+    assert_eq!(code, Some(1));
+    assert!(
+        stderr.contains("--prefix") && stderr.contains("like +1900"),
+        "{stderr}"
+    );
+    let (_, stdout, _) = run(&["block", "list"]);
+    assert!(stdout.contains("+14155550123\trobocaller\tcli"), "{stdout}");
+    assert!(stdout.contains("+1900…"), "{stdout}");
+    let (code, stdout, _) = run(&["block", "remove", "--number", "+14155550123"]);
+    assert_eq!(code, Some(0));
+    assert!(stdout.contains("no longer blocked"), "{stdout}");
+    let (code, _, stderr) = run(&["block", "remove", "--number", "+14155550123"]);
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains("is not blocked"), "{stderr}");
+    let db = rusqlite::Connection::open(dir.path().join("switchboard.db")).unwrap();
+    let actions: Vec<String> = db
+        .prepare("SELECT action FROM audit_log WHERE actor = 'cli' AND action LIKE 'blocklist.%' ORDER BY id")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(
+        actions,
+        ["blocklist.add", "blocklist.add", "blocklist.remove"]
+    );
+}

@@ -250,6 +250,42 @@ fn simulate_plays_a_whole_call_sms_vapi_and_load_right_after_serve_demo() {
         .unwrap();
     assert_eq!(transcript, "my sink leaks");
 
+    // The README's screening example: sales' phone is off, its voicemail picks up and
+    // never presses 1, so the caller reaches this appliance's voicemail.
+    let (code, stdout, stderr) = sim(&[
+        "call",
+        "--to",
+        "+15550100001",
+        "--from",
+        "+14155550142",
+        "--digits",
+        "1",
+        "--screen",
+        "silent",
+        "--voicemail",
+        "please call me back about the boiler",
+    ]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    for expected in [
+        "Dial +15550100101 (20 s, screened)",
+        "→ POST /twilio/voice/screen?screen=1&option=1  ParentCallSid=",
+        "Say \"Call for Demo Plumbing, sales, from 4 1 5, 5 5 5, 0 1 4 2.\"",
+        "nobody presses a key: a voicemail greeting is playing",
+        "→ POST /twilio/voice/dial-result?screen=1&option=1  DialCallStatus=completed",
+        "Record up to",
+        "0 errors.",
+    ] {
+        assert!(stdout.contains(expected), "{expected} in {stdout}");
+    }
+    let outcome: String = db
+        .query_row(
+            "SELECT outcome FROM calls WHERE from_number = '+14155550142'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(outcome, "voicemail");
+
     let (code, stdout, stderr) = sim(&["sms", "--to", "+15550100001", "--body", "Open Saturday?"]);
     assert_eq!(code, Some(0), "{stdout}{stderr}");
     assert!(stdout.contains("← 200"), "{stdout}");

@@ -282,6 +282,12 @@ async fn a_call_missed_in_quiet_hours_is_texted_at_their_end_once_even_after_a_r
         "SELECT count(*) FROM call_events WHERE kind = 'textback.scheduled' AND json_extract(detail, '$.localTime') = '08:00'",
     );
     assert_eq!(scheduled, 1);
+    let (c, _) = app.owner().await;
+    let overview: Value = get_json(&c, app.url("/api/overview")).await;
+    assert_eq!(
+        overview["textbacks"]["scheduled"],
+        json!({ "count": 1, "nextAt": "2026-12-08T08:00:00.000Z" })
+    );
     // Nothing is due before the morning.
     switchboard::frontdesk::sweep(&app.state.desk, app.state.desk.clock.now()).await;
     assert_eq!(textbacks(&app), 0);

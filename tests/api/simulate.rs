@@ -3,7 +3,7 @@
 
 use crate::helpers::{get_json, spawn_app, TestApp, MAIN_LINE};
 use serde_json::Value;
-use switchboard::simulator::{CallPlan, DialOutcome, LoadPlan, Sequence, Simulator};
+use switchboard::simulator::{CallPlan, DialOutcome, LoadPlan, ScreenAnswer, Sequence, Simulator};
 
 const AI_LINE: &str = "+15550100004";
 
@@ -23,6 +23,65 @@ async fn listed_call(app: &TestApp, caller: &str) -> Value {
 
 fn paths(report: &switchboard::simulator::CallReport) -> Vec<&str> {
     report.hops.iter().map(|h| h.path.as_str()).collect()
+}
+
+/// The simulator plays the callee's leg of a screened dial: accept connects, decline on
+/// the first of two sequential targets rings the second, silence ends in our voicemail.
+#[tokio::test]
+async fn a_simulated_screened_call_is_accepted_declined_or_met_by_a_voicemail() {
+    let app = spawn_app().await;
+    let mut plan = CallPlan::new("+14155550171", MAIN_LINE);
+    plan.digits = vec!["1".into()];
+    plan.screen = vec![ScreenAnswer::Accept];
+    let report = sim(&app).call(&plan, |_| {}).await.unwrap();
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+    assert_eq!(
+        paths(&report),
+        [
+            "/twilio/voice",
+            "/twilio/voice/menu?attempt=1",
+            "/twilio/voice/screen?screen=1&option=1",
+            "/twilio/voice/screen/answer?screen=1&option=1",
+            "/twilio/voice/dial-result?screen=1&option=1",
+            "/twilio/voice/status",
+        ]
+    );
+    assert_eq!(
+        listed_call(&app, "+14155550171").await["outcome"],
+        "connected"
+    );
+
+    app.change_call_flow(|f| {
+        f["menu"][0]["action"] = serde_json::json!({
+            "type": "dial", "targets": ["+15550100101", "+15550100102"], "strategy": "sequential",
+        });
+    })
+    .await;
+    let mut plan = CallPlan::new("+14155550172", MAIN_LINE);
+    plan.digits = vec!["1".into()];
+    plan.screen = vec![ScreenAnswer::Decline, ScreenAnswer::Silent];
+    plan.voicemail = Some("Please call me back".into());
+    let report = sim(&app).call(&plan, |_| {}).await.unwrap();
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+    let p = paths(&report);
+    assert_eq!(
+        &p[..8],
+        [
+            "/twilio/voice",
+            "/twilio/voice/menu?attempt=1",
+            "/twilio/voice/screen?screen=1&option=1&position=0",
+            "/twilio/voice/screen/answer?screen=1&option=1&position=0",
+            "/twilio/voice/dial-result?screen=1&option=1&position=0",
+            "/twilio/voice/screen?screen=1&option=1&position=1",
+            "/twilio/voice/screen/answer?screen=1&option=1&position=1",
+            "/twilio/voice/dial-result?screen=1&option=1&position=1",
+        ]
+    );
+    assert!(p.contains(&"/twilio/voice/voicemail-done"), "{p:?}");
+    assert_eq!(
+        listed_call(&app, "+14155550172").await["outcome"],
+        "voicemail"
+    );
 }
 
 #[tokio::test]

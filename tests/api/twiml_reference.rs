@@ -20,6 +20,13 @@ enum Form {
     Int(u32, u32),
     OneOf(&'static [&'static str]),
     Text,
+    /// "voice: man, woman, alice, or an Amazon Polly (`Polly.Joanna`, `Polly.Joanna-Neural`)
+    /// or Google (`Google.en-US-Standard-C`) voice" (TwiML <Say>, text-to-speech voices).
+    Voice,
+    /// A language tag from the <Say> language list (`en-US`, `es-MX`, `cmn-CN`).
+    Language,
+    /// A phone number in E.164 (<Dial callerId>: a Twilio number or verified caller ID).
+    E164,
 }
 
 struct Rule {
@@ -45,8 +52,8 @@ const RULES: &[Rule] = &[
     Rule {
         name: "Say",
         attributes: &[
-            ("voice", Form::Text),
-            ("language", Form::Text),
+            ("voice", Form::Voice),
+            ("language", Form::Language),
             ("loop", Form::Int(0, 1000)),
         ],
         children: &[],
@@ -77,7 +84,7 @@ const RULES: &[Rule] = &[
             // "timeout: … between 5 and 600 seconds".
             ("timeout", Form::Int(5, 600)),
             ("timeLimit", Form::Int(1, 86_400)),
-            ("callerId", Form::Text),
+            ("callerId", Form::E164),
             ("answerOnBridge", Form::Bool),
             (
                 "record",
@@ -152,6 +159,26 @@ fn value_ok(form: Form, v: &str) -> bool {
         Form::Int(lo, hi) => v.parse::<u32>().is_ok_and(|n| (lo..=hi).contains(&n)),
         Form::OneOf(values) => values.contains(&v),
         Form::Text => !v.is_empty(),
+        Form::Voice => {
+            let name_ok =
+                |n: &str| !n.is_empty() && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+            matches!(v, "man" | "woman" | "alice")
+                || v.strip_prefix("Polly.")
+                    .is_some_and(|n| n.starts_with(|c: char| c.is_ascii_uppercase()) && name_ok(n))
+                || v.strip_prefix("Google.")
+                    .is_some_and(|n| n.split('-').count() >= 3 && name_ok(n))
+        }
+        Form::Language => {
+            let (lang, region) = v.split_once('-').unwrap_or((v, ""));
+            (2..=3).contains(&lang.len())
+                && lang.chars().all(|c| c.is_ascii_lowercase())
+                && (region.is_empty()
+                    || (region.len() == 2 && region.chars().all(|c| c.is_ascii_uppercase()))
+                    || (region.len() == 3 && region.chars().all(|c| c.is_ascii_digit())))
+        }
+        Form::E164 => v
+            .strip_prefix('+')
+            .is_some_and(|d| (7..=15).contains(&d.len()) && d.chars().all(|c| c.is_ascii_digit())),
     }
 }
 
@@ -408,6 +435,76 @@ async fn documents() -> Vec<(String, String)> {
             tw.call(&sid(), CALLER, MAIN_LINE).await
         );
     }
+    // Screening: the whisper to whoever answers, then their answer (SPEC §3.8).
+    let s = sid();
+    tw.call(&s, CALLER, MAIN_LINE).await;
+    tw.press(&s, 1, "1").await;
+    let leg = |digits: Option<&'static str>, path: &'static str| {
+        let (tw, s) = (app.twilio(), s.clone());
+        async move {
+            let mut params = vec![
+                ("CallSid", "CAREFLEG"),
+                ("ParentCallSid", s.as_str()),
+                ("To", "+15550100101"),
+            ];
+            if let Some(d) = digits {
+                params.push(("Digits", d));
+            }
+            tw.twiml(path, &params).await
+        }
+    };
+    keep!(
+        "screen: the whisper",
+        leg(None, "/twilio/voice/screen?screen=1&option=1").await
+    );
+    keep!(
+        "screen: pressed 1",
+        leg(Some("1"), "/twilio/voice/screen/answer?screen=1&option=1").await
+    );
+    keep!(
+        "screen: silence",
+        leg(None, "/twilio/voice/screen/answer?screen=1&option=1").await
+    );
+    // Sequential, showing the business number, in a Polly voice.
+    app.change_call_flow(|f| {
+        f["hours"] = serde_json::Value::Null;
+        f["speech"] = json!({ "voice": "Polly.Joanna-Neural", "language": "en-US" });
+        f["menu"][0]["action"] = json!({
+            "type": "dial", "targets": ["+15550100101", "+15550100102"],
+            "strategy": "sequential", "callerId": "business",
+        });
+    })
+    .await;
+    let s = sid();
+    keep!("entry: a Polly voice", tw.call(&s, CALLER, MAIN_LINE).await);
+    keep!(
+        "menu: sequential dial, business caller ID",
+        tw.press(&s, 1, "1").await
+    );
+    keep!(
+        "dial result: the next target",
+        tw.twiml(
+            "/twilio/voice/dial-result?screen=1&option=1&position=0",
+            &[
+                ("CallSid", &s),
+                ("To", MAIN_LINE),
+                ("DialCallStatus", "no-answer")
+            ]
+        )
+        .await
+    );
+    // A blocked caller.
+    let (c, csrf) = app.owner().await;
+    c.post(app.url("/api/blocklist"))
+        .header("x-csrf-token", csrf)
+        .json(&json!({ "number": "+14155550166" }))
+        .send()
+        .await
+        .unwrap();
+    keep!(
+        "entry: a blocked caller",
+        tw.call(&sid(), "+14155550166", MAIN_LINE).await
+    );
     // A caller over the per-caller limit.
     let limited = spawn_app_with(&[("SWITCHBOARD_RATE_TWILIO_VOICE_PER_MIN", "1")]).await;
     let ltw = limited.twilio();
@@ -433,7 +530,7 @@ async fn every_twiml_document_the_appliance_answers_is_one_twilio_documents() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
     assert!(
-        docs.len() >= 20,
+        docs.len() >= 24,
         "only {} distinct documents were collected",
         docs.len()
     );
@@ -452,6 +549,22 @@ fn the_reference_check_refuses_what_twilio_would() {
         (
             r#"<Response><Dial record="yes"><Number>+1</Number></Dial></Response>"#,
             "record value",
+        ),
+        (
+            r#"<Response><Say voice="Joanna">Hi</Say></Response>"#,
+            "a voice without its provider",
+        ),
+        (
+            r#"<Response><Say language="english">Hi</Say></Response>"#,
+            "a language that is not a tag",
+        ),
+        (
+            r#"<Response><Dial callerId="Demo Plumbing"><Number>+15550100101</Number></Dial></Response>"#,
+            "a caller ID that is not a number",
+        ),
+        (
+            r#"<Response><Reject reason="spam"/></Response>"#,
+            "an undocumented reject reason",
         ),
         (
             r#"<Response><Gather><Dial/></Gather></Response>"#,

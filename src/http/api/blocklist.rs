@@ -4,7 +4,6 @@
 
 use crate::db::audit;
 use crate::db::blocklist::{self, Entry, Pattern};
-use crate::domain::PhoneNumber;
 use crate::error::ApiError;
 use crate::http::auth::{Auth, Writer};
 use crate::http::AppState;
@@ -33,44 +32,14 @@ fn view(e: &Entry) -> Value {
 }
 
 /// The one thing an entry blocks, from the request; the error names the field to fix.
-pub fn pattern(number: Option<&str>, prefix: Option<&str>) -> Result<Pattern, ApiError> {
-    let blank = |s: Option<&str>| {
-        s.map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(str::to_string)
-    };
-    match (blank(number), blank(prefix)) {
-        (Some(n), None) => PhoneNumber::parse(&n)
-            .map(|n| Pattern::Number(n.to_string()))
-            .map_err(|e| {
-                ApiError::bad_request_hint(
-                    "invalid_field",
-                    format!("number: {e}"),
-                    "Enter the number in international form, like +14155550123.",
-                )
-            }),
-        (None, Some(p)) => {
-            let digits = p.strip_prefix('+').unwrap_or("");
-            if (1..=14).contains(&digits.len()) && digits.chars().all(|c| c.is_ascii_digit()) {
-                Ok(Pattern::Prefix(p))
-            } else {
-                Err(ApiError::bad_request_hint(
-                    "invalid_field",
-                    format!("prefix: '{p}' is not the start of a phone number"),
-                    "Enter a + and the first digits every blocked number shares, like +1900.",
-                ))
-            }
-        }
-        (Some(_), Some(_)) => Err(ApiError::bad_request(
+fn pattern(number: Option<&str>, prefix: Option<&str>) -> Result<Pattern, ApiError> {
+    Pattern::parse(number, prefix).map_err(|e| {
+        ApiError::bad_request_hint(
             "invalid_field",
-            "give either number or prefix, not both",
-        )),
-        (None, None) => Err(ApiError::bad_request_hint(
-            "invalid_field",
-            "number: a number or a prefix to block is required",
-            "Send {\"number\": \"+14155550123\"} or {\"prefix\": \"+1900\"}.",
-        )),
-    }
+            format!("{}: {}", e.field, e.message),
+            e.hint,
+        )
+    })
 }
 
 pub async fn list(state: web::Data<AppState>, auth: Auth) -> Result<HttpResponse, ApiError> {

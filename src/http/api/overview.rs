@@ -70,6 +70,8 @@ pub async fn get(state: web::Data<AppState>, auth: Auth) -> Result<HttpResponse,
                 &midnight_s,
                 &crate::db::format_time(midnight - Duration::days(1)),
             )?;
+            let (waiting, next_at) = calls::deferred_textbacks(c, org)?;
+            let scheduled = json!({ "count": waiting, "nextAt": next_at });
             let (leads_open, leads_today) = (
                 leads::open_count(c, org)?,
                 leads::created_since(c, org, &midnight_s)?,
@@ -95,7 +97,7 @@ pub async fn get(state: web::Data<AppState>, auth: Auth) -> Result<HttpResponse,
                 "today": today,
                 "voicemailsWaiting": voicemails::waiting(c, org)?,
                 "leads": { "open": leads_open, "newToday": leads_today },
-                "textbacks": { "sent": sent, "blocked": blocked },
+                "textbacks": { "sent": sent, "blocked": blocked, "scheduled": scheduled },
                 "volume": volume,
                 "attention": attention,
             })))
