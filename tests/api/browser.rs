@@ -514,6 +514,27 @@ async fn new_calls_appear_live_and_the_timeline_reads_in_words_with_its_webhooks
         "{timeline}"
     );
     assert!(!timeline.contains("{"), "no raw JSON: {timeline}");
+    assert!(
+        timeline.contains("Rang +15550100101 for 20 s; whoever answers must press 1"),
+        "{timeline}"
+    );
+
+    // Block this caller from the timeline, then undo it.
+    click(&c, "#call-block").await;
+    let status = wait_text_with(&c, "#call-block-status", "is blocked").await;
+    assert!(status.contains("+14155550177 is blocked"), "{status}");
+    assert_eq!(
+        app.count("SELECT count(*) FROM blocklist WHERE number = '+14155550177'"),
+        1
+    );
+    assert_eq!(
+        tw.call("CA8103", "+14155550177", MAIN_LINE).await,
+        r#"<?xml version="1.0" encoding="UTF-8"?><Response><Reject reason="busy"/></Response>"#
+    );
+    click(&c, "#call-unblock").await;
+    wait_text_with(&c, "#call-block-status", "no longer blocked").await;
+    assert_eq!(app.count("SELECT count(*) FROM blocklist"), 0);
+    wait_for(&c, "#call-block:not([hidden])").await;
 
     // The call id filter finds exactly the first call.
     type_into(&c, "#calls-sid", "CA8101").await;

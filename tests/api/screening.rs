@@ -120,6 +120,7 @@ async fn a_person_who_presses_1_takes_the_call_and_the_caller_is_not_texted() {
     assert_eq!(outcome(&app, "CASCR1"), "connected");
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     assert_eq!(textbacks(&app), 0);
+    app.state.ledger.flush().await;
     let (c, _) = app.owner().await;
     let id: i64 = app.count("SELECT id FROM calls WHERE call_sid = 'CASCR1'");
     let detail: Value = get_json(&c, app.url(&format!("/api/calls/{id}"))).await;
@@ -140,6 +141,17 @@ async fn a_person_who_presses_1_takes_the_call_and_the_caller_is_not_texted() {
             "dial.result",
             "call.ended"
         ]
+    );
+    // The leg's own webhooks are on the caller's timeline too.
+    let routes: Vec<&str> = detail["webhooks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["route"].as_str().unwrap())
+        .collect();
+    assert!(
+        routes.contains(&"/twilio/voice/screen") && routes.contains(&"/twilio/voice/screen/answer"),
+        "{routes:?}"
     );
     let accepted = &detail["events"][4]["detail"];
     assert_eq!(accepted["target"], SALES);

@@ -343,8 +343,10 @@ impl TwilioWebhook {
             envelope,
             ..
         } = self;
+        // A dialled leg's webhooks (screening) belong to the caller's call.
         let reference = request
-            .owned("CallSid")
+            .owned("ParentCallSid")
+            .or_else(|| request.owned("CallSid"))
             .or_else(|| request.owned("MessageSid"))
             .or_else(|| request.owned("SmsSid"));
         let (response, error) = match handler(state.clone(), request).await {
