@@ -163,6 +163,16 @@ pub fn event(
     )? == 1)
 }
 
+/// Appends a typed event to the call's timeline ([`event`] with the event's own kind,
+/// detail and dedup key); `false` when it was recorded before.
+pub fn record(
+    conn: &Connection,
+    call_id: i64,
+    e: &crate::domain::events::CallEvent<'_>,
+) -> rusqlite::Result<bool> {
+    event(conn, call_id, e.kind(), e.detail(), Some(&e.dedup_key()))
+}
+
 #[derive(Debug, Clone)]
 pub struct CallEvent {
     pub id: i64,

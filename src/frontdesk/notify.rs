@@ -5,8 +5,8 @@ use super::messaging::{self, Outbound};
 use super::FrontDesk;
 use crate::db::{calls, leads, numbers, voicemails};
 use crate::domain::callflow::TRANSCRIBE_MAX_SECS;
+use crate::domain::events::CallEvent;
 use crate::domain::state::MessageKind;
-use serde_json::json;
 use std::sync::Arc;
 
 fn clip(s: &str, max: usize) -> String {
@@ -32,7 +32,7 @@ pub async fn voicemail(desk: &FrontDesk, id: i64) {
                 return Ok(None);
             };
             let Some(owner) = number.notification_number.clone() else {
-                calls::event(c, call.id, "notify.skipped", Some(json!({ "reason": "no_notification_number" })), Some("notify:voicemail"))?;
+                calls::record(c, call.id, &CallEvent::NotifySkipped { reason: "no_notification_number" })?;
                 return Ok(None);
             };
             let caller = call.from_number.clone().unwrap_or_else(|| "an unknown caller".into());
@@ -46,7 +46,7 @@ pub async fn voicemail(desk: &FrontDesk, id: i64) {
                 },
             };
             let body = format!("New voicemail from {caller}{duration} on {line}:{transcript} Listen: {public_url}/#voicemail");
-            calls::event(c, call.id, "notify.voicemail", None, Some("notify:voicemail"))?;
+            calls::record(c, call.id, &CallEvent::NotifyVoicemail)?;
             Ok(Some(
                 Outbound::from_number(&number, owner, body, MessageKind::Notification)
                     .call(call.id),

@@ -5,34 +5,28 @@
 use super::voice::{off_menu, refresh_outcome, with_call, VoiceParams};
 use super::{FrontDesk, FrontdeskError};
 use crate::db::calls;
+use crate::domain::events::CallEvent;
 use crate::domain::ivr::{self, Step};
 use crate::domain::phone::{redact, Party};
 use crate::domain::ring::{self, Caller, DialEnd, Hop, LegAnswer};
 use crate::twiml::TwiML;
 use rusqlite::Connection;
-use serde_json::json;
 
 /// Records that a dial began ringing, for the timeline and the "accepted after N s".
 pub(super) fn record_dial(c: &Connection, call_id: i64, step: &Step) -> rusqlite::Result<()> {
     let Step::Dial(dial) = step else {
         return Ok(());
     };
-    let key = format!(
-        "dial:{}:{}",
-        dial.hop.option.as_deref().unwrap_or("-"),
-        dial.hop.position.map_or("-".to_string(), |p| p.to_string())
-    );
-    calls::event(
+    calls::record(
         c,
         call_id,
-        "dial.started",
-        Some(json!({
-            "targets": dial.targets,
-            "screened": dial.hop.screened,
-            "position": dial.hop.position,
-            "ringSecs": dial.ring_secs,
-        })),
-        Some(&key),
+        &CallEvent::DialStarted {
+            targets: &dial.targets,
+            screened: dial.hop.screened,
+            option: dial.hop.option.as_deref(),
+            position: dial.hop.position,
+            ring_secs: dial.ring_secs,
+        },
     )?;
     Ok(())
 }
@@ -61,17 +55,16 @@ pub async fn dial_result(
                 business_number: business.as_deref(),
             },
         );
-        let key = format!(
-            "dial-result:{}:{}",
-            hop.option.as_deref().unwrap_or("-"),
-            hop.position.map_or("-".to_string(), |p| p.to_string())
-        );
-        calls::event(
+        calls::record(
             c,
             ctx.call_id,
-            "dial.result",
-            Some(json!({ "status": status, "screened": hop.screened, "taken": connected })),
-            Some(&key),
+            &CallEvent::DialResult {
+                status: &status,
+                screened: hop.screened,
+                taken: connected,
+                option: hop.option.as_deref(),
+                position: hop.position,
+            },
         )?;
         if connected && !hop.screened {
             calls::mark_connected(c, ctx.call_id)?;
@@ -112,12 +105,13 @@ pub async fn screen(desk: &FrontDesk, leg: Leg) -> Result<TwiML, FrontdeskError>
     } = leg;
     let option = hop.option.clone();
     let (ctx, lines) = with_call(desk, &parent, move |c, ctx| {
-        calls::event(
+        calls::record(
             c,
             ctx.call_id,
-            "leg.answered",
-            Some(json!({ "target": target })),
-            Some(&format!("leg:{leg_sid}:answered")),
+            &CallEvent::LegAnswered {
+                leg_sid: &leg_sid,
+                target: target.as_deref(),
+            },
         )?;
         let business = ctx
             .number
@@ -161,12 +155,15 @@ pub async fn screen_answer(
         let after_secs = calls::last_event_at(c, ctx.call_id, "dial.started")?
             .and_then(|t| chrono::DateTime::parse_from_rfc3339(&t).ok())
             .map(|t| (now - t.with_timezone(&chrono::Utc)).num_seconds().max(0));
-        let first = calls::event(
+        let first = calls::record(
             c,
             ctx.call_id,
-            answer.event(),
-            Some(json!({ "target": target, "afterSecs": after_secs })),
-            Some(&format!("leg:{leg_sid}:answer")),
+            &CallEvent::Leg {
+                answer,
+                leg_sid: &leg_sid,
+                target: target.as_deref(),
+                after_secs,
+            },
         )?;
         if first && answer == LegAnswer::Accepted {
             calls::mark_connected(c, ctx.call_id)?;

@@ -7,12 +7,12 @@ use super::messaging::{self, Outbound, Sent};
 use super::FrontDesk;
 use crate::db::{blocklist, callflows, calls, messages, numbers, optouts};
 use crate::domain::callflow::CallFlow;
+use crate::domain::events::CallEvent;
 use crate::domain::state::{Direction, MessageKind, MessageStatus, TextbackState};
 use crate::domain::textback::{decide, deferred_until, outcome, Outcome, TextbackFacts};
 use crate::domain::FlagKey;
 use crate::metrics::TEXTBACKS;
 use rusqlite::Connection;
-use serde_json::json;
 use std::sync::Arc;
 
 /// Schedules the one text-back of a missed call for `due`, or, when `due` falls in the
@@ -43,16 +43,13 @@ fn record_deferral(
     when: chrono::DateTime<chrono::Utc>,
     tz: chrono_tz::Tz,
 ) -> rusqlite::Result<bool> {
-    calls::event(
+    calls::record(
         c,
         call_id,
-        "textback.scheduled",
-        Some(json!({
-            "dueAt": crate::db::format_time(when),
-            "localTime": when.with_timezone(&tz).format("%H:%M").to_string(),
-            "reason": "quiet_hours",
-        })),
-        Some("textback:deferred"),
+        &CallEvent::TextbackScheduled {
+            due_at: &crate::db::format_time(when),
+            local_time: &when.with_timezone(&tz).format("%H:%M").to_string(),
+        },
     )
 }
 
@@ -126,24 +123,12 @@ pub async fn process(desk: &FrontDesk, call_id: i64) {
             if !still_missed || !flags.is_enabled(c, number.org_id, FlagKey::MissedCallTextback)? {
                 calls::set_outcome(c, call_id, o)?;
                 calls::set_textback_state(c, call_id, TextbackState::Skipped)?;
-                calls::event(
-                    c,
-                    call_id,
-                    "textback.skipped",
-                    Some(json!({ "outcome": o.as_str() })),
-                    Some("textback"),
-                )?;
+                calls::record(c, call_id, &CallEvent::TextbackNotNeeded { outcome: o })?;
                 return Ok(Plan::Done);
             }
             if let Some(reason) = pointless(c, &call, &number.e164)? {
                 calls::set_textback_state(c, call_id, TextbackState::Cancelled)?;
-                calls::event(
-                    c,
-                    call_id,
-                    "textback.cancelled",
-                    Some(json!({ "reason": reason })),
-                    Some("textback"),
-                )?;
+                calls::record(c, call_id, &CallEvent::TextbackCancelled { reason })?;
                 return Ok(Plan::Cancelled(reason));
             }
             let tz = number.org_timezone.parse().unwrap_or(chrono_tz::UTC);
@@ -192,12 +177,13 @@ pub async fn process(desk: &FrontDesk, call_id: i64) {
                         },
                     )?;
                     calls::set_textback_state(c, call_id, TextbackState::Blocked)?;
-                    calls::event(
+                    calls::record(
                         c,
                         call_id,
-                        "textback.blocked",
-                        Some(json!({ "reason": reason.as_str() })),
-                        Some("textback"),
+                        &CallEvent::TextbackBlocked {
+                            reason: reason.as_str(),
+                            provider_code: None,
+                        },
                     )?;
                     Ok(Plan::Blocked(reason.as_str()))
                 }
@@ -227,19 +213,21 @@ pub async fn process(desk: &FrontDesk, call_id: i64) {
         }
     };
     let result = messaging::send(desk, out).await;
-    let (state_text, event) = match &result {
+    // What is recorded once the send is known, by the writer below.
+    enum Done {
+        Sent(String),
+        Blocked(&'static str, Option<i64>),
+    }
+    let (state_text, done) = match &result {
         Ok(Sent::Sent { sid, .. }) => {
             desk.metrics
                 .incr(TEXTBACKS, &[("result", "sent"), ("reason", "")]);
-            (TextbackState::Sent, json!({ "sid": sid }))
+            (TextbackState::Sent, Done::Sent(sid.clone()))
         }
         Ok(Sent::Blocked { reason, code, .. }) => {
             desk.metrics
                 .incr(TEXTBACKS, &[("result", "blocked"), ("reason", reason)]);
-            (
-                TextbackState::Blocked,
-                json!({ "reason": reason, "providerCode": code }),
-            )
+            (TextbackState::Blocked, Done::Blocked(reason, *code))
         }
         Ok(Sent::Duplicate) => return,
         Err(e) => {
@@ -247,16 +235,18 @@ pub async fn process(desk: &FrontDesk, call_id: i64) {
             return;
         }
     };
-    let kind = if state_text == TextbackState::Sent {
-        "textback.sent"
-    } else {
-        "textback.blocked"
-    };
     let _ = desk
         .db
         .write(move |c| {
             calls::set_textback_state(c, call_id, state_text)?;
-            calls::event(c, call_id, kind, Some(event), Some("textback"))
+            let event = match &done {
+                Done::Sent(sid) => CallEvent::TextbackSent { sid },
+                Done::Blocked(reason, code) => CallEvent::TextbackBlocked {
+                    reason,
+                    provider_code: *code,
+                },
+            };
+            calls::record(c, call_id, &event)
         })
         .await;
 }

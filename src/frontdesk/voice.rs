@@ -7,6 +7,7 @@ use super::FrontdeskError;
 use crate::db::callflows::FlowCache;
 use crate::db::{agents, blocklist, calls, numbers, orgs, voicemails};
 use crate::domain::callflow::{transcribable, CallFlow, MenuAction};
+use crate::domain::events::CallEvent;
 use crate::domain::ivr;
 use crate::domain::phone::redact;
 use crate::domain::phone::Party;
@@ -17,7 +18,6 @@ use crate::flags::Flags;
 use crate::metrics::UNKNOWN_NUMBERS;
 use crate::twiml::TwiML;
 use rusqlite::Connection;
-use serde_json::json;
 use std::sync::Arc;
 
 pub const TOO_MANY_CALLS_MESSAGE: &str =
@@ -157,7 +157,10 @@ pub async fn entry(desk: &FrontDesk, p: VoiceParams) -> Result<TwiML, FrontdeskE
                     None => None,
                 }
                 .filter(|s| !s.trim().is_empty());
-                (sip, orgs::settings(c, n.org_id)?.and_then(|s| s.fallback_number))
+                (
+                    sip,
+                    orgs::settings(c, n.org_id)?.and_then(|s| s.fallback_number),
+                )
             }
             _ => (None, None),
         };
@@ -176,32 +179,32 @@ pub async fn entry(desk: &FrontDesk, p: VoiceParams) -> Result<TwiML, FrontdeskE
                 blocked,
             },
         );
-        let event = |kind: &str, detail: serde_json::Value, key: &str| {
-            calls::event(c, call_id, kind, Some(detail), Some(key))
+        let first = match decision.kind {
+            ivr::Entry::Unknown => CallEvent::Rejected {
+                reason: "unknown_number",
+            },
+            ivr::Entry::Blocked => CallEvent::Rejected { reason: "blocked" },
+            ivr::Entry::System => CallEvent::Rejected {
+                reason: "system_number",
+            },
+            ivr::Entry::Onboarding => CallEvent::Invariant {
+                name: ivr::Anomaly::VoiceOnboardingNumber.name(),
+                misrouted: None,
+            },
+            ivr::Entry::Misrouted => CallEvent::Invariant {
+                name: ivr::Anomaly::VapiNumberOnIvr.name(),
+                misrouted: Some((sip.is_some(), fallback.is_some())),
+            },
+            ivr::Entry::Closed | ivr::Entry::Open { .. } => CallEvent::Started { open },
         };
-        match decision.kind {
-            ivr::Entry::Unknown => event("rejected", json!({ "reason": "unknown_number" }), "entry")?,
-            ivr::Entry::Blocked => event("rejected", json!({ "reason": "blocked" }), "entry")?,
-            ivr::Entry::System => event("rejected", json!({ "reason": "system_number" }), "entry")?,
-            ivr::Entry::Onboarding => event(
-                "invariant",
-                json!({ "name": ivr::Anomaly::VoiceOnboardingNumber.name() }),
-                "entry",
-            )?,
-            ivr::Entry::Misrouted => event(
-                "invariant",
-                json!({ "name": ivr::Anomaly::VapiNumberOnIvr.name(), "agentSip": sip.is_some(), "fallback": fallback.is_some() }),
-                "entry",
-            )?,
-            ivr::Entry::Closed | ivr::Entry::Open { .. } => {
-                event("call.started", json!({ "open": open }), "entry")?
-            }
-        };
+        calls::record(c, call_id, &first)?;
         match decision.kind {
             ivr::Entry::Closed => {
-                calls::event(c, call_id, "after_hours", None, Some("after_hours"))?;
+                calls::record(c, call_id, &CallEvent::AfterHours)?;
             }
-            ivr::Entry::Open { announced: true } => calls::set_consent(c, call_id, Consent::Announced)?,
+            ivr::Entry::Open { announced: true } => {
+                calls::set_consent(c, call_id, Consent::Announced)?
+            }
             _ => {}
         }
         if let Some(o) = decision.kind.outcome() {
@@ -276,13 +279,7 @@ pub async fn consent(
             Consent::Declined
         };
         calls::set_consent(c, ctx.call_id, outcome)?;
-        calls::event(
-            c,
-            ctx.call_id,
-            "consent",
-            Some(json!({ "outcome": outcome })),
-            Some("consent"),
-        )?;
+        calls::record(c, ctx.call_id, &CallEvent::Consent { outcome })?;
         Ok(ctx)
     })
     .await?;
@@ -307,9 +304,11 @@ pub async fn menu(
     let (ctx, decision) = {
         let digit = digits.clone();
         with_call(desk, &p, move |c, ctx| {
-            let key = format!("menu:{attempt}:{}", digit.as_deref().unwrap_or("-"));
-            let detail = json!({ "attempt": attempt, "digits": digit });
-            if calls::event(c, ctx.call_id, "menu", Some(detail), Some(&key))? {
+            let pressed = CallEvent::Menu {
+                attempt,
+                digits: digit.as_deref(),
+            };
+            if calls::record(c, ctx.call_id, &pressed)? {
                 if let Some(d) = &digit {
                     calls::add_menu_choice(c, ctx.call_id, d)?;
                 }
@@ -437,12 +436,14 @@ pub async fn recording(
                 rec.url.as_deref(),
                 rec.duration,
             )?;
-            calls::event(
+            calls::record(
                 c,
                 ctx.call_id,
-                "voicemail.recording",
-                Some(json!({ "status": rec.status, "duration": rec.duration })),
-                Some(&format!("recording:{sid}")),
+                &CallEvent::VoicemailRecording {
+                    sid: &sid,
+                    status: rec.status.as_deref(),
+                    duration: rec.duration,
+                },
             )?;
             // Twilio transcribes only 2–120 s: do not wait for a transcript that cannot come.
             if !completed || rec.duration.is_some_and(|d| !transcribable(d)) {
@@ -488,12 +489,10 @@ pub async fn transcription(
     let id = with_call(desk, &p, move |c, ctx| {
         let org = ctx.number.as_ref().map(|n| n.org_id);
         let id = voicemails::set_transcription(c, org, ctx.call_id, &sid, text.as_deref(), status)?;
-        calls::event(
+        calls::record(
             c,
             ctx.call_id,
-            "voicemail.transcription",
-            Some(json!({ "status": status })),
-            Some(&format!("transcription:{sid}")),
+            &CallEvent::VoicemailTranscription { sid: &sid, status },
         )?;
         Ok(id)
     })
@@ -540,12 +539,13 @@ pub async fn status(
             return Ok((ctx, false));
         }
         calls::finish(c, ctx.call_id, call_status, duration)?;
-        let first = calls::event(
+        let first = calls::record(
             c,
             ctx.call_id,
-            "call.ended",
-            Some(json!({ "status": call_status, "duration": duration })),
-            Some("status:final"),
+            &CallEvent::Ended {
+                status: call_status,
+                duration,
+            },
         )?;
         Ok((ctx, first))
     })
@@ -575,13 +575,7 @@ pub async fn status(
                             &flow,
                         ),
                         ivr::AfterCall::TextBackFlagOff => {
-                            calls::event(
-                                c,
-                                call_id,
-                                "textback.skipped",
-                                Some(json!({ "reason": "flag_off" })),
-                                Some("textback"),
-                            )?;
+                            calls::record(c, call_id, &CallEvent::TextbackFlagOff)?;
                             Ok(false)
                         }
                     }
