@@ -853,19 +853,25 @@ async fn screenshots_of_the_dashboard_for_the_readme() {
     use crate::helpers::{CALLER, MAIN_LINE};
     let app = crate::helpers::spawn_app_with(&[("SWITCHBOARD_TEXTBACK_DELAY_SECS", "0")]).await;
     let tw = app.twilio();
-    // Answered by sales, a voicemail, and a missed call (texted back).
-    for (i, from) in ["+14155550141", "+14155550142", CALLER].iter().enumerate() {
+    // Sales takes one call (screened: pressed 1); one caller hangs up at the menu (texted
+    // back); the newest rings sales, whose phone's voicemail picks up and never presses 1,
+    // so the caller leaves a voicemail here.
+    use crate::screening::{dial_ends, leg_answers, leg_presses};
+    let q = "screen=1&option=1";
+    for (i, from) in ["+14155550141", CALLER, "+14155550142"].iter().enumerate() {
         let sid = format!("CA99{i:02}");
         tw.call(&sid, from, MAIN_LINE).await;
-        tw.press(&sid, 1, ["1", "9", "9"][i]).await;
-        match i {
-            0 => {
-                tw.dial_result(&sid, "completed").await;
-            }
-            1 => {
-                tw.recording(&sid, "RE9901", "18").await;
-            }
-            _ => {}
+        if i == 1 {
+            tw.press(&sid, 1, "9").await;
+        } else {
+            tw.press(&sid, 1, "1").await;
+            let leg = format!("CA98{i:02}");
+            leg_answers(&app, q, &sid, &leg, "+15550100101").await;
+            leg_presses(&app, q, &sid, &leg, "+15550100101", (i == 0).then_some("1")).await;
+            dial_ends(&app, q, &sid, "completed").await;
+        }
+        if i == 2 {
+            tw.recording(&sid, "RE9901", "18").await;
         }
         tw.status(&sid, from, MAIN_LINE, "completed", "40").await;
     }

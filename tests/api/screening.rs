@@ -18,7 +18,7 @@ fn twiml(inner: &str) -> String {
 }
 
 /// Twilio's request for a screened leg's `<Number url>`.
-async fn leg_answers(app: &TestApp, query: &str, parent: &str, leg: &str, target: &str) -> String {
+pub(crate) async fn leg_answers(app: &TestApp, query: &str, parent: &str, leg: &str, target: &str) -> String {
     app.twilio()
         .twiml(
             &format!("/twilio/voice/screen?{query}"),
@@ -35,7 +35,7 @@ async fn leg_answers(app: &TestApp, query: &str, parent: &str, leg: &str, target
 }
 
 /// The person on that leg presses `digits` (or nothing) at the whisper.
-async fn leg_presses(
+pub(crate) async fn leg_presses(
     app: &TestApp,
     query: &str,
     parent: &str,
@@ -59,7 +59,7 @@ async fn leg_presses(
         .await
 }
 
-async fn dial_ends(app: &TestApp, query: &str, call: &str, status: &str) -> String {
+pub(crate) async fn dial_ends(app: &TestApp, query: &str, call: &str, status: &str) -> String {
     app.twilio()
         .twiml(
             &format!("/twilio/voice/dial-result?{query}"),
