@@ -2,7 +2,7 @@
 // checks (`switchboard doctor`), its users, and API tokens (a new token is shown once).
 
 import { api } from './api.js';
-import { $, show, showError, cell, formatTime } from './ui.js';
+import { $, show, showError, cell, formatTime, once } from './ui.js';
 import { loadOrg } from './numbers.js';
 import { loadUsers } from './users.js';
 
@@ -36,15 +36,17 @@ async function onCreateToken(event) {
   event.preventDefault();
   const errorEl = $('token-error');
   show(errorEl, false);
-  try {
-    const created = await api('POST', '/api/tokens', { name: $('token-name').value });
-    $('token-secret').textContent = created.token;
-    show($('token-created'), true);
-    $('token-name').value = '';
-    await loadSettings(me);
-  } catch (e) {
-    showError(errorEl, e);
-  }
+  await once($('token-form'), async () => {
+    try {
+      const created = await api('POST', '/api/tokens', { name: $('token-name').value });
+      $('token-secret').textContent = created.token;
+      show($('token-created'), true);
+      $('token-name').value = '';
+      await loadSettings(me);
+    } catch (e) {
+      showError(errorEl, e);
+    }
+  });
 }
 
 async function revokeToken(id, button) {

@@ -82,3 +82,18 @@ export function contactLinks(number, name = number) {
 
 // Tells the navigation's counts that a voicemail or lead changed.
 export const inboxChanged = () => document.dispatchEvent(new Event('inbox-changed'));
+
+// Runs a form's request once at a time: its submit buttons are disabled until the request
+// ends, and a second submit meanwhile (a double click, Enter twice) does nothing.
+export async function once(form, run) {
+  if (form.dataset.busy === '1') return;
+  form.dataset.busy = '1';
+  const buttons = [...form.querySelectorAll('button[type="submit"], button:not([type])')];
+  for (const b of buttons) b.disabled = true;
+  try {
+    await run();
+  } finally {
+    delete form.dataset.busy;
+    for (const b of buttons) b.disabled = false;
+  }
+}

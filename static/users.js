@@ -3,7 +3,7 @@
 // the server enforces the rules (only an owner touches an owner, one owner always stays).
 
 import { api } from './api.js';
-import { $, show, showError, cell, el, button, option, formatTime } from './ui.js';
+import { $, show, showError, cell, el, button, option, formatTime, once } from './ui.js';
 
 const ROLE_NAMES = { owner: 'Owner', admin: 'Admin', viewer: 'Viewer (read only)' };
 
@@ -81,16 +81,18 @@ async function onAddUser(event) {
   const errorEl = $('user-error');
   show(errorEl, false);
   show($('user-created'), false);
-  try {
-    const created = await api('POST', '/api/users', { email: $('new-user-email').value, role: $('new-user-role').value });
-    $('user-created-email').textContent = created.user.email;
-    $('user-password').textContent = created.password;
-    show($('user-created'), true);
-    $('new-user-email').value = '';
-    await loadUsers(me);
-  } catch (e) {
-    showError(errorEl, e);
-  }
+  await once($('user-form'), async () => {
+    try {
+      const created = await api('POST', '/api/users', { email: $('new-user-email').value, role: $('new-user-role').value });
+      $('user-created-email').textContent = created.user.email;
+      $('user-password').textContent = created.password;
+      show($('user-created'), true);
+      $('new-user-email').value = '';
+      await loadUsers(me);
+    } catch (e) {
+      showError(errorEl, e);
+    }
+  });
 }
 
 export function initUsers() {

@@ -785,6 +785,46 @@ async fn an_owner_edits_the_menu_sees_the_dead_end_fixes_it_and_callers_hear_it(
 /// The README's screenshots, taken from a demo business with a day of calls. Written to
 /// `docs/screenshots/` when `SWITCHBOARD_SCREENSHOTS=1` (to refresh the committed ones);
 /// otherwise only checked to be real images.
+/// A double click (two submits before the first answer) creates one token and one user,
+/// and shows no "already exists" beside the new user's password.
+#[tokio::test]
+async fn submitting_a_form_twice_at_once_creates_one_token_and_one_user() {
+    let app = spawn_app().await;
+    let Some((_driver, c)) = signed_in_at(&app, "#settings").await else {
+        return;
+    };
+    wait_for(&c, "#token-name").await;
+    type_into(&c, "#token-name", "double-click").await;
+    type_into(&c, "#new-user-email", "twice@example.com").await;
+    c.execute(
+        "for (const id of ['token-form', 'user-form']) {
+           const f = document.getElementById(id);
+           f.requestSubmit(); f.requestSubmit();
+         }",
+        vec![],
+    )
+    .await
+    .unwrap();
+    wait_visible_text(&c, "#token-secret").await;
+    wait_visible_text(&c, "#user-password").await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        app.count("SELECT count(*) FROM api_tokens WHERE name = 'double-click'"),
+        1
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM users WHERE email = 'twice@example.com'"),
+        1
+    );
+    let error = c.find(Locator::Css("#user-error")).await.unwrap();
+    assert!(
+        !error.is_displayed().await.unwrap(),
+        "{}",
+        error.text().await.unwrap()
+    );
+    wait_for(&c, "#token-form button:not([disabled])").await;
+}
+
 /// Call flow editor, a dial action: the owner rings two phones one after another, shows
 /// them the business number, previews (each phone rings in turn and must press 1, then
 /// voicemail), turns screening off for it and sees the preview change, and saves.

@@ -18,7 +18,13 @@ fn twiml(inner: &str) -> String {
 }
 
 /// Twilio's request for a screened leg's `<Number url>`.
-pub(crate) async fn leg_answers(app: &TestApp, query: &str, parent: &str, leg: &str, target: &str) -> String {
+pub(crate) async fn leg_answers(
+    app: &TestApp,
+    query: &str,
+    parent: &str,
+    leg: &str,
+    target: &str,
+) -> String {
     app.twilio()
         .twiml(
             &format!("/twilio/voice/screen?{query}"),
