@@ -435,6 +435,7 @@ async function addAgent(event) {
 function renderOrg(org, warnings) {
   $('org-name-input').value = org.name;
   $('org-timezone').value = org.timezone;
+  $('org-country').value = org.country || 'US';
   $('org-notification').value = org.notificationNumber || '';
   $('org-fallback').value = org.fallbackNumber || '';
   const list = $('org-warnings');
@@ -446,7 +447,7 @@ export async function loadOrg(user) {
   me = user;
   const { org, warnings } = await api('GET', '/api/org');
   renderOrg(org, warnings);
-  for (const id of ['org-name-input', 'org-timezone', 'org-notification', 'org-fallback']) $(id).disabled = me.user.role === 'viewer';
+  for (const id of ['org-name-input', 'org-timezone', 'org-country', 'org-notification', 'org-fallback']) $(id).disabled = me.user.role === 'viewer';
 }
 
 async function saveOrg(event) {
@@ -457,6 +458,7 @@ async function saveOrg(event) {
     const { org, warnings } = await api('PATCH', '/api/org', {
       name: $('org-name-input').value.trim(),
       timezone: $('org-timezone').value.trim(),
+      country: $('org-country').value.trim() || 'US',
       notificationNumber: $('org-notification').value.trim() || null,
       fallbackNumber: $('org-fallback').value.trim() || null,
     });

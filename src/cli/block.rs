@@ -6,8 +6,15 @@ use crate::config::Config;
 use crate::db::{audit, blocklist};
 use crate::domain::blocklist::Pattern;
 
-fn parse(number: Option<&str>, prefix: Option<&str>) -> Result<Pattern, CliError> {
-    Pattern::parse(number, prefix)
+fn parse(
+    db: &crate::db::Db,
+    org: i64,
+    number: Option<&str>,
+    prefix: Option<&str>,
+) -> Result<Pattern, CliError> {
+    let conn = db.conn().map_err(fail)?;
+    let country = crate::db::orgs::country(&conn, org).map_err(fail)?;
+    Pattern::parse(number, prefix, &country)
         .map_err(|e| fail(format!("--{}: {}. {}", e.field, e.message, e.hint)))
 }
 
@@ -30,9 +37,9 @@ pub fn add(
     note: &str,
     org: Option<&str>,
 ) -> Result<(), CliError> {
-    let pattern = parse(number, prefix)?;
     let db = open_db(config)?;
     let org = super::number::org_id(&db, org)?;
+    let pattern = parse(&db, org, number, prefix)?;
     let mut conn = db.conn().map_err(fail)?;
     let tx = conn.transaction().map_err(fail)?;
     match blocklist::add(&tx, org, &pattern, note.trim(), "cli").map_err(fail)? {
@@ -56,9 +63,9 @@ pub fn remove(
     prefix: Option<&str>,
     org: Option<&str>,
 ) -> Result<(), CliError> {
-    let pattern = parse(number, prefix)?;
     let db = open_db(config)?;
     let org = super::number::org_id(&db, org)?;
+    let pattern = parse(&db, org, number, prefix)?;
     let mut conn = db.conn().map_err(fail)?;
     let tx = conn.transaction().map_err(fail)?;
     let Some(entry) = blocklist::find(&tx, org, &pattern).map_err(fail)? else {

@@ -72,6 +72,8 @@ pub struct OrgSettings {
     pub fallback_message: Option<String>,
     pub max_managed_numbers: i64,
     pub is_demo: bool,
+    /// Two-letter ISO 3166 code; typed numbers without a country code are read in it.
+    pub country: String,
 }
 
 impl OrgSettings {
@@ -83,7 +85,8 @@ impl OrgSettings {
 
 pub fn settings(conn: &Connection, id: i64) -> rusqlite::Result<Option<OrgSettings>> {
     conn.query_row(
-        "SELECT id, name, timezone, notification_number, fallback_number, fallback_message, max_managed_numbers, is_demo
+        "SELECT id, name, timezone, notification_number, fallback_number, fallback_message, max_managed_numbers, is_demo,
+             country
          FROM orgs WHERE id = ?1",
         [id],
         |r| {
@@ -96,6 +99,7 @@ pub fn settings(conn: &Connection, id: i64) -> rusqlite::Result<Option<OrgSettin
                 fallback_message: r.get(5)?,
                 max_managed_numbers: r.get(6)?,
                 is_demo: r.get(7)?,
+                country: r.get(8)?,
             })
         },
     )
@@ -106,7 +110,7 @@ pub fn settings(conn: &Connection, id: i64) -> rusqlite::Result<Option<OrgSettin
 pub fn update_settings(conn: &Connection, s: &OrgSettings) -> rusqlite::Result<()> {
     conn.execute(
         "UPDATE orgs SET name = ?2, timezone = ?3, notification_number = ?4, fallback_number = ?5,
-             fallback_message = ?6, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+             fallback_message = ?6, country = ?7, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
          WHERE id = ?1",
         rusqlite::params![
             s.id,
@@ -114,7 +118,8 @@ pub fn update_settings(conn: &Connection, s: &OrgSettings) -> rusqlite::Result<(
             s.timezone,
             s.notification_number,
             s.fallback_number,
-            s.fallback_message
+            s.fallback_message,
+            s.country
         ],
     )?;
     Ok(())
@@ -136,6 +141,16 @@ pub fn set_contacts(
         (org_id, notification, fallback),
     )?;
     Ok(())
+}
+
+/// The country the org's typed numbers are read in (see `domain::typed`).
+pub fn country(conn: &Connection, org_id: i64) -> rusqlite::Result<String> {
+    Ok(conn
+        .query_row("SELECT country FROM orgs WHERE id = ?1", [org_id], |r| {
+            r.get(0)
+        })
+        .optional()?
+        .unwrap_or_else(|| crate::domain::typed::DEFAULT_COUNTRY.to_string()))
 }
 
 /// The org's human fallback: (number, spoken message); cached statement, for the hot path.

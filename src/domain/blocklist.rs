@@ -20,21 +20,30 @@ pub struct PatternError {
 }
 
 impl Pattern {
-    /// Exactly one of `number` and `prefix` (blank counts as absent).
-    pub fn parse(number: Option<&str>, prefix: Option<&str>) -> Result<Pattern, PatternError> {
+    /// Exactly one of `number` and `prefix` (blank counts as absent); a number may be typed
+    /// as people type it, read in `country` (`415 555 0123`).
+    pub fn parse(
+        number: Option<&str>,
+        prefix: Option<&str>,
+        country: &str,
+    ) -> Result<Pattern, PatternError> {
         let given = |s: Option<&str>| {
             s.map(str::trim)
                 .filter(|s| !s.is_empty())
                 .map(str::to_string)
         };
         match (given(number), given(prefix)) {
-            (Some(n), None) => PhoneNumber::parse(&n)
-                .map(|n| Pattern::Number(n.to_string()))
-                .map_err(|e| PatternError {
-                    field: "number",
-                    message: e.to_string(),
-                    hint: "Enter the number in international form, like +14155550123.",
-                }),
+            (Some(n), None) => match PhoneNumber::parse(&n) {
+                Ok(e164) => Ok(Pattern::Number(e164.to_string())),
+                Err(_) => super::typed::read(&n, country)
+                    .map(|e164| Pattern::Number(e164.to_string()))
+                    .map_err(|e| PatternError {
+                        field: "number",
+                        message: e.to_string(),
+                        hint:
+                            "Numbers without + are read in the country set in Settings → Business.",
+                    }),
+            },
             (None, Some(p)) => {
                 let digits = p.strip_prefix('+').unwrap_or("");
                 if (1..=14).contains(&digits.len()) && digits.chars().all(|c| c.is_ascii_digit()) {
@@ -76,15 +85,19 @@ mod tests {
     #[test]
     fn a_pattern_is_one_number_or_one_prefix() {
         assert_eq!(
-            Pattern::parse(Some(" +1 415 555 0123 "), None),
+            Pattern::parse(Some(" +1 415 555 0123 "), None, "US"),
             Ok(Pattern::Number("+14155550123".into()))
         );
         assert_eq!(
-            Pattern::parse(None, Some("+1900")),
+            Pattern::parse(Some("(415) 555-0123"), None, "US"),
+            Ok(Pattern::Number("+14155550123".into()))
+        );
+        assert_eq!(
+            Pattern::parse(None, Some("+1900"), "US"),
             Ok(Pattern::Prefix("+1900".into()))
         );
         assert_eq!(
-            Pattern::parse(Some(""), Some("+44")),
+            Pattern::parse(Some(""), Some("+44"), "US"),
             Ok(Pattern::Prefix("+44".into()))
         );
         for (n, p, field) in [
@@ -96,7 +109,7 @@ mod tests {
             (None, None, "number"),
         ] {
             assert_eq!(
-                Pattern::parse(n, p).unwrap_err().field,
+                Pattern::parse(n, p, "US").unwrap_err().field,
                 field,
                 "{n:?} {p:?}"
             );

@@ -101,10 +101,11 @@ async fn an_owner_imports_buys_and_releases_numbers_and_adds_an_agent_from_the_d
     click(&c, "#org-submit").await;
     let error = wait_visible_text(&c, "#org-error").await;
     assert!(
-        error.contains("notificationNumber") && error.contains("E.164"),
+        error.contains("notificationNumber") && error.contains("like 415 555 0123"),
         "{error}"
     );
-    type_into(&c, "#org-notification", "+14155550188").await;
+    // Typed as people type it, read as a number of the business's country.
+    type_into(&c, "#org-notification", "(415) 555-0188").await;
     click(&c, "#org-submit").await;
     wait_visible_text(&c, "#org-saved").await;
     assert_eq!(

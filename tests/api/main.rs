@@ -28,5 +28,6 @@ mod twilio_security;
 mod twilio_sms;
 mod twilio_voice;
 mod twiml_reference;
+mod typed_numbers;
 mod vapi;
 mod vapi_payloads;

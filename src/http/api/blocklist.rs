@@ -32,8 +32,8 @@ fn view(e: &Entry) -> Value {
 }
 
 /// The one thing an entry blocks, from the request; the error names the field to fix.
-fn pattern(number: Option<&str>, prefix: Option<&str>) -> Result<Pattern, ApiError> {
-    Pattern::parse(number, prefix).map_err(|e| {
+fn pattern(number: Option<&str>, prefix: Option<&str>, country: &str) -> Result<Pattern, ApiError> {
+    Pattern::parse(number, prefix, country).map_err(|e| {
         ApiError::bad_request_hint(
             "invalid_field",
             format!("{}: {}", e.field, e.message),
@@ -56,9 +56,13 @@ pub async fn add(
     body: web::Json<NewEntry>,
 ) -> Result<HttpResponse, ApiError> {
     let b = body.into_inner();
-    let pattern = pattern(b.number.as_deref(), b.prefix.as_deref())?;
-    let note = b.note.trim().chars().take(200).collect::<String>();
     let org = auth.org_id();
+    let country = state
+        .db
+        .query(move |c| crate::db::orgs::country(c, org))
+        .await?;
+    let pattern = pattern(b.number.as_deref(), b.prefix.as_deref(), &country)?;
+    let note = b.note.trim().chars().take(200).collect::<String>();
     let (entry, created) = state
         .db
         .run(move |c| -> Result<_, ApiError> {

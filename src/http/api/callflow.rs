@@ -10,7 +10,7 @@ use crate::error::ApiError;
 use crate::http::auth::{Auth, Writer};
 use crate::http::AppState;
 use crate::twiml::TwiML;
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpResponse, ResponseError};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -34,12 +34,59 @@ fn check(flow: &CallFlow, agent_list: &[agents::Agent]) -> Result<(), Vec<FlowPr
     })
 }
 
+/// Reads the numbers a person typed into a flow's ring targets (`415 555 0123`) in the
+/// org's country, as E.164, then the flow itself. Every unreadable number is a problem at
+/// its option, as a dead end is.
+fn typed_flow(mut v: serde_json::Value, country: &str) -> Result<CallFlow, Box<HttpResponse>> {
+    let mut problems = Vec::new();
+    let mut read = |path: String, targets: Option<&mut serde_json::Value>| {
+        for t in targets.and_then(|t| t.as_array_mut()).into_iter().flatten() {
+            let Some(raw) = t.as_str() else { continue };
+            match crate::domain::typed::read(raw, country) {
+                Ok(n) => *t = json!(n.to_string()),
+                Err(e) => problems.push(FlowProblem {
+                    path: path.clone(),
+                    message: e.to_string(),
+                }),
+            }
+        }
+    };
+    if let Some(menu) = v.get_mut("menu").and_then(|m| m.as_array_mut()) {
+        for (i, option) in menu.iter_mut().enumerate() {
+            let targets = option.get_mut("action").and_then(|a| a.get_mut("targets"));
+            read(format!("menu[{i}].action"), targets);
+        }
+    }
+    let after = v.get_mut("afterHours").and_then(|a| a.get_mut("targets"));
+    read("afterHours.targets".into(), after);
+    if !problems.is_empty() {
+        return Err(Box::new(dead_ends(
+            problems,
+            "Some numbers could not be read",
+        )));
+    }
+    serde_json::from_value(v).map_err(|e| {
+        Box::new(
+            ApiError::bad_request(
+                "invalid_field",
+                format!("the call flow has a wrong or missing field: {e}"),
+            )
+            .error_response(),
+        )
+    })
+}
+
 pub async fn put(
     state: web::Data<AppState>,
     Writer(auth): Writer,
-    body: web::Json<CallFlow>,
+    body: web::Json<serde_json::Value>,
 ) -> Result<HttpResponse, ApiError> {
-    let flow = body.into_inner();
+    let org = auth.org_id();
+    let country = state.db.query(move |c| orgs::country(c, org)).await?;
+    let flow = match typed_flow(body.into_inner(), &country) {
+        Ok(f) => f,
+        Err(refused) => return Ok(*refused),
+    };
     let notices = flow.notices();
     let result = state
         .db
@@ -77,7 +124,8 @@ pub async fn put(
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct PreviewBody {
-    call_flow: CallFlow,
+    /// Read with [`typed_flow`].
+    call_flow: serde_json::Value,
     /// Local time of the call, `YYYY-MM-DDTHH:MM` in the org's time zone; now when absent.
     at: Option<String>,
     /// The keys the caller presses, in order; `null` is waiting without pressing.
@@ -110,7 +158,7 @@ pub async fn preview(
     body: web::Json<PreviewBody>,
 ) -> Result<HttpResponse, ApiError> {
     let PreviewBody {
-        call_flow: flow,
+        call_flow,
         at,
         keys,
     } = body.into_inner();
@@ -123,17 +171,25 @@ pub async fn preview(
     let org = auth.org_id();
     let now = state.desk.clock.now();
     let flags = state.desk.flags.clone();
-    let (agent_list, tz, recording_flag) = state
+    let (agent_list, tz, recording_flag, country) = state
         .db
         .query(move |c| {
-            let tz = orgs::settings(c, org)?.map_or(chrono_tz::UTC, |s| s.time_zone());
+            let settings = orgs::settings(c, org)?;
             Ok((
                 agents::list_for_org(c, org)?,
-                tz,
+                settings.as_ref().map_or(chrono_tz::UTC, |s| s.time_zone()),
                 flags.is_enabled(c, org, FlagKey::CallRecording)?,
+                settings.map_or_else(
+                    || crate::domain::typed::DEFAULT_COUNTRY.to_string(),
+                    |s| s.country,
+                ),
             ))
         })
         .await?;
+    let flow = match typed_flow(call_flow, &country) {
+        Ok(f) => f,
+        Err(refused) => return Ok(*refused),
+    };
     if let Err(problems) = check(&flow, &agent_list) {
         return Ok(dead_ends(problems, "This flow has dead ends"));
     }

@@ -44,8 +44,12 @@ fn parse_time(field: &str, value: &str) -> Result<String, ApiError> {
         })
 }
 
-fn parse_number(field: &str, value: &str) -> Result<String, ApiError> {
-    PhoneNumber::parse(value)
+/// A number filter as typed (`4155550123`, `(415) 555-0123`, `+1…`), read in `country`.
+fn parse_number(field: &str, value: &str, country: &str) -> Result<String, ApiError> {
+    if let Ok(p) = PhoneNumber::parse(value) {
+        return Ok(p.to_string());
+    }
+    crate::domain::typed::read(value, country)
         .map(|p| p.to_string())
         .map_err(|e| ApiError::bad_request("invalid_query", format!("{field}: {e}")))
 }
@@ -56,6 +60,19 @@ pub async fn list(
     q: web::Query<CallsQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let q = q.into_inner();
+    let org_id = auth.org_id();
+    // The org's country is read only when a number filter is not already E.164.
+    let typed = [&q.number, &q.caller]
+        .iter()
+        .any(|v| v.as_deref().is_some_and(|n| PhoneNumber::parse(n).is_err()));
+    let country = if typed {
+        state
+            .db
+            .query(move |c| crate::db::orgs::country(c, org_id))
+            .await?
+    } else {
+        crate::domain::typed::DEFAULT_COUNTRY.to_string()
+    };
     let outcome = q
         .outcome
         .as_deref()
@@ -66,12 +83,12 @@ pub async fn list(
         number: q
             .number
             .as_deref()
-            .map(|n| parse_number("number", n))
+            .map(|n| parse_number("number", n, &country))
             .transpose()?,
         caller: q
             .caller
             .as_deref()
-            .map(|n| parse_number("caller", n))
+            .map(|n| parse_number("caller", n, &country))
             .transpose()?,
         call_sid: q.call_sid,
         outcome,
@@ -84,7 +101,6 @@ pub async fn list(
         before: q.before,
         limit: page_limit(q.limit),
     };
-    let org_id = auth.org_id();
     let rows = state
         .db
         .query(move |c| calls::list(c, org_id, &filter))

@@ -18,8 +18,22 @@ pub mod tokens;
 pub mod users;
 pub mod views;
 
+use crate::domain::PhoneNumber;
+use crate::error::ApiError;
 use actix_web::web;
 use serde::Deserialize;
+
+/// A number a person typed into `field`, read in the org's `country` (SPEC §7: numbers as
+/// people type them); the error says what to enter.
+pub fn typed_number(field: &str, raw: &str, country: &str) -> Result<PhoneNumber, ApiError> {
+    crate::domain::typed::read(raw, country).map_err(|e| {
+        ApiError::bad_request_hint(
+            "invalid_field",
+            format!("{field}: {e}"),
+            "National numbers are read in the country set in Settings → Business; start a number from elsewhere with + and its country code.",
+        )
+    })
+}
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/info", web::get().to(session::info))

@@ -65,6 +65,8 @@ pub struct OrgBody {
     fallback_number: Option<Option<String>>,
     #[serde(default, deserialize_with = "super::numbers::nullable")]
     fallback_message: Option<Option<String>>,
+    /// Two-letter code of the country typed numbers are read in.
+    country: Option<String>,
 }
 
 /// A settings number: absent keeps `current`, null or empty clears it.
@@ -72,12 +74,13 @@ fn number(
     field: &str,
     v: Option<Option<String>>,
     current: Option<String>,
+    country: &str,
 ) -> Result<Option<String>, ApiError> {
     match v {
         None => Ok(current),
-        Some(Some(s)) if !s.trim().is_empty() => Ok(Some(
-            crate::telephony::parse_number(field, s.trim())?.to_string(),
-        )),
+        Some(Some(s)) if !s.trim().is_empty() => {
+            Ok(Some(super::typed_number(field, &s, country)?.to_string()))
+        }
         Some(_) => Ok(None),
     }
 }
@@ -116,14 +119,27 @@ pub async fn patch(
             "fallbackMessage: at most 500 characters",
         ));
     }
+    let country = match &b.country {
+        Some(c) => Some(crate::domain::typed::country(c).ok_or_else(|| {
+            ApiError::bad_request_hint(
+                "invalid_field",
+                format!("country: '{c}' is not a country code"),
+                "Use the two-letter code of your country, like US, CA or GB.",
+            )
+        })?),
+        None => None,
+    };
     let org = auth.org_id();
     let (settings, warnings) = state
         .db
         .run(move |c| -> Result<_, ApiError> {
             let tx = c.transaction()?;
             let mut s = orgs::settings(&tx, org)?.ok_or_else(|| ApiError::not_found("your organization"))?;
-            s.notification_number = number("notificationNumber", b.notification_number.clone(), s.notification_number.take())?;
-            s.fallback_number = number("fallbackNumber", b.fallback_number.clone(), s.fallback_number.take())?;
+            if let Some(c) = &country {
+                s.country = c.clone();
+            }
+            s.notification_number = number("notificationNumber", b.notification_number.clone(), s.notification_number.take(), &s.country)?;
+            s.fallback_number = number("fallbackNumber", b.fallback_number.clone(), s.fallback_number.take(), &s.country)?;
             if let Some(m) = b.fallback_message.clone() {
                 s.fallback_message = m.map(|m| m.trim().to_string()).filter(|m| !m.is_empty());
             }
@@ -141,7 +157,7 @@ pub async fn patch(
                 }
             })?;
             audit::record(&tx, auth.audit("org.update", format!("org:{org}"), json!({
-                "timezone": s.timezone, "notificationNumber": s.notification_number.as_deref().map(crate::domain::phone::redact),
+                "timezone": s.timezone, "country": s.country, "notificationNumber": s.notification_number.as_deref().map(crate::domain::phone::redact),
                 "fallbackNumber": s.fallback_number.as_deref().map(crate::domain::phone::redact),
             })))?;
             tx.commit()?;

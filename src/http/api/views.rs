@@ -524,6 +524,7 @@ pub struct OrgSettings<'a> {
     fallback_message: Option<&'a str>,
     max_managed_numbers: i64,
     is_demo: bool,
+    country: &'a str,
 }
 
 impl<'a> From<&'a orgs::OrgSettings> for OrgSettings<'a> {
@@ -537,6 +538,7 @@ impl<'a> From<&'a orgs::OrgSettings> for OrgSettings<'a> {
             fallback_message: s.fallback_message.as_deref(),
             max_managed_numbers: s.max_managed_numbers,
             is_demo: s.is_demo,
+            country: &s.country,
         }
     }
 }
