@@ -78,7 +78,7 @@ async function enterApp() {
 
 const pages = {
   overview: loadOverview,
-  calls: openCalls,
+  calls: (id) => openCalls(id),
   voicemail: () => loadVoicemail(me, handleAppError),
   leads: () => loadLeads(me),
   callflow: () => loadCallFlow(me),
@@ -90,16 +90,18 @@ const pages = {
 };
 
 
+// `#page`, or `#page/id` for one thing on it (a call: `#calls/42`), so a reload or the
+// back button comes back to it.
 function route() {
   if (!me) return;
-  const name = (location.hash || '#overview').slice(1);
+  const [name, arg] = (location.hash || '#overview').slice(1).split('/');
   const page = pages[name] ? name : 'overview';
   for (const key of Object.keys(pages)) show($(`page-${key}`), key === page);
   for (const a of document.querySelectorAll('#nav a')) {
     a.classList.toggle('active', a.dataset.page === page);
   }
   show($('app-error'), false);
-  pages[page]().catch(handleAppError);
+  pages[page](arg).catch(handleAppError);
   updateCounts();
 }
 

@@ -82,7 +82,11 @@ function row(c) {
     cell(c.textbackState === 'scheduled' && c.textbackDeferred
       ? `Scheduled for ${localTime(c.textbackDueAt)}` : (TEXTBACK[c.textbackState] || '—')),
   );
-  const open = () => showCall(c.id).catch(onError);
+  // The call gets its own address (#calls/42): reload and back keep it open.
+  const open = () => {
+    if (location.hash === `#calls/${c.id}`) showCall(c.id).catch(onError);
+    else location.hash = `#calls/${c.id}`;
+  };
   tr.addEventListener('click', open);
   tr.addEventListener('keydown', (e) => {
     if (e.key === 'Enter' || e.key === ' ') {
@@ -169,6 +173,7 @@ function say(e) {
   }
 }
 
+// What happened to the caller, in words; the webhooks behind it are listed apart.
 function timelineItems(d) {
   const items = d.events.map((e) => ({ at: e.at, text: say(e), kind: 'event' }));
   for (const m of d.messages) {
@@ -176,16 +181,32 @@ function timelineItems(d) {
     const why = m.blockedReason ? `, not sent: ${BLOCKED[m.blockedReason] || m.blockedReason}` : `, ${m.status}`;
     items.push({ at: m.createdAt, text: `${who}: “${m.body}”${why}`, kind: 'message' });
   }
-  for (const w of d.webhooks) {
+  return items.sort(byTime);
+}
+
+function byTime(a, b) {
+  return a.at < b.at ? -1 : a.at > b.at ? 1 : 0;
+}
+
+function webhookItems(d) {
+  return d.webhooks.map((w) => {
     const ms = w.latencyMs == null ? '' : ` in ${Math.round(w.latencyMs)} ms`;
     const err = w.error ? ` — ${w.error}` : '';
-    items.push({
+    return {
       at: w.receivedAt,
       text: `Webhook ${w.route} → HTTP ${w.httpStatus}${ms}, signature ${w.signature}${err}`,
       kind: 'webhook',
-    });
+    };
+  }).sort(byTime);
+}
+
+function fill(list, items) {
+  list.replaceChildren();
+  for (const item of items) {
+    const li = el('li', null, item.kind);
+    li.append(el('span', new Date(item.at).toLocaleTimeString(), 'muted small'), document.createTextNode(' '), el('span', item.text));
+    list.append(li);
   }
-  return items.sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0));
 }
 
 let blockedEntry = null;
@@ -246,19 +267,17 @@ export async function showCall(id) {
     (c.summary ? ` · ${c.summary}` : '');
   $('call-detail-transcript').textContent = c.transcript || '';
   show($('call-detail-transcript'), Boolean(c.transcript));
-  const list = $('call-events');
-  list.replaceChildren();
-  for (const item of timelineItems(d)) {
-    const li = el('li', null, item.kind);
-    li.append(el('span', new Date(item.at).toLocaleTimeString(), 'muted small'), document.createTextNode(' '), el('span', item.text));
-    list.append(li);
-  }
+  fill($('call-events'), timelineItems(d));
+  const hooks = webhookItems(d);
+  fill($('call-webhook-list'), hooks);
+  $('call-webhooks-summary').textContent = `Technical details: the ${hooks.length} webhook${hooks.length === 1 ? '' : 's'} Twilio or Vapi sent`;
+  show($('call-webhooks'), hooks.length > 0);
   show($('call-detail'), true);
   $('call-detail').scrollIntoView({ block: 'nearest' });
 }
 
 // The filters' number menu and the menu's labels, loaded when the page opens.
-export async function openCalls() {
+export async function openCalls(id) {
   const [{ numbers }, flow] = await Promise.all([
     api('GET', '/api/numbers'),
     api('GET', '/api/call-flow').catch(() => null),
@@ -270,6 +289,8 @@ export async function openCalls() {
   menuLabels = {};
   for (const o of (flow && flow.callFlow && flow.callFlow.menu) || []) menuLabels[o.digit] = o.label || '';
   await loadCalls();
+  if (id && /^\d+$/.test(id)) await showCall(Number(id));
+  else show($('call-detail'), false);
 }
 
 export function initCalls(handleError) {

@@ -509,11 +509,27 @@ async fn new_calls_appear_live_and_the_timeline_reads_in_words_with_its_webhooks
     let timeline = wait_text_with(&c, "#call-events", "Pressed 1").await;
     assert!(timeline.contains("Pressed 1 — "), "{timeline}");
     assert!(
-        timeline.contains("Webhook /twilio/voice/menu → HTTP 200")
-            && timeline.contains("signature valid"),
-        "{timeline}"
+        !timeline.contains("Webhook"),
+        "what happened to the caller, without the webhooks: {timeline}"
     );
     assert!(!timeline.contains("{"), "no raw JSON: {timeline}");
+    // The webhooks are behind "Technical details".
+    click(&c, "#call-webhooks summary").await;
+    let hooks = wait_text_with(&c, "#call-webhook-list", "menu").await;
+    assert!(
+        hooks.contains("Webhook /twilio/voice/menu → HTTP 200")
+            && hooks.contains("signature valid"),
+        "{hooks}"
+    );
+    // The open call has its own address: a reload shows it again.
+    let url = c.current_url().await.unwrap();
+    assert!(
+        url.fragment().is_some_and(|f| f.starts_with("calls/")),
+        "{url}"
+    );
+    c.refresh().await.unwrap();
+    let again = wait_text_with(&c, "#call-events", "Pressed 1").await;
+    assert!(again.contains("Pressed 1 — "), "after a reload: {again}");
     assert!(
         timeline.contains("Rang +15550100101 for 20 s; whoever answers must press 1"),
         "{timeline}"
