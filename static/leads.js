@@ -3,7 +3,6 @@
 // business number they wrote to, and a button to mark it handled (or reopen it).
 
 import { api } from './api.js';
-import { showCall } from './calls.js';
 import { $, show, showError, cell, el, button, formatTime, contactLinks, inboxChanged } from './ui.js';
 
 const SOURCES = { sms: 'Text', vapi: 'AI agent', textback: 'Missed-call text' };
@@ -74,8 +73,7 @@ async function openConversation(id) {
   origin.replaceChildren();
   if (lead.callId) {
     const link = el('a', 'This conversation started with a missed call: see the call');
-    link.href = '#calls';
-    link.addEventListener('click', () => setTimeout(() => showCall(lead.callId).catch((e) => showError($('lead-error'), e)), 0));
+    link.href = `#calls/${lead.callId}`;
     origin.append(link);
   }
   $('lead-contact').replaceChildren(contactLinks(lead.customerNumber), ...voicemails.map(voicemailNote));
@@ -83,6 +81,7 @@ async function openConversation(id) {
   list.replaceChildren(...messages.slice().reverse().map(bubble));
   const writer = me.user.role !== 'viewer';
   show($('lead-reply-form'), writer && lead.status === 'open');
+  show($('lead-handled-note'), writer && lead.status !== 'open');
   const toggle = $('lead-status');
   toggle.textContent = lead.status === 'open' ? 'Mark handled' : 'Reopen';
   show(toggle, writer);

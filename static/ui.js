@@ -71,7 +71,8 @@ export function watchTables() {
 export function contactLinks(number, name = number) {
   const box = el('p', null, 'contact-links');
   if (!number || !/^\+\d{7,15}$/.test(number)) return box;
-  for (const [scheme, text] of [['tel', 'Call back'], ['sms', 'Text back']]) {
+  // These open the owner's own phone app: the customer sees the owner's personal number.
+  for (const [scheme, text] of [['tel', 'Call from my phone'], ['sms', 'Text from my phone']]) {
     const a = el('a', text);
     a.href = `${scheme}:${number}`;
     a.setAttribute('aria-label', `${text} ${name}`);

@@ -446,6 +446,8 @@ async fn an_owner_answers_a_lead_by_text_and_marks_it_handled() {
         call_back.attr("href").await.unwrap().as_deref(),
         Some(format!("tel:{CALLER}").as_str())
     );
+    // It opens the owner's own phone, and says so.
+    assert_eq!(call_back.text().await.unwrap(), "Call from my phone");
     type_into(&c, "#lead-reply", "Yes, we can be there at 3pm.").await;
     click(&c, "#lead-reply-send").await;
     assert!(
@@ -469,6 +471,16 @@ async fn an_owner_answers_a_lead_by_text_and_marks_it_handled() {
     app.wait_count("SELECT count(*) FROM leads WHERE status = 'handled'", 1)
         .await;
     assert_eq!(wait_text_with(&c, "#lead-status", "Reopen").await, "Reopen");
+    // The reply box is gone, and the page says why and what to do.
+    let note = wait_visible_text(&c, "#lead-handled-note").await;
+    assert!(note.contains("Reopen it to reply"), "{note}");
+    assert!(!c
+        .find(Locator::Css("#lead-reply-form"))
+        .await
+        .unwrap()
+        .is_displayed()
+        .await
+        .unwrap());
     let row = wait_visible_text(&c, "#leads-table tbody tr").await;
     assert!(row.contains("Handled"), "{row}");
     wait_gone(&c, "#nav-leads:not([hidden])").await;
