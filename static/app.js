@@ -77,7 +77,7 @@ async function enterApp() {
 }
 
 const pages = {
-  overview: loadOverview,
+  overview: () => loadOverview(me),
   calls: (id) => openCalls(id),
   voicemail: () => loadVoicemail(me, handleAppError),
   leads: () => loadLeads(me),
@@ -110,7 +110,7 @@ async function updateCounts() {
   if (!me) return;
   try {
     const c = await api('GET', '/api/inbox');
-    for (const [id, n, what] of [['nav-voicemails', c.voicemailsWaiting, 'new voicemails'], ['nav-leads', c.leadsOpen, 'open leads']]) {
+    for (const [id, n, what] of [['nav-todo', c.todo, 'things to do'], ['nav-voicemails', c.voicemailsWaiting, 'new voicemails'], ['nav-leads', c.leadsOpen, 'open leads']]) {
       const badge = $(id);
       badge.textContent = String(n);
       badge.setAttribute('aria-label', `${n} ${what}`);

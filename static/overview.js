@@ -4,7 +4,61 @@
 // link to the page where each is fixed.
 
 import { api } from './api.js';
-import { $, show, el, formatTime } from './ui.js';
+import { $, show, el, formatTime, showError, button, inboxChanged } from './ui.js';
+
+const TODO = {
+  missed_call: (i) => `Missed call from ${i.caller || 'a withheld number'}: call or text them back`,
+  ai_callback: (i) => `${i.caller || 'A caller'} asked the AI agent to be called back`,
+  voicemail: (i) => `Voicemail from ${i.caller || 'a withheld number'} to listen to`,
+  lead: (i) => `${i.caller || 'A customer'} is waiting for an answer`,
+};
+
+// Marks one item done the way its own page would.
+function done(item) {
+  switch (item.kind) {
+    case 'voicemail': return api('PATCH', `/api/voicemails/${item.id}`, { handled: true });
+    case 'lead': return api('PATCH', `/api/leads/${item.id}`, { status: 'handled' });
+    default: return api('POST', `/api/calls/${item.id}/follow-up`);
+  }
+}
+
+function todoItem(item, writer) {
+  const li = el('li', null, 'todo-item');
+  li.dataset.kind = item.kind;
+  li.dataset.id = String(item.id);
+  const what = el('p', (TODO[item.kind] || ((i) => i.kind))(item));
+  const when = el('span', formatTime(item.at), 'muted small');
+  li.append(what, when);
+  if (item.text) li.append(el('p', `“${item.text}”`, 'muted'));
+  const open = el('a', 'Open');
+  open.href = item.link;
+  li.append(open);
+  if (writer) {
+    const b = button('Done', async () => {
+      b.disabled = true;
+      try {
+        await done(item);
+        li.remove();
+        inboxChanged();
+        show($('todo-none'), $('todo-list').children.length === 0);
+      } catch (e) {
+        b.disabled = false;
+        showError($('todo-error'), e);
+      }
+    });
+    b.setAttribute('aria-label', `Done: ${what.textContent}`);
+    li.append(b);
+  }
+  return li;
+}
+
+async function loadTodo(me) {
+  const { items } = await api('GET', '/api/todo');
+  const writer = !me || me.user.role !== 'viewer';
+  $('todo-list').replaceChildren(...items.map((i) => todoItem(i, writer)));
+  show($('todo-none'), items.length === 0);
+  show($('todo-error'), false);
+}
 
 const SVG = 'http://www.w3.org/2000/svg';
 let overview = null;
@@ -66,8 +120,8 @@ function drawChart() {
   $('overview-range-days').setAttribute('aria-pressed', String(range === 'days'));
 }
 
-export async function loadOverview() {
-  await Promise.all([loadDay(), loadHealth()]);
+export async function loadOverview(me) {
+  await Promise.all([loadDay(), loadHealth(), loadTodo(me)]);
 }
 
 async function loadDay() {

@@ -27,6 +27,7 @@ pub mod sagas;
 pub mod sessions;
 pub mod settings;
 pub mod snapshot;
+pub mod todo;
 pub mod tokens;
 pub mod users;
 pub mod violations;

@@ -610,6 +610,24 @@ async fn the_overview_shows_the_day_a_chart_and_what_needs_attention() {
         .await
         .unwrap();
     assert_eq!(missed, "1");
+    // The missed caller is on the to-do list, counted in the navigation, until done.
+    let todo = wait_text_with(&c, "#todo-list", "Missed call").await;
+    assert!(
+        todo.contains(&format!(
+            "Missed call from {CALLER}: call or text them back"
+        )),
+        "{todo}"
+    );
+    assert_eq!(wait_visible_text(&c, "#nav-todo").await, "1");
+    click(&c, "#todo-list li[data-kind='missed_call'] button").await;
+    wait_visible_text(&c, "#todo-none").await;
+    wait_gone(&c, "#nav-todo:not([hidden])").await;
+    assert_eq!(
+        app.count(
+            "SELECT count(*) FROM calls WHERE call_sid = 'CA9601' AND followed_up_at IS NOT NULL"
+        ),
+        1
+    );
     let bars = c
         .find_all(Locator::Css("#overview-chart svg rect.bar"))
         .await

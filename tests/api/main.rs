@@ -22,6 +22,7 @@ mod screening;
 mod signin_flood;
 mod simulate;
 mod storage;
+mod todo;
 mod tokens;
 mod twilio_payloads;
 mod twilio_security;

@@ -541,7 +541,7 @@ async fn the_owner_replies_to_a_lead_from_the_business_number_and_it_is_recorded
     let waiting: Value = get_json(&c, app.url("/api/inbox")).await;
     assert_eq!(
         waiting,
-        serde_json::json!({ "voicemailsWaiting": 0, "leadsOpen": 1 })
+        serde_json::json!({ "voicemailsWaiting": 0, "leadsOpen": 1, "todo": 1 })
     );
 
     // Empty or too long is a 400 that says the limit; another org's lead is 404.

@@ -161,11 +161,21 @@ pub async fn leads(
 /// `GET /api/inbox`: what waits for the owner (the dashboard's navigation shows it).
 pub async fn counts(state: web::Data<AppState>, auth: Auth) -> Result<HttpResponse, ApiError> {
     let org = auth.org_id();
-    let (voicemails, leads) = state
+    let since = crate::db::format_time(
+        state.desk.clock.now() - chrono::Duration::days(crate::db::todo::CALL_DAYS),
+    );
+    let (voicemails, leads, todo) = state
         .db
-        .query(move |c| Ok((voicemails::waiting(c, org)?, leads::open_count(c, org)?)))
+        .query(move |c| {
+            Ok((
+                voicemails::waiting(c, org)?,
+                leads::open_count(c, org)?,
+                crate::db::todo::open(c, org, &since, crate::db::todo::LIMIT)?.len(),
+            ))
+        })
         .await?;
-    Ok(HttpResponse::Ok().json(json!({ "voicemailsWaiting": voicemails, "leadsOpen": leads })))
+    Ok(HttpResponse::Ok()
+        .json(json!({ "voicemailsWaiting": voicemails, "leadsOpen": leads, "todo": todo })))
 }
 
 /// `GET /api/leads/{id}`: one lead, with the voicemail left on the call that started it

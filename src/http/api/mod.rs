@@ -14,6 +14,7 @@ pub mod org;
 pub mod overview;
 pub mod read;
 pub mod session;
+pub mod todo;
 pub mod tokens;
 pub mod users;
 pub mod views;
@@ -73,6 +74,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/calls", web::get().to(calls::list))
         .route("/calls/consent.csv", web::get().to(calls::consent_csv))
         .route("/calls/{id}", web::get().to(calls::detail))
+        .route("/calls/{id}/follow-up", web::post().to(todo::follow_up))
+        .route("/todo", web::get().to(todo::list))
         .route("/voicemails", web::get().to(inbox::voicemails))
         .route("/voicemails/{id}", web::patch().to(inbox::update_voicemail))
         .route(
