@@ -64,10 +64,16 @@ const SVG = 'http://www.w3.org/2000/svg';
 let overview = null;
 let range = 'hours';
 
-function tile(label, value, note) {
+function tile(label, value, note, link) {
   const box = el('div', null, 'tile');
   box.append(el('p', String(value), 'tile-value'), el('p', label, 'tile-label'));
   if (note) box.append(el('p', note, 'muted small'));
+  if (link) {
+    const a = el('a', 'See them', 'small');
+    a.href = link;
+    a.setAttribute('aria-label', `See the ${label}`);
+    box.append(a);
+  }
   return box;
 }
 
@@ -129,11 +135,11 @@ async function loadDay() {
   const t = overview.today;
   const rate = t.answerRate == null ? '—' : `${Math.round(t.answerRate * 100)} %`;
   $('overview-tiles').replaceChildren(
-    tile('calls today', t.calls),
+    tile('calls today', t.calls, null, '#calls'),
     tile('answered', t.answered, `answer rate ${rate}`),
-    tile('missed', t.missed),
-    tile('voicemails waiting', overview.voicemailsWaiting),
-    tile('open leads', overview.leads.open, `${overview.leads.newToday} new today`),
+    tile('missed', t.missed, null, '#calls'),
+    tile('voicemails waiting', overview.voicemailsWaiting, null, '#voicemail'),
+    tile('open leads', overview.leads.open, `${overview.leads.newToday} new today`, '#leads'),
     tile('text-backs sent today', overview.textbacks.sent),
   );
   const blocked = $('overview-blocked');

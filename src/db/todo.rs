@@ -27,24 +27,7 @@ pub struct Item {
 /// conversation (lead) grew out of it (the lead is the item then). An AI call counts when
 /// its summary asks to be called back.
 fn calls(conn: &Connection, org: i64, since: &str, limit: u32) -> rusqlite::Result<Vec<Item>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT c.id, c.started_at, c.from_number, c.outcome, c.summary
-         FROM calls c INDEXED BY calls_to_follow_up
-         WHERE c.org_id = ?1 AND c.started_at >= ?2 AND c.followed_up_at IS NULL
-           AND (c.outcome = 'missed' OR c.outcome = 'ai_handled')
-           AND (c.outcome = 'missed'
-                OR lower(c.summary) LIKE '%call me back%' OR lower(c.summary) LIKE '%call back%'
-                OR lower(c.summary) LIKE '%callback%' OR lower(c.summary) LIKE '%call them back%'
-                OR lower(c.summary) LIKE '%return%call%')
-           AND NOT EXISTS (SELECT 1 FROM messages m
-                WHERE m.from_number = c.to_number AND m.to_number = c.from_number
-                  AND m.kind = 'reply' AND m.created_at > c.started_at)
-           AND NOT EXISTS (SELECT 1 FROM calls later
-                WHERE later.org_id = c.org_id AND later.from_number = c.from_number
-                  AND later.started_at > c.started_at AND later.answered_at IS NOT NULL)
-           AND NOT EXISTS (SELECT 1 FROM leads l WHERE l.call_id = c.id)
-         ORDER BY c.started_at DESC LIMIT ?3",
-    )?;
+    let mut stmt = conn.prepare_cached(CALLS)?;
     let rows = stmt.query_map((org, since, limit), |r| {
         let outcome: Option<String> = r.get(3)?;
         Ok(Item {
@@ -61,6 +44,23 @@ fn calls(conn: &Connection, org: i64, since: &str, limit: u32) -> rusqlite::Resu
     })?;
     rows.collect()
 }
+
+const CALLS: &str = "SELECT c.id, c.started_at, c.from_number, c.outcome, c.summary
+         FROM calls c INDEXED BY calls_to_follow_up
+         WHERE c.org_id = ?1 AND c.started_at >= ?2 AND c.followed_up_at IS NULL
+           AND (c.outcome = 'missed' OR c.outcome = 'ai_handled')
+           AND (c.outcome = 'missed'
+                OR lower(c.summary) LIKE '%call me back%' OR lower(c.summary) LIKE '%call back%'
+                OR lower(c.summary) LIKE '%callback%' OR lower(c.summary) LIKE '%call them back%'
+                OR lower(c.summary) LIKE '%return%call%')
+           AND NOT EXISTS (SELECT 1 FROM messages m
+                WHERE m.from_number = c.to_number AND m.to_number = c.from_number
+                  AND m.kind = 'reply' AND m.created_at > c.started_at)
+           AND NOT EXISTS (SELECT 1 FROM calls later
+                WHERE later.org_id = c.org_id AND later.from_number = c.from_number
+                  AND later.started_at > c.started_at AND later.answered_at IS NOT NULL)
+           AND NOT EXISTS (SELECT 1 FROM leads l WHERE l.call_id = c.id)
+         ORDER BY c.started_at DESC LIMIT ?3";
 
 fn voicemails(conn: &Connection, org: i64, limit: u32) -> rusqlite::Result<Vec<Item>> {
     let mut stmt = conn.prepare_cached(
@@ -145,6 +145,26 @@ mod tests {
         )
         .unwrap();
         conn
+    }
+
+    #[test]
+    fn the_calls_to_follow_up_are_found_without_scanning_a_growing_table() {
+        let conn = super::super::migrations::in_memory();
+        let mut stmt = conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {CALLS}"))
+            .unwrap();
+        let plan: Vec<String> = stmt
+            .query_map((1, "2026-01-01", 50), |r| r.get::<_, String>(3))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert!(
+            plan.iter().any(|d| d.contains("calls_to_follow_up")),
+            "{plan:?}"
+        );
+        for d in &plan {
+            assert!(!d.starts_with("SCAN"), "a full scan: {plan:?}");
+        }
     }
 
     #[test]
