@@ -71,7 +71,7 @@ function tile(label, value, note, link) {
   if (link) {
     const a = el('a', 'See them', 'small');
     a.href = link;
-    a.setAttribute('aria-label', `See the ${label}`);
+    a.setAttribute('aria-label', `See them: ${label}`);
     box.append(a);
   }
   return box;
