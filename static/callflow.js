@@ -282,7 +282,8 @@ async function onPreview(event) {
     const keys = $('flow-preview-keys').value.split(/[\s,]+/).filter(Boolean).map((k) => (k === '-' ? null : k));
     const r = await api('POST', '/api/call-flow/preview', { callFlow: collect(), at: $('flow-preview-at').value || null, keys });
     clearProblems();
-    out.replaceChildren(el('p', `${r.at} (${r.timezone}): ${r.open ? 'open' : 'closed'}`, 'muted small'));
+    const state = r.closedNow ? 'closed now (closed by hand on the Overview)' : (r.open ? 'open' : 'closed');
+    out.replaceChildren(el('p', `${r.at} (${r.timezone}): ${state}`, 'muted small'));
     for (const hop of r.hops) {
       const li = el('li');
       li.append(...hop.heard.map((line) => el('p', line, line.startsWith('[') ? 'muted' : '')));

@@ -130,7 +130,12 @@ async function poll() {
 function say(e) {
   const d = e.detail || {};
   switch (e.kind) {
-    case 'call.started': return d.open === false ? 'Call came in after hours' : 'Call came in; the menu answered';
+    case 'call.started':
+      if (d.closedUntil) {
+        const until = d.closedUntil.startsWith('9999-') ? 'until reopened' : `until ${localTime(d.closedUntil)}`;
+        return `Call came in while closed by ${d.closedBy || 'hand'} ${until}: the after-hours action played`;
+      }
+      return d.open === false ? 'Call came in after hours' : 'Call came in; the menu answered';
     case 'after_hours': return 'After hours: the after-hours action played';
     case 'rejected': return `Rejected: ${REJECTED[d.reason] || d.reason}`;
     case 'invariant': return `Needs attention: ${d.name}`;

@@ -4,7 +4,7 @@
 // link to the page where each is fixed.
 
 import { api } from './api.js';
-import { $, show, el, formatTime, showError, button, inboxChanged } from './ui.js';
+import { $, show, el, formatTime, showError, button, inboxChanged, once } from './ui.js';
 
 const TODO = {
   missed_call: (i) => `Missed call from ${i.caller || 'a withheld number'}: call or text them back`,
@@ -50,6 +50,32 @@ function todoItem(item, writer) {
     li.append(b);
   }
   return li;
+}
+
+// "Closed now": calls get the after-hours action until the chosen time.
+function showClosing(state, writer) {
+  const until = state.closedUntil
+    ? new Date(state.closedUntil).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' }) : '';
+  $('closing-state').textContent = !state.closed
+    ? 'Open: calls get the menu during business hours.'
+    : `Closed ${state.untilReopened ? 'until someone reopens' : `until ${until}`}${state.closedBy ? ` (by ${state.closedBy})` : ''}: callers get the after-hours action.`;
+  show($('closing-form'), writer && !state.closed);
+  show($('closing-reopen'), writer && state.closed);
+}
+
+async function loadClosing(me) {
+  const writer = !me || me.user.role !== 'viewer';
+  showClosing(await api('GET', '/api/org/closed'), writer);
+  show($('closing-error'), false);
+}
+
+async function changeClosing(request) {
+  try {
+    showClosing(await request(), true);
+    show($('closing-error'), false);
+  } catch (e) {
+    showError($('closing-error'), e);
+  }
 }
 
 async function loadTodo(me) {
@@ -127,7 +153,7 @@ function drawChart() {
 }
 
 export async function loadOverview(me) {
-  await Promise.all([loadDay(), loadHealth(), loadTodo(me)]);
+  await Promise.all([loadDay(), loadHealth(), loadTodo(me), loadClosing(me)]);
 }
 
 async function loadDay() {
@@ -170,6 +196,15 @@ async function loadDay() {
 }
 
 export function initOverview() {
+  $('closing-form').addEventListener('submit', (event) => {
+    event.preventDefault();
+    once($('closing-form'), () => changeClosing(() => api('PUT', '/api/org/closed', { for: $('closing-for').value })));
+  });
+  $('closing-reopen').addEventListener('click', async () => {
+    $('closing-reopen').disabled = true;
+    await changeClosing(() => api('DELETE', '/api/org/closed'));
+    $('closing-reopen').disabled = false;
+  });
   for (const which of ['hours', 'days']) {
     $(`overview-range-${which}`).addEventListener('click', () => {
       range = which;

@@ -238,6 +238,9 @@ pub struct Resolved {
     pub org_name: String,
     pub org_timezone: String,
     pub notification_number: Option<String>,
+    /// "Closed now": the org takes no calls to the menu until then (and who closed it).
+    pub closed_until: Option<String>,
+    pub closed_by: Option<String>,
 }
 
 /// The active number row for `e164`, if any. A number not in the table is treated as
@@ -252,7 +255,7 @@ pub fn resolve_stored(conn: &Connection, e164: &str) -> rusqlite::Result<Option<
     use rusqlite::OptionalExtension;
     conn.row_cached(
         "SELECT n.id, n.org_id, n.e164, n.role, n.handler, n.agent_id, n.friendly_name, a.account_sid,
-                o.name, o.timezone, o.notification_number
+                o.name, o.timezone, o.notification_number, o.closed_until, o.closed_by
          FROM phone_numbers n
          JOIN orgs o ON o.id = n.org_id
          LEFT JOIN provider_accounts a ON a.id = n.provider_account_id
@@ -271,6 +274,8 @@ pub fn resolve_stored(conn: &Connection, e164: &str) -> rusqlite::Result<Option<
                 org_name: r.get(8)?,
                 org_timezone: r.get(9)?,
                 notification_number: r.get(10)?,
+                closed_until: r.get(11)?,
+                closed_by: r.get(12)?,
             })
         },
     )

@@ -143,6 +143,32 @@ pub fn set_contacts(
     Ok(())
 }
 
+/// Closes the org until `until` ("Closed now"), or reopens it with `None`.
+pub fn set_closed(
+    conn: &Connection,
+    org_id: i64,
+    until: Option<&str>,
+    by: Option<&str>,
+) -> rusqlite::Result<bool> {
+    Ok(conn.execute(
+        "UPDATE orgs SET closed_until = ?2, closed_by = ?3 WHERE id = ?1",
+        (org_id, until, by),
+    )? == 1)
+}
+
+/// Until when the org is closed now, and by whom; `None` when it is not.
+pub fn closed(
+    conn: &Connection,
+    org_id: i64,
+) -> rusqlite::Result<Option<(String, Option<String>)>> {
+    conn.query_row(
+        "SELECT closed_until, closed_by FROM orgs WHERE id = ?1 AND closed_until IS NOT NULL",
+        [org_id],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
+    .optional()
+}
+
 /// The country the org's typed numbers are read in (see `domain::typed`).
 pub fn country(conn: &Connection, org_id: i64) -> rusqlite::Result<String> {
     Ok(conn

@@ -10,9 +10,11 @@ use serde_json::{json, Value};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum CallEvent<'a> {
-    /// The call reached the menu (or the after-hours action, `open: false`).
+    /// The call reached the menu (or the after-hours action, `open: false`); `closed` when
+    /// the business was closed by hand ("Closed now"): until when, and by whom.
     Started {
         open: bool,
+        closed: Option<(&'a str, Option<&'a str>)>,
     },
     /// Refused at the entry: `unknown_number`, `system_number` or `blocked`.
     Rejected {
@@ -144,7 +146,11 @@ impl CallEvent<'_> {
     /// The stored detail (JSON), if the kind has one.
     pub fn detail(&self) -> Option<Value> {
         Some(match self {
-            CallEvent::Started { open } => json!({ "open": open }),
+            CallEvent::Started { open, closed: None } => json!({ "open": open }),
+            CallEvent::Started {
+                open,
+                closed: Some((until, by)),
+            } => json!({ "open": open, "closedUntil": until, "closedBy": by }),
             CallEvent::Rejected { reason } => json!({ "reason": reason }),
             CallEvent::Invariant {
                 name,
@@ -247,7 +253,9 @@ mod tests {
         let targets = vec!["+15550100101".to_string()];
         #[rustfmt::skip]
         let table: Vec<(CallEvent, &str, Option<Value>, &str)> = vec![
-            (CallEvent::Started { open: true }, "call.started", Some(json!({ "open": true })), "entry"),
+            (CallEvent::Started { open: true, closed: None }, "call.started", Some(json!({ "open": true })), "entry"),
+            (CallEvent::Started { open: false, closed: Some(("2026-12-07T14:00:00.000Z", Some("sam@example.com"))) }, "call.started",
+                Some(json!({ "open": false, "closedUntil": "2026-12-07T14:00:00.000Z", "closedBy": "sam@example.com" })), "entry"),
             (CallEvent::Rejected { reason: "blocked" }, "rejected", Some(json!({ "reason": "blocked" })), "entry"),
             (CallEvent::Invariant { name: "voice_vapi_number_on_ivr", misrouted: Some((false, true)) }, "invariant",
                 Some(json!({ "name": "voice_vapi_number_on_ivr", "agentSip": false, "fallback": true })), "entry"),

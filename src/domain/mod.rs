@@ -3,6 +3,7 @@
 pub mod agent;
 pub mod blocklist;
 pub mod callflow;
+pub mod closing;
 pub mod events;
 pub mod flags;
 pub mod ivr;

@@ -164,10 +164,20 @@ pub async fn entry(desk: &FrontDesk, p: VoiceParams) -> Result<TwiML, FrontdeskE
             }
             _ => (None, None),
         };
-        let open = ctx
-            .number
-            .as_ref()
-            .is_some_and(|n| ctx.flow.is_open(now, tz(n)));
+        // Closed by hand ("Closed now") overrides the hours until its time passes.
+        let closed = ctx.number.as_ref().and_then(|n| {
+            crate::domain::closing::holds(n.closed_until.as_deref(), now).then(|| {
+                (
+                    n.closed_until.clone().unwrap_or_default(),
+                    n.closed_by.clone(),
+                )
+            })
+        });
+        let open = closed.is_none()
+            && ctx
+                .number
+                .as_ref()
+                .is_some_and(|n| ctx.flow.is_open(now, tz(n)));
         let decision = ivr::entry(
             &ctx.flow,
             &ivr::EntryFacts {
@@ -195,7 +205,12 @@ pub async fn entry(desk: &FrontDesk, p: VoiceParams) -> Result<TwiML, FrontdeskE
                 name: ivr::Anomaly::VapiNumberOnIvr.name(),
                 misrouted: Some((sip.is_some(), fallback.is_some())),
             },
-            ivr::Entry::Closed | ivr::Entry::Open { .. } => CallEvent::Started { open },
+            ivr::Entry::Closed | ivr::Entry::Open { .. } => CallEvent::Started {
+                open,
+                closed: closed
+                    .as_ref()
+                    .map(|(until, by)| (until.as_str(), by.as_deref())),
+            },
         };
         calls::record(c, call_id, &first)?;
         match decision.kind {

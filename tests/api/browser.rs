@@ -628,6 +628,26 @@ async fn the_overview_shows_the_day_a_chart_and_what_needs_attention() {
         ),
         1
     );
+    // "Closed now" for an hour, then reopened, from the phone-first top of the page.
+    let open = wait_text_with(&c, "#closing-state", "Open").await;
+    assert!(open.starts_with("Open:"), "{open}");
+    click(&c, "#closing-submit").await;
+    let closed = wait_text_with(&c, "#closing-state", "Closed until").await;
+    assert!(
+        closed.contains(&format!("(by {})", app.owner_email))
+            && closed.contains("after-hours action"),
+        "{closed}"
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM orgs WHERE closed_until IS NOT NULL"),
+        1
+    );
+    click(&c, "#closing-reopen").await;
+    wait_text_with(&c, "#closing-state", "Open:").await;
+    assert_eq!(
+        app.count("SELECT count(*) FROM orgs WHERE closed_until IS NOT NULL"),
+        0
+    );
     let bars = c
         .find_all(Locator::Css("#overview-chart svg rect.bar"))
         .await

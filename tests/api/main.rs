@@ -5,6 +5,7 @@ mod backup;
 mod browser;
 mod browser_numbers;
 mod cli;
+mod closed_now;
 mod dashboard;
 mod demo;
 mod doctor;

@@ -171,10 +171,11 @@ pub async fn preview(
     let org = auth.org_id();
     let now = state.desk.clock.now();
     let flags = state.desk.flags.clone();
-    let (agent_list, tz, recording_flag, country) = state
+    let (agent_list, tz, recording_flag, country, closed) = state
         .db
         .query(move |c| {
             let settings = orgs::settings(c, org)?;
+            let closed = orgs::closed(c, org)?.map(|(until, _)| until);
             Ok((
                 agents::list_for_org(c, org)?,
                 settings.as_ref().map_or(chrono_tz::UTC, |s| s.time_zone()),
@@ -183,6 +184,7 @@ pub async fn preview(
                     || crate::domain::typed::DEFAULT_COUNTRY.to_string(),
                     |s| s.country,
                 ),
+                closed,
             ))
         })
         .await?;
@@ -206,7 +208,9 @@ pub async fn preview(
                 )
             })?,
     };
-    let open = flow.is_open(when, tz);
+    // Closed by hand ("Closed now") at that moment wins over the hours, as for a real call.
+    let closed_by_hand = crate::domain::closing::holds(closed.as_deref(), when);
+    let open = !closed_by_hand && flow.is_open(when, tz);
     let keys: Vec<Option<&str>> = keys
         .iter()
         .map(|k| k.as_deref().filter(|k| !k.is_empty()))
@@ -226,6 +230,7 @@ pub async fn preview(
         "at": when.with_timezone(&tz).format("%A %Y-%m-%d %H:%M").to_string(),
         "timezone": tz.name(),
         "recording": recording_flag,
+        "closedNow": closed_by_hand,
         "hops": hops,
     })))
 }

@@ -170,3 +170,99 @@ pub async fn patch(
     Ok(HttpResponse::Ok()
         .json(json!({ "org": views::OrgSettings::from(&settings), "warnings": warnings })))
 }
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CloseBody {
+    /// `hour`, `day` (to midnight) or `reopen` (until someone reopens).
+    r#for: String,
+}
+
+fn closed_view(
+    closed: Option<(String, Option<String>)>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> serde_json::Value {
+    match closed.filter(|(until, _)| crate::domain::closing::holds(Some(until), now)) {
+        Some((until, by)) => {
+            let until_reopened = until.starts_with("9999-");
+            json!({ "closed": true, "closedUntil": (!until_reopened).then_some(until), "untilReopened": until_reopened, "closedBy": by })
+        }
+        None => {
+            json!({ "closed": false, "closedUntil": null, "untilReopened": false, "closedBy": null })
+        }
+    }
+}
+
+/// `GET /api/org/closed`: whether calls get the after-hours action now because someone
+/// closed the business by hand ("Closed now"), until when and by whom.
+pub async fn closed(state: web::Data<AppState>, auth: Auth) -> Result<HttpResponse, ApiError> {
+    let org = auth.org_id();
+    let now = state.desk.clock.now();
+    let closed = state.db.query(move |c| orgs::closed(c, org)).await?;
+    Ok(HttpResponse::Ok().json(closed_view(closed, now)))
+}
+
+/// `PUT /api/org/closed {"for": "hour"|"day"|"reopen"}`: closes now (audited); calls get
+/// the after-hours action until then, and the timeline says who closed it.
+pub async fn close(
+    state: web::Data<AppState>,
+    Writer(auth): Writer,
+    body: web::Json<CloseBody>,
+) -> Result<HttpResponse, ApiError> {
+    use crate::domain::closing::CloseFor;
+    let choice = CloseFor::parse(&body.r#for).ok_or_else(|| {
+        ApiError::bad_request_hint(
+            "invalid_field",
+            format!("for: '{}' is not how long to close", body.r#for),
+            "Use hour, day (until midnight) or reopen (until someone reopens).",
+        )
+    })?;
+    set_closed(state, auth, Some(choice)).await
+}
+
+/// `DELETE /api/org/closed`: reopens now (audited); the business hours apply again.
+pub async fn reopen(
+    state: web::Data<AppState>,
+    Writer(auth): Writer,
+) -> Result<HttpResponse, ApiError> {
+    set_closed(state, auth, None).await
+}
+
+async fn set_closed(
+    state: web::Data<AppState>,
+    auth: Auth,
+    choice: Option<crate::domain::closing::CloseFor>,
+) -> Result<HttpResponse, ApiError> {
+    let org = auth.org_id();
+    let now = state.desk.clock.now();
+    let closed = state
+        .db
+        .run(move |c| -> Result<_, ApiError> {
+            let tx = c.transaction()?;
+            let tz = orgs::settings(&tx, org)?
+                .ok_or_else(|| ApiError::not_found("your organization"))?
+                .time_zone();
+            let until = choice.map(|ch| {
+                crate::db::format_time(crate::domain::closing::closed_until(ch, now, tz))
+            });
+            let by = until.as_ref().map(|_| auth.principal.email.clone());
+            orgs::set_closed(&tx, org, until.as_deref(), by.as_deref())?;
+            let action = if until.is_some() {
+                "org.close"
+            } else {
+                "org.reopen"
+            };
+            audit::record(
+                &tx,
+                auth.audit(
+                    action,
+                    format!("org:{org}"),
+                    json!({ "closedUntil": until }),
+                ),
+            )?;
+            tx.commit()?;
+            Ok(until.map(|u| (u, by)))
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(closed_view(closed, now)))
+}
