@@ -1,7 +1,7 @@
 //! "Closed now" (the Overview's switch): calls get the after-hours action until the chosen
 //! time, the timeline says who closed it, the preview agrees, and reopening is audited.
 
-use crate::helpers::{get_json, spawn_app, CALLER, MAIN_LINE};
+use crate::helpers::{spawn_app, CALLER, MAIN_LINE};
 use chrono::TimeZone;
 use serde_json::{json, Value};
 
@@ -13,17 +13,10 @@ async fn closing_now_sends_calls_to_the_after_hours_action_until_the_time_or_a_r
     let app = spawn_app().await;
     let noon = chrono::Utc.with_ymd_and_hms(2026, 12, 7, 12, 0, 0).unwrap();
     app.state.desk.clock.set(noon);
-    let (c, csrf) = app.owner().await;
-    let state: Value = get_json(&c, app.url("/api/org/closed")).await;
-    assert_eq!(state["closed"], false);
+    let api = app.owner_api().await;
+    assert_eq!(api.get("/api/org/closed").await["closed"], false);
 
-    let resp = c
-        .put(app.url("/api/org/closed"))
-        .header("x-csrf-token", &csrf)
-        .json(&json!({ "for": "hour" }))
-        .send()
-        .await
-        .unwrap();
+    let resp = api.put("/api/org/closed", json!({ "for": "hour" })).await;
     assert_eq!(resp.status(), 200);
     let state: Value = resp.json().await.unwrap();
     assert_eq!(state["closed"], true);
@@ -35,38 +28,28 @@ async fn closing_now_sends_calls_to_the_after_hours_action_until_the_time_or_a_r
     let tw = app.twilio();
     let body = tw.call("CACLOSED1", CALLER, MAIN_LINE).await;
     assert!(body.contains(AFTER_HOURS), "{body}");
-    let detail: String = app
-        .db()
-        .conn()
-        .unwrap()
-        .query_row(
-            "SELECT detail FROM call_events e JOIN calls c ON c.id = e.call_id WHERE c.call_sid = 'CACLOSED1' AND e.kind = 'call.started'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let detail = app.text(
+        "SELECT detail FROM call_events e JOIN calls c ON c.id = e.call_id WHERE c.call_sid = ?1 AND e.kind = 'call.started'",
+        "CACLOSED1",
+    );
     let detail: Value = serde_json::from_str(&detail).unwrap();
     assert_eq!(detail["open"], false);
     assert_eq!(detail["closedUntil"], until.as_str());
     assert_eq!(detail["closedBy"], app.owner_email.as_str());
 
     // The preview at that moment agrees; an hour later the closing is over by itself.
-    let flow: Value = get_json(&c, app.url("/api/call-flow")).await;
-    let preview: Value = c
-        .post(app.url("/api/call-flow/preview"))
-        .header("x-csrf-token", &csrf)
-        .json(&json!({ "callFlow": flow["callFlow"], "at": "2026-12-07T12:30" }))
-        .send()
+    let flow = api.get("/api/call-flow").await;
+    let preview: Value = api
+        .post(
+            "/api/call-flow/preview",
+            json!({ "callFlow": flow["callFlow"], "at": "2026-12-07T12:30" }),
+        )
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
-    assert_eq!(
-        (preview["open"].clone(), preview["closedNow"].clone()),
-        (json!(false), json!(true)),
-        "{preview}"
-    );
+    assert_eq!(preview["open"], false, "{preview}");
+    assert_eq!(preview["closedNow"], true, "{preview}");
     app.state
         .desk
         .clock
@@ -75,36 +58,18 @@ async fn closing_now_sends_calls_to_the_after_hours_action_until_the_time_or_a_r
         .call("CACLOSED2", CALLER, MAIN_LINE)
         .await
         .contains("<Gather"));
-    let state: Value = get_json(&c, app.url("/api/org/closed")).await;
-    assert_eq!(state["closed"], false);
+    assert_eq!(api.get("/api/org/closed").await["closed"], false);
 
     // Until someone reopens: closed however long, then reopened by hand.
-    let state: Value = c
-        .put(app.url("/api/org/closed"))
-        .header("x-csrf-token", &csrf)
-        .json(&json!({ "for": "reopen" }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(
-        (state["closed"].clone(), state["untilReopened"].clone()),
-        (json!(true), json!(true))
-    );
+    let resp = api.put("/api/org/closed", json!({ "for": "reopen" })).await;
+    let state: Value = resp.json().await.unwrap();
+    assert_eq!(state["untilReopened"], true, "{state}");
     app.state.desk.clock.set(noon + chrono::Duration::days(30));
     assert!(tw
         .call("CACLOSED3", CALLER, MAIN_LINE)
         .await
         .contains(AFTER_HOURS));
-    let resp = c
-        .delete(app.url("/api/org/closed"))
-        .header("x-csrf-token", &csrf)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
+    assert_eq!(api.delete("/api/org/closed").await.status(), 200);
     assert!(tw
         .call("CACLOSED4", CALLER, MAIN_LINE)
         .await
@@ -118,12 +83,6 @@ async fn closing_now_sends_calls_to_the_after_hours_action_until_the_time_or_a_r
         1
     );
 
-    let resp = c
-        .put(app.url("/api/org/closed"))
-        .header("x-csrf-token", &csrf)
-        .json(&json!({ "for": "a week" }))
-        .send()
-        .await
-        .unwrap();
+    let resp = api.put("/api/org/closed", json!({ "for": "a week" })).await;
     assert_eq!(resp.status(), 400);
 }

@@ -2,7 +2,7 @@
 //! text-backs deferred past quiet hours, blocked and unverified callers — all through
 //! real HTTP with real signatures.
 
-use crate::helpers::{client, get_json, spawn_app_with, spawn_in, TestApp, CALLER, MAIN_LINE};
+use crate::helpers::{get_json, spawn_app_with, spawn_in, TestApp, CALLER, MAIN_LINE};
 use chrono::TimeZone;
 use serde_json::{json, Value};
 
@@ -80,15 +80,10 @@ pub(crate) async fn dial_ends(app: &TestApp, query: &str, call: &str, status: &s
 }
 
 fn outcome(app: &TestApp, call: &str) -> String {
-    app.db()
-        .conn()
-        .unwrap()
-        .query_row(
-            "SELECT COALESCE(outcome, '') FROM calls WHERE call_sid = ?1",
-            [call],
-            |r| r.get(0),
-        )
-        .unwrap()
+    app.text(
+        "SELECT COALESCE(outcome, '') FROM calls WHERE call_sid = ?1",
+        call,
+    )
 }
 
 fn textbacks(app: &TestApp) -> i64 {
@@ -368,17 +363,12 @@ async fn a_deferred_text_back_is_cancelled_by_stop_or_an_answered_call_with_the_
         app.count("SELECT count(*) FROM messages WHERE kind = 'textback'"),
         0
     );
-    let reasons = |sid: &str| -> String {
-        app.db()
-            .conn()
-            .unwrap()
-            .query_row(
-                "SELECT json_extract(e.detail, '$.reason') FROM call_events e JOIN calls c ON c.id = e.call_id
-                 WHERE c.call_sid = ?1 AND e.kind = 'textback.cancelled'",
-                [sid],
-                |r| r.get(0),
-            )
-            .unwrap()
+    let reasons = |sid: &str| {
+        app.text(
+            "SELECT json_extract(e.detail, '$.reason') FROM call_events e JOIN calls c ON c.id = e.call_id
+             WHERE c.call_sid = ?1 AND e.kind = 'textback.cancelled'",
+            sid,
+        )
     };
     assert_eq!(reasons("CASCR6"), "opted_out");
     assert_eq!(reasons("CASCR7"), "answered_later");
@@ -392,24 +382,19 @@ async fn a_deferred_text_back_is_cancelled_by_stop_or_an_answered_call_with_the_
 #[tokio::test]
 async fn a_blocked_caller_hears_busy_is_never_texted_and_their_texts_get_no_answer() {
     let app = spawn_app_with(&instant()).await;
-    let (c, csrf) = app.owner().await;
-    let resp = c
-        .post(app.url("/api/blocklist"))
-        .header("x-csrf-token", &csrf)
-        .json(&json!({ "number": CALLER, "note": "robocaller" }))
-        .send()
-        .await
-        .unwrap();
+    let api = app.owner_api().await;
+    let resp = api
+        .post(
+            "/api/blocklist",
+            json!({ "number": CALLER, "note": "robocaller" }),
+        )
+        .await;
     assert_eq!(resp.status(), 201);
     let entry: Value = resp.json().await.unwrap();
     // Blocking twice is harmless.
-    let again = c
-        .post(app.url("/api/blocklist"))
-        .header("x-csrf-token", &csrf)
-        .json(&json!({ "number": CALLER }))
-        .send()
-        .await
-        .unwrap();
+    let again = api
+        .post("/api/blocklist", json!({ "number": CALLER }))
+        .await;
     assert_eq!(again.status(), 200);
     assert_eq!(again.json::<Value>().await.unwrap()["alreadyBlocked"], true);
 
@@ -442,36 +427,20 @@ async fn a_blocked_caller_hears_busy_is_never_texted_and_their_texts_get_no_answ
 
     // Undo: the caller is put through again.
     let id = entry["entry"]["id"].as_i64().unwrap();
-    let resp = c
-        .delete(app.url(&format!("/api/blocklist/{id}")))
-        .header("x-csrf-token", &csrf)
-        .send()
-        .await
-        .unwrap();
+    let resp = api.delete(&format!("/api/blocklist/{id}")).await;
     assert_eq!(resp.status(), 204);
     assert!(tw
         .call("CASCR10", CALLER, MAIN_LINE)
         .await
         .contains("<Gather"));
-    let list: Value = get_json(&c, app.url("/api/blocklist")).await;
-    assert_eq!(list["entries"], json!([]));
+    assert_eq!(api.get("/api/blocklist").await["entries"], json!([]));
 }
 
 #[tokio::test]
 async fn the_blocklist_takes_prefixes_names_bad_fields_and_is_read_only_for_viewers() {
     let app = spawn_app_with(&instant()).await;
-    let (c, csrf) = app.owner().await;
-    let post = |body: Value| {
-        let (c, csrf, url) = (c.clone(), csrf.clone(), app.url("/api/blocklist"));
-        async move {
-            c.post(url)
-                .header("x-csrf-token", csrf)
-                .json(&body)
-                .send()
-                .await
-                .unwrap()
-        }
-    };
+    let api = app.owner_api().await;
+    let post = |body: Value| api.post("/api/blocklist", body);
     assert_eq!(post(json!({ "prefix": "+1900" })).await.status(), 201);
     for (body, field) in [
         (json!({ "number": "555-0199" }), "number"),
@@ -509,7 +478,6 @@ async fn the_blocklist_takes_prefixes_names_bad_fields_and_is_read_only_for_view
     assert_eq!(resp.status(), 403);
     let list: Value = get_json(&viewer, app.url("/api/blocklist")).await;
     assert_eq!(list["entries"][0]["prefix"], "+1900");
-    let _ = client();
 }
 
 #[tokio::test]

@@ -1,8 +1,8 @@
 //! The Overview's to-do list: a morning of calls leaves exactly the expected items, and
 //! doing each clears it.
 
-use crate::helpers::{client, get_json, spawn_app_with, CALLER, MAIN_LINE};
-use serde_json::{json, Value};
+use crate::helpers::{spawn_app_with, CALLER, MAIN_LINE};
+use serde_json::json;
 
 #[tokio::test]
 async fn a_morning_of_calls_leaves_its_to_dos_and_doing_each_clears_it() {
@@ -35,8 +35,8 @@ async fn a_morning_of_calls_leaves_its_to_dos_and_doing_each_clears_it() {
     tw.status("CATODO5", "+14155550144", MAIN_LINE, "completed", "90")
         .await;
 
-    let (c, csrf) = app.owner().await;
-    let todo: Value = get_json(&c, app.url("/api/todo")).await;
+    let api = app.owner_api().await;
+    let todo = api.get("/api/todo").await;
     let mut got: Vec<(String, String)> = todo["items"]
         .as_array()
         .unwrap()
@@ -58,7 +58,7 @@ async fn a_morning_of_calls_leaves_its_to_dos_and_doing_each_clears_it() {
         ],
         "{todo}"
     );
-    let inbox: Value = get_json(&c, app.url("/api/inbox")).await;
+    let inbox = api.get("/api/inbox").await;
     assert_eq!(inbox["todo"], 3);
 
     // Replying by text settles the missed call; Done settles the others.
@@ -79,22 +79,18 @@ async fn a_morning_of_calls_leaves_its_to_dos_and_doing_each_clears_it() {
         .clone();
     assert_eq!(lead["text"], "Can you fix a leaking tap today?");
     let call_id = missed["id"].as_i64().unwrap();
-    let resp = c
-        .post(app.url(&format!("/api/calls/{call_id}/follow-up")))
-        .header("x-csrf-token", &csrf)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 204);
-    let resp = c
-        .patch(app.url(&format!("/api/leads/{}", lead["id"])))
-        .header("x-csrf-token", &csrf)
-        .json(&json!({ "status": "handled" }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
-    let todo: Value = get_json(&c, app.url("/api/todo")).await;
+    let done = api
+        .post(&format!("/api/calls/{call_id}/follow-up"), json!({}))
+        .await;
+    assert_eq!(done.status(), 204);
+    let handled = api
+        .patch(
+            &format!("/api/leads/{}", lead["id"]),
+            json!({ "status": "handled" }),
+        )
+        .await;
+    assert_eq!(handled.status(), 200);
+    let todo = api.get("/api/todo").await;
     let kinds: Vec<&str> = todo["items"]
         .as_array()
         .unwrap()
@@ -107,12 +103,6 @@ async fn a_morning_of_calls_leaves_its_to_dos_and_doing_each_clears_it() {
         1
     );
     // Another org's call, or none, is a 404.
-    let resp = c
-        .post(app.url("/api/calls/999999/follow-up"))
-        .header("x-csrf-token", &csrf)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 404);
-    let _ = client();
+    let missing = api.post("/api/calls/999999/follow-up", json!({})).await;
+    assert_eq!(missing.status(), 404);
 }
