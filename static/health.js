@@ -17,7 +17,34 @@ const VIEWS = [
   ['number_provisioning_status', 'Number status', 'Every number, and provider work on it still under way.'],
 ];
 
-const heading = (key) => (key === 'fix' ? 'What to do' : key.replaceAll('_', ' '));
+// Column names in words; others lose their underscores and gain a capital.
+const HEADINGS = {
+  fix: 'What to do', e164: 'Number', twilio_sid: 'Twilio number ID', vapi_phone_number_id: 'Vapi number ID',
+  call_id: 'Call ID', from_number: 'Caller', to_number: 'Number called', started_at: 'Started', at: 'When',
+  age_seconds: 'Age', answer_rate_percent: 'Answered (%)', ai_handled: 'AI handled', org_id: 'Organization',
+  first_minute: 'First seen', last_minute: 'Last seen', owner_not_texted: 'Owner not told', oldest: 'Oldest',
+  awaiting_transcript: 'Awaiting transcript', failed_step: 'Failed step', in_progress: 'In progress',
+  consent_outcome: 'Consent', not_asked: 'Not asked',
+};
+// Columns in the order a person reads them; the rest follow alphabetically.
+const FIRST = [
+  'e164', 'role', 'handler', 'status', 'at', 'hour', 'day', 'started_at', 'call_id', 'from_number', 'to_number',
+  'what', 'source', 'error', 'code', 'detail', 'limiter', 'key', 'rejected', 'calls', 'answered', 'missed',
+  'voicemail', 'waiting', 'oldest', 'age_seconds',
+];
+
+const heading = (key) => HEADINGS[key] || (key.charAt(0).toUpperCase() + key.slice(1)).replaceAll('_', ' ');
+
+// Values for people: times in the browser's zone, enum values in words, durations in units.
+function value(key, v) {
+  if (v === null || v === undefined || v === '') return '—';
+  if (typeof v === 'string' && /^\d{4}-\d\d-\d\dT\d\d:\d\d/.test(v)) return formatTime(v);
+  if (key === 'age_seconds' && typeof v === 'number') {
+    return v >= 3600 ? `${Math.floor(v / 3600)} h ${Math.floor((v % 3600) / 60)} min` : `${Math.max(1, Math.round(v / 60))} min`;
+  }
+  if (typeof v === 'string' && /^[a-z]+(_[a-z]+)+$/.test(v)) return v.replaceAll('_', ' ');
+  return String(v);
+}
 
 function viewCard(name, title, about) {
   let card = $(`mon-${name}`);
@@ -45,19 +72,30 @@ function fill(card, rows, applianceWide) {
   if (rows.length === 0) {
     body = el('p', 'Nothing here.', 'muted mon-body');
   } else {
-    body = el('table', null, 'mon-body');
-    const keys = Object.keys(rows[0]);
+    body = el('div', null, 'mon-body table-scroll');
+    const table = el('table');
+    body.append(table);
+    // What a person looks for first leads; what to do comes last; the organization's id is
+    // not for people.
+    const rank = (k) => {
+      const i = FIRST.indexOf(k);
+      return i === -1 ? FIRST.length : i;
+    };
+    const keys = Object.keys(rows[0])
+      .filter((k) => k !== 'org_id' && k !== 'fix')
+      .sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
+    if ('fix' in rows[0]) keys.push('fix');
     const tr = document.createElement('tr');
     for (const k of keys) tr.append(el('th', heading(k)));
-    body.append(el('thead'));
-    body.querySelector('thead').append(tr);
+    table.append(el('thead'));
+    table.querySelector('thead').append(tr);
     const tbody = document.createElement('tbody');
     for (const row of rows) {
       const r = document.createElement('tr');
-      for (const k of keys) r.append(cell(row[k] === null || row[k] === undefined ? '—' : String(row[k])));
+      for (const k of keys) r.append(cell(value(k, row[k])));
       tbody.append(r);
     }
-    body.append(tbody);
+    table.append(tbody);
   }
   card.append(body);
 }

@@ -1075,6 +1075,16 @@ async fn the_health_page_shows_every_monitoring_view_and_finds_a_call_s_webhooks
     assert!(errors.contains("The signature did not match"), "{errors}");
     let active = wait_visible_text(&c, "#mon-active_calls table").await;
     assert!(active.contains("CA_MON_ACTIVE"), "{active}");
+    // Headers and values in words: no raw column names, times or enum values.
+    let numbers = wait_visible_text(&c, "#mon-number_provisioning_status table").await;
+    assert!(numbers.starts_with("Number"), "{numbers}");
+    for raw in ["e164", "twilio_sid", "org_id", "Org id"] {
+        assert!(!numbers.contains(raw), "{raw} in {numbers}");
+    }
+    assert!(
+        !active.contains("T0") && !active.contains("T1") && !active.contains("T2"),
+        "times are local, not ISO: {active}"
+    );
     let none = wait_visible_text(&c, "#mon-failed_transactions").await;
     assert!(none.contains("Nothing here."), "{none}");
 
