@@ -26,26 +26,8 @@ pub struct Item {
 /// by text after it, when the caller reached someone on a later call, or when a
 /// conversation (lead) grew out of it (the lead is the item then). An AI call counts when
 /// its summary asks to be called back.
-fn calls(conn: &Connection, org: i64, since: &str, limit: u32) -> rusqlite::Result<Vec<Item>> {
-    let mut stmt = conn.prepare_cached(CALLS)?;
-    let rows = stmt.query_map((org, since, limit), |r| {
-        let outcome: Option<String> = r.get(3)?;
-        Ok(Item {
-            kind: if outcome.as_deref() == Some("missed") {
-                "missed_call"
-            } else {
-                "ai_callback"
-            },
-            id: r.get(0)?,
-            at: r.get(1)?,
-            caller: r.get(2)?,
-            text: r.get(4)?,
-        })
-    })?;
-    rows.collect()
-}
-
-const CALLS: &str = "SELECT c.id, c.started_at, c.from_number, c.outcome, c.summary
+const CALLS: &str = "SELECT c.id, c.started_at, c.from_number, c.summary,
+             CASE c.outcome WHEN 'missed' THEN 'missed_call' ELSE 'ai_callback' END
          FROM calls c INDEXED BY calls_to_follow_up
          WHERE c.org_id = ?1 AND c.started_at >= ?2 AND c.followed_up_at IS NULL
            AND (c.outcome = 'missed' OR c.outcome = 'ai_handled')
@@ -62,34 +44,36 @@ const CALLS: &str = "SELECT c.id, c.started_at, c.from_number, c.outcome, c.summ
            AND NOT EXISTS (SELECT 1 FROM leads l WHERE l.call_id = c.id)
          ORDER BY c.started_at DESC LIMIT ?3";
 
-fn voicemails(conn: &Connection, org: i64, limit: u32) -> rusqlite::Result<Vec<Item>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT v.id, v.created_at, c.from_number, v.transcription_text
+/// Voicemails nobody marked handled (`?2` is unused: every one counts, however old).
+const VOICEMAILS: &str = "SELECT v.id, v.created_at, c.from_number, v.transcription_text, 'voicemail'
          FROM voicemails v JOIN calls c ON c.id = v.call_id
-         WHERE v.org_id = ?1 AND v.handled = 0 ORDER BY v.created_at DESC LIMIT ?2",
-    )?;
-    let rows = stmt.query_map((org, limit), |r| {
-        Ok(Item {
-            kind: "voicemail",
-            id: r.get(0)?,
-            at: r.get(1)?,
-            caller: r.get(2)?,
-            text: r.get(3)?,
-        })
-    })?;
-    rows.collect()
-}
+         WHERE v.org_id = ?1 AND v.handled = 0 AND ?2 IS NOT NULL ORDER BY v.created_at DESC LIMIT ?3";
 
-fn leads(conn: &Connection, org: i64, limit: u32) -> rusqlite::Result<Vec<Item>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT l.id, COALESCE(l.last_message_at, l.created_at), l.customer_number,
+/// Open conversations, with the customer's latest text (`?2` unused as above).
+const LEADS: &str = "SELECT l.id, COALESCE(l.last_message_at, l.created_at), l.customer_number,
              COALESCE((SELECT body FROM messages m WHERE m.lead_id = l.id AND m.direction = 'inbound'
-                       ORDER BY m.id DESC LIMIT 1), l.summary)
-         FROM leads l WHERE l.org_id = ?1 AND l.status = 'open' ORDER BY l.created_at DESC LIMIT ?2",
-    )?;
-    let rows = stmt.query_map((org, limit), |r| {
+                       ORDER BY m.id DESC LIMIT 1), l.summary), 'lead'
+         FROM leads l WHERE l.org_id = ?1 AND l.status = 'open' AND ?2 IS NOT NULL
+         ORDER BY l.created_at DESC LIMIT ?3";
+
+/// The items one of the queries above selects: (id, at, caller, text, kind).
+fn items(
+    conn: &Connection,
+    sql: &str,
+    org: i64,
+    since: &str,
+    limit: u32,
+) -> rusqlite::Result<Vec<Item>> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    let rows = stmt.query_map((org, since, limit), |r| {
+        let kind: String = r.get(4)?;
         Ok(Item {
-            kind: "lead",
+            kind: match kind.as_str() {
+                "missed_call" => "missed_call",
+                "ai_callback" => "ai_callback",
+                "voicemail" => "voicemail",
+                _ => "lead",
+            },
             id: r.get(0)?,
             at: r.get(1)?,
             caller: r.get(2)?,
@@ -99,13 +83,20 @@ fn leads(conn: &Connection, org: i64, limit: u32) -> rusqlite::Result<Vec<Item>>
     rows.collect()
 }
 
-/// Everything to do, newest first, at most `limit`; calls from `since` on.
-pub fn open(conn: &Connection, org: i64, since: &str, limit: u32) -> rusqlite::Result<Vec<Item>> {
-    let mut all = calls(conn, org, since, limit)?;
-    all.extend(voicemails(conn, org, limit)?);
-    all.extend(leads(conn, org, limit)?);
+/// Everything to do at `now`, newest first, at most [`LIMIT`]; calls of the last
+/// [`CALL_DAYS`] days.
+pub fn open(
+    conn: &Connection,
+    org: i64,
+    now: chrono::DateTime<chrono::Utc>,
+) -> rusqlite::Result<Vec<Item>> {
+    let since = super::format_time(now - chrono::Duration::days(CALL_DAYS));
+    let mut all = Vec::new();
+    for sql in [CALLS, VOICEMAILS, LEADS] {
+        all.extend(items(conn, sql, org, &since, LIMIT)?);
+    }
     all.sort_by(|a, b| b.at.cmp(&a.at));
-    all.truncate(limit as usize);
+    all.truncate(LIMIT as usize);
     Ok(all)
 }
 
@@ -121,6 +112,10 @@ pub fn follow_up(conn: &Connection, org: i64, call_id: i64) -> rusqlite::Result<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn at(t: &str) -> chrono::DateTime<chrono::Utc> {
+        t.parse().unwrap()
+    }
 
     fn db() -> Connection {
         let conn = super::super::migrations::in_memory();
@@ -170,7 +165,7 @@ mod tests {
     #[test]
     fn what_opens_an_item_and_what_settles_it() {
         let conn = db();
-        let items = open(&conn, 1, "2026-12-01T00:00:00.000Z", 50).unwrap();
+        let items = open(&conn, 1, at("2026-12-08T00:00:00Z")).unwrap();
         let got: Vec<(&str, i64)> = items.iter().map(|i| (i.kind, i.id)).collect();
         // 1: missed, still to do. 2: replied by text. 3: reached someone later. 4: its
         // conversation is the item. 5, 6: answered. 7: the AI was asked for a call back.
@@ -178,14 +173,14 @@ mod tests {
         assert_eq!(got, [("ai_callback", 7), ("lead", 9), ("missed_call", 1)]);
         assert!(follow_up(&conn, 1, 1).unwrap());
         assert!(!follow_up(&conn, 2, 7).unwrap(), "another org's call");
-        let after: Vec<i64> = open(&conn, 1, "2026-12-01T00:00:00.000Z", 50)
+        let after: Vec<i64> = open(&conn, 1, at("2026-12-08T00:00:00Z"))
             .unwrap()
             .iter()
             .map(|i| i.id)
             .collect();
         assert!(!after.contains(&1), "{after:?}");
         assert!(
-            open(&conn, 1, "2026-12-08T00:00:00.000Z", 50)
+            open(&conn, 1, at("2026-12-30T00:00:00Z"))
                 .unwrap()
                 .iter()
                 .all(|i| i.kind == "lead"),

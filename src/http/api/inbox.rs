@@ -161,16 +161,14 @@ pub async fn leads(
 /// `GET /api/inbox`: what waits for the owner (the dashboard's navigation shows it).
 pub async fn counts(state: web::Data<AppState>, auth: Auth) -> Result<HttpResponse, ApiError> {
     let org = auth.org_id();
-    let since = crate::db::format_time(
-        state.desk.clock.now() - chrono::Duration::days(crate::db::todo::CALL_DAYS),
-    );
+    let now = state.desk.clock.now();
     let (voicemails, leads, todo) = state
         .db
         .query(move |c| {
             Ok((
                 voicemails::waiting(c, org)?,
                 leads::open_count(c, org)?,
-                crate::db::todo::open(c, org, &since, crate::db::todo::LIMIT)?.len(),
+                crate::db::todo::open(c, org, now)?.len(),
             ))
         })
         .await?;

@@ -11,12 +11,8 @@ use serde_json::json;
 
 pub async fn list(state: web::Data<AppState>, auth: Auth) -> Result<HttpResponse, ApiError> {
     let org = auth.org_id();
-    let since =
-        crate::db::format_time(state.desk.clock.now() - chrono::Duration::days(todo::CALL_DAYS));
-    let items = state
-        .db
-        .query(move |c| todo::open(c, org, &since, todo::LIMIT))
-        .await?;
+    let now = state.desk.clock.now();
+    let items = state.db.query(move |c| todo::open(c, org, now)).await?;
     let items: Vec<_> = items
         .iter()
         .map(|i| {
