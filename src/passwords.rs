@@ -12,6 +12,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore};
 
+/// Seconds a refused sign-in is told to wait (`Retry-After`): a hash takes tens of
+/// milliseconds, so the queue has long drained by then.
+pub const RETRY_AFTER_SECS: u64 = 2;
+
 /// How much lower than the server's threads the hashing threads run (`nice` increment).
 const HASH_THREAD_NICENESS: i32 = 10;
 
@@ -51,7 +55,6 @@ pub struct PasswordHasher {
     waiting: AtomicUsize,
     queue: usize,
     wait: Duration,
-    threads: usize,
     rejected_queue_full: AtomicU64,
     rejected_wait: AtomicU64,
 }
@@ -74,7 +77,6 @@ impl PasswordHasher {
             waiting: AtomicUsize::new(0),
             queue: cfg.queue,
             wait: Duration::from_secs(u64::from(cfg.wait_secs)),
-            threads,
             rejected_queue_full: AtomicU64::new(0),
             rejected_wait: AtomicU64::new(0),
         })
@@ -90,16 +92,6 @@ impl PasswordHasher {
     /// Hashes a new password.
     pub async fn hash(&self, password: String) -> Result<Result<String, CryptoError>, Busy> {
         self.run(move || crypto::hash_password(&password)).await
-    }
-
-    /// Seconds a refused caller should wait before trying again.
-    pub fn retry_after_secs(&self) -> u64 {
-        2
-    }
-
-    /// Hashing threads.
-    pub fn threads(&self) -> usize {
-        self.threads
     }
 
     /// Requests refused since start, by [`Busy::reason`].
@@ -235,7 +227,7 @@ mod tests {
         }
         // One running and two waiting at most; the rest never waited.
         assert!(
-            done >= 3 && done + refused == 8,
+            done >= 3 && refused >= 1 && done + refused == 8,
             "{done} done, {refused} refused"
         );
         assert_eq!(h.rejected()[0], ("queue_full", refused));

@@ -116,7 +116,7 @@ pub fn hashing_busy(state: &AppState, busy: crate::passwords::Busy) -> ApiError 
     ApiError::Busy {
         code: "sign_in_busy",
         message: "Too many sign-ins are being checked right now.".into(),
-        retry_after: state.passwords.retry_after_secs(),
+        retry_after: crate::passwords::RETRY_AFTER_SECS,
     }
 }
 
