@@ -6,16 +6,19 @@ use crate::config::Config;
 use crate::db::{audit, blocklist};
 use crate::domain::blocklist::Pattern;
 
-fn parse(
-    db: &crate::db::Db,
-    org: i64,
+/// The org's database and what `--number` or `--prefix` names, read in the org's country.
+fn target(
+    config: &Config,
+    org: Option<&str>,
     number: Option<&str>,
     prefix: Option<&str>,
-) -> Result<Pattern, CliError> {
-    let conn = db.conn().map_err(fail)?;
-    let country = crate::db::orgs::country(&conn, org).map_err(fail)?;
-    Pattern::parse(number, prefix, &country)
-        .map_err(|e| fail(format!("--{}: {}. {}", e.field, e.message, e.hint)))
+) -> Result<(crate::db::Db, i64, Pattern), CliError> {
+    let db = open_db(config)?;
+    let org = super::number::org_id(&db, org)?;
+    let country = crate::db::orgs::country(&*db.conn().map_err(fail)?, org).map_err(fail)?;
+    let pattern = Pattern::parse(number, prefix, &country)
+        .map_err(|e| fail(format!("--{}: {}. {}", e.field, e.message, e.hint)))?;
+    Ok((db, org, pattern))
 }
 
 fn record(org: i64, action: &'static str, id: i64, what: &Pattern) -> audit::Record<'static> {
@@ -37,9 +40,7 @@ pub fn add(
     note: &str,
     org: Option<&str>,
 ) -> Result<(), CliError> {
-    let db = open_db(config)?;
-    let org = super::number::org_id(&db, org)?;
-    let pattern = parse(&db, org, number, prefix)?;
+    let (db, org, pattern) = target(config, org, number, prefix)?;
     let mut conn = db.conn().map_err(fail)?;
     let tx = conn.transaction().map_err(fail)?;
     match blocklist::add(&tx, org, &pattern, note.trim(), "cli").map_err(fail)? {
@@ -63,9 +64,7 @@ pub fn remove(
     prefix: Option<&str>,
     org: Option<&str>,
 ) -> Result<(), CliError> {
-    let db = open_db(config)?;
-    let org = super::number::org_id(&db, org)?;
-    let pattern = parse(&db, org, number, prefix)?;
+    let (db, org, pattern) = target(config, org, number, prefix)?;
     let mut conn = db.conn().map_err(fail)?;
     let tx = conn.transaction().map_err(fail)?;
     let Some(entry) = blocklist::find(&tx, org, &pattern).map_err(fail)? else {
@@ -90,11 +89,7 @@ pub fn list(config: &Config, org: Option<&str>) -> Result<(), CliError> {
         println!("nobody is blocked");
     }
     for e in entries {
-        let what = match (&e.number, &e.prefix) {
-            (Some(n), _) => n.clone(),
-            (None, Some(p)) => format!("{p}…"),
-            (None, None) => "?".into(),
-        };
+        let what = e.pattern().map_or_else(|| "?".into(), |p| p.describe());
         let note = if e.note.is_empty() { "-" } else { &e.note };
         println!(
             "{what}\t{note}\t{}\t{}",

@@ -17,6 +17,17 @@ pub struct Entry {
 
 pub use crate::domain::blocklist::Pattern;
 
+impl Entry {
+    /// What the entry blocks (`None` only for a row the schema's CHECK forbids).
+    pub fn pattern(&self) -> Option<Pattern> {
+        match (&self.number, &self.prefix) {
+            (Some(n), _) => Some(Pattern::Number(n.clone())),
+            (None, Some(p)) => Some(Pattern::Prefix(p.clone())),
+            (None, None) => None,
+        }
+    }
+}
+
 const COLUMNS: &str = "id, org_id, number, prefix, note, created_by, created_at";
 
 fn from_row(r: &Row) -> rusqlite::Result<Entry> {
