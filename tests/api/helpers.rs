@@ -536,6 +536,16 @@ impl Twilio {
     }
 }
 
+/// The kinds of a call's timeline events, in order (`GET /api/calls/{id}`).
+pub fn event_kinds(detail: &Value) -> Vec<&str> {
+    detail["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect()
+}
+
 /// A signed-in API client: JSON bodies, the CSRF header on every change.
 pub struct Api {
     pub client: Client,

@@ -17,36 +17,12 @@ fn twiml(inner: &str) -> String {
     format!(r#"<?xml version="1.0" encoding="UTF-8"?><Response>{inner}</Response>"#)
 }
 
-/// Twilio's request for a screened leg's `<Number url>`.
-pub(crate) async fn leg_answers(
+/// A request Twilio makes on a screened leg (`path` under `/twilio/voice/`), with its
+/// own CallSid and the caller's call as its parent, and the key pressed, if any.
+async fn on_leg(
     app: &TestApp,
-    query: &str,
-    parent: &str,
-    leg: &str,
-    target: &str,
-) -> String {
-    app.twilio()
-        .twiml(
-            &format!("/twilio/voice/screen?{query}"),
-            &[
-                ("CallSid", leg),
-                ("ParentCallSid", parent),
-                ("From", CALLER),
-                ("To", target),
-                ("Direction", "outbound-dial"),
-                ("CallStatus", "in-progress"),
-            ],
-        )
-        .await
-}
-
-/// The person on that leg presses `digits` (or nothing) at the whisper.
-pub(crate) async fn leg_presses(
-    app: &TestApp,
-    query: &str,
-    parent: &str,
-    leg: &str,
-    target: &str,
+    path: &str,
+    (parent, leg, target): (&str, &str, &str),
     digits: Option<&str>,
 ) -> String {
     let mut params = vec![
@@ -61,8 +37,37 @@ pub(crate) async fn leg_presses(
         params.push(("Digits", d));
     }
     app.twilio()
-        .twiml(&format!("/twilio/voice/screen/answer?{query}"), &params)
+        .twiml(&format!("/twilio/voice/{path}"), &params)
         .await
+}
+
+/// Twilio's request for a screened leg's `<Number url>`.
+pub(crate) async fn leg_answers(
+    app: &TestApp,
+    query: &str,
+    parent: &str,
+    leg: &str,
+    target: &str,
+) -> String {
+    on_leg(app, &format!("screen?{query}"), (parent, leg, target), None).await
+}
+
+/// The person on that leg presses `digits` (or nothing) at the whisper.
+pub(crate) async fn leg_presses(
+    app: &TestApp,
+    query: &str,
+    parent: &str,
+    leg: &str,
+    target: &str,
+    digits: Option<&str>,
+) -> String {
+    on_leg(
+        app,
+        &format!("screen/answer?{query}"),
+        (parent, leg, target),
+        digits,
+    )
+    .await
 }
 
 pub(crate) async fn dial_ends(app: &TestApp, query: &str, call: &str, status: &str) -> String {
@@ -125,12 +130,7 @@ async fn a_person_who_presses_1_takes_the_call_and_the_caller_is_not_texted() {
     let (c, _) = app.owner().await;
     let id: i64 = app.count("SELECT id FROM calls WHERE call_sid = 'CASCR1'");
     let detail: Value = get_json(&c, app.url(&format!("/api/calls/{id}"))).await;
-    let kinds: Vec<&str> = detail["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["kind"].as_str().unwrap())
-        .collect();
+    let kinds = crate::helpers::event_kinds(&detail);
     assert_eq!(
         kinds,
         [
