@@ -70,6 +70,10 @@ pub struct RateLimits {
     /// Login attempts from everywhere together, so a flood from many addresses and many
     /// emails is slowed too (one key).
     pub login_global: Limiter,
+    /// Second-factor codes per user, wherever they come from: six digits must not be
+    /// guessable by spreading the guesses over many addresses (SPEC §14). Same rate as
+    /// `login`.
+    pub two_factor: Limiter,
     pending: Mutex<HashMap<(&'static str, String, String), u32>>,
     /// Randomly keyed per process, so nobody can choose keys that collide.
     hasher: RandomState,
@@ -84,12 +88,13 @@ impl RateLimits {
             login: Limiter::per_minute("login", cfg.login_per_ip_email),
             login_ip: Limiter::per_minute("login_ip", cfg.login_per_ip),
             login_global: Limiter::per_minute("login_global", cfg.login_global),
+            two_factor: Limiter::per_minute("two_factor", cfg.login_per_ip_email),
             pending: Mutex::new(HashMap::new()),
             hasher: RandomState::new(),
         }
     }
 
-    pub fn all(&self) -> [&Limiter; 6] {
+    pub fn all(&self) -> [&Limiter; 7] {
         [
             &self.twilio_voice,
             &self.auth_failures,
@@ -97,6 +102,7 @@ impl RateLimits {
             &self.login,
             &self.login_ip,
             &self.login_global,
+            &self.two_factor,
         ]
     }
 

@@ -13,6 +13,7 @@ import { openCalls, initCalls } from './calls.js';
 import { loadOverview, initOverview } from './overview.js';
 import { loadCallFlow, initCallFlow } from './callflow.js';
 import { loadHealth, initHealth } from './health.js';
+import { loadTwoFactor, initTwoFactor } from './twofactor.js';
 
 async function loadBanners() {
   try {
@@ -44,15 +45,31 @@ async function onLogin(event) {
   const button = $('login-submit');
   button.disabled = true;
   button.textContent = 'Signing in…';
+  const totpField = $('login-totp-field');
+  const body = { email, password };
+  if (!totpField.hidden && $('login-totp').value.trim()) body.totp = $('login-totp').value;
   try {
-    const result = await api('POST', '/api/auth/login', { email, password });
+    const result = await api('POST', '/api/auth/login', body);
     setCsrfToken(result.csrfToken);
     $('login-password').value = '';
+    $('login-totp').value = '';
+    show(totpField, false);
     await enterApp();
   } catch (e) {
-    if (e instanceof ApiError && e.code === 'invalid_credentials') {
-      errorEl.textContent = 'That email and password do not match. Check them and try again.';
+    const words = {
+      invalid_credentials: 'That email and password do not match. Check them and try again.',
+      totp_required: 'Two-factor sign-in is on for this account: enter the code your authenticator app shows.',
+      totp_invalid: 'That code is wrong or was already used. Enter the code your app shows now.',
+    };
+    if (e instanceof ApiError && words[e.code]) {
+      errorEl.textContent = words[e.code];
       show(errorEl, true);
+      if (e.code !== 'invalid_credentials') {
+        show(totpField, true);
+        $('login-totp').value = '';
+        $('login-totp').setAttribute('aria-invalid', String(e.code === 'totp_invalid'));
+        $('login-totp').focus();
+      }
     } else {
       showError(errorEl, e);
     }
@@ -94,6 +111,18 @@ const pages = {
 // back button comes back to it.
 function route() {
   if (!me) return;
+  // An owner or admin whose org requires two-factor sign-in sees only its enrolment.
+  document.body.classList.toggle('setup-only', me.twoFactorSetupRequired);
+  if (me.twoFactorSetupRequired) {
+    for (const key of Object.keys(pages)) show($(`page-${key}`), key === 'settings');
+    show($('app-error'), false);
+    const enrolled = async () => {
+      await enterApp();
+      location.hash = '#overview';
+    };
+    loadTwoFactor(me, () => enrolled().catch(handleAppError)).catch(handleAppError);
+    return;
+  }
   const [name, arg] = (location.hash || '#overview').slice(1).split('/');
   const page = pages[name] ? name : 'overview';
   for (const key of Object.keys(pages)) show($(`page-${key}`), key === page);
@@ -157,6 +186,7 @@ async function start() {
   initOverview();
   initCallFlow();
   initHealth();
+  initTwoFactor();
   watchTables();
   window.addEventListener('hashchange', route);
   await loadBanners();

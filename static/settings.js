@@ -1,15 +1,18 @@
-// Settings: the business (numbers to text and fall back to, time zone), the installation's
-// checks (`switchboard doctor`), its users, and API tokens (a new token is shown once).
+// Settings: the business (numbers to text and fall back to, time zone), two-factor sign-in,
+// the installation's checks (`switchboard doctor`), its users, and API tokens (a new token
+// is shown once).
 
 import { api } from './api.js';
 import { $, show, showError, cell, formatTime, once } from './ui.js';
 import { loadOrg } from './numbers.js';
 import { loadUsers } from './users.js';
+import { loadTwoFactor } from './twofactor.js';
 
 let me = null;
 
 export async function loadSettings(current) {
   me = current;
+  await loadTwoFactor(me, null);
   await loadOrg(me);
   const [{ tokens }] = await Promise.all([api('GET', '/api/tokens'), loadUsers(me)]);
   const tokensBody = $('tokens-table').querySelector('tbody');

@@ -203,6 +203,13 @@ pub enum UserCommand {
         #[arg(long)]
         password_stdin: bool,
     },
+    /// Turn two-factor sign-in off for a user who lost their phone and recovery codes
+    /// (audited; signs them out everywhere).
+    #[command(name = "reset-2fa")]
+    ResetTwoFactor {
+        #[arg(long)]
+        email: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -390,6 +397,9 @@ pub async fn run(cli: Cli, config: Config) -> Result<(), CliError> {
             email,
             password_stdin,
         }) => user::reset_password(&config, &email, password_stdin),
+        Command::User(UserCommand::ResetTwoFactor { email }) => {
+            user::reset_two_factor(&config, &email)
+        }
         Command::Backup { file, force } => admin::backup(&config, &file, force),
         Command::Restore { file } => admin::restore(&config, &file),
         Command::Config => admin::show_config(&config),

@@ -175,3 +175,26 @@ pub fn system_admin(config: &Config, email: &str, on: bool) -> Result<(), CliErr
     }
     Ok(())
 }
+
+/// `user reset-2fa`: turns two-factor sign-in off for a user who lost their phone and their
+/// recovery codes, and signs them out everywhere. If their org requires two-factor, their
+/// next sign-in leads them through enrolling again.
+pub fn reset_two_factor(config: &Config, email: &str) -> Result<(), CliError> {
+    let email = users::normalize_email(email).map_err(|m| fail(format!("--email: {m}")))?;
+    let db = super::open_db(config)?;
+    let mut conn = db.conn().map_err(fail)?;
+    let user = existing(&conn, &email)?;
+    let tx = conn.transaction().map_err(fail)?;
+    let removed = crate::db::totp::remove(&tx, user.id).map_err(fail)?;
+    tx.execute("DELETE FROM sessions WHERE user_id = ?1", [user.id])
+        .map_err(fail)?;
+    let detail = serde_json::json!({ "wasOn": removed });
+    audit::record(&tx, changed(&user, "user.reset_2fa", Some(detail))).map_err(fail)?;
+    tx.commit().map_err(fail)?;
+    if removed {
+        println!("two-factor sign-in of {email} is off; existing sessions were signed out");
+    } else {
+        println!("{email} had no two-factor sign-in; existing sessions were signed out");
+    }
+    Ok(())
+}

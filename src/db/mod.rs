@@ -29,6 +29,7 @@ pub mod settings;
 pub mod snapshot;
 pub mod todo;
 pub mod tokens;
+pub mod totp;
 pub mod users;
 pub mod violations;
 pub mod voicemails;

@@ -1,6 +1,6 @@
 //! Dashboard sessions: a random cookie value stored as its SHA-256, plus a CSRF token.
 
-use super::users::{principal_from_row, Credential, Principal, PRINCIPAL_COLUMNS};
+use super::users::{principal_from_row, Credential, Principal, PRINCIPAL_COLUMNS, PRINCIPAL_WIDTH};
 use crate::crypto;
 use rusqlite::{Connection, OptionalExtension};
 
@@ -41,8 +41,8 @@ pub fn principal(conn: &Connection, token: &str) -> rusqlite::Result<Option<Prin
             principal_from_row(
                 r,
                 Credential::Session {
-                    session_id: r.get(6)?,
-                    csrf_token: r.get(7)?,
+                    session_id: r.get(PRINCIPAL_WIDTH)?,
+                    csrf_token: r.get(PRINCIPAL_WIDTH + 1)?,
                 },
             )
         },

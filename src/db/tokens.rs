@@ -1,6 +1,6 @@
 //! API tokens: shown once at creation, stored as SHA-256, used as `Authorization: Bearer`.
 
-use super::users::{principal_from_row, Credential, Principal, PRINCIPAL_COLUMNS};
+use super::users::{principal_from_row, Credential, Principal, PRINCIPAL_COLUMNS, PRINCIPAL_WIDTH};
 use crate::crypto;
 use rusqlite::{Connection, OptionalExtension, Row};
 
@@ -69,7 +69,7 @@ pub fn principal(conn: &Connection, secret: &str) -> rusqlite::Result<Option<Pri
                 principal_from_row(
                     r,
                     Credential::Token {
-                        token_id: r.get(6)?,
+                        token_id: r.get(PRINCIPAL_WIDTH)?,
                     },
                 )
             },

@@ -31,10 +31,27 @@ pub struct Principal {
     pub org_id: i64,
     pub org_name: String,
     pub credential: Credential,
+    /// Two-factor sign-in is on for this user.
+    pub two_factor: bool,
+    /// The org requires two-factor sign-in of owners and admins (SPEC §14).
+    pub org_requires_two_factor: bool,
+}
+
+impl Principal {
+    /// An owner or admin of an org that requires two-factor, who has not turned it on: their
+    /// session reaches only enrolment until they do.
+    pub fn two_factor_setup_required(&self) -> bool {
+        self.org_requires_two_factor && self.role.can_write() && !self.two_factor
+    }
 }
 
 /// Columns for building a [`Principal`]: `u` is users, `o` is orgs.
-pub(crate) const PRINCIPAL_COLUMNS: &str = "u.id, u.email, u.role, u.is_system_admin, o.id, o.name";
+pub(crate) const PRINCIPAL_COLUMNS: &str =
+    "u.id, u.email, u.role, u.is_system_admin, o.id, o.name, \
+     EXISTS (SELECT 1 FROM user_totp t WHERE t.user_id = u.id AND t.enabled_at IS NOT NULL), \
+     o.require_two_factor";
+/// How many columns [`PRINCIPAL_COLUMNS`] selects; the credential's own columns follow.
+pub(crate) const PRINCIPAL_WIDTH: usize = 8;
 
 pub(crate) fn principal_from_row(r: &Row, credential: Credential) -> rusqlite::Result<Principal> {
     Ok(Principal {
@@ -45,6 +62,8 @@ pub(crate) fn principal_from_row(r: &Row, credential: Credential) -> rusqlite::R
         org_id: r.get(4)?,
         org_name: r.get(5)?,
         credential,
+        two_factor: r.get(6)?,
+        org_requires_two_factor: r.get(7)?,
     })
 }
 
@@ -193,6 +212,14 @@ pub fn delete(conn: &Connection, org_id: i64, id: i64) -> rusqlite::Result<Remov
         [id, org_id],
     )?;
     Ok(Removed { sessions, tokens })
+}
+
+/// The org a user belongs to (None if the user is gone).
+pub fn org_of(conn: &Connection, user_id: i64) -> rusqlite::Result<Option<i64>> {
+    conn.query_row("SELECT org_id FROM users WHERE id = ?1", [user_id], |r| {
+        r.get(0)
+    })
+    .optional()
 }
 
 pub fn touch_login(conn: &Connection, user_id: i64) -> rusqlite::Result<()> {

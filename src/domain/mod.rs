@@ -16,6 +16,7 @@ pub mod signature;
 pub mod sms;
 pub mod state;
 pub mod textback;
+pub mod totp;
 pub mod typed;
 pub mod vapi;
 pub mod webhook;

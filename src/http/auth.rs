@@ -97,6 +97,7 @@ impl FromRequest for Auth {
         let safe = is_safe(req.method());
         let trust_proxy = state.as_ref().is_some_and(|s| s.config.trust_proxy);
         let ip = client_ip(req, trust_proxy);
+        let path = req.path().to_string();
         Box::pin(async move {
             let state =
                 state.ok_or_else(|| ApiError::Internal("AppState is not registered".into()))?;
@@ -135,6 +136,9 @@ impl FromRequest for Auth {
                 },
             })?;
             if let Credential::Session { csrf_token, .. } = &principal.credential {
+                if principal.two_factor_setup_required() && !enrolment_path(&path) {
+                    return Err(two_factor_setup_required());
+                }
                 let ok = csrf_sent.as_deref().is_some_and(|sent| {
                     crypto::constant_time_eq(sent.as_bytes(), csrf_token.as_bytes())
                 });
@@ -149,6 +153,20 @@ impl FromRequest for Auth {
             Ok(Auth { principal, ip })
         })
     }
+}
+
+/// What a session may reach before its owner or admin has turned on the two-factor sign-in
+/// the org requires: who they are, enrolment, and signing out.
+fn enrolment_path(path: &str) -> bool {
+    path == "/api/me" || path.starts_with("/api/me/totp") || path == "/api/auth/logout"
+}
+
+fn two_factor_setup_required() -> ApiError {
+    ApiError::forbidden(
+        "two_factor_setup_required",
+        "Your organization requires two-factor sign-in for owners and admins, and it is not on for you yet.",
+        "Turn it on in Settings → Two-factor sign-in (POST /api/me/totp, then /api/me/totp/confirm); everything else opens once it is on.",
+    )
 }
 
 impl FromRequest for Writer {

@@ -554,6 +554,14 @@ pub struct Api {
 }
 
 impl Api {
+    pub fn new(client: Client, csrf: String, base: &str) -> Api {
+        Api {
+            client,
+            csrf,
+            base: base.to_string(),
+        }
+    }
+
     pub async fn get(&self, path: &str) -> Value {
         get_json(&self.client, format!("{}{path}", self.base)).await
     }

@@ -30,6 +30,7 @@ mod twilio_security;
 mod twilio_sms;
 mod twilio_voice;
 mod twiml_reference;
+mod two_factor;
 mod typed_numbers;
 mod vapi;
 mod vapi_payloads;

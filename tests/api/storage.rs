@@ -28,6 +28,8 @@ const TABLES: &[&str] = &[
     "schema_migrations",
     "sessions",
     "settings",
+    "totp_recovery_codes",
+    "user_totp",
     "users",
     "voicemails",
     "webhook_ledger",

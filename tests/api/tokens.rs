@@ -15,8 +15,10 @@ async fn create_token(
         .send()
         .await
         .unwrap();
-    assert_eq!(resp.status(), 201);
-    resp.json().await.unwrap()
+    let status = resp.status();
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(status, 201, "{body}");
+    body
 }
 
 #[tokio::test]

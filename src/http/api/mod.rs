@@ -16,6 +16,7 @@ pub mod read;
 pub mod session;
 pub mod todo;
 pub mod tokens;
+pub mod twofactor;
 pub mod users;
 pub mod views;
 
@@ -41,6 +42,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/auth/login", web::post().to(session::login))
         .route("/auth/logout", web::post().to(session::logout))
         .route("/me", web::get().to(session::me))
+        .route("/me/totp", web::post().to(twofactor::start))
+        .route("/me/totp", web::delete().to(twofactor::disable))
+        .route("/me/totp/confirm", web::post().to(twofactor::confirm))
+        .route("/org/two-factor", web::put().to(twofactor::set_requirement))
         .route("/tokens", web::get().to(tokens::list))
         .route("/tokens", web::post().to(tokens::create))
         .route("/tokens/{id}", web::delete().to(tokens::revoke))

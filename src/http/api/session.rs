@@ -17,6 +17,9 @@ use serde_json::json;
 pub struct LoginRequest {
     email: String,
     password: String,
+    /// The second factor: a 6-digit code or a recovery code (SPEC §14).
+    #[serde(default)]
+    totp: Option<String>,
 }
 
 /// What the login page needs before anyone signs in: whether this is the sandbox.
@@ -43,7 +46,11 @@ pub async fn login(
     req: HttpRequest,
     body: web::Json<LoginRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let LoginRequest { email, password } = body.into_inner();
+    let LoginRequest {
+        email,
+        password,
+        totp,
+    } = body.into_inner();
     let email =
         users::normalize_email(&email).map_err(|m| ApiError::bad_request("invalid_email", m))?;
     if password.is_empty() || password.len() > 1024 {
@@ -84,6 +91,28 @@ pub async fn login(
             });
         }
     };
+    // The password was right: now the second factor, if the user has one.
+    let passed = super::twofactor::check(&state, user_id, totp.as_deref()).await?;
+    if passed == super::twofactor::Passed::RecoveryCode {
+        let audit_ip = ip.clone();
+        state
+            .db
+            .query(move |c| {
+                crate::db::audit::record(
+                    c,
+                    crate::db::audit::Record {
+                        org_id: users::org_of(c, user_id)?,
+                        user_id: Some(user_id),
+                        actor: &email,
+                        action: "user.recovery_code_used",
+                        target: Some(format!("user:{user_id}")),
+                        detail: None,
+                        ip: Some(&audit_ip),
+                    },
+                )
+            })
+            .await?;
+    }
     let ttl = state.config.session_ttl_hours;
     let user_agent = req
         .headers()
@@ -102,7 +131,7 @@ pub async fn login(
     let cookie = session_cookie(&state, session.token, CookieDuration::hours(i64::from(ttl)));
     Ok(HttpResponse::Ok()
         .cookie(cookie)
-        .json(json!({ "csrfToken": session.csrf_token })))
+        .json(json!({ "csrfToken": session.csrf_token, "secondFactor": passed.as_str() })))
 }
 
 /// A sign-in or new password the hashing threads could not take: 503 with `Retry-After`,
@@ -140,8 +169,10 @@ pub async fn me(state: web::Data<AppState>, auth: Auth) -> Result<HttpResponse, 
         .ok_or_else(|| ApiError::not_found("your organization"))?;
     let p = &auth.principal;
     Ok(HttpResponse::Ok().json(json!({
-        "user": { "id": p.user_id, "email": p.email, "role": p.role, "isSystemAdmin": p.is_system_admin },
+        "user": { "id": p.user_id, "email": p.email, "role": p.role, "isSystemAdmin": p.is_system_admin, "twoFactor": p.two_factor },
         "org": views::Org::from(&org),
+        "requireTwoFactor": p.org_requires_two_factor,
+        "twoFactorSetupRequired": p.two_factor_setup_required(),
         "csrfToken": auth.csrf_token(),
         "authenticatedBy": match p.credential { Credential::Session { .. } => "session", Credential::Token { .. } => "token" },
         "sandbox": state.providers.sandbox,
