@@ -32,6 +32,8 @@ pub struct AppState {
     /// Calls and texts (SPEC §3), and the feature flags, call flows, metrics and clock
     /// every handler reads through it; its database is the one above.
     pub desk: Arc<crate::frontdesk::FrontDesk>,
+    /// The certificate of the built-in HTTPS, when it is on (SPEC §14).
+    pub tls: Option<Arc<crate::tls::Certificates>>,
 }
 
 impl AppState {

@@ -110,6 +110,8 @@ pub struct Config {
     pub transcript_wait_secs: u32,
     pub rate_limits: RateLimitConfig,
     pub password_hashing: PasswordHashConfig,
+    /// Built-in HTTPS, when a domain or a certificate is configured (SPEC §14).
+    pub tls: Option<TlsConfig>,
     /// `SWITCHBOARD_*` variables that no setting reads (likely typos), for `/api/health`.
     pub unknown_vars: Vec<String>,
 }
@@ -146,7 +148,127 @@ const SETTINGS: &[(&str, bool, &str)] = &[
     ("PASSWORD_HASH_THREADS", false, "auto"),
     ("PASSWORD_HASH_QUEUE", false, "8"),
     ("PASSWORD_HASH_WAIT_SECS", false, "3"),
+    ("DOMAINS", false, ""),
+    ("HTTPS_LISTEN", false, "0.0.0.0:443"),
+    ("HTTP_LISTEN", false, "0.0.0.0:80"),
+    ("ACME_DIRECTORY", false, LETS_ENCRYPT),
+    ("ACME_CA_FILE", false, ""),
+    ("ACME_EMAIL", false, ""),
+    ("TLS_CERT_FILE", false, ""),
+    ("TLS_KEY_FILE", false, ""),
 ];
+
+/// Let's Encrypt's production ACME directory, the default CA for `--domain`.
+pub const LETS_ENCRYPT: &str = "https://acme-v02.api.letsencrypt.org/directory";
+
+/// Built-in HTTPS (SPEC §14): present when `--domain`/`SWITCHBOARD_DOMAINS` or a
+/// certificate file is set; without it nothing listens beyond `SWITCHBOARD_LISTEN`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsConfig {
+    /// Names the certificate is for (ACME orders them; redirects keep to them).
+    pub domains: Vec<String>,
+    pub https_listen: SocketAddr,
+    /// Plain HTTP: ACME HTTP-01 answers, everything else a 308 to https.
+    pub http_listen: SocketAddr,
+    pub certificate: CertificateSource,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CertificateSource {
+    /// Obtained and renewed from an ACME CA, cached in `<data dir>/tls/`.
+    Acme {
+        directory: String,
+        /// PEM roots trusted for the ACME server's own https (a test CA).
+        ca_file: Option<PathBuf>,
+        email: Option<String>,
+    },
+    /// A certificate the user brings (re-read when the files change).
+    Files { cert: PathBuf, key: PathBuf },
+}
+
+impl TlsConfig {
+    fn from_sources(src: &Sources) -> Result<Option<TlsConfig>, ConfigError> {
+        let domains = src
+            .raw("DOMAINS")
+            .unwrap_or("")
+            .split([',', ' '])
+            .filter(|d| !d.trim().is_empty())
+            .map(|d| domain_name(d.trim()))
+            .collect::<Result<Vec<_>, _>>()?;
+        let file = |suffix: &str| {
+            src.raw(suffix)
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        };
+        let certificate = match (file("TLS_CERT_FILE"), file("TLS_KEY_FILE")) {
+            (Some(cert), Some(key)) => CertificateSource::Files { cert, key },
+            (Some(_), None) | (None, Some(_)) => {
+                return Err(ConfigError::new(
+                    if file("TLS_CERT_FILE").is_some() { "SWITCHBOARD_TLS_KEY_FILE" } else { "SWITCHBOARD_TLS_CERT_FILE" },
+                    "must be set together with the other: SWITCHBOARD_TLS_CERT_FILE (the certificate chain, PEM) and SWITCHBOARD_TLS_KEY_FILE (its private key, PEM)",
+                ))
+            }
+            (None, None) if domains.is_empty() => return Ok(None),
+            (None, None) => CertificateSource::Acme {
+                directory: normalize_base_url(
+                    "SWITCHBOARD_ACME_DIRECTORY",
+                    src.raw("ACME_DIRECTORY").unwrap_or(LETS_ENCRYPT),
+                )?,
+                ca_file: file("ACME_CA_FILE"),
+                email: match src.raw("ACME_EMAIL").map(str::trim).filter(|e| !e.is_empty()) {
+                    Some(e) => Some(crate::db::users::normalize_email(e).map_err(|m| {
+                        ConfigError::new("SWITCHBOARD_ACME_EMAIL", m)
+                    })?),
+                    None => None,
+                },
+            },
+        };
+        let addr = |suffix: &str, example: &str| {
+            src.parsed(suffix, &format!("a socket address like {example}"), |v| {
+                v.parse().ok()
+            })
+        };
+        Ok(Some(TlsConfig {
+            domains,
+            https_listen: addr("HTTPS_LISTEN", "0.0.0.0:443")?,
+            http_listen: addr("HTTP_LISTEN", "0.0.0.0:80")?,
+            certificate,
+        }))
+    }
+
+    /// `https://<first domain>`, with the port when it is not 443.
+    pub fn default_public_url(&self) -> Option<String> {
+        let domain = self.domains.first()?;
+        Some(match self.https_listen.port() {
+            443 => format!("https://{domain}"),
+            port => format!("https://{domain}:{port}"),
+        })
+    }
+}
+
+/// A DNS name a certificate can be issued for: lowercase letters, digits and hyphens in
+/// dot-separated labels, at least two of them (no IP addresses, no wildcards).
+fn domain_name(value: &str) -> Result<String, ConfigError> {
+    let d = value.trim_end_matches('.').to_ascii_lowercase();
+    let label_ok = |l: &str| {
+        !l.is_empty()
+            && l.len() <= 63
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+            && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    };
+    let labels: Vec<&str> = d.split('.').collect();
+    let is_ip = d.parse::<std::net::IpAddr>().is_ok();
+    if d.len() <= 253 && labels.len() >= 2 && labels.iter().all(|l| label_ok(l)) && !is_ip {
+        Ok(d)
+    } else {
+        Err(ConfigError::new(
+            "SWITCHBOARD_DOMAINS",
+            format!("'{value}' is not a domain name a certificate can be issued for: use the name Twilio will call, like phones.example.com (no https://, port, IP address or wildcard)"),
+        ))
+    }
+}
 
 /// The raw `SWITCHBOARD_*` values after merging every source, keyed by full variable name.
 #[derive(Debug, Clone, Default)]
@@ -299,9 +421,10 @@ impl Config {
         })?;
         let demo = src.bool("DEMO")?;
         let data_dir = PathBuf::from(src.raw("DATA_DIR").unwrap_or("./data").trim());
+        let tls = TlsConfig::from_sources(src)?;
         let public_url = match src.raw("PUBLIC_URL") {
             Some(v) => Some(normalize_base_url("SWITCHBOARD_PUBLIC_URL", v)?),
-            None => None,
+            None => tls.as_ref().and_then(TlsConfig::default_public_url),
         };
         let (twilio_account_sid, twilio_auth_token) = src.sid_and_secret(
             (
@@ -407,6 +530,7 @@ impl Config {
                     |v| v.parse::<u32>().ok().filter(|n| (1..=60).contains(n)),
                 )?,
             },
+            tls,
             unknown_vars: unknown_vars(src),
         };
         Ok(config)
@@ -571,8 +695,66 @@ impl Config {
             ),
         ]
         .into_iter()
+        .chain(self.tls_listing())
         .map(|(k, v)| (format!("{PREFIX}{k}"), v))
         .collect()
+    }
+
+    fn tls_listing(&self) -> Vec<(&'static str, String)> {
+        let off = || "(not set)".to_string();
+        let Some(t) = &self.tls else {
+            return [
+                "DOMAINS",
+                "HTTPS_LISTEN",
+                "HTTP_LISTEN",
+                "ACME_DIRECTORY",
+                "ACME_CA_FILE",
+                "ACME_EMAIL",
+                "TLS_CERT_FILE",
+                "TLS_KEY_FILE",
+            ]
+            .into_iter()
+            .map(|k| (k, off()))
+            .collect();
+        };
+        let path = |p: &Option<PathBuf>| p.as_ref().map_or_else(off, |p| p.display().to_string());
+        let (directory, ca_file, email, cert, key) = match &t.certificate {
+            CertificateSource::Acme {
+                directory,
+                ca_file,
+                email,
+            } => (
+                directory.clone(),
+                path(ca_file),
+                email.clone().unwrap_or_else(off),
+                off(),
+                off(),
+            ),
+            CertificateSource::Files { cert, key } => (
+                off(),
+                off(),
+                off(),
+                cert.display().to_string(),
+                key.display().to_string(),
+            ),
+        };
+        vec![
+            (
+                "DOMAINS",
+                if t.domains.is_empty() {
+                    off()
+                } else {
+                    t.domains.join(",")
+                },
+            ),
+            ("HTTPS_LISTEN", t.https_listen.to_string()),
+            ("HTTP_LISTEN", t.http_listen.to_string()),
+            ("ACME_DIRECTORY", directory),
+            ("ACME_CA_FILE", ca_file),
+            ("ACME_EMAIL", email),
+            ("TLS_CERT_FILE", cert),
+            ("TLS_KEY_FILE", key),
+        ]
     }
 
     /// A configuration for tests and tools: defaults plus the given data dir.
@@ -803,6 +985,60 @@ mod tests {
         assert_eq!(err.var, "SWITCHBOARD_VAPI_WEBHOOK_SECRET");
         let missing = load(&[("SWITCHBOARD_VAPI_API_KEY_FILE", "/nonexistent/key")]).unwrap_err();
         assert_eq!(missing.var, "SWITCHBOARD_VAPI_API_KEY_FILE");
+    }
+
+    #[test]
+    fn a_domain_turns_on_https_with_lets_encrypt_and_sets_the_public_url() {
+        let c = load(&[("SWITCHBOARD_DOMAINS", "Phones.Example.com, www.example.com")]).unwrap();
+        let tls = c.tls.clone().unwrap();
+        assert_eq!(tls.domains, ["phones.example.com", "www.example.com"]);
+        assert_eq!(tls.https_listen.to_string(), "0.0.0.0:443");
+        assert_eq!(tls.http_listen.to_string(), "0.0.0.0:80");
+        assert!(
+            matches!(tls.certificate, CertificateSource::Acme { ref directory, .. } if directory == LETS_ENCRYPT)
+        );
+        assert_eq!(c.public_url.as_deref(), Some("https://phones.example.com"));
+        assert!(c.secure_cookies());
+        let c = load(&[
+            ("SWITCHBOARD_DOMAINS", "phones.example.com"),
+            ("SWITCHBOARD_HTTPS_LISTEN", "127.0.0.1:8443"),
+            ("SWITCHBOARD_PUBLIC_URL", "https://other.example.com"),
+        ])
+        .unwrap();
+        assert_eq!(
+            c.public_url.as_deref(),
+            Some("https://other.example.com"),
+            "an explicit PUBLIC_URL wins"
+        );
+        assert_eq!(
+            c.tls.unwrap().default_public_url().unwrap(),
+            "https://phones.example.com:8443"
+        );
+        assert!(
+            load(&[]).unwrap().tls.is_none(),
+            "nothing changes without a domain or certificate"
+        );
+        for bad in [
+            "https://phones.example.com",
+            "10.0.0.1",
+            "*.example.com",
+            "localhost",
+            "a..b",
+        ] {
+            let err = load(&[("SWITCHBOARD_DOMAINS", bad)]).unwrap_err();
+            assert_eq!(err.var, "SWITCHBOARD_DOMAINS", "{bad}");
+        }
+        let err = load(&[("SWITCHBOARD_TLS_CERT_FILE", "/etc/cert.pem")]).unwrap_err();
+        assert_eq!(err.var, "SWITCHBOARD_TLS_KEY_FILE");
+        let c = load(&[
+            ("SWITCHBOARD_TLS_CERT_FILE", "/etc/cert.pem"),
+            ("SWITCHBOARD_TLS_KEY_FILE", "/etc/key.pem"),
+        ])
+        .unwrap();
+        assert!(matches!(
+            c.tls.unwrap().certificate,
+            CertificateSource::Files { .. }
+        ));
     }
 
     #[test]

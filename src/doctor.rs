@@ -37,7 +37,7 @@ pub struct Check {
 }
 
 impl Check {
-    fn pass(name: impl Into<String>, detail: impl Into<String>) -> Check {
+    pub(crate) fn pass(name: impl Into<String>, detail: impl Into<String>) -> Check {
         Check {
             name: name.into(),
             verdict: Verdict::Pass,
@@ -46,7 +46,11 @@ impl Check {
         }
     }
 
-    fn fail(name: impl Into<String>, detail: impl Into<String>, fix: impl Into<String>) -> Check {
+    pub(crate) fn fail(
+        name: impl Into<String>,
+        detail: impl Into<String>,
+        fix: impl Into<String>,
+    ) -> Check {
         Check {
             name: name.into(),
             verdict: Verdict::Fail,
@@ -55,7 +59,7 @@ impl Check {
         }
     }
 
-    fn skip(name: impl Into<String>, detail: impl Into<String>) -> Check {
+    pub(crate) fn skip(name: impl Into<String>, detail: impl Into<String>) -> Check {
         Check {
             name: name.into(),
             verdict: Verdict::Skip,
@@ -84,6 +88,9 @@ pub struct Doctor {
     /// Only this organization's numbers (the dashboard); every number when `None` (the
     /// operator's command line).
     pub org: Option<i64>,
+    /// The running appliance's certificate (the dashboard); the command line reads it from
+    /// the data dir or the user's file.
+    pub tls: Option<Arc<crate::tls::Certificates>>,
 }
 
 /// How far this host's clock may be from Twilio's (Vapi's signatures allow 5 minutes).
@@ -101,6 +108,14 @@ impl Doctor {
     pub async fn examine(&self) -> Vec<Check> {
         let mut out = vec![self.configuration(), self.database().await];
         out.push(self.round_trip().await);
+        out.extend(
+            crate::tls::doctor::checks(
+                self.config.tls.as_ref(),
+                &self.config.data_dir,
+                self.tls.as_deref(),
+            )
+            .await,
+        );
         out.extend(self.twilio().await);
         out.push(self.backup().await);
         out.push(self.disk());

@@ -25,6 +25,7 @@ pub mod saga;
 pub mod simulator;
 pub mod startup;
 pub mod telephony;
+pub mod tls;
 pub mod twiml;
 
 /// The version printed by `--version` and reported by `/api/health`.

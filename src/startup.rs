@@ -37,6 +37,8 @@ pub enum StartupError {
     },
     #[error("cannot start the HTTP server: {0}")]
     Io(#[from] std::io::Error),
+    #[error("HTTPS: {0}")]
+    Tls(#[from] crate::tls::TlsError),
 }
 
 /// Sandbox handles, for tests and the demo banner.
@@ -48,6 +50,8 @@ pub struct Sandbox {
 pub struct Application {
     port: u16,
     server: Server,
+    /// Built-in HTTPS (SPEC §14): the plain-HTTP side, and what keeps the certificate fresh.
+    https: Option<Https>,
     state: web::Data<AppState>,
     pub migrations: migrations::Report,
     pub demo: Option<DemoSetup>,
@@ -161,6 +165,10 @@ impl Application {
             transcript_wait_secs: config.transcript_wait_secs,
             textback_delay_secs: config.textback_delay_secs,
         });
+        let https = match &config.tls {
+            Some(tls) => Some(Https::prepare(tls, &config.data_dir, &public_url)?),
+            None => None,
+        };
         let state = Arc::new(AppState {
             telephony,
             rate_limits: Arc::new(RateLimits::new(&config.rate_limits)),
@@ -176,6 +184,7 @@ impl Application {
             started_at: Instant::now(),
             readiness: Default::default(),
             desk,
+            tls: https.as_ref().map(|h| h.certs.clone()),
         });
         let state = web::Data::from(state);
         let app_state = state.clone();
@@ -186,12 +195,18 @@ impl Application {
                 .wrap(from_fn(http::log_request))
                 .configure(http::routes)
         })
-        .listen(listener)?
+        .listen(listener)?;
+        let server = match &https {
+            Some(h) => server
+                .listen_rustls_0_23(h.https_listener.try_clone()?, h.certs.server_config()?)?,
+            None => server,
+        }
         .shutdown_timeout(SHUTDOWN_TIMEOUT.as_secs())
         .run();
         Ok(Application {
             port,
             server,
+            https,
             state,
             migrations: report,
             demo,
@@ -201,6 +216,11 @@ impl Application {
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The ports of the built-in HTTPS and its plain-HTTP side, when they are on.
+    pub fn https_ports(&self) -> Option<(u16, u16)> {
+        self.https.as_ref().map(Https::ports)
     }
 
     pub fn state(&self) -> web::Data<AppState> {
@@ -216,8 +236,15 @@ impl Application {
     /// running periodic maintenance meanwhile; flushes pending rate-limit aggregates at the end.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let maintenance = tokio::spawn(maintenance(self.state.clone()));
+        let https = match self.https {
+            Some(h) => Some(h.start()?),
+            None => None,
+        };
         let result = self.server.await;
         maintenance.abort();
+        if let Some(running) = https {
+            running.stop().await;
+        }
         flush_violations(&self.state).await;
         self.state.ledger.flush().await;
         log::info!("switchboard stopped");
@@ -326,3 +353,132 @@ pub async fn flush_violations(state: &AppState) {
 
 /// How long graceful shutdown waits for in-flight requests.
 pub const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Built-in HTTPS (SPEC §14), bound at build time so a taken port stops start-up with the
+/// variable to change; the certificate comes from ACME or the user's files.
+struct Https {
+    certs: Arc<crate::tls::Certificates>,
+    https_listener: TcpListener,
+    http_listener: TcpListener,
+    redirect: web::Data<crate::tls::redirect::Redirect>,
+    keeper: Keeper,
+}
+
+/// What keeps the served certificate current.
+enum Keeper {
+    Acme(crate::tls::acme::Acme),
+    Files(std::path::PathBuf, std::path::PathBuf),
+}
+
+/// The running plain-HTTP server and certificate keeper, stopped with the appliance.
+struct RunningHttps {
+    redirect: actix_web::dev::ServerHandle,
+    redirect_task: tokio::task::JoinHandle<std::io::Result<()>>,
+    keeper: tokio::task::JoinHandle<()>,
+}
+
+impl RunningHttps {
+    async fn stop(self) {
+        self.keeper.abort();
+        self.redirect.stop(true).await;
+        let _ = self.redirect_task.await;
+    }
+}
+
+impl Https {
+    fn prepare(
+        tls: &crate::config::TlsConfig,
+        data_dir: &std::path::Path,
+        public_url: &str,
+    ) -> Result<Https, StartupError> {
+        use crate::config::CertificateSource;
+        let bind = |addr: std::net::SocketAddr, var: &str| {
+            TcpListener::bind(addr).map_err(|source| StartupError::Bind {
+                addr: format!("{addr} ({var}; ports below 1024 need CAP_NET_BIND_SERVICE, which the systemd unit grants)"),
+                source,
+            })
+        };
+        let https_listener = bind(tls.https_listen, "SWITCHBOARD_HTTPS_LISTEN")?;
+        let http_listener = bind(tls.http_listen, "SWITCHBOARD_HTTP_LISTEN")?;
+        let certs = Arc::new(crate::tls::Certificates::new(
+            https_listener.local_addr()?,
+            http_listener.local_addr()?,
+        ));
+        let (keeper, challenges) = match &tls.certificate {
+            CertificateSource::Acme { .. } => {
+                let acme = crate::tls::acme::Acme::new(
+                    &tls.certificate,
+                    tls.domains.clone(),
+                    data_dir,
+                    certs.clone(),
+                )?;
+                let challenges = acme.challenges.clone();
+                (Keeper::Acme(acme), Some(challenges))
+            }
+            CertificateSource::Files { cert, key } => {
+                let info = crate::tls::load_files(&certs, cert, key)?;
+                log::info!(
+                    "serving the certificate from {} for {} (valid until {})",
+                    cert.display(),
+                    info.names.join(", "),
+                    info.not_after
+                );
+                (Keeper::Files(cert.clone(), key.clone()), None)
+            }
+        };
+        let mut hosts = tls.domains.clone();
+        if let Some(host) = public_url.strip_prefix("https://").map(|rest| {
+            rest.split(['/', ':'])
+                .next()
+                .unwrap_or(rest)
+                .to_ascii_lowercase()
+        }) {
+            if !hosts.contains(&host) {
+                hosts.push(host);
+            }
+        }
+        let redirect = web::Data::new(crate::tls::redirect::Redirect {
+            challenges,
+            hosts,
+            https_port: certs.https_listen.port(),
+        });
+        Ok(Https {
+            certs,
+            https_listener,
+            http_listener,
+            redirect,
+            keeper,
+        })
+    }
+
+    fn ports(&self) -> (u16, u16) {
+        (
+            self.certs.https_listen.port(),
+            self.certs.http_listen.port(),
+        )
+    }
+
+    fn start(self) -> std::io::Result<RunningHttps> {
+        let redirect = self.redirect.clone();
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(redirect.clone())
+                .wrap(from_fn(http::log_request))
+                .configure(crate::tls::redirect::routes)
+        })
+        .workers(1)
+        .listen(self.http_listener)?
+        .shutdown_timeout(1)
+        .run();
+        let handle = server.handle();
+        let keeper = match self.keeper {
+            Keeper::Acme(acme) => tokio::spawn(acme.run()),
+            Keeper::Files(cert, key) => tokio::spawn(self.certs.clone().watch_files(cert, key)),
+        };
+        Ok(RunningHttps {
+            redirect: handle,
+            redirect_task: tokio::spawn(server),
+            keeper,
+        })
+    }
+}

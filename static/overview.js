@@ -228,7 +228,8 @@ function formatBytes(n) {
   return `${(n / 1024 / 1024).toFixed(1)} MiB`;
 }
 
-// The appliance itself: version, uptime, public URL, database, last webhooks.
+// The appliance itself: version, uptime, public URL, database, last webhooks, and the
+// certificate of the built-in HTTPS when it is on.
 async function loadHealth() {
   show($('health-loading'), true);
   const h = await api('GET', '/api/health');
@@ -238,6 +239,19 @@ async function loadHealth() {
   $('health-db').textContent = `${formatBytes(h.database.sizeBytes)}, schema v${h.database.schemaVersion}`;
   $('health-twilio').textContent = formatTime(h.lastWebhook.twilio);
   $('health-vapi').textContent = formatTime(h.lastWebhook.vapi);
+  // Built-in HTTPS: who issued the certificate and until when, or why there is none.
+  show($('health-https-label'), Boolean(h.https));
+  show($('health-https'), Boolean(h.https));
+  if (h.https) {
+    const { certificate: c, renewal: r } = h.https;
+    const parts = [];
+    if (c) parts.push(`${c.names.join(', ')}, issued by ${c.issuer}, valid until ${formatTime(c.notAfter)}`);
+    else parts.push('none yet');
+    if (r.lastError) parts.push(`renewal failing: ${r.lastError}; next try ${formatTime(r.nextAttempt)}`);
+    else if (r.nextAttempt) parts.push(`next renewal check ${formatTime(r.nextAttempt)}`);
+    $('health-https').textContent = parts.join('; ');
+    $('health-https').classList.toggle('error', Boolean(r.lastError));
+  }
   show($('health-loading'), false);
   show($('health'), true);
 }

@@ -55,6 +55,7 @@ pub async fn run(config: &Config) -> Result<(), CliError> {
         telephony,
         public_url,
         org: None,
+        tls: None,
     };
     let checks = doctor.examine().await;
     for check in &checks {

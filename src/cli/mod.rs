@@ -39,6 +39,10 @@ pub enum Command {
         /// Listen address. Overrides SWITCHBOARD_LISTEN.
         #[arg(long, value_name = "ADDR")]
         listen: Option<String>,
+        /// Serve HTTPS for this name with a certificate from Let's Encrypt (repeatable).
+        /// Overrides SWITCHBOARD_DOMAINS.
+        #[arg(long = "domain", value_name = "NAME")]
+        domains: Vec<String>,
     },
     /// Apply database migrations and exit (serve does this too).
     Migrate,
@@ -358,7 +362,15 @@ impl Cli {
                 dir.display().to_string(),
             ));
         }
-        if let Command::Serve { demo, listen } = &self.command {
+        if let Command::Serve {
+            demo,
+            listen,
+            domains,
+        } = &self.command
+        {
+            if !domains.is_empty() {
+                overrides.push(("SWITCHBOARD_DOMAINS".to_string(), domains.join(",")));
+            }
             if *demo {
                 overrides.push(("SWITCHBOARD_DEMO".to_string(), "true".to_string()));
             }

@@ -25,6 +25,20 @@ fn print_banner(app: &Application, startup: std::time::Duration) {
     println!("switchboard {}{mode}", crate::VERSION);
     println!("  dashboard:     {}/", app.local_url());
     println!("  public URL:    {}", state.public_url);
+    if let (Some(tls), Some(certs)) = (&state.config.tls, &state.tls) {
+        let certificate = match certs.info() {
+            Some(info) => format!(
+                "{} until {}",
+                info.issuer,
+                info.not_after.format("%Y-%m-%d")
+            ),
+            None => "being ordered (see the log, /api/health or `switchboard doctor`)".into(),
+        };
+        println!(
+            "  https:         {} (certificate: {certificate}); http {} answers ACME and redirects",
+            tls.https_listen, tls.http_listen
+        );
+    }
     let base = &state.public_url;
     println!(
         "  Twilio voice:  {}   (status callback {})",

@@ -30,6 +30,7 @@ async fn doctor(state: web::Data<AppState>, writer: Writer) -> Result<HttpRespon
         master: state.twilio_master.clone(),
         public_url: Some(state.public_url.clone()),
         org: Some(writer.0.org_id()),
+        tls: state.tls.clone(),
     };
     let checks = doctor.examine().await;
     Ok(HttpResponse::Ok().json(json!({ "ok": all_pass(&checks), "checks": checks })))
@@ -186,6 +187,16 @@ async fn diagnostics(state: web::Data<AppState>, auth: Auth) -> Result<HttpRespo
     let mut warnings = state.config.warnings();
     warnings.extend(org_warnings);
     warnings.extend(provider_warnings(&state));
+    if let Some(tls) = &state.tls {
+        if let Some(e) = tls.renewal().last_error {
+            let what = if tls.info().is_some() {
+                "renewed"
+            } else {
+                "obtained"
+            };
+            warnings.push(format!("The HTTPS certificate could not be {what}: {e}. It is tried again with backoff; `switchboard doctor` says what to check."));
+        }
+    }
     if state.providers.sandbox {
         warnings.insert(
             0,
@@ -205,6 +216,12 @@ async fn diagnostics(state: web::Data<AppState>, auth: Auth) -> Result<HttpRespo
             "pool": { "connections": connections, "idle": idle },
         },
         "lastWebhook": { "twilio": last_twilio, "vapi": last_vapi },
+        "https": state.tls.as_ref().map(|t| json!({
+            "certificate": t.info(),
+            "renewal": t.renewal(),
+            "httpsListen": t.https_listen.to_string(),
+            "httpListen": t.http_listen.to_string(),
+        })),
         "warnings": warnings,
     })))
 }

@@ -135,6 +135,13 @@ pub async fn log_request(
         res.headers_mut()
             .insert(HeaderName::from_static("x-request-id"), value);
     }
+    // Served over the built-in HTTPS: browsers must not come back in plain HTTP (SPEC §14).
+    if res.request().app_config().secure() {
+        res.headers_mut().insert(
+            actix_web::http::header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000"),
+        );
+    }
     log::info!(
         "{} {} {} {:.1}ms rid={}",
         method,

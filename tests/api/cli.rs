@@ -334,6 +334,11 @@ fn the_packaged_example_settings_file_is_valid() {
         stdout.contains("SWITCHBOARD_PUBLIC_URL=https://phones.example.com"),
         "{stdout}"
     );
+    assert!(
+        stdout.contains("SWITCHBOARD_DOMAINS=phones.example.com")
+            && stdout.contains("SWITCHBOARD_HTTPS_LISTEN=0.0.0.0:443"),
+        "the example serves https itself: {stdout}"
+    );
     let unit = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/packaging/switchboard.service"
@@ -342,6 +347,7 @@ fn the_packaged_example_settings_file_is_valid() {
     assert!(unit.contains("ExecStart=/usr/bin/switchboard serve"));
     assert!(unit.contains("EnvironmentFile=/etc/switchboard/switchboard.env"));
     assert!(unit.contains("NoNewPrivileges=yes"));
+    assert!(unit.contains("AmbientCapabilities=CAP_NET_BIND_SERVICE"));
 }
 
 #[test]

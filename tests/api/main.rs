@@ -12,6 +12,7 @@ mod doctor;
 mod flags;
 mod health;
 mod helpers;
+mod https;
 mod litestream;
 mod monitoring;
 mod numbers;

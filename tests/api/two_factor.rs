@@ -31,6 +31,12 @@ pub fn python_with(module: &str) -> Option<String> {
     None
 }
 
+/// pyotp and a fresh appliance, or `None` (skip) outside CI without pyotp.
+async fn pyotp_and_app() -> Option<(String, TestApp)> {
+    let python = python_with("pyotp")?;
+    Some((python, spawn_app().await))
+}
+
 /// The code pyotp computes for an `otpauth://` URI at a unix time.
 fn pyotp_code(python: &str, uri: &str, at: i64) -> String {
     let out = std::process::Command::new(python)
@@ -114,10 +120,9 @@ fn has_session_cookie(resp: &reqwest::Response) -> bool {
 
 #[tokio::test]
 async fn enrol_confirm_and_sign_in_with_codes_pyotp_computes() {
-    let Some(python) = python_with("pyotp") else {
+    let Some((python, app)) = pyotp_and_app().await else {
         return;
     };
-    let app = spawn_app().await;
     let api = app.owner_api().await;
     let me = api.get("/api/me").await;
     assert_eq!(me["user"]["twoFactor"], false);
@@ -321,10 +326,9 @@ async fn guessing_codes_is_rate_limited_like_passwords() {
 
 #[tokio::test]
 async fn an_org_can_require_two_factor_of_owners_and_admins() {
-    let Some(python) = python_with("pyotp") else {
+    let Some((python, app)) = pyotp_and_app().await else {
         return;
     };
-    let app = spawn_app().await;
     let owner = app.owner_api().await;
     // Whoever requires it must have it on, so nobody locks the org out.
     expect_error(
@@ -401,10 +405,9 @@ async fn an_org_can_require_two_factor_of_owners_and_admins() {
 
 #[tokio::test]
 async fn the_cli_resets_two_factor_for_a_locked_out_user() {
-    let Some(python) = python_with("pyotp") else {
+    let Some((python, app)) = pyotp_and_app().await else {
         return;
     };
-    let app = spawn_app().await;
     let api = app.owner_api().await;
     enrol(&app, &api, &python).await;
     let (email, password) = (app.owner_email.clone(), app.owner_password.clone());
@@ -464,10 +467,9 @@ async fn in_the_browser_an_owner_enrols_requires_it_and_signs_in_with_a_code() {
     use crate::browser::{
         click, signed_in_at, type_into, wait_for, wait_text_with, wait_visible_text,
     };
-    let Some(python) = python_with("pyotp") else {
+    let Some((python, app)) = pyotp_and_app().await else {
         return;
     };
-    let app = spawn_app().await;
     let org = app.text(
         "SELECT name FROM orgs WHERE ?1 = ?1 ORDER BY id LIMIT 1",
         "",
