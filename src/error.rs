@@ -216,7 +216,30 @@ impl ApiError {
         if let Some(hint) = self.hint() {
             error["hint"] = json!(hint);
         }
+        if let Some(field) = self.field() {
+            error["field"] = json!(field);
+        }
         json!({ "error": error })
+    }
+
+    /// The field an `invalid_field` error is about, as the machine path its message starts
+    /// with (`notificationNumber: …`, `menu[0].action.targets: …`), so a page can mark the
+    /// input it came from.
+    pub fn field(&self) -> Option<&str> {
+        let ApiError::BadRequest { code, message, .. } = self else {
+            return None;
+        };
+        let (field, _) = match *code {
+            "invalid_field" | "invalid_query" => message.split_once(": ")?,
+            "invalid_email" => return Some("email"),
+            _ => return None,
+        };
+        let path_like = !field.is_empty()
+            && field.starts_with(|c: char| c.is_ascii_alphabetic())
+            && field
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '[' | ']' | '_'));
+        path_like.then_some(field)
     }
 
     fn public_message(&self) -> String {
@@ -278,6 +301,38 @@ impl From<crate::db::DbError> for ApiError {
                 ApiError::Unavailable(err.to_string())
             }
             other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_invalid_field_error_names_its_field_for_the_page() {
+        let e = ApiError::bad_request(
+            "invalid_field",
+            "notificationNumber: '555' is too short for a US number",
+        );
+        assert_eq!(e.body()["error"]["field"], "notificationNumber");
+        let e = ApiError::bad_request("invalid_field", "menu[0].action.targets: add a number");
+        assert_eq!(e.field(), Some("menu[0].action.targets"));
+        let e = ApiError::bad_request("invalid_query", "caller: 'abc' has letters");
+        assert_eq!(e.field(), Some("caller"));
+        let e = ApiError::bad_request("invalid_email", "'x' is not an email address");
+        assert_eq!(e.field(), Some("email"));
+        for no_field in [
+            ApiError::bad_request(
+                "invalid_field",
+                "the JSON body has a wrong or missing field: x",
+            ),
+            ApiError::bad_request("invalid_field", "rolloutPercentage must be 0 to 100"),
+            ApiError::bad_request("invalid_json", "name: not a field error code"),
+            ApiError::bad_request("invalid_query", "limit must be 1 to 500"),
+        ] {
+            assert_eq!(no_field.field(), None, "{no_field}");
+            assert!(no_field.body()["error"].get("field").is_none());
         }
     }
 }

@@ -8,8 +8,10 @@ export function setCsrfToken(token) {
 }
 
 export class ApiError extends Error {
-  constructor(status, code, message, hint, step, problems) {
+  constructor(status, code, message, hint, step, problems, field) {
     super(message);
+    // The machine path of the field an `invalid_field` error is about (`notificationNumber`).
+    this.field = field;
     this.status = status;
     this.code = code;
     this.hint = hint;
@@ -53,9 +55,12 @@ export async function api(method, path, body, extraHeaders = {}) {
       response.status,
       err.code || 'http_' + response.status,
       err.message || `The server answered HTTP ${response.status}.`,
-      err.hint || 'Try again; if it keeps happening, check the server log.',
+      // Only a failure of the appliance itself is a reason to look at its log; a 4xx
+      // says what to change.
+      err.hint || (response.status >= 500 ? 'Try again; if it keeps happening, check the server log.' : undefined),
       err.step,
       err.problems,
+      err.field,
     );
   }
   return data;

@@ -11,7 +11,7 @@ import { loadSettings, initSettings } from './settings.js';
 import { loadLeads, initLeads } from './leads.js';
 import { openCalls, initCalls } from './calls.js';
 import { loadOverview, initOverview } from './overview.js';
-import { loadCallFlow, initCallFlow } from './callflow.js';
+import { loadCallFlow, initCallFlow, hasUnsavedFlow } from './callflow.js';
 import { loadHealth, initHealth } from './health.js';
 import { loadTwoFactor, initTwoFactor } from './twofactor.js';
 
@@ -86,6 +86,7 @@ async function enterApp() {
   setCsrfToken(me.csrfToken);
   $('org-name').textContent = me.org.name;
   $('user-email').textContent = `${me.user.email} (${me.user.role})`;
+  $('user-email').title = $('user-email').textContent;
   show($('token-form'), me.user.role !== 'viewer');
   for (const node of document.querySelectorAll('.writer-only')) show(node, me.user.role !== 'viewer');
   show($('login-view'), false);
@@ -96,8 +97,8 @@ async function enterApp() {
 const pages = {
   overview: () => loadOverview(me),
   calls: (id) => openCalls(id),
-  voicemail: () => loadVoicemail(me, handleAppError),
-  leads: () => loadLeads(me),
+  voicemail: (id) => loadVoicemail(me, handleAppError, id),
+  leads: (id) => loadLeads(me, id ?? null),
   callflow: () => loadCallFlow(me),
   numbers: () => loadNumbers(me),
   agents: () => loadAgents(me),
@@ -109,8 +110,17 @@ const pages = {
 
 // `#page`, or `#page/id` for one thing on it (a call: `#calls/42`), so a reload or the
 // back button comes back to it.
+let currentPage = null;
+
 function route() {
   if (!me) return;
+  // Leaving call-flow edits that are not saved asks first; staying puts the URL back.
+  const wanted = (location.hash || '#overview').slice(1).split('/')[0];
+  if (currentPage === 'callflow' && wanted !== 'callflow' && hasUnsavedFlow()
+      && !window.confirm('Your call-flow changes are not saved. Leave this page and lose them?')) {
+    history.replaceState(null, '', '#callflow');
+    return;
+  }
   // An owner or admin whose org requires two-factor sign-in sees only its enrolment.
   document.body.classList.toggle('setup-only', me.twoFactorSetupRequired);
   if (me.twoFactorSetupRequired) {
@@ -125,6 +135,7 @@ function route() {
   }
   const [name, arg] = (location.hash || '#overview').slice(1).split('/');
   const page = pages[name] ? name : 'overview';
+  currentPage = page;
   for (const key of Object.keys(pages)) show($(`page-${key}`), key === page);
   for (const a of document.querySelectorAll('#nav a')) {
     a.classList.toggle('active', a.dataset.page === page);
@@ -175,7 +186,19 @@ async function onLogout() {
   showLogin();
 }
 
+// On a phone the pages are behind a Menu button; choosing one closes the menu.
+function initMenu() {
+  const toggle = $('nav-toggle');
+  const setOpen = (open) => {
+    $('nav').classList.toggle('open', open);
+    toggle.setAttribute('aria-expanded', String(open));
+  };
+  toggle.addEventListener('click', () => setOpen(!$('nav').classList.contains('open')));
+  for (const a of document.querySelectorAll('#nav a')) a.addEventListener('click', () => setOpen(false));
+}
+
 async function start() {
+  initMenu();
   $('login-form').addEventListener('submit', onLogin);
   $('logout').addEventListener('click', onLogout);
   initSettings();

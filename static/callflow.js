@@ -107,6 +107,7 @@ function menuRow(o, i) {
     collect();
     flow.menu.splice(i, 1);
     render();
+    setDirty(true);
   });
   row.append(field('Key', digit, path), field('Label (spoken: "For …, press …")', label), field('Then', type), box, remove);
   return row;
@@ -146,6 +147,7 @@ function render() {
         collect();
         flow.menu.push({ digit: '', label: '', action: { type: 'voicemail' } });
         render();
+        setDirty(true);
       }),
       field('When a caller presses nothing or a wrong key, say', nm('invalid', input(f.invalidInputMessage)), 'invalidInputMessage'),
       field('Tries before voicemail', nm('retries', input(f.retries, { type: 'number', min: '0', max: '3' })), 'retries'),
@@ -249,12 +251,15 @@ function clearProblems() {
     e.hidden = true;
     e.textContent = '';
   }
+  for (const c of $('flow-form').querySelectorAll('[aria-invalid]')) c.removeAttribute('aria-invalid');
+  $('flow-summary')?.remove();
 }
 
 // Each problem under the field whose path is the longest prefix of the problem's path
 // ("menu[0] (key 1).action" goes to option 1's numbers); the summary lists them all.
 function showProblems(problems) {
   const holders = [...$('flow-form').querySelectorAll('[data-path]')];
+  const found = [];
   for (const p of problems) {
     const path = p.path.replace(/ \(key [^)]*\)/, '');
     const best = holders
@@ -262,22 +267,80 @@ function showProblems(problems) {
       .sort((a, b) => b.dataset.path.length - a.dataset.path.length)[0];
     const err = best && best.querySelector(':scope > .field-error');
     if (err) {
-      err.textContent = err.textContent ? `${err.textContent} ${p.message}` : p.message;
+      const message = sentence(p.message);
+      err.textContent = err.textContent ? `${err.textContent} ${message}` : message;
       err.hidden = false;
+      const control = best.querySelector(':scope > input, :scope > select, :scope > textarea');
+      if (control) {
+        err.id = `${control.id}-error`;
+        control.setAttribute('aria-invalid', 'true');
+        control.setAttribute('aria-describedby', err.id);
+      }
+      found.push({ holder: best, control, message });
     }
   }
+  return found;
 }
 
-function failed(e, summaryEl) {
+const sentence = (m) => `${m.charAt(0).toUpperCase()}${m.slice(1)}`.replace(/([^.])$/, '$1.');
+
+// Where a problem is, in the owner's words: "Option 1 (Sales)", "Greeting", "Monday".
+function placeOf(holder) {
+  const option = holder.closest('.cf-option');
+  const section = holder.closest('.cf-section');
+  const label = holder.querySelector(':scope > label')?.textContent || '';
+  const where = option ? option.querySelector('legend, .cf-option-title')?.textContent : section?.querySelector('legend')?.textContent;
+  return [where, label].filter(Boolean).join(' — ');
+}
+
+// GOV.UK's pattern: a summary at the top of the form, each problem a link to its field.
+function summarize(found) {
+  const box = el('div', null, 'error-summary');
+  box.id = 'flow-summary';
+  box.setAttribute('role', 'alert');
+  box.tabIndex = -1;
+  box.append(el('p', found.length === 1 ? 'There is a problem' : `There are ${found.length} problems`, 'error-summary-title'));
+  const list = el('ul');
+  for (const f of found) {
+    const a = el('a', `${placeOf(f.holder)}: ${f.message}`);
+    a.href = f.control ? `#${f.control.id}` : '#flow-form';
+    a.addEventListener('click', (event) => {
+      event.preventDefault();
+      (f.control || f.holder).scrollIntoView({ block: 'center' });
+      f.control?.focus();
+    });
+    const li = el('li');
+    li.append(a);
+    list.append(li);
+  }
+  box.append(list);
+  $('flow-form').prepend(box);
+  box.focus();
+}
+
+// A problem with the flow itself goes to its fields (and a summary at the top); anything
+// else is said at `summaryEl`.
+function failed(e, summaryEl, where = 'above') {
   clearProblems();
-  if (e instanceof ApiError && e.problems) showProblems(e.problems);
-  showError(summaryEl, e);
+  let problems = e instanceof ApiError ? e.problems : null;
+  if (!problems && e instanceof ApiError && e.field) problems = [{ path: e.field, message: e.message.replace(/^[^ ]+: /, '') }];
+  const found = problems ? showProblems(problems) : [];
+  if (found.length) {
+    summarize(found);
+    summaryEl.textContent = found.length === 1
+      ? `Not saved: the call flow has a problem, marked at its field ${where}.`
+      : `Not saved: the call flow has ${found.length} problems, each marked at its field ${where}.`;
+    show(summaryEl, true);
+  } else {
+    showError(summaryEl, e);
+  }
 }
 
 async function onPreview(event) {
   event.preventDefault();
   const out = $('flow-preview');
   show($('flow-error'), false);
+  show($('flow-preview-error'), false);
   try {
     const keys = $('flow-preview-keys').value.split(/[\s,]+/).filter(Boolean).map((k) => (k === '-' ? null : k));
     const r = await api('POST', '/api/call-flow/preview', { callFlow: collect(), at: $('flow-preview-at').value || null, keys });
@@ -291,10 +354,23 @@ async function onPreview(event) {
       out.append(li);
     }
   } catch (e) {
-    out.replaceChildren();
-    failed(e, $('flow-error'));
+    // The problem is said next to the preview; the last preview stays, marked as old.
+    for (const li of out.children) li.classList.add('stale');
+    if (e instanceof ApiError && (e.field === 'at' || e.field === 'keys')) showError($('flow-preview-error'), e);
+    else failed(e, $('flow-preview-error'), 'below');
   }
 }
+
+// Edits not saved yet: the page says so, and leaving it asks first.
+let dirty = false;
+
+function setDirty(on) {
+  dirty = on;
+  show($('flow-unsaved'), on);
+  if (on) show($('flow-saved'), false);
+}
+
+export const hasUnsavedFlow = () => dirty;
 
 async function onSave() {
   show($('flow-saved'), false);
@@ -302,6 +378,7 @@ async function onSave() {
   try {
     await api('PUT', '/api/call-flow', collect());
     clearProblems();
+    setDirty(false);
     show($('flow-saved'), true);
   } catch (e) {
     failed(e, $('flow-error'));
@@ -316,11 +393,17 @@ export async function loadCallFlow(current) {
   show($('flow-saved'), false);
   show($('flow-error'), false);
   $('flow-preview').replaceChildren();
+  show($('flow-preview-error'), false);
   render();
+  setDirty(false);
   show($('flow-save'), me.user.role !== 'viewer');
 }
 
 export function initCallFlow() {
   $('flow-preview-form').addEventListener('submit', onPreview);
   $('flow-save').addEventListener('click', onSave);
+  for (const type of ['input', 'change']) $('flow-form').addEventListener(type, () => setDirty(true));
+  window.addEventListener('beforeunload', (event) => {
+    if (dirty) event.preventDefault();
+  });
 }

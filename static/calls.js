@@ -4,7 +4,7 @@
 // it (route, status, time taken, signature verdict) — merged in time order.
 
 import { api } from './api.js';
-import { $, show, showError, cell, el, option, formatTime } from './ui.js';
+import { $, show, showError, cell, el, option, formatTime, clearFieldErrors } from './ui.js';
 
 const OUTCOMES = {
   connected: 'Connected', voicemail: 'Voicemail', missed: 'Missed', abandoned: 'Abandoned',
@@ -303,6 +303,8 @@ export function initCalls(handleError) {
   $('calls-filter').addEventListener('submit', (event) => {
     event.preventDefault();
     show($('call-detail'), false);
+    clearFieldErrors($('calls-filter'));
+    show($('calls-error'), false);
     loadCalls().catch((e) => showError($('calls-error'), e));
   });
   $('calls-more').addEventListener('click', () => loadCalls(true).catch((e) => showError($('calls-error'), e)));

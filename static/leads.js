@@ -1,6 +1,8 @@
 // Leads: each customer who wrote (or left a message with the AI agent) opens as a
 // conversation — their texts and ours, oldest first — with a reply sent by SMS from the
-// business number they wrote to, and a button to mark it handled (or reopen it).
+// business number they wrote to, and a button to mark it handled (or reopen it). An open
+// conversation has its own address (`#leads/7`), and a half-written reply is kept in this
+// browser until it is sent.
 
 import { api } from './api.js';
 import { $, show, showError, cell, el, button, formatTime, contactLinks, inboxChanged } from './ui.js';
@@ -11,15 +13,18 @@ const MAX_REPLY = 1600;
 let me = null;
 let openLead = null;
 
-export async function loadLeads(current) {
+const draftKey = (id) => `switchboard.reply-draft.${id}`;
+
+export async function loadLeads(current, selected) {
   me = current;
+  if (selected !== undefined) openLead = selected ? Number(selected) : null;
   const { leads } = await api('GET', '/api/leads?limit=100');
   const body = $('leads-table').querySelector('tbody');
   body.replaceChildren();
   for (const l of leads) {
     const tr = el('tr');
     tr.dataset.lead = String(l.id);
-    const open = button('Open', () => openConversation(l.id).catch((e) => showError($('lead-error'), e)));
+    const open = button('Open', () => { location.hash = `#leads/${l.id}`; });
     open.setAttribute('aria-label', `Open the conversation with ${l.customerNumber}`);
     const actions = el('td');
     actions.append(open);
@@ -33,6 +38,7 @@ export async function loadLeads(current) {
   show($('leads-empty'), leads.length === 0);
   show($('leads-table'), leads.length > 0);
   if (openLead !== null) await openConversation(openLead);
+  else show($('lead-detail'), false);
 }
 
 function bubble(m) {
@@ -87,6 +93,8 @@ async function openConversation(id) {
   show(toggle, writer);
   show($('lead-error'), false);
   show($('lead-detail'), true);
+  $('lead-reply').value = localStorage.getItem(draftKey(id)) || '';
+  updateCount();
 }
 
 async function onReply(event) {
@@ -98,6 +106,7 @@ async function onReply(event) {
   submit.disabled = true;
   try {
     await api('POST', `/api/leads/${openLead}/messages`, { body: text });
+    localStorage.removeItem(draftKey(openLead));
     $('lead-reply').value = '';
     updateCount();
     await loadLeads(me);
@@ -131,10 +140,15 @@ function updateCount() {
 
 export function initLeads() {
   $('lead-reply-form').addEventListener('submit', onReply);
-  $('lead-reply').addEventListener('input', updateCount);
+  $('lead-reply').addEventListener('input', () => {
+    updateCount();
+    const text = $('lead-reply').value;
+    if (openLead === null) return;
+    if (text) localStorage.setItem(draftKey(openLead), text);
+    else localStorage.removeItem(draftKey(openLead));
+  });
   $('lead-status').addEventListener('click', onToggleStatus);
   $('lead-close').addEventListener('click', () => {
-    openLead = null;
-    show($('lead-detail'), false);
+    location.hash = '#leads';
   });
 }

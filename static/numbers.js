@@ -2,7 +2,7 @@
 // text, and the business settings. Every failure is shown with what to do.
 
 import { api, ApiError } from './api.js';
-import { $, show, showError, cell, el, button, option } from './ui.js';
+import { $, show, showError, cell, el, button, option, clearFieldErrors } from './ui.js';
 
 let me = null;
 let agents = [];
@@ -452,6 +452,7 @@ export async function loadOrg(user) {
 
 async function saveOrg(event) {
   event.preventDefault();
+  clearFieldErrors($('org-form'));
   show($('org-error'), false);
   show($('org-saved'), false);
   try {

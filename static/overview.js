@@ -111,9 +111,23 @@ function svg(tag, attrs) {
 
 function label(bucket) {
   if (range === 'days') {
-    return new Date(`${bucket.start}T12:00:00`).toLocaleDateString(undefined, { weekday: 'short' });
+    return new Date(`${bucket.start}T12:00:00`).toLocaleDateString(undefined, { weekday: 'short', day: 'numeric' });
   }
   return new Date(bucket.start).toLocaleTimeString(undefined, { hour: 'numeric' });
+}
+
+// "the 24 hours to 14:00 on 6 Dec" / "the 7 days to Sun 6 Dec": the chart's dates in words.
+function period(buckets) {
+  const last = buckets[buckets.length - 1];
+  if (!last) return '';
+  if (range === 'days') {
+    const day = new Date(`${last.start}T12:00:00`).toLocaleDateString(undefined, { weekday: 'short', day: 'numeric', month: 'short' });
+    return `the 7 days to ${day}`;
+  }
+  const end = new Date(new Date(last.start).getTime() + 3600 * 1000);
+  const time = end.toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit' });
+  const day = end.toLocaleDateString(undefined, { day: 'numeric', month: 'short' });
+  return `the 24 hours to ${time} on ${day}`;
 }
 
 // Bars of all calls, their missed part darker; every bar has a text equivalent.
@@ -127,7 +141,7 @@ function drawChart() {
   const total = buckets.reduce((n, b) => n + b.calls, 0);
   const missed = buckets.reduce((n, b) => n + b.missed, 0);
   const title = svg('title', {});
-  title.textContent = `${total} calls, ${missed} missed, in the last ${range === 'days' ? '7 days' : '24 hours'}`;
+  title.textContent = `${total} calls, ${missed} missed, in ${period(buckets)}`;
   chart.append(title);
   buckets.forEach((b, i) => {
     const h = (b.calls / max) * height;

@@ -5,9 +5,67 @@ import { ApiError } from './api.js';
 export const $ = (id) => document.getElementById(id);
 export const show = (el, on = true) => { el.hidden = !on; };
 
-export function showError(el, err) {
-  el.textContent = err instanceof ApiError ? err.describe() : String(err);
-  show(el, true);
+// Shows what went wrong. An error about one field of a form (the API's `field`) is shown
+// the GOV.UK way: the field is marked (aria-invalid, aria-describedby) with the message in
+// words under it, and a summary at the top of the form links to it.
+export function showError(target, err) {
+  const form = target.closest('form') || (target.dataset.form && $(target.dataset.form));
+  if (form) clearFieldErrors(form);
+  const input = form && err instanceof ApiError && err.field ? fieldInput(form, err.field) : null;
+  if (!input) {
+    target.textContent = err instanceof ApiError ? err.describe() : String(err);
+    show(target, true);
+    return;
+  }
+  show(target, false);
+  const message = inWords(input, err);
+  const note = el('p', message, 'error field-error');
+  note.id = `${input.id}-error`;
+  input.after(note);
+  input.setAttribute('aria-invalid', 'true');
+  input.setAttribute('aria-describedby', [input.getAttribute('aria-describedby'), note.id].filter(Boolean).join(' '));
+  input.addEventListener('input', () => clearFieldErrors(form), { once: true });
+  const summary = el('div', null, 'error-summary');
+  summary.setAttribute('role', 'alert');
+  summary.tabIndex = -1;
+  const link = el('a', message);
+  link.href = `#${input.id}`;
+  link.addEventListener('click', (event) => {
+    event.preventDefault();
+    input.focus();
+  });
+  summary.append(el('p', 'There is a problem', 'error-summary-title'), link);
+  form.prepend(summary);
+  summary.focus();
+}
+
+// The input a field path belongs to: `data-field` equal to the path or to its first part
+// (`menu[0].action` → `menu`).
+function fieldInput(form, field) {
+  const inputs = [...form.querySelectorAll('[data-field]')];
+  return inputs.find((i) => i.dataset.field === field)
+    || inputs.find((i) => field.startsWith(`${i.dataset.field}.`) || field.startsWith(`${i.dataset.field}[`));
+}
+
+// "'555' is too short for a US number. Enter your mobile number, like 415 555 0123."
+function inWords(input, err) {
+  const reason = err.message.replace(/^[A-Za-z][\w.[\]]*: /, '');
+  const sentence = reason.charAt(0).toUpperCase() + reason.slice(1).replace(/[.]$/, '');
+  const what = input.dataset.what;
+  if (!what) return `${sentence}.`;
+  const example = input.dataset.example ? `, like ${input.dataset.example}` : '';
+  return `${sentence}. Enter ${what}${example}.`;
+}
+
+export function clearFieldErrors(form) {
+  for (const s of form.querySelectorAll(':scope > .error-summary')) s.remove();
+  for (const n of form.querySelectorAll('.field-error[id$="-error"]')) n.remove();
+  for (const i of form.querySelectorAll('[aria-invalid="true"]')) {
+    i.removeAttribute('aria-invalid');
+    const rest = (i.getAttribute('aria-describedby') || '').split(' ').filter((d) => d && d !== `${i.id}-error`);
+    if (rest.length) i.setAttribute('aria-describedby', rest.join(' '));
+    else i.removeAttribute('aria-describedby');
+  }
 }
 
 export function cell(text) {
@@ -89,6 +147,7 @@ export const inboxChanged = () => document.dispatchEvent(new Event('inbox-change
 export async function once(form, run) {
   if (form.dataset.busy === '1') return;
   form.dataset.busy = '1';
+  clearFieldErrors(form);
   const buttons = [...form.querySelectorAll('button[type="submit"], button:not([type])')];
   for (const b of buttons) b.disabled = true;
   try {

@@ -1,5 +1,6 @@
 // Voicemail: each message with who left it, Call back / Text back, the transcript (or why
-// there is none), the recording played through the appliance, and Mark handled.
+// there is none), the recording played through the appliance, and Mark handled. Each has
+// its own address (`#voicemail/42`), which shows it highlighted.
 
 import { api } from './api.js';
 import { $, show, formatTime, contactLinks, inboxChanged } from './ui.js';
@@ -7,7 +8,7 @@ import { $, show, formatTime, contactLinks, inboxChanged } from './ui.js';
 let me = null;
 let handleError = (e) => { throw e; };
 
-export async function loadVoicemail(current, onError) {
+export async function loadVoicemail(current, onError, selected) {
   me = current;
   handleError = onError;
   const { voicemails } = await api('GET', '/api/voicemails?limit=100');
@@ -16,10 +17,13 @@ export async function loadVoicemail(current, onError) {
   for (const v of voicemails) {
     const card = document.createElement('div');
     card.className = 'card voicemail' + (v.handled ? ' handled' : '');
+    card.id = `voicemail-${v.id}`;
     const head = document.createElement('p');
     head.className = 'vm-head';
-    head.textContent = `${v.fromNumber || 'Unknown caller'} · ${formatTime(v.createdAt)}` +
-      (v.durationSeconds == null ? '' : ` · ${v.durationSeconds} s`);
+    const link = document.createElement('a');
+    link.href = `#voicemail/${v.id}`;
+    link.textContent = `${v.fromNumber || 'Unknown caller'} · ${formatTime(v.createdAt)}`;
+    head.append(link, v.durationSeconds == null ? '' : ` · ${v.durationSeconds} s`);
     const text = document.createElement('p');
     text.className = 'vm-transcript';
     // Twilio transcribes recordings of 2 to 120 seconds only.
@@ -56,4 +60,12 @@ export async function loadVoicemail(current, onError) {
     list.append(card);
   }
   show($('voicemail-empty'), voicemails.length === 0);
+  const chosen = selected && $(`voicemail-${selected}`);
+  show($('voicemail-missing'), Boolean(selected) && !chosen);
+  if (chosen) {
+    chosen.classList.add('selected');
+    chosen.tabIndex = -1;
+    chosen.scrollIntoView({ block: 'start' });
+    chosen.focus();
+  }
 }

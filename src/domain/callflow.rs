@@ -480,7 +480,7 @@ impl CallFlow {
             match &o.action {
                 MenuAction::Dial { targets, ring_timeout_secs, .. } => {
                     if targets.is_empty() {
-                        bad(format!("{path}.action"), "dial has no targets: add at least one phone number");
+                        bad(format!("{path}.action"), "no phone number to ring: enter at least one, like 415 555 0123");
                     }
                     if !(5..=120).contains(ring_timeout_secs) {
                         bad(format!("{path}.action.ringTimeoutSecs"), "must be 5 to 120 seconds");
@@ -529,7 +529,7 @@ impl CallFlow {
                 ),
                 AfterHoursAction::Dial if self.after_hours.targets.is_empty() => bad(
                     "afterHours.targets".into(),
-                    "after-hours dial has no targets: add a phone number or use voicemail",
+                    "no phone number to ring after hours: enter one, like 415 555 0123, or use voicemail",
                 ),
                 _ => {}
             }

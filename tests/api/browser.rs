@@ -781,9 +781,57 @@ async fn an_owner_edits_the_menu_sees_the_dead_end_fixes_it_and_callers_hear_it(
         "#flow-form .cf-option [data-path='menu[0].action'] .field-error",
     )
     .await;
-    assert!(inline.contains("dial has no targets"), "{inline}");
+    assert_eq!(
+        inline,
+        "No phone number to ring: enter at least one, like 415 555 0123."
+    );
     let summary = wait_visible_text(&c, "#flow-error").await;
-    assert!(summary.contains("not saved"), "{summary}");
+    assert!(summary.starts_with("Not saved"), "{summary}");
+    // GOV.UK's pattern: a summary at the top of the form links to the marked field, with
+    // no internal path in sight.
+    let top = wait_visible_text(&c, "#flow-form > #flow-summary").await;
+    assert!(
+        top.contains("There is a problem") && top.contains("Option 1") && !top.contains("menu[0]"),
+        "{top}"
+    );
+    let marked = c
+        .execute(
+            "const i = document.querySelector(\"#flow-form .cf-option [data-k='targets']\");
+             return [i.getAttribute('aria-invalid'), document.getElementById(i.getAttribute('aria-describedby')).textContent];",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(marked[0], "true");
+    assert_eq!(marked[1], inline.as_str());
+    click(&c, "#flow-summary a").await;
+    let focused = c
+        .execute("return document.activeElement.dataset.k;", vec![])
+        .await
+        .unwrap();
+    assert_eq!(
+        focused, "targets",
+        "the summary's link takes you to the field"
+    );
+    // Leaving the page with the edit unsaved asks first; staying keeps the edit.
+    c.execute("location.hash = '#calls';", vec![])
+        .await
+        .unwrap();
+    let mut question = String::new();
+    for _ in 0..50 {
+        if let Ok(text) = c.get_alert_text().await {
+            question = text;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(question.contains("not saved"), "{question}");
+    c.dismiss_alert().await.unwrap();
+    wait_for(&c, "#page-callflow:not([hidden])").await;
+    assert_eq!(c.current_url().await.unwrap().fragment(), Some("callflow"));
+    assert!(wait_visible_text(&c, "#flow-unsaved")
+        .await
+        .contains("not saved yet"));
 
     // Fixed, previewed (key 1 now rings the new number), saved.
     type_into(
@@ -1113,5 +1161,161 @@ async fn with_a_second_business_the_health_page_says_who_sees_the_rows_of_no_org
     assert!(card.contains("switchboard user system-admin"), "{card}");
     let calls = wait_text_with(&c, "#mon-active_calls", "CA_MON_ACTIVE").await;
     assert!(!calls.contains("system administrators"), "{calls}");
+    c.close().await.unwrap();
+}
+
+/// The dashboard a plumber runs the day on: a voicemail and a conversation keep their
+/// address across a reload (with a half-written reply), the header fits one line at
+/// 1280 px and folds into a menu at 400 px, the chart has a legend and dates, and a
+/// preview's own problem is said next to the preview.
+#[tokio::test]
+async fn links_and_drafts_survive_a_reload_and_the_header_fits_a_laptop_and_a_phone() {
+    use crate::helpers::{CALLER, MAIN_LINE};
+    let app = spawn_app().await;
+    let tw = app.twilio();
+    tw.sms("SM9901", CALLER, MAIN_LINE, "Can you come Tuesday?")
+        .await;
+    tw.call("CA9902", "+14155550999", MAIN_LINE).await;
+    tw.recording("CA9902", "RE9902", "12").await;
+    let voicemail = app.text(
+        "SELECT CAST(id AS TEXT) FROM voicemails WHERE recording_sid = ?1",
+        "RE9902",
+    );
+    let lead = app.text(
+        "SELECT CAST(id AS TEXT) FROM leads WHERE customer_number = ?1",
+        CALLER,
+    );
+    let Some((_driver, c)) = signed_in_at(&app, "").await else {
+        return;
+    };
+
+    // At 1280 px the header is one line: every page link sits on the same row.
+    wait_visible_text(&c, "#org-name").await;
+    let rows = c
+        .execute(
+            "const tops = [...document.querySelectorAll('#nav a, #logout, #org-name')].map((e) => e.getBoundingClientRect().top);
+             return [Math.min(...tops), Math.max(...tops), document.querySelector('.topbar').getBoundingClientRect().height];",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let (min, max, height) = (
+        rows[0].as_f64().unwrap(),
+        rows[1].as_f64().unwrap(),
+        rows[2].as_f64().unwrap(),
+    );
+    assert!(
+        max - min < 8.0 && height < 60.0,
+        "the header wraps at 1280 px: {rows}"
+    );
+    // The chart says what its colours mean and which days it covers.
+    let legend = wait_visible_text(&c, "#overview-chart-legend").await;
+    assert!(
+        legend.contains("All calls") && legend.contains("Missed"),
+        "{legend}"
+    );
+    let summary = wait_visible_text(&c, "#overview-chart-summary").await;
+    assert!(summary.contains("the 24 hours to"), "{summary}");
+    click(&c, "#overview-range-days").await;
+    let summary = wait_text_with(&c, "#overview-chart-summary", "7 days").await;
+    assert!(summary.contains("the 7 days to"), "{summary}");
+
+    // A voicemail has its own address; a reload comes back to it.
+    c.goto(&app.url(&format!("/#voicemail/{voicemail}")))
+        .await
+        .unwrap();
+    wait_for(&c, &format!("#voicemail-{voicemail}.selected")).await;
+    c.refresh().await.unwrap();
+    wait_for(&c, &format!("#voicemail-{voicemail}.selected")).await;
+
+    // A conversation too, with the reply being written.
+    c.goto(&app.url("/#leads")).await.unwrap();
+    click(&c, &format!("#leads-table tr[data-lead='{lead}'] button")).await;
+    wait_for(&c, "#lead-detail:not([hidden])").await;
+    assert_eq!(
+        c.current_url().await.unwrap().fragment(),
+        Some(format!("leads/{lead}").as_str())
+    );
+    type_into(&c, "#lead-reply", "Tuesday at 9 works, see you then").await;
+    c.refresh().await.unwrap();
+    wait_for(&c, "#lead-detail:not([hidden])").await;
+    let draft: String = c
+        .find(Locator::Css("#lead-reply"))
+        .await
+        .unwrap()
+        .prop("value")
+        .await
+        .unwrap()
+        .unwrap_or_default();
+    assert_eq!(draft, "Tuesday at 9 works, see you then");
+    click(&c, "#lead-reply-send").await;
+    wait_text_with(&c, "#lead-messages", "Tuesday at 9 works").await;
+    c.refresh().await.unwrap();
+    wait_for(&c, "#lead-detail:not([hidden])").await;
+    let draft: String = c
+        .find(Locator::Css("#lead-reply"))
+        .await
+        .unwrap()
+        .prop("value")
+        .await
+        .unwrap()
+        .unwrap_or_default();
+    assert_eq!(draft, "", "a sent reply is no longer a draft");
+    // Back leaves the conversation, forward returns to it.
+    click(&c, "#lead-close").await;
+    wait_for(&c, "#lead-detail[hidden]").await;
+    c.back().await.unwrap();
+    wait_for(&c, "#lead-detail:not([hidden])").await;
+
+    // A preview at a time that is not a time: said next to the preview, at its field.
+    c.goto(&app.url("/#callflow")).await.unwrap();
+    wait_for(&c, "#flow-form .cf-option").await;
+    c.execute("document.getElementById('flow-preview-keys').value = '1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1';", vec![]).await.unwrap();
+    click(&c, "#flow-preview-form button[type='submit']").await;
+    let problem = wait_visible_text(&c, "#flow-preview-keys-error").await;
+    assert!(problem.starts_with("At most 20 key presses"), "{problem}");
+    assert!(!c
+        .find(Locator::Css("#flow-error"))
+        .await
+        .unwrap()
+        .is_displayed()
+        .await
+        .unwrap());
+
+    // At 400 px: a compact header, the pages behind a Menu button.
+    c.set_window_rect(0, 0, 400, 900).await.unwrap();
+    c.goto(&app.url("/#overview")).await.unwrap();
+    wait_for(&c, "#page-overview:not([hidden])").await;
+    let header = c
+        .execute(
+            "return document.querySelector('.topbar').getBoundingClientRect().bottom;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert!(
+        header.as_f64().unwrap() < 120.0,
+        "banner and header take {header} px"
+    );
+    assert!(!c
+        .find(Locator::Css("#nav"))
+        .await
+        .unwrap()
+        .is_displayed()
+        .await
+        .unwrap());
+    click(&c, "#nav-toggle").await;
+    wait_for(&c, "#nav-toggle[aria-expanded='true']").await;
+    click(&c, "#nav a[data-page='calls']").await;
+    wait_for(&c, "#page-calls:not([hidden])").await;
+    assert!(
+        !c.find(Locator::Css("#nav"))
+            .await
+            .unwrap()
+            .is_displayed()
+            .await
+            .unwrap(),
+        "choosing a page closes the menu"
+    );
     c.close().await.unwrap();
 }

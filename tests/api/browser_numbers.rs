@@ -99,15 +99,31 @@ async fn an_owner_imports_buys_and_releases_numbers_and_adds_an_agent_from_the_d
     }
     type_into(&c, "#org-notification", "555-1234").await;
     click(&c, "#org-submit").await;
-    let error = wait_visible_text(&c, "#org-error").await;
+    // The error is at the field, in words, with a summary at the top of the form.
+    let at_field = wait_visible_text(&c, "#org-notification-error").await;
     assert!(
-        error.contains("notificationNumber") && error.contains("like 415 555 0123"),
-        "{error}"
+        at_field.ends_with("Enter your mobile number, like 415 555 0123.")
+            && !at_field.contains("notificationNumber"),
+        "{at_field}"
     );
+    let summary = wait_visible_text(&c, "#org-form > .error-summary").await;
+    assert!(
+        summary.contains("There is a problem") && summary.contains(&at_field),
+        "{summary}"
+    );
+    let invalid = c
+        .find(Locator::Css("#org-notification"))
+        .await
+        .unwrap()
+        .attr("aria-invalid")
+        .await
+        .unwrap();
+    assert_eq!(invalid.as_deref(), Some("true"));
     // Typed as people type it, read as a number of the business's country.
     type_into(&c, "#org-notification", "(415) 555-0188").await;
     click(&c, "#org-submit").await;
     wait_visible_text(&c, "#org-saved").await;
+    wait_gone(&c, "#org-form > .error-summary").await;
     assert_eq!(
         app.count("SELECT count(*) FROM orgs WHERE notification_number = '+14155550188'"),
         1

@@ -18,8 +18,8 @@ pub async fn list(state: web::Data<AppState>, auth: Auth) -> Result<HttpResponse
         .map(|i| {
             let link = match i.kind {
                 "missed_call" | "ai_callback" => format!("#calls/{}", i.id),
-                "voicemail" => "#voicemail".to_string(),
-                _ => "#leads".to_string(),
+                "voicemail" => format!("#voicemail/{}", i.id),
+                _ => format!("#leads/{}", i.id),
             };
             json!({ "kind": i.kind, "id": i.id, "at": i.at, "caller": i.caller, "text": i.text, "link": link })
         })
