@@ -170,6 +170,7 @@ function say(e) {
     case 'notify.voicemail': return 'You were texted about the voicemail';
     case 'notify.skipped': return 'You were not texted: no notification number in Settings';
     case 'vapi.take_message': return 'The AI agent took a message';
+    case 'vapi.callback_requested': return 'The caller asked to be called back: it is in their conversation on the Leads page';
     case 'vapi.failed': return `The AI agent failed: ${d.endedReason || 'no reason given'}`;
     case 'vapi.transfer-destination-request': return `The AI agent passed the caller to ${d.fallback || 'a person'}`;
     case 'vapi.status-update': return `AI call ${d.status || 'updated'}${d.endedReason ? ` (${d.endedReason})` : ''}`;

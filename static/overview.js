@@ -7,10 +7,10 @@ import { api } from './api.js';
 import { $, show, el, formatTime, showError, button, inboxChanged, once } from './ui.js';
 
 const TODO = {
-  missed_call: (i) => `Missed call from ${i.caller || 'a withheld number'}: call or text them back`,
+  missed_call: (i) => `Missed call from ${i.caller || 'a withheld number'}: call them back`,
   ai_callback: (i) => `${i.caller || 'A caller'} asked the AI agent to be called back`,
   voicemail: (i) => `Voicemail from ${i.caller || 'a withheld number'} to listen to`,
-  lead: (i) => `${i.caller || 'A customer'} is waiting for an answer`,
+  lead: (i) => `${i.caller || 'A customer'} is waiting for an answer${i.text ? '' : ' (a missed call or a call-back request)'}`,
 };
 
 // Marks one item done the way its own page would.
@@ -30,9 +30,26 @@ function todoItem(item, writer) {
   const when = el('span', formatTime(item.at), 'muted small');
   li.append(what, when);
   if (item.text) li.append(el('p', `“${item.text}”`, 'muted'));
+  const actions = el('p', null, 'todo-actions');
   const open = el('a', 'Open');
   open.href = item.link;
-  li.append(open);
+  open.setAttribute('aria-label', `Open: ${(TODO[item.kind] || ((i) => i.kind))(item)}`);
+  actions.append(open);
+  // A conversation is answered by text from the business number, on its own page.
+  if (item.kind === 'lead') {
+    const text = el('a', 'Text them');
+    text.href = item.link;
+    text.setAttribute('aria-label', `Text them (${item.caller || 'the customer'}) from the business number`);
+    actions.append(text);
+  }
+  if (item.caller && /^\+\d{7,15}$/.test(item.caller)) {
+    // This opens the owner's own phone: the customer sees the owner's personal number.
+    const call = el('a', 'Call from my phone');
+    call.href = `tel:${item.caller}`;
+    call.setAttribute('aria-label', `Call from my phone: ${item.caller}`);
+    actions.append(call);
+  }
+  li.append(actions);
   if (writer) {
     const b = button('Done', async () => {
       b.disabled = true;
@@ -47,7 +64,7 @@ function todoItem(item, writer) {
       }
     });
     b.setAttribute('aria-label', `Done: ${what.textContent}`);
-    li.append(b);
+    actions.append(b);
   }
   return li;
 }

@@ -151,10 +151,22 @@ pub fn reply_route(
 }
 
 pub fn set_status(conn: &Connection, org_id: i64, id: i64, status: &str) -> rusqlite::Result<bool> {
-    Ok(conn.execute(
+    let changed = conn.execute(
         "UPDATE leads SET status = ?3, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?1 AND org_id = ?2",
         rusqlite::params![id, org_id, status],
-    )? == 1)
+    )? == 1;
+    if changed && status == "handled" {
+        // The conversation held the customer's missed calls and call-back requests to this
+        // number: handling it follows them up too, so they do not come back on the to-do list.
+        conn.execute(
+            "UPDATE calls SET followed_up_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+             WHERE followed_up_at IS NULL AND outcome IN ('missed', 'ai_handled')
+               AND (org_id, phone_number_id, from_number) =
+                   (SELECT org_id, phone_number_id, customer_number FROM leads WHERE id = ?1)",
+            [id],
+        )?;
+    }
+    Ok(changed)
 }
 
 /// Adds a line to the lead's summary (what the caller asked to pass on).

@@ -24,7 +24,8 @@ pub struct Item {
 
 /// Calls to follow up since `since`. A missed call is settled when the business replied
 /// by text after it, when the caller reached someone on a later call, or when a
-/// conversation (lead) grew out of it (the lead is the item then). An AI call counts when
+/// conversation (lead) grew out of it or holds it — the caller's open conversation on that
+/// number is the item then, and handling it follows the call up. An AI call counts when
 /// its summary asks to be called back.
 const CALLS: &str = "SELECT c.id, c.started_at, c.from_number, c.summary,
              CASE c.outcome WHEN 'missed' THEN 'missed_call' ELSE 'ai_callback' END
@@ -42,6 +43,9 @@ const CALLS: &str = "SELECT c.id, c.started_at, c.from_number, c.summary,
                 WHERE later.org_id = c.org_id AND later.from_number = c.from_number
                   AND later.started_at > c.started_at AND later.answered_at IS NOT NULL)
            AND NOT EXISTS (SELECT 1 FROM leads l WHERE l.call_id = c.id)
+           AND NOT EXISTS (SELECT 1 FROM leads l
+                WHERE l.org_id = c.org_id AND l.phone_number_id = c.phone_number_id
+                  AND l.customer_number = c.from_number AND l.status = 'open')
          ORDER BY c.started_at DESC LIMIT ?3";
 
 /// Voicemails nobody marked handled (`?2` is unused: every one counts, however old).
@@ -49,11 +53,21 @@ const VOICEMAILS: &str = "SELECT v.id, v.created_at, c.from_number, v.transcript
          FROM voicemails v JOIN calls c ON c.id = v.call_id
          WHERE v.org_id = ?1 AND v.handled = 0 AND ?2 IS NOT NULL ORDER BY v.created_at DESC LIMIT ?3";
 
-/// Open conversations, with the customer's latest text (`?2` unused as above).
+/// Open conversations, with the customer's latest text (`?2` unused as above). Like a
+/// missed call, a conversation is settled once the customer has reached someone on a
+/// call after the last thing they did in it (their latest text, else the call that opened
+/// it).
 const LEADS: &str = "SELECT l.id, COALESCE(l.last_message_at, l.created_at), l.customer_number,
              COALESCE((SELECT body FROM messages m WHERE m.lead_id = l.id AND m.direction = 'inbound'
                        ORDER BY m.id DESC LIMIT 1), l.summary), 'lead'
          FROM leads l WHERE l.org_id = ?1 AND l.status = 'open' AND ?2 IS NOT NULL
+           AND NOT EXISTS (SELECT 1 FROM calls later
+                WHERE later.org_id = l.org_id AND later.from_number = l.customer_number
+                  AND later.started_at > COALESCE(
+                      (SELECT max(m.created_at) FROM messages m WHERE m.lead_id = l.id AND m.direction = 'inbound'),
+                      (SELECT o.started_at FROM calls o WHERE o.id = l.call_id),
+                      l.created_at)
+                  AND later.answered_at IS NOT NULL)
          ORDER BY l.created_at DESC LIMIT ?3";
 
 /// The items one of the queries above selects: (id, at, caller, text, kind).

@@ -287,6 +287,16 @@ pub fn direction(call_type: Option<&str>) -> Direction {
     }
 }
 
+/// Whether an AI call's summary asks the business to call back ("please call me back",
+/// "wants a callback", "return my call"); the same words the to-do list looks for.
+pub fn asks_for_call_back(summary: &str) -> bool {
+    let s = summary.to_lowercase();
+    ["call me back", "call back", "callback", "call them back"]
+        .iter()
+        .any(|w| s.contains(w))
+        || s.find("return").is_some_and(|i| s[i..].contains("call"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -425,6 +435,25 @@ mod tests {
         assert!(rank("scheduled") < rank("ringing"));
         for not_a_step in ["not-found", "deletion-failed", "completed", "sideways"] {
             assert_eq!(call_status(not_a_step), None, "{not_a_step}");
+        }
+    }
+
+    #[test]
+    fn a_summary_asking_for_a_call_back_is_recognised() {
+        for yes in [
+            "Please call me back after 5.",
+            "Wants a CALLBACK about the boiler",
+            "Asked us to return her call",
+            "Call them back tomorrow",
+        ] {
+            assert!(super::asks_for_call_back(yes), "{yes}");
+        }
+        for no in [
+            "Asked for opening hours.",
+            "Booked a visit for Tuesday",
+            "Called about a return of parts",
+        ] {
+            assert!(!super::asks_for_call_back(no), "{no}");
         }
     }
 }

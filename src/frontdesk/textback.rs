@@ -5,7 +5,7 @@
 
 use super::messaging::{self, Outbound, Sent};
 use super::FrontDesk;
-use crate::db::{blocklist, callflows, calls, messages, numbers, optouts};
+use crate::db::{blocklist, callflows, calls, leads, messages, numbers, optouts};
 use crate::domain::callflow::CallFlow;
 use crate::domain::events::CallEvent;
 use crate::domain::state::{Direction, MessageKind, MessageStatus, TextbackState};
@@ -131,6 +131,26 @@ pub async fn process(desk: &FrontDesk, call_id: i64) {
                 calls::record(c, call_id, &CallEvent::TextbackCancelled { reason })?;
                 return Ok(Plan::Cancelled(reason));
             }
+            // The missed call opens (or joins) the caller's conversation on this number, so
+            // the call, the text-back and the replies are one thing to follow up (SPEC §7).
+            let lead_id = match call
+                .from_number
+                .as_deref()
+                .map(crate::domain::PhoneNumber::parse)
+            {
+                Some(Ok(caller)) => Some(
+                    leads::open_or_create(
+                        c,
+                        number.org_id,
+                        number.id,
+                        caller.as_str(),
+                        Some(call_id),
+                        "sms",
+                    )?
+                    .0,
+                ),
+                _ => None,
+            };
             let tz = number.org_timezone.parse().unwrap_or(chrono_tz::UTC);
             // Quiet hours began (or moved) since it was scheduled: wait for their end.
             if let Some(when) = deferred_until(now, tz, flow.textback.quiet_hours.as_ref()) {
@@ -168,7 +188,7 @@ pub async fn process(desk: &FrontDesk, call_id: i64) {
                             to: &caller,
                             phone_number_id: Some(number.id),
                             call_id: Some(call_id),
-                            lead_id: None,
+                            lead_id,
                             body: &text,
                             kind: MessageKind::Textback,
                             status: MessageStatus::Blocked,
@@ -189,7 +209,8 @@ pub async fn process(desk: &FrontDesk, call_id: i64) {
                 }
                 Ok(to) => Ok(Plan::Send(
                     Outbound::from_number(&number, to.to_string(), text, MessageKind::Textback)
-                        .call(call_id),
+                        .call(call_id)
+                        .lead(lead_id),
                 )),
             }
         })

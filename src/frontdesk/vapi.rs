@@ -8,7 +8,9 @@ use crate::db::{agents, calls, leads, numbers, orgs};
 use crate::domain::phone::Party;
 use crate::domain::state::{CallStatus, Direction};
 use crate::domain::textback::Outcome;
-use crate::domain::vapi::{call_status, direction, never_reached_assistant, outcome, Message};
+use crate::domain::vapi::{
+    asks_for_call_back, call_status, direction, never_reached_assistant, outcome, Message,
+};
 use crate::domain::FlagKey;
 use rusqlite::Connection;
 use serde_json::{json, Value};
@@ -245,6 +247,11 @@ async fn track(desk: &FrontDesk, m: Message) -> Result<Value, FrontdeskError> {
                 }
             };
             calls::apply_end_report(c, call_id, &report)?;
+            if report.outcome == Some(Outcome::AiHandled)
+                && report.summary.as_deref().is_some_and(asks_for_call_back)
+            {
+                callback_lead(c, call_id, report.summary.as_deref().unwrap_or_default())?;
+            }
             let Some(reason) = m.ended_reason.filter(|_| outcome == Some(Outcome::Failed)) else {
                 return Ok(None);
             };
@@ -386,4 +393,34 @@ async fn tool_calls(desk: &Arc<FrontDesk>, m: Message) -> Result<Value, Frontdes
         super::notify::spawn_lead(desk, lead_id, number, customer, text);
     }
     Ok(json!({ "results": results }))
+}
+
+/// An AI call whose summary asks for a call back opens (or joins) the caller's conversation
+/// on that number with the summary in it, once however often Vapi repeats its end report.
+fn callback_lead(c: &Connection, call_id: i64, summary: &str) -> rusqlite::Result<()> {
+    let Some(call) = calls::by_id(c, call_id)? else {
+        return Ok(());
+    };
+    let (Some(org), Some(number), Some(Ok(caller))) = (
+        call.org_id,
+        call.phone_number_id,
+        call.from_number
+            .as_deref()
+            .map(crate::domain::PhoneNumber::parse),
+    ) else {
+        return Ok(());
+    };
+    let (lead_id, _) =
+        leads::open_or_create(c, org, number, caller.as_str(), Some(call_id), "vapi")?;
+    let first = calls::event(
+        c,
+        call_id,
+        "vapi.callback_requested",
+        Some(json!({ "leadId": lead_id })),
+        Some("vapi:callback-lead"),
+    )?;
+    if first {
+        leads::append_summary(c, lead_id, summary)?;
+    }
+    Ok(())
 }

@@ -590,7 +590,8 @@ async fn new_calls_appear_live_and_the_timeline_reads_in_words_with_its_webhooks
 #[tokio::test]
 async fn the_overview_shows_the_day_a_chart_and_what_needs_attention() {
     use crate::helpers::{CALLER, ONBOARDING_LINE};
-    let app = spawn_app().await;
+    // The text-back (which folds the call into a conversation) waits beyond the test.
+    let app = crate::helpers::spawn_app_with(&[("SWITCHBOARD_TEXTBACK_DELAY_SECS", "600")]).await;
     let tw = app.twilio();
     tw.missed_call("CA9601", CALLER).await;
     tw.call("CA9602", "+14155550126", ONBOARDING_LINE).await;
@@ -613,9 +614,7 @@ async fn the_overview_shows_the_day_a_chart_and_what_needs_attention() {
     // The missed caller is on the to-do list, counted in the navigation, until done.
     let todo = wait_text_with(&c, "#todo-list", "Missed call").await;
     assert!(
-        todo.contains(&format!(
-            "Missed call from {CALLER}: call or text them back"
-        )),
+        todo.contains(&format!("Missed call from {CALLER}: call them back")),
         "{todo}"
     );
     assert_eq!(wait_visible_text(&c, "#nav-todo").await, "1");

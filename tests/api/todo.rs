@@ -49,47 +49,61 @@ async fn a_morning_of_calls_leaves_its_to_dos_and_doing_each_clears_it() {
         })
         .collect();
     got.sort();
+    // The missed call opened its caller's conversation (it holds the call and the
+    // text-back); the caller who texted back has one too; the one who reached sales later
+    // is settled.
     assert_eq!(
         got,
         [
-            ("lead".to_string(), "+14155550143".to_string()),
-            ("missed_call".into(), CALLER.into()),
+            ("lead".to_string(), CALLER.to_string()),
+            ("lead".into(), "+14155550143".into()),
             ("voicemail".into(), "+14155550142".into()),
         ],
         "{todo}"
     );
     let inbox = api.get("/api/inbox").await;
     assert_eq!(inbox["todo"], 3);
-
-    // Replying by text settles the missed call; Done settles the others.
-    let missed = todo["items"]
+    let item = |caller: &str| {
+        todo["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["kind"] == "lead" && i["caller"] == caller)
+            .unwrap()
+            .clone()
+    };
+    let missed = item(CALLER);
+    assert_eq!(missed["link"], format!("#leads/{}", missed["id"]));
+    let conversation = api
+        .get(&format!("/api/messages?leadId={}", missed["id"]))
+        .await;
+    let kinds: Vec<&str> = conversation["messages"]
         .as_array()
         .unwrap()
         .iter()
-        .find(|i| i["kind"] == "missed_call")
-        .unwrap()
-        .clone();
-    assert_eq!(missed["link"], format!("#calls/{}", missed["id"]));
-    let lead = todo["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|i| i["kind"] == "lead")
-        .unwrap()
-        .clone();
+        .map(|m| m["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["textback"], "the text-back is in the conversation");
+    let lead = item("+14155550143");
     assert_eq!(lead["text"], "Can you fix a leaking tap today?");
-    let call_id = missed["id"].as_i64().unwrap();
-    let done = api
-        .post(&format!("/api/calls/{call_id}/follow-up"), json!({}))
-        .await;
-    assert_eq!(done.status(), 204);
-    let handled = api
-        .patch(
-            &format!("/api/leads/{}", lead["id"]),
-            json!({ "status": "handled" }),
-        )
-        .await;
-    assert_eq!(handled.status(), 200);
+
+    // Handling a conversation follows its missed call up; Done on the other one too.
+    for l in [&missed, &lead] {
+        let handled = api
+            .patch(
+                &format!("/api/leads/{}", l["id"]),
+                json!({ "status": "handled" }),
+            )
+            .await;
+        assert_eq!(handled.status(), 200);
+    }
+    assert_eq!(
+        app.text(
+            "SELECT CAST(followed_up_at IS NOT NULL AS TEXT) FROM calls WHERE call_sid = ?1",
+            "CATODO1"
+        ),
+        "1"
+    );
     let todo = api.get("/api/todo").await;
     let kinds: Vec<&str> = todo["items"]
         .as_array()
@@ -98,6 +112,30 @@ async fn a_morning_of_calls_leaves_its_to_dos_and_doing_each_clears_it() {
         .map(|i| i["kind"].as_str().unwrap())
         .collect();
     assert_eq!(kinds, ["voicemail"], "{todo}");
+
+    // A missed call with the text-back off stays a call to return; Done settles it.
+    let flag = api
+        .put(
+            "/api/feature-flags/missed_call_textback/override",
+            json!({ "enabled": false }),
+        )
+        .await;
+    assert_eq!(flag.status(), 200);
+    tw.missed_call("CATODO6", "+14155550146").await;
+    let todo = api.get("/api/todo").await;
+    let missed = todo["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["kind"] == "missed_call")
+        .unwrap_or_else(|| panic!("{todo}"))
+        .clone();
+    assert_eq!(missed["link"], format!("#calls/{}", missed["id"]));
+    let call_id = missed["id"].as_i64().unwrap();
+    let done = api
+        .post(&format!("/api/calls/{call_id}/follow-up"), json!({}))
+        .await;
+    assert_eq!(done.status(), 204);
     assert_eq!(
         app.count("SELECT count(*) FROM audit_log WHERE action = 'call.follow_up'"),
         1
