@@ -4,7 +4,7 @@
 // it (route, status, time taken, signature verdict) — merged in time order.
 
 import { api } from './api.js';
-import { $, show, showError, cell, el, option, formatTime, clearFieldErrors } from './ui.js';
+import { $, show, showError, cell, el, option, formatTime, clearFieldErrors, shown } from './ui.js';
 
 const OUTCOMES = {
   connected: 'Connected', voicemail: 'Voicemail', missed: 'Missed', abandoned: 'Abandoned',
@@ -73,9 +73,9 @@ function row(c) {
   const tr = el('tr', null, 'clickable');
   tr.dataset.callId = String(c.id);
   tr.tabIndex = 0;
-  tr.setAttribute('aria-label', `Call from ${c.fromNumber || 'an unknown caller'} at ${formatTime(c.startedAt)}: open its timeline`);
+  tr.setAttribute('aria-label', `Call from ${shown(c, 'fromNumber') || 'an unknown caller'} at ${formatTime(c.startedAt)}: open its timeline`);
   tr.append(
-    cell(formatTime(c.startedAt)), cell(c.fromNumber), cell(c.toNumber),
+    cell(formatTime(c.startedAt)), cell(shown(c, 'fromNumber')), cell(shown(c, 'toNumber')),
     cell(OUTCOMES[c.outcome] || (c.endedAt ? '—' : 'In progress')),
     cell(c.durationSeconds == null ? '—' : `${c.durationSeconds} s`),
     cell(c.menuChoices || '—'),
@@ -144,14 +144,14 @@ function say(e) {
       if (!d.digits) return `No key pressed (try ${d.attempt})`;
       return menuLabels[d.digits] ? `Pressed ${d.digits} — ${menuLabels[d.digits]}` : `Pressed ${d.digits} (not on the menu)`;
     case 'dial.started': {
-      const who = (d.targets || []).join(', ');
+      const who = (d.targetsDisplay || d.targets || []).join(', ');
       const screened = d.screened ? '; whoever answers must press 1' : '';
       return `Rang ${who} for ${d.ringSecs ?? '?'} s${screened}`;
     }
-    case 'leg.answered': return `${d.target || 'A phone'} picked up and heard who is calling`;
-    case 'leg.accepted': return `${d.target || 'Someone'} pressed 1 and took the call${d.afterSecs == null ? '' : ` after ${d.afterSecs} s`}`;
-    case 'leg.declined': return `${d.target || 'A phone'} declined (pressed another key)`;
-    case 'leg.silent': return `${d.target || 'A phone'}: a voicemail or machine picked up, not accepted`;
+    case 'leg.answered': return `${shown(d, 'target') || 'A phone'} picked up and heard who is calling`;
+    case 'leg.accepted': return `${shown(d, 'target') || 'Someone'} pressed 1 and took the call${d.afterSecs == null ? '' : ` after ${d.afterSecs} s`}`;
+    case 'leg.declined': return `${shown(d, 'target') || 'A phone'} declined (pressed another key)`;
+    case 'leg.silent': return `${shown(d, 'target') || 'A phone'}: a voicemail or machine picked up, not accepted`;
     case 'dial.result':
       if (d.screened) return d.taken ? 'The call was taken' : 'Nobody took the call';
       return `Rang through: ${DIAL[d.status] || d.status}`;
@@ -172,7 +172,7 @@ function say(e) {
     case 'vapi.take_message': return 'The AI agent took a message';
     case 'vapi.callback_requested': return 'The caller asked to be called back: it is in their conversation on the Leads page';
     case 'vapi.failed': return `The AI agent failed: ${d.endedReason || 'no reason given'}`;
-    case 'vapi.transfer-destination-request': return `The AI agent passed the caller to ${d.fallback || 'a person'}`;
+    case 'vapi.transfer-destination-request': return `The AI agent passed the caller to ${shown(d, 'fallback') || 'a person'}`;
     case 'vapi.status-update': return `AI call ${d.status || 'updated'}${d.endedReason ? ` (${d.endedReason})` : ''}`;
     case 'vapi.end-of-call-report': return `AI call report${d.endedReason ? `: ${d.endedReason}` : ''}`;
     default: return e.kind.startsWith('vapi.') ? `AI agent: ${e.kind.slice(5)}` : e.kind;
@@ -183,7 +183,7 @@ function say(e) {
 function timelineItems(d) {
   const items = d.events.map((e) => ({ at: e.at, text: say(e), kind: 'event' }));
   for (const m of d.messages) {
-    const who = m.direction === 'inbound' ? `Text from ${m.fromNumber}` : `Text to ${m.toNumber}`;
+    const who = m.direction === 'inbound' ? `Text from ${shown(m, 'fromNumber')}` : `Text to ${shown(m, 'toNumber')}`;
     const why = m.blockedReason ? `, not sent: ${BLOCKED[m.blockedReason] || m.blockedReason}` : `, ${m.status}`;
     items.push({ at: m.createdAt, text: `${who}: “${m.body}”${why}`, kind: 'message' });
   }
@@ -224,7 +224,7 @@ async function block(caller) {
   try {
     const { entry } = await api('POST', '/api/blocklist', { number: caller, note: 'Blocked from a call' });
     blockedEntry = entry;
-    status.textContent = `${caller} is blocked: their calls hear a busy signal and get no text-back.`;
+    status.textContent = `${detailCallerShown} is blocked: their calls hear a busy signal and get no text-back.`;
     show(status, true);
     show($('call-block'), false);
     show($('call-unblock'), true);
@@ -242,7 +242,7 @@ async function unblock(caller) {
   try {
     await api('DELETE', `/api/blocklist/${blockedEntry.id}`);
     blockedEntry = null;
-    status.textContent = `${caller} is no longer blocked.`;
+    status.textContent = `${detailCallerShown} is no longer blocked.`;
     show($('call-unblock'), false);
     show($('call-block'), true);
   } catch (e) {
@@ -253,6 +253,7 @@ async function unblock(caller) {
 }
 
 let detailCaller = null;
+let detailCallerShown = null;
 
 export async function showCall(id) {
   const [d, blocklist] = await Promise.all([
@@ -261,6 +262,7 @@ export async function showCall(id) {
   ]);
   const c = d.call;
   detailCaller = c.fromNumber && c.fromNumber.startsWith('+') ? c.fromNumber : null;
+  detailCallerShown = shown(c, 'fromNumber');
   blockedEntry = (blocklist.entries || []).find((e) => e.number && e.number === detailCaller) || null;
   show($('call-block-status'), false);
   show($('call-block'), Boolean(detailCaller) && !blockedEntry);
@@ -269,7 +271,7 @@ export async function showCall(id) {
   $('call-detail-verified').textContent = verified;
   show($('call-detail-verified'), Boolean(verified));
   $('call-detail-summary').textContent =
-    `${c.fromNumber || 'Unknown caller'} → ${c.toNumber || '?'} · ${OUTCOMES[c.outcome] || c.status}` +
+    `${shown(c, 'fromNumber') || 'Unknown caller'} → ${shown(c, 'toNumber') || '?'} · ${OUTCOMES[c.outcome] || c.status}` +
     (c.summary ? ` · ${c.summary}` : '');
   $('call-detail-transcript').textContent = c.transcript || '';
   show($('call-detail-transcript'), Boolean(c.transcript));

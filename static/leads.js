@@ -5,7 +5,7 @@
 // browser until it is sent.
 
 import { api } from './api.js';
-import { $, show, showError, cell, el, button, formatTime, contactLinks, inboxChanged } from './ui.js';
+import { $, show, showError, cell, el, button, formatTime, contactLinks, inboxChanged, shown } from './ui.js';
 
 const SOURCES = { sms: 'Text', vapi: 'AI agent', textback: 'Missed-call text' };
 const MAX_REPLY = 1600;
@@ -25,11 +25,11 @@ export async function loadLeads(current, selected) {
     const tr = el('tr');
     tr.dataset.lead = String(l.id);
     const open = button('Open', () => { location.hash = `#leads/${l.id}`; });
-    open.setAttribute('aria-label', `Open the conversation with ${l.customerNumber}`);
+    open.setAttribute('aria-label', `Open the conversation with ${shown(l, 'customerNumber')}`);
     const actions = el('td');
     actions.append(open);
     tr.append(
-      cell(l.customerNumber), cell(SOURCES[l.source] || l.source),
+      cell(shown(l, 'customerNumber')), cell(SOURCES[l.source] || l.source),
       cell(l.lastMessage || l.summary), cell(String(l.messageCount)),
       cell(l.status === 'handled' ? 'Handled' : 'Open'), cell(formatTime(l.lastMessageAt || l.createdAt)), actions,
     );
@@ -74,7 +74,7 @@ async function openConversation(id) {
     api('GET', `/api/messages?leadId=${id}&limit=200`),
   ]);
   openLead = id;
-  $('lead-title').textContent = `${lead.customerNumber} → ${lead.businessNumber || 'a released number'}`;
+  $('lead-title').textContent = `${shown(lead, 'customerNumber')} → ${shown(lead, 'businessNumber') || 'a released number'}`;
   const origin = $('lead-call');
   origin.replaceChildren();
   if (lead.callId) {
@@ -82,7 +82,7 @@ async function openConversation(id) {
     link.href = `#calls/${lead.callId}`;
     origin.append(link);
   }
-  $('lead-contact').replaceChildren(contactLinks(lead.customerNumber), ...voicemails.map(voicemailNote));
+  $('lead-contact').replaceChildren(contactLinks(lead.customerNumber, shown(lead, 'customerNumber')), ...voicemails.map(voicemailNote));
   const list = $('lead-messages');
   list.replaceChildren(...messages.slice().reverse().map(bubble));
   const writer = me.user.role !== 'viewer';

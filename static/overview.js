@@ -4,13 +4,13 @@
 // link to the page where each is fixed.
 
 import { api } from './api.js';
-import { $, show, el, formatTime, showError, button, inboxChanged, once } from './ui.js';
+import { $, show, el, formatTime, showError, button, inboxChanged, once, shown } from './ui.js';
 
 const TODO = {
-  missed_call: (i) => `Missed call from ${i.caller || 'a withheld number'}: call them back`,
-  ai_callback: (i) => `${i.caller || 'A caller'} asked the AI agent to be called back`,
-  voicemail: (i) => `Voicemail from ${i.caller || 'a withheld number'} to listen to`,
-  lead: (i) => `${i.caller || 'A customer'} is waiting for an answer${i.text ? '' : ' (a missed call or a call-back request)'}`,
+  missed_call: (i) => `Missed call from ${shown(i, 'caller') || 'a withheld number'}: call them back`,
+  ai_callback: (i) => `${shown(i, 'caller') || 'A caller'} asked the AI agent to be called back`,
+  voicemail: (i) => `Voicemail from ${shown(i, 'caller') || 'a withheld number'} to listen to`,
+  lead: (i) => `${shown(i, 'caller') || 'A customer'} is waiting for an answer${i.text ? '' : ' (a missed call or a call-back request)'}`,
 };
 
 // Marks one item done the way its own page would.
@@ -39,14 +39,14 @@ function todoItem(item, writer) {
   if (item.kind === 'lead') {
     const text = el('a', 'Text them');
     text.href = item.link;
-    text.setAttribute('aria-label', `Text them (${item.caller || 'the customer'}) from the business number`);
+    text.setAttribute('aria-label', `Text them (${shown(item, 'caller') || 'the customer'}) from the business number`);
     actions.append(text);
   }
   if (item.caller && /^\+\d{7,15}$/.test(item.caller)) {
     // This opens the owner's own phone: the customer sees the owner's personal number.
     const call = el('a', 'Call from my phone');
     call.href = `tel:${item.caller}`;
-    call.setAttribute('aria-label', `Call from my phone: ${item.caller}`);
+    call.setAttribute('aria-label', `Call from my phone: ${shown(item, 'caller')}`);
     actions.append(call);
   }
   li.append(actions);

@@ -68,6 +68,10 @@ export function clearFieldErrors(form) {
   }
 }
 
+// A number as the business reads it: the API sends `<key>Display` beside each E.164
+// number, nationally formatted for the business's country ("(415) 555-0123").
+export const shown = (obj, key) => (obj && (obj[`${key}Display`] || obj[key])) || null;
+
 export function cell(text) {
   const td = document.createElement('td');
   td.textContent = text ?? '—';

@@ -3,7 +3,7 @@
 // its own address (`#voicemail/42`), which shows it highlighted.
 
 import { api } from './api.js';
-import { $, show, formatTime, contactLinks, inboxChanged } from './ui.js';
+import { $, show, formatTime, contactLinks, inboxChanged, shown } from './ui.js';
 
 let me = null;
 let handleError = (e) => { throw e; };
@@ -22,7 +22,7 @@ export async function loadVoicemail(current, onError, selected) {
     head.className = 'vm-head';
     const link = document.createElement('a');
     link.href = `#voicemail/${v.id}`;
-    link.textContent = `${v.fromNumber || 'Unknown caller'} · ${formatTime(v.createdAt)}`;
+    link.textContent = `${shown(v, 'fromNumber') || 'Unknown caller'} · ${formatTime(v.createdAt)}`;
     head.append(link, v.durationSeconds == null ? '' : ` · ${v.durationSeconds} s`);
     const text = document.createElement('p');
     text.className = 'vm-transcript';
@@ -31,7 +31,7 @@ export async function loadVoicemail(current, onError, selected) {
       || (v.transcriptionStatus === 'pending' ? 'Transcript on its way…'
         : v.durationSeconds > 120 ? 'Longer than 2 minutes, so not transcribed: listen to the recording.'
           : 'No transcript for this message.');
-    card.append(head, contactLinks(v.fromNumber), text);
+    card.append(head, contactLinks(v.fromNumber, shown(v, 'fromNumber')), text);
     if (v.recordingSid) {
       const audio = document.createElement('audio');
       audio.controls = true;

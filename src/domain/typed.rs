@@ -87,6 +87,42 @@ pub fn read(input: &str, country: &str) -> Result<PhoneNumber, TypedNumberError>
     PhoneNumber::parse(&e164).map_err(|_| not_a_number())
 }
 
+/// How a stored E.164 number is shown to a business in `country`: nationally formatted
+/// when it is a number of that country (`(415) 555-0123`, `020 7946 0958`), as E.164
+/// otherwise. North American numbers of a North American business are formatted without
+/// loading libphonenumber's metadata.
+pub fn display(e164: &str, country: &str) -> String {
+    let nanp_business = matches!(country, "US" | "CA");
+    if let Some(national) = e164.strip_prefix("+1").filter(|n| n.len() == 10) {
+        if nanp_business && national.bytes().all(|b| b.is_ascii_digit()) {
+            return format!(
+                "({}) {}-{}",
+                &national[..3],
+                &national[3..6],
+                &national[6..]
+            );
+        }
+    }
+    if nanp_business || !e164.starts_with('+') {
+        return e164.to_string();
+    }
+    let Ok(parsed) = phonenumber::parse(None, e164) else {
+        return e164.to_string();
+    };
+    let home = parsed
+        .country()
+        .id()
+        .is_some_and(|id| id.as_ref() == country);
+    if home {
+        parsed
+            .format()
+            .mode(phonenumber::Mode::National)
+            .to_string()
+    } else {
+        e164.to_string()
+    }
+}
+
 /// A number typed in the US or Canada as 10 digits (or 11 starting with the national
 /// prefix 1), with the usual separators, read as libphonenumber reads it without loading
 /// its metadata: that takes about 6 MiB for good once loaded, and most numbers a North
@@ -130,6 +166,22 @@ fn possible_lengths(meta: &phonenumber::Metadata) -> impl Iterator<Item = u16> +
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn numbers_are_shown_nationally_to_a_business_of_their_country() {
+        assert_eq!(display("+14155550123", "US"), "(415) 555-0123");
+        assert_eq!(display("+14165550123", "CA"), "(416) 555-0123");
+        assert_eq!(
+            display("+442079460958", "US"),
+            "+442079460958",
+            "E.164 for others"
+        );
+        assert_eq!(display("+442079460958", "GB"), "020 7946 0958");
+        assert_eq!(display("+14155550123", "GB"), "+14155550123");
+        assert_eq!(display("anonymous", "US"), "anonymous");
+        assert_eq!(display("client:alice", "GB"), "client:alice");
+    }
+
     use super::*;
 
     #[test]

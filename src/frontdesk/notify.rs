@@ -3,10 +3,11 @@
 
 use super::messaging::{self, Outbound};
 use super::FrontDesk;
-use crate::db::{calls, leads, numbers, voicemails};
+use crate::db::{calls, leads, numbers, orgs, voicemails};
 use crate::domain::callflow::TRANSCRIBE_MAX_SECS;
 use crate::domain::events::CallEvent;
 use crate::domain::state::MessageKind;
+use crate::domain::typed::display;
 use std::sync::Arc;
 
 fn clip(s: &str, max: usize) -> String {
@@ -35,7 +36,8 @@ pub async fn voicemail(desk: &FrontDesk, id: i64) {
                 calls::record(c, call.id, &CallEvent::NotifySkipped { reason: "no_notification_number" })?;
                 return Ok(None);
             };
-            let caller = call.from_number.clone().unwrap_or_else(|| "an unknown caller".into());
+            let country = orgs::country(c, number.org_id)?;
+            let caller = call.from_number.as_deref().map_or_else(|| "an unknown caller".into(), |n| display(n, &country));
             let line = number.friendly_name.clone().unwrap_or_else(|| number.e164.clone());
             let duration = vm.duration_seconds.map(|d| format!(" ({d} s)")).unwrap_or_default();
             let transcript = match (vm.transcription_status.as_str(), vm.transcription_text.as_deref()) {
@@ -45,7 +47,7 @@ pub async fn voicemail(desk: &FrontDesk, id: i64) {
                     _ => " (no transcript)".to_string(),
                 },
             };
-            let body = format!("New voicemail from {caller}{duration} on {line}:{transcript} Listen: {public_url}/#voicemail");
+            let body = format!("New voicemail from {caller}{duration} on {line}:{transcript} Listen: {public_url}/#voicemail/{id}");
             calls::record(c, call.id, &CallEvent::NotifyVoicemail)?;
             Ok(Some(
                 Outbound::from_number(&number, owner, body, MessageKind::Notification)
@@ -88,20 +90,29 @@ pub async fn lead(
         .friendly_name
         .clone()
         .unwrap_or_else(|| number.e164.clone());
-    let body = format!(
-        "New lead from {customer} on {line}: \"{}\" Reply in the dashboard: {}/#leads",
-        clip(first_message.trim(), 300),
-        desk.public_url
-    );
-    let out =
-        Outbound::from_number(number, owner, body, MessageKind::Notification).lead(Some(lead_id));
+    let org = number.org_id;
     let claimed = desk
         .db
-        .write(move |c| leads::claim_owner_notification(c, lead_id))
+        .write(move |c| {
+            Ok((
+                leads::claim_owner_notification(c, lead_id)?,
+                orgs::country(c, org)?,
+            ))
+        })
         .await;
     match claimed {
-        Ok(true) => send(desk, Ok(Some(out)), "lead").await,
-        Ok(false) => {}
+        Ok((true, country)) => {
+            let body = format!(
+                "New lead from {} on {line}: \"{}\" Reply in the dashboard: {}/#leads/{lead_id}",
+                display(customer, &country),
+                clip(first_message.trim(), 300),
+                desk.public_url
+            );
+            let out = Outbound::from_number(number, owner, body, MessageKind::Notification)
+                .lead(Some(lead_id));
+            send(desk, Ok(Some(out)), "lead").await
+        }
+        Ok((false, _)) => {}
         Err(e) => log::error!("lead {lead_id}: owner notification not sent: {e}"),
     }
 }

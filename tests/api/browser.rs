@@ -294,7 +294,7 @@ async fn calls_voicemail_and_leads_show_activity_and_render_caller_text_as_text(
         .unwrap();
     let table = wait_visible_text(&c, "#calls-table").await;
     assert!(
-        table.contains("Missed") && table.contains(CALLER),
+        table.contains("Missed") && table.contains("(415) 555-0123"),
         "{table}"
     );
     row.click().await.unwrap();
@@ -434,7 +434,10 @@ async fn an_owner_answers_a_lead_by_text_and_marks_it_handled() {
         "shown as text: {convo}"
     );
     let title = wait_visible_text(&c, "#lead-title").await;
-    assert!(title.contains(MAIN_LINE), "{title}");
+    assert_eq!(
+        title, "(415) 555-0123 → (555) 010-0001",
+        "numbers as the business reads them"
+    );
 
     let badge = wait_visible_text(&c, "#nav-leads").await;
     assert_eq!(badge, "1", "the open lead is counted in the navigation");
@@ -504,9 +507,9 @@ async fn new_calls_appear_live_and_the_timeline_reads_in_words_with_its_webhooks
     // A second caller rings and presses 1 while the page is open.
     tw.call("CA8102", "+14155550177", MAIN_LINE).await;
     tw.press("CA8102", 1, "1").await;
-    let table = wait_text_with(&c, "#calls-table", "+14155550177").await;
+    let table = wait_text_with(&c, "#calls-table", "(415) 555-0177").await;
     assert!(
-        table.contains("+14155550177"),
+        table.contains("(415) 555-0177"),
         "the new call appeared without a reload: {table}"
     );
 
@@ -543,14 +546,14 @@ async fn new_calls_appear_live_and_the_timeline_reads_in_words_with_its_webhooks
     let again = wait_text_with(&c, "#call-events", "Pressed 1").await;
     assert!(again.contains("Pressed 1 — "), "after a reload: {again}");
     assert!(
-        timeline.contains("Rang +15550100101 for 20 s; whoever answers must press 1"),
+        timeline.contains("Rang (555) 010-0101 for 20 s; whoever answers must press 1"),
         "{timeline}"
     );
 
     // Block this caller from the timeline, then undo it.
     click(&c, "#call-block").await;
     let status = wait_text_with(&c, "#call-block-status", "is blocked").await;
-    assert!(status.contains("+14155550177 is blocked"), "{status}");
+    assert!(status.contains("(415) 555-0177 is blocked"), "{status}");
     assert_eq!(
         app.count("SELECT count(*) FROM blocklist WHERE number = '+14155550177'"),
         1
@@ -580,7 +583,7 @@ async fn new_calls_appear_live_and_the_timeline_reads_in_words_with_its_webhooks
     }
     let rows = wait_visible_text(&c, "#calls-table tbody").await;
     assert!(
-        rows.contains(CALLER) && !rows.contains("+14155550177"),
+        rows.contains("(415) 555-0123") && !rows.contains("(415) 555-0177"),
         "{rows}"
     );
 }
@@ -614,7 +617,7 @@ async fn the_overview_shows_the_day_a_chart_and_what_needs_attention() {
     // The missed caller is on the to-do list, counted in the navigation, until done.
     let todo = wait_text_with(&c, "#todo-list", "Missed call").await;
     assert!(
-        todo.contains(&format!("Missed call from {CALLER}: call them back")),
+        todo.contains("Missed call from (415) 555-0123: call them back"),
         "{todo}"
     );
     assert_eq!(wait_visible_text(&c, "#nav-todo").await, "1");

@@ -57,9 +57,9 @@ async fn a_customer_text_creates_a_lead_acknowledged_once_and_the_owner_is_told_
     let owner = sent_to(&app, OWNER_MOBILE);
     assert_eq!(owner.len(), 1);
     assert!(
-        owner[0].starts_with(&format!(
-            "New lead from {CALLER} on Main line: \"Can someone fix my water heater?\""
-        )),
+        owner[0].starts_with(
+            "New lead from (415) 555-0123 on Main line: \"Can someone fix my water heater?\""
+        ),
         "{}",
         owner[0]
     );

@@ -415,15 +415,19 @@ async fn voicemail_callbacks_in_any_order_and_repeated_give_one_voicemail_and_on
         .collect();
     assert_eq!(to_owner.len(), 1, "{to_owner:?}");
     assert!(
-        to_owner[0].body.starts_with(&format!(
-            "New voicemail from {CALLER} (17 s) on Main line: \"Hi, my sink is leaking"
-        )),
+        to_owner[0].body.starts_with(
+            "New voicemail from (415) 555-0123 (17 s) on Main line: \"Hi, my sink is leaking"
+        ),
         "{}",
         to_owner[0].body
     );
+    let voicemail = app.text(
+        "SELECT CAST(v.id AS TEXT) FROM voicemails v JOIN calls c ON c.id = v.call_id WHERE c.call_sid = ?1",
+        "CA0015",
+    );
     assert!(to_owner[0]
         .body
-        .ends_with(&format!("Listen: {}/#voicemail", app.address)));
+        .ends_with(&format!("Listen: {}/#voicemail/{voicemail}", app.address)));
     assert_eq!(
         app.count("SELECT count(*) FROM calls WHERE call_sid = 'CA0015' AND outcome = 'voicemail'"),
         1

@@ -2,7 +2,7 @@
 //! consent ledger as CSV (SPEC §1, §3.4).
 
 use super::{page_limit, views};
-use crate::db::{calls, ledger, messages};
+use crate::db::{calls, ledger, messages, orgs};
 use crate::domain::textback::Outcome;
 use crate::domain::PhoneNumber;
 use crate::error::ApiError;
@@ -101,13 +101,15 @@ pub async fn list(
         before: q.before,
         limit: page_limit(q.limit),
     };
-    let rows = state
+    let (rows, country) = state
         .db
-        .query(move |c| calls::list(c, org_id, &filter))
+        .query(move |c| Ok((calls::list(c, org_id, &filter)?, orgs::country(c, org_id)?)))
         .await?;
     let next = rows.last().map(|c| c.id);
-    Ok(HttpResponse::Ok()
-        .json(json!({ "calls": views::all::<_, views::Call>(&rows), "nextBefore": next })))
+    Ok(views::displayed(
+        json!({ "calls": views::all::<_, views::Call>(&rows), "nextBefore": next }),
+        &country,
+    ))
 }
 
 pub async fn detail(
@@ -130,16 +132,20 @@ pub async fn detail(
                 .or_else(|| call.vapi_call_id.clone())
                 .unwrap_or_default();
             let webhooks = ledger::for_reference(c, &reference, Some(org_id))?;
-            Ok(Some(json!({
-                "call": views::Call::from(&call),
-                "events": views::all::<_, views::CallEvent>(&events),
-                "messages": views::all::<_, views::Message>(&texts),
-                "webhooks": views::all::<_, views::Webhook>(&webhooks),
-            })))
+            let country = orgs::country(c, org_id)?;
+            Ok(Some((
+                json!({
+                    "call": views::Call::from(&call),
+                    "events": views::all::<_, views::CallEvent>(&events),
+                    "messages": views::all::<_, views::Message>(&texts),
+                    "webhooks": views::all::<_, views::Webhook>(&webhooks),
+                }),
+                country,
+            )))
         })
         .await?
         .ok_or_else(|| ApiError::not_found(format!("call {id}")))?;
-    Ok(HttpResponse::Ok().json(found))
+    Ok(views::displayed(found.0, &found.1))
 }
 
 #[derive(Deserialize)]

@@ -3,7 +3,7 @@
 
 use super::views;
 use super::{page_limit, Paging};
-use crate::db::{audit, leads, messages, numbers, voicemails};
+use crate::db::{audit, leads, messages, numbers, orgs, voicemails};
 use crate::domain::phone::redact;
 use crate::domain::state::MessageKind;
 use crate::error::ApiError;
@@ -29,11 +29,19 @@ pub async fn voicemails(
     q: web::Query<VoicemailQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let (org, handled, before, limit) = (auth.org_id(), q.handled, q.before, page_limit(q.limit));
-    let rows = state
+    let (rows, country) = state
         .db
-        .query(move |c| voicemails::list(c, org, handled, before, limit))
+        .query(move |c| {
+            Ok((
+                voicemails::list(c, org, handled, before, limit)?,
+                orgs::country(c, org)?,
+            ))
+        })
         .await?;
-    Ok(HttpResponse::Ok().json(json!({ "voicemails": views::all::<_, views::Voicemail>(&rows) })))
+    Ok(views::displayed(
+        json!({ "voicemails": views::all::<_, views::Voicemail>(&rows) }),
+        &country,
+    ))
 }
 
 /// `GET /api/voicemails/{id}/recording`: the audio, fetched from Twilio with the number's
@@ -138,11 +146,19 @@ pub async fn messages(
     q: web::Query<MessagesQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let (org, lead, before, limit) = (auth.org_id(), q.lead_id, q.before, page_limit(q.limit));
-    let rows = state
+    let (rows, country) = state
         .db
-        .query(move |c| messages::list(c, org, lead, before, limit))
+        .query(move |c| {
+            Ok((
+                messages::list(c, org, lead, before, limit)?,
+                orgs::country(c, org)?,
+            ))
+        })
         .await?;
-    Ok(HttpResponse::Ok().json(json!({ "messages": views::all::<_, views::Message>(&rows) })))
+    Ok(views::displayed(
+        json!({ "messages": views::all::<_, views::Message>(&rows) }),
+        &country,
+    ))
 }
 
 pub async fn leads(
@@ -151,11 +167,14 @@ pub async fn leads(
     q: web::Query<Paging>,
 ) -> Result<HttpResponse, ApiError> {
     let (org, before, limit) = (auth.org_id(), q.before, q.limit());
-    let rows = state
+    let (rows, country) = state
         .db
-        .query(move |c| leads::list(c, org, before, limit))
+        .query(move |c| Ok((leads::list(c, org, before, limit)?, orgs::country(c, org)?)))
         .await?;
-    Ok(HttpResponse::Ok().json(json!({ "leads": views::all::<_, views::Lead>(&rows) })))
+    Ok(views::displayed(
+        json!({ "leads": views::all::<_, views::Lead>(&rows) }),
+        &country,
+    ))
 }
 
 /// `GET /api/inbox`: what waits for the owner (the dashboard's navigation shows it).
@@ -198,10 +217,14 @@ pub async fn lead(
         })
         .await?;
     let lead = lead.ok_or_else(|| ApiError::not_found(format!("lead {id}")))?;
-    Ok(HttpResponse::Ok().json(json!({
-        "lead": views::Lead::from(&lead),
-        "voicemails": views::all::<_, views::Voicemail>(&voicemails),
-    })))
+    let country = state.db.query(move |c| orgs::country(c, org)).await?;
+    Ok(views::displayed(
+        json!({
+            "lead": views::Lead::from(&lead),
+            "voicemails": views::all::<_, views::Voicemail>(&voicemails),
+        }),
+        &country,
+    ))
 }
 
 #[derive(Deserialize)]

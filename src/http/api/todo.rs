@@ -2,7 +2,8 @@
 //! AI calls that asked for a call back, voicemails not handled, open conversations), and
 //! `POST /api/calls/{id}/follow-up` to mark a call done.
 
-use crate::db::{audit, todo};
+use super::views;
+use crate::db::{audit, orgs, todo};
 use crate::error::ApiError;
 use crate::http::auth::{Auth, Writer};
 use crate::http::AppState;
@@ -12,7 +13,10 @@ use serde_json::json;
 pub async fn list(state: web::Data<AppState>, auth: Auth) -> Result<HttpResponse, ApiError> {
     let org = auth.org_id();
     let now = state.desk.clock.now();
-    let items = state.db.query(move |c| todo::open(c, org, now)).await?;
+    let (items, country) = state
+        .db
+        .query(move |c| Ok((todo::open(c, org, now)?, orgs::country(c, org)?)))
+        .await?;
     let items: Vec<_> = items
         .iter()
         .map(|i| {
@@ -24,7 +28,10 @@ pub async fn list(state: web::Data<AppState>, auth: Auth) -> Result<HttpResponse
             json!({ "kind": i.kind, "id": i.id, "at": i.at, "caller": i.caller, "text": i.text, "link": link })
         })
         .collect();
-    Ok(HttpResponse::Ok().json(json!({ "count": items.len(), "items": items })))
+    Ok(views::displayed(
+        json!({ "count": items.len(), "items": items }),
+        &country,
+    ))
 }
 
 /// Marks a missed call (or an AI call-back request) followed up: it leaves the list.

@@ -592,3 +592,78 @@ impl<'a> From<&'a sagas::StepRow> for SagaStep<'a> {
         }
     }
 }
+
+/// A JSON answer in which every E.164 number also comes as the business reads it:
+/// `"fromNumber": "+14155550123"` gains `"fromNumberDisplay": "(415) 555-0123"` for a US
+/// business (SPEC §7: numbers shown nationally for the org's country, E.164 for others).
+pub fn displayed(mut body: serde_json::Value, country: &str) -> actix_web::HttpResponse {
+    with_display(&mut body, country);
+    actix_web::HttpResponse::Ok().json(body)
+}
+
+fn with_display(v: &mut serde_json::Value, country: &str) {
+    match v {
+        serde_json::Value::Object(map) => {
+            let extra: Vec<(String, serde_json::Value)> = map
+                .iter()
+                .filter_map(|(k, val)| {
+                    let show = |s: &str| {
+                        serde_json::Value::String(crate::domain::typed::display(s, country))
+                    };
+                    let shown = match val {
+                        serde_json::Value::String(s) if looks_e164(s) => show(s),
+                        // A list of numbers (the phones a dial rang).
+                        serde_json::Value::Array(items)
+                            if !items.is_empty()
+                                && items.iter().all(|i| i.as_str().is_some_and(looks_e164)) =>
+                        {
+                            serde_json::Value::Array(
+                                items.iter().filter_map(|i| i.as_str()).map(show).collect(),
+                            )
+                        }
+                        _ => return None,
+                    };
+                    Some((format!("{k}Display"), shown))
+                })
+                .collect();
+            for child in map.values_mut() {
+                with_display(child, country);
+            }
+            map.extend(extra);
+        }
+        serde_json::Value::Array(items) => {
+            for item in items {
+                with_display(item, country);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn looks_e164(s: &str) -> bool {
+    s.len() >= 8
+        && s.len() <= 16
+        && s.starts_with('+')
+        && s[1..].bytes().all(|b| b.is_ascii_digit())
+}
+
+#[cfg(test)]
+mod display_tests {
+    #[test]
+    fn every_number_in_an_answer_gains_its_display_form() {
+        let mut v = serde_json::json!({
+            "calls": [{ "fromNumber": "+14155550123", "toNumber": "+442079460958", "callSid": "CA1" }],
+            "detail": { "to": "+15550100155", "targets": ["+14155550188", "+442079460958"] },
+            "count": 2
+        });
+        super::with_display(&mut v, "US");
+        assert_eq!(v["calls"][0]["fromNumberDisplay"], "(415) 555-0123");
+        assert_eq!(v["calls"][0]["toNumberDisplay"], "+442079460958");
+        assert!(v["calls"][0].get("callSidDisplay").is_none());
+        assert_eq!(v["detail"]["toDisplay"], "(555) 010-0155");
+        assert_eq!(
+            v["detail"]["targetsDisplay"],
+            serde_json::json!(["(415) 555-0188", "+442079460958"])
+        );
+    }
+}
