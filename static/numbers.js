@@ -42,6 +42,15 @@ function settingsFields(prefix, current = {}) {
   agent.append(option('', 'No agent', !current.agentId));
   for (const a of agents) agent.append(option(String(a.id), a.name, a.id === current.agentId));
   field(`${prefix}-agent`, 'AI agent', agent);
+  // The agent applies only to a number the AI answers.
+  const agentLabel = box.querySelector(`label[for="${prefix}-agent"]`);
+  const showAgent = () => {
+    const ai = handler.value === 'vapi';
+    show(agent, ai);
+    show(agentLabel, ai);
+  };
+  handler.addEventListener('change', showAgent);
+  showAgent();
   const name = el('input');
   name.maxLength = 64;
   name.placeholder = 'e.g. Main line';
@@ -50,7 +59,7 @@ function settingsFields(prefix, current = {}) {
 }
 
 function readSettings(prefix) {
-  const agent = $(`${prefix}-agent`).value;
+  const agent = $(`${prefix}-handler`).value === 'vapi' ? $(`${prefix}-agent`).value : '';
   return {
     role: $(`${prefix}-role`).value,
     handler: $(`${prefix}-handler`).value,
@@ -59,12 +68,19 @@ function readSettings(prefix) {
   };
 }
 
+// What the last change did, said on the Numbers page once its dialog closes.
+function done(text) {
+  $('numbers-done').textContent = text;
+  show($('numbers-done'), true);
+}
+
 async function refreshAgents() {
   agents = (await api('GET', '/api/agents')).agents;
 }
 
 export async function loadNumbers(user) {
   me = user;
+  show($('numbers-done'), false);
   await refreshAgents();
   const [{ numbers }, flags] = await Promise.all([api('GET', '/api/numbers'), api('GET', '/api/feature-flags')]);
   const managedOn = flags.flags.some((f) => f.key === 'managed_telephony' && f.effective);
@@ -187,9 +203,11 @@ async function submitImport(event) {
   show($('import-error'), false);
   try {
     const s = readSettings('import');
-    await api('POST', '/api/numbers/import', { e164: $('import-number').value, ...s }, { 'Idempotency-Key': newKey() });
+    const e164 = $('import-number').value;
+    await api('POST', '/api/numbers/import', { e164, ...s }, { 'Idempotency-Key': newKey() });
     $('import-dialog').close();
     await loadNumbers(me);
+    done(`Imported ${e164}: its calls and texts now come to switchboard.`);
   } catch (e) {
     showError($('import-error'), e);
   } finally {
@@ -291,6 +309,7 @@ async function submitBuy(event) {
     renderProgress(Object.keys(STEP_NAMES).map((name) => ({ name, phase: 'action', state: 'succeeded' })));
     $('buy-dialog').close();
     await loadNumbers(me);
+    done(`Bought ${picked.value}: it answers calls and texts now.`);
   } catch (e) {
     running = false;
     if (e instanceof ApiError && e.code === 'provider_error' && e.step) {
@@ -328,6 +347,7 @@ async function submitEdit(event) {
     await api('PATCH', `/api/numbers/${encodeURIComponent(editing.e164)}`, readSettings('edit'));
     $('edit-dialog').close();
     await loadNumbers(me);
+    done(`Saved the changes to ${editing.e164}.`);
   } catch (e) {
     showError($('edit-error'), e);
   } finally {
@@ -371,6 +391,7 @@ async function submitRelease(event) {
     await api('DELETE', `/api/numbers/${encodeURIComponent(releasing.e164)}`, undefined, { 'Idempotency-Key': newKey() });
     $('release-dialog').close();
     await loadNumbers(me);
+    done(`Released ${releasing.e164}: switchboard no longer answers it.`);
   } catch (e) {
     showError($('release-error'), e);
   } finally {

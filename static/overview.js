@@ -193,11 +193,11 @@ async function loadDay() {
   const rate = t.answerRate == null ? '—' : `${Math.round(t.answerRate * 100)} %`;
   $('overview-tiles').replaceChildren(
     tile('calls today', t.calls, null, '#calls'),
-    tile('answered', t.answered, `answer rate ${rate}`),
+    tile('answered', t.answered, `answer rate ${rate}`, '#calls'),
     tile('missed', t.missed, null, '#calls'),
     tile('voicemails waiting', overview.voicemailsWaiting, null, '#voicemail'),
     tile('open leads', overview.leads.open, `${overview.leads.newToday} new today`, '#leads'),
-    tile('text-backs sent today', overview.textbacks.sent),
+    tile('text-backs sent today', overview.textbacks.sent, null, '#leads'),
   );
   const blocked = $('overview-blocked');
   blocked.replaceChildren(...overview.textbacks.blocked.map((b) => {

@@ -21,9 +21,28 @@ async fn an_owner_imports_buys_and_releases_numbers_and_adds_an_agent_from_the_d
     // Import a number the Twilio account already owns.
     click(&c, "#import-open").await;
     wait_for(&c, "#import-number option[value='+15550100010']").await;
+    // The AI agent is asked for only when the AI answers the number.
+    let agent = c.find(Locator::Css("#import-agent")).await.unwrap();
+    assert!(!agent.is_displayed().await.unwrap());
+    c.find(Locator::Css("#import-handler"))
+        .await
+        .unwrap()
+        .select_by_value("vapi")
+        .await
+        .unwrap();
+    assert!(agent.is_displayed().await.unwrap());
+    c.find(Locator::Css("#import-handler"))
+        .await
+        .unwrap()
+        .select_by_value("ivr")
+        .await
+        .unwrap();
+    assert!(!agent.is_displayed().await.unwrap());
     type_into(&c, "#import-name", "Shop line").await;
     click(&c, "#import-submit").await;
     wait_for(&c, "tr[data-number='+15550100010']").await;
+    let done = wait_visible_text(&c, "#numbers-done").await;
+    assert!(done.starts_with("Imported +15550100010"), "{done}");
     let row = wait_visible_text(&c, "tr[data-number='+15550100010']").await;
     assert!(
         row.contains("Shop line") && row.contains("imported"),
@@ -37,6 +56,8 @@ async fn an_owner_imports_buys_and_releases_numbers_and_adds_an_agent_from_the_d
     wait_for(&c, "#buy-results input[value='+14155550100']").await;
     click(&c, "#buy-submit").await;
     wait_for(&c, "tr[data-number='+14155550100']").await;
+    let done = wait_visible_text(&c, "#numbers-done").await;
+    assert!(done.starts_with("Bought +14155550100"), "{done}");
     assert!(
         app.count(
             "SELECT count(*) FROM phone_numbers WHERE origin = 'managed' AND status = 'active'"
@@ -65,6 +86,8 @@ async fn an_owner_imports_buys_and_releases_numbers_and_adds_an_agent_from_the_d
     assert!(steps.contains("Delete the number from Vapi"), "{steps}");
     click(&c, "#release-submit").await;
     wait_gone(&c, "tr[data-number='+15550100004']").await;
+    let done = wait_visible_text(&c, "#numbers-done").await;
+    assert!(done.starts_with("Released +15550100004"), "{done}");
     assert_eq!(
         app.count("SELECT count(*) FROM phone_numbers WHERE e164 = '+15550100004' AND status = 'released' AND agent_id IS NULL"),
         1

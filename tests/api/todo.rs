@@ -144,3 +144,94 @@ async fn a_morning_of_calls_leaves_its_to_dos_and_doing_each_clears_it() {
     let missing = api.post("/api/calls/999999/follow-up", json!({})).await;
     assert_eq!(missing.status(), 404);
 }
+
+/// The newcomer's morning in Chromium: two missed calls, a caller who hangs up after 3 s,
+/// and two AI calls whose summaries ask for a call back leave exactly four things to do
+/// on the Overview (the hang-up is not one), counted in the navigation; Done on each
+/// clears it.
+#[tokio::test]
+async fn in_the_browser_a_morning_of_calls_leaves_four_to_dos_and_done_clears_each() {
+    use crate::browser::{click, signed_in_at, wait_for, wait_gone, wait_visible_text};
+    let app = spawn_app_with(&[("SWITCHBOARD_TEXTBACK_DELAY_SECS", "0")]).await;
+    let tw = app.twilio();
+    tw.missed_call("CAMORN1", "+14155550161").await;
+    tw.missed_call("CAMORN2", "+14155550162").await;
+    app.wait_count(
+        "SELECT count(*) FROM messages WHERE kind = 'textback' AND status = 'sent'",
+        2,
+    )
+    .await;
+    tw.call("CAMORN3", "+14155550163", MAIN_LINE).await;
+    tw.status("CAMORN3", "+14155550163", MAIN_LINE, "completed", "3")
+        .await;
+    let number_id = crate::vapi::vapi_number_id(&app);
+    for (id, customer) in [
+        ("vapi-morn-4", "+14155550164"),
+        ("vapi-morn-5", "+14155550165"),
+    ] {
+        let report = json!({ "message": {
+            "type": "end-of-call-report",
+            "endedReason": "customer-ended-call",
+            "call": { "id": id, "type": "inboundPhoneCall", "phoneNumberId": number_id, "customer": { "number": customer } },
+            "phoneNumber": { "id": number_id, "number": "+15550100004" },
+            "customer": { "number": customer },
+            "analysis": { "summary": "Boiler is making a banging noise. Please call me back after 5." },
+            "durationSeconds": 71.0
+        }});
+        // Vapi may repeat its report; the conversation gets the summary once.
+        for _ in 0..2 {
+            assert_eq!(crate::vapi::send(&app, &report).await.status(), 200);
+        }
+    }
+    assert_eq!(
+        app.count("SELECT count(*) FROM leads WHERE source = 'vapi' AND summary LIKE '%call me back%' AND summary NOT LIKE '%call me back%call me back%'"),
+        2
+    );
+
+    let Some((_driver, c)) = signed_in_at(&app, "").await else {
+        return;
+    };
+    wait_for(&c, "#todo-list li").await;
+    let items = c
+        .execute(
+            "return [...document.querySelectorAll('#todo-list li')].map((li) => li.querySelector('p').textContent);",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let mut items: Vec<String> = items
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    items.sort();
+    assert_eq!(
+        items,
+        [
+            "(415) 555-0161 is waiting for an answer (a missed call or a call-back request)",
+            "(415) 555-0162 is waiting for an answer (a missed call or a call-back request)",
+            "(415) 555-0164 is waiting for an answer",
+            "(415) 555-0165 is waiting for an answer",
+        ]
+    );
+    let todo = wait_visible_text(&c, "#todo-list").await;
+    assert!(todo.contains("Please call me back after 5."), "{todo}");
+    assert_eq!(wait_visible_text(&c, "#nav-todo").await, "4");
+    for _ in 0..4 {
+        click(&c, "#todo-list li .todo-actions button").await;
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    }
+    wait_visible_text(&c, "#todo-none").await;
+    wait_gone(&c, "#nav-todo:not([hidden])").await;
+    assert_eq!(
+        app.count("SELECT count(*) FROM leads WHERE status = 'open'"),
+        0
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM calls WHERE outcome IN ('missed', 'ai_handled') AND followed_up_at IS NULL"),
+        0,
+        "handling each conversation followed its call up"
+    );
+    c.close().await.unwrap();
+}

@@ -8,7 +8,7 @@ use sha2::Sha256;
 const AI_LINE: &str = "+15550100004";
 const CUSTOMER: &str = "+14155550123";
 
-fn vapi_number_id(app: &TestApp) -> String {
+pub(crate) fn vapi_number_id(app: &TestApp) -> String {
     app.db()
         .conn()
         .unwrap()
@@ -20,7 +20,7 @@ fn vapi_number_id(app: &TestApp) -> String {
         .unwrap()
 }
 
-async fn send(app: &TestApp, body: &Value) -> reqwest::Response {
+pub(crate) async fn send(app: &TestApp, body: &Value) -> reqwest::Response {
     let secret = app.state.vapi_webhook_secret.clone().unwrap();
     client()
         .post(app.url("/vapi/webhook"))
