@@ -2,7 +2,7 @@
 // text, and the business settings. Every failure is shown with what to do.
 
 import { api, ApiError } from './api.js';
-import { $, show, showError, cell, el, button, option, clearFieldErrors } from './ui.js';
+import { $, show, showError, cell, el, button, option, clearFieldErrors, shown } from './ui.js';
 
 let me = null;
 let agents = [];
@@ -99,7 +99,7 @@ export async function loadNumbers(user) {
       );
     }
     tr.append(
-      cell(n.e164), cell(n.friendlyName), cell(ROLES[n.role] || n.role),
+      cell(shown(n, 'e164')), cell(n.friendlyName), cell(ROLES[n.role] || n.role),
       cell(HANDLERS[n.handler] || n.handler), cell(n.agentName), cell(n.origin), actions,
     );
     body.append(tr);
@@ -332,7 +332,7 @@ let editing = null;
 
 function openEdit(n) {
   editing = n;
-  $('edit-title').textContent = `Change ${n.e164}`;
+  $('edit-title').textContent = `Change ${shown(n, 'e164')}`;
   show($('edit-error'), false);
   settingsFields('edit', n);
   $('edit-dialog').showModal();
@@ -359,7 +359,7 @@ let releasing = null;
 
 async function openRelease(n) {
   releasing = n;
-  $('release-title').textContent = `Release ${n.e164}?`;
+  $('release-title').textContent = `Release ${shown(n, 'e164')}?`;
   show($('release-error'), false);
   show($('release-agents'), false);
   show($('release-loading'), true);
@@ -457,8 +457,8 @@ function renderOrg(org, warnings) {
   $('org-name-input').value = org.name;
   $('org-timezone').value = org.timezone;
   $('org-country').value = org.country || 'US';
-  $('org-notification').value = org.notificationNumber || '';
-  $('org-fallback').value = org.fallbackNumber || '';
+  $('org-notification').value = shown(org, 'notificationNumber') || '';
+  $('org-fallback').value = shown(org, 'fallbackNumber') || '';
   const list = $('org-warnings');
   list.replaceChildren();
   for (const w of warnings) list.append(el('li', w));

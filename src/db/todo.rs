@@ -201,4 +201,42 @@ mod tests {
             "calls before `since` are left out"
         );
     }
+
+    #[test]
+    fn a_conversation_holds_its_callers_calls_until_handled() {
+        let conn = super::super::migrations::in_memory();
+        conn.execute_batch(
+            "INSERT INTO orgs (id, name) VALUES (1, 'A');
+             INSERT INTO phone_numbers (id, org_id, e164, role, handler, origin) VALUES (1, 1, '+15550100001', 'operational', 'ivr', 'imported');
+             INSERT INTO calls (id, org_id, provider, call_sid, from_number, to_number, phone_number_id, outcome, started_at)
+                 VALUES (1, 1, 'twilio', 'CA1', '+14155550101', '+15550100001', 1, 'missed', '2026-12-07T09:00:00.000Z'),
+                        (2, 1, 'twilio', 'CA2', '+14155550101', '+15550100001', 1, 'missed', '2026-12-07T11:00:00.000Z');",
+        )
+        .unwrap();
+        // The first missed call opened the conversation; the second joined it.
+        let (lead, created) =
+            super::super::leads::open_or_create(&conn, 1, 1, "+14155550101", Some(1), "sms")
+                .unwrap();
+        assert!(created);
+        let items = open(&conn, 1, at("2026-12-08T00:00:00Z")).unwrap();
+        let got: Vec<(&str, i64)> = items.iter().map(|i| (i.kind, i.id)).collect();
+        assert_eq!(
+            got,
+            [("lead", lead)],
+            "one item for the caller, not one per call"
+        );
+        // Handling it follows both calls up: nothing comes back.
+        assert!(super::super::leads::set_status(&conn, 1, lead, "handled").unwrap());
+        assert!(open(&conn, 1, at("2026-12-08T00:00:00Z"))
+            .unwrap()
+            .is_empty());
+        let open_calls: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM calls WHERE followed_up_at IS NULL",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(open_calls, 0);
+    }
 }

@@ -50,8 +50,11 @@ pub async fn get(state: web::Data<AppState>, auth: Auth) -> Result<HttpResponse,
         .query(move |c| with_warnings(c, org))
         .await?
         .ok_or_else(|| ApiError::not_found("your organization"))?;
-    Ok(HttpResponse::Ok()
-        .json(json!({ "org": views::OrgSettings::from(&settings), "warnings": warnings })))
+    let country = settings.country.clone();
+    Ok(views::displayed(
+        json!({ "org": views::OrgSettings::from(&settings), "warnings": warnings }),
+        &country,
+    ))
 }
 
 #[derive(Deserialize)]
@@ -167,8 +170,11 @@ pub async fn patch(
         .ok_or_else(|| ApiError::not_found("your organization"))?;
     // Call flows read the org's time zone through the cache.
     state.desk.flows.invalidate();
-    Ok(HttpResponse::Ok()
-        .json(json!({ "org": views::OrgSettings::from(&settings), "warnings": warnings })))
+    let country = settings.country.clone();
+    Ok(views::displayed(
+        json!({ "org": views::OrgSettings::from(&settings), "warnings": warnings }),
+        &country,
+    ))
 }
 
 #[derive(Deserialize)]

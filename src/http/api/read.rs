@@ -1,7 +1,7 @@
 //! Org-scoped read endpoints: numbers, agents, the audit log.
 
 use super::{views, Paging};
-use crate::db::{agents, audit, numbers};
+use crate::db::{agents, audit, numbers, orgs};
 use crate::error::ApiError;
 use crate::http::auth::Auth;
 use crate::http::AppState;
@@ -22,11 +22,19 @@ pub async fn numbers(
 ) -> Result<HttpResponse, ApiError> {
     let org_id = auth.org_id();
     let include_released = q.include_released.unwrap_or(false);
-    let rows = state
+    let (rows, country) = state
         .db
-        .query(move |c| numbers::list_for_org(c, org_id, include_released))
+        .query(move |c| {
+            Ok((
+                numbers::list_for_org(c, org_id, include_released)?,
+                orgs::country(c, org_id)?,
+            ))
+        })
         .await?;
-    Ok(HttpResponse::Ok().json(json!({ "numbers": views::all::<_, views::Number>(&rows) })))
+    Ok(views::displayed(
+        json!({ "numbers": views::all::<_, views::Number>(&rows) }),
+        &country,
+    ))
 }
 
 pub async fn agents(state: web::Data<AppState>, auth: Auth) -> Result<HttpResponse, ApiError> {
