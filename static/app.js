@@ -150,7 +150,8 @@ async function updateCounts() {
   if (!me) return;
   try {
     const c = await api('GET', '/api/inbox');
-    for (const [id, n, what] of [['nav-todo', c.todo, 'things to do'], ['nav-voicemails', c.voicemailsWaiting, 'new voicemails'], ['nav-leads', c.leadsOpen, 'open leads']]) {
+    // The Menu button on a phone carries the to-do count, as Overview does on a laptop.
+    for (const [id, n, what] of [['nav-todo', c.todo, 'things to do'], ['nav-toggle-todo', c.todo, 'things to do'], ['nav-voicemails', c.voicemailsWaiting, 'new voicemails'], ['nav-leads', c.leadsOpen, 'open leads']]) {
       const badge = $(id);
       badge.textContent = String(n);
       badge.setAttribute('aria-label', `${n} ${what}`);

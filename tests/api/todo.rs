@@ -145,7 +145,7 @@ async fn a_morning_of_calls_leaves_its_to_dos_and_doing_each_clears_it() {
     assert_eq!(missing.status(), 404);
 }
 
-/// The newcomer's morning in Chromium: two missed calls, a caller who hangs up after 3 s,
+/// The newcomer's morning in Chromium at phone width: two missed calls, a caller who hangs up after 3 s,
 /// and two AI calls whose summaries ask for a call back leave exactly four things to do
 /// on the Overview (the hang-up is not one), counted in the navigation; Done on each
 /// clears it.
@@ -191,7 +191,21 @@ async fn in_the_browser_a_morning_of_calls_leaves_four_to_dos_and_done_clears_ea
     let Some((_driver, c)) = signed_in_at(&app, "").await else {
         return;
     };
+    // On the phone in the van: 400 px wide.
+    c.set_window_rect(0, 0, 400, 900).await.unwrap();
+    c.refresh().await.unwrap();
     wait_for(&c, "#todo-list li").await;
+    let top = c
+        .execute(
+            "return document.getElementById('todo-list').getBoundingClientRect().top;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert!(
+        top.as_f64().unwrap() < 900.0,
+        "the to-do list starts within the first screen: {top}"
+    );
     let items = c
         .execute(
             "return [...document.querySelectorAll('#todo-list li')].map((li) => li.querySelector('p').textContent);",
@@ -217,7 +231,8 @@ async fn in_the_browser_a_morning_of_calls_leaves_four_to_dos_and_done_clears_ea
     );
     let todo = wait_visible_text(&c, "#todo-list").await;
     assert!(todo.contains("Please call me back after 5."), "{todo}");
-    assert_eq!(wait_visible_text(&c, "#nav-todo").await, "4");
+    // The menu is folded at this width: its button carries the count.
+    assert_eq!(wait_visible_text(&c, "#nav-toggle-todo").await, "4");
     for _ in 0..4 {
         click(&c, "#todo-list li .todo-actions button").await;
         tokio::time::sleep(std::time::Duration::from_millis(300)).await;
