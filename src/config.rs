@@ -112,6 +112,8 @@ pub struct Config {
     pub password_hashing: PasswordHashConfig,
     /// Built-in HTTPS, when a domain or a certificate is configured (SPEC §14).
     pub tls: Option<TlsConfig>,
+    /// Email to the people of the business (SPEC §12), when an SMTP server is configured.
+    pub smtp: Option<SmtpConfig>,
     /// `SWITCHBOARD_*` variables that no setting reads (likely typos), for `/api/health`.
     pub unknown_vars: Vec<String>,
 }
@@ -156,7 +158,53 @@ const SETTINGS: &[(&str, bool, &str)] = &[
     ("ACME_EMAIL", false, ""),
     ("TLS_CERT_FILE", false, ""),
     ("TLS_KEY_FILE", false, ""),
+    ("SMTP_URL", true, ""),
+    ("SMTP_FROM", false, ""),
 ];
+
+/// Email through an SMTP server (SPEC §12): the URL in lettre's form
+/// (`smtps://user:pass@host`, `smtp://host:587?tls=required`, `smtp://host:25` for a local
+/// relay) and the sender.
+#[derive(Debug, Clone)]
+pub struct SmtpConfig {
+    pub url: Secret,
+    pub from: String,
+}
+
+impl SmtpConfig {
+    fn from_sources(src: &Sources) -> Result<Option<SmtpConfig>, ConfigError> {
+        let Some(url) = src.secret("SMTP_URL")? else {
+            return Ok(None);
+        };
+        let scheme_ok = ["smtp://", "smtps://"]
+            .iter()
+            .any(|s| url.expose().starts_with(s));
+        if !scheme_ok {
+            return Err(ConfigError::new(
+                "SWITCHBOARD_SMTP_URL",
+                "must start with smtps:// (TLS from the start, port 465), or smtp:// (add ?tls=required for STARTTLS on 587; plain smtp://host:25 only for a relay on this host)",
+            ));
+        }
+        let from = src
+            .raw("SMTP_FROM")
+            .map(str::trim)
+            .filter(|f| !f.is_empty())
+            .ok_or_else(|| ConfigError::new(
+                "SWITCHBOARD_SMTP_FROM",
+                "is required with SWITCHBOARD_SMTP_URL: the sender, like \"Joe's Plumbing <phones@example.com>\"",
+            ))?;
+        if from.parse::<lettre::message::Mailbox>().is_err() {
+            return Err(ConfigError::new(
+                "SWITCHBOARD_SMTP_FROM",
+                format!("'{from}' is not a sender address like phones@example.com or \"Joe's Plumbing <phones@example.com>\""),
+            ));
+        }
+        Ok(Some(SmtpConfig {
+            url,
+            from: from.to_string(),
+        }))
+    }
+}
 
 /// Let's Encrypt's production ACME directory, the default CA for `--domain`.
 pub const LETS_ENCRYPT: &str = "https://acme-v02.api.letsencrypt.org/directory";
@@ -531,6 +579,7 @@ impl Config {
                 )?,
             },
             tls,
+            smtp: SmtpConfig::from_sources(src)?,
             unknown_vars: unknown_vars(src),
         };
         Ok(config)
@@ -696,6 +745,22 @@ impl Config {
         ]
         .into_iter()
         .chain(self.tls_listing())
+        .chain([
+            (
+                "SMTP_URL",
+                if self.smtp.is_some() {
+                    "(set, redacted)".to_string()
+                } else {
+                    "(not set)".to_string()
+                },
+            ),
+            (
+                "SMTP_FROM",
+                self.smtp
+                    .as_ref()
+                    .map_or_else(|| "(not set)".to_string(), |s| s.from.clone()),
+            ),
+        ])
         .map(|(k, v)| (format!("{PREFIX}{k}"), v))
         .collect()
     }
@@ -1039,6 +1104,38 @@ mod tests {
             c.tls.unwrap().certificate,
             CertificateSource::Files { .. }
         ));
+    }
+
+    #[test]
+    fn smtp_needs_a_url_lettre_reads_and_a_sender() {
+        assert!(load(&[]).unwrap().smtp.is_none());
+        let c = load(&[
+            ("SWITCHBOARD_SMTP_URL", "smtps://u:secret@smtp.example.com"),
+            (
+                "SWITCHBOARD_SMTP_FROM",
+                "Joe's Plumbing <phones@example.com>",
+            ),
+        ])
+        .unwrap();
+        assert_eq!(
+            c.smtp.as_ref().unwrap().from,
+            "Joe's Plumbing <phones@example.com>"
+        );
+        assert!(!format!("{:?}", c.redacted_listing()).contains("secret"));
+        let err = load(&[("SWITCHBOARD_SMTP_URL", "smtps://smtp.example.com")]).unwrap_err();
+        assert_eq!(err.var, "SWITCHBOARD_SMTP_FROM");
+        let err = load(&[
+            ("SWITCHBOARD_SMTP_URL", "mail.example.com:587"),
+            ("SWITCHBOARD_SMTP_FROM", "phones@example.com"),
+        ])
+        .unwrap_err();
+        assert_eq!(err.var, "SWITCHBOARD_SMTP_URL");
+        let err = load(&[
+            ("SWITCHBOARD_SMTP_URL", "smtp://localhost:25"),
+            ("SWITCHBOARD_SMTP_FROM", "not an address"),
+        ])
+        .unwrap_err();
+        assert_eq!(err.var, "SWITCHBOARD_SMTP_FROM");
     }
 
     #[test]

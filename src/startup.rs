@@ -50,6 +50,8 @@ pub struct Sandbox {
 pub struct Application {
     port: u16,
     server: Server,
+    /// Sends the queued email notices, when SMTP is configured (SPEC §12).
+    mailer: Option<crate::frontdesk::mail::Mailer>,
     /// Built-in HTTPS (SPEC §14): the plain-HTTP side, and what keeps the certificate fresh.
     https: Option<Https>,
     state: web::Data<AppState>,
@@ -150,6 +152,10 @@ impl Application {
         // A crash mid-saga is finished before the first request (SPEC §5.3).
         telephony.recover().await;
         warn_about_orgs(&db);
+        let mailer = match &config.smtp {
+            Some(smtp) => Some(crate::frontdesk::mail::Mailer::new(smtp)?),
+            None => None,
+        };
         let desk = Arc::new(FrontDesk {
             db: db.clone(),
             flags: Arc::default(),
@@ -164,6 +170,9 @@ impl Application {
             public_url: public_url.clone(),
             transcript_wait_secs: config.transcript_wait_secs,
             textback_delay_secs: config.textback_delay_secs,
+            mail: mailer
+                .as_ref()
+                .map(|_| Arc::new(tokio::sync::Notify::new())),
         });
         let https = match &config.tls {
             Some(tls) => Some(Https::prepare(tls, &config.data_dir, &public_url)?),
@@ -206,6 +215,7 @@ impl Application {
         Ok(Application {
             port,
             server,
+            mailer,
             https,
             state,
             migrations: report,
@@ -236,12 +246,22 @@ impl Application {
     /// running periodic maintenance meanwhile; flushes pending rate-limit aggregates at the end.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let maintenance = tokio::spawn(maintenance(self.state.clone()));
+        let desk = self.state.desk.clone();
+        let mail = match (self.mailer, desk.mail.clone()) {
+            (Some(mailer), Some(wake)) => Some(tokio::spawn(crate::frontdesk::mail::run(
+                desk, mailer, wake,
+            ))),
+            _ => None,
+        };
         let https = match self.https {
             Some(h) => Some(h.start()?),
             None => None,
         };
         let result = self.server.await;
         maintenance.abort();
+        if let Some(mail) = mail {
+            mail.abort();
+        }
         if let Some(running) = https {
             running.stop().await;
         }

@@ -10,9 +10,36 @@ import { loadTwoFactor } from './twofactor.js';
 
 let me = null;
 
+// Which events reach me by email (each user chooses for themselves).
+async function loadNotifications() {
+  const prefs = await api('GET', '/api/me/notifications');
+  $('notify-status').textContent = prefs.emailConfigured
+    ? `Emails go to ${prefs.address}.`
+    : `Emails would go to ${prefs.address}, but this appliance has no mail server yet (SWITCHBOARD_SMTP_URL).`;
+  for (const box of $('notify-email').querySelectorAll('input[data-event]')) box.checked = Boolean(prefs.email[box.dataset.event]);
+  show($('notify-saved'), false);
+  show($('notify-error'), false);
+}
+
+async function saveNotification(event) {
+  const box = event.target;
+  box.disabled = true;
+  show($('notify-saved'), false);
+  show($('notify-error'), false);
+  try {
+    await api('PUT', '/api/me/notifications', { email: { [box.dataset.event]: box.checked } });
+    show($('notify-saved'), true);
+  } catch (e) {
+    box.checked = !box.checked;
+    showError($('notify-error'), e);
+  } finally {
+    box.disabled = false;
+  }
+}
+
 export async function loadSettings(current) {
   me = current;
-  await loadTwoFactor(me, null);
+  await Promise.all([loadTwoFactor(me, null), loadNotifications()]);
   await loadOrg(me);
   const [{ tokens }] = await Promise.all([api('GET', '/api/tokens'), loadUsers(me)]);
   const tokensBody = $('tokens-table').querySelector('tbody');
@@ -96,6 +123,7 @@ async function runChecks() {
 }
 
 export function initSettings() {
+  $('notify-email').addEventListener('change', saveNotification);
   $('token-form').addEventListener('submit', onCreateToken);
   $('checks-run').addEventListener('click', runChecks);
 }

@@ -22,6 +22,7 @@ pub mod numbers;
 pub mod onboarding;
 pub mod optouts;
 pub mod orgs;
+pub mod outbox;
 pub mod provider_accounts;
 pub mod sagas;
 pub mod sessions;

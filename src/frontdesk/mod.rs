@@ -1,6 +1,7 @@
 //! The front desk: what happens when a call or text arrives, independent of HTTP. The
 //! Twilio handlers parse and verify, then call in here; background sweeps call in here too.
 
+pub mod mail;
 pub mod messaging;
 pub mod notify;
 pub mod ring;
@@ -35,6 +36,18 @@ pub struct FrontDesk {
     pub transcript_wait_secs: u32,
     /// How long after a missed call its text-back is sent.
     pub textback_delay_secs: u32,
+    /// Wakes the email worker when a notice is queued; `None` when no SMTP server is
+    /// configured (then nothing is queued for email).
+    pub mail: Option<Arc<tokio::sync::Notify>>,
+}
+
+impl FrontDesk {
+    /// Tells the email worker that the outbox has something new.
+    pub fn mail_queued(&self) {
+        if let Some(wake) = &self.mail {
+            wake.notify_one();
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -1,9 +1,10 @@
 //! Owner notifications (SPEC §3.3, §3.6): a text to the org's notification number about a
 //! new voicemail or lead, sent once (a claim on the row guards it).
 
+use super::mail;
 use super::messaging::{self, Outbound};
 use super::FrontDesk;
-use crate::db::{calls, leads, numbers, orgs, voicemails};
+use crate::db::{calls, leads, numbers, orgs, outbox, voicemails};
 use crate::domain::callflow::TRANSCRIBE_MAX_SECS;
 use crate::domain::events::CallEvent;
 use crate::domain::state::MessageKind;
@@ -18,9 +19,11 @@ fn clip(s: &str, max: usize) -> String {
     }
 }
 
-/// Texts the owner about voicemail `id` (once), with the transcript if it is in.
+/// Texts the owner about voicemail `id` (once), with the transcript if it is in, and
+/// queues one email to each user who wants voicemails by email, with the recording.
 pub async fn voicemail(desk: &FrontDesk, id: i64) {
     let public_url = desk.public_url.clone();
+    let email = desk.mail.is_some();
     let plan = desk
         .db
         .write(move |c| {
@@ -32,13 +35,32 @@ pub async fn voicemail(desk: &FrontDesk, id: i64) {
             let Some(number) = call.phone_number_id.map(|n| numbers::resolve_id(c, n)).transpose()?.flatten() else {
                 return Ok(None);
             };
+            let country = orgs::country(c, number.org_id)?;
+            let caller = call.from_number.as_deref().map_or_else(|| "an unknown caller".into(), |n| display(n, &country));
+            let line = number.friendly_name.clone().unwrap_or_else(|| number.e164.clone());
+            if email {
+                let transcript = vm.transcription_text.as_deref().filter(|_| vm.transcription_status == "completed");
+                let seconds = vm.duration_seconds.map(|d| format!("{d} s ")).unwrap_or_default();
+                let (text, html) = mail::compose(
+                    &format!("{caller} left a {seconds}voicemail on {line}."),
+                    Some(transcript.unwrap_or("(no transcript: listen to the recording)")),
+                    "Listen and mark it handled",
+                    &format!("{public_url}/#voicemail/{id}"),
+                );
+                outbox::enqueue_email(c, &outbox::NewMail {
+                    org_id: number.org_id,
+                    event: outbox::Event::Voicemail,
+                    key: &format!("voicemail:{id}"),
+                    subject: &format!("Voicemail from {caller} on {line}"),
+                    text: &text,
+                    html: &html,
+                    voicemail_id: Some(id),
+                })?;
+            }
             let Some(owner) = number.notification_number.clone() else {
                 calls::record(c, call.id, &CallEvent::NotifySkipped { reason: "no_notification_number" })?;
                 return Ok(None);
             };
-            let country = orgs::country(c, number.org_id)?;
-            let caller = call.from_number.as_deref().map_or_else(|| "an unknown caller".into(), |n| display(n, &country));
-            let line = number.friendly_name.clone().unwrap_or_else(|| number.e164.clone());
             let duration = vm.duration_seconds.map(|d| format!(" ({d} s)")).unwrap_or_default();
             let transcript = match (vm.transcription_status.as_str(), vm.transcription_text.as_deref()) {
                 ("completed", Some(t)) if !t.trim().is_empty() => format!(" \"{}\"", clip(t.trim(), 300)),
@@ -55,6 +77,7 @@ pub async fn voicemail(desk: &FrontDesk, id: i64) {
             ))
         })
         .await;
+    desk.mail_queued();
     send(desk, plan, "voicemail").await;
 }
 
@@ -71,7 +94,8 @@ pub fn spawn_lead(
     tokio::spawn(async move { lead(&desk, lead_id, &number, &customer, &first_message).await });
 }
 
-/// Texts the owner about a new lead (once per lead).
+/// Texts the owner about a new lead (once per lead), and queues one email to each user
+/// who wants new leads by email.
 pub async fn lead(
     desk: &FrontDesk,
     lead_id: i64,
@@ -79,6 +103,48 @@ pub async fn lead(
     customer: &str,
     first_message: &str,
 ) {
+    if desk.mail.is_some() {
+        let (org, line) = (
+            number.org_id,
+            number
+                .friendly_name
+                .clone()
+                .unwrap_or_else(|| number.e164.clone()),
+        );
+        let (customer, first, url) = (
+            customer.to_string(),
+            first_message.to_string(),
+            desk.public_url.clone(),
+        );
+        let queued = desk
+            .db
+            .write(move |c| {
+                let who = display(&customer, &orgs::country(c, org)?);
+                let (text, html) = mail::compose(
+                    &format!("{who} wrote to {line}."),
+                    Some(&first),
+                    "Reply by text from the business number",
+                    &format!("{url}/#leads/{lead_id}"),
+                );
+                outbox::enqueue_email(
+                    c,
+                    &outbox::NewMail {
+                        org_id: org,
+                        event: outbox::Event::Lead,
+                        key: &format!("lead:{lead_id}"),
+                        subject: &format!("New lead from {who} on {line}"),
+                        text: &text,
+                        html: &html,
+                        voicemail_id: None,
+                    },
+                )
+            })
+            .await;
+        match queued {
+            Ok(_) => desk.mail_queued(),
+            Err(e) => log::error!("lead {lead_id}: the email notice could not be queued: {e}"),
+        }
+    }
     let Some(owner) = number.notification_number.clone() else {
         log::info!(
             "lead {lead_id}: org {} has no notification number; the owner is not texted",

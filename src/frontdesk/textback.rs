@@ -74,6 +74,43 @@ fn pointless(
     Ok(None)
 }
 
+/// Queues the missed-call email for the users who want one (nobody by default: the
+/// text-back answers the caller and the call is on the to-do list).
+fn missed_call_email(
+    c: &Connection,
+    number: &numbers::Resolved,
+    call: &calls::Call,
+    public_url: &str,
+) -> rusqlite::Result<usize> {
+    let country = crate::db::orgs::country(c, number.org_id)?;
+    let caller = call.from_number.as_deref().map_or_else(
+        || "A withheld number".to_string(),
+        |n| crate::domain::typed::display(n, &country),
+    );
+    let line = number
+        .friendly_name
+        .clone()
+        .unwrap_or_else(|| number.e164.clone());
+    let (text, html) = super::mail::compose(
+        &format!("{caller} called {line} and nobody answered."),
+        None,
+        "See the call and follow it up",
+        &format!("{public_url}/#calls/{}", call.id),
+    );
+    crate::db::outbox::enqueue_email(
+        c,
+        &crate::db::outbox::NewMail {
+            org_id: number.org_id,
+            event: crate::db::outbox::Event::MissedCall,
+            key: &format!("missed_call:{}", call.id),
+            subject: &format!("Missed call from {caller} on {line}"),
+            text: &text,
+            html: &html,
+            voicemail_id: None,
+        },
+    )
+}
+
 /// Processes the text-back of `call_id` after `delay` seconds, in the background.
 pub fn spawn(desk: &Arc<FrontDesk>, call_id: i64, delay: u64) {
     let desk = desk.clone();
@@ -96,6 +133,7 @@ enum Plan {
 pub async fn process(desk: &FrontDesk, call_id: i64) {
     let flags = desk.flags.clone();
     let now = desk.clock.now();
+    let email = desk.mail.is_some().then(|| desk.public_url.clone());
     let plan = desk
         .db
         .write(move |c| {
@@ -151,6 +189,9 @@ pub async fn process(desk: &FrontDesk, call_id: i64) {
                 ),
                 _ => None,
             };
+            if let Some(url) = &email {
+                missed_call_email(c, &number, &call, url)?;
+            }
             let tz = number.org_timezone.parse().unwrap_or(chrono_tz::UTC);
             // Quiet hours began (or moved) since it was scheduled: wait for their end.
             if let Some(when) = deferred_until(now, tz, flow.textback.quiet_hours.as_ref()) {
@@ -215,6 +256,7 @@ pub async fn process(desk: &FrontDesk, call_id: i64) {
             }
         })
         .await;
+    desk.mail_queued();
     let out = match plan {
         Ok(Plan::Done) => return,
         Ok(Plan::Blocked(reason)) => {

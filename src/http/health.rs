@@ -168,7 +168,7 @@ pub fn provider_warnings(state: &AppState) -> Vec<String> {
 /// configuration warnings.
 async fn diagnostics(state: web::Data<AppState>, auth: Auth) -> Result<HttpResponse, ApiError> {
     let org = auth.org_id();
-    let (last_twilio, last_vapi, schema, org_warnings) = state
+    let (last_twilio, last_vapi, schema, org_warnings, email) = state
         .db
         .run(move |c| -> Result<_, ApiError> {
             Ok((
@@ -178,6 +178,7 @@ async fn diagnostics(state: web::Data<AppState>, auth: Auth) -> Result<HttpRespo
                 super::api::org::with_warnings(c, org)?
                     .map(|(_, w)| w)
                     .unwrap_or_default(),
+                crate::db::outbox::summary(c, org)?,
             ))
         })
         .await?;
@@ -187,6 +188,16 @@ async fn diagnostics(state: web::Data<AppState>, auth: Auth) -> Result<HttpRespo
     let mut warnings = state.config.warnings();
     warnings.extend(org_warnings);
     warnings.extend(provider_warnings(&state));
+    if let Some(error) = email
+        .last_error
+        .as_deref()
+        .filter(|_| email.retrying + email.failed > 0)
+    {
+        warnings.push(format!(
+            "Email notices are not getting through: {} waiting to be tried again, {} given up. The mail server said: {error}. Check SWITCHBOARD_SMTP_URL and SWITCHBOARD_SMTP_FROM.",
+            email.retrying, email.failed
+        ));
+    }
     if let Some(tls) = &state.tls {
         if let Some(e) = tls.renewal().last_error {
             let what = if tls.info().is_some() {
@@ -216,6 +227,7 @@ async fn diagnostics(state: web::Data<AppState>, auth: Auth) -> Result<HttpRespo
             "pool": { "connections": connections, "idle": idle },
         },
         "lastWebhook": { "twilio": last_twilio, "vapi": last_vapi },
+        "email": state.config.smtp.as_ref().map(|_| email),
         "https": state.tls.as_ref().map(|t| json!({
             "certificate": t.info(),
             "renewal": t.renewal(),

@@ -9,6 +9,7 @@ mod closed_now;
 mod dashboard;
 mod demo;
 mod doctor;
+mod email;
 mod flags;
 mod health;
 mod helpers;

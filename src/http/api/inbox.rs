@@ -51,44 +51,19 @@ pub async fn recording(
     auth: Auth,
     path: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
-    let (org, id) = (auth.org_id(), path.into_inner());
-    let (key, master) = (state.secret_key.clone(), state.twilio_master.clone());
-    let found = state
-        .db
-        .query(move |c| {
-            let Some(vm) = voicemails::by_id(c, id)?.filter(|v| v.org_id == Some(org)) else {
-                return Ok(None);
-            };
-            let account = crate::db::calls::by_id(c, vm.call_id)?
-                .and_then(|call| call.phone_number_id)
-                .map(|n| crate::db::numbers::resolve_id(c, n))
-                .transpose()?
-                .flatten()
-                .and_then(|n| n.account_sid);
-            let creds =
-                crate::app::twilio_credentials(c, &key, master.as_ref(), account.as_deref());
-            Ok(Some((vm.recording_sid, creds)))
-        })
-        .await?;
-    let Some((sid, creds)) = found else {
-        return Err(ApiError::not_found(format!("voicemail {id}")));
-    };
-    let Some(sid) = sid else {
-        return Err(ApiError::not_found(format!(
-            "the recording of voicemail {id}"
-        )));
-    };
-    let Some(creds) = creds else {
-        return Err(ApiError::Unavailable(
-            "no Twilio credentials for this number: set SWITCHBOARD_TWILIO_ACCOUNT_SID".into(),
-        ));
-    };
-    let audio = state
-        .providers
-        .twilio
-        .fetch_recording(&creds, &sid)
+    use crate::frontdesk::mail::RecordingError;
+    let id = path.into_inner();
+    let audio = crate::frontdesk::mail::recording(&state.desk, id, Some(auth.org_id()))
         .await
-        .map_err(ApiError::Provider)?;
+        .map_err(|e| match e {
+            RecordingError::NotFound(_) => ApiError::not_found(format!("voicemail {id}")),
+            RecordingError::NoRecording(_) => {
+                ApiError::not_found(format!("the recording of voicemail {id}"))
+            }
+            RecordingError::NoCredentials => ApiError::Unavailable(e.to_string()),
+            RecordingError::Provider(p) => ApiError::Provider(p),
+            RecordingError::Db(d) => d.into(),
+        })?;
     Ok(HttpResponse::Ok()
         .content_type(audio.content_type)
         .insert_header(("Cache-Control", "private, no-store"))

@@ -8,6 +8,7 @@ pub mod flags;
 pub mod inbox;
 pub mod managed;
 pub mod monitoring;
+pub mod notifications;
 pub mod numbers;
 pub mod onboarding;
 pub mod org;
@@ -42,6 +43,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/auth/login", web::post().to(session::login))
         .route("/auth/logout", web::post().to(session::logout))
         .route("/me", web::get().to(session::me))
+        .route("/me/notifications", web::get().to(notifications::get))
+        .route("/me/notifications", web::put().to(notifications::put))
         .route("/me/totp", web::post().to(twofactor::start))
         .route("/me/totp", web::delete().to(twofactor::disable))
         .route("/me/totp/confirm", web::post().to(twofactor::confirm))
