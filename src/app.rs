@@ -34,6 +34,8 @@ pub struct AppState {
     pub desk: Arc<crate::frontdesk::FrontDesk>,
     /// The certificate of the built-in HTTPS, when it is on (SPEC §14).
     pub tls: Option<Arc<crate::tls::Certificates>>,
+    /// The live dashboard's events, fed from the database writer's commits (SPEC §12).
+    pub live: Arc<crate::http::live::Live>,
 }
 
 impl AppState {

@@ -194,6 +194,7 @@ impl Application {
             readiness: Default::default(),
             desk,
             tls: https.as_ref().map(|h| h.certs.clone()),
+            live: crate::http::live::Live::start(db.clone()),
         });
         let state = web::Data::from(state);
         let app_state = state.clone();
@@ -257,7 +258,15 @@ impl Application {
             Some(h) => Some(h.start()?),
             None => None,
         };
+        // Open live-update streams end at the first SIGINT/SIGTERM, so the graceful
+        // shutdown is not held up by browsers that simply reconnect to the next start.
+        let live = self.state.live.clone();
+        let closer = tokio::spawn(async move {
+            stop_signal().await;
+            live.close();
+        });
         let result = self.server.await;
+        closer.abort();
         maintenance.abort();
         if let Some(mail) = mail {
             mail.abort();
@@ -500,5 +509,21 @@ impl Https {
             redirect_task: tokio::spawn(server),
             keeper,
         })
+    }
+}
+
+/// The first SIGINT or SIGTERM (actix-web stops the server on the same signals).
+async fn stop_signal() {
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(e) => {
+            log::warn!("cannot watch for SIGTERM: {e}");
+            std::future::pending::<()>().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
     }
 }

@@ -91,6 +91,7 @@ async function enterApp() {
   for (const node of document.querySelectorAll('.writer-only')) show(node, me.user.role !== 'viewer');
   show($('login-view'), false);
   show($('app-view'), true);
+  connectLive();
   route();
 }
 
@@ -161,12 +162,46 @@ async function updateCounts() {
     // The counts are a convenience; the pages say what failed.
   }
 }
-setInterval(updateCounts, 30000);
 document.addEventListener('inbox-changed', updateCounts);
+
+// Live updates: the server's events (GET /api/events) say what changed for this business;
+// the counts follow and the page shown reads again what it shows. EventSource reconnects
+// by itself (after a restart too) and resumes from the last event it saw.
+let live = null;
+let liveTimer = null;
+const ALL_KINDS = ['calls', 'messages', 'voicemails', 'leads'];
+const LIVE_PAGES = { overview: ALL_KINDS, voicemail: ['voicemails'], leads: ['leads', 'messages'] };
+
+function tell(kinds) {
+  document.dispatchEvent(new CustomEvent('live', { detail: { kinds } }));
+  updateCounts();
+  const wants = LIVE_PAGES[currentPage];
+  if (!wants || !kinds.some((k) => wants.includes(k))) return;
+  clearTimeout(liveTimer);
+  liveTimer = setTimeout(() => {
+    const [name, arg] = (location.hash || '#overview').slice(1).split('/');
+    if (name === currentPage || (!pages[name] && currentPage === 'overview')) pages[currentPage](arg).catch(() => {});
+  }, 200);
+}
+
+function connectLive() {
+  if (live) return;
+  live = new EventSource('/api/events');
+  live.addEventListener('change', (e) => tell(JSON.parse(e.data).kinds));
+  live.addEventListener('reset', () => tell(ALL_KINDS));
+  // Back after a break (a restart, a network change): read everything again.
+  live.addEventListener('open', () => { if (live.wasOpen) tell(ALL_KINDS); live.wasOpen = true; });
+}
+
+function disconnectLive() {
+  if (live) live.close();
+  live = null;
+}
 
 function handleAppError(e) {
   if (e instanceof ApiError && e.status === 401) {
     me = null;
+    disconnectLive();
     showLogin();
     const errorEl = $('login-error');
     errorEl.textContent = 'Your session has ended. Sign in again.';
@@ -183,6 +218,7 @@ async function onLogout() {
     // Signed out either way from the user's point of view.
   }
   me = null;
+  disconnectLive();
   setCsrfToken(null);
   showLogin();
 }

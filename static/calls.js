@@ -19,7 +19,6 @@ const CANCELLED = {
   opted_out: 'they opted out (texted STOP)',
 };
 const PAGE = 50;
-const POLL_MS = 5000;
 
 const DIAL = {
   completed: 'answered', answered: 'answered', busy: 'busy', 'no-answer': 'no answer',
@@ -51,7 +50,7 @@ function localTime(iso) {
 let menuLabels = {};
 let nextBefore = null;
 let newest = null;
-let poller = null;
+let shownCall = null;
 let onError = (e) => { throw e; };
 
 function filterParams() {
@@ -117,14 +116,22 @@ export async function loadCalls(more = false) {
   show($('calls-more'), nextBefore !== null);
 }
 
-// New calls appear on their own while the first page is shown (a short poll).
-async function poll() {
-  if ($('page-calls').hidden || document.hidden) return;
-  const params = filterParams();
-  params.set('limit', '1');
-  const { calls } = await api('GET', `/api/calls?${params}`);
-  const top = calls.length ? calls[0].id : null;
-  if (top !== newest) await loadCalls();
+// New calls and changes appear on their own while the page is open: the server's live
+// events (app.js) say when calls or texts changed, and the list (and an open timeline)
+// are read again.
+let liveTimer = null;
+function onLive(event) {
+  const { kinds } = event.detail;
+  if ($('page-calls').hidden || !(kinds.includes('calls') || kinds.includes('messages'))) return;
+  clearTimeout(liveTimer);
+  liveTimer = setTimeout(async () => {
+    try {
+      await loadCalls();
+      if (shownCall !== null && !$('call-detail').hidden) await showCall(shownCall, true);
+    } catch (e) {
+      // The next change tries again; a failure here is not the user's doing.
+    }
+  }, 150);
 }
 
 function say(e) {
@@ -255,7 +262,10 @@ async function unblock(caller) {
 let detailCaller = null;
 let detailCallerShown = null;
 
-export async function showCall(id) {
+// `refresh`: the same call read again after a live change: what the owner just did (a
+// block's status) stays, and the page does not jump.
+export async function showCall(id, refresh = false) {
+  shownCall = id;
   const [d, blocklist] = await Promise.all([
     api('GET', `/api/calls/${id}`),
     api('GET', '/api/blocklist').catch(() => ({ entries: [] })),
@@ -264,7 +274,7 @@ export async function showCall(id) {
   detailCaller = c.fromNumber && c.fromNumber.startsWith('+') ? c.fromNumber : null;
   detailCallerShown = shown(c, 'fromNumber');
   blockedEntry = (blocklist.entries || []).find((e) => e.number && e.number === detailCaller) || null;
-  show($('call-block-status'), false);
+  if (!refresh) show($('call-block-status'), false);
   show($('call-block'), Boolean(detailCaller) && !blockedEntry);
   show($('call-unblock'), Boolean(detailCaller) && Boolean(blockedEntry));
   const verified = verification(c.stirVerstat);
@@ -281,7 +291,7 @@ export async function showCall(id) {
   $('call-webhooks-summary').textContent = `Technical details: the ${hooks.length} webhook${hooks.length === 1 ? '' : 's'} Twilio or Vapi sent`;
   show($('call-webhooks'), hooks.length > 0);
   show($('call-detail'), true);
-  $('call-detail').scrollIntoView({ block: 'nearest' });
+  if (!refresh) $('call-detail').scrollIntoView({ block: 'nearest' });
 }
 
 // The filters' number menu and the menu's labels, loaded when the page opens.
@@ -313,5 +323,5 @@ export function initCalls(handleError) {
   $('calls-more').addEventListener('click', () => loadCalls(true).catch((e) => showError($('calls-error'), e)));
   $('call-block').addEventListener('click', () => { if (detailCaller) block(detailCaller); });
   $('call-unblock').addEventListener('click', () => { if (detailCaller) unblock(detailCaller); });
-  if (!poller) poller = setInterval(() => poll().catch(() => {}), POLL_MS);
+  document.addEventListener('live', onLive);
 }

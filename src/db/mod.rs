@@ -207,6 +207,12 @@ impl Db {
         }
     }
 
+    /// The rows each committed write batch changed in the tables the dashboard shows,
+    /// for its live updates; `None` once taken (there is one reader).
+    pub fn take_changes(&self) -> Option<tokio::sync::mpsc::Receiver<Vec<writer::Change>>> {
+        self.writer.take_changes()
+    }
+
     /// [`Db::run`] for plain SQL work: rusqlite errors become [`DbError`].
     pub async fn query<T, F>(&self, f: F) -> Result<T, DbError>
     where

@@ -160,7 +160,43 @@ pub struct Writer {
     tx: SyncSender<Job>,
     /// While this lives, the checkpoint thread runs.
     _alive: std::sync::Arc<()>,
+    /// The rows each committed batch changed, for the live dashboard (taken once).
+    changes: std::sync::Mutex<Option<tokio::sync::mpsc::Receiver<Vec<Change>>>>,
 }
+
+/// A row a committed batch inserted, updated or deleted, in a table the dashboard shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Change {
+    pub table: Watched,
+    pub rowid: i64,
+}
+
+/// The tables whose changes reach the live dashboard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Watched {
+    Calls,
+    CallEvents,
+    Messages,
+    Voicemails,
+    Leads,
+}
+
+impl Watched {
+    fn from_table(name: &str) -> Option<Watched> {
+        Some(match name {
+            "calls" => Watched::Calls,
+            "call_events" => Watched::CallEvents,
+            "messages" => Watched::Messages,
+            "voicemails" => Watched::Voicemails,
+            "leads" => Watched::Leads,
+            _ => return None,
+        })
+    }
+}
+
+/// Committed batches whose changes wait for the live dashboard; beyond this the oldest
+/// are dropped (the dashboard then reloads what it shows).
+const CHANGE_BATCHES: usize = 1024;
 
 /// What the writer and the checkpoint thread share. Only one of them checkpoints at a
 /// time (`lock`), so a restart never fails because the other's pass holds SQLite's
@@ -217,6 +253,24 @@ impl Writer {
         let checkpointer = Connection::open(path)?;
         apply_pragmas(&checkpointer)?;
         let (tx, rx) = sync_channel(QUEUE);
+        // Rows changed in the open batch, sent on once it commits (a rolled-back job's rows
+        // are sent too: the dashboard then finds nothing new, which is harmless).
+        let touched = std::sync::Arc::new(std::sync::Mutex::new(Vec::<Change>::new()));
+        let hook = touched.clone();
+        conn.update_hook(Some(
+            move |_: rusqlite::hooks::Action, _: &str, table: &str, rowid: i64| {
+                if let Some(table) = Watched::from_table(table) {
+                    hook.lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .push(Change { table, rowid });
+                }
+            },
+        ));
+        let (changes_tx, changes_rx) = tokio::sync::mpsc::channel(CHANGE_BATCHES);
+        let feed = Feed {
+            touched,
+            tx: changes_tx,
+        };
         let spawn_error =
             |e: std::io::Error| DbError::Invalid(format!("cannot start a database thread: {e}"));
         let shared = std::sync::Arc::new(Checkpoints::default());
@@ -225,7 +279,14 @@ impl Writer {
         let own_checkpoints = checkpointing == Checkpointing::Appliance;
         std::thread::Builder::new()
             .name("db-writer".into())
-            .spawn(move || run(conn, rx, own_checkpoints.then_some((&*wal, &*for_writer))))
+            .spawn(move || {
+                run(
+                    conn,
+                    rx,
+                    own_checkpoints.then_some((&*wal, &*for_writer)),
+                    &feed,
+                )
+            })
             .map_err(spawn_error)?;
         let alive = std::sync::Arc::new(());
         let weak = std::sync::Arc::downgrade(&alive);
@@ -235,7 +296,19 @@ impl Writer {
                 .spawn(move || checkpoint(checkpointer, weak, &shared))
                 .map_err(spawn_error)?;
         }
-        Ok(Writer { tx, _alive: alive })
+        Ok(Writer {
+            tx,
+            _alive: alive,
+            changes: std::sync::Mutex::new(Some(changes_rx)),
+        })
+    }
+
+    /// The feed of committed changes to the watched tables; `None` once taken.
+    pub fn take_changes(&self) -> Option<tokio::sync::mpsc::Receiver<Vec<Change>>> {
+        self.changes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
     }
 
     /// Runs `f` in the writer's transaction, in a savepoint of its own, and returns its
@@ -444,7 +517,28 @@ fn checkpoint(conn: Connection, alive: std::sync::Weak<()>, shared: &Checkpoints
 
 /// The writer's loop; `checkpoints` (the WAL file and what it shares with the checkpoint
 /// thread) when the appliance checkpoints itself.
-fn run(conn: Connection, rx: Receiver<Job>, checkpoints: Option<(&Path, &Checkpoints)>) {
+/// Where the writer sends the rows a batch changed once it commits.
+struct Feed {
+    touched: std::sync::Arc<std::sync::Mutex<Vec<Change>>>,
+    tx: tokio::sync::mpsc::Sender<Vec<Change>>,
+}
+
+impl Feed {
+    fn committed(&self, ok: bool) {
+        let changed = std::mem::take(&mut *self.touched.lock().unwrap_or_else(|p| p.into_inner()));
+        if ok && !changed.is_empty() {
+            // Full (nobody reads, or far behind): dropped, never waited for.
+            let _ = self.tx.try_send(changed);
+        }
+    }
+}
+
+fn run(
+    conn: Connection,
+    rx: Receiver<Job>,
+    checkpoints: Option<(&Path, &Checkpoints)>,
+    feed: &Feed,
+) {
     use std::sync::atomic::Ordering::Relaxed;
     while let Ok(first) = rx.recv() {
         let mut batch = Batch::default();
@@ -453,6 +547,7 @@ fn run(conn: Connection, rx: Receiver<Job>, checkpoints: Option<(&Path, &Checkpo
             log::error!("the database writer cannot begin a transaction: {msg}");
             // The job still runs (autocommit) rather than being lost.
             batch.isolated(&conn, first);
+            feed.committed(true);
             batch.notify(Ok(()));
             continue;
         }
@@ -468,6 +563,7 @@ fn run(conn: Connection, rx: Receiver<Job>, checkpoints: Option<(&Path, &Checkpo
         if commit.is_err() {
             let _ = conn.execute_batch("ROLLBACK");
         }
+        feed.committed(commit.is_ok());
         batch.notify(commit);
         // Between batches nothing of ours is open: send the WAL back to its start when the
         // checkpoint thread asks, or at once when the file has grown past the hard bound.

@@ -8,6 +8,7 @@ pub mod envelope;
 pub mod features;
 pub mod health;
 pub mod idempotency;
+pub mod live;
 pub mod twilio;
 pub mod vapi;
 

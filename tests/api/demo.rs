@@ -95,17 +95,19 @@ fn start_demo(data: &str) -> (std::process::Child, String) {
 
 /// [`start_demo`] with settings in the environment.
 pub fn start_demo_with(data: &str, env: &[(&str, &str)]) -> (std::process::Child, String) {
+    start_demo_on(data, env, "127.0.0.1:0")
+}
+
+/// [`start_demo_with`] listening on `listen` (a fixed port survives a restart).
+pub fn start_demo_on(
+    data: &str,
+    env: &[(&str, &str)],
+    listen: &str,
+) -> (std::process::Child, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
         .env_clear()
         .envs(env.iter().copied())
-        .args([
-            "--data-dir",
-            data,
-            "serve",
-            "--demo",
-            "--listen",
-            "127.0.0.1:0",
-        ])
+        .args(["--data-dir", data, "serve", "--demo", "--listen", listen])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()

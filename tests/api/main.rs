@@ -15,6 +15,7 @@ mod health;
 mod helpers;
 mod https;
 mod litestream;
+mod live;
 mod monitoring;
 mod numbers;
 mod openapi;

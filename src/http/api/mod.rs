@@ -43,6 +43,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/auth/login", web::post().to(session::login))
         .route("/auth/logout", web::post().to(session::logout))
         .route("/me", web::get().to(session::me))
+        .route("/events", web::get().to(crate::http::live::events))
         .route("/me/notifications", web::get().to(notifications::get))
         .route("/me/notifications", web::put().to(notifications::put))
         .route("/me/totp", web::post().to(twofactor::start))
