@@ -311,13 +311,23 @@ export async function openCalls(id) {
   else show($('call-detail'), false);
 }
 
+// The CSV link follows the date filters (the export is every call in that range).
+function updateCsvLink() {
+  const params = new URLSearchParams({ format: 'csv' });
+  if ($('calls-from').value) params.set('from', $('calls-from').value);
+  if ($('calls-to').value) params.set('to', $('calls-to').value);
+  $('calls-csv').href = `/api/calls?${params}`;
+}
+
 export function initCalls(handleError) {
+  for (const id of ['calls-from', 'calls-to']) $(id).addEventListener('change', updateCsvLink);
   onError = handleError;
   $('calls-filter').addEventListener('submit', (event) => {
     event.preventDefault();
     show($('call-detail'), false);
     clearFieldErrors($('calls-filter'));
     show($('calls-error'), false);
+    updateCsvLink();
     loadCalls().catch((e) => showError($('calls-error'), e));
   });
   $('calls-more').addEventListener('click', () => loadCalls(true).catch((e) => showError($('calls-error'), e)));

@@ -10,6 +10,7 @@ mod dashboard;
 mod demo;
 mod doctor;
 mod email;
+mod export;
 mod flags;
 mod health;
 mod helpers;

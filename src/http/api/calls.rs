@@ -23,10 +23,12 @@ pub struct CallsQuery {
     to: Option<String>,
     limit: Option<u32>,
     before: Option<i64>,
+    /// `csv`: the whole range as CSV (see [`super::export`]).
+    format: Option<String>,
 }
 
 /// Accepts `2026-11-21` or an RFC 3339 time; returns the storage format.
-fn parse_time(field: &str, value: &str) -> Result<String, ApiError> {
+pub(super) fn parse_time(field: &str, value: &str) -> Result<String, ApiError> {
     if let Ok(d) = chrono::NaiveDate::parse_from_str(value, "%Y-%m-%d") {
         return Ok(crate::db::format_time(
             d.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc(),
@@ -38,7 +40,7 @@ fn parse_time(field: &str, value: &str) -> Result<String, ApiError> {
             ApiError::bad_request(
                 "invalid_query",
                 format!(
-                    "{field} must be a date like 2026-11-21 or a time like 2026-11-21T09:00:00Z"
+                    "{field}: must be a date like 2026-11-21 or a time like 2026-11-21T09:00:00Z"
                 ),
             )
         })
@@ -58,9 +60,14 @@ pub async fn list(
     state: web::Data<AppState>,
     auth: Auth,
     q: web::Query<CallsQuery>,
+    req: actix_web::HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let q = q.into_inner();
     let org_id = auth.org_id();
+    if super::export::wanted(&req) || q.format.as_deref() == Some("csv") {
+        let (from, to) = super::export::range(q.from.as_deref(), q.to.as_deref())?;
+        return super::export::respond(&state, org_id, &super::export::CALLS, from, to).await;
+    }
     // The org's country is read only when a number filter is not already E.164.
     let typed = [&q.number, &q.caller]
         .iter()

@@ -1,8 +1,8 @@
 //! The owner's inbox: voicemails, messages and leads (SPEC §1 read API), marking them
 //! handled, and replying to a lead by SMS.
 
+use super::page_limit;
 use super::views;
-use super::{page_limit, Paging};
 use crate::db::{audit, leads, messages, numbers, orgs, voicemails};
 use crate::domain::phone::redact;
 use crate::domain::state::MessageKind;
@@ -21,14 +21,31 @@ pub struct VoicemailQuery {
     handled: Option<bool>,
     limit: Option<u32>,
     before: Option<i64>,
+    format: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
 }
 
 pub async fn voicemails(
     state: web::Data<AppState>,
     auth: Auth,
     q: web::Query<VoicemailQuery>,
+    req: actix_web::HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let (org, handled, before, limit) = (auth.org_id(), q.handled, q.before, page_limit(q.limit));
+    let range = (q.from.as_deref(), q.to.as_deref());
+    if let Some(csv) = csv_if_wanted(
+        &state,
+        &req,
+        org,
+        q.format.as_deref(),
+        range,
+        &super::export::VOICEMAILS,
+    )
+    .await?
+    {
+        return Ok(csv);
+    }
     let (rows, country) = state
         .db
         .query(move |c| {
@@ -113,14 +130,60 @@ pub struct MessagesQuery {
     lead_id: Option<i64>,
     limit: Option<u32>,
     before: Option<i64>,
+    format: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+}
+
+/// `GET /api/leads`: paging, or a CSV export over a range.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LeadsQuery {
+    limit: Option<u32>,
+    before: Option<i64>,
+    format: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+}
+
+/// A CSV export when asked for one (`?format=csv` or `Accept: text/csv`).
+async fn csv_if_wanted(
+    state: &AppState,
+    req: &actix_web::HttpRequest,
+    org: i64,
+    format: Option<&str>,
+    range: (Option<&str>, Option<&str>),
+    export: &'static super::export::Export,
+) -> Result<Option<HttpResponse>, ApiError> {
+    if !(super::export::wanted(req) || format == Some("csv")) {
+        return Ok(None);
+    }
+    let (from, to) = super::export::range(range.0, range.1)?;
+    super::export::respond(state, org, export, from, to)
+        .await
+        .map(Some)
 }
 
 pub async fn messages(
     state: web::Data<AppState>,
     auth: Auth,
     q: web::Query<MessagesQuery>,
+    req: actix_web::HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let (org, lead, before, limit) = (auth.org_id(), q.lead_id, q.before, page_limit(q.limit));
+    let range = (q.from.as_deref(), q.to.as_deref());
+    if let Some(csv) = csv_if_wanted(
+        &state,
+        &req,
+        org,
+        q.format.as_deref(),
+        range,
+        &super::export::MESSAGES,
+    )
+    .await?
+    {
+        return Ok(csv);
+    }
     let (rows, country) = state
         .db
         .query(move |c| {
@@ -139,9 +202,23 @@ pub async fn messages(
 pub async fn leads(
     state: web::Data<AppState>,
     auth: Auth,
-    q: web::Query<Paging>,
+    q: web::Query<LeadsQuery>,
+    req: actix_web::HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let (org, before, limit) = (auth.org_id(), q.before, q.limit());
+    let (org, before, limit) = (auth.org_id(), q.before, page_limit(q.limit));
+    let range = (q.from.as_deref(), q.to.as_deref());
+    if let Some(csv) = csv_if_wanted(
+        &state,
+        &req,
+        org,
+        q.format.as_deref(),
+        range,
+        &super::export::LEADS,
+    )
+    .await?
+    {
+        return Ok(csv);
+    }
     let (rows, country) = state
         .db
         .query(move |c| Ok((leads::list(c, org, before, limit)?, orgs::country(c, org)?)))

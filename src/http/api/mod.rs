@@ -4,6 +4,7 @@ pub mod agents;
 pub mod blocklist;
 pub mod callflow;
 pub mod calls;
+pub mod export;
 pub mod flags;
 pub mod inbox;
 pub mod managed;
