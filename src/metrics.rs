@@ -24,7 +24,7 @@ const WEBHOOK_LATENCY: &str = "switchboard_webhook_latency_seconds";
 const HELP: &[(&str, &str)] = &[
     (
         WEBHOOK_ERRORS,
-        "Webhooks that failed on our side (answered 5xx) by provider and cause.",
+        "Webhooks that failed on our side (answered 5xx, or, where a caller was waiting, with an apology) by provider and cause.",
     ),
     (
         "switchboard_vapi_assistant_fallback_total",

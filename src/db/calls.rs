@@ -150,7 +150,7 @@ pub fn by_id(conn: &Connection, id: i64) -> rusqlite::Result<Option<Call>> {
 
 /// Appends to the timeline; with a `dedup_key` a redelivered event is a no-op. Returns
 /// whether the event is new.
-pub fn event(
+fn event(
     conn: &Connection,
     call_id: i64,
     kind: &str,

@@ -105,6 +105,80 @@ pub enum CallEvent<'a> {
     NotifySkipped {
         reason: &'static str,
     },
+    /// Vapi asked which assistant answers (SPEC §4); `key` is the message's dedup key.
+    VapiAssistantRequest {
+        answer: VapiAnswer<'a>,
+        key: &'a str,
+    },
+    /// A status update, the end-of-call report, a hang or a conversation update.
+    VapiMessage {
+        kind: VapiMessageKind,
+        status: Option<&'a str>,
+        ended_reason: Option<&'a str>,
+        cost: Option<f64>,
+        key: &'a str,
+    },
+    /// The AI call failed (counted once per call).
+    VapiFailed {
+        ended_reason: &'a str,
+    },
+    /// The assistant asked where to transfer the caller: the org's fallback, if any.
+    VapiTransferRequest {
+        fallback: Option<&'a str>,
+        key: &'a str,
+    },
+    /// The assistant's tool calls, by name.
+    VapiToolCalls {
+        tools: Vec<&'a str>,
+        key: &'a str,
+    },
+    /// `take_message` kept a message in the caller's conversation.
+    VapiTakeMessage {
+        lead_id: i64,
+        tool_call_id: &'a str,
+    },
+    /// The summary asked for a call back: it is in the caller's conversation.
+    VapiCallbackRequested {
+        lead_id: i64,
+    },
+}
+
+/// What the appliance answered Vapi's assistant request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VapiAnswer<'a> {
+    Assistant(&'a str),
+    Transfer(&'a str),
+    Refused(&'a str),
+}
+
+/// The Vapi server messages recorded on a call's timeline as they come.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VapiMessageKind {
+    StatusUpdate,
+    EndOfCallReport,
+    Hang,
+    ConversationUpdate,
+}
+
+impl VapiMessageKind {
+    pub fn parse(kind: &str) -> Option<VapiMessageKind> {
+        Some(match kind {
+            "status-update" => VapiMessageKind::StatusUpdate,
+            "end-of-call-report" => VapiMessageKind::EndOfCallReport,
+            "hang" => VapiMessageKind::Hang,
+            "conversation-update" => VapiMessageKind::ConversationUpdate,
+            _ => return None,
+        })
+    }
+
+    fn event(self) -> &'static str {
+        match self {
+            VapiMessageKind::StatusUpdate => "vapi.status-update",
+            VapiMessageKind::EndOfCallReport => "vapi.end-of-call-report",
+            VapiMessageKind::Hang => "vapi.hang",
+            VapiMessageKind::ConversationUpdate => "vapi.conversation-update",
+        }
+    }
 }
 
 /// `dial:K:N` — a dial's key and position, `-` for none.
@@ -140,6 +214,13 @@ impl CallEvent<'_> {
             CallEvent::TextbackCancelled { .. } => "textback.cancelled",
             CallEvent::NotifyVoicemail => "notify.voicemail",
             CallEvent::NotifySkipped { .. } => "notify.skipped",
+            CallEvent::VapiAssistantRequest { .. } => "vapi.assistant-request",
+            CallEvent::VapiMessage { kind, .. } => kind.event(),
+            CallEvent::VapiFailed { .. } => "vapi.failed",
+            CallEvent::VapiTransferRequest { .. } => "vapi.transfer-destination-request",
+            CallEvent::VapiToolCalls { .. } => "vapi.tool-calls",
+            CallEvent::VapiTakeMessage { .. } => "vapi.take_message",
+            CallEvent::VapiCallbackRequested { .. } => "vapi.callback_requested",
         }
     }
 
@@ -206,6 +287,29 @@ impl CallEvent<'_> {
             CallEvent::TextbackCancelled { reason } | CallEvent::NotifySkipped { reason } => {
                 json!({ "reason": reason })
             }
+            CallEvent::VapiAssistantRequest { answer, .. } => match answer {
+                VapiAnswer::Assistant(a) => json!({ "assistantId": a }),
+                VapiAnswer::Transfer(n) => json!({ "fallback": n }),
+                VapiAnswer::Refused(reason) => json!({ "refused": reason }),
+            },
+            CallEvent::VapiMessage {
+                kind: VapiMessageKind::StatusUpdate,
+                status,
+                ended_reason,
+                ..
+            } => json!({ "status": status, "endedReason": ended_reason }),
+            CallEvent::VapiMessage {
+                kind: VapiMessageKind::EndOfCallReport,
+                ended_reason,
+                cost,
+                ..
+            } => json!({ "endedReason": ended_reason, "cost": cost }),
+            CallEvent::VapiMessage { .. } => json!({}),
+            CallEvent::VapiFailed { ended_reason } => json!({ "endedReason": ended_reason }),
+            CallEvent::VapiTransferRequest { fallback, .. } => json!({ "fallback": fallback }),
+            CallEvent::VapiToolCalls { tools, .. } => json!({ "tools": tools }),
+            CallEvent::VapiTakeMessage { lead_id, .. }
+            | CallEvent::VapiCallbackRequested { lead_id } => json!({ "leadId": lead_id }),
         })
     }
 
@@ -240,6 +344,13 @@ impl CallEvent<'_> {
             CallEvent::NotifyVoicemail | CallEvent::NotifySkipped { .. } => {
                 "notify:voicemail".into()
             }
+            CallEvent::VapiAssistantRequest { key, .. }
+            | CallEvent::VapiMessage { key, .. }
+            | CallEvent::VapiTransferRequest { key, .. }
+            | CallEvent::VapiToolCalls { key, .. } => (*key).to_string(),
+            CallEvent::VapiFailed { .. } => "vapi:failed".into(),
+            CallEvent::VapiTakeMessage { tool_call_id, .. } => format!("tool:{tool_call_id}"),
+            CallEvent::VapiCallbackRequested { .. } => "vapi:callback-lead".into(),
         }
     }
 }
@@ -273,6 +384,13 @@ mod tests {
             (CallEvent::TextbackNotNeeded { outcome: Outcome::Connected }, "textback.skipped", Some(json!({ "outcome": "connected" })), "textback"),
             (CallEvent::TextbackCancelled { reason: "texted_in" }, "textback.cancelled", Some(json!({ "reason": "texted_in" })), "textback"),
             (CallEvent::NotifyVoicemail, "notify.voicemail", None, "notify:voicemail"),
+            (CallEvent::VapiAssistantRequest { answer: VapiAnswer::Refused("no_agent"), key: "vapi:assistant-request::1" }, "vapi.assistant-request",
+                Some(json!({ "refused": "no_agent" })), "vapi:assistant-request::1"),
+            (CallEvent::VapiMessage { kind: VapiMessageKind::EndOfCallReport, status: None, ended_reason: Some("customer-ended-call"), cost: Some(0.5), key: "k" },
+                "vapi.end-of-call-report", Some(json!({ "endedReason": "customer-ended-call", "cost": 0.5 })), "k"),
+            (CallEvent::VapiFailed { ended_reason: "pipeline-error" }, "vapi.failed", Some(json!({ "endedReason": "pipeline-error" })), "vapi:failed"),
+            (CallEvent::VapiTakeMessage { lead_id: 7, tool_call_id: "call_1" }, "vapi.take_message", Some(json!({ "leadId": 7 })), "tool:call_1"),
+            (CallEvent::VapiCallbackRequested { lead_id: 7 }, "vapi.callback_requested", Some(json!({ "leadId": 7 })), "vapi:callback-lead"),
         ];
         for (event, kind, detail, key) in table {
             assert_eq!(

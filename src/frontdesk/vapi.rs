@@ -5,6 +5,7 @@
 use super::FrontDesk;
 use super::FrontdeskError;
 use crate::db::{agents, calls, leads, numbers, orgs};
+use crate::domain::events::{CallEvent, VapiAnswer, VapiMessageKind};
 use crate::domain::phone::Party;
 use crate::domain::state::{CallStatus, Direction};
 use crate::domain::textback::Outcome;
@@ -131,12 +132,16 @@ async fn assistant_request(desk: &FrontDesk, m: Message) -> Result<Value, Frontd
                 }
             };
             if let Some(id) = call_id {
-                let detail = match &decision {
-                    Decision::Assistant(a) => json!({ "assistantId": a }),
-                    Decision::Transfer(n, _) => json!({ "fallback": n }),
-                    Decision::Refuse(_, reason) => json!({ "refused": reason }),
+                let answer = match &decision {
+                    Decision::Assistant(a) => VapiAnswer::Assistant(a),
+                    Decision::Transfer(n, _) => VapiAnswer::Transfer(n),
+                    Decision::Refuse(_, reason) => VapiAnswer::Refused(reason),
                 };
-                calls::event(c, id, "vapi.assistant-request", Some(detail), Some(&key))?;
+                calls::record(
+                    c,
+                    id,
+                    &CallEvent::VapiAssistantRequest { answer, key: &key },
+                )?;
                 calls::advance_status(c, id, CallStatus::Ringing)?;
             }
             Ok(decision)
@@ -199,18 +204,19 @@ async fn track(desk: &FrontDesk, m: Message) -> Result<Value, FrontdeskError> {
             let (_, Some(call_id)) = context(c, &m)? else {
                 return Ok(None);
             };
-            let detail = match m.kind.as_str() {
-                "status-update" => json!({ "status": m.status, "endedReason": m.ended_reason }),
-                "end-of-call-report" => json!({ "endedReason": m.ended_reason, "cost": m.cost }),
-                _ => json!({}),
-            };
-            calls::event(
-                c,
-                call_id,
-                &format!("vapi.{}", m.kind),
-                Some(detail),
-                Some(&key),
-            )?;
+            if let Some(kind) = VapiMessageKind::parse(&m.kind) {
+                calls::record(
+                    c,
+                    call_id,
+                    &CallEvent::VapiMessage {
+                        kind,
+                        status: m.status.as_deref(),
+                        ended_reason: m.ended_reason.as_deref(),
+                        cost: m.cost,
+                        key: &key,
+                    },
+                )?;
+            }
             let ended = match m.kind.as_str() {
                 "status-update" if m.status.as_deref() == Some("ended") => true,
                 "end-of-call-report" => true,
@@ -256,12 +262,12 @@ async fn track(desk: &FrontDesk, m: Message) -> Result<Value, FrontdeskError> {
                 return Ok(None);
             };
             // Counted once per call, however many of its end messages say so.
-            let first = calls::event(
+            let first = calls::record(
                 c,
                 call_id,
-                "vapi.failed",
-                Some(json!({ "endedReason": reason })),
-                Some("vapi:failed"),
+                &CallEvent::VapiFailed {
+                    ended_reason: &reason,
+                },
             )?;
             Ok(first.then(|| {
                 if never_reached_assistant(&reason) {
@@ -304,12 +310,13 @@ async fn transfer_destination(desk: &FrontDesk, m: Message) -> Result<Value, Fro
             };
             if let Some(id) = call_id {
                 let to = found.as_ref().and_then(|f| f.0.clone());
-                calls::event(
+                calls::record(
                     c,
                     id,
-                    "vapi.transfer-destination-request",
-                    Some(json!({ "fallback": to })),
-                    Some(&key),
+                    &CallEvent::VapiTransferRequest {
+                        fallback: to.as_deref(),
+                        key: &key,
+                    },
                 )?;
             }
             Ok(found)
@@ -362,7 +369,7 @@ async fn tool_calls(desk: &Arc<FrontDesk>, m: Message) -> Result<Value, Frontdes
                         let (lead_id, _) = leads::open_or_create(c, n.org_id, n.id, &customer, call_id, "vapi")?;
                         // A redelivered tool call is recognised by its id on the call's timeline.
                         let first = match call_id {
-                            Some(id) => calls::event(c, id, "vapi.take_message", Some(json!({ "leadId": lead_id })), Some(&format!("tool:{}", tool.id)))?,
+                            Some(id) => calls::record(c, id, &CallEvent::VapiTakeMessage { lead_id, tool_call_id: &tool.id })?,
                             None => true,
                         };
                         if first {
@@ -384,7 +391,8 @@ async fn tool_calls(desk: &Arc<FrontDesk>, m: Message) -> Result<Value, Frontdes
                 results.push(result);
             }
             if let Some(id) = call_id {
-                calls::event(c, id, "vapi.tool-calls", Some(json!({ "tools": m.tool_calls.iter().map(|t| &t.name).collect::<Vec<_>>() })), Some(&dedup_key(&m)))?;
+                let tools = m.tool_calls.iter().map(|t| t.name.as_str()).collect();
+                calls::record(c, id, &CallEvent::VapiToolCalls { tools, key: &dedup_key(&m) })?;
             }
             Ok((results, notify))
         })
@@ -412,13 +420,7 @@ fn callback_lead(c: &Connection, call_id: i64, summary: &str) -> rusqlite::Resul
     };
     let (lead_id, _) =
         leads::open_or_create(c, org, number, caller.as_str(), Some(call_id), "vapi")?;
-    let first = calls::event(
-        c,
-        call_id,
-        "vapi.callback_requested",
-        Some(json!({ "leadId": lead_id })),
-        Some("vapi:callback-lead"),
-    )?;
+    let first = calls::record(c, call_id, &CallEvent::VapiCallbackRequested { lead_id })?;
     if first {
         leads::append_summary(c, lead_id, summary)?;
     }

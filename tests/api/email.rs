@@ -212,7 +212,21 @@ async fn a_mail_server_that_is_down_is_retried_shown_on_health_then_delivered() 
     let Some(python) = python_with("aiosmtpd") else {
         return;
     };
-    let port = free_port();
+    // A broken mail server holds the port meanwhile (it hangs up on every connection), so
+    // no other test's listener can take the port before aiosmtpd does.
+    let broken = std::net::TcpListener::bind(("127.0.0.1", 0)).unwrap();
+    let port = broken.local_addr().unwrap().port();
+    broken.set_nonblocking(true).unwrap();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stopped = stop.clone();
+    let hanging_up = std::thread::spawn(move || {
+        while !stopped.load(std::sync::atomic::Ordering::Relaxed) {
+            match broken.accept() {
+                Ok((conn, _)) => drop(conn),
+                Err(_) => std::thread::sleep(Duration::from_millis(20)),
+            }
+        }
+    });
     let app = app_sending_to(port).await;
     let api = app.owner_api().await;
     // The owner chose missed-call emails too; a viewer who chose nothing gets none.
@@ -238,7 +252,7 @@ async fn a_mail_server_that_is_down_is_retried_shown_on_health_then_delivered() 
         switchboard::domain::UserRole::Viewer,
     );
 
-    // Nothing listens yet: a missed call's email fails and waits.
+    // The mail server hangs up: a missed call's email fails and waits.
     app.twilio().missed_call("CAMAIL2", "+14155550199").await;
     let mut health = Value::Null;
     for _ in 0..300 {
@@ -264,6 +278,8 @@ async fn a_mail_server_that_is_down_is_retried_shown_on_health_then_delivered() 
 
     // The server comes up; the next attempt (5 s after the first, then backing off)
     // delivers it, once.
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    hanging_up.join().unwrap();
     let smtp = Smtp::start(&python, port).await;
     let mails = smtp.wait_for(1).await;
     assert_eq!(mails.len(), 1);

@@ -463,6 +463,13 @@ async fn a_database_that_cannot_be_written_gives_5xx_for_retries_and_polite_twim
             .counter("switchboard_webhook_errors_total", &[("provider", "vapi")])
             >= 1
     );
+    // Twilio's failure is counted too, though the caller heard an apology (a 200).
+    assert!(
+        app.state.desk.metrics.counter(
+            "switchboard_webhook_errors_total",
+            &[("provider", "twilio")]
+        ) >= 1
+    );
     locker.join().unwrap();
     // The redelivery after the outage is applied.
     assert_eq!(send(&app, &body).await.status(), 200);

@@ -367,6 +367,10 @@ impl TwilioWebhook {
                     route.path(),
                     reference.as_deref().unwrap_or("-")
                 );
+                state.desk.metrics.incr(
+                    crate::metrics::WEBHOOK_ERRORS,
+                    &[("provider", "twilio"), ("cause", "database")],
+                );
                 let resp = match route.on_failure() {
                     FailurePolicy::Apologise => twiml_response(
                         StatusCode::OK,
