@@ -45,6 +45,18 @@ impl ConfigError {
     }
 }
 
+/// Who checkpoints the WAL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Checkpointing {
+    /// The appliance: a checkpoint thread copies the WAL into the database file, and the
+    /// writer sends the WAL back to its start, bounding its size.
+    #[default]
+    Appliance,
+    /// A replicator that must see every WAL frame before it is checkpointed (Litestream):
+    /// the appliance never checkpoints, and the replicator bounds the WAL.
+    External,
+}
+
 /// Named token-bucket limits (SPEC §6.1), in requests per minute.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RateLimitConfig {
@@ -99,7 +111,7 @@ pub struct Config {
     pub trust_proxy: bool,
     /// Who checkpoints the database's WAL: `appliance`, or `litestream` when Litestream
     /// replicates the database (it must see every frame before a checkpoint).
-    pub wal_checkpoints: crate::db::writer::Checkpointing,
+    pub wal_checkpoints: Checkpointing,
     pub insecure_skip_twilio_signature: bool,
     pub log: String,
     pub session_ttl_hours: u32,
@@ -265,9 +277,15 @@ impl TlsConfig {
                 )?,
                 ca_file: file("ACME_CA_FILE"),
                 email: match src.raw("ACME_EMAIL").map(str::trim).filter(|e| !e.is_empty()) {
-                    Some(e) => Some(crate::db::users::normalize_email(e).map_err(|m| {
-                        ConfigError::new("SWITCHBOARD_ACME_EMAIL", m)
-                    })?),
+                    Some(e) => match e.parse::<lettre::Address>() {
+                        Ok(address) => Some(address.to_string().to_lowercase()),
+                        Err(_) => {
+                            return Err(ConfigError::new(
+                                "SWITCHBOARD_ACME_EMAIL",
+                                format!("'{e}' is not an email address like you@example.com"),
+                            ))
+                        }
+                    },
                     None => None,
                 },
             },
@@ -540,8 +558,8 @@ impl Config {
                 "WAL_CHECKPOINTS",
                 "who checkpoints the WAL: appliance, or litestream when Litestream replicates the database",
                 |v| match v {
-                    "appliance" => Some(crate::db::writer::Checkpointing::Appliance),
-                    "litestream" => Some(crate::db::writer::Checkpointing::External),
+                    "appliance" => Some(Checkpointing::Appliance),
+                    "litestream" => Some(Checkpointing::External),
                     _ => None,
                 },
             )?,
@@ -702,8 +720,8 @@ impl Config {
             (
                 "WAL_CHECKPOINTS",
                 match self.wal_checkpoints {
-                    crate::db::writer::Checkpointing::Appliance => "appliance",
-                    crate::db::writer::Checkpointing::External => "litestream",
+                    Checkpointing::Appliance => "appliance",
+                    Checkpointing::External => "litestream",
                 }
                 .to_string(),
             ),
@@ -944,7 +962,6 @@ mod tests {
 
     #[test]
     fn the_wal_is_checkpointed_by_the_appliance_unless_litestream_is_named() {
-        use crate::db::writer::Checkpointing;
         assert_eq!(load(&[]).unwrap().wal_checkpoints, Checkpointing::Appliance);
         let c = load(&[("SWITCHBOARD_WAL_CHECKPOINTS", "litestream")]).unwrap();
         assert_eq!(c.wal_checkpoints, Checkpointing::External);

@@ -414,7 +414,7 @@ impl Doctor {
             return Check::skip(NAME, "a demo data dir holds nothing to keep");
         }
         let litestream = litestream_age(&self.config.db_path());
-        if self.config.wal_checkpoints == crate::db::writer::Checkpointing::External
+        if self.config.wal_checkpoints == crate::config::Checkpointing::External
             && litestream.is_none_or(|age| age > LITESTREAM_MAX_AGE)
         {
             return Check::fail(

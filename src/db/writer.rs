@@ -226,17 +226,9 @@ impl Checkpoints {
     }
 }
 
-/// Who checkpoints the WAL.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Checkpointing {
-    /// The appliance: a checkpoint thread copies the WAL into the database file, and the
-    /// writer sends the WAL back to its start, bounding its size.
-    #[default]
-    Appliance,
-    /// A replicator that must see every WAL frame before it is checkpointed (Litestream):
-    /// the appliance never checkpoints, and the replicator bounds the WAL.
-    External,
-}
+/// Who checkpoints the WAL: a setting (`SWITCHBOARD_WAL_CHECKPOINTS`), so it lives in
+/// `config`.
+pub use crate::config::Checkpointing;
 
 impl Writer {
     pub fn start(path: &Path, checkpointing: Checkpointing) -> Result<Writer, DbError> {
