@@ -103,25 +103,29 @@ pub async fn lead(
     customer: &str,
     first_message: &str,
 ) {
-    if desk.mail.is_some() {
-        let (org, line) = (
-            number.org_id,
-            number
-                .friendly_name
-                .clone()
-                .unwrap_or_else(|| number.e164.clone()),
-        );
-        let (customer, first, url) = (
-            customer.to_string(),
-            first_message.to_string(),
-            desk.public_url.clone(),
-        );
-        let queued = desk
-            .db
-            .write(move |c| {
-                let who = display(&customer, &orgs::country(c, org)?);
+    let (org, owner, email) = (
+        number.org_id,
+        number.notification_number.clone(),
+        desk.mail.is_some(),
+    );
+    let line = number
+        .friendly_name
+        .clone()
+        .unwrap_or_else(|| number.e164.clone());
+    let (customer, first, url) = (
+        customer.to_string(),
+        first_message.to_string(),
+        desk.public_url.clone(),
+    );
+    let (mail_line, has_owner) = (line.clone(), owner.is_some());
+    // One write: the emails are queued and the owner's text claimed (once per lead).
+    let planned = desk
+        .db
+        .write(move |c| {
+            let who = display(&customer, &orgs::country(c, org)?);
+            if email {
                 let (text, html) = mail::compose(
-                    &format!("{who} wrote to {line}."),
+                    &format!("{who} wrote to {mail_line}."),
                     Some(&first),
                     "Reply by text from the business number",
                     &format!("{url}/#leads/{lead_id}"),
@@ -132,45 +136,22 @@ pub async fn lead(
                         org_id: org,
                         event: outbox::Event::Lead,
                         key: &format!("lead:{lead_id}"),
-                        subject: &format!("New lead from {who} on {line}"),
+                        subject: &format!("New lead from {who} on {mail_line}"),
                         text: &text,
                         html: &html,
                         voicemail_id: None,
                     },
-                )
-            })
-            .await;
-        match queued {
-            Ok(_) => desk.mail_queued(),
-            Err(e) => log::error!("lead {lead_id}: the email notice could not be queued: {e}"),
-        }
-    }
-    let Some(owner) = number.notification_number.clone() else {
-        log::info!(
-            "lead {lead_id}: org {} has no notification number; the owner is not texted",
-            number.org_id
-        );
-        return;
-    };
-    let line = number
-        .friendly_name
-        .clone()
-        .unwrap_or_else(|| number.e164.clone());
-    let org = number.org_id;
-    let claimed = desk
-        .db
-        .write(move |c| {
-            Ok((
-                leads::claim_owner_notification(c, lead_id)?,
-                orgs::country(c, org)?,
-            ))
+                )?;
+            }
+            let text_owner = has_owner && leads::claim_owner_notification(c, lead_id)?;
+            Ok((who, text_owner))
         })
         .await;
-    match claimed {
-        Ok((true, country)) => {
+    desk.mail_queued();
+    match (planned, owner) {
+        (Ok((who, true)), Some(owner)) => {
             let body = format!(
-                "New lead from {} on {line}: \"{}\" Reply in the dashboard: {}/#leads/{lead_id}",
-                display(customer, &country),
+                "New lead from {who} on {line}: \"{}\" Reply in the dashboard: {}/#leads/{lead_id}",
                 clip(first_message.trim(), 300),
                 desk.public_url
             );
@@ -178,8 +159,11 @@ pub async fn lead(
                 .lead(Some(lead_id));
             send(desk, Ok(Some(out)), "lead").await
         }
-        Ok((false, _)) => {}
-        Err(e) => log::error!("lead {lead_id}: owner notification not sent: {e}"),
+        (Ok(_), None) => log::info!(
+            "lead {lead_id}: org {org} has no notification number; the owner is not texted"
+        ),
+        (Ok(_), Some(_)) => {}
+        (Err(e), _) => log::error!("lead {lead_id}: owner notification not sent: {e}"),
     }
 }
 

@@ -64,9 +64,12 @@ pub async fn list(
 ) -> Result<HttpResponse, ApiError> {
     let q = q.into_inner();
     let org_id = auth.org_id();
-    if super::export::wanted(&req) || q.format.as_deref() == Some("csv") {
-        let (from, to) = super::export::range(q.from.as_deref(), q.to.as_deref())?;
-        return super::export::respond(&state, org_id, &super::export::CALLS, from, to).await;
+    let range = (q.from.as_deref(), q.to.as_deref());
+    let export = &super::export::CALLS;
+    if let Some(csv) =
+        super::export::if_wanted(&state, &req, org_id, q.format.as_deref(), range, export).await?
+    {
+        return Ok(csv);
     }
     // The org's country is read only when a number filter is not already E.164.
     let typed = [&q.number, &q.caller]
@@ -108,15 +111,12 @@ pub async fn list(
         before: q.before,
         limit: page_limit(q.limit),
     };
-    let (rows, country) = state
-        .db
-        .query(move |c| Ok((calls::list(c, org_id, &filter)?, orgs::country(c, org_id)?)))
-        .await?;
-    let next = rows.last().map(|c| c.id);
-    Ok(views::displayed(
-        json!({ "calls": views::all::<_, views::Call>(&rows), "nextBefore": next }),
-        &country,
-    ))
+    views::displayed_query(&state.db, org_id, move |c| {
+        let rows = calls::list(c, org_id, &filter)?;
+        let next = rows.last().map(|c| c.id);
+        Ok(json!({ "calls": views::all::<_, views::Call>(&rows), "nextBefore": next }))
+    })
+    .await
 }
 
 pub async fn detail(

@@ -22,28 +22,28 @@ const CHUNK: usize = 64 * 1024;
 /// Chunks in flight between the reader and the client.
 const IN_FLIGHT: usize = 4;
 
-/// Whether the caller asked for CSV (`?format=csv`, or `Accept: text/csv` first).
-pub fn wanted(req: &HttpRequest) -> bool {
-    let by_query = req
-        .query_string()
-        .split('&')
-        .any(|p| p.eq_ignore_ascii_case("format=csv"));
+/// A CSV export when asked for one (`?format=csv`, or `Accept: text/csv` first) over
+/// `dates` (`from`, `to`: `2026-11-21` or an RFC 3339 time); `None` for a JSON answer.
+pub async fn if_wanted(
+    state: &AppState,
+    req: &HttpRequest,
+    org: i64,
+    format: Option<&str>,
+    dates: (Option<&str>, Option<&str>),
+    export: &'static Export,
+) -> Result<Option<HttpResponse>, ApiError> {
     let by_accept = req
         .headers()
         .get(actix_web::http::header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|a| a.trim_start().to_ascii_lowercase().starts_with("text/csv"));
-    by_query || by_accept
-}
-
-/// The `from` and `to` of an export, as stored times (`2026-11-21` or an RFC 3339 time).
-pub fn range(
-    from: Option<&str>,
-    to: Option<&str>,
-) -> Result<(Option<String>, Option<String>), ApiError> {
+    if format != Some("csv") && !by_accept {
+        return Ok(None);
+    }
     let read =
         |field: &str, v: Option<&str>| v.map(|t| super::calls::parse_time(field, t)).transpose();
-    Ok((read("from", from)?, read("to", to)?))
+    let (from, to) = (read("from", dates.0)?, read("to", dates.1)?);
+    respond(state, org, export, from, to).await.map(Some)
 }
 
 /// What a column holds, for how it is written.
@@ -65,7 +65,7 @@ pub struct Export {
 }
 
 /// The CSV of `export` for the caller's org between `from` and `to`.
-pub async fn respond(
+async fn respond(
     state: &AppState,
     org: i64,
     export: &'static Export,
@@ -75,10 +75,7 @@ pub async fn respond(
     let (tz_name, country) = state
         .db
         .query(move |c| {
-            let tz: String =
-                c.query_row("SELECT timezone FROM orgs WHERE id = ?1", [org], |r| {
-                    r.get(0)
-                })?;
+            let tz = orgs::get(c, org)?.map(|o| o.timezone).unwrap_or_default();
             Ok((tz, orgs::country(c, org)?))
         })
         .await?;
@@ -89,7 +86,7 @@ pub async fn respond(
         let result = db
             .conn()
             .map_err(|e| e.to_string())
-            .and_then(|conn| write_rows(&conn, export, org, from, to, tz, &country, &tx));
+            .and_then(|conn| write_rows(&conn, export, org, (from, to), (tz, &country), tx));
         if let Err(e) = result {
             log::warn!("{} export ended early: {e}", export.name);
         }
@@ -114,22 +111,21 @@ pub async fn respond(
         .streaming(stream))
 }
 
-#[allow(clippy::too_many_arguments)]
+/// Writes `export`'s rows for `org` between `from` and `to`, times in `tz` and numbers as
+/// read in `country`, into chunks sent on `tx`.
 fn write_rows(
     conn: &rusqlite::Connection,
     export: &Export,
     org: i64,
-    from: Option<String>,
-    to: Option<String>,
-    tz: chrono_tz::Tz,
-    country: &str,
-    tx: &tokio::sync::mpsc::Sender<Bytes>,
+    (from, to): (Option<String>, Option<String>),
+    (tz, country): (chrono_tz::Tz, &str),
+    tx: tokio::sync::mpsc::Sender<Bytes>,
 ) -> Result<(), String> {
     let mut out = csv::WriterBuilder::new()
         .terminator(csv::Terminator::CRLF)
         .from_writer(Chunks {
             buf: Vec::with_capacity(CHUNK + 4096),
-            tx: tx.clone(),
+            tx,
         });
     let mut header = Vec::new();
     for (name, col) in export.columns {

@@ -34,7 +34,7 @@ pub async fn voicemails(
 ) -> Result<HttpResponse, ApiError> {
     let (org, handled, before, limit) = (auth.org_id(), q.handled, q.before, page_limit(q.limit));
     let range = (q.from.as_deref(), q.to.as_deref());
-    if let Some(csv) = csv_if_wanted(
+    if let Some(csv) = super::export::if_wanted(
         &state,
         &req,
         org,
@@ -46,19 +46,11 @@ pub async fn voicemails(
     {
         return Ok(csv);
     }
-    let (rows, country) = state
-        .db
-        .query(move |c| {
-            Ok((
-                voicemails::list(c, org, handled, before, limit)?,
-                orgs::country(c, org)?,
-            ))
-        })
-        .await?;
-    Ok(views::displayed(
-        json!({ "voicemails": views::all::<_, views::Voicemail>(&rows) }),
-        &country,
-    ))
+    views::displayed_query(&state.db, org, move |c| {
+        let rows = voicemails::list(c, org, handled, before, limit)?;
+        Ok(json!({ "voicemails": views::all::<_, views::Voicemail>(&rows) }))
+    })
+    .await
 }
 
 /// `GET /api/voicemails/{id}/recording`: the audio, fetched from Twilio with the number's
@@ -146,24 +138,6 @@ pub struct LeadsQuery {
     to: Option<String>,
 }
 
-/// A CSV export when asked for one (`?format=csv` or `Accept: text/csv`).
-async fn csv_if_wanted(
-    state: &AppState,
-    req: &actix_web::HttpRequest,
-    org: i64,
-    format: Option<&str>,
-    range: (Option<&str>, Option<&str>),
-    export: &'static super::export::Export,
-) -> Result<Option<HttpResponse>, ApiError> {
-    if !(super::export::wanted(req) || format == Some("csv")) {
-        return Ok(None);
-    }
-    let (from, to) = super::export::range(range.0, range.1)?;
-    super::export::respond(state, org, export, from, to)
-        .await
-        .map(Some)
-}
-
 pub async fn messages(
     state: web::Data<AppState>,
     auth: Auth,
@@ -172,7 +146,7 @@ pub async fn messages(
 ) -> Result<HttpResponse, ApiError> {
     let (org, lead, before, limit) = (auth.org_id(), q.lead_id, q.before, page_limit(q.limit));
     let range = (q.from.as_deref(), q.to.as_deref());
-    if let Some(csv) = csv_if_wanted(
+    if let Some(csv) = super::export::if_wanted(
         &state,
         &req,
         org,
@@ -184,19 +158,11 @@ pub async fn messages(
     {
         return Ok(csv);
     }
-    let (rows, country) = state
-        .db
-        .query(move |c| {
-            Ok((
-                messages::list(c, org, lead, before, limit)?,
-                orgs::country(c, org)?,
-            ))
-        })
-        .await?;
-    Ok(views::displayed(
-        json!({ "messages": views::all::<_, views::Message>(&rows) }),
-        &country,
-    ))
+    views::displayed_query(&state.db, org, move |c| {
+        let rows = messages::list(c, org, lead, before, limit)?;
+        Ok(json!({ "messages": views::all::<_, views::Message>(&rows) }))
+    })
+    .await
 }
 
 pub async fn leads(
@@ -207,7 +173,7 @@ pub async fn leads(
 ) -> Result<HttpResponse, ApiError> {
     let (org, before, limit) = (auth.org_id(), q.before, page_limit(q.limit));
     let range = (q.from.as_deref(), q.to.as_deref());
-    if let Some(csv) = csv_if_wanted(
+    if let Some(csv) = super::export::if_wanted(
         &state,
         &req,
         org,
@@ -219,14 +185,11 @@ pub async fn leads(
     {
         return Ok(csv);
     }
-    let (rows, country) = state
-        .db
-        .query(move |c| Ok((leads::list(c, org, before, limit)?, orgs::country(c, org)?)))
-        .await?;
-    Ok(views::displayed(
-        json!({ "leads": views::all::<_, views::Lead>(&rows) }),
-        &country,
-    ))
+    views::displayed_query(&state.db, org, move |c| {
+        let rows = leads::list(c, org, before, limit)?;
+        Ok(json!({ "leads": views::all::<_, views::Lead>(&rows) }))
+    })
+    .await
 }
 
 /// `GET /api/inbox`: what waits for the owner (the dashboard's navigation shows it).
@@ -255,28 +218,25 @@ pub async fn lead(
     path: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
     let (org, id) = (auth.org_id(), path.into_inner());
-    let (lead, voicemails) = state
+    let found = state
         .db
         .query(move |c| {
             let Some(lead) = leads::get(c, org, id)? else {
-                return Ok((None, Vec::new()));
+                return Ok(None);
             };
             let voicemails = match lead.call_id {
                 Some(call) => voicemails::for_call(c, org, call)?,
                 None => Vec::new(),
             };
-            Ok((Some(lead), voicemails))
+            let body = json!({
+                "lead": views::Lead::from(&lead),
+                "voicemails": views::all::<_, views::Voicemail>(&voicemails),
+            });
+            Ok(Some((body, orgs::country(c, org)?)))
         })
         .await?;
-    let lead = lead.ok_or_else(|| ApiError::not_found(format!("lead {id}")))?;
-    let country = state.db.query(move |c| orgs::country(c, org)).await?;
-    Ok(views::displayed(
-        json!({
-            "lead": views::Lead::from(&lead),
-            "voicemails": views::all::<_, views::Voicemail>(&voicemails),
-        }),
-        &country,
-    ))
+    let (body, country) = found.ok_or_else(|| ApiError::not_found(format!("lead {id}")))?;
+    Ok(views::displayed(body, &country))
 }
 
 #[derive(Deserialize)]

@@ -1,7 +1,7 @@
 //! Org-scoped read endpoints: numbers, agents, the audit log.
 
 use super::{views, Paging};
-use crate::db::{agents, audit, numbers, orgs};
+use crate::db::{agents, audit, numbers};
 use crate::error::ApiError;
 use crate::http::auth::Auth;
 use crate::http::AppState;
@@ -22,19 +22,11 @@ pub async fn numbers(
 ) -> Result<HttpResponse, ApiError> {
     let org_id = auth.org_id();
     let include_released = q.include_released.unwrap_or(false);
-    let (rows, country) = state
-        .db
-        .query(move |c| {
-            Ok((
-                numbers::list_for_org(c, org_id, include_released)?,
-                orgs::country(c, org_id)?,
-            ))
-        })
-        .await?;
-    Ok(views::displayed(
-        json!({ "numbers": views::all::<_, views::Number>(&rows) }),
-        &country,
-    ))
+    views::displayed_query(&state.db, org_id, move |c| {
+        let rows = numbers::list_for_org(c, org_id, include_released)?;
+        Ok(json!({ "numbers": views::all::<_, views::Number>(&rows) }))
+    })
+    .await
 }
 
 pub async fn agents(state: web::Data<AppState>, auth: Auth) -> Result<HttpResponse, ApiError> {

@@ -3,7 +3,7 @@
 //! `POST /api/calls/{id}/follow-up` to mark a call done.
 
 use super::views;
-use crate::db::{audit, orgs, todo};
+use crate::db::{audit, todo};
 use crate::error::ApiError;
 use crate::http::auth::{Auth, Writer};
 use crate::http::AppState;
@@ -13,25 +13,21 @@ use serde_json::json;
 pub async fn list(state: web::Data<AppState>, auth: Auth) -> Result<HttpResponse, ApiError> {
     let org = auth.org_id();
     let now = state.desk.clock.now();
-    let (items, country) = state
-        .db
-        .query(move |c| Ok((todo::open(c, org, now)?, orgs::country(c, org)?)))
-        .await?;
-    let items: Vec<_> = items
-        .iter()
-        .map(|i| {
-            let link = match i.kind {
-                "missed_call" | "ai_callback" => format!("#calls/{}", i.id),
-                "voicemail" => format!("#voicemail/{}", i.id),
-                _ => format!("#leads/{}", i.id),
-            };
-            json!({ "kind": i.kind, "id": i.id, "at": i.at, "caller": i.caller, "text": i.text, "link": link })
-        })
-        .collect();
-    Ok(views::displayed(
-        json!({ "count": items.len(), "items": items }),
-        &country,
-    ))
+    views::displayed_query(&state.db, org, move |c| {
+        let items: Vec<_> = todo::open(c, org, now)?
+            .iter()
+            .map(|i| {
+                let link = match i.kind {
+                    "missed_call" | "ai_callback" => format!("#calls/{}", i.id),
+                    "voicemail" => format!("#voicemail/{}", i.id),
+                    _ => format!("#leads/{}", i.id),
+                };
+                json!({ "kind": i.kind, "id": i.id, "at": i.at, "caller": i.caller, "text": i.text, "link": link })
+            })
+            .collect();
+        Ok(json!({ "count": items.len(), "items": items }))
+    })
+    .await
 }
 
 /// Marks a missed call (or an AI call-back request) followed up: it leaves the list.

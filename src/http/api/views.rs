@@ -601,6 +601,22 @@ pub fn displayed(mut body: serde_json::Value, country: &str) -> actix_web::HttpR
     actix_web::HttpResponse::Ok().json(body)
 }
 
+/// [`displayed`] for an answer built in one database read: `build` makes the JSON, and
+/// the org's country is read in the same trip.
+pub async fn displayed_query<F>(
+    db: &crate::db::Db,
+    org: i64,
+    build: F,
+) -> Result<actix_web::HttpResponse, crate::error::ApiError>
+where
+    F: FnOnce(&mut rusqlite::Connection) -> rusqlite::Result<serde_json::Value> + Send + 'static,
+{
+    let (body, country) = db
+        .query(move |c| Ok((build(c)?, crate::db::orgs::country(c, org)?)))
+        .await?;
+    Ok(displayed(body, &country))
+}
+
 fn with_display(v: &mut serde_json::Value, country: &str) {
     match v {
         serde_json::Value::Object(map) => {
