@@ -12,17 +12,6 @@ mod common;
 use std::time::{Duration, Instant};
 use switchboard::simulator::{Simulator, Target};
 
-fn rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        })
-        .unwrap_or(0)
-}
-
 /// Reads `stream` until an event frame arrives.
 async fn next_change(stream: &mut reqwest::Response, buffer: &mut String) -> bool {
     loop {
@@ -77,27 +66,10 @@ fn main() {
         }
         tokio::task::spawn_local(app.run_until_stopped());
         let base = format!("http://127.0.0.1:{port}");
-        let sign_in = |email: String, password: String| {
-            let base = base.clone();
-            async move {
-                let client = reqwest::Client::builder()
-                    .cookie_store(true)
-                    .build()
-                    .unwrap();
-                let resp = client
-                    .post(format!("{base}/api/auth/login"))
-                    .json(&serde_json::json!({ "email": email, "password": password }))
-                    .send()
-                    .await
-                    .unwrap();
-                assert_eq!(resp.status(), 200);
-                client
-            }
-        };
-        let owner = sign_in(email, password).await;
+        let owner = common::signed_in(&base, &email, &password).await;
 
         // Memory: this many open streams of the demo business.
-        let before = rss_kib();
+        let before = common::rss_kib();
         let mut open = Vec::with_capacity(streams);
         for _ in 0..streams {
             let resp = owner
@@ -109,7 +81,7 @@ fn main() {
             open.push(resp);
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
-        let after = rss_kib();
+        let after = common::rss_kib();
         println!(
             "switchboard live-update benchmark: {streams} streams, {seconds} s of load, 2 cores"
         );
@@ -125,7 +97,7 @@ fn main() {
 
         // Latency under load: the second business's stream, while the demo business
         // takes signed calls at 16 connections (its streams all receive their events).
-        let two = sign_in("two@bench.example".into(), other_password.into()).await;
+        let two = common::signed_in(&base, "two@bench.example", other_password).await;
         let mut stream = two.get(format!("{base}/api/events")).send().await.unwrap();
         let sim = Simulator::new(Target {
             base: base.clone(),

@@ -255,21 +255,7 @@ fn main() {
         );
         tokio::task::spawn_local(app.run_until_stopped());
 
-        let c = reqwest::Client::builder()
-            .cookie_store(true)
-            .build()
-            .unwrap();
-        let login = c
-            .post(format!("{base}/api/auth/login"))
-            .json(&serde_json::json!({ "email": email, "password": password }))
-            .send()
-            .await
-            .unwrap();
-        assert!(
-            login.status().is_success(),
-            "sign-in: {}",
-            login.text().await.unwrap_or_default()
-        );
+        let c = common::signed_in(&base, &email, &password).await;
 
         let half_year = chrono::Utc::now() - chrono::Duration::days(182);
         let week_from = half_year.format("%Y-%m-%d").to_string();

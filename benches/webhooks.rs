@@ -209,17 +209,6 @@ fn print(name: &str, r: &Result) {
     );
 }
 
-fn rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        })
-        .unwrap_or(0)
-}
-
 /// For `benches/wrk.sh`: writes `<dir>/ports` (the targets' ports in order) and one request
 /// file per target (lines of `signature<TAB>form body`), then serves them for `seconds`.
 async fn serve_for_wrk(
@@ -428,7 +417,7 @@ fn main() {
         );
         println!(
             "process RSS after load:       {:.1} MiB (both servers and the load generator)",
-            rss_kib() as f64 / 1024.0
+            common::rss_kib() as f64 / 1024.0
         );
         let peak = wal.lock().unwrap().0;
         tokio::time::sleep(Duration::from_secs(3)).await;

@@ -28,3 +28,37 @@ pub async fn demo_app(dir: &std::path::Path) -> Application {
         .await
         .unwrap()
 }
+
+/// This process's resident memory, in KiB (`VmRSS`).
+#[allow(dead_code)] // not every benchmark reports it
+pub fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// A client signed in to the dashboard at `base` (its session in the cookie jar).
+#[allow(dead_code)] // not every benchmark signs in
+pub async fn signed_in(base: &str, email: &str, password: &str) -> reqwest::Client {
+    let client = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    let login = client
+        .post(format!("{base}/api/auth/login"))
+        .json(&serde_json::json!({ "email": email, "password": password }))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        login.status().is_success(),
+        "sign-in: {}",
+        login.text().await.unwrap_or_default()
+    );
+    client
+}

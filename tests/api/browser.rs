@@ -188,6 +188,17 @@ pub(crate) async fn wait_gone(c: &Client, css: &str) {
     panic!("{css} is still there");
 }
 
+/// The current value of the input `css`.
+pub(crate) async fn value_of(c: &Client, css: &str) -> String {
+    c.find(Locator::Css(css))
+        .await
+        .unwrap()
+        .prop("value")
+        .await
+        .unwrap()
+        .unwrap_or_default()
+}
+
 pub(crate) async fn type_into(c: &Client, css: &str, text: &str) {
     let field = c.find(Locator::Css(css)).await.unwrap();
     field.clear().await.unwrap();
@@ -1248,27 +1259,13 @@ async fn links_and_drafts_survive_a_reload_and_the_header_fits_a_laptop_and_a_ph
     type_into(&c, "#lead-reply", "Tuesday at 9 works, see you then").await;
     c.refresh().await.unwrap();
     wait_for(&c, "#lead-detail:not([hidden])").await;
-    let draft: String = c
-        .find(Locator::Css("#lead-reply"))
-        .await
-        .unwrap()
-        .prop("value")
-        .await
-        .unwrap()
-        .unwrap_or_default();
+    let draft = value_of(&c, "#lead-reply").await;
     assert_eq!(draft, "Tuesday at 9 works, see you then");
     click(&c, "#lead-reply-send").await;
     wait_text_with(&c, "#lead-messages", "Tuesday at 9 works").await;
     c.refresh().await.unwrap();
     wait_for(&c, "#lead-detail:not([hidden])").await;
-    let draft: String = c
-        .find(Locator::Css("#lead-reply"))
-        .await
-        .unwrap()
-        .prop("value")
-        .await
-        .unwrap()
-        .unwrap_or_default();
+    let draft = value_of(&c, "#lead-reply").await;
     assert_eq!(draft, "", "a sent reply is no longer a draft");
     // Back leaves the conversation, forward returns to it.
     click(&c, "#lead-close").await;

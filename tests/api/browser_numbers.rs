@@ -106,14 +106,8 @@ async fn an_owner_imports_buys_and_releases_numbers_and_adds_an_agent_from_the_d
     c.goto(&app.url("/#settings")).await.unwrap();
     wait_for(&c, "#org-timezone").await;
     for _ in 0..50 {
-        if !c
-            .find(Locator::Css("#org-timezone"))
+        if !crate::browser::value_of(&c, "#org-timezone")
             .await
-            .unwrap()
-            .prop("value")
-            .await
-            .unwrap()
-            .unwrap_or_default()
             .is_empty()
         {
             break;

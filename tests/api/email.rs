@@ -151,13 +151,10 @@ async fn a_voicemail_makes_one_email_with_its_transcript_and_recording_despite_r
         )
         .await;
     }
-    let mails = smtp.wait_for(1).await;
+    smtp.wait_for(1).await;
+    // Time for a second email, had the repeated callbacks made one, to arrive.
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    let mails = if smtp.received().len() > mails.len() {
-        smtp.received()
-    } else {
-        mails
-    };
+    let mails = smtp.received();
     assert_eq!(mails.len(), 1, "exactly one email: {mails:?}");
     let m = &mails[0];
     assert_eq!(m["subject"], "Voicemail from (415) 555-0123 on Main line");
@@ -242,10 +239,7 @@ async fn a_mail_server_that_is_down_is_retried_shown_on_health_then_delivered() 
         prefs["email"],
         json!({ "voicemail": true, "lead": true, "missedCall": true })
     );
-    let org = app.text(
-        "SELECT name FROM orgs WHERE ?1 = ?1 ORDER BY id LIMIT 1",
-        "",
-    );
+    let org = switchboard::demo::DEMO_ORG.to_string();
     app.add_user(
         &org,
         "viewer@demo-plumbing.example",

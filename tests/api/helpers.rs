@@ -149,7 +149,7 @@ pub async fn spawn_real_with(
 }
 
 /// Settings every test app gets; `extra` may override them.
-fn sources(data_dir: &std::path::Path, extra: &[(&str, &str)]) -> Sources {
+pub fn sources(data_dir: &std::path::Path, extra: &[(&str, &str)]) -> Sources {
     let mut src = Sources::default();
     src.set("SWITCHBOARD_DATA_DIR", data_dir.display().to_string());
     src.set("SWITCHBOARD_LISTEN", "127.0.0.1:0");

@@ -449,13 +449,7 @@ async fn a_certificate_the_user_brings_is_served_and_a_wrong_key_stops_start_up(
     settings[3].1 = format!("127.0.0.1:{}", free_port());
     settings[4].1 = format!("127.0.0.1:{}", free_port());
     let data = tempfile::tempdir().unwrap();
-    let mut src = switchboard::config::Sources::default();
-    src.set("SWITCHBOARD_DATA_DIR", data.path().display().to_string());
-    src.set("SWITCHBOARD_LISTEN", "127.0.0.1:0");
-    src.set("SWITCHBOARD_DEMO", "true");
-    for (k, v) in &settings {
-        src.set(k, v.clone());
-    }
+    let src = crate::helpers::sources(data.path(), &with(&settings));
     let config = switchboard::config::Config::from_sources(&src).unwrap();
     let err = match switchboard::startup::Application::build(config).await {
         Ok(_) => panic!("a key that does not match its certificate must stop start-up"),

@@ -350,10 +350,7 @@ async fn an_org_can_require_two_factor_of_owners_and_admins() {
     );
 
     // An admin without two-factor signs in to enrolment only.
-    let org = app.text(
-        "SELECT name FROM orgs WHERE ?1 = ?1 ORDER BY id LIMIT 1",
-        "",
-    );
+    let org = switchboard::demo::DEMO_ORG.to_string();
     let (admin, csrf) = app
         .user_client(&org, "admin@demo-plumbing.example", UserRole::Admin)
         .await;
@@ -470,10 +467,7 @@ async fn in_the_browser_an_owner_enrols_requires_it_and_signs_in_with_a_code() {
     let Some((python, app)) = pyotp_and_app().await else {
         return;
     };
-    let org = app.text(
-        "SELECT name FROM orgs WHERE ?1 = ?1 ORDER BY id LIMIT 1",
-        "",
-    );
+    let org = switchboard::demo::DEMO_ORG.to_string();
     let admin_password = app.add_user(&org, "admin@demo-plumbing.example", UserRole::Admin);
     let Some((_driver, c)) = signed_in_at(&app, "#settings").await else {
         return;
