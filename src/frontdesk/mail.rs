@@ -42,24 +42,53 @@ impl Mailer {
     }
 }
 
-/// Sends what falls due, for good; `wake` is notified when something is queued.
+/// The longest the worker sleeps without being woken (a safety net: a queued notice always
+/// wakes it, and a retry's time is known).
+const MAX_IDLE: Duration = Duration::from_secs(60);
+
+/// Sends what falls due, for good; `wake` is notified when something is queued. Between
+/// rounds it sleeps until the next retry falls due, not polling the outbox.
 pub async fn run(desk: Arc<FrontDesk>, mailer: Mailer, wake: Arc<tokio::sync::Notify>) {
     loop {
         let now = crate::db::format_time(desk.clock.now());
-        match desk.db.query(move |c| outbox::due(c, &now, 20)).await {
+        let mut full = false;
+        match desk.db.query(move |c| outbox::due(c, &now, BATCH)).await {
             Ok(due) => {
+                full = due.len() == BATCH as usize;
                 for mail in due {
                     deliver(&desk, &mailer, mail).await;
                 }
             }
             Err(e) => log::error!("the email outbox could not be read: {e}"),
         }
+        if full {
+            continue;
+        }
+        let wait = match desk.db.query(|c| outbox::next_due(c)).await {
+            Ok(Some(at)) => chrono::DateTime::parse_from_rfc3339(&at)
+                .ok()
+                .and_then(|at| {
+                    (at.with_timezone(&chrono::Utc) - desk.clock.now())
+                        .to_std()
+                        .ok()
+                })
+                .unwrap_or(Duration::ZERO)
+                .min(MAX_IDLE),
+            Ok(None) => MAX_IDLE,
+            Err(e) => {
+                log::error!("the email outbox could not be read: {e}");
+                MAX_IDLE
+            }
+        };
         tokio::select! {
             () = wake.notified() => {}
-            () = tokio::time::sleep(Duration::from_secs(1)) => {}
+            () = tokio::time::sleep(wait) => {}
         }
     }
 }
+
+/// Emails sent per round before the outbox is read again.
+const BATCH: u32 = 20;
 
 async fn deliver(desk: &FrontDesk, mailer: &Mailer, mail: Due) {
     let attachment = match mail.voicemail_id {
