@@ -36,6 +36,8 @@ pub struct AppState {
     pub tls: Option<Arc<crate::tls::Certificates>>,
     /// The live dashboard's events, fed from the database writer's commits (SPEC §12).
     pub live: Arc<crate::http::live::Live>,
+    /// Web push with the appliance's VAPID key (SPEC §12).
+    pub pusher: Arc<crate::frontdesk::push::Pusher>,
 }
 
 impl AppState {

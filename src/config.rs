@@ -126,6 +126,8 @@ pub struct Config {
     pub tls: Option<TlsConfig>,
     /// Email to the people of the business (SPEC §12), when an SMTP server is configured.
     pub smtp: Option<SmtpConfig>,
+    /// Web push to `http://` push services (a local test service); real ones are https.
+    pub push_allow_http: bool,
     /// `SWITCHBOARD_*` variables that no setting reads (likely typos), for `/api/health`.
     pub unknown_vars: Vec<String>,
 }
@@ -147,6 +149,7 @@ const SETTINGS: &[(&str, bool, &str)] = &[
     ("VAPI_WEBHOOK_HMAC_SECRET", true, ""),
     ("SECRET_KEY", true, ""),
     ("TRUST_PROXY", false, "false"),
+    ("PUSH_ALLOW_HTTP", false, "false"),
     ("WAL_CHECKPOINTS", false, "appliance"),
     ("INSECURE_SKIP_TWILIO_SIGNATURE", false, "false"),
     ("LOG", false, "info"),
@@ -554,6 +557,7 @@ impl Config {
             vapi_webhook_hmac_secret: src.secret("VAPI_WEBHOOK_HMAC_SECRET")?,
             secret_key,
             trust_proxy: src.bool("TRUST_PROXY")?,
+            push_allow_http: src.bool("PUSH_ALLOW_HTTP")?,
             wal_checkpoints: src.parsed(
                 "WAL_CHECKPOINTS",
                 "who checkpoints the WAL: appliance, or litestream when Litestream replicates the database",
@@ -717,6 +721,7 @@ impl Config {
             ),
             ("SECRET_KEY", secret(&self.secret_key)),
             ("TRUST_PROXY", self.trust_proxy.to_string()),
+            ("PUSH_ALLOW_HTTP", self.push_allow_http.to_string()),
             (
                 "WAL_CHECKPOINTS",
                 match self.wal_checkpoints {

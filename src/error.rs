@@ -226,6 +226,13 @@ impl ApiError {
     /// with (`notificationNumber: …`, `menu[0].action.targets: …`), so a page can mark the
     /// input it came from.
     pub fn field(&self) -> Option<&str> {
+        if let ApiError::Conflict {
+            code: "mobile_required",
+            ..
+        } = self
+        {
+            return Some("mobile");
+        }
         let ApiError::BadRequest { code, message, .. } = self else {
             return None;
         };

@@ -56,6 +56,10 @@ pub struct Violation {
     pub count: u32,
 }
 
+/// Callbacks one user may place a minute: enough to work down a list, too few to run up
+/// a bill from a stolen session.
+pub const CALLBACKS_PER_USER_PER_MIN: u32 = 5;
+
 pub struct RateLimits {
     /// `/twilio/voice` per caller, applied after the signature check.
     pub twilio_voice: Limiter,
@@ -74,6 +78,8 @@ pub struct RateLimits {
     /// guessable by spreading the guesses over many addresses (SPEC §14). Same rate as
     /// `login`.
     pub two_factor: Limiter,
+    /// "Call back" per user (SPEC §12): each one rings two phones and costs money.
+    pub callbacks: Limiter,
     pending: Mutex<HashMap<(&'static str, String, String), u32>>,
     /// Randomly keyed per process, so nobody can choose keys that collide.
     hasher: RandomState,
@@ -89,12 +95,13 @@ impl RateLimits {
             login_ip: Limiter::per_minute("login_ip", cfg.login_per_ip),
             login_global: Limiter::per_minute("login_global", cfg.login_global),
             two_factor: Limiter::per_minute("two_factor", cfg.login_per_ip_email),
+            callbacks: Limiter::per_minute("callbacks", CALLBACKS_PER_USER_PER_MIN),
             pending: Mutex::new(HashMap::new()),
             hasher: RandomState::new(),
         }
     }
 
-    pub fn all(&self) -> [&Limiter; 7] {
+    pub fn all(&self) -> [&Limiter; 8] {
         [
             &self.twilio_voice,
             &self.auth_failures,
@@ -103,6 +110,7 @@ impl RateLimits {
             &self.login_ip,
             &self.login_global,
             &self.two_factor,
+            &self.callbacks,
         ]
     }
 

@@ -39,6 +39,8 @@ pub enum StartupError {
     Io(#[from] std::io::Error),
     #[error("HTTPS: {0}")]
     Tls(#[from] crate::tls::TlsError),
+    #[error("web push: {0}")]
+    Push(#[from] crate::frontdesk::push::PushKeyError),
 }
 
 /// Sandbox handles, for tests and the demo banner.
@@ -156,6 +158,12 @@ impl Application {
             Some(smtp) => Some(crate::frontdesk::mail::Mailer::new(smtp)?),
             None => None,
         };
+        let pusher = Arc::new(crate::frontdesk::push::Pusher::load_or_create(
+            &*db.conn()?,
+            &secret_key,
+            push_contact(&config, &public_url),
+            config.push_allow_http,
+        )?);
         let desk = Arc::new(FrontDesk {
             db: db.clone(),
             flags: Arc::default(),
@@ -170,9 +178,11 @@ impl Application {
             public_url: public_url.clone(),
             transcript_wait_secs: config.transcript_wait_secs,
             textback_delay_secs: config.textback_delay_secs,
-            mail: mailer
-                .as_ref()
-                .map(|_| Arc::new(tokio::sync::Notify::new())),
+            notices: Arc::new(tokio::sync::Notify::new()),
+            senders: crate::db::outbox::Senders {
+                email: mailer.is_some(),
+                push: true,
+            },
         });
         let https = match &config.tls {
             Some(tls) => Some(Https::prepare(tls, &config.data_dir, &public_url)?),
@@ -195,6 +205,7 @@ impl Application {
             desk,
             tls: https.as_ref().map(|h| h.certs.clone()),
             live: crate::http::live::Live::start(db.clone()),
+            pusher,
         });
         let state = web::Data::from(state);
         let app_state = state.clone();
@@ -248,12 +259,13 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let maintenance = tokio::spawn(maintenance(self.state.clone()));
         let desk = self.state.desk.clone();
-        let mail = match (self.mailer, desk.mail.clone()) {
-            (Some(mailer), Some(wake)) => Some(tokio::spawn(crate::frontdesk::mail::run(
-                desk, mailer, wake,
-            ))),
-            _ => None,
-        };
+        let wake = desk.notices.clone();
+        let notices = tokio::spawn(crate::frontdesk::notices::run(
+            desk,
+            self.mailer,
+            self.state.pusher.clone(),
+            wake,
+        ));
         let https = match self.https {
             Some(h) => Some(h.start()?),
             None => None,
@@ -268,9 +280,7 @@ impl Application {
         let result = self.server.await;
         closer.abort();
         maintenance.abort();
-        if let Some(mail) = mail {
-            mail.abort();
-        }
+        notices.abort();
         if let Some(running) = https {
             running.stop().await;
         }
@@ -278,6 +288,20 @@ impl Application {
         self.state.ledger.flush().await;
         log::info!("switchboard stopped");
         result
+    }
+}
+
+/// Who a push service can reach about this appliance's pushes (VAPID `sub`): the email
+/// sender when there is one, else the public URL.
+fn push_contact(config: &Config, public_url: &str) -> String {
+    match &config.smtp {
+        Some(smtp) => format!(
+            "mailto:{}",
+            smtp.from
+                .rsplit_once('<')
+                .map_or(smtp.from.as_str(), |(_, a)| a.trim_end_matches('>'))
+        ),
+        None => public_url.to_string(),
     }
 }
 

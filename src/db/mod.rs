@@ -9,6 +9,7 @@ pub mod agents;
 pub mod audit;
 pub mod backup;
 pub mod blocklist;
+pub mod callbacks;
 pub mod callflows;
 pub mod calls;
 pub mod flags;
@@ -75,6 +76,8 @@ text_column!(
     crate::domain::NumberOrigin,
     crate::domain::NumberStatus,
     crate::domain::UserRole,
+    outbox::Channel,
+    outbox::Event,
 );
 
 /// In-memory caches of stored settings (flags, call flows) are invalidated by every write

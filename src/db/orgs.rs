@@ -191,3 +191,15 @@ pub fn fallback(
         |r| Ok((r.get(0)?, r.get(1)?)),
     )
 }
+
+/// The org's time zone (UTC when it is unknown or unreadable).
+pub fn timezone(conn: &Connection, org_id: i64) -> rusqlite::Result<chrono_tz::Tz> {
+    let name: Option<String> = conn
+        .query_row("SELECT timezone FROM orgs WHERE id = ?1", [org_id], |r| {
+            r.get(0)
+        })
+        .optional()?;
+    Ok(name
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(chrono_tz::Tz::UTC))
+}

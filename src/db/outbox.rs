@@ -1,108 +1,292 @@
-//! The notification outbox (SPEC §12): a row per (event, user, channel), written in the
-//! transaction of the event it tells of — `INSERT OR IGNORE` on that key makes a webhook
-//! delivered twice one row — then sent by a background worker with backoff. And each
-//! user's choice of what reaches them by email.
+//! The notification outbox (SPEC §12): a row per (event, user, channel, recipient), written
+//! in the transaction of the event it tells of — `INSERT OR IGNORE` on that key makes a
+//! webhook delivered twice one row — then sent by a background worker with backoff. And
+//! each user's choice of which events reach them by which channel.
 
+use crate::domain::UserRole;
+use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension};
 
-/// What a notification tells of.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Event {
-    Voicemail,
-    Lead,
-    MissedCall,
-}
+crate::domain::roles::string_enum!(
+    /// How a notification reaches a person.
+    Channel { Email => "email", Sms => "sms", Push => "push" }
+);
+
+crate::domain::roles::string_enum!(
+    /// What a notification tells of.
+    Event {
+        Voicemail => "voicemail",
+        Lead => "lead",
+        MissedCall => "missed_call",
+        Summary => "summary",
+    }
+);
 
 impl Event {
-    pub const ALL: [Event; 3] = [Event::Voicemail, Event::Lead, Event::MissedCall];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Event::Voicemail => "voicemail",
-            Event::Lead => "lead",
-            Event::MissedCall => "missed_call",
+    /// Whether a user gets it on `channel` when they have not chosen: an owner gets
+    /// voicemails and new leads by email and by text (the org's notification number was
+    /// the owner's, SPEC §3.3); a device someone subscribed gets every event as it
+    /// happens; the daily summary is asked for, never sent unasked.
+    pub fn by_default(self, channel: Channel, role: UserRole) -> bool {
+        match channel {
+            Channel::Email | Channel::Sms => {
+                role == UserRole::Owner && matches!(self, Event::Voicemail | Event::Lead)
+            }
+            Channel::Push => self != Event::Summary,
         }
     }
+}
 
-    /// Whether a user gets it by email when they have not chosen: owners get voicemails
-    /// and new leads; missed calls (the text-back already answers them) reach nobody.
-    pub fn email_by_default(self, role: crate::domain::UserRole) -> bool {
-        role == crate::domain::UserRole::Owner && self != Event::MissedCall
+/// One event told to everyone of the org who wants it, on each channel they chose.
+pub struct Notice<'a> {
+    pub org_id: i64,
+    /// Only this user (a daily summary is one person's), else everyone of the org.
+    pub only: Option<i64>,
+    pub event: Event,
+    /// The event's own key, e.g. `voicemail:12`: one notification per key, user and channel.
+    pub key: &'a str,
+    /// The email's subject and the push's title.
+    pub subject: &'a str,
+    /// The email, in plain text and HTML.
+    pub text: &'a str,
+    pub html: &'a str,
+    /// The text message and the push's body.
+    pub short: &'a str,
+    /// The dashboard page it opens.
+    pub url: &'a str,
+    /// A voicemail whose recording goes with the email.
+    pub voicemail_id: Option<i64>,
+    /// The business number a text goes out from, and the call or lead it is filed with.
+    pub phone_number_id: Option<i64>,
+    pub call_id: Option<i64>,
+    pub lead_id: Option<i64>,
+}
+
+/// Which channels can send at all (email needs an SMTP server; push needs the keys).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Senders {
+    pub email: bool,
+    pub push: bool,
+}
+
+/// How many notifications a notice queued, per channel (0 for a repeat of the event).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Queued {
+    pub email: usize,
+    pub sms: usize,
+    pub push: usize,
+}
+
+impl Queued {
+    pub fn any(&self) -> bool {
+        self.email + self.sms + self.push > 0
     }
 }
 
-/// An email about one event, for everyone of the org who wants that kind by email.
-pub struct NewMail<'a> {
-    pub org_id: i64,
-    pub event: Event,
-    /// The event's own key, e.g. `voicemail:12`: one email per key and user.
-    pub key: &'a str,
-    pub subject: &'a str,
-    pub text: &'a str,
-    pub html: &'a str,
-    /// A voicemail whose recording goes with it.
-    pub voicemail_id: Option<i64>,
+/// A user as the outbox sees them.
+struct Person {
+    id: i64,
+    role: UserRole,
+    email: String,
+    mobile: Option<String>,
+    quiet: Option<(String, String)>,
 }
 
-/// Queues `mail` for each user who wants it; returns how many rows are new (0 for a
-/// repeat of the same event).
-pub fn enqueue_email(conn: &Connection, mail: &NewMail<'_>) -> rusqlite::Result<usize> {
-    conn.execute(
-        "INSERT OR IGNORE INTO outbox
-             (org_id, user_id, channel, event, recipient, subject, body_text, body_html, voicemail_id)
-         SELECT ?1, u.id, 'email', ?2, u.email, ?3, ?4, ?5, ?6
-         FROM users u
-         LEFT JOIN notification_prefs p ON p.user_id = u.id AND p.event = ?7 AND p.channel = 'email'
-         WHERE u.org_id = ?1
-           AND COALESCE(p.enabled, u.role = 'owner' AND ?7 IN ('voicemail', 'lead'))",
-        rusqlite::params![
-            mail.org_id,
-            mail.key,
-            mail.subject,
-            mail.text,
-            mail.html,
-            mail.voicemail_id,
-            mail.event.as_str()
-        ],
-    )
-}
-
-/// A queued email whose time has come.
-#[derive(Debug, Clone)]
-pub struct Due {
-    pub id: i64,
-    pub recipient: String,
-    pub subject: String,
-    pub text: String,
-    pub html: String,
-    pub voicemail_id: Option<i64>,
-    pub attempts: i64,
-}
-
-pub fn due(conn: &Connection, now: &str, limit: u32) -> rusqlite::Result<Vec<Due>> {
+fn people(conn: &Connection, org_id: i64) -> rusqlite::Result<Vec<Person>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT id, recipient, subject, body_text, body_html, voicemail_id, attempts FROM outbox
-         WHERE status = 'pending' AND next_attempt_at <= ?1 ORDER BY next_attempt_at LIMIT ?2",
+        "SELECT id, role, email, mobile, quiet_start, quiet_end FROM users WHERE org_id = ?1",
     )?;
-    let rows = stmt.query_map((now, limit), |r| {
-        Ok(Due {
+    let rows = stmt.query_map([org_id], |r| {
+        let (start, end): (Option<String>, Option<String>) = (r.get(4)?, r.get(5)?);
+        Ok(Person {
             id: r.get(0)?,
-            recipient: r.get(1)?,
-            subject: r.get(2)?,
-            text: r.get(3)?,
-            html: r.get(4)?,
-            voicemail_id: r.get(5)?,
-            attempts: r.get(6)?,
+            role: r.get(1)?,
+            email: r.get(2)?,
+            mobile: r.get(3)?,
+            quiet: start.zip(end),
         })
     })?;
     rows.collect()
 }
 
-/// When the next pending email falls due, if any.
-pub fn next_due(conn: &Connection) -> rusqlite::Result<Option<String>> {
+/// The user's choice for (event, channel), else the default for their role.
+pub fn wants(
+    conn: &Connection,
+    user_id: i64,
+    role: UserRole,
+    event: Event,
+    channel: Channel,
+) -> rusqlite::Result<bool> {
+    let chosen: Option<bool> = conn
+        .prepare_cached(
+            "SELECT enabled FROM notification_prefs WHERE user_id = ?1 AND event = ?2 AND channel = ?3",
+        )?
+        .query_row((user_id, event, channel), |r| r.get(0))
+        .optional()?;
+    Ok(chosen.unwrap_or_else(|| event.by_default(channel, role)))
+}
+
+/// When a text or push to someone with these quiet hours may go: at `now`, or when their
+/// quiet hours end (org time zone). Email is not held: it waits in the inbox unheard.
+pub fn not_before(
+    now: DateTime<Utc>,
+    tz: chrono_tz::Tz,
+    quiet: Option<&(String, String)>,
+) -> DateTime<Utc> {
+    let range = quiet.map(|(open, close)| crate::domain::callflow::TimeRange {
+        open: open.clone(),
+        close: close.clone(),
+    });
+    crate::domain::textback::deferred_until(now, tz, range.as_ref()).unwrap_or(now)
+}
+
+/// Queues `notice` for each user who wants it, on each channel they chose and can be
+/// reached by; texts and pushes in someone's quiet hours wait for their end.
+pub fn enqueue(
+    conn: &Connection,
+    notice: &Notice<'_>,
+    senders: Senders,
+    now: DateTime<Utc>,
+) -> rusqlite::Result<Queued> {
+    let tz = super::orgs::timezone(conn, notice.org_id)?;
+    let mut queued = Queued::default();
+    for p in people(conn, notice.org_id)? {
+        if notice.only.is_some_and(|only| only != p.id) {
+            continue;
+        }
+        let wants = |channel| wants(conn, p.id, p.role, notice.event, channel);
+        let held = super::format_time(not_before(now, tz, p.quiet.as_ref()));
+        if senders.email && wants(Channel::Email)? {
+            queued.email += insert(conn, notice, p.id, Channel::Email, &p.email, None, None)?;
+        }
+        if let (Some(mobile), Some(_)) = (&p.mobile, notice.phone_number_id) {
+            if wants(Channel::Sms)? {
+                queued.sms += insert(conn, notice, p.id, Channel::Sms, mobile, None, Some(&held))?;
+            }
+        }
+        if senders.push && wants(Channel::Push)? {
+            for sub in subscriptions_of(conn, p.id)? {
+                let to = format!("push:{sub}");
+                queued.push += insert(
+                    conn,
+                    notice,
+                    p.id,
+                    Channel::Push,
+                    &to,
+                    Some(sub),
+                    Some(&held),
+                )?;
+            }
+        }
+    }
+    Ok(queued)
+}
+
+fn insert(
+    conn: &Connection,
+    n: &Notice<'_>,
+    user_id: i64,
+    channel: Channel,
+    recipient: &str,
+    subscription: Option<i64>,
+    due: Option<&str>,
+) -> rusqlite::Result<usize> {
+    let (text, html) = match channel {
+        Channel::Email => (n.text, n.html),
+        Channel::Sms | Channel::Push => (n.short, ""),
+    };
+    conn.prepare_cached(
+        "INSERT OR IGNORE INTO outbox
+             (org_id, user_id, channel, event, recipient, subject, body_text, body_html, url, voicemail_id,
+              phone_number_id, call_id, lead_id, push_subscription_id, next_attempt_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,
+                 COALESCE(?15, strftime('%Y-%m-%dT%H:%M:%fZ', 'now')))",
+    )?
+    .execute(rusqlite::params![
+        n.org_id,
+        user_id,
+        channel,
+        n.key,
+        recipient,
+        n.subject,
+        text,
+        html,
+        n.url,
+        if channel == Channel::Email {
+            n.voicemail_id
+        } else {
+            None
+        },
+        n.phone_number_id,
+        n.call_id,
+        n.lead_id,
+        subscription,
+        due
+    ])
+}
+
+fn subscriptions_of(conn: &Connection, user_id: i64) -> rusqlite::Result<Vec<i64>> {
+    let mut stmt =
+        conn.prepare_cached("SELECT id FROM push_subscriptions WHERE user_id = ?1 ORDER BY id")?;
+    let rows = stmt.query_map([user_id], |r| r.get(0))?;
+    rows.collect()
+}
+
+/// A queued notification whose time has come.
+#[derive(Debug, Clone)]
+pub struct Due {
+    pub id: i64,
+    pub org_id: i64,
+    pub channel: Channel,
+    pub recipient: String,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+    pub url: String,
+    pub voicemail_id: Option<i64>,
+    pub phone_number_id: Option<i64>,
+    pub call_id: Option<i64>,
+    pub lead_id: Option<i64>,
+    pub push_subscription_id: Option<i64>,
+    pub attempts: i64,
+}
+
+/// What falls due by `now`, on the channels that can send (`email: false` leaves emails
+/// waiting for an SMTP server).
+pub fn due(conn: &Connection, now: &str, email: bool, limit: u32) -> rusqlite::Result<Vec<Due>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, org_id, channel, recipient, subject, body_text, body_html, url, voicemail_id, phone_number_id,
+                call_id, lead_id, push_subscription_id, attempts
+         FROM outbox
+         WHERE status = 'pending' AND next_attempt_at <= ?1 AND (?2 OR channel <> 'email')
+         ORDER BY next_attempt_at LIMIT ?3",
+    )?;
+    let rows = stmt.query_map(rusqlite::params![now, email, limit], |r| {
+        Ok(Due {
+            id: r.get(0)?,
+            org_id: r.get(1)?,
+            channel: r.get(2)?,
+            recipient: r.get(3)?,
+            subject: r.get(4)?,
+            text: r.get(5)?,
+            html: r.get(6)?,
+            url: r.get(7)?,
+            voicemail_id: r.get(8)?,
+            phone_number_id: r.get(9)?,
+            call_id: r.get(10)?,
+            lead_id: r.get(11)?,
+            push_subscription_id: r.get(12)?,
+            attempts: r.get(13)?,
+        })
+    })?;
+    rows.collect()
+}
+
+/// When the next pending notification falls due, if any.
+pub fn next_due(conn: &Connection, email: bool) -> rusqlite::Result<Option<String>> {
     conn.query_row(
-        "SELECT min(next_attempt_at) FROM outbox WHERE status = 'pending'",
-        [],
+        "SELECT min(next_attempt_at) FROM outbox WHERE status = 'pending' AND (?1 OR channel <> 'email')",
+        [email],
         |r| r.get(0),
     )
 }
@@ -132,32 +316,34 @@ pub fn mark_failed(
     Ok(())
 }
 
-/// How email delivery is going, for Health.
+/// How delivery is going on one channel, for Health.
 #[derive(Debug, Clone, Default, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Summary {
     pub sent: i64,
     pub pending: i64,
     pub failed: i64,
-    /// The mail server's answer to the latest failed attempt still pending or given up.
+    /// The server's answer to the latest failed attempt still pending or given up (an
+    /// SMTP reply, a push service's status, Twilio's code).
     pub last_error: Option<String>,
     pub retrying: i64,
 }
 
-pub fn summary(conn: &Connection, org_id: i64) -> rusqlite::Result<Summary> {
+pub fn summary(conn: &Connection, org_id: i64, channel: Channel) -> rusqlite::Result<Summary> {
     let (sent, pending, failed, retrying) = conn.query_row(
         "SELECT count(*) FILTER (WHERE status = 'sent'), count(*) FILTER (WHERE status = 'pending'),
                 count(*) FILTER (WHERE status = 'failed'),
                 count(*) FILTER (WHERE status = 'pending' AND last_error IS NOT NULL)
-         FROM outbox WHERE org_id = ?1",
-        [org_id],
+         FROM outbox WHERE org_id = ?1 AND channel = ?2",
+        (org_id, channel),
         |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
     )?;
     let last_error = conn
         .query_row(
-            "SELECT last_error FROM outbox WHERE org_id = ?1 AND status <> 'sent' AND last_error IS NOT NULL
+            "SELECT last_error FROM outbox WHERE org_id = ?1 AND channel = ?2 AND status <> 'sent'
+                 AND last_error IS NOT NULL
              ORDER BY next_attempt_at DESC LIMIT 1",
-            [org_id],
+            (org_id, channel),
             |r| r.get(0),
         )
         .optional()?;
@@ -170,39 +356,138 @@ pub fn summary(conn: &Connection, org_id: i64) -> rusqlite::Result<Summary> {
     })
 }
 
-/// A user's email choice for each event (their own, else the default for their role).
-pub fn email_prefs(
+/// A user's choice for each event on `channel` (their own, else the default for their role).
+pub fn prefs(
     conn: &Connection,
     user_id: i64,
-    role: crate::domain::UserRole,
+    role: UserRole,
+    channel: Channel,
 ) -> rusqlite::Result<Vec<(Event, bool)>> {
-    let mut out = Vec::new();
-    for event in Event::ALL {
-        let chosen: Option<bool> = conn
-            .query_row(
-                "SELECT enabled FROM notification_prefs WHERE user_id = ?1 AND event = ?2 AND channel = 'email'",
-                (user_id, event.as_str()),
-                |r| r.get(0),
-            )
-            .optional()?;
-        out.push((
-            event,
-            chosen.unwrap_or_else(|| event.email_by_default(role)),
-        ));
-    }
-    Ok(out)
+    Event::ALL
+        .iter()
+        .map(|&event| Ok((event, wants(conn, user_id, role, event, channel)?)))
+        .collect()
 }
 
-pub fn set_email_pref(
+pub fn set_pref(
     conn: &Connection,
     user_id: i64,
     event: Event,
+    channel: Channel,
     enabled: bool,
 ) -> rusqlite::Result<()> {
     conn.execute(
-        "INSERT INTO notification_prefs (user_id, event, channel, enabled) VALUES (?1, ?2, 'email', ?3)
+        "INSERT INTO notification_prefs (user_id, event, channel, enabled) VALUES (?1, ?2, ?3, ?4)
          ON CONFLICT (user_id, event, channel) DO UPDATE SET enabled = excluded.enabled",
-        (user_id, event.as_str(), enabled),
+        (user_id, event, channel, enabled),
     )?;
     Ok(())
+}
+
+/// Users of every org whose daily summary (by `channel` choice on any channel) is due:
+/// (org, user, local date) for each whose local hour has come today and who has no
+/// summary for that date yet.
+pub fn summary_takers(conn: &Connection) -> rusqlite::Result<Vec<(i64, i64, UserRole, u32)>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT DISTINCT u.org_id, u.id, u.role, u.summary_hour FROM users u
+         JOIN notification_prefs p ON p.user_id = u.id AND p.event = 'summary' AND p.enabled",
+    )?;
+    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+    rows.collect()
+}
+
+/// Push subscriptions (SPEC §12): one per user and device.
+pub mod push {
+    use rusqlite::{Connection, OptionalExtension};
+
+    #[derive(Debug, Clone)]
+    pub struct Subscription {
+        pub id: i64,
+        pub user_id: i64,
+        pub endpoint: String,
+        pub p256dh: String,
+        pub auth: String,
+        pub device: String,
+        pub created_at: String,
+        pub last_push_at: Option<String>,
+    }
+
+    const COLUMNS: &str = "id, user_id, endpoint, p256dh, auth, device, created_at, last_push_at";
+
+    fn from_row(r: &rusqlite::Row) -> rusqlite::Result<Subscription> {
+        Ok(Subscription {
+            id: r.get(0)?,
+            user_id: r.get(1)?,
+            endpoint: r.get(2)?,
+            p256dh: r.get(3)?,
+            auth: r.get(4)?,
+            device: r.get(5)?,
+            created_at: r.get(6)?,
+            last_push_at: r.get(7)?,
+        })
+    }
+
+    /// Stores a device's subscription for `user_id`; the same endpoint subscribing again
+    /// (new keys, or another user signed in on that browser) replaces the old one.
+    pub fn upsert(
+        conn: &Connection,
+        user_id: i64,
+        endpoint: &str,
+        p256dh: &str,
+        auth: &str,
+        device: &str,
+    ) -> rusqlite::Result<i64> {
+        conn.query_row(
+            "INSERT INTO push_subscriptions (user_id, endpoint, p256dh, auth, device) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (endpoint) DO UPDATE SET user_id = excluded.user_id, p256dh = excluded.p256dh,
+                 auth = excluded.auth, device = excluded.device
+             RETURNING id",
+            (user_id, endpoint, p256dh, auth, device),
+            |r| r.get(0),
+        )
+    }
+
+    pub fn get(conn: &Connection, id: i64) -> rusqlite::Result<Option<Subscription>> {
+        conn.query_row(
+            &format!("SELECT {COLUMNS} FROM push_subscriptions WHERE id = ?1"),
+            [id],
+            from_row,
+        )
+        .optional()
+    }
+
+    pub fn of_user(conn: &Connection, user_id: i64) -> rusqlite::Result<Vec<Subscription>> {
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM push_subscriptions WHERE user_id = ?1 ORDER BY id"
+        ))?;
+        let rows = stmt.query_map([user_id], from_row)?;
+        rows.collect()
+    }
+
+    /// Removes one of the user's devices (or, by the push service's 404/410, any).
+    pub fn delete(conn: &Connection, id: i64, user_id: Option<i64>) -> rusqlite::Result<bool> {
+        Ok(conn.execute(
+            "DELETE FROM push_subscriptions WHERE id = ?1 AND (?2 IS NULL OR user_id = ?2)",
+            (id, user_id),
+        )? == 1)
+    }
+
+    pub fn delete_endpoint(
+        conn: &Connection,
+        user_id: i64,
+        endpoint: &str,
+    ) -> rusqlite::Result<bool> {
+        Ok(conn.execute(
+            "DELETE FROM push_subscriptions WHERE user_id = ?1 AND endpoint = ?2",
+            (user_id, endpoint),
+        )? == 1)
+    }
+
+    pub fn pushed(conn: &Connection, id: i64) -> rusqlite::Result<()> {
+        conn.execute(
+            "UPDATE push_subscriptions SET last_push_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?1",
+            [id],
+        )?;
+        Ok(())
+    }
 }

@@ -229,3 +229,41 @@ pub fn touch_login(conn: &Connection, user_id: i64) -> rusqlite::Result<()> {
     )?;
     Ok(())
 }
+
+/// How a user is reached outside the dashboard (SPEC §12): their own mobile (texts, and
+/// the phone a callback rings), their quiet hours (`HH:MM` in the org's zone) and the
+/// local hour of their daily summary. The first owner's mobile is the org's notification
+/// number (SPEC §3.3): triggers keep the two one number (schema 0014).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Reach {
+    pub mobile: Option<String>,
+    pub quiet: Option<(String, String)>,
+    pub summary_hour: u32,
+}
+
+pub fn reach(conn: &Connection, user_id: i64) -> rusqlite::Result<Reach> {
+    conn.query_row(
+        "SELECT mobile, quiet_start, quiet_end, summary_hour FROM users WHERE id = ?1",
+        [user_id],
+        |r| {
+            let (start, end): (Option<String>, Option<String>) = (r.get(1)?, r.get(2)?);
+            Ok(Reach {
+                mobile: r.get(0)?,
+                quiet: start.zip(end),
+                summary_hour: r.get(3)?,
+            })
+        },
+    )
+    .optional()
+    .map(Option::unwrap_or_default)
+}
+
+pub fn set_reach(conn: &Connection, user_id: i64, reach: &Reach) -> rusqlite::Result<()> {
+    let (start, end) = reach.quiet.clone().unzip();
+    conn.execute(
+        "UPDATE users SET mobile = ?2, quiet_start = ?3, quiet_end = ?4, summary_hour = ?5,
+             updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?1",
+        rusqlite::params![user_id, reach.mobile, start, end, reach.summary_hour],
+    )?;
+    Ok(())
+}

@@ -141,6 +141,20 @@ pub enum CallEvent<'a> {
     VapiCallbackRequested {
         lead_id: i64,
     },
+    /// A user placed this call from the dashboard ("Call back", SPEC §12).
+    CallbackPlaced {
+        by: Option<&'a str>,
+    },
+    /// The user's own phone picked up; `connected` unless a machine answered.
+    CallbackUserAnswered {
+        answered_by: Option<&'a str>,
+        connected: bool,
+    },
+    /// How the dial to the customer ended.
+    CallbackCustomer {
+        status: &'a str,
+        seconds: Option<i64>,
+    },
 }
 
 /// What the appliance answered Vapi's assistant request.
@@ -221,6 +235,9 @@ impl CallEvent<'_> {
             CallEvent::VapiToolCalls { .. } => "vapi.tool-calls",
             CallEvent::VapiTakeMessage { .. } => "vapi.take_message",
             CallEvent::VapiCallbackRequested { .. } => "vapi.callback_requested",
+            CallEvent::CallbackPlaced { .. } => "callback.placed",
+            CallEvent::CallbackUserAnswered { .. } => "callback.user_answered",
+            CallEvent::CallbackCustomer { .. } => "callback.customer",
         }
     }
 
@@ -310,6 +327,14 @@ impl CallEvent<'_> {
             CallEvent::VapiToolCalls { tools, .. } => json!({ "tools": tools }),
             CallEvent::VapiTakeMessage { lead_id, .. }
             | CallEvent::VapiCallbackRequested { lead_id } => json!({ "leadId": lead_id }),
+            CallEvent::CallbackPlaced { by } => json!({ "by": by }),
+            CallEvent::CallbackUserAnswered {
+                answered_by,
+                connected,
+            } => json!({ "answeredBy": answered_by, "connected": connected }),
+            CallEvent::CallbackCustomer { status, seconds } => {
+                json!({ "status": status, "seconds": seconds })
+            }
         })
     }
 
@@ -351,6 +376,9 @@ impl CallEvent<'_> {
             CallEvent::VapiFailed { .. } => "vapi:failed".into(),
             CallEvent::VapiTakeMessage { tool_call_id, .. } => format!("tool:{tool_call_id}"),
             CallEvent::VapiCallbackRequested { .. } => "vapi:callback-lead".into(),
+            CallEvent::CallbackPlaced { .. } => "callback:placed".into(),
+            CallEvent::CallbackUserAnswered { .. } => "callback:user".into(),
+            CallEvent::CallbackCustomer { .. } => "callback:customer".into(),
         }
     }
 }

@@ -39,6 +39,12 @@ pub enum TwilioRoute {
     Sms,
     /// Delivery status of a text the appliance sent.
     SmsStatus,
+    /// A callback's first leg answered: the user's own phone (SPEC §12, `?callback=N`).
+    CallbackAnswer,
+    /// The dial to the customer of a callback ended (`?callback=N`).
+    CallbackDial,
+    /// The status callback of a callback's call (`?callback=N`).
+    CallbackStatus,
     /// `switchboard doctor`'s signed request through `PUBLIC_URL`: proves the URL reaches
     /// this appliance and that nothing on the way changes what Twilio signs. Changes
     /// nothing; Twilio itself never calls it.
@@ -51,7 +57,7 @@ pub const TWILIO_SCOPE: &str = "/twilio";
 pub const VAPI_WEBHOOK: &str = "/vapi/webhook";
 
 impl TwilioRoute {
-    pub const ALL: [TwilioRoute; 13] = [
+    pub const ALL: [TwilioRoute; 16] = [
         TwilioRoute::Voice,
         TwilioRoute::Consent,
         TwilioRoute::Menu,
@@ -64,6 +70,9 @@ impl TwilioRoute {
         TwilioRoute::VoiceStatus,
         TwilioRoute::Sms,
         TwilioRoute::SmsStatus,
+        TwilioRoute::CallbackAnswer,
+        TwilioRoute::CallbackDial,
+        TwilioRoute::CallbackStatus,
         TwilioRoute::SelfCheck,
     ];
 
@@ -82,6 +91,9 @@ impl TwilioRoute {
             TwilioRoute::VoiceStatus => "/twilio/voice/status",
             TwilioRoute::Sms => "/twilio/sms",
             TwilioRoute::SmsStatus => "/twilio/sms/status",
+            TwilioRoute::CallbackAnswer => "/twilio/callback/answer",
+            TwilioRoute::CallbackDial => "/twilio/callback/dial",
+            TwilioRoute::CallbackStatus => "/twilio/callback/status",
             TwilioRoute::SelfCheck => "/twilio/self-check",
         }
     }
@@ -110,12 +122,15 @@ impl TwilioRoute {
             | TwilioRoute::DialResult
             | TwilioRoute::Screen
             | TwilioRoute::ScreenAnswer
-            | TwilioRoute::VoicemailDone => FailurePolicy::Apologise,
+            | TwilioRoute::VoicemailDone
+            | TwilioRoute::CallbackAnswer
+            | TwilioRoute::CallbackDial => FailurePolicy::Apologise,
             TwilioRoute::Recording
             | TwilioRoute::Transcription
             | TwilioRoute::VoiceStatus
             | TwilioRoute::Sms
             | TwilioRoute::SmsStatus
+            | TwilioRoute::CallbackStatus
             | TwilioRoute::SelfCheck => FailurePolicy::Retry,
         }
     }

@@ -1,23 +1,17 @@
-//! Email to the people of the business (SPEC §12): the notices queued in the outbox are sent
-//! here through SMTP (lettre, rustls), a voicemail's recording attached as the audio Twilio
-//! serves. A failed attempt is tried again with backoff — 5 s, doubling, at most an hour
-//! apart — for about a day, and the server's answer is kept for Health.
+//! Email to the people of the business (SPEC §12): the notices the outbox holds for email
+//! are sent here through SMTP (lettre, rustls), a voicemail's recording attached as the
+//! audio Twilio serves. The worker in `notices` retries and records the outcome.
 
+use super::notices::Attempt;
 use super::FrontDesk;
 use crate::config::SmtpConfig;
-use crate::db::outbox::{self, Due};
+use crate::db::outbox::Due;
 use crate::db::{calls, numbers, voicemails, DbError};
 use crate::providers::{Audio, ProviderError};
 use lettre::message::header::ContentType;
 use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
-use std::sync::Arc;
 use std::time::Duration;
-
-/// Attempts before an email is given up (the backoff makes that about a day).
-const MAX_ATTEMPTS: i64 = 30;
-const FIRST_RETRY_SECS: i64 = 5;
-const MAX_RETRY_SECS: i64 = 3600;
 
 pub struct Mailer {
     transport: AsyncSmtpTransport<Tokio1Executor>,
@@ -42,98 +36,21 @@ impl Mailer {
     }
 }
 
-/// The longest the worker sleeps without being woken (a safety net: a queued notice always
-/// wakes it, and a retry's time is known).
-const MAX_IDLE: Duration = Duration::from_secs(60);
-
-/// Sends what falls due, for good; `wake` is notified when something is queued. Between
-/// rounds it sleeps until the next retry falls due, not polling the outbox.
-pub async fn run(desk: Arc<FrontDesk>, mailer: Mailer, wake: Arc<tokio::sync::Notify>) {
-    loop {
-        let now = crate::db::format_time(desk.clock.now());
-        let mut full = false;
-        match desk.db.query(move |c| outbox::due(c, &now, BATCH)).await {
-            Ok(due) => {
-                full = due.len() == BATCH as usize;
-                for mail in due {
-                    deliver(&desk, &mailer, mail).await;
-                }
-            }
-            Err(e) => log::error!("the email outbox could not be read: {e}"),
-        }
-        if full {
-            continue;
-        }
-        let wait = match desk.db.query(|c| outbox::next_due(c)).await {
-            Ok(Some(at)) => chrono::DateTime::parse_from_rfc3339(&at)
-                .ok()
-                .and_then(|at| {
-                    (at.with_timezone(&chrono::Utc) - desk.clock.now())
-                        .to_std()
-                        .ok()
-                })
-                .unwrap_or(Duration::ZERO)
-                .min(MAX_IDLE),
-            Ok(None) => MAX_IDLE,
-            Err(e) => {
-                log::error!("the email outbox could not be read: {e}");
-                MAX_IDLE
-            }
-        };
-        tokio::select! {
-            () = wake.notified() => {}
-            () = tokio::time::sleep(wait) => {}
-        }
-    }
-}
-
-/// Emails sent per round before the outbox is read again.
-const BATCH: u32 = 20;
-
-async fn deliver(desk: &FrontDesk, mailer: &Mailer, mail: Due) {
+/// One email: built (the recording attached when there is one) and handed to the SMTP
+/// server. A permanent refusal (5xx) is given up; anything else is tried again.
+pub async fn send(desk: &FrontDesk, mailer: &Mailer, mail: &Due) -> Attempt {
     let attachment = match mail.voicemail_id {
         Some(vm) => Some(voicemail_audio(desk, vm).await),
         None => None,
     };
-    let (id, attempts) = (mail.id, mail.attempts);
-    let result = match build(mailer, &mail, attachment) {
-        Ok(message) => mailer
-            .transport
-            .send(message)
-            .await
-            .map(|_| ())
-            .map_err(|e| e.to_string()),
-        Err(e) => Err(e),
+    let message = match build(mailer, mail, attachment) {
+        Ok(m) => m,
+        Err(e) => return Attempt::GiveUp(e),
     };
-    let recorded = match result {
-        Ok(()) => {
-            log::info!(
-                "email {id} sent to {}",
-                crate::domain::phone::redact(&mail.recipient)
-            );
-            desk.db.write(move |c| outbox::mark_sent(c, id)).await
-        }
-        Err(error) => {
-            let retry_at = (attempts + 1 < MAX_ATTEMPTS).then(|| {
-                let wait = (FIRST_RETRY_SECS << attempts.min(20)).min(MAX_RETRY_SECS);
-                crate::db::format_time(desk.clock.now() + chrono::Duration::seconds(wait))
-            });
-            log::warn!(
-                "email {id} not sent (attempt {}): {error}{}",
-                attempts + 1,
-                if retry_at.is_some() {
-                    "; it is tried again"
-                } else {
-                    "; given up"
-                }
-            );
-            desk.db
-                .write(move |c| outbox::mark_failed(c, id, &error, retry_at.as_deref()))
-                .await
-        }
-    };
-    if let Err(e) = recorded {
-        log::error!("email {id}: its outcome could not be recorded: {e}");
+    match mailer.transport.send(message).await {
+        Ok(_) => Attempt::Sent,
+        Err(e) if e.is_permanent() => Attempt::GiveUp(e.to_string()),
+        Err(e) => Attempt::Retry(e.to_string()),
     }
 }
 

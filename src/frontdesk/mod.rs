@@ -1,11 +1,15 @@
 //! The front desk: what happens when a call or text arrives, independent of HTTP. The
 //! Twilio handlers parse and verify, then call in here; background sweeps call in here too.
 
+pub mod callback;
 pub mod mail;
 pub mod messaging;
+pub mod notices;
 pub mod notify;
+pub mod push;
 pub mod ring;
 pub mod sms;
+pub mod summary;
 pub mod textback;
 pub mod vapi;
 pub mod voice;
@@ -36,17 +40,17 @@ pub struct FrontDesk {
     pub transcript_wait_secs: u32,
     /// How long after a missed call its text-back is sent.
     pub textback_delay_secs: u32,
-    /// Wakes the email worker when a notice is queued; `None` when no SMTP server is
-    /// configured (then nothing is queued for email).
-    pub mail: Option<Arc<tokio::sync::Notify>>,
+    /// Wakes the notification worker when something is queued in the outbox.
+    pub notices: Arc<tokio::sync::Notify>,
+    /// Which channels can send: email once an SMTP server is configured (else nothing is
+    /// queued for email), push once the VAPID key is loaded.
+    pub senders: crate::db::outbox::Senders,
 }
 
 impl FrontDesk {
-    /// Tells the email worker that the outbox has something new.
-    pub fn mail_queued(&self) {
-        if let Some(wake) = &self.mail {
-            wake.notify_one();
-        }
+    /// Tells the notification worker that the outbox has something new.
+    pub fn notices_queued(&self) {
+        self.notices.notify_one();
     }
 }
 

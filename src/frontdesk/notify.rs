@@ -1,13 +1,14 @@
-//! Owner notifications (SPEC §3.3, §3.6): a text to the org's notification number about a
-//! new voicemail or lead, sent once (a claim on the row guards it).
+//! Telling the people of the business (SPEC §3.3, §12): a new voicemail or lead is queued
+//! in the outbox — once, in the write that claims it — for everyone who wants it by email,
+//! by text to their own mobile (the org's notification number is the first owner's) or by
+//! push; the worker in `notices` sends it.
 
 use super::mail;
-use super::messaging::{self, Outbound};
 use super::FrontDesk;
-use crate::db::{calls, leads, numbers, orgs, outbox, voicemails};
+use crate::db::outbox::{self, Event, Notice};
+use crate::db::{calls, leads, numbers, orgs, voicemails};
 use crate::domain::callflow::TRANSCRIBE_MAX_SECS;
 use crate::domain::events::CallEvent;
-use crate::domain::state::MessageKind;
 use crate::domain::typed::display;
 use std::sync::Arc;
 
@@ -19,70 +20,109 @@ fn clip(s: &str, max: usize) -> String {
     }
 }
 
-/// Texts the owner about voicemail `id` (once), with the transcript if it is in, and
-/// queues one email to each user who wants voicemails by email, with the recording.
+/// Queues the notifications of voicemail `id` (once), with the transcript if it is in: an
+/// email with the recording, a text, a push — to each user as they chose.
 pub async fn voicemail(desk: &FrontDesk, id: i64) {
     let public_url = desk.public_url.clone();
-    let email = desk.mail.is_some();
-    let plan = desk
+    let (senders, now) = (desk.senders, desk.clock.now());
+    let queued = desk
         .db
         .write(move |c| {
             if !voicemails::claim_notification(c, id)? {
-                return Ok(None);
+                return Ok(false);
             }
-            let Some(vm) = voicemails::by_id(c, id)? else { return Ok(None) };
-            let Some(call) = calls::by_id(c, vm.call_id)? else { return Ok(None) };
-            let Some(number) = call.phone_number_id.map(|n| numbers::resolve_id(c, n)).transpose()?.flatten() else {
-                return Ok(None);
+            let Some(vm) = voicemails::by_id(c, id)? else {
+                return Ok(false);
+            };
+            let Some(call) = calls::by_id(c, vm.call_id)? else {
+                return Ok(false);
+            };
+            let Some(number) = call
+                .phone_number_id
+                .map(|n| numbers::resolve_id(c, n))
+                .transpose()?
+                .flatten()
+            else {
+                return Ok(false);
             };
             let country = orgs::country(c, number.org_id)?;
-            let caller = call.from_number.as_deref().map_or_else(|| "an unknown caller".into(), |n| display(n, &country));
-            let line = number.friendly_name.clone().unwrap_or_else(|| number.e164.clone());
-            if email {
-                let transcript = vm.transcription_text.as_deref().filter(|_| vm.transcription_status == "completed");
-                let seconds = vm.duration_seconds.map(|d| format!("{d} s ")).unwrap_or_default();
-                let (text, html) = mail::compose(
-                    &format!("{caller} left a {seconds}voicemail on {line}."),
-                    Some(transcript.unwrap_or("(no transcript: listen to the recording)")),
-                    "Listen and mark it handled",
-                    &format!("{public_url}/#voicemail/{id}"),
-                );
-                outbox::enqueue_email(c, &outbox::NewMail {
+            let caller = call
+                .from_number
+                .as_deref()
+                .map_or_else(|| "an unknown caller".into(), |n| display(n, &country));
+            let line = number
+                .friendly_name
+                .clone()
+                .unwrap_or_else(|| number.e164.clone());
+            let url = format!("{public_url}/#voicemail/{id}");
+            let transcript = vm
+                .transcription_text
+                .as_deref()
+                .filter(|t| vm.transcription_status == "completed" && !t.trim().is_empty());
+            let seconds = vm
+                .duration_seconds
+                .map(|d| format!("{d} s "))
+                .unwrap_or_default();
+            let (text, html) = mail::compose(
+                &format!("{caller} left a {seconds}voicemail on {line}."),
+                Some(transcript.unwrap_or("(no transcript: listen to the recording)")),
+                "Listen and mark it handled",
+                &url,
+            );
+            let duration = vm
+                .duration_seconds
+                .map(|d| format!(" ({d} s)"))
+                .unwrap_or_default();
+            let said = match transcript {
+                Some(t) => format!(" \"{}\"", clip(t.trim(), 300)),
+                None => match vm.duration_seconds {
+                    Some(d) if d > i64::from(TRANSCRIBE_MAX_SECS) => {
+                        format!(" (over {TRANSCRIBE_MAX_SECS} s, so not transcribed: listen to it)")
+                    }
+                    _ => " (no transcript)".to_string(),
+                },
+            };
+            let queued = outbox::enqueue(
+                c,
+                &Notice {
                     org_id: number.org_id,
-                    event: outbox::Event::Voicemail,
+                    only: None,
+                    event: Event::Voicemail,
                     key: &format!("voicemail:{id}"),
                     subject: &format!("Voicemail from {caller} on {line}"),
                     text: &text,
                     html: &html,
+                    short: &format!(
+                        "New voicemail from {caller}{duration} on {line}:{said} Listen: {url}"
+                    ),
+                    url: &url,
                     voicemail_id: Some(id),
-                })?;
-            }
-            let Some(owner) = number.notification_number.clone() else {
-                calls::record(c, call.id, &CallEvent::NotifySkipped { reason: "no_notification_number" })?;
-                return Ok(None);
-            };
-            let duration = vm.duration_seconds.map(|d| format!(" ({d} s)")).unwrap_or_default();
-            let transcript = match (vm.transcription_status.as_str(), vm.transcription_text.as_deref()) {
-                ("completed", Some(t)) if !t.trim().is_empty() => format!(" \"{}\"", clip(t.trim(), 300)),
-                _ => match vm.duration_seconds {
-                    Some(d) if d > i64::from(TRANSCRIBE_MAX_SECS) => format!(" (over {TRANSCRIBE_MAX_SECS} s, so not transcribed: listen to it)"),
-                    _ => " (no transcript)".to_string(),
+                    phone_number_id: Some(number.id),
+                    call_id: Some(call.id),
+                    lead_id: None,
                 },
+                senders,
+                now,
+            )?;
+            let event = if queued.any() {
+                CallEvent::NotifyVoicemail
+            } else {
+                CallEvent::NotifySkipped {
+                    reason: "nobody_to_notify",
+                }
             };
-            let body = format!("New voicemail from {caller}{duration} on {line}:{transcript} Listen: {public_url}/#voicemail/{id}");
-            calls::record(c, call.id, &CallEvent::NotifyVoicemail)?;
-            Ok(Some(
-                Outbound::from_number(&number, owner, body, MessageKind::Notification)
-                    .call(call.id),
-            ))
+            calls::record(c, call.id, &event)?;
+            Ok(queued.any())
         })
         .await;
-    desk.mail_queued();
-    send(desk, plan, "voicemail").await;
+    match queued {
+        Ok(true) => desk.notices_queued(),
+        Ok(false) => {}
+        Err(e) => log::error!("voicemail {id}: notifications not queued: {e}"),
+    }
 }
 
-/// [`lead`] in the background, so the webhook that found the lead answers after at most
-/// one provider call (Vapi allows 7.5 s, Twilio 15 s; one provider call may take 10 s).
+/// [`lead`] in the background, so the webhook that found the lead answers at once.
 pub fn spawn_lead(
     desk: &Arc<FrontDesk>,
     lead_id: i64,
@@ -94,8 +134,8 @@ pub fn spawn_lead(
     tokio::spawn(async move { lead(&desk, lead_id, &number, &customer, &first_message).await });
 }
 
-/// Texts the owner about a new lead (once per lead), and queues one email to each user
-/// who wants new leads by email.
+/// Queues the notifications of a new lead (once per lead: the outbox key and the lead's
+/// own claim both say so).
 pub async fn lead(
     desk: &FrontDesk,
     lead_id: i64,
@@ -103,78 +143,56 @@ pub async fn lead(
     customer: &str,
     first_message: &str,
 ) {
-    let (org, owner, email) = (
-        number.org_id,
-        number.notification_number.clone(),
-        desk.mail.is_some(),
-    );
+    let (org, number_id) = (number.org_id, number.id);
     let line = number
         .friendly_name
         .clone()
         .unwrap_or_else(|| number.e164.clone());
-    let (customer, first, url) = (
-        customer.to_string(),
-        first_message.to_string(),
-        desk.public_url.clone(),
-    );
-    let (mail_line, has_owner) = (line.clone(), owner.is_some());
-    // One write: the emails are queued and the owner's text claimed (once per lead).
-    let planned = desk
+    let (customer, first) = (customer.to_string(), first_message.to_string());
+    let url = format!("{}/#leads/{lead_id}", desk.public_url);
+    let (senders, now) = (desk.senders, desk.clock.now());
+    let queued = desk
         .db
         .write(move |c| {
-            let who = display(&customer, &orgs::country(c, org)?);
-            if email {
-                let (text, html) = mail::compose(
-                    &format!("{who} wrote to {mail_line}."),
-                    Some(&first),
-                    "Reply by text from the business number",
-                    &format!("{url}/#leads/{lead_id}"),
-                );
-                outbox::enqueue_email(
-                    c,
-                    &outbox::NewMail {
-                        org_id: org,
-                        event: outbox::Event::Lead,
-                        key: &format!("lead:{lead_id}"),
-                        subject: &format!("New lead from {who} on {mail_line}"),
-                        text: &text,
-                        html: &html,
-                        voicemail_id: None,
-                    },
-                )?;
+            if !leads::claim_owner_notification(c, lead_id)? {
+                return Ok(false);
             }
-            let text_owner = has_owner && leads::claim_owner_notification(c, lead_id)?;
-            Ok((who, text_owner))
+            let who = display(&customer, &orgs::country(c, org)?);
+            let (text, html) = mail::compose(
+                &format!("{who} wrote to {line}."),
+                Some(&first),
+                "Reply by text from the business number",
+                &url,
+            );
+            let queued = outbox::enqueue(
+                c,
+                &Notice {
+                    org_id: org,
+                    only: None,
+                    event: Event::Lead,
+                    key: &format!("lead:{lead_id}"),
+                    subject: &format!("New lead from {who} on {line}"),
+                    text: &text,
+                    html: &html,
+                    short: &format!(
+                        "New lead from {who} on {line}: \"{}\" Reply in the dashboard: {url}",
+                        clip(first.trim(), 300)
+                    ),
+                    url: &url,
+                    voicemail_id: None,
+                    phone_number_id: Some(number_id),
+                    call_id: None,
+                    lead_id: Some(lead_id),
+                },
+                senders,
+                now,
+            )?;
+            Ok(queued.any())
         })
         .await;
-    desk.mail_queued();
-    match (planned, owner) {
-        (Ok((who, true)), Some(owner)) => {
-            let body = format!(
-                "New lead from {who} on {line}: \"{}\" Reply in the dashboard: {}/#leads/{lead_id}",
-                clip(first_message.trim(), 300),
-                desk.public_url
-            );
-            let out = Outbound::from_number(number, owner, body, MessageKind::Notification)
-                .lead(Some(lead_id));
-            send(desk, Ok(Some(out)), "lead").await
-        }
-        (Ok(_), None) => log::info!(
-            "lead {lead_id}: org {org} has no notification number; the owner is not texted"
-        ),
-        (Ok(_), Some(_)) => {}
-        (Err(e), _) => log::error!("lead {lead_id}: owner notification not sent: {e}"),
-    }
-}
-
-async fn send(desk: &FrontDesk, plan: Result<Option<Outbound>, crate::db::DbError>, what: &str) {
-    match plan {
-        Ok(Some(out)) => {
-            if let Err(e) = messaging::send(desk, out).await {
-                log::error!("owner notification ({what}) could not be stored: {e}");
-            }
-        }
-        Ok(None) => {}
-        Err(e) => log::error!("owner notification ({what}) failed: {e}"),
+    match queued {
+        Ok(true) => desk.notices_queued(),
+        Ok(false) => {}
+        Err(e) => log::error!("lead {lead_id}: notifications not queued: {e}"),
     }
 }

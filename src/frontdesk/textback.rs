@@ -74,14 +74,17 @@ fn pointless(
     Ok(None)
 }
 
-/// Queues the missed-call email for the users who want one (nobody by default: the
-/// text-back answers the caller and the call is on the to-do list).
-fn missed_call_email(
+/// Queues the missed-call notifications for the users who want them (nobody by email or
+/// text unless they chose it: the text-back answers the caller and the call is on the
+/// to-do list; a subscribed device gets a push).
+fn missed_call_notice(
     c: &Connection,
     number: &numbers::Resolved,
     call: &calls::Call,
     public_url: &str,
-) -> rusqlite::Result<usize> {
+    senders: crate::db::outbox::Senders,
+    now: chrono::DateTime<chrono::Utc>,
+) -> rusqlite::Result<crate::db::outbox::Queued> {
     let country = crate::db::orgs::country(c, number.org_id)?;
     let caller = call.from_number.as_deref().map_or_else(
         || "A withheld number".to_string(),
@@ -91,23 +94,28 @@ fn missed_call_email(
         .friendly_name
         .clone()
         .unwrap_or_else(|| number.e164.clone());
-    let (text, html) = super::mail::compose(
-        &format!("{caller} called {line} and nobody answered."),
-        None,
-        "See the call and follow it up",
-        &format!("{public_url}/#calls/{}", call.id),
-    );
-    crate::db::outbox::enqueue_email(
+    let url = format!("{public_url}/#calls/{}", call.id);
+    let lead = format!("{caller} called {line} and nobody answered.");
+    let (text, html) = super::mail::compose(&lead, None, "See the call and follow it up", &url);
+    crate::db::outbox::enqueue(
         c,
-        &crate::db::outbox::NewMail {
+        &crate::db::outbox::Notice {
             org_id: number.org_id,
+            only: None,
             event: crate::db::outbox::Event::MissedCall,
             key: &format!("missed_call:{}", call.id),
             subject: &format!("Missed call from {caller} on {line}"),
             text: &text,
             html: &html,
+            short: &format!("{lead} {url}"),
+            url: &url,
             voicemail_id: None,
+            phone_number_id: Some(number.id),
+            call_id: Some(call.id),
+            lead_id: None,
         },
+        senders,
+        now,
     )
 }
 
@@ -133,7 +141,7 @@ enum Plan {
 pub async fn process(desk: &FrontDesk, call_id: i64) {
     let flags = desk.flags.clone();
     let now = desk.clock.now();
-    let email = desk.mail.is_some().then(|| desk.public_url.clone());
+    let (senders, public_url) = (desk.senders, desk.public_url.clone());
     let plan = desk
         .db
         .write(move |c| {
@@ -189,9 +197,7 @@ pub async fn process(desk: &FrontDesk, call_id: i64) {
                 ),
                 _ => None,
             };
-            if let Some(url) = &email {
-                missed_call_email(c, &number, &call, url)?;
-            }
+            missed_call_notice(c, &number, &call, &public_url, senders, now)?;
             let tz = number.org_timezone.parse().unwrap_or(chrono_tz::UTC);
             // Quiet hours began (or moved) since it was scheduled: wait for their end.
             if let Some(when) = deferred_until(now, tz, flow.textback.quiet_hours.as_ref()) {
@@ -256,7 +262,7 @@ pub async fn process(desk: &FrontDesk, call_id: i64) {
             }
         })
         .await;
-    desk.mail_queued();
+    desk.notices_queued();
     let out = match plan {
         Ok(Plan::Done) => return,
         Ok(Plan::Blocked(reason)) => {

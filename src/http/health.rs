@@ -2,6 +2,7 @@
 
 use super::auth::{Auth, Writer};
 use super::AppState;
+use crate::db::outbox::{self, Channel};
 use crate::db::{ledger, migrations, settings};
 use crate::doctor::{all_pass, Doctor};
 use crate::error::ApiError;
@@ -168,7 +169,7 @@ pub fn provider_warnings(state: &AppState) -> Vec<String> {
 /// configuration warnings.
 async fn diagnostics(state: web::Data<AppState>, auth: Auth) -> Result<HttpResponse, ApiError> {
     let org = auth.org_id();
-    let (last_twilio, last_vapi, schema, org_warnings, email) = state
+    let (last_twilio, last_vapi, schema, org_warnings, (email, sms, push)) = state
         .db
         .run(move |c| -> Result<_, ApiError> {
             Ok((
@@ -178,7 +179,11 @@ async fn diagnostics(state: web::Data<AppState>, auth: Auth) -> Result<HttpRespo
                 super::api::org::with_warnings(c, org)?
                     .map(|(_, w)| w)
                     .unwrap_or_default(),
-                crate::db::outbox::summary(c, org)?,
+                (
+                    outbox::summary(c, org, Channel::Email)?,
+                    outbox::summary(c, org, Channel::Sms)?,
+                    outbox::summary(c, org, Channel::Push)?,
+                ),
             ))
         })
         .await?;
@@ -188,15 +193,21 @@ async fn diagnostics(state: web::Data<AppState>, auth: Auth) -> Result<HttpRespo
     let mut warnings = state.config.warnings();
     warnings.extend(org_warnings);
     warnings.extend(provider_warnings(&state));
-    if let Some(error) = email
-        .last_error
-        .as_deref()
-        .filter(|_| email.retrying + email.failed > 0)
-    {
-        warnings.push(format!(
-            "Email notices are not getting through: {} waiting to be tried again, {} given up. The mail server said: {error}. Check SWITCHBOARD_SMTP_URL and SWITCHBOARD_SMTP_FROM.",
-            email.retrying, email.failed
-        ));
+    for (summary, what, who, fix) in [
+        (&email, "Email notices", "The mail server", "Check SWITCHBOARD_SMTP_URL and SWITCHBOARD_SMTP_FROM."),
+        (&sms, "Text notices", "Twilio", "Check the mobile numbers in Settings → Notifications and the business number's messaging."),
+        (&push, "Push notices", "The push service", "Turn notifications off and on again on that device."),
+    ] {
+        if let Some(error) = summary
+            .last_error
+            .as_deref()
+            .filter(|_| summary.retrying + summary.failed > 0)
+        {
+            warnings.push(format!(
+                "{what} are not getting through: {} waiting to be tried again, {} given up. {who} said: {error}. {fix}",
+                summary.retrying, summary.failed
+            ));
+        }
     }
     if let Some(tls) = &state.tls {
         if let Some(e) = tls.renewal().last_error {
@@ -228,6 +239,7 @@ async fn diagnostics(state: web::Data<AppState>, auth: Auth) -> Result<HttpRespo
         },
         "lastWebhook": { "twilio": last_twilio, "vapi": last_vapi },
         "email": state.config.smtp.as_ref().map(|_| email),
+        "notifications": { "sms": sms, "push": push },
         "https": state.tls.as_ref().map(|t| json!({
             "certificate": t.info(),
             "renewal": t.renewal(),

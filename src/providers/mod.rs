@@ -160,6 +160,26 @@ pub struct OutboundSms {
     pub status_callback: Option<String>,
 }
 
+/// An outbound call (SPEC §12's callback): Twilio rings `to` from `from` and, when it is
+/// answered, asks `url` what to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboundCall {
+    pub from: String,
+    pub to: String,
+    pub url: String,
+    pub status_callback: String,
+    /// Seconds to let the phone ring before giving up.
+    pub timeout: u32,
+    /// Ask Twilio to tell a person from a voicemail greeting (`AnsweredBy`) before `url`.
+    pub machine_detection: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlacedCall {
+    pub sid: String,
+    pub status: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SentSms {
     pub sid: String,
@@ -281,6 +301,10 @@ pub fn twilio_error_hint(code: i64) -> Option<&'static str> {
         20003 => "Twilio rejected the credentials (20003): check the account SID and auth token in Settings.",
         20404 => "Twilio has no such resource (20404): it may already have been released.",
         21211 => "The destination is not a valid phone number (21211).",
+        21214 => "Twilio cannot reach that number (21214): check it and try again.",
+        21215 => "This account may not call that country (21215): enable the region in Twilio's voice geo permissions.",
+        21216 => "Calls to that number are blocked for this account (21216).",
+        21217 => "The number to call is not a valid phone number (21217).",
         21408 => "This account may not send to that country (21408): enable the region in Twilio's geo permissions.",
         21421 => "That phone number is not valid for purchase (21421): pick one from the search results.",
         21422 => "That number is no longer available (21422): search again and pick another.",
@@ -350,6 +374,12 @@ pub trait TwilioApi: Send + Sync {
         account: &TwilioCreds,
         sms: &OutboundSms,
     ) -> Result<SentSms, ProviderError>;
+    /// Places an outbound call (`POST Calls.json`).
+    async fn place_call(
+        &self,
+        account: &TwilioCreds,
+        call: &OutboundCall,
+    ) -> Result<PlacedCall, ProviderError>;
     /// The audio of a recording (a voicemail), fetched with the owning account's
     /// credentials so the dashboard can play it without exposing them.
     async fn fetch_recording(

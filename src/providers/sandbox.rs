@@ -31,6 +31,14 @@ pub struct SandboxMessage {
     pub body: String,
 }
 
+/// A call the sandbox was asked to place.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SandboxCall {
+    pub sid: String,
+    pub account_sid: String,
+    pub call: OutboundCall,
+}
+
 #[derive(Debug, Default)]
 struct TwilioState {
     /// account sid → (auth token, friendly name, closed)
@@ -38,6 +46,7 @@ struct TwilioState {
     /// number sid → (account sid, number)
     numbers: HashMap<String, (String, IncomingNumber)>,
     messages: Vec<SandboxMessage>,
+    calls: Vec<SandboxCall>,
 }
 
 pub struct SandboxTwilio {
@@ -90,6 +99,11 @@ impl SandboxTwilio {
     /// Messages sent so far, oldest first.
     pub fn sent_messages(&self) -> Vec<SandboxMessage> {
         self.lock().messages.clone()
+    }
+
+    /// Calls placed through `Calls.json`, oldest first.
+    pub fn placed_calls(&self) -> Vec<SandboxCall> {
+        self.lock().calls.clone()
     }
 
     /// Numbers currently owned by an account.
@@ -411,6 +425,42 @@ impl TwilioApi for SandboxTwilio {
         Ok(Audio {
             content_type: "audio/wav".into(),
             bytes: silent_wav(1),
+        })
+    }
+
+    async fn place_call(
+        &self,
+        account: &TwilioCreds,
+        call: &OutboundCall,
+    ) -> Result<PlacedCall, ProviderError> {
+        let mut state = self.lock();
+        Self::authenticate(&state, account)?;
+        // Twilio's test numbers for calls.
+        let magic = match call.to.as_str() {
+            "+15005550001" => Some((21217, "Phone number is invalid")),
+            "+15005550002" => Some((21214, "'To' phone number cannot be reached")),
+            "+15005550003" => Some((21215, "Account not authorized to call this number")),
+            "+15005550004" => Some((21216, "Account not allowed to call this number")),
+            _ => None,
+        };
+        if let Some((code, msg)) = magic {
+            return Err(rejected(code, 400, msg));
+        }
+        if crate::domain::PhoneNumber::parse(&call.to).is_err() {
+            return Err(rejected(21217, 400, "Phone number is invalid"));
+        }
+        if crate::domain::PhoneNumber::parse(&call.from).is_err() {
+            return Err(rejected(21212, 400, "Invalid 'From' phone number"));
+        }
+        let sid = format!("CA{}", random_hex(32));
+        state.calls.push(SandboxCall {
+            sid: sid.clone(),
+            account_sid: account.account_sid.clone(),
+            call: call.clone(),
+        });
+        Ok(PlacedCall {
+            sid,
+            status: "queued".into(),
         })
     }
 

@@ -472,6 +472,34 @@ impl TwilioApi for TwilioClient {
         })
     }
 
+    async fn place_call(
+        &self,
+        account: &TwilioCreds,
+        call: &OutboundCall,
+    ) -> Result<PlacedCall, ProviderError> {
+        let timeout = call.timeout.to_string();
+        let mut form = vec![
+            ("To", call.to.as_str()),
+            ("From", call.from.as_str()),
+            ("Url", call.url.as_str()),
+            ("Method", "POST"),
+            ("StatusCallback", call.status_callback.as_str()),
+            ("StatusCallbackMethod", "POST"),
+            ("Timeout", timeout.as_str()),
+        ];
+        if call.machine_detection {
+            form.push(("MachineDetection", "Enable"));
+        }
+        let path = format!("Accounts/{}/Calls.json", account.account_sid);
+        let b: MessageBody = self
+            .expect(self.http.post(self.url(&path)).form(&form), account)
+            .await?;
+        Ok(PlacedCall {
+            sid: b.sid,
+            status: b.status,
+        })
+    }
+
     async fn send_sms(
         &self,
         account: &TwilioCreds,

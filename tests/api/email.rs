@@ -199,7 +199,7 @@ async fn a_voicemail_makes_one_email_with_its_transcript_and_recording_despite_r
         "the audio itself: {m}"
     );
     assert_eq!(
-        app.count("SELECT count(*) FROM outbox WHERE status = 'sent'"),
+        app.count("SELECT count(*) FROM outbox WHERE channel = 'email' AND status = 'sent'"),
         1
     );
 }
@@ -237,7 +237,7 @@ async fn a_mail_server_that_is_down_is_retried_shown_on_health_then_delivered() 
     let prefs: Value = prefs.json().await.unwrap();
     assert_eq!(
         prefs["email"],
-        json!({ "voicemail": true, "lead": true, "missedCall": true })
+        json!({ "voicemail": true, "lead": true, "missedCall": true, "summary": false })
     );
     let org = switchboard::demo::DEMO_ORG.to_string();
     app.add_user(

@@ -4,6 +4,7 @@ mod auth;
 mod backup;
 mod browser;
 mod browser_numbers;
+mod callbacks;
 mod cli;
 mod closed_now;
 mod dashboard;

@@ -144,6 +144,15 @@ async fn every_twilio_request_is_one_the_twilio_openapi_accepts() {
         status_callback: Some("https://phones.example.test/twilio/sms/status".into()),
     };
     accepted("send sms", client.send_sms(&creds, &sms).await);
+    let call = OutboundCall {
+        from: "+14155550142".into(),
+        to: "+14155550199".into(),
+        url: "https://phones.example.test/twilio/callback/answer?callback=1".into(),
+        status_callback: "https://phones.example.test/twilio/callback/status?callback=1".into(),
+        timeout: 25,
+        machine_detection: true,
+    };
+    accepted("place a callback", client.place_call(&creds, &call).await);
 }
 
 #[tokio::test]

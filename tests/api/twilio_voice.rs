@@ -478,6 +478,12 @@ async fn without_a_transcript_the_owner_is_notified_after_the_wait() {
         chrono::Utc::now() + chrono::Duration::seconds(1),
     )
     .await;
+    // The owner's text goes out from the outbox, in the background.
+    app.wait_count(
+        "SELECT count(*) FROM messages WHERE kind = 'notification' AND status = 'sent'",
+        1,
+    )
+    .await;
     let sent = app.sandbox().sent_messages();
     assert_eq!(sent.len(), 1);
     assert!(sent[0].body.contains("(no transcript)"), "{}", sent[0].body);

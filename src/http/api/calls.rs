@@ -114,9 +114,29 @@ pub async fn list(
     views::displayed_query(&state.db, org_id, move |c| {
         let rows = calls::list(c, org_id, &filter)?;
         let next = rows.last().map(|c| c.id);
-        Ok(json!({ "calls": views::all::<_, views::Call>(&rows), "nextBefore": next }))
+        let mut list = json!(views::all::<_, views::Call>(&rows));
+        with_callbacks(c, &rows, &mut list)?;
+        Ok(json!({ "calls": list, "nextBefore": next }))
     })
     .await
+}
+
+/// Adds to each outbound call placed by "Call back" (SPEC §12) who placed it and how each
+/// side went, as `callback`.
+fn with_callbacks(
+    c: &rusqlite::Connection,
+    rows: &[calls::Call],
+    shown: &mut serde_json::Value,
+) -> rusqlite::Result<()> {
+    for (row, view) in rows.iter().zip(shown.as_array_mut().into_iter().flatten()) {
+        if row.direction != crate::domain::state::Direction::Outbound {
+            continue;
+        }
+        if let Some(cb) = crate::db::callbacks::by_call(c, row.id)? {
+            view["callback"] = json!(cb);
+        }
+    }
+    Ok(())
 }
 
 pub async fn detail(
@@ -140,9 +160,11 @@ pub async fn detail(
                 .unwrap_or_default();
             let webhooks = ledger::for_reference(c, &reference, Some(org_id))?;
             let country = orgs::country(c, org_id)?;
+            let mut shown = json!([views::Call::from(&call)]);
+            with_callbacks(c, std::slice::from_ref(&call), &mut shown)?;
             Ok(Some((
                 json!({
-                    "call": views::Call::from(&call),
+                    "call": shown[0],
                     "events": views::all::<_, views::CallEvent>(&events),
                     "messages": views::all::<_, views::Message>(&texts),
                     "webhooks": views::all::<_, views::Webhook>(&webhooks),

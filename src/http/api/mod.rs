@@ -2,6 +2,7 @@
 
 pub mod agents;
 pub mod blocklist;
+pub mod callbacks;
 pub mod callflow;
 pub mod calls;
 pub mod export;
@@ -47,6 +48,15 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/events", web::get().to(crate::http::live::events))
         .route("/me/notifications", web::get().to(notifications::get))
         .route("/me/notifications", web::put().to(notifications::put))
+        .route("/me", web::patch().to(notifications::patch_me))
+        .route("/me/push", web::post().to(notifications::subscribe))
+        .route("/me/push", web::delete().to(notifications::unsubscribe))
+        .route(
+            "/me/push/{id}",
+            web::delete().to(notifications::remove_device),
+        )
+        .route("/callbacks", web::get().to(callbacks::list))
+        .route("/callbacks", web::post().to(callbacks::create))
         .route("/me/totp", web::post().to(twofactor::start))
         .route("/me/totp", web::delete().to(twofactor::disable))
         .route("/me/totp/confirm", web::post().to(twofactor::confirm))

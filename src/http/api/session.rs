@@ -161,15 +161,15 @@ pub async fn logout(state: web::Data<AppState>, auth: Auth) -> Result<HttpRespon
 }
 
 pub async fn me(state: web::Data<AppState>, auth: Auth) -> Result<HttpResponse, ApiError> {
-    let org_id = auth.org_id();
-    let org = state
+    let (org_id, user_id) = (auth.org_id(), auth.principal.user_id);
+    let (org, reach) = state
         .db
-        .query(move |c| orgs::get(c, org_id))
-        .await?
-        .ok_or_else(|| ApiError::not_found("your organization"))?;
+        .query(move |c| Ok((orgs::get(c, org_id)?, users::reach(c, user_id)?)))
+        .await?;
+    let org = org.ok_or_else(|| ApiError::not_found("your organization"))?;
     let p = &auth.principal;
     Ok(HttpResponse::Ok().json(json!({
-        "user": { "id": p.user_id, "email": p.email, "role": p.role, "isSystemAdmin": p.is_system_admin, "twoFactor": p.two_factor },
+        "user": { "id": p.user_id, "email": p.email, "role": p.role, "isSystemAdmin": p.is_system_admin, "twoFactor": p.two_factor, "mobile": reach.mobile },
         "org": views::Org::from(&org),
         "requireTwoFactor": p.org_requires_two_factor,
         "twoFactorSetupRequired": p.two_factor_setup_required(),

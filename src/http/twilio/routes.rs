@@ -6,6 +6,7 @@ use crate::domain::phone::Party;
 use crate::domain::ring::Hop;
 use crate::domain::state::{CallStatus, Direction, MessageStatus};
 use crate::domain::webhook::TwilioRoute;
+use crate::frontdesk::callback;
 use crate::frontdesk::ring::{self, Leg};
 use crate::frontdesk::sms::{self, InboundSms};
 use crate::frontdesk::voice::{self, Recording, VoiceParams};
@@ -28,6 +29,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             TwilioRoute::VoiceStatus => web::post().to(voice_status),
             TwilioRoute::Sms => web::post().to(sms_inbound),
             TwilioRoute::SmsStatus => web::post().to(sms_status),
+            TwilioRoute::CallbackAnswer => web::post().to(callback_answer),
+            TwilioRoute::CallbackDial => web::post().to(callback_dial),
+            TwilioRoute::CallbackStatus => web::post().to(callback_status),
             TwilioRoute::SelfCheck => web::post().to(self_check),
         };
         cfg.route(route.scoped_path(), handler);
@@ -239,6 +243,58 @@ twilio_route!(sms_status, |state, r| {
         .await
         .map(|_| Reply::Empty)
 });
+
+#[derive(serde::Deserialize)]
+struct CallbackQuery {
+    callback: i64,
+}
+
+/// The callback a callback route names (`?callback=N`); a request without one is a 400.
+fn callback_id(query: &str) -> Result<i64, FrontdeskError> {
+    web::Query::<CallbackQuery>::from_query(query)
+        .map(|q| q.callback)
+        .map_err(|_| {
+            FrontdeskError::BadRequest(
+                "the callback query parameter is missing or not a number".into(),
+            )
+        })
+}
+
+async fn callback_answer(state: web::Data<AppState>, hook: TwilioWebhook) -> HttpResponse {
+    let id = callback_id(&hook.query);
+    hook.answer(state, move |state, r| async move {
+        let (sid, answered_by) = (r.require("CallSid")?, r.owned("AnsweredBy"));
+        callback::answered(&state.desk, id?, sid, answered_by)
+            .await
+            .map(Reply::TwiML)
+    })
+    .await
+}
+
+async fn callback_dial(state: web::Data<AppState>, hook: TwilioWebhook) -> HttpResponse {
+    let id = callback_id(&hook.query);
+    hook.answer(state, move |state, r| async move {
+        let (sid, status) = (r.require("CallSid")?, r.require("DialCallStatus")?);
+        let seconds = seconds(&r, "DialCallDuration");
+        callback::dialled(&state.desk, id?, sid, status, seconds)
+            .await
+            .map(Reply::TwiML)
+    })
+    .await
+}
+
+async fn callback_status(state: web::Data<AppState>, hook: TwilioWebhook) -> HttpResponse {
+    let id = callback_id(&hook.query);
+    hook.answer(state, move |state, r| async move {
+        let sid = r.require("CallSid")?;
+        let status = r.require_as("CallStatus", CallStatus::parse)?;
+        let duration = seconds(&r, "CallDuration");
+        callback::ended(&state.desk, id?, sid, status, duration)
+            .await
+            .map(|_| Reply::Empty)
+    })
+    .await
+}
 
 // Reaching this handler is the whole answer: the signature matched the URL Twilio signs.
 twilio_route!(self_check, |_state, _r| Ok(Reply::Empty));

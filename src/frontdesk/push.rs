@@ -1,0 +1,293 @@
+//! Web push to the dashboard installed as an app (SPEC §12). The payload is encrypted for
+//! the device as RFC 8291 `aes128gcm` (the `web-push-native` crate) and the request is
+//! signed for the push service with the appliance's VAPID key (RFC 8292): an ES256 JWT.
+//! The key is made once and kept sealed with the other secrets. A subscription the push
+//! service answers 404 or 410 for is removed.
+
+use super::notices::Attempt;
+use super::FrontDesk;
+use crate::crypto::SecretKey;
+use crate::db::outbox::{push as subscriptions, Due};
+use crate::db::settings;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use p256::ecdsa::signature::Signer;
+use p256::elliptic_curve::sec1::ToEncodedPoint;
+use std::time::Duration;
+
+/// Where the sealed VAPID private key is kept.
+const VAPID_KEY: &str = "push.vapid_private_key";
+/// How long a push service keeps a message for a device that is offline.
+const TTL_SECS: u64 = 24 * 3600;
+/// What [`Pusher::send`] answers when the device is gone and its subscription removed.
+pub const GONE: &str = "the push service says the device unsubscribed (404/410)";
+
+/// The appliance's VAPID key pair and the client that talks to push services.
+pub struct Pusher {
+    key: p256::SecretKey,
+    /// `sub` of the VAPID JWT: how the push service can reach the operator.
+    contact: String,
+    /// Built at the first push: most appliances never hold a subscription, and a client
+    /// with its root store costs memory.
+    http: std::sync::OnceLock<reqwest::Client>,
+    /// Allow `http://` endpoints (a local test push service); real ones are https.
+    allow_http: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PushKeyError {
+    #[error("the stored VAPID key cannot be read: {0}")]
+    Unreadable(String),
+    #[error(transparent)]
+    Db(#[from] rusqlite::Error),
+}
+
+impl Pusher {
+    /// Loads the VAPID key, or makes and stores it on first start.
+    pub fn load_or_create(
+        conn: &rusqlite::Connection,
+        sealing: &SecretKey,
+        contact: String,
+        allow_http: bool,
+    ) -> Result<Pusher, PushKeyError> {
+        let key = match settings::get(conn, VAPID_KEY)? {
+            Some(sealed) => {
+                let b64 = sealing
+                    .decrypt(&sealed, VAPID_KEY)
+                    .map_err(|e| PushKeyError::Unreadable(e.to_string()))?;
+                let bytes = URL_SAFE_NO_PAD
+                    .decode(b64)
+                    .map_err(|e| PushKeyError::Unreadable(e.to_string()))?;
+                p256::SecretKey::from_slice(&bytes)
+                    .map_err(|e| PushKeyError::Unreadable(e.to_string()))?
+            }
+            None => {
+                let key = p256::SecretKey::random(&mut rand::rngs::OsRng);
+                let b64 = URL_SAFE_NO_PAD.encode(key.to_bytes());
+                settings::set(conn, VAPID_KEY, &sealing.encrypt(&b64, VAPID_KEY))?;
+                key
+            }
+        };
+        Ok(Pusher {
+            key,
+            contact,
+            http: std::sync::OnceLock::new(),
+            allow_http,
+        })
+    }
+
+    /// The public key browsers subscribe with (`applicationServerKey`): the uncompressed
+    /// point, base64url.
+    pub fn public_key(&self) -> String {
+        URL_SAFE_NO_PAD.encode(self.key.public_key().to_encoded_point(false).as_bytes())
+    }
+
+    /// Whether `endpoint` may be pushed to: https (or http when allowed for tests).
+    pub fn check_endpoint(&self, endpoint: &str) -> Result<(), String> {
+        let url = reqwest::Url::parse(endpoint).map_err(|e| format!("is not a URL ({e})"))?;
+        match url.scheme() {
+            "https" => Ok(()),
+            "http" if self.allow_http => Ok(()),
+            _ => Err("must be an https:// push service URL".into()),
+        }
+    }
+
+    /// `Authorization: vapid t=<JWT>, k=<public key>` for a push to `endpoint`'s origin.
+    fn authorization(&self, endpoint: &reqwest::Url, now: i64) -> String {
+        let audience = endpoint.origin().ascii_serialization();
+        let header = URL_SAFE_NO_PAD.encode(br#"{"typ":"JWT","alg":"ES256"}"#);
+        let claims =
+            serde_json::json!({ "aud": audience, "exp": now + 12 * 3600, "sub": self.contact });
+        let claims = URL_SAFE_NO_PAD.encode(claims.to_string());
+        let signing_input = format!("{header}.{claims}");
+        let signature: p256::ecdsa::Signature =
+            p256::ecdsa::SigningKey::from(&self.key).sign(signing_input.as_bytes());
+        let jwt = format!(
+            "{signing_input}.{}",
+            URL_SAFE_NO_PAD.encode(signature.to_bytes())
+        );
+        format!("vapid t={jwt}, k={}", self.public_key())
+    }
+
+    /// Encrypts and posts one notification to its device's push service.
+    pub async fn send(&self, desk: &FrontDesk, notice: &Due) -> Attempt {
+        let Some(sub_id) = notice.push_subscription_id else {
+            return Attempt::GiveUp("the device's subscription is gone".into());
+        };
+        let sub = match desk.db.query(move |c| subscriptions::get(c, sub_id)).await {
+            Ok(Some(s)) => s,
+            Ok(None) => return Attempt::GiveUp("the device's subscription is gone".into()),
+            Err(e) => return Attempt::Retry(format!("the database: {e}")),
+        };
+        let payload = serde_json::json!({
+            "title": notice.subject,
+            "body": notice.text,
+            "url": notice.url,
+            "tag": format!("outbox-{}", notice.id),
+        })
+        .to_string();
+        let request = match self.encrypt(&sub, payload.into_bytes()) {
+            Ok(r) => r,
+            Err(e) => return Attempt::GiveUp(e),
+        };
+        let (url, body) = request;
+        let auth = self.authorization(&url, desk.clock.now().timestamp());
+        let sent = self
+            .http
+            .get_or_init(crate::providers::http_client)
+            .post(url)
+            .header("TTL", TTL_SECS.to_string())
+            .header("Urgency", "high")
+            .header("Content-Encoding", "aes128gcm")
+            .header("Content-Type", "application/octet-stream")
+            .header("Authorization", auth)
+            .timeout(Duration::from_secs(15))
+            .body(body)
+            .send()
+            .await;
+        let resp = match sent {
+            Ok(r) => r,
+            Err(e) => return Attempt::Retry(format!("the push service did not answer: {e}")),
+        };
+        let status = resp.status();
+        if status.is_success() {
+            if let Err(e) = desk
+                .db
+                .write(move |c| subscriptions::pushed(c, sub_id))
+                .await
+            {
+                log::warn!("push subscription {sub_id}: could not note the push: {e}");
+            }
+            return Attempt::Sent;
+        }
+        let said: String = resp
+            .text()
+            .await
+            .unwrap_or_default()
+            .chars()
+            .take(200)
+            .collect();
+        let error = format!("the push service answered {status}: {}", said.trim());
+        match status.as_u16() {
+            404 | 410 => {
+                match desk
+                    .db
+                    .write(move |c| subscriptions::delete(c, sub_id, None))
+                    .await
+                {
+                    Ok(_) => Attempt::GiveUp(GONE.into()),
+                    Err(e) => Attempt::Retry(format!("{error}; removing it failed: {e}")),
+                }
+            }
+            429 | 500..=599 => Attempt::Retry(error),
+            _ => Attempt::GiveUp(error),
+        }
+    }
+
+    /// The endpoint and the `aes128gcm` body for `sub`.
+    fn encrypt(
+        &self,
+        sub: &subscriptions::Subscription,
+        payload: Vec<u8>,
+    ) -> Result<(reqwest::Url, Vec<u8>), String> {
+        self.check_endpoint(&sub.endpoint)
+            .map_err(|e| format!("the endpoint {e}"))?;
+        let url = reqwest::Url::parse(&sub.endpoint).map_err(|e| e.to_string())?;
+        let key = decode(&sub.p256dh)
+            .and_then(|b| p256::PublicKey::from_sec1_bytes(&b).map_err(|e| e.to_string()))
+            .map_err(|e| format!("the device's p256dh key is unusable: {e}"))?;
+        let auth = decode(&sub.auth)
+            .ok()
+            .filter(|a| a.len() == 16)
+            .ok_or("the device's auth secret is not 16 bytes")?;
+        let auth = web_push_native::Auth::clone_from_slice(&auth);
+        let body = web_push_native::encrypt(payload, &key, &auth)
+            .map_err(|e| format!("the payload could not be encrypted: {e:?}"))?;
+        Ok((url, body))
+    }
+}
+
+/// Base64url as browsers write subscription keys (padding tolerated).
+pub fn decode(text: &str) -> Result<Vec<u8>, String> {
+    URL_SAFE_NO_PAD
+        .decode(text.trim().trim_end_matches('='))
+        .map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use p256::ecdsa::signature::Verifier;
+
+    fn pusher() -> Pusher {
+        Pusher {
+            key: p256::SecretKey::random(&mut rand::rngs::OsRng),
+            contact: "mailto:owner@example.com".into(),
+            http: std::sync::OnceLock::new(),
+            allow_http: false,
+        }
+    }
+
+    #[test]
+    fn the_vapid_header_is_an_es256_jwt_for_the_push_services_origin() {
+        let p = pusher();
+        let url = reqwest::Url::parse("https://push.example.net/send/abc?x=1").unwrap();
+        let header = p.authorization(&url, 1_700_000_000);
+        let (t, k) = header
+            .strip_prefix("vapid t=")
+            .and_then(|rest| rest.split_once(", k="))
+            .unwrap();
+        assert_eq!(k, p.public_key());
+        let parts: Vec<&str> = t.split('.').collect();
+        assert_eq!(parts.len(), 3);
+        let claims: serde_json::Value =
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
+        assert_eq!(claims["aud"], "https://push.example.net");
+        assert_eq!(claims["exp"], 1_700_000_000 + 12 * 3600);
+        assert_eq!(claims["sub"], "mailto:owner@example.com");
+        let sig =
+            p256::ecdsa::Signature::from_slice(&URL_SAFE_NO_PAD.decode(parts[2]).unwrap()).unwrap();
+        let verifying = p256::ecdsa::VerifyingKey::from(p.key.public_key());
+        verifying
+            .verify(format!("{}.{}", parts[0], parts[1]).as_bytes(), &sig)
+            .expect("the signature verifies with the public key");
+    }
+
+    #[test]
+    fn endpoints_must_be_https_unless_allowed() {
+        let mut p = pusher();
+        assert!(p
+            .check_endpoint("https://fcm.googleapis.com/fcm/send/x")
+            .is_ok());
+        assert!(p.check_endpoint("http://127.0.0.1:8090/notify/x").is_err());
+        assert!(p.check_endpoint("file:///etc/passwd").is_err());
+        p.allow_http = true;
+        assert!(p.check_endpoint("http://127.0.0.1:8090/notify/x").is_ok());
+    }
+
+    #[test]
+    fn a_payload_encrypted_for_a_device_is_read_back_with_its_keys() {
+        let device = p256::SecretKey::random(&mut rand::rngs::OsRng);
+        let auth = [7u8; 16];
+        let sub = subscriptions::Subscription {
+            id: 1,
+            user_id: 1,
+            endpoint: "https://push.example.net/x".into(),
+            p256dh: URL_SAFE_NO_PAD.encode(device.public_key().to_encoded_point(false).as_bytes()),
+            auth: URL_SAFE_NO_PAD.encode(auth),
+            device: String::new(),
+            created_at: String::new(),
+            last_push_at: None,
+        };
+        let (_, body) = pusher()
+            .encrypt(&sub, b"{\"title\":\"hi\"}".to_vec())
+            .unwrap();
+        let plain = web_push_native::decrypt(
+            body,
+            &device,
+            &web_push_native::Auth::clone_from_slice(&auth),
+        )
+        .unwrap();
+        assert_eq!(plain, b"{\"title\":\"hi\"}");
+    }
+}
