@@ -2,7 +2,7 @@
 // text is set with textContent, never as HTML.
 
 import { api, ApiError, setCsrfToken } from './api.js';
-import { $, show, showError, watchTables } from './ui.js';
+import { $, show, showError, watchTables, setCanCallBack } from './ui.js';
 import { loadNumbers, loadAgents, initNumbers } from './numbers.js';
 import { initUsers } from './users.js';
 import { loadFeatures } from './features.js';
@@ -89,6 +89,7 @@ async function enterApp() {
   $('user-email').title = $('user-email').textContent;
   show($('token-form'), me.user.role !== 'viewer');
   for (const node of document.querySelectorAll('.writer-only')) show(node, me.user.role !== 'viewer');
+  setCanCallBack(me.user.role !== 'viewer');
   show($('login-view'), false);
   show($('app-view'), true);
   connectLive();
@@ -234,7 +235,14 @@ function initMenu() {
   for (const a of document.querySelectorAll('#nav a')) a.addEventListener('click', () => setOpen(false));
 }
 
+// The service worker shows pushed notifications and makes the dashboard installable as an
+// app (SPEC §12). It caches nothing, so registering it changes nothing else.
+function registerServiceWorker() {
+  if ('serviceWorker' in navigator) navigator.serviceWorker.register('/sw.js', { scope: '/' }).catch(() => {});
+}
+
 async function start() {
+  registerServiceWorker();
   initMenu();
   $('login-form').addEventListener('submit', onLogin);
   $('logout').addEventListener('click', onLogout);

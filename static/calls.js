@@ -4,7 +4,7 @@
 // it (route, status, time taken, signature verdict) — merged in time order.
 
 import { api } from './api.js';
-import { $, show, showError, cell, el, option, formatTime, clearFieldErrors, shown } from './ui.js';
+import { $, show, showError, cell, el, option, formatTime, clearFieldErrors, shown, contactLinks } from './ui.js';
 
 const OUTCOMES = {
   connected: 'Connected', voicemail: 'Voicemail', missed: 'Missed', abandoned: 'Abandoned',
@@ -68,14 +68,30 @@ function filterParams() {
   return params;
 }
 
+const USER_SIDE = {
+  requested: 'placing the call', ringing: 'ringing their phone', answered: 'connecting',
+  machine: 'their voicemail answered', 'no-answer': 'they did not answer', busy: 'their phone was busy',
+  failed: 'Twilio could not place it', canceled: 'cancelled', completed: 'ended',
+};
+
+// A callback in words: who placed it and how far it got.
+function callbackWords(cb) {
+  const who = cb.placedBy || 'a user';
+  if (cb.customerStatus === 'answered') return `Called back by ${who}`;
+  if (cb.customerStatus) return `Called back by ${who}: no answer`;
+  return `Call back by ${who}: ${USER_SIDE[cb.userStatus] || cb.userStatus}`;
+}
+
 function row(c) {
   const tr = el('tr', null, 'clickable');
   tr.dataset.callId = String(c.id);
   tr.tabIndex = 0;
-  tr.setAttribute('aria-label', `Call from ${shown(c, 'fromNumber') || 'an unknown caller'} at ${formatTime(c.startedAt)}: open its timeline`);
+  const what = c.direction === 'outbound'
+    ? `Call to ${shown(c, 'toNumber') || 'a customer'}` : `Call from ${shown(c, 'fromNumber') || 'an unknown caller'}`;
+  tr.setAttribute('aria-label', `${what} at ${formatTime(c.startedAt)}: open its timeline`);
   tr.append(
     cell(formatTime(c.startedAt)), cell(shown(c, 'fromNumber')), cell(shown(c, 'toNumber')),
-    cell(OUTCOMES[c.outcome] || (c.endedAt ? '—' : 'In progress')),
+    cell(c.callback ? callbackWords(c.callback) : (OUTCOMES[c.outcome] || (c.endedAt ? '—' : 'In progress'))),
     cell(c.durationSeconds == null ? '—' : `${c.durationSeconds} s`),
     cell(c.menuChoices || '—'),
     cell(c.textbackState === 'scheduled' && c.textbackDeferred
@@ -174,8 +190,15 @@ function say(e) {
       return `Text-back blocked: ${BLOCKED[d.reason] || d.reason}${d.providerCode ? ` (Twilio ${d.providerCode})` : ''}`;
     case 'textback.skipped':
       return d.reason === 'flag_off' ? 'No text-back: turned off in Features' : `No text-back: the call was ${OUTCOMES[d.outcome] || d.outcome}`;
-    case 'notify.voicemail': return 'You were texted about the voicemail';
-    case 'notify.skipped': return 'You were not texted: no notification number in Settings';
+    case 'notify.voicemail': return 'The people who asked were told of the voicemail (Settings → Notifications)';
+    case 'notify.skipped': return 'Nobody was told of the voicemail: nobody chose to be, or has a mobile or email to reach (Settings → Notifications)';
+    case 'callback.placed': return `${d.by || 'Someone'} called back from the business line: their own phone rang first`;
+    case 'callback.user_answered':
+      return d.connected ? 'They answered and heard who is called; the customer was dialled'
+        : 'A voicemail or machine answered their phone, so the customer was not dialled';
+    case 'callback.customer':
+      return d.status === 'answered' ? `The customer answered${d.seconds == null ? '' : ` (${d.seconds} s)`}`
+        : `The customer did not answer (${DIAL[d.status] || d.status})`;
     case 'vapi.take_message': return 'The AI agent took a message';
     case 'vapi.callback_requested': return 'The caller asked to be called back: it is in their conversation on the Leads page';
     case 'vapi.failed': return `The AI agent failed: ${d.endedReason || 'no reason given'}`;
@@ -277,6 +300,10 @@ export async function showCall(id, refresh = false) {
   if (!refresh) show($('call-block-status'), false);
   show($('call-block'), Boolean(detailCaller) && !blockedEntry);
   show($('call-unblock'), Boolean(detailCaller) && Boolean(blockedEntry));
+  // The customer: who called in, or who a callback went to.
+  const customer = c.direction === 'outbound' ? c.toNumber : c.fromNumber;
+  const customerShown = shown(c, c.direction === 'outbound' ? 'toNumber' : 'fromNumber');
+  if (!refresh) $('call-contact').replaceChildren(contactLinks(customer, customerShown, c.id));
   const verified = verification(c.stirVerstat);
   $('call-detail-verified').textContent = verified;
   show($('call-detail-verified'), Boolean(verified));

@@ -82,7 +82,7 @@ async function openConversation(id) {
     link.href = `#calls/${lead.callId}`;
     origin.append(link);
   }
-  $('lead-contact').replaceChildren(contactLinks(lead.customerNumber, shown(lead, 'customerNumber')), ...voicemails.map(voicemailNote));
+  $('lead-contact').replaceChildren(contactLinks(lead.customerNumber, shown(lead, 'customerNumber'), lead.callId), ...voicemails.map(voicemailNote));
   const list = $('lead-messages');
   list.replaceChildren(...messages.slice().reverse().map(bubble));
   const writer = me.user.role !== 'viewer';

@@ -1,6 +1,6 @@
 // Small DOM helpers shared by the dashboard's modules. Text is always set as text.
 
-import { ApiError } from './api.js';
+import { api, ApiError } from './api.js';
 
 export const $ = (id) => document.getElementById(id);
 export const show = (el, on = true) => { el.hidden = !on; };
@@ -129,18 +129,56 @@ export function watchTables() {
   }).observe(document.body, { childList: true, subtree: true });
 }
 
-// "Call back" and "Text back" links for a caller's number (none for a withheld one).
-export function contactLinks(number, name = number) {
-  const box = el('p', null, 'contact-links');
+// Whether the signed-in user may place callbacks (owners and admins; a viewer looks only).
+let canCallBack = false;
+export const setCanCallBack = (on) => { canCallBack = on; };
+
+// "Call back" from the business line (SPEC §12: the customer sees the number they called),
+// and links that open the user's own phone app instead. `callId`: the call this answers.
+export function contactLinks(number, name = number, callId = null) {
+  const box = el('div', null, 'contact-links');
   if (!number || !/^\+\d{7,15}$/.test(number)) return box;
-  // These open the owner's own phone app: the customer sees the owner's personal number.
+  const status = el('p', null, 'muted callback-status');
+  status.setAttribute('role', 'status');
+  show(status, false);
+  const call = button('Call back from the business line', () => callBack(number, name, callId, call, status), 'callback');
+  call.setAttribute('aria-label', `Call back from the business line ${name}`);
+  const links = el('p', null, 'contact-apps');
+  // These open the user's own phone app: the customer sees their personal number.
   for (const [scheme, text] of [['tel', 'Call from my phone'], ['sms', 'Text from my phone']]) {
     const a = el('a', text);
     a.href = `${scheme}:${number}`;
     a.setAttribute('aria-label', `${text} ${name}`);
-    box.append(a);
+    links.append(a);
   }
+  if (canCallBack) box.append(call);
+  box.append(links, status);
   return box;
+}
+
+async function callBack(number, name, callId, buttonEl, status) {
+  buttonEl.disabled = true;
+  status.className = 'muted callback-status';
+  status.textContent = 'Asking Twilio to ring your phone…';
+  show(status, true);
+  try {
+    const body = { to: number };
+    if (callId) body.callId = callId;
+    const { callback } = await api('POST', '/api/callbacks', body);
+    status.textContent = `Your phone is ringing from ${callback.businessNumberDisplay || callback.businessNumber}. Answer it and you are put through to ${name}, who sees the business number.`;
+  } catch (e) {
+    status.className = 'error callback-status';
+    if (e instanceof ApiError && e.code === 'mobile_required') {
+      status.replaceChildren('Add your mobile number first: a callback rings your phone, then the customer. ');
+      const a = el('a', 'Add it in Settings → Notifications');
+      a.href = '#settings';
+      status.append(a);
+    } else {
+      status.textContent = e instanceof ApiError ? e.describe() : String(e);
+    }
+  } finally {
+    buttonEl.disabled = false;
+  }
 }
 
 // Tells the navigation's counts that a voicemail or lead changed.

@@ -31,7 +31,7 @@ export async function loadVoicemail(current, onError, selected) {
       || (v.transcriptionStatus === 'pending' ? 'Transcript on its way…'
         : v.durationSeconds > 120 ? 'Longer than 2 minutes, so not transcribed: listen to the recording.'
           : 'No transcript for this message.');
-    card.append(head, contactLinks(v.fromNumber, shown(v, 'fromNumber')), text);
+    card.append(head, text);
     if (v.recordingSid) {
       const audio = document.createElement('audio');
       audio.controls = true;
@@ -57,6 +57,7 @@ export async function loadVoicemail(current, onError, selected) {
       });
       card.append(b);
     }
+    card.append(contactLinks(v.fromNumber, shown(v, 'fromNumber'), v.callId));
     list.append(card);
   }
   show($('voicemail-empty'), voicemails.length === 0);

@@ -29,7 +29,7 @@ pub const API_BODY_LIMIT: usize = 1 << 20;
 /// A strict policy: everything from this origin only, no inline script or style, no
 /// framing. The dashboard is built to need nothing more.
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
-    img-src 'self' data:; connect-src 'self'; font-src 'self'; media-src 'self'; object-src 'none'; \
+    img-src 'self' data:; connect-src 'self'; font-src 'self'; media-src 'self'; manifest-src 'self'; worker-src 'self'; object-src 'none'; \
     base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
 /// The id of the current request, set by the logging middleware.

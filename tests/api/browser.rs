@@ -32,6 +32,33 @@ impl Drop for Driver {
     }
 }
 
+impl Driver {
+    /// Runs a Chrome DevTools Protocol command in the session's page (chromedriver's
+    /// `goog/cdp/execute`), for what WebDriver itself cannot see.
+    pub(crate) async fn cdp(
+        &self,
+        c: &Client,
+        cmd: &str,
+        params: serde_json::Value,
+    ) -> serde_json::Value {
+        let session = c.session_id().await.unwrap().expect("a session");
+        let url = format!(
+            "http://127.0.0.1:{}/session/{session}/goog/cdp/execute",
+            self.port
+        );
+        let answer: serde_json::Value = reqwest::Client::new()
+            .post(url)
+            .json(&serde_json::json!({ "cmd": cmd, "params": params }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        answer["value"].clone()
+    }
+}
+
 pub(crate) async fn start_browser() -> Option<(Driver, Client)> {
     if !std::path::Path::new(CHROMEDRIVER).exists() || !std::path::Path::new(CHROMIUM).exists() {
         if std::env::var("CI").as_deref() == Ok("true") {

@@ -317,7 +317,12 @@ async fn in_the_browser_a_user_chooses_which_emails_they_get() {
         .unwrap();
     assert_eq!(
         checked,
-        json!([["voicemail", true], ["lead", true], ["missedCall", false]]),
+        json!([
+            ["voicemail", true],
+            ["lead", true],
+            ["missedCall", false],
+            ["summary", false]
+        ]),
         "an owner's defaults"
     );
     click(&c, "#notify-email input[data-event='missedCall']").await;

@@ -47,7 +47,10 @@ pub async fn create(
     match callback::place(&state.desk, req).await {
         Ok(placed) => {
             let call = placed.call.as_ref().map(super::views::Call::from);
-            Ok(HttpResponse::Created().json(json!({ "callback": placed.callback, "call": call })))
+            let mut created =
+                super::views::displayed(json!({ "callback": placed.callback, "call": call }), &country);
+            created.head_mut().status = actix_web::http::StatusCode::CREATED;
+            Ok(created)
         }
         Err(CallbackError::NoMobile) => Err(ApiError::conflict(
             "mobile_required",
@@ -73,9 +76,8 @@ pub async fn create(
 /// The org's latest callbacks: who placed each, from which number, how each side went.
 pub async fn list(state: web::Data<AppState>, auth: Auth) -> Result<HttpResponse, ApiError> {
     let org = auth.org_id();
-    let rows = state
-        .db
-        .query(move |c| callbacks::list(c, org, 100))
-        .await?;
-    Ok(HttpResponse::Ok().json(json!({ "callbacks": rows })))
+    super::views::displayed_query(&state.db, org, move |c| {
+        Ok(json!({ "callbacks": callbacks::list(c, org, 100)? }))
+    })
+    .await
 }
