@@ -159,6 +159,24 @@ pub enum SimulateCommand {
         #[arg(long)]
         url: Option<String>,
     },
+    /// Twilio's side of a "Call back" placed from the dashboard: the user's phone answers
+    /// (or its voicemail does), the customer is dialled, the call ends.
+    Callback {
+        /// Which callback (default: the latest one still ringing the user's phone).
+        #[arg(long)]
+        id: Option<i64>,
+        /// Who picks up the user's phone: a person, or a voicemail greeting.
+        #[arg(long, default_value = "human", value_parser = ["human", "machine"])]
+        answered_by: String,
+        /// How the dial to the customer ends (Twilio's DialCallStatus).
+        #[arg(long, default_value = "completed", value_parser = ["completed", "busy", "no-answer", "failed"])]
+        customer: String,
+        /// Seconds the customer talks when they answer.
+        #[arg(long, default_value_t = 60)]
+        seconds: u32,
+        #[arg(long)]
+        url: Option<String>,
+    },
     /// Many whole calls at once: throughput, p50/p99 latency and errors.
     Load {
         #[command(flatten)]
@@ -512,6 +530,21 @@ pub async fn run(cli: Cli, config: Config) -> Result<(), CliError> {
                 body,
                 url,
             } => simulate::sms(&config, url.as_deref(), &from, &to, &body).await,
+            SimulateCommand::Callback {
+                id,
+                answered_by,
+                customer,
+                seconds,
+                url,
+            } => {
+                let args = simulate::CallbackArgs {
+                    id,
+                    answered_by: &answered_by,
+                    customer: &customer,
+                    seconds,
+                };
+                simulate::callback(&config, url.as_deref(), args).await
+            }
             SimulateCommand::Vapi {
                 to,
                 from,

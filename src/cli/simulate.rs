@@ -6,8 +6,10 @@ use super::number::master;
 use super::{fail, CliError};
 use crate::config::Config;
 use crate::simulator::{
-    CallPlan, DialOutcome, Hop, LoadPlan, ScreenAnswer, Sequence, SimError, Simulator, Target,
+    CallPlan, CallbackPlan, DialOutcome, Hop, LoadPlan, ScreenAnswer, Sequence, SimError,
+    Simulator, Target,
 };
+use rusqlite::OptionalExtension;
 
 /// What a simulated call does, from the command line.
 pub struct CallArgs<'a> {
@@ -117,6 +119,81 @@ pub async fn sms(
             "{} answered HTTP {}",
             hop.path, hop.answer.status
         )))
+    }
+}
+
+/// What `simulate callback` plays.
+pub struct CallbackArgs<'a> {
+    pub id: Option<i64>,
+    pub answered_by: &'a str,
+    pub customer: &'a str,
+    pub seconds: u32,
+}
+
+/// The callback to play, read from the data dir: `id`, or the latest still ringing.
+fn pending_callback(config: &Config, id: Option<i64>) -> Result<CallbackPlan, CliError> {
+    let conn = rusqlite::Connection::open_with_flags(
+        config.db_path(),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .map_err(|e| fail(format!("cannot read {}: {e}", config.db_path().display())))?;
+    let found = conn
+        .query_row(
+            "SELECT id, call_sid, business_number, user_mobile FROM callbacks
+             WHERE call_sid IS NOT NULL AND (?1 IS NULL AND user_status = 'ringing' OR id = ?1)
+             ORDER BY id DESC LIMIT 1",
+            [id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )
+        .optional()
+        .map_err(fail)?;
+    let Some((id, call_sid, from, to)) = found else {
+        return Err(fail(match id {
+            Some(id) => format!("callback {id} does not exist or Twilio never placed it"),
+            None => "no callback is ringing: press \"Call back from the business line\" in the dashboard first".into(),
+        }));
+    };
+    Ok(CallbackPlan {
+        id,
+        call_sid,
+        from,
+        to,
+        answered_by: String::new(),
+        customer: String::new(),
+        seconds: 0,
+    })
+}
+
+pub async fn callback(
+    config: &Config,
+    url: Option<&str>,
+    args: CallbackArgs<'_>,
+) -> Result<(), CliError> {
+    let mut plan = pending_callback(config, args.id)?;
+    plan.answered_by = match args.answered_by {
+        "machine" => "machine_start".into(),
+        _ => "human".into(),
+    };
+    plan.customer = args.customer.to_string();
+    plan.seconds = args.seconds;
+    let sim = simulator(config, url)?;
+    println!(
+        "Callback {}: Twilio rings {} from {} and plays it to {}",
+        plan.id,
+        plan.to,
+        plan.from,
+        sim.target().base
+    );
+    let hops = sim.callback(&plan).await.map_err(explain)?;
+    for hop in &hops {
+        print_hop(hop);
+    }
+    match hops.iter().find(|h| h.answer.status != 200) {
+        Some(h) => Err(fail(format!(
+            "{} answered HTTP {}",
+            h.path, h.answer.status
+        ))),
+        None => Ok(()),
     }
 }
 

@@ -4,11 +4,13 @@
 //! benchmarks all drive the appliance through this one module.
 
 mod call;
+mod callback;
 mod load;
 pub mod twiml;
 mod vapi;
 
 pub use call::{CallPlan, CallReport, DialOutcome, ScreenAnswer};
+pub use callback::CallbackPlan;
 pub use load::{LoadPlan, LoadReport};
 pub use vapi::Sequence;
 

@@ -397,3 +397,80 @@ fn sigterm_stops_the_appliance_cleanly() {
         .unwrap();
     assert_eq!(verdict, "ok");
 }
+
+/// `switchboard simulate callback` answers the user's leg of a callback placed from the
+/// dashboard of a running demo: the whisper, the dial, the customer talking.
+#[tokio::test]
+async fn simulate_answers_the_users_leg_of_a_callback_placed_in_the_demo() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap().to_string();
+    let (mut server, out) = start_demo(&data);
+    let url = served_url(&out);
+    let password = out
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("password: "))
+        .unwrap_or_else(|| panic!("{out}"))
+        .to_string();
+    let c = crate::helpers::client();
+    let login: serde_json::Value = c
+        .post(format!("{url}/api/auth/login"))
+        .json(&serde_json::json!({ "email": "owner@demo-plumbing.example", "password": password }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let csrf = login["csrfToken"].as_str().unwrap().to_string();
+    let api = crate::helpers::Api::new(c, csrf, &url);
+    let placed = api
+        .post(
+            "/api/callbacks",
+            serde_json::json!({ "to": "(415) 555-0123" }),
+        )
+        .await;
+    assert_eq!(placed.status(), 201);
+
+    let out = crate::cli::switchboard_async(
+        &[
+            "--data-dir",
+            &data,
+            "simulate",
+            "callback",
+            "--seconds",
+            "42",
+            "--url",
+            &url,
+        ],
+        &[],
+    )
+    .await;
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for expected in [
+        "Callback 1: Twilio rings +15550100199 from +15550100001",
+        "→ POST /twilio/callback/answer?callback=1  AnsweredBy=human",
+        "Calling back",
+        "→ POST /twilio/callback/dial?callback=1  DialCallStatus=completed  DialCallDuration=42",
+        "→ POST /twilio/callback/status?callback=1",
+    ] {
+        assert!(stdout.contains(expected), "{expected} in {stdout}");
+    }
+    let calls = api.get("/api/calls").await;
+    assert_eq!(calls["calls"][0]["callback"]["customerStatus"], "answered");
+    assert_eq!(calls["calls"][0]["callback"]["customerSeconds"], 42);
+    // Nothing is left ringing: a second run says what to do instead.
+    let again = crate::cli::switchboard_async(
+        &["--data-dir", &data, "simulate", "callback", "--url", &url],
+        &[],
+    )
+    .await;
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("no callback is ringing"));
+    server.kill().unwrap();
+    server.wait().unwrap();
+}
