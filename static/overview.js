@@ -283,6 +283,18 @@ async function loadHealth() {
     $('health-https').textContent = parts.join('; ');
     $('health-https').classList.toggle('error', Boolean(r.lastError));
   }
+  // Email, texts and pushes to the people of the business: what went, what waits, and the
+  // server's answer when something does not get through.
+  const channels = [['Email', h.email], ['Texts', h.notifications.sms], ['Push', h.notifications.push]];
+  const notices = channels.filter(([, n]) => n).map(([name, n]) => {
+    const waiting = n.retrying ? `, ${n.retrying} retrying` : '';
+    const failed = n.failed ? `, ${n.failed} not delivered` : '';
+    const said = (n.retrying || n.failed) && n.lastError ? ` (${n.lastError})` : '';
+    return `${name}: ${n.sent} sent${waiting}${failed}${said}`;
+  });
+  if (!h.email) notices.push('Email: no mail server set (SWITCHBOARD_SMTP_URL)');
+  $('health-notices').textContent = notices.join('; ');
+  $('health-notices').classList.toggle('error', channels.some(([, n]) => n && (n.retrying || n.failed)));
   show($('health-loading'), false);
   show($('health'), true);
 }
