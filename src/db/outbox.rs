@@ -491,3 +491,123 @@ pub mod push {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::migrations::migrate_to;
+
+    fn one<T: rusqlite::types::FromSql>(c: &Connection, sql: &str) -> T {
+        c.query_row(sql, [], |r| r.get(0)).unwrap()
+    }
+
+    #[test]
+    fn migration_14_makes_the_orgs_notification_number_its_first_owners_mobile_and_keeps_the_outbox(
+    ) {
+        let backups = tempfile::tempdir().unwrap();
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate_to(&mut conn, backups.path(), 13).unwrap();
+        conn.execute_batch(
+            "INSERT INTO orgs (id, name, notification_number) VALUES (1, 'Plumbing', '+14155550199'), (2, 'Quiet', NULL);
+             INSERT INTO users (id, org_id, email, password_hash, role) VALUES
+                 (1, 1, 'admin@p.example', 'x', 'admin'), (2, 1, 'first@p.example', 'x', 'owner'),
+                 (3, 1, 'second@p.example', 'x', 'owner'), (4, 2, 'q@q.example', 'x', 'owner');
+             INSERT INTO outbox (org_id, user_id, channel, event, recipient, subject, body_text, body_html, status)
+                 VALUES (1, 2, 'email', 'lead:1', 'first@p.example', 's', 't', 'h', 'sent');
+             INSERT INTO notification_prefs (user_id, event, channel, enabled) VALUES (2, 'missed_call', 'email', 1);",
+        )
+        .unwrap();
+        migrate_to(&mut conn, backups.path(), 14).unwrap();
+        let mobiles: Vec<Option<String>> = conn
+            .prepare("SELECT mobile FROM users ORDER BY id")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(mobiles, [None, Some("+14155550199".into()), None, None]);
+        assert_eq!(
+            one::<String>(
+                &conn,
+                "SELECT channel || ' ' || event || ' ' || status FROM outbox"
+            ),
+            "email lead:1 sent"
+        );
+        assert!(wants(&conn, 2, UserRole::Owner, Event::MissedCall, Channel::Email).unwrap());
+        // The owner's texts keep going to that number by default.
+        assert!(wants(&conn, 2, UserRole::Owner, Event::Voicemail, Channel::Sms).unwrap());
+
+        // From now on they are one number, whichever side changes.
+        conn.execute(
+            "UPDATE orgs SET notification_number = '+14155550100' WHERE id = 1",
+            [],
+        )
+        .unwrap();
+        assert_eq!(
+            one::<String>(&conn, "SELECT mobile FROM users WHERE id = 2"),
+            "+14155550100"
+        );
+        conn.execute("UPDATE users SET mobile = '+14155550111' WHERE id = 2", [])
+            .unwrap();
+        assert_eq!(
+            one::<String>(&conn, "SELECT notification_number FROM orgs WHERE id = 1"),
+            "+14155550111"
+        );
+        // Another owner's own mobile is theirs alone.
+        conn.execute("UPDATE users SET mobile = '+14155550122' WHERE id = 3", [])
+            .unwrap();
+        assert_eq!(
+            one::<String>(&conn, "SELECT notification_number FROM orgs WHERE id = 1"),
+            "+14155550111"
+        );
+        // The first owner of an org with a number, created later, takes it.
+        conn.execute_batch(
+            "UPDATE orgs SET notification_number = '+14155550133' WHERE id = 2;
+             DELETE FROM users WHERE id = 4;
+             INSERT INTO users (id, org_id, email, password_hash, role) VALUES (5, 2, 'new@q.example', 'x', 'owner');",
+        )
+        .unwrap();
+        assert_eq!(
+            one::<String>(&conn, "SELECT mobile FROM users WHERE id = 5"),
+            "+14155550133"
+        );
+    }
+
+    #[test]
+    fn a_text_or_push_in_quiet_hours_waits_for_their_end_across_midnight() {
+        let tz: chrono_tz::Tz = "America/New_York".parse().unwrap();
+        let quiet = ("21:00".to_string(), "07:30".to_string());
+        // 23:00 in New York (04:00 UTC next day in winter): held until 07:30 local.
+        let at = chrono::DateTime::parse_from_rfc3339("2026-12-08T04:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        assert_eq!(
+            crate::db::format_time(not_before(at, tz, Some(&quiet))),
+            "2026-12-08T12:30:00.000Z"
+        );
+        // 12:00 local: goes at once; and without quiet hours, always at once.
+        let noon = chrono::DateTime::parse_from_rfc3339("2026-12-08T17:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        assert_eq!(not_before(noon, tz, Some(&quiet)), noon);
+        assert_eq!(not_before(at, tz, None), at);
+    }
+
+    #[test]
+    fn defaults_give_owners_voicemails_and_leads_and_devices_everything_but_the_summary() {
+        use Channel::*;
+        use Event::*;
+        for channel in [Email, Sms] {
+            assert!(Voicemail.by_default(channel, UserRole::Owner));
+            assert!(Lead.by_default(channel, UserRole::Owner));
+            assert!(!MissedCall.by_default(channel, UserRole::Owner));
+            assert!(!Voicemail.by_default(channel, UserRole::Admin));
+        }
+        for event in [Voicemail, Lead, MissedCall] {
+            assert!(event.by_default(Push, UserRole::Viewer));
+        }
+        for channel in [Email, Sms, Push] {
+            assert!(!Summary.by_default(channel, UserRole::Owner));
+        }
+    }
+}
