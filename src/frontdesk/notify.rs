@@ -10,7 +10,6 @@ use crate::db::{calls, leads, numbers, orgs, voicemails};
 use crate::domain::callflow::TRANSCRIBE_MAX_SECS;
 use crate::domain::events::CallEvent;
 use crate::domain::typed::display;
-use std::sync::Arc;
 
 fn clip(s: &str, max: usize) -> String {
     if s.chars().count() <= max {
@@ -122,77 +121,56 @@ pub async fn voicemail(desk: &FrontDesk, id: i64) {
     }
 }
 
-/// [`lead`] in the background, so the webhook that found the lead answers at once.
-pub fn spawn_lead(
-    desk: &Arc<FrontDesk>,
-    lead_id: i64,
-    number: numbers::Resolved,
-    customer: String,
-    first_message: String,
-) {
-    let desk = desk.clone();
-    tokio::spawn(async move { lead(&desk, lead_id, &number, &customer, &first_message).await });
+/// A new lead to tell the people of the business about.
+pub struct NewLead<'a> {
+    pub lead_id: i64,
+    pub number: &'a numbers::Resolved,
+    pub customer: &'a str,
+    pub first_message: &'a str,
+    pub public_url: &'a str,
+    pub senders: outbox::Senders,
+    pub now: chrono::DateTime<chrono::Utc>,
 }
 
-/// Queues the notifications of a new lead (once per lead: the outbox key and the lead's
-/// own claim both say so).
-pub async fn lead(
-    desk: &FrontDesk,
-    lead_id: i64,
-    number: &numbers::Resolved,
-    customer: &str,
-    first_message: &str,
-) {
-    let (org, number_id) = (number.org_id, number.id);
-    let line = number
-        .friendly_name
-        .clone()
-        .unwrap_or_else(|| number.e164.clone());
-    let (customer, first) = (customer.to_string(), first_message.to_string());
-    let url = format!("{}/#leads/{lead_id}", desk.public_url);
-    let (senders, now) = (desk.senders, desk.clock.now());
-    let queued = desk
-        .db
-        .write(move |c| {
-            if !leads::claim_owner_notification(c, lead_id)? {
-                return Ok(false);
-            }
-            let who = display(&customer, &orgs::country(c, org)?);
-            let (text, html) = mail::compose(
-                &format!("{who} wrote to {line}."),
-                Some(&first),
-                "Reply by text from the business number",
-                &url,
-            );
-            let queued = outbox::enqueue(
-                c,
-                &Notice {
-                    org_id: org,
-                    only: None,
-                    event: Event::Lead,
-                    key: &format!("lead:{lead_id}"),
-                    subject: &format!("New lead from {who} on {line}"),
-                    text: &text,
-                    html: &html,
-                    short: &format!(
-                        "New lead from {who} on {line}: \"{}\" Reply in the dashboard: {url}",
-                        clip(first.trim(), 300)
-                    ),
-                    url: &url,
-                    voicemail_id: None,
-                    phone_number_id: Some(number_id),
-                    call_id: None,
-                    lead_id: Some(lead_id),
-                },
-                senders,
-                now,
-            )?;
-            Ok(queued.any())
-        })
-        .await;
-    match queued {
-        Ok(true) => desk.notices_queued(),
-        Ok(false) => {}
-        Err(e) => log::error!("lead {lead_id}: notifications not queued: {e}"),
+/// Queues the notifications of a new lead, in the caller's write (the transaction that
+/// made the lead): once per lead, as the lead's own claim and the outbox key both say.
+/// Returns whether anything was queued (then the worker is to be woken).
+pub fn queue_lead(c: &rusqlite::Connection, n: &NewLead<'_>) -> rusqlite::Result<bool> {
+    if !leads::claim_owner_notification(c, n.lead_id)? {
+        return Ok(false);
     }
+    let (org, lead_id) = (n.number.org_id, n.lead_id);
+    let line = n.number.friendly_name.as_deref().unwrap_or(&n.number.e164);
+    let url = format!("{}/#leads/{lead_id}", n.public_url);
+    let who = display(n.customer, &orgs::country(c, org)?);
+    let (text, html) = mail::compose(
+        &format!("{who} wrote to {line}."),
+        Some(n.first_message),
+        "Reply by text from the business number",
+        &url,
+    );
+    let queued = outbox::enqueue(
+        c,
+        &Notice {
+            org_id: org,
+            only: None,
+            event: Event::Lead,
+            key: &format!("lead:{lead_id}"),
+            subject: &format!("New lead from {who} on {line}"),
+            text: &text,
+            html: &html,
+            short: &format!(
+                "New lead from {who} on {line}: \"{}\" Reply in the dashboard: {url}",
+                clip(n.first_message.trim(), 300)
+            ),
+            url: &url,
+            voicemail_id: None,
+            phone_number_id: Some(n.number.id),
+            call_id: None,
+            lead_id: Some(lead_id),
+        },
+        n.senders,
+        n.now,
+    )?;
+    Ok(queued.any())
 }

@@ -36,6 +36,8 @@ enum Plan {
         number: numbers::Resolved,
         lead_id: i64,
         ack: Option<String>,
+        /// The lead's notifications were queued with it: wake the worker.
+        notified: bool,
     },
 }
 
@@ -43,6 +45,7 @@ pub async fn inbound(desk: &Arc<FrontDesk>, m: InboundSms) -> Result<(), Frontde
     let flags = desk.flags.clone();
     let msg = m.clone();
     let at = desk.clock.now();
+    let (public_url, senders) = (desk.public_url.clone(), desk.senders);
     let plan = desk
         .db
         .write(move |c| {
@@ -148,10 +151,24 @@ pub async fn inbound(desk: &Arc<FrontDesk>, m: InboundSms) -> Result<(), Frontde
                     } else {
                         None
                     };
+                    // Told in the transaction that made the lead: a crash cannot lose it.
+                    let notified = super::notify::queue_lead(
+                        c,
+                        &super::notify::NewLead {
+                            lead_id,
+                            number: &number,
+                            customer: msg.from.as_str(),
+                            first_message: &msg.body,
+                            public_url: &public_url,
+                            senders,
+                            now: at,
+                        },
+                    )?;
                     Plan::Intake {
                         number,
                         lead_id,
                         ack,
+                        notified,
                     }
                 }
                 SmsPlan::OnboardingOff => {
@@ -216,19 +233,16 @@ pub async fn inbound(desk: &Arc<FrontDesk>, m: InboundSms) -> Result<(), Frontde
             number,
             lead_id,
             ack,
+            notified,
         } => {
+            if notified {
+                desk.notices_queued();
+            }
             if let Some(body) = ack {
                 let out = Outbound::from_number(&number, m.from.as_str(), body, MessageKind::Reply)
                     .lead(Some(lead_id));
                 messaging::send(desk, out).await?;
             }
-            super::notify::spawn_lead(
-                desk,
-                lead_id,
-                number,
-                m.from.as_str().to_string(),
-                m.body.clone(),
-            );
         }
     }
     Ok(())

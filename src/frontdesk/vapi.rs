@@ -346,12 +346,13 @@ async fn transfer_destination(desk: &FrontDesk, m: Message) -> Result<Value, Fro
 
 /// `take_message` (a lead) and `transfer_to_human` (the org's fallback).
 async fn tool_calls(desk: &Arc<FrontDesk>, m: Message) -> Result<Value, FrontdeskError> {
-    let (results, notify) = desk
+    let (public_url, senders, now) = (desk.public_url.clone(), desk.senders, desk.clock.now());
+    let (results, notified) = desk
         .db
         .write(move |c| {
             let (number, call_id) = context(c, &m)?;
             let mut results = Vec::new();
-            let mut notify = None;
+            let mut notified = false;
             for tool in &m.tool_calls {
                 let arg = |k: &str| tool.arguments.get(k).and_then(Value::as_str).map(str::to_string);
                 let result = match (tool.name.as_str(), &number) {
@@ -375,9 +376,11 @@ async fn tool_calls(desk: &Arc<FrontDesk>, m: Message) -> Result<Value, Frontdes
                         if first {
                             leads::append_summary(c, lead_id, &text)?;
                         }
-                        if notify.is_none() {
-                            notify = Some((lead_id, n.clone(), customer.clone(), text.clone()));
-                        }
+                        // Told in the transaction that kept the message.
+                        notified |= super::notify::queue_lead(c, &super::notify::NewLead {
+                            lead_id, number: n, customer: &customer, first_message: &text,
+                            public_url: &public_url, senders, now,
+                        })?;
                         json!({ "toolCallId": tool.id, "name": tool.name, "result": "Message taken. The team will get back to the caller soon." })
                     }
                     ("transfer_to_human", Some(n)) => match orgs::fallback(c, n.org_id)?.0 {
@@ -394,11 +397,11 @@ async fn tool_calls(desk: &Arc<FrontDesk>, m: Message) -> Result<Value, Frontdes
                 let tools = m.tool_calls.iter().map(|t| t.name.as_str()).collect();
                 calls::record(c, id, &CallEvent::VapiToolCalls { tools, key: &dedup_key(&m) })?;
             }
-            Ok((results, notify))
+            Ok((results, notified))
         })
         .await?;
-    if let Some((lead_id, number, customer, text)) = notify {
-        super::notify::spawn_lead(desk, lead_id, number, customer, text);
+    if notified {
+        desk.notices_queued();
     }
     Ok(json!({ "results": results }))
 }
