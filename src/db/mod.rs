@@ -12,6 +12,7 @@ pub mod blocklist;
 pub mod callbacks;
 pub mod callflows;
 pub mod calls;
+pub mod contacts;
 pub mod flags;
 pub mod idempotency;
 pub mod leads;

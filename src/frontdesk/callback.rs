@@ -190,7 +190,7 @@ pub async fn answered(
     let machine = answered_by
         .as_deref()
         .is_some_and(|a| a.starts_with("machine") || a == "fax");
-    let (cb, country) = desk
+    let (cb, (country, name)) = desk
         .db
         .write(move |c| {
             let cb = match matching(c, id, &call_sid) {
@@ -208,13 +208,15 @@ pub async fn answered(
                 },
             )?;
             let country = orgs::country(c, cb.org_id)?;
-            Ok(Ok((cb, country)))
+            let name = crate::db::contacts::name(c, cb.org_id, &cb.customer)?;
+            Ok(Ok((cb, (country, name))))
         })
         .await??;
     if machine {
         return Ok(TwiML::new().hangup());
     }
-    let who = spoken(&display(&cb.customer, &country));
+    // A contact by name (SPEC §13), anyone else by their number read out.
+    let who = name.unwrap_or_else(|| spoken(&display(&cb.customer, &country)));
     Ok(TwiML::new()
         .say(format!("Calling back {who}."))
         .dial(DialVerb {

@@ -33,7 +33,9 @@ pub enum Attempt {
     GiveUp(String),
 }
 
-/// Sends what falls due, for good; `wake` is notified when something is queued.
+/// Sends what falls due, for good; `wake` is notified when something is queued. The
+/// outbox is read on the writer's connection: a few reads a minute at most, and no
+/// pooled connection (with its cache) is held open for them.
 pub async fn run(
     desk: Arc<FrontDesk>,
     mailer: Option<Mailer>,
@@ -51,7 +53,7 @@ pub async fn run(
         let mut full = false;
         match desk
             .db
-            .query(move |c| outbox::due(c, &now, email, BATCH))
+            .write(move |c| outbox::due(c, &now, email, BATCH))
             .await
         {
             Ok(due) => {
@@ -65,7 +67,7 @@ pub async fn run(
         if full {
             continue;
         }
-        let wait = match desk.db.query(move |c| outbox::next_due(c, email)).await {
+        let wait = match desk.db.write(move |c| outbox::next_due(c, email)).await {
             Ok(Some(at)) => chrono::DateTime::parse_from_rfc3339(&at)
                 .ok()
                 .and_then(|at| {

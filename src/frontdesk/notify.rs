@@ -6,10 +6,9 @@
 use super::mail;
 use super::FrontDesk;
 use crate::db::outbox::{self, Event, Notice};
-use crate::db::{calls, leads, numbers, orgs, voicemails};
+use crate::db::{calls, contacts, leads, numbers, orgs, voicemails};
 use crate::domain::callflow::TRANSCRIBE_MAX_SECS;
 use crate::domain::events::CallEvent;
-use crate::domain::typed::display;
 
 fn clip(s: &str, max: usize) -> String {
     if s.chars().count() <= max {
@@ -45,10 +44,10 @@ pub async fn voicemail(desk: &FrontDesk, id: i64) {
                 return Ok(false);
             };
             let country = orgs::country(c, number.org_id)?;
-            let caller = call
-                .from_number
-                .as_deref()
-                .map_or_else(|| "an unknown caller".into(), |n| display(n, &country));
+            let caller = match call.from_number.as_deref() {
+                Some(n) => contacts::called(c, number.org_id, n, &country)?,
+                None => "an unknown caller".into(),
+            };
             let line = number
                 .friendly_name
                 .clone()
@@ -142,7 +141,7 @@ pub fn queue_lead(c: &rusqlite::Connection, n: &NewLead<'_>) -> rusqlite::Result
     let (org, lead_id) = (n.number.org_id, n.lead_id);
     let line = n.number.friendly_name.as_deref().unwrap_or(&n.number.e164);
     let url = format!("{}/#leads/{lead_id}", n.public_url);
-    let who = display(n.customer, &orgs::country(c, org)?);
+    let who = contacts::called(c, org, n.customer, &orgs::country(c, org)?)?;
     let (text, html) = mail::compose(
         &format!("{who} wrote to {line}."),
         Some(n.first_message),

@@ -24,7 +24,10 @@ pub const GONE: &str = "the push service says the device unsubscribed (404/410)"
 
 /// The appliance's VAPID key pair and the client that talks to push services.
 pub struct Pusher {
-    key: p256::SecretKey,
+    /// The private scalar as stored; made into a key at the first push or subscription,
+    /// so a start-up that pushes nothing runs no elliptic-curve code.
+    secret: Vec<u8>,
+    key: std::sync::OnceLock<Result<p256::SecretKey, String>>,
     /// `sub` of the VAPID JWT: how the push service can reach the operator.
     contact: String,
     /// Built at the first push: most appliances never hold a subscription, and a client
@@ -50,36 +53,55 @@ impl Pusher {
         contact: String,
         allow_http: bool,
     ) -> Result<Pusher, PushKeyError> {
-        let key = match settings::get(conn, VAPID_KEY)? {
+        let secret = match settings::get(conn, VAPID_KEY)? {
             Some(sealed) => {
                 let b64 = sealing
                     .decrypt(&sealed, VAPID_KEY)
                     .map_err(|e| PushKeyError::Unreadable(e.to_string()))?;
-                let bytes = URL_SAFE_NO_PAD
+                URL_SAFE_NO_PAD
                     .decode(b64)
-                    .map_err(|e| PushKeyError::Unreadable(e.to_string()))?;
-                p256::SecretKey::from_slice(&bytes)
                     .map_err(|e| PushKeyError::Unreadable(e.to_string()))?
             }
             None => {
-                let key = p256::SecretKey::random(&mut rand::rngs::OsRng);
-                let b64 = URL_SAFE_NO_PAD.encode(key.to_bytes());
+                // A P-256 private key is 32 random bytes below the group order (which all
+                // but one draw in 2^32 are); it is checked when first used.
+                let mut bytes = vec![0u8; 32];
+                rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut bytes);
+                let b64 = URL_SAFE_NO_PAD.encode(&bytes);
                 settings::set(conn, VAPID_KEY, &sealing.encrypt(&b64, VAPID_KEY))?;
-                key
+                bytes
             }
         };
         Ok(Pusher {
-            key,
+            secret,
+            key: std::sync::OnceLock::new(),
             contact,
             http: std::sync::OnceLock::new(),
             allow_http,
         })
     }
 
+    fn key(&self) -> Result<&p256::SecretKey, String> {
+        self.key
+            .get_or_init(|| {
+                p256::SecretKey::from_slice(&self.secret).map_err(|e| {
+                    format!("the stored VAPID key is not a P-256 key ({e}): remove the setting {VAPID_KEY} and restart")
+                })
+            })
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+
     /// The public key browsers subscribe with (`applicationServerKey`): the uncompressed
-    /// point, base64url.
+    /// point, base64url (empty if the stored key is unusable, which the log then says).
     pub fn public_key(&self) -> String {
-        URL_SAFE_NO_PAD.encode(self.key.public_key().to_encoded_point(false).as_bytes())
+        match self.key() {
+            Ok(k) => URL_SAFE_NO_PAD.encode(k.public_key().to_encoded_point(false).as_bytes()),
+            Err(e) => {
+                log::error!("{e}");
+                String::new()
+            }
+        }
     }
 
     /// Whether `endpoint` may be pushed to: https (or http when allowed for tests).
@@ -93,7 +115,7 @@ impl Pusher {
     }
 
     /// `Authorization: vapid t=<JWT>, k=<public key>` for a push to `endpoint`'s origin.
-    fn authorization(&self, endpoint: &reqwest::Url, now: i64) -> String {
+    fn authorization(&self, endpoint: &reqwest::Url, now: i64) -> Result<String, String> {
         let audience = endpoint.origin().ascii_serialization();
         let header = URL_SAFE_NO_PAD.encode(br#"{"typ":"JWT","alg":"ES256"}"#);
         let claims =
@@ -101,12 +123,12 @@ impl Pusher {
         let claims = URL_SAFE_NO_PAD.encode(claims.to_string());
         let signing_input = format!("{header}.{claims}");
         let signature: p256::ecdsa::Signature =
-            p256::ecdsa::SigningKey::from(&self.key).sign(signing_input.as_bytes());
+            p256::ecdsa::SigningKey::from(self.key()?).sign(signing_input.as_bytes());
         let jwt = format!(
             "{signing_input}.{}",
             URL_SAFE_NO_PAD.encode(signature.to_bytes())
         );
-        format!("vapid t={jwt}, k={}", self.public_key())
+        Ok(format!("vapid t={jwt}, k={}", self.public_key()))
     }
 
     /// Encrypts and posts one notification to its device's push service.
@@ -131,7 +153,10 @@ impl Pusher {
             Err(e) => return Attempt::GiveUp(e),
         };
         let (url, body) = request;
-        let auth = self.authorization(&url, desk.clock.now().timestamp());
+        let auth = match self.authorization(&url, desk.clock.now().timestamp()) {
+            Ok(a) => a,
+            Err(e) => return Attempt::GiveUp(e),
+        };
         let sent = self
             .http
             .get_or_init(crate::providers::http_client)
@@ -221,7 +246,10 @@ mod tests {
 
     fn pusher() -> Pusher {
         Pusher {
-            key: p256::SecretKey::random(&mut rand::rngs::OsRng),
+            secret: p256::SecretKey::random(&mut rand::rngs::OsRng)
+                .to_bytes()
+                .to_vec(),
+            key: std::sync::OnceLock::new(),
             contact: "mailto:owner@example.com".into(),
             http: std::sync::OnceLock::new(),
             allow_http: false,
@@ -232,7 +260,7 @@ mod tests {
     fn the_vapid_header_is_an_es256_jwt_for_the_push_services_origin() {
         let p = pusher();
         let url = reqwest::Url::parse("https://push.example.net/send/abc?x=1").unwrap();
-        let header = p.authorization(&url, 1_700_000_000);
+        let header = p.authorization(&url, 1_700_000_000).unwrap();
         let (t, k) = header
             .strip_prefix("vapid t=")
             .and_then(|rest| rest.split_once(", k="))
@@ -247,7 +275,7 @@ mod tests {
         assert_eq!(claims["sub"], "mailto:owner@example.com");
         let sig =
             p256::ecdsa::Signature::from_slice(&URL_SAFE_NO_PAD.decode(parts[2]).unwrap()).unwrap();
-        let verifying = p256::ecdsa::VerifyingKey::from(p.key.public_key());
+        let verifying = p256::ecdsa::VerifyingKey::from(p.key().unwrap().public_key());
         verifying
             .verify(format!("{}.{}", parts[0], parts[1]).as_bytes(), &sig)
             .expect("the signature verifies with the public key");

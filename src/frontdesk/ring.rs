@@ -123,7 +123,16 @@ pub async fn screen(desk: &FrontDesk, leg: Leg) -> Result<TwiML, FrontdeskError>
             .map(|o| o.label.clone());
         let from = calls::by_id(c, ctx.call_id)?.and_then(|call| call.from_number);
         let caller = from.as_deref().map(Party::parse);
-        let caller = caller.as_ref().and_then(Party::number).map(Caller::Number);
+        let number = caller.as_ref().and_then(Party::number);
+        // A contact is said by name (SPEC §13), anyone else by their number.
+        let name = match (number, &ctx.number) {
+            (Some(n), Some(line)) => crate::db::contacts::name(c, line.org_id, n.as_str())?,
+            _ => None,
+        };
+        let caller = match &name {
+            Some(name) => Some(Caller::Named(name)),
+            None => number.map(Caller::Number),
+        };
         let lines = ring::whisper(&business, label.as_deref(), caller.as_ref());
         Ok((ctx, lines))
     })

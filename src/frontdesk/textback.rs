@@ -86,10 +86,10 @@ fn missed_call_notice(
     now: chrono::DateTime<chrono::Utc>,
 ) -> rusqlite::Result<crate::db::outbox::Queued> {
     let country = crate::db::orgs::country(c, number.org_id)?;
-    let caller = call.from_number.as_deref().map_or_else(
-        || "A withheld number".to_string(),
-        |n| crate::domain::typed::display(n, &country),
-    );
+    let caller = match call.from_number.as_deref() {
+        Some(n) => crate::db::contacts::called(c, number.org_id, n, &country)?,
+        None => "A withheld number".to_string(),
+    };
     let line = number
         .friendly_name
         .clone()

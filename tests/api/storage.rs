@@ -13,6 +13,7 @@ const TABLES: &[&str] = &[
     "call_flows",
     "callbacks",
     "calls",
+    "contacts",
     "feature_flags",
     "idempotency_keys",
     "leads",

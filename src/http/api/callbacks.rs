@@ -47,8 +47,15 @@ pub async fn create(
     match callback::place(&state.desk, req).await {
         Ok(placed) => {
             let call = placed.call.as_ref().map(super::views::Call::from);
-            let mut created =
-                super::views::displayed(json!({ "callback": placed.callback, "call": call }), &country);
+            let body = json!({ "callback": placed.callback, "call": call });
+            let shown = {
+                let body = body.clone();
+                state
+                    .db
+                    .query(move |c| super::views::shown_for(c, org, &body))
+                    .await?
+            };
+            let mut created = super::views::displayed(body, &shown);
             created.head_mut().status = actix_web::http::StatusCode::CREATED;
             Ok(created)
         }

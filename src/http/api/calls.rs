@@ -2,7 +2,7 @@
 //! consent ledger as CSV (SPEC §1, §3.4).
 
 use super::{page_limit, views};
-use crate::db::{calls, ledger, messages, orgs};
+use crate::db::{calls, ledger, messages};
 use crate::domain::textback::Outcome;
 use crate::domain::PhoneNumber;
 use crate::error::ApiError;
@@ -159,18 +159,16 @@ pub async fn detail(
                 .or_else(|| call.vapi_call_id.clone())
                 .unwrap_or_default();
             let webhooks = ledger::for_reference(c, &reference, Some(org_id))?;
-            let country = orgs::country(c, org_id)?;
             let mut shown = json!([views::Call::from(&call)]);
             with_callbacks(c, std::slice::from_ref(&call), &mut shown)?;
-            Ok(Some((
-                json!({
-                    "call": shown[0],
-                    "events": views::all::<_, views::CallEvent>(&events),
-                    "messages": views::all::<_, views::Message>(&texts),
-                    "webhooks": views::all::<_, views::Webhook>(&webhooks),
-                }),
-                country,
-            )))
+            let body = json!({
+                "call": shown[0],
+                "events": views::all::<_, views::CallEvent>(&events),
+                "messages": views::all::<_, views::Message>(&texts),
+                "webhooks": views::all::<_, views::Webhook>(&webhooks),
+            });
+            let shown = views::shown_for(c, org_id, &body)?;
+            Ok(Some((body, shown)))
         })
         .await?
         .ok_or_else(|| ApiError::not_found(format!("call {id}")))?;

@@ -4,8 +4,8 @@
 //! The rows are read on a blocking thread and written as RFC 4180 CSV (the `csv` crate,
 //! CRLF line ends) into 64 KiB chunks passed through a channel of four, so a million rows
 //! stream in constant memory and a slow client slows the reader instead of filling memory.
-//! Every time is given in UTC and in the business's time zone; every number as stored and
-//! as the business reads it. A cell that a spreadsheet would run as a formula (starting
+//! Every time is given in UTC and in the business's time zone; every number as stored, as
+//! the business reads it, and with its contact's name. A cell that a spreadsheet would run as a formula (starting
 //! with `=`, `+`, `-`, `@`, a tab or a carriage return) is prefixed with `'`, as OWASP
 //! recommends — E.164 numbers included, which is why the national form sits beside them.
 
@@ -132,11 +132,23 @@ fn write_rows(
         header.push(name.to_string());
         match col {
             Col::Time => header.push(format!("{name}_local")),
-            Col::Number => header.push(format!("{name}_national")),
+            Col::Number => {
+                header.push(format!("{name}_national"));
+                header.push(format!("{name}_name"));
+            }
             Col::Text => {}
         }
     }
     out.write_record(&header).map_err(|e| e.to_string())?;
+    // The org's contacts, for the names beside the numbers (as many as the business has
+    // contacts, never as many as rows).
+    let names: std::collections::HashMap<String, String> = conn
+        .prepare("SELECT number, name FROM contacts WHERE org_id = ?1")
+        .and_then(|mut s| {
+            s.query_map([org], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect()
+        })
+        .map_err(|e| e.to_string())?;
     let mut stmt = conn.prepare(export.sql).map_err(|e| e.to_string())?;
     let mut rows = stmt
         .query(rusqlite::params![org, from, to])
@@ -152,18 +164,16 @@ fn write_rows(
                 ValueRef::Text(t) | ValueRef::Blob(t) => String::from_utf8_lossy(t).into_owned(),
             };
             let extra = match col {
-                Col::Text => None,
-                Col::Time => Some(local(&value, tz)),
-                Col::Number => Some(if value.is_empty() {
-                    String::new()
-                } else {
-                    display(&value, country)
-                }),
+                Col::Text => [None, None],
+                Col::Time => [Some(local(&value, tz)), None],
+                Col::Number if value.is_empty() => [Some(String::new()), Some(String::new())],
+                Col::Number => [
+                    Some(display(&value, country)),
+                    Some(names.get(&value).cloned().unwrap_or_default()),
+                ],
             };
             cells.push(neutralised(value));
-            if let Some(extra) = extra {
-                cells.push(neutralised(extra));
-            }
+            cells.extend(extra.into_iter().flatten().map(neutralised));
         }
         out.write_record(&cells).map_err(|e| e.to_string())?;
     }

@@ -3,7 +3,7 @@
 
 use super::page_limit;
 use super::views;
-use crate::db::{audit, leads, messages, numbers, orgs, voicemails};
+use crate::db::{audit, leads, messages, numbers, voicemails};
 use crate::domain::phone::redact;
 use crate::domain::state::MessageKind;
 use crate::error::ApiError;
@@ -232,11 +232,12 @@ pub async fn lead(
                 "lead": views::Lead::from(&lead),
                 "voicemails": views::all::<_, views::Voicemail>(&voicemails),
             });
-            Ok(Some((body, orgs::country(c, org)?)))
+            let shown = views::shown_for(c, org, &body)?;
+            Ok(Some((body, shown)))
         })
         .await?;
-    let (body, country) = found.ok_or_else(|| ApiError::not_found(format!("lead {id}")))?;
-    Ok(views::displayed(body, &country))
+    let (body, shown) = found.ok_or_else(|| ApiError::not_found(format!("lead {id}")))?;
+    Ok(views::displayed(body, &shown))
 }
 
 #[derive(Deserialize)]

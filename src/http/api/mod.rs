@@ -5,6 +5,7 @@ pub mod blocklist;
 pub mod callbacks;
 pub mod callflow;
 pub mod calls;
+pub mod contacts;
 pub mod export;
 pub mod flags;
 pub mod inbox;
@@ -55,6 +56,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             "/me/push/{id}",
             web::delete().to(notifications::remove_device),
         )
+        .route("/contacts", web::get().to(contacts::list))
+        .route("/contacts/import", web::post().to(contacts::import))
+        .route("/contacts/{number}", web::get().to(contacts::get))
+        .route("/contacts/{number}", web::put().to(contacts::put))
+        .route("/contacts/{number}", web::delete().to(contacts::delete))
         .route("/callbacks", web::get().to(callbacks::list))
         .route("/callbacks", web::post().to(callbacks::create))
         .route("/me/totp", web::post().to(twofactor::start))

@@ -50,10 +50,13 @@ pub async fn get(state: web::Data<AppState>, auth: Auth) -> Result<HttpResponse,
         .query(move |c| with_warnings(c, org))
         .await?
         .ok_or_else(|| ApiError::not_found("your organization"))?;
-    let country = settings.country.clone();
+    let shown = views::Shown {
+        country: settings.country.clone(),
+        ..Default::default()
+    };
     Ok(views::displayed(
         json!({ "org": views::OrgSettings::from(&settings), "warnings": warnings }),
-        &country,
+        &shown,
     ))
 }
 
@@ -170,10 +173,13 @@ pub async fn patch(
         .ok_or_else(|| ApiError::not_found("your organization"))?;
     // Call flows read the org's time zone through the cache.
     state.desk.flows.invalidate();
-    let country = settings.country.clone();
+    let shown = views::Shown {
+        country: settings.country.clone(),
+        ..Default::default()
+    };
     Ok(views::displayed(
         json!({ "org": views::OrgSettings::from(&settings), "warnings": warnings }),
-        &country,
+        &shown,
     ))
 }
 

@@ -593,16 +593,51 @@ impl<'a> From<&'a sagas::StepRow> for SagaStep<'a> {
     }
 }
 
+/// How the business reads numbers: its country (national formatting) and the names of
+/// its contacts (SPEC §7, §13).
+#[derive(Debug, Clone, Default)]
+pub struct Shown {
+    pub country: String,
+    pub names: std::collections::HashMap<String, String>,
+}
+
+/// What [`displayed`] needs to show `body` to org `org`: its country and the names of the
+/// contacts among the numbers in it, read in one trip.
+pub fn shown_for(
+    c: &rusqlite::Connection,
+    org: i64,
+    body: &serde_json::Value,
+) -> rusqlite::Result<Shown> {
+    let mut numbers = Vec::new();
+    collect_numbers(body, &mut numbers);
+    numbers.sort_unstable();
+    numbers.dedup();
+    Ok(Shown {
+        country: crate::db::orgs::country(c, org)?,
+        names: crate::db::contacts::names(c, org, &numbers)?,
+    })
+}
+
+fn collect_numbers<'a>(v: &'a serde_json::Value, out: &mut Vec<&'a str>) {
+    match v {
+        serde_json::Value::String(s) if looks_e164(s) => out.push(s),
+        serde_json::Value::Array(items) => items.iter().for_each(|i| collect_numbers(i, out)),
+        serde_json::Value::Object(map) => map.values().for_each(|i| collect_numbers(i, out)),
+        _ => {}
+    }
+}
+
 /// A JSON answer in which every E.164 number also comes as the business reads it:
 /// `"fromNumber": "+14155550123"` gains `"fromNumberDisplay": "(415) 555-0123"` for a US
-/// business (SPEC §7: numbers shown nationally for the org's country, E.164 for others).
-pub fn displayed(mut body: serde_json::Value, country: &str) -> actix_web::HttpResponse {
-    with_display(&mut body, country);
+/// business (SPEC §7: numbers shown nationally for the org's country, E.164 for others),
+/// and, when the number is a contact, `"fromNumberName": "Jane Smith"` (SPEC §13).
+pub fn displayed(mut body: serde_json::Value, shown: &Shown) -> actix_web::HttpResponse {
+    with_display(&mut body, shown);
     actix_web::HttpResponse::Ok().json(body)
 }
 
 /// [`displayed`] for an answer built in one database read: `build` makes the JSON, and
-/// the org's country is read in the same trip.
+/// the org's country and contact names are read in the same trip.
 pub async fn displayed_query<F>(
     db: &crate::db::Db,
     org: i64,
@@ -611,45 +646,54 @@ pub async fn displayed_query<F>(
 where
     F: FnOnce(&mut rusqlite::Connection) -> rusqlite::Result<serde_json::Value> + Send + 'static,
 {
-    let (body, country) = db
-        .query(move |c| Ok((build(c)?, crate::db::orgs::country(c, org)?)))
+    let (body, shown) = db
+        .query(move |c| {
+            let body = build(c)?;
+            let shown = shown_for(c, org, &body)?;
+            Ok((body, shown))
+        })
         .await?;
-    Ok(displayed(body, &country))
+    Ok(displayed(body, &shown))
 }
 
-fn with_display(v: &mut serde_json::Value, country: &str) {
+fn with_display(v: &mut serde_json::Value, shown: &Shown) {
     match v {
         serde_json::Value::Object(map) => {
-            let extra: Vec<(String, serde_json::Value)> = map
-                .iter()
-                .filter_map(|(k, val)| {
-                    let show = |s: &str| {
-                        serde_json::Value::String(crate::domain::typed::display(s, country))
-                    };
-                    let shown = match val {
-                        serde_json::Value::String(s) if looks_e164(s) => show(s),
-                        // A list of numbers (the phones a dial rang).
-                        serde_json::Value::Array(items)
-                            if !items.is_empty()
-                                && items.iter().all(|i| i.as_str().is_some_and(looks_e164)) =>
-                        {
+            let mut extra: Vec<(String, serde_json::Value)> = Vec::new();
+            for (k, val) in map.iter() {
+                let show = |s: &str| {
+                    serde_json::Value::String(crate::domain::typed::display(s, &shown.country))
+                };
+                match val {
+                    serde_json::Value::String(s) if looks_e164(s) => {
+                        extra.push((format!("{k}Display"), show(s)));
+                        if let Some(name) = shown.names.get(s.as_str()) {
+                            extra.push((format!("{k}Name"), serde_json::json!(name)));
+                        }
+                    }
+                    // A list of numbers (the phones a dial rang).
+                    serde_json::Value::Array(items)
+                        if !items.is_empty()
+                            && items.iter().all(|i| i.as_str().is_some_and(looks_e164)) =>
+                    {
+                        extra.push((
+                            format!("{k}Display"),
                             serde_json::Value::Array(
                                 items.iter().filter_map(|i| i.as_str()).map(show).collect(),
-                            )
-                        }
-                        _ => return None,
-                    };
-                    Some((format!("{k}Display"), shown))
-                })
-                .collect();
+                            ),
+                        ));
+                    }
+                    _ => {}
+                }
+            }
             for child in map.values_mut() {
-                with_display(child, country);
+                with_display(child, shown);
             }
             map.extend(extra);
         }
         serde_json::Value::Array(items) => {
             for item in items {
-                with_display(item, country);
+                with_display(item, shown);
             }
         }
         _ => {}
@@ -672,8 +716,17 @@ mod display_tests {
             "detail": { "to": "+15550100155", "targets": ["+14155550188", "+442079460958"] },
             "count": 2
         });
-        super::with_display(&mut v, "US");
+        let shown = super::Shown {
+            country: "US".into(),
+            names: [("+14155550123".to_string(), "Jane Smith".to_string())].into(),
+        };
+        super::with_display(&mut v, &shown);
         assert_eq!(v["calls"][0]["fromNumberDisplay"], "(415) 555-0123");
+        assert_eq!(
+            v["calls"][0]["fromNumberName"], "Jane Smith",
+            "a contact's name"
+        );
+        assert!(v["calls"][0].get("toNumberName").is_none());
         assert_eq!(v["calls"][0]["toNumberDisplay"], "+442079460958");
         assert!(v["calls"][0].get("callSidDisplay").is_none());
         assert_eq!(v["detail"]["toDisplay"], "(555) 010-0155");
