@@ -1,7 +1,7 @@
 //! Scale with data (SPEC §10): fills a database with a year of calls (1,000,000 by
 //! default, with their events, texts, voicemails and 60 days of webhook ledger over the
 //! demo's numbers), serves it, and times from outside — over HTTP, signed in like the
-//! dashboard — the Calls page query with each filter, a call's timeline, and every
+//! dashboard — the Calls page query with each filter, a call's timeline, a contact's history and every
 //! monitoring view (target ≤ 50 ms each). Then measures `/twilio/voice` p99 under load
 //! with and without the 30-day ledger retention pruning running.
 //!
@@ -293,6 +293,10 @@ fn main() {
                 ),
             ),
             ("a call's timeline".into(), format!("/api/calls/{mid_id}")),
+            (
+                "a contact's history (calls, texts…)".into(),
+                format!("/api/contacts/{}", encode(&caller)),
+            ),
             ("overview".into(), "/api/overview".into()),
         ];
         for view in switchboard::db::monitoring::View::ALL {

@@ -384,6 +384,16 @@ async fn maintenance(state: web::Data<AppState>) {
             if let Err(e) = pruned {
                 log::warn!("pruning expired rows failed: {e}");
             }
+            // Recordings and transcripts past each org's retention (SPEC §13).
+            match crate::frontdesk::recordings::purge_expired(&state.desk, state.desk.clock.now())
+                .await
+            {
+                Ok(0) => {}
+                Ok(n) => {
+                    log::info!("retention: {n} voicemails' recordings and transcripts deleted")
+                }
+                Err(e) => log::warn!("the recording retention failed: {e}"),
+            }
         }
     }
 }

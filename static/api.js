@@ -29,7 +29,9 @@ export class ApiError extends Error {
 
 export async function api(method, path, body, extraHeaders = {}) {
   const headers = { Accept: 'application/json', ...extraHeaders };
-  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  // A string body with its own Content-Type (a CSV file) is sent as it is.
+  const raw = typeof body === 'string' && Boolean(extraHeaders['Content-Type']);
+  if (body !== undefined && !raw) headers['Content-Type'] = 'application/json';
   if (method !== 'GET' && csrfToken) headers['X-CSRF-Token'] = csrfToken;
   let response;
   try {
@@ -37,7 +39,7 @@ export async function api(method, path, body, extraHeaders = {}) {
       method,
       headers,
       credentials: 'same-origin',
-      body: body === undefined ? undefined : JSON.stringify(body),
+      body: body === undefined || raw ? body : JSON.stringify(body),
     });
   } catch (e) {
     throw new ApiError(0, 'network', 'The appliance did not answer.', 'Check that switchboard is running, then try again.');

@@ -9,6 +9,7 @@ import { loadFeatures } from './features.js';
 import { loadVoicemail } from './voicemail.js';
 import { loadSettings, initSettings } from './settings.js';
 import { loadLeads, initLeads } from './leads.js';
+import { loadContacts, initContacts } from './contacts.js';
 import { openCalls, initCalls } from './calls.js';
 import { loadOverview, initOverview } from './overview.js';
 import { loadCallFlow, initCallFlow, hasUnsavedFlow } from './callflow.js';
@@ -101,6 +102,7 @@ const pages = {
   calls: (id) => openCalls(id),
   voicemail: (id) => loadVoicemail(me, handleAppError, id),
   leads: (id) => loadLeads(me, id ?? null),
+  contacts: (number) => loadContacts(me, number),
   callflow: () => loadCallFlow(me),
   numbers: () => loadNumbers(me),
   agents: () => loadAgents(me),
@@ -251,6 +253,7 @@ async function start() {
   initNumbers(handleAppError);
   initUsers();
   initLeads();
+  initContacts();
   initOverview();
   initCallFlow();
   initHealth();

@@ -459,6 +459,8 @@ function renderOrg(org, warnings) {
   $('org-country').value = org.country || 'US';
   $('org-notification').value = shown(org, 'notificationNumber') || '';
   $('org-fallback').value = shown(org, 'fallbackNumber') || '';
+  $('org-delete-recordings').checked = org.deleteRecordingsAtTwilio;
+  $('org-retention').value = org.recordingRetentionDays ?? '';
   const list = $('org-warnings');
   list.replaceChildren();
   for (const w of warnings) list.append(el('li', w));
@@ -468,7 +470,7 @@ export async function loadOrg(user) {
   me = user;
   const { org, warnings } = await api('GET', '/api/org');
   renderOrg(org, warnings);
-  for (const id of ['org-name-input', 'org-timezone', 'org-country', 'org-notification', 'org-fallback']) $(id).disabled = me.user.role === 'viewer';
+  for (const id of ['org-name-input', 'org-timezone', 'org-country', 'org-notification', 'org-fallback', 'org-delete-recordings', 'org-retention']) $(id).disabled = me.user.role === 'viewer';
 }
 
 async function saveOrg(event) {
@@ -483,6 +485,8 @@ async function saveOrg(event) {
       country: $('org-country').value.trim() || 'US',
       notificationNumber: $('org-notification').value.trim() || null,
       fallbackNumber: $('org-fallback').value.trim() || null,
+      deleteRecordingsAtTwilio: $('org-delete-recordings').checked,
+      recordingRetentionDays: $('org-retention').value.trim() ? Number($('org-retention').value) : null,
     });
     renderOrg(org, warnings);
     show($('org-saved'), true);

@@ -68,9 +68,10 @@ export function clearFieldErrors(form) {
   }
 }
 
-// A number as the business reads it: the API sends `<key>Display` beside each E.164
-// number, nationally formatted for the business's country ("(415) 555-0123").
-export const shown = (obj, key) => (obj && (obj[`${key}Display`] || obj[key])) || null;
+// A number as the business reads it: the API sends `<key>Name` beside a number that is a
+// contact ("Jane Smith") and `<key>Display` beside each E.164 number, nationally formatted
+// for the business's country ("(415) 555-0123").
+export const shown = (obj, key) => (obj && (obj[`${key}Name`] || obj[`${key}Display`] || obj[key])) || null;
 
 export function cell(text) {
   const td = document.createElement('td');
@@ -144,6 +145,11 @@ export function contactLinks(number, name = number, callId = null) {
   const call = button('Call back from the business line', () => callBack(number, name, callId, call, status), 'callback');
   call.setAttribute('aria-label', `Call back from the business line ${name}`);
   const links = el('p', null, 'contact-apps');
+  // Who they are: name them (or open their contact page, with everything they did).
+  const contact = el('a', name && !/^[+(\d]/.test(name) ? `Contact: ${name}` : 'Name this caller');
+  contact.href = `#contacts/${encodeURIComponent(number)}`;
+  contact.className = 'contact-page';
+  links.append(contact);
   // These open the user's own phone app: the customer sees their personal number.
   for (const [scheme, text] of [['tel', 'Call from my phone'], ['sms', 'Text from my phone']]) {
     const a = el('a', text);

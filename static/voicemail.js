@@ -11,7 +11,7 @@ let handleError = (e) => { throw e; };
 export async function loadVoicemail(current, onError, selected) {
   me = current;
   handleError = onError;
-  const { voicemails } = await api('GET', '/api/voicemails?limit=100');
+  const { voicemails, recordingRetentionDays: days } = await api('GET', '/api/voicemails?limit=100');
   const list = $('voicemail-list');
   list.replaceChildren();
   for (const v of voicemails) {
@@ -27,12 +27,14 @@ export async function loadVoicemail(current, onError, selected) {
     const text = document.createElement('p');
     text.className = 'vm-transcript';
     // Twilio transcribes recordings of 2 to 120 seconds only.
-    text.textContent = v.transcriptionText
+    text.textContent = v.purgedAt
+      ? `Recording and transcript deleted after ${days ? `${days} days` : 'the business\'s retention period'} (Settings → Business).`
+      : v.transcriptionText
       || (v.transcriptionStatus === 'pending' ? 'Transcript on its way…'
         : v.durationSeconds > 120 ? 'Longer than 2 minutes, so not transcribed: listen to the recording.'
           : 'No transcript for this message.');
     card.append(head, text);
-    if (v.recordingSid) {
+    if (v.recordingSid && !v.purgedAt) {
       const audio = document.createElement('audio');
       audio.controls = true;
       audio.preload = 'none';

@@ -126,7 +126,12 @@ pub fn name(conn: &Connection, org: i64, number: &str) -> rusqlite::Result<Optio
 
 /// A number as the business says it in a notice: the contact's name with the number
 /// ("Jane Smith, (415) 555-0123"), or the number alone.
-pub fn called(conn: &Connection, org: i64, number: &str, country: &str) -> rusqlite::Result<String> {
+pub fn called(
+    conn: &Connection,
+    org: i64,
+    number: &str,
+    country: &str,
+) -> rusqlite::Result<String> {
     let shown = crate::domain::typed::display(number, country);
     Ok(match name(conn, org, number)? {
         Some(name) => format!("{name}, {shown}"),

@@ -26,6 +26,7 @@ pub mod optouts;
 pub mod orgs;
 pub mod outbox;
 pub mod provider_accounts;
+pub mod recordings;
 pub mod sagas;
 pub mod sessions;
 pub mod settings;

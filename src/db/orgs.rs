@@ -74,6 +74,10 @@ pub struct OrgSettings {
     pub is_demo: bool,
     /// Two-letter ISO 3166 code; typed numbers without a country code are read in it.
     pub country: String,
+    /// Delete each recording at Twilio once it is kept here (SPEC §13).
+    pub delete_recordings_at_twilio: bool,
+    /// Delete recordings and transcripts older than this many days; `None` keeps them.
+    pub recording_retention_days: Option<i64>,
 }
 
 impl OrgSettings {
@@ -86,7 +90,7 @@ impl OrgSettings {
 pub fn settings(conn: &Connection, id: i64) -> rusqlite::Result<Option<OrgSettings>> {
     conn.query_row(
         "SELECT id, name, timezone, notification_number, fallback_number, fallback_message, max_managed_numbers, is_demo,
-             country
+             country, delete_recordings_at_twilio, recording_retention_days
          FROM orgs WHERE id = ?1",
         [id],
         |r| {
@@ -100,6 +104,8 @@ pub fn settings(conn: &Connection, id: i64) -> rusqlite::Result<Option<OrgSettin
                 max_managed_numbers: r.get(6)?,
                 is_demo: r.get(7)?,
                 country: r.get(8)?,
+                delete_recordings_at_twilio: r.get(9)?,
+                recording_retention_days: r.get(10)?,
             })
         },
     )
@@ -110,7 +116,8 @@ pub fn settings(conn: &Connection, id: i64) -> rusqlite::Result<Option<OrgSettin
 pub fn update_settings(conn: &Connection, s: &OrgSettings) -> rusqlite::Result<()> {
     conn.execute(
         "UPDATE orgs SET name = ?2, timezone = ?3, notification_number = ?4, fallback_number = ?5,
-             fallback_message = ?6, country = ?7, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+             fallback_message = ?6, country = ?7, delete_recordings_at_twilio = ?8,
+             recording_retention_days = ?9, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
          WHERE id = ?1",
         rusqlite::params![
             s.id,
@@ -119,7 +126,9 @@ pub fn update_settings(conn: &Connection, s: &OrgSettings) -> rusqlite::Result<(
             s.notification_number,
             s.fallback_number,
             s.fallback_message,
-            s.country
+            s.country,
+            s.delete_recordings_at_twilio,
+            s.recording_retention_days
         ],
     )?;
     Ok(())

@@ -19,10 +19,17 @@ pub struct Voicemail {
     pub created_at: String,
     pub from_number: Option<String>,
     pub to_number: Option<String>,
+    /// The recording is kept in this database (SPEC §13).
+    pub kept: bool,
+    /// When Twilio's copy was deleted.
+    pub twilio_deleted_at: Option<String>,
+    /// When the org's retention deleted the recording and transcript here.
+    pub purged_at: Option<String>,
 }
 
 const SELECT: &str = "SELECT v.id, v.org_id, v.call_id, v.recording_sid, v.recording_url, v.duration_seconds, v.transcription_text,
-    v.transcription_status, v.handled, v.handled_at, v.owner_notified_at, v.created_at, c.from_number, c.to_number
+    v.transcription_status, v.handled, v.handled_at, v.owner_notified_at, v.created_at, c.from_number, c.to_number,
+    EXISTS (SELECT 1 FROM recordings r WHERE r.voicemail_id = v.id), v.twilio_deleted_at, v.purged_at
     FROM voicemails v JOIN calls c ON c.id = v.call_id";
 
 fn from_row(r: &Row) -> rusqlite::Result<Voicemail> {
@@ -41,6 +48,9 @@ fn from_row(r: &Row) -> rusqlite::Result<Voicemail> {
         created_at: r.get(11)?,
         from_number: r.get(12)?,
         to_number: r.get(13)?,
+        kept: r.get(14)?,
+        twilio_deleted_at: r.get(15)?,
+        purged_at: r.get(16)?,
     })
 }
 

@@ -119,8 +119,8 @@ pub enum RecordingError {
     Db(#[from] DbError),
 }
 
-/// A voicemail's recording as Twilio serves it, fetched with its number's own account;
-/// with `org`, only a voicemail of that org.
+/// A voicemail's recording: as kept here, else as Twilio serves it, fetched with its
+/// number's own account; with `org`, only a voicemail of that org.
 pub async fn recording(
     desk: &FrontDesk,
     id: i64,
@@ -137,6 +137,10 @@ pub async fn recording(
             else {
                 return Ok(None);
             };
+            // Deleted by the org's retention: there is no recording any more.
+            if vm.purged_at.is_some() {
+                return Ok(Some((None, None)));
+            }
             let account = calls::by_id(c, vm.call_id)?
                 .and_then(|call| call.phone_number_id)
                 .map(|n| numbers::resolve_id(c, n))
@@ -148,6 +152,17 @@ pub async fn recording(
             Ok(Some((vm.recording_sid, creds)))
         })
         .await?;
+    // Kept here already (SPEC §13): no trip to Twilio, which may have deleted its copy.
+    let local = desk
+        .db
+        .query(move |c| crate::db::recordings::audio(c, org, id))
+        .await?;
+    if let Some((content_type, bytes)) = local {
+        return Ok(Audio {
+            content_type,
+            bytes,
+        });
+    }
     let (sid, creds) = found.ok_or(RecordingError::NotFound(id))?;
     let sid = sid.ok_or(RecordingError::NoRecording(id))?;
     let creds = creds.ok_or(RecordingError::NoCredentials)?;

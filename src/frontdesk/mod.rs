@@ -7,6 +7,7 @@ pub mod messaging;
 pub mod notices;
 pub mod notify;
 pub mod push;
+pub mod recordings;
 pub mod ring;
 pub mod sms;
 pub mod summary;

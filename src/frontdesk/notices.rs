@@ -2,7 +2,8 @@
 //! texts through Twilio from the business number, web pushes to each subscribed device —
 //! and retries a failed attempt with backoff: 5 s, doubling, at most an hour apart, for
 //! about a day. The server's answer to a failure is kept for Health. Daily summaries are
-//! queued here too, at each user's chosen local hour.
+//! queued here too, at each user's chosen local hour, and voicemail recordings are kept
+//! (downloaded here, deleted at Twilio).
 
 use super::mail::Mailer;
 use super::messaging::{self, Outbound, Sent};
@@ -49,6 +50,8 @@ pub async fn run(
             super::summary::queue_due(&desk).await;
             summaries_at = tokio::time::Instant::now() + MAX_IDLE;
         }
+        // Recordings to keep share the worker: each is a download and a delete at Twilio.
+        let recordings = super::recordings::keep_due(&desk).await;
         let now = crate::db::format_time(desk.clock.now());
         let mut full = false;
         match desk
@@ -83,6 +86,7 @@ pub async fn run(
             }
         }
         .min(MAX_IDLE)
+        .min(recordings.unwrap_or(MAX_IDLE))
         .min(summaries_at.saturating_duration_since(tokio::time::Instant::now()));
         tokio::select! {
             () = wake.notified() => {}

@@ -475,10 +475,18 @@ pub async fn recording(
                 let due = crate::db::format_time(now + chrono::Duration::seconds(wait));
                 voicemails::schedule_notification(c, id, &due)?;
             }
-            Ok((completed && transcript_done).then_some(id))
+            // The audio is kept here, then deleted at Twilio (SPEC §13).
+            if completed {
+                crate::db::recordings::schedule(c, id, &crate::db::format_time(now))?;
+            }
+            Ok(((completed && transcript_done).then_some(id), completed))
         })
         .await?
     };
+    let (notify_now, keep) = notify_now;
+    if keep {
+        desk.notices_queued();
+    }
     if let Some(id) = notify_now {
         super::notify::voicemail(desk, id).await;
     }

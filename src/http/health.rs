@@ -169,7 +169,7 @@ pub fn provider_warnings(state: &AppState) -> Vec<String> {
 /// configuration warnings.
 async fn diagnostics(state: web::Data<AppState>, auth: Auth) -> Result<HttpResponse, ApiError> {
     let org = auth.org_id();
-    let (last_twilio, last_vapi, schema, org_warnings, (email, sms, push)) = state
+    let (last_twilio, last_vapi, schema, org_warnings, (email, sms, push, kept)) = state
         .db
         .run(move |c| -> Result<_, ApiError> {
             Ok((
@@ -183,6 +183,7 @@ async fn diagnostics(state: web::Data<AppState>, auth: Auth) -> Result<HttpRespo
                     outbox::summary(c, org, Channel::Email)?,
                     outbox::summary(c, org, Channel::Sms)?,
                     outbox::summary(c, org, Channel::Push)?,
+                    crate::db::recordings::summary(c, org)?,
                 ),
             ))
         })
@@ -208,6 +209,12 @@ async fn diagnostics(state: web::Data<AppState>, auth: Auth) -> Result<HttpRespo
                 summary.retrying, summary.failed
             ));
         }
+    }
+    if let Some(error) = kept.last_error.as_deref().filter(|_| kept.failing > 0) {
+        warnings.push(format!(
+            "Recordings are not all kept here yet: {} failing (the download or the delete at Twilio is retried). The last error: {error}",
+            kept.failing
+        ));
     }
     if let Some(tls) = &state.tls {
         if let Some(e) = tls.renewal().last_error {
@@ -240,6 +247,7 @@ async fn diagnostics(state: web::Data<AppState>, auth: Auth) -> Result<HttpRespo
         "lastWebhook": { "twilio": last_twilio, "vapi": last_vapi },
         "email": state.config.smtp.as_ref().map(|_| email),
         "notifications": { "sms": sms, "push": push },
+        "recordings": kept,
         "https": state.tls.as_ref().map(|t| json!({
             "certificate": t.info(),
             "renewal": t.renewal(),

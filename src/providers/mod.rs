@@ -374,6 +374,13 @@ pub trait TwilioApi: Send + Sync {
         account: &TwilioCreds,
         sms: &OutboundSms,
     ) -> Result<SentSms, ProviderError>;
+    /// Deletes a recording at Twilio once it is kept here (SPEC §13); "not found" means
+    /// it is already gone.
+    async fn delete_recording(
+        &self,
+        account: &TwilioCreds,
+        recording_sid: &str,
+    ) -> Result<(), ProviderError>;
     /// Places an outbound call (`POST Calls.json`).
     async fn place_call(
         &self,

@@ -47,6 +47,8 @@ struct TwilioState {
     numbers: HashMap<String, (String, IncomingNumber)>,
     messages: Vec<SandboxMessage>,
     calls: Vec<SandboxCall>,
+    /// Recordings deleted (by SID): fetching one afterwards is a 404, as at Twilio.
+    deleted_recordings: Vec<String>,
 }
 
 pub struct SandboxTwilio {
@@ -99,6 +101,11 @@ impl SandboxTwilio {
     /// Messages sent so far, oldest first.
     pub fn sent_messages(&self) -> Vec<SandboxMessage> {
         self.lock().messages.clone()
+    }
+
+    /// Recordings deleted through the API, oldest first.
+    pub fn deleted_recordings(&self) -> Vec<String> {
+        self.lock().deleted_recordings.clone()
     }
 
     /// Calls placed through `Calls.json`, oldest first.
@@ -413,8 +420,11 @@ impl TwilioApi for SandboxTwilio {
         account: &TwilioCreds,
         recording_sid: &str,
     ) -> Result<Audio, ProviderError> {
-        Self::authenticate(&self.lock(), account)?;
-        if !valid_recording_sid(recording_sid) {
+        let state = self.lock();
+        Self::authenticate(&state, account)?;
+        if !valid_recording_sid(recording_sid)
+            || state.deleted_recordings.iter().any(|d| d == recording_sid)
+        {
             return Err(ProviderError::twilio(
                 ProviderErrorKind::NotFound,
                 Some(404),
@@ -426,6 +436,27 @@ impl TwilioApi for SandboxTwilio {
             content_type: "audio/wav".into(),
             bytes: silent_wav(1),
         })
+    }
+
+    async fn delete_recording(
+        &self,
+        account: &TwilioCreds,
+        recording_sid: &str,
+    ) -> Result<(), ProviderError> {
+        let mut state = self.lock();
+        Self::authenticate(&state, account)?;
+        if !valid_recording_sid(recording_sid)
+            || state.deleted_recordings.iter().any(|d| d == recording_sid)
+        {
+            return Err(ProviderError::twilio(
+                ProviderErrorKind::NotFound,
+                Some(404),
+                Some(20404),
+                "not found",
+            ));
+        }
+        state.deleted_recordings.push(recording_sid.to_string());
+        Ok(())
     }
 
     async fn place_call(

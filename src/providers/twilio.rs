@@ -472,6 +472,28 @@ impl TwilioApi for TwilioClient {
         })
     }
 
+    async fn delete_recording(
+        &self,
+        account: &TwilioCreds,
+        recording_sid: &str,
+    ) -> Result<(), ProviderError> {
+        if !valid_recording_sid(recording_sid) {
+            return Err(ProviderError::twilio(
+                ProviderErrorKind::Rejected,
+                None,
+                None,
+                "not a Twilio recording SID",
+            ));
+        }
+        let path = format!(
+            "Accounts/{}/Recordings/{recording_sid}.json",
+            account.account_sid
+        );
+        self.send::<serde_json::Value>(self.http.delete(self.url(&path)), account)
+            .await
+            .map(|_| ())
+    }
+
     async fn place_call(
         &self,
         account: &TwilioCreds,

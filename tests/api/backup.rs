@@ -10,6 +10,23 @@ async fn backup_and_restore_work_on_a_live_instance() {
     let before = app.add_user("Demo Plumbing", "before@example.com", UserRole::Admin);
     let backup_file = app.data_dir.path().join("nightly.db");
     let file = backup_file.to_str().unwrap().to_string();
+    // A voicemail whose recording is kept here (SPEC §13): the backup carries the audio.
+    let tw = app.twilio();
+    tw.call(
+        "CAbackupvm1",
+        crate::helpers::CALLER,
+        crate::helpers::MAIN_LINE,
+    )
+    .await;
+    tw.recording("CAbackupvm1", &format!("RE{}", "8".repeat(32)), "6")
+        .await;
+    app.wait_count("SELECT count(*) FROM recordings", 1).await;
+    let audio: Vec<u8> = app
+        .db()
+        .conn()
+        .unwrap()
+        .query_row("SELECT audio FROM recordings", [], |r| r.get(0))
+        .unwrap();
 
     // Back up while the app is serving and writing.
     let (owner, csrf) = app.owner().await;
@@ -73,6 +90,13 @@ async fn backup_and_restore_work_on_a_live_instance() {
         "a user created after the backup is gone"
     );
     app.login(&client(), "before@example.com", &before).await;
+    let restored: Vec<u8> = app
+        .db()
+        .conn()
+        .unwrap()
+        .query_row("SELECT audio FROM recordings", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(restored, audio, "the recording came back with the restore");
     let safety = std::fs::read_dir(app.data_dir.path().join("backups"))
         .unwrap()
         .count();

@@ -92,6 +92,52 @@ async fn litestream_keeps_every_webhook_acknowledged_before_its_sync_interval() 
         vapi_secret: None,
     })
     .unwrap();
+    // A voicemail whose recording the appliance keeps in its database (SPEC §13): the
+    // replica must carry the audio too.
+    let rec_sid = format!("RE{}", "7".repeat(32));
+    for (path, params) in [
+        (
+            "/twilio/voice",
+            vec![
+                ("CallSid", "CAkeptaudio1"),
+                ("From", "+14155550199"),
+                ("To", "+15550100001"),
+                ("CallStatus", "ringing"),
+            ],
+        ),
+        (
+            "/twilio/voice/recording",
+            vec![
+                ("CallSid", "CAkeptaudio1"),
+                ("RecordingSid", rec_sid.as_str()),
+                ("RecordingStatus", "completed"),
+                ("RecordingDuration", "7"),
+            ],
+        ),
+    ] {
+        assert_eq!(
+            sim.twilio(path, &params).await.unwrap().status,
+            200,
+            "{path}"
+        );
+    }
+    let kept = || {
+        rusqlite::Connection::open_with_flags(
+            data.join("switchboard.db"),
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+        )
+        .and_then(|db| {
+            db.query_row("SELECT count(*) FROM recordings", [], |r| {
+                r.get::<_, i64>(0)
+            })
+        })
+        .unwrap_or(0)
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while kept() == 0 {
+        assert!(Instant::now() < deadline, "the recording was not kept");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let acknowledged: Arc<Mutex<Vec<(String, Instant)>>> = Arc::default();
     let mut load = Vec::new();
     for task in 0..8 {
@@ -197,6 +243,14 @@ async fn litestream_keeps_every_webhook_acknowledged_before_its_sync_interval() 
             lost.push(cutoff.saturating_duration_since(*at));
         }
     }
+    let audio: i64 = db
+        .query_row(
+            "SELECT length(audio) FROM recordings r JOIN voicemails v ON v.id = r.voicemail_id WHERE v.recording_sid = ?1",
+            [&rec_sid],
+            |r| r.get(0),
+        )
+        .expect("the kept recording is in the restored database");
+    assert!(audio > 44, "the audio itself ({audio} bytes)");
     // Only Litestream checkpointed: it never lost track of the WAL and had to start over
     // with a new snapshot (a new generation).
     let generations = std::fs::read_dir(replica.join("generations"))

@@ -28,6 +28,7 @@ const TABLES: &[&str] = &[
     "provider_accounts",
     "push_subscriptions",
     "rate_limit_violations",
+    "recordings",
     "saga_steps",
     "sagas",
     "schema_migrations",

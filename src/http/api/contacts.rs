@@ -13,6 +13,8 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::json;
 
+/// The largest CSV one import takes (10,000 rows of number, name, notes and tags).
+pub const MAX_IMPORT_BYTES: usize = 4 * 1024 * 1024;
 /// The most rows one import takes.
 const MAX_IMPORT_ROWS: usize = 10_000;
 const MAX_NAME: usize = 120;
@@ -219,13 +221,13 @@ pub async fn get(
     .await
 }
 
+/// A contact's fields; `notes` or `tags` left out keep what the contact has.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ContactBody {
     name: String,
     notes: Option<String>,
-    #[serde(default)]
-    tags: Vec<String>,
+    tags: Option<Vec<String>>,
 }
 
 pub async fn put(
@@ -236,12 +238,30 @@ pub async fn put(
 ) -> Result<HttpResponse, ApiError> {
     let org = auth.org_id();
     let number = typed_number("number", &path, &country(&state, org).await?)?;
-    let f = fields(&body.name, body.notes.as_deref(), &body.tags, "")
-        .map_err(|e| ApiError::bad_request("invalid_field", e))?;
+    let body = body.into_inner();
+    let f = fields(
+        &body.name,
+        body.notes.as_deref(),
+        body.tags.as_deref().unwrap_or_default(),
+        "",
+    )
+    .map_err(|e| ApiError::bad_request("invalid_field", e))?;
     let number = number.as_str().to_string();
+    let (keep_notes, keep_tags) = (body.notes.is_none(), body.tags.is_none());
     let (contact, created) = state
         .db
-        .query(move |c| contacts::put(c, org, &number, &f))
+        .query(move |c| {
+            let mut f = f;
+            if let Some(old) = contacts::get(c, org, &number)? {
+                if keep_notes {
+                    f.notes = old.notes;
+                }
+                if keep_tags {
+                    f.tags = old.tags;
+                }
+            }
+            contacts::put(c, org, &number, &f)
+        })
         .await?;
     let body = json!({ "contact": contact });
     let shown = views::Shown {
@@ -330,6 +350,19 @@ fn read_import(body: &[u8], country: &str) -> Result<(ImportRows, Vec<String>), 
     let text = std::str::from_utf8(body)
         .map_err(|_| bad("the file is not UTF-8 text: save it as CSV UTF-8".into()))?;
     let text = text.trim_start_matches('\u{feff}');
+    // Lines as a text editor or spreadsheet numbers them (the header is line 1), counted
+    // from where each record starts, so a quoted field with line breaks counts right.
+    let line_at = |pos: Option<&csv::Position>| {
+        pos.map_or(0, |p| {
+            // After a CR LF the reader's position can sit on the LF: step past line ends.
+            let bytes = text.as_bytes();
+            let mut upto = (p.byte() as usize).min(bytes.len());
+            while upto < bytes.len() && (bytes[upto] == b'\r' || bytes[upto] == b'\n') {
+                upto += 1;
+            }
+            bytes[..upto].iter().filter(|&&b| b == b'\n').count() + 1
+        })
+    };
     let mut reader = csv::ReaderBuilder::new()
         .flexible(true)
         .trim(csv::Trim::All)
@@ -357,13 +390,12 @@ fn read_import(body: &[u8], country: &str) -> Result<(ImportRows, Vec<String>), 
         let record = match record {
             Ok(r) => r,
             Err(e) => {
-                let line = e.position().map_or(0, |p| p.line() + 1);
+                let line = line_at(e.position());
                 problems.push(format!("line {line}: {e}"));
                 continue;
             }
         };
-        // Lines as a spreadsheet numbers them: the header is line 1.
-        let line = record.position().map_or(0, |p| p.line() + 1);
+        let line = line_at(record.position());
         if record.iter().all(str::is_empty) {
             continue;
         }

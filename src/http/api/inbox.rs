@@ -48,17 +48,67 @@ pub async fn voicemails(
     }
     views::displayed_query(&state.db, org, move |c| {
         let rows = voicemails::list(c, org, handled, before, limit)?;
-        Ok(json!({ "voicemails": views::all::<_, views::Voicemail>(&rows) }))
+        // How long the org keeps recordings: "deleted after N days" (SPEC §13).
+        let retention = crate::db::orgs::settings(c, org)?.and_then(|s| s.recording_retention_days);
+        Ok(json!({
+            "voicemails": views::all::<_, views::Voicemail>(&rows),
+            "recordingRetentionDays": retention,
+        }))
     })
     .await
 }
 
-/// `GET /api/voicemails/{id}/recording`: the audio, fetched from Twilio with the number's
-/// own account, so the dashboard can play it without Twilio credentials (SPEC §7).
+/// A `Range` that cannot be satisfied: answered 416.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Unsatisfiable;
+
+/// A `Range: bytes=…` header against a body of `len` bytes (RFC 9110 §14): `Ok(None)` to
+/// send the whole (no header, or several ranges, which a server may ignore), `Ok(Some((first,
+/// last)))` inclusive.
+pub fn byte_range(header: Option<&str>, len: u64) -> Result<Option<(u64, u64)>, Unsatisfiable> {
+    let Some(spec) = header.and_then(|h| h.trim().strip_prefix("bytes=")) else {
+        return Ok(None);
+    };
+    if spec.contains(',') {
+        return Ok(None);
+    }
+    let (a, b) = spec.split_once('-').ok_or(Unsatisfiable)?;
+    let (a, b) = (a.trim(), b.trim());
+    let range = match (a.is_empty(), b.is_empty()) {
+        // The last N bytes.
+        (true, false) => {
+            let n: u64 = b.parse().map_err(|_| Unsatisfiable)?;
+            if n == 0 || len == 0 {
+                return Err(Unsatisfiable);
+            }
+            (len.saturating_sub(n), len - 1)
+        }
+        (false, _) => {
+            let first: u64 = a.parse().map_err(|_| Unsatisfiable)?;
+            let last = if b.is_empty() {
+                len.saturating_sub(1)
+            } else {
+                b.parse::<u64>()
+                    .map_err(|_| Unsatisfiable)?
+                    .min(len.saturating_sub(1))
+            };
+            if first >= len || last < first {
+                return Err(Unsatisfiable);
+            }
+            (first, last)
+        }
+        (true, true) => return Err(Unsatisfiable),
+    };
+    Ok(Some(range))
+}
+
+/// `GET /api/voicemails/{id}/recording`: the audio as kept here (or, until it is, as
+/// Twilio serves it), with `Range` requests for players that seek.
 pub async fn recording(
     state: web::Data<AppState>,
     auth: Auth,
     path: web::Path<i64>,
+    req: actix_web::HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     use crate::frontdesk::mail::RecordingError;
     let id = path.into_inner();
@@ -73,10 +123,54 @@ pub async fn recording(
             RecordingError::Provider(p) => ApiError::Provider(p),
             RecordingError::Db(d) => d.into(),
         })?;
-    Ok(HttpResponse::Ok()
-        .content_type(audio.content_type)
-        .insert_header(("Cache-Control", "private, no-store"))
-        .body(audio.bytes))
+    let len = audio.bytes.len() as u64;
+    let range = req
+        .headers()
+        .get(actix_web::http::header::RANGE)
+        .and_then(|v| v.to_str().ok());
+    let mut resp = match byte_range(range, len) {
+        Ok(None) => HttpResponse::Ok(),
+        Ok(Some(_)) => HttpResponse::PartialContent(),
+        Err(Unsatisfiable) => {
+            return Ok(HttpResponse::RangeNotSatisfiable()
+                .insert_header(("Content-Range", format!("bytes */{len}")))
+                .finish())
+        }
+    };
+    resp.content_type(audio.content_type)
+        .insert_header(("Accept-Ranges", "bytes"))
+        .insert_header(("Cache-Control", "private, no-store"));
+    Ok(match byte_range(range, len) {
+        Ok(Some((first, last))) => resp
+            .insert_header(("Content-Range", format!("bytes {first}-{last}/{len}")))
+            .body(audio.bytes[first as usize..=last as usize].to_vec()),
+        _ => resp.body(audio.bytes),
+    })
+}
+
+#[cfg(test)]
+mod range_tests {
+    use super::byte_range;
+
+    #[test]
+    fn byte_ranges_read_as_rfc_9110_says() {
+        assert_eq!(byte_range(None, 100), Ok(None));
+        assert_eq!(byte_range(Some("bytes=0-9"), 100), Ok(Some((0, 9))));
+        assert_eq!(byte_range(Some("bytes=90-"), 100), Ok(Some((90, 99))));
+        assert_eq!(byte_range(Some("bytes=-10"), 100), Ok(Some((90, 99))));
+        assert_eq!(byte_range(Some("bytes=50-500"), 100), Ok(Some((50, 99))));
+        assert_eq!(byte_range(Some("bytes=0-1,5-6"), 100), Ok(None));
+        assert_eq!(
+            byte_range(Some("bytes=100-"), 100),
+            Err(super::Unsatisfiable)
+        );
+        assert_eq!(
+            byte_range(Some("bytes=9-3"), 100),
+            Err(super::Unsatisfiable)
+        );
+        assert_eq!(byte_range(Some("bytes=x-"), 100), Err(super::Unsatisfiable));
+        assert_eq!(byte_range(Some("items=0-1"), 100), Ok(None));
+    }
 }
 
 #[derive(Deserialize)]

@@ -57,7 +57,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             web::delete().to(notifications::remove_device),
         )
         .route("/contacts", web::get().to(contacts::list))
-        .route("/contacts/import", web::post().to(contacts::import))
+        .service(
+            web::resource("/contacts/import")
+                .app_data(web::PayloadConfig::new(contacts::MAX_IMPORT_BYTES))
+                .route(web::post().to(contacts::import)),
+        )
         .route("/contacts/{number}", web::get().to(contacts::get))
         .route("/contacts/{number}", web::put().to(contacts::put))
         .route("/contacts/{number}", web::delete().to(contacts::delete))

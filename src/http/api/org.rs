@@ -73,6 +73,11 @@ pub struct OrgBody {
     fallback_message: Option<Option<String>>,
     /// Two-letter code of the country typed numbers are read in.
     country: Option<String>,
+    /// Delete each recording at Twilio once it is kept here.
+    delete_recordings_at_twilio: Option<bool>,
+    /// Delete recordings and transcripts after this many days; null keeps them.
+    #[serde(default, deserialize_with = "super::numbers::nullable")]
+    recording_retention_days: Option<Option<i64>>,
 }
 
 /// A settings number: absent keeps `current`, null or empty clears it.
@@ -125,6 +130,14 @@ pub async fn patch(
             "fallbackMessage: at most 500 characters",
         ));
     }
+    if let Some(Some(days)) = b.recording_retention_days {
+        if !(1..=3650).contains(&days) {
+            return Err(ApiError::bad_request(
+                "invalid_field",
+                format!("recordingRetentionDays: {days} is not between 1 and 3650 days (null keeps recordings)"),
+            ));
+        }
+    }
     let country = match &b.country {
         Some(c) => Some(crate::domain::typed::country(c).ok_or_else(|| {
             ApiError::bad_request_hint(
@@ -151,6 +164,12 @@ pub async fn patch(
             }
             if let Some(tz) = &b.timezone {
                 s.timezone = tz.clone();
+            }
+            if let Some(on) = b.delete_recordings_at_twilio {
+                s.delete_recordings_at_twilio = on;
+            }
+            if let Some(days) = b.recording_retention_days {
+                s.recording_retention_days = days;
             }
             if let Some(name) = &b.name {
                 s.name = name.trim().to_string();

@@ -250,6 +250,11 @@ pub struct Voicemail<'a> {
     created_at: &'a str,
     from_number: Option<&'a str>,
     to_number: Option<&'a str>,
+    /// The recording is kept on this appliance (SPEC §13).
+    kept: bool,
+    twilio_deleted_at: Option<&'a str>,
+    /// The org's retention deleted the recording and transcript then.
+    purged_at: Option<&'a str>,
 }
 
 impl<'a> From<&'a voicemails::Voicemail> for Voicemail<'a> {
@@ -268,6 +273,9 @@ impl<'a> From<&'a voicemails::Voicemail> for Voicemail<'a> {
             created_at: &v.created_at,
             from_number: v.from_number.as_deref(),
             to_number: v.to_number.as_deref(),
+            kept: v.kept,
+            twilio_deleted_at: v.twilio_deleted_at.as_deref(),
+            purged_at: v.purged_at.as_deref(),
         }
     }
 }
@@ -525,6 +533,8 @@ pub struct OrgSettings<'a> {
     max_managed_numbers: i64,
     is_demo: bool,
     country: &'a str,
+    delete_recordings_at_twilio: bool,
+    recording_retention_days: Option<i64>,
 }
 
 impl<'a> From<&'a orgs::OrgSettings> for OrgSettings<'a> {
@@ -539,6 +549,8 @@ impl<'a> From<&'a orgs::OrgSettings> for OrgSettings<'a> {
             max_managed_numbers: s.max_managed_numbers,
             is_demo: s.is_demo,
             country: &s.country,
+            delete_recordings_at_twilio: s.delete_recordings_at_twilio,
+            recording_retention_days: s.recording_retention_days,
         }
     }
 }
