@@ -128,6 +128,9 @@ pub struct Config {
     pub smtp: Option<SmtpConfig>,
     /// Web push to `http://` push services (a local test service); real ones are https.
     pub push_allow_http: bool,
+    /// Outgoing webhooks to private, loopback and link-local addresses and over http
+    /// (SPEC §13): for a receiver on this host or network, never on by default.
+    pub webhooks_allow_private: bool,
     /// `SWITCHBOARD_*` variables that no setting reads (likely typos), for `/api/health`.
     pub unknown_vars: Vec<String>,
 }
@@ -150,6 +153,7 @@ const SETTINGS: &[(&str, bool, &str)] = &[
     ("SECRET_KEY", true, ""),
     ("TRUST_PROXY", false, "false"),
     ("PUSH_ALLOW_HTTP", false, "false"),
+    ("WEBHOOKS_ALLOW_PRIVATE", false, "false"),
     ("WAL_CHECKPOINTS", false, "appliance"),
     ("INSECURE_SKIP_TWILIO_SIGNATURE", false, "false"),
     ("LOG", false, "info"),
@@ -558,6 +562,7 @@ impl Config {
             secret_key,
             trust_proxy: src.bool("TRUST_PROXY")?,
             push_allow_http: src.bool("PUSH_ALLOW_HTTP")?,
+            webhooks_allow_private: src.bool("WEBHOOKS_ALLOW_PRIVATE")?,
             wal_checkpoints: src.parsed(
                 "WAL_CHECKPOINTS",
                 "who checkpoints the WAL: appliance, or litestream when Litestream replicates the database",
@@ -722,6 +727,10 @@ impl Config {
             ("SECRET_KEY", secret(&self.secret_key)),
             ("TRUST_PROXY", self.trust_proxy.to_string()),
             ("PUSH_ALLOW_HTTP", self.push_allow_http.to_string()),
+            (
+                "WEBHOOKS_ALLOW_PRIVATE",
+                self.webhooks_allow_private.to_string(),
+            ),
             (
                 "WAL_CHECKPOINTS",
                 match self.wal_checkpoints {

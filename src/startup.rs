@@ -183,6 +183,7 @@ impl Application {
                 email: mailer.is_some(),
                 push: true,
             },
+            webhooks_allow_private: config.webhooks_allow_private,
         });
         let https = match &config.tls {
             Some(tls) => Some(Https::prepare(tls, &config.data_dir, &public_url)?),

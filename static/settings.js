@@ -8,6 +8,7 @@ import { $, show, showError, cell, el, button, option, formatTime, once } from '
 import { loadOrg } from './numbers.js';
 import { loadUsers } from './users.js';
 import { loadTwoFactor } from './twofactor.js';
+import { loadWebhooks, initWebhooks } from './webhooks.js';
 
 let me = null;
 
@@ -157,7 +158,7 @@ async function unsubscribeDevice() {
 
 export async function loadSettings(current) {
   me = current;
-  await Promise.all([loadTwoFactor(me, null), loadNotifications()]);
+  await Promise.all([loadTwoFactor(me, null), loadNotifications(), me.user.role === 'viewer' ? null : loadWebhooks()]);
   await loadOrg(me);
   const [{ tokens }] = await Promise.all([api('GET', '/api/tokens'), loadUsers(me)]);
   const tokensBody = $('tokens-table').querySelector('tbody');
@@ -247,5 +248,6 @@ export function initSettings() {
   $('push-subscribe').addEventListener('click', subscribeDevice);
   $('push-unsubscribe').addEventListener('click', unsubscribeDevice);
   $('token-form').addEventListener('submit', onCreateToken);
+  initWebhooks();
   $('checks-run').addEventListener('click', runChecks);
 }

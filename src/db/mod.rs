@@ -37,6 +37,7 @@ pub mod totp;
 pub mod users;
 pub mod violations;
 pub mod voicemails;
+pub mod webhooks;
 pub mod writer;
 
 use r2d2_sqlite::SqliteConnectionManager;

@@ -14,6 +14,7 @@ pub mod summary;
 pub mod textback;
 pub mod vapi;
 pub mod voice;
+pub mod webhooks;
 
 use crate::clock::Clock;
 use crate::db::callflows::FlowCache;
@@ -46,6 +47,9 @@ pub struct FrontDesk {
     /// Which channels can send: email once an SMTP server is configured (else nothing is
     /// queued for email), push once the VAPID key is loaded.
     pub senders: crate::db::outbox::Senders,
+    /// Outgoing webhooks may reach private and loopback addresses, over http too
+    /// (`SWITCHBOARD_WEBHOOKS_ALLOW_PRIVATE`).
+    pub webhooks_allow_private: bool,
 }
 
 impl FrontDesk {

@@ -80,6 +80,25 @@ pub async fn inbound(desk: &Arc<FrontDesk>, m: InboundSms) -> Result<(), Frontde
                     at,
                 },
             )?;
+            // Told to the business's own tools once, however often Twilio repeats it.
+            if let (Some(n), Some(id)) = (&number, stored) {
+                crate::db::webhooks::emit(
+                    c,
+                    n.org_id,
+                    "message.received",
+                    &msg.sid,
+                    &serde_json::json!({
+                        "messageId": id,
+                        "messageSid": msg.sid,
+                        "from": msg.from.as_str(),
+                        "fromName": crate::db::contacts::name(c, n.org_id, msg.from.as_str())?,
+                        "to": n.e164,
+                        "body": msg.body,
+                        "receivedAt": crate::db::format_time(at),
+                    }),
+                    &crate::db::format_time(at),
+                )?;
+            }
             let onboarding_flag = match &number {
                 Some(n) if n.role == NumberRole::Onboarding => {
                     flags.is_enabled(c, n.org_id, FlagKey::SmsOnboarding)?

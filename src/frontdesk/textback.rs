@@ -198,6 +198,7 @@ pub async fn process(desk: &FrontDesk, call_id: i64) {
                 _ => None,
             };
             missed_call_notice(c, &number, &call, &public_url, senders, now)?;
+            super::webhooks::emit_call(c, "call.missed", call_id)?;
             let tz = number.org_timezone.parse().unwrap_or(chrono_tz::UTC);
             // Quiet hours began (or moved) since it was scheduled: wait for their end.
             if let Some(when) = deferred_until(now, tz, flow.textback.quiet_hours.as_ref()) {
@@ -308,6 +309,19 @@ pub async fn process(desk: &FrontDesk, call_id: i64) {
         .db
         .write(move |c| {
             calls::set_textback_state(c, call_id, state_text)?;
+            if let Done::Sent(sid) = &done {
+                if let Some((org, mut data)) = super::webhooks::call_data(c, call_id)? {
+                    data["messageSid"] = serde_json::json!(sid);
+                    crate::db::webhooks::emit(
+                        c,
+                        org,
+                        "textback.sent",
+                        &call_id.to_string(),
+                        &data,
+                        &crate::db::now(),
+                    )?;
+                }
+            }
             let event = match &done {
                 Done::Sent(sid) => CallEvent::TextbackSent { sid },
                 Done::Blocked(reason, code) => CallEvent::TextbackBlocked {

@@ -588,6 +588,8 @@ pub async fn status(
                 .write(move |c| {
                     let textback_on = flags.is_enabled(c, org_id, FlagKey::MissedCallTextback)?;
                     let o = refresh_outcome(c, call_id, &flow)?;
+                    // Told to the business's own tools with the call's end (SPEC §13).
+                    super::webhooks::emit_call(c, "call.completed", call_id)?;
                     match ivr::after_call(o, &flow, textback_on) {
                         ivr::AfterCall::Nothing => Ok(false),
                         ivr::AfterCall::TextBack => super::textback::schedule(

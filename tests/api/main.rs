@@ -44,3 +44,4 @@ mod two_factor;
 mod typed_numbers;
 mod vapi;
 mod vapi_payloads;
+mod webhooks;

@@ -38,6 +38,9 @@ const TABLES: &[&str] = &[
     "user_totp",
     "users",
     "voicemails",
+    "webhook_attempts",
+    "webhook_deliveries",
+    "webhook_endpoints",
     "webhook_ledger",
 ];
 

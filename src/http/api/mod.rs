@@ -23,6 +23,7 @@ pub mod tokens;
 pub mod twofactor;
 pub mod users;
 pub mod views;
+pub mod webhooks;
 
 use crate::domain::PhoneNumber;
 use crate::error::ApiError;
@@ -65,6 +66,16 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/contacts/{number}", web::get().to(contacts::get))
         .route("/contacts/{number}", web::put().to(contacts::put))
         .route("/contacts/{number}", web::delete().to(contacts::delete))
+        .route("/webhooks", web::get().to(webhooks::list))
+        .route("/webhooks", web::post().to(webhooks::create))
+        .route("/webhooks/{id}", web::patch().to(webhooks::patch))
+        .route("/webhooks/{id}", web::delete().to(webhooks::delete))
+        .route("/webhooks/{id}/rotate", web::post().to(webhooks::rotate))
+        .route("/webhooks/{id}/test", web::post().to(webhooks::test))
+        .route(
+            "/webhooks/{id}/deliveries",
+            web::get().to(webhooks::deliveries),
+        )
         .route("/callbacks", web::get().to(callbacks::list))
         .route("/callbacks", web::post().to(callbacks::create))
         .route("/me/totp", web::post().to(twofactor::start))
