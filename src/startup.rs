@@ -179,6 +179,7 @@ impl Application {
             transcript_wait_secs: config.transcript_wait_secs,
             textback_delay_secs: config.textback_delay_secs,
             notices: Arc::new(tokio::sync::Notify::new()),
+            webhooks: Arc::new(tokio::sync::Notify::new()),
             senders: crate::db::outbox::Senders {
                 email: mailer.is_some(),
                 push: true,
@@ -261,6 +262,22 @@ impl Application {
         let maintenance = tokio::spawn(maintenance(self.state.clone()));
         let desk = self.state.desk.clone();
         let wake = desk.notices.clone();
+        let webhooks = tokio::spawn(crate::frontdesk::webhooks::run(desk.clone()));
+        // Every webhook event is written with a change of a call, text, voicemail or lead,
+        // which the live feed reports after its commit: each one wakes the sender.
+        let wake_webhooks = {
+            let (mut changes, desk) = (self.state.live.subscribe(), desk.clone());
+            tokio::spawn(async move {
+                loop {
+                    match changes.recv().await {
+                        Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                            desk.webhooks.notify_one()
+                        }
+                        Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+                    }
+                }
+            })
+        };
         let notices = tokio::spawn(crate::frontdesk::notices::run(
             desk,
             self.mailer,
@@ -282,6 +299,8 @@ impl Application {
         closer.abort();
         maintenance.abort();
         notices.abort();
+        webhooks.abort();
+        wake_webhooks.abort();
         if let Some(running) = https {
             running.stop().await;
         }

@@ -44,6 +44,8 @@ pub struct FrontDesk {
     pub textback_delay_secs: u32,
     /// Wakes the notification worker when something is queued in the outbox.
     pub notices: Arc<tokio::sync::Notify>,
+    /// Wakes the webhook sender: a slow receiver never holds up a notice.
+    pub webhooks: Arc<tokio::sync::Notify>,
     /// Which channels can send: email once an SMTP server is configured (else nothing is
     /// queued for email), push once the VAPID key is loaded.
     pub senders: crate::db::outbox::Senders,
@@ -56,6 +58,7 @@ impl FrontDesk {
     /// Tells the notification worker that the outbox has something new.
     pub fn notices_queued(&self) {
         self.notices.notify_one();
+        self.webhooks.notify_one();
     }
 }
 

@@ -52,8 +52,6 @@ pub async fn run(
         }
         // Recordings to keep share the worker: each is a download and a delete at Twilio.
         let recordings = super::recordings::keep_due(&desk).await;
-        // And outgoing webhooks, in order per endpoint (SPEC §13).
-        let webhooks = super::webhooks::deliver_due(&desk).await;
         let now = crate::db::format_time(desk.clock.now());
         let mut full = false;
         match desk
@@ -89,7 +87,6 @@ pub async fn run(
         }
         .min(MAX_IDLE)
         .min(recordings.unwrap_or(MAX_IDLE))
-        .min(webhooks.unwrap_or(MAX_IDLE))
         .min(summaries_at.saturating_duration_since(tokio::time::Instant::now()));
         tokio::select! {
             () = wake.notified() => {}

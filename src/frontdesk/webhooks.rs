@@ -139,6 +139,26 @@ pub async fn check_url(
     Ok((parsed, first))
 }
 
+/// The webhook sender, for good: delivers what falls due, then sleeps until the next
+/// delivery is due or an event wakes it (at most a minute).
+pub async fn run(desk: std::sync::Arc<FrontDesk>) {
+    loop {
+        let wait = deliver_due(&desk)
+            .await
+            .unwrap_or(Duration::from_secs(60))
+            .min(Duration::from_secs(60));
+        tokio::select! {
+            // Woken by new events: gather a moment's worth, so a busy line costs the
+            // database a few reads a second, not one per commit.
+            () = desk.webhooks.notified() => tokio::time::sleep(GATHER).await,
+            () = tokio::time::sleep(wait) => {}
+        }
+    }
+}
+
+/// How long the sender gathers events after being woken.
+const GATHER: Duration = Duration::from_millis(250);
+
 /// Sends the deliveries that fall due (the head of each endpoint's queue); answers how
 /// long until the next one does.
 pub async fn deliver_due(desk: &FrontDesk) -> Option<Duration> {

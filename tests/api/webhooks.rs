@@ -296,3 +296,43 @@ async fn in_the_browser_an_owner_adds_an_endpoint_and_sends_a_test_event() {
     assert!(log.contains("webhook.test"), "{log}");
     c.close().await.unwrap();
 }
+
+/// An event that notifies nobody (a call ending) still goes out at once: the sender is
+/// woken by the commit that wrote it.
+#[tokio::test]
+async fn a_completed_call_is_delivered_with_its_outcome() {
+    let Some(python) = python_with("standardwebhooks") else {
+        return;
+    };
+    let receiver = Receiver::start(&python, 0).await;
+    let app = spawn_app_with(&[("SWITCHBOARD_WEBHOOKS_ALLOW_PRIVATE", "true")]).await;
+    let api = app.owner_api().await;
+    let created: Value = api
+        .post(
+            "/api/webhooks",
+            json!({ "url": receiver.url, "events": ["call.completed"] }),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    std::fs::write(&receiver.secret, created["secret"].as_str().unwrap()).unwrap();
+    let tw = app.twilio();
+    tw.call("CAhookdone1", CALLER, MAIN_LINE).await;
+    tw.status("CAhookdone1", CALLER, MAIN_LINE, "completed", "42")
+        .await;
+    let started = std::time::Instant::now();
+    let seen = receiver.wait_for(1).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(seen[0]["type"], "call.completed");
+    assert_eq!(seen[0]["verified"], true);
+    let data = &seen[0]["data"];
+    assert_eq!(data["callSid"], "CAhookdone1");
+    assert_eq!(data["from"], CALLER);
+    assert_eq!(data["durationSeconds"], 42);
+    assert_eq!(data["status"], "completed");
+}
