@@ -110,6 +110,16 @@ pub fn delete(conn: &Connection, org: i64, id: i64) -> rusqlite::Result<bool> {
     )? == 1)
 }
 
+/// Whether any enabled endpoint of the org takes `event`: checked first on hot paths, so
+/// an org without webhooks pays one indexed read and builds no payload.
+pub fn wanted(conn: &Connection, org: i64, event: &str) -> rusqlite::Result<bool> {
+    conn.prepare_cached(
+        "SELECT EXISTS (SELECT 1 FROM webhook_endpoints e WHERE e.org_id = ?1 AND e.enabled
+             AND EXISTS (SELECT 1 FROM json_each(e.events) WHERE value = ?2))",
+    )?
+    .query_row((org, event), |r| r.get(0))
+}
+
 /// Writes a delivery of `event` to each enabled endpoint of the org that takes it, in the
 /// caller's transaction; `key` names the event (a redelivered provider webhook gives the
 /// same key, so the same `webhook-id`, and no second delivery). Answers how many.

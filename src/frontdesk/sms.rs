@@ -81,7 +81,13 @@ pub async fn inbound(desk: &Arc<FrontDesk>, m: InboundSms) -> Result<(), Frontde
                 },
             )?;
             // Told to the business's own tools once, however often Twilio repeats it.
-            if let (Some(n), Some(id)) = (&number, stored) {
+            let wanted = match &number {
+                Some(n) if stored.is_some() => {
+                    crate::db::webhooks::wanted(c, n.org_id, "message.received")?
+                }
+                _ => false,
+            };
+            if let (Some(n), Some(id), true) = (&number, stored, wanted) {
                 crate::db::webhooks::emit(
                     c,
                     n.org_id,

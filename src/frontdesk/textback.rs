@@ -198,7 +198,7 @@ pub async fn process(desk: &FrontDesk, call_id: i64) {
                 _ => None,
             };
             missed_call_notice(c, &number, &call, &public_url, senders, now)?;
-            super::webhooks::emit_call(c, "call.missed", call_id)?;
+            super::webhooks::emit_call(c, number.org_id, "call.missed", call_id)?;
             let tz = number.org_timezone.parse().unwrap_or(chrono_tz::UTC);
             // Quiet hours began (or moved) since it was scheduled: wait for their end.
             if let Some(when) = deferred_until(now, tz, flow.textback.quiet_hours.as_ref()) {
@@ -310,7 +310,15 @@ pub async fn process(desk: &FrontDesk, call_id: i64) {
         .write(move |c| {
             calls::set_textback_state(c, call_id, state_text)?;
             if let Done::Sent(sid) = &done {
-                if let Some((org, mut data)) = super::webhooks::call_data(c, call_id)? {
+                let wanted = match calls::by_id(c, call_id)?.and_then(|call| call.org_id) {
+                    Some(org) => crate::db::webhooks::wanted(c, org, "textback.sent")?,
+                    None => false,
+                };
+                if let Some((org, mut data)) = wanted
+                    .then(|| super::webhooks::call_data(c, call_id))
+                    .transpose()?
+                    .flatten()
+                {
                     data["messageSid"] = serde_json::json!(sid);
                     crate::db::webhooks::emit(
                         c,

@@ -317,8 +317,16 @@ pub fn call_data(
     )))
 }
 
-/// Emits `event` about call `call_id` to its org's endpoints that take it.
-pub fn emit_call(c: &rusqlite::Connection, event: &str, call_id: i64) -> rusqlite::Result<usize> {
+/// Emits `event` about call `call_id` to the endpoints of `org` that take it.
+pub fn emit_call(
+    c: &rusqlite::Connection,
+    org: i64,
+    event: &str,
+    call_id: i64,
+) -> rusqlite::Result<usize> {
+    if !webhooks::wanted(c, org, event)? {
+        return Ok(0);
+    }
     match call_data(c, call_id)? {
         Some((org, data)) => webhooks::emit(
             c,
