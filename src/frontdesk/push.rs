@@ -15,6 +15,8 @@ use p256::ecdsa::signature::Signer;
 use p256::elliptic_curve::sec1::ToEncodedPoint;
 use std::time::Duration;
 
+/// The setting that allows http and internal push endpoints (a local test service).
+pub const ALLOW_SETTING: &str = "SWITCHBOARD_PUSH_ALLOW_HTTP";
 /// Where the sealed VAPID private key is kept.
 const VAPID_KEY: &str = "push.vapid_private_key";
 /// How long a push service keeps a message for a device that is offline.
@@ -30,10 +32,8 @@ pub struct Pusher {
     key: std::sync::OnceLock<Result<p256::SecretKey, String>>,
     /// `sub` of the VAPID JWT: how the push service can reach the operator.
     contact: String,
-    /// Built at the first push: most appliances never hold a subscription, and a client
-    /// with its root store costs memory.
-    http: std::sync::OnceLock<reqwest::Client>,
-    /// Allow `http://` endpoints (a local test push service); real ones are https.
+    /// Allow `http://` endpoints and internal addresses (a local test push service);
+    /// real push services are public and https.
     allow_http: bool,
 }
 
@@ -76,7 +76,6 @@ impl Pusher {
             secret,
             key: std::sync::OnceLock::new(),
             contact,
-            http: std::sync::OnceLock::new(),
             allow_http,
         })
     }
@@ -157,9 +156,24 @@ impl Pusher {
             Ok(a) => a,
             Err(e) => return Attempt::GiveUp(e),
         };
-        let sent = self
-            .http
-            .get_or_init(crate::providers::http_client)
+        // The endpoint came from a browser: like a webhook URL, it must resolve to public
+        // addresses only, and the connection goes to the address checked.
+        let addr = match super::webhooks::check_target(url.as_str(), self.allow_http, ALLOW_SETTING)
+            .await
+        {
+            Ok((_, addr)) => addr,
+            Err(e) => return Attempt::GiveUp(format!("the push endpoint is refused: {e}")),
+        };
+        let host = url.host_str().unwrap_or_default().to_string();
+        let client = match reqwest::Client::builder()
+            .resolve(&host, addr)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+        {
+            Ok(c) => c,
+            Err(e) => return Attempt::Retry(format!("no HTTP client: {e}")),
+        };
+        let sent = client
             .post(url)
             .header("TTL", TTL_SECS.to_string())
             .header("Urgency", "high")
@@ -251,7 +265,6 @@ mod tests {
                 .to_vec(),
             key: std::sync::OnceLock::new(),
             contact: "mailto:owner@example.com".into(),
-            http: std::sync::OnceLock::new(),
             allow_http: false,
         }
     }

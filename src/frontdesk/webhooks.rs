@@ -87,11 +87,21 @@ pub fn forbidden(ip: IpAddr) -> bool {
     }
 }
 
-/// Checks a URL and resolves its host: the address to connect to, or why not (naming the
-/// setting that allows private targets).
+/// Checks a webhook URL and resolves its host: the address to connect to, or why not
+/// (naming the setting that allows private targets).
 pub async fn check_url(
     url: &str,
     allow_private: bool,
+) -> Result<(reqwest::Url, SocketAddr), String> {
+    check_target(url, allow_private, SETTING).await
+}
+
+/// [`check_url`] for any URL the appliance posts to (a push endpoint too); `setting` is
+/// the one that allows internal targets.
+pub async fn check_target(
+    url: &str,
+    allow_private: bool,
+    setting: &str,
 ) -> Result<(reqwest::Url, SocketAddr), String> {
     let parsed = reqwest::Url::parse(url).map_err(|e| format!("'{url}' is not a URL ({e})"))?;
     match parsed.scheme() {
@@ -99,7 +109,7 @@ pub async fn check_url(
         "http" if allow_private => {}
         "http" => {
             return Err(format!(
-                "the URL must be https (http is allowed only with {SETTING}=true)"
+                "the URL must be https (http is allowed only with {setting}=true)"
             ))
         }
         other => {
@@ -131,7 +141,7 @@ pub async fn check_url(
     if !allow_private {
         if let Some(bad) = addrs.iter().find(|a| forbidden(a.ip())) {
             return Err(format!(
-                "{host} resolves to {}, a private, loopback, link-local or otherwise internal address: webhooks go to public addresses only (set {SETTING}=true to allow internal ones)",
+                "{host} resolves to {}, a private, loopback, link-local or otherwise internal address: the appliance posts to public addresses only (set {setting}=true to allow internal ones)",
                 bad.ip()
             ));
         }

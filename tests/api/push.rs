@@ -201,12 +201,17 @@ async fn a_subscription_must_be_one_a_browser_made() {
             json!({ "endpoint": "http://127.0.0.1:9/notify/x", "keys": keys }),
             "endpoint",
         ),
+        // An internal address is refused where it resolves, naming the setting.
         (
-            json!({ "endpoint": "https://push.example.net/x", "keys": { "p256dh": "AAAA", "auth": "tBHItJI5svbpez7KI4CCXg" } }),
+            json!({ "endpoint": "https://127.0.0.1:9/notify/x", "keys": keys }),
+            "endpoint",
+        ),
+        (
+            json!({ "endpoint": "https://93.184.216.34/x", "keys": { "p256dh": "AAAA", "auth": "tBHItJI5svbpez7KI4CCXg" } }),
             "keys.p256dh",
         ),
         (
-            json!({ "endpoint": "https://push.example.net/x", "keys": { "p256dh": keys["p256dh"], "auth": "short" } }),
+            json!({ "endpoint": "https://93.184.216.34/x", "keys": { "p256dh": keys["p256dh"], "auth": "short" } }),
             "keys.auth",
         ),
     ] {
@@ -217,7 +222,7 @@ async fn a_subscription_must_be_one_a_browser_made() {
     let ok = api
         .post(
             "/api/me/push",
-            json!({ "endpoint": "https://push.example.net/x", "keys": keys }),
+            json!({ "endpoint": "https://93.184.216.34/x", "keys": keys }),
         )
         .await;
     assert_eq!(ok.status(), 201);
@@ -225,7 +230,7 @@ async fn a_subscription_must_be_one_a_browser_made() {
         .send(
             reqwest::Method::DELETE,
             "/api/me/push",
-            Some(json!({ "endpoint": "https://push.example.net/x" })),
+            Some(json!({ "endpoint": "https://93.184.216.34/x" })),
         )
         .await;
     assert_eq!(gone.status(), 204);
