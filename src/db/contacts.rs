@@ -154,8 +154,22 @@ pub struct Entry {
     pub business_number: Option<String>,
 }
 
-/// Everything with `number` of the org, newest first: at most `limit` entries older than
-/// `before` (an entry's `at`), each kind read through its own index.
+impl Entry {
+    /// Where the next page starts: `at|kind|id`. Entries of one moment (a missed call, its
+    /// text-back and the lead it opened) share `at`, so `at` alone would skip some.
+    pub fn cursor(&self) -> String {
+        format!("{}|{}|{}", self.at, self.kind, self.id)
+    }
+
+    /// The order of the history, newest first: by time, then kind, then id.
+    fn key(&self) -> (&str, &str, i64) {
+        (&self.at, self.kind, self.id)
+    }
+}
+
+/// Everything with `number` of the org, newest first: at most `limit` entries after the
+/// cursor `before` ([`Entry::cursor`], or a bare time), each kind read through its own
+/// index.
 pub fn history(
     conn: &Connection,
     org: i64,
@@ -163,27 +177,45 @@ pub fn history(
     before: Option<&str>,
     limit: u32,
 ) -> rusqlite::Result<Vec<Entry>> {
-    let before = before.unwrap_or("9999");
-    let queries: [(&'static str, &str); 6] = [
-        ("call", "SELECT id, started_at, direction, COALESCE(outcome, status), to_number FROM calls
-                  WHERE org_id = ?1 AND from_number = ?2 AND started_at < ?3 ORDER BY started_at DESC LIMIT ?4"),
-        ("call", "SELECT id, started_at, direction, COALESCE(outcome, status), from_number FROM calls
-                  WHERE org_id = ?1 AND to_number = ?2 AND started_at < ?3 ORDER BY started_at DESC LIMIT ?4"),
-        ("text", "SELECT id, created_at, direction, body, to_number FROM messages
-                  WHERE org_id = ?1 AND from_number = ?2 AND created_at < ?3 ORDER BY created_at DESC LIMIT ?4"),
-        ("text", "SELECT id, created_at, direction, body, from_number FROM messages
-                  WHERE org_id = ?1 AND to_number = ?2 AND created_at < ?3 ORDER BY created_at DESC LIMIT ?4"),
-        ("voicemail", "SELECT v.id, v.created_at, 'inbound', v.transcription_text, c.to_number FROM calls c
+    let mut parts = before.unwrap_or("9999").splitn(3, '|');
+    let at = parts.next().unwrap_or("9999").to_string();
+    // The cursor's kind and id order the entries of its own moment; a bare time has none.
+    let (tie_kind, tie_id) = match (
+        parts.next(),
+        parts.next().and_then(|i| i.parse::<i64>().ok()),
+    ) {
+        (Some(kind), Some(id)) => (Some(kind.to_string()), Some(id)),
+        _ => (None, None),
+    };
+    // Each kind read through its index (`time <= ?3`), keeping what comes after the
+    // cursor in (time, kind, id) order.
+    let after = |kind: &str, time: &str, id: &str| {
+        format!(
+            "{time} <= ?3 AND ({time} < ?3 OR ?5 > '{kind}' OR (?5 = '{kind}' AND {id} < ?6))
+             ORDER BY {time} DESC, {id} DESC LIMIT ?4"
+        )
+    };
+    let queries: [(&'static str, String); 6] = [
+        ("call", format!("SELECT id, started_at, direction, COALESCE(outcome, status), to_number FROM calls
+                  WHERE org_id = ?1 AND from_number = ?2 AND {}", after("call", "started_at", "id"))),
+        ("call", format!("SELECT id, started_at, direction, COALESCE(outcome, status), from_number FROM calls
+                  WHERE org_id = ?1 AND to_number = ?2 AND {}", after("call", "started_at", "id"))),
+        ("text", format!("SELECT id, created_at, direction, body, to_number FROM messages
+                  WHERE org_id = ?1 AND from_number = ?2 AND {}", after("text", "created_at", "id"))),
+        ("text", format!("SELECT id, created_at, direction, body, from_number FROM messages
+                  WHERE org_id = ?1 AND to_number = ?2 AND {}", after("text", "created_at", "id"))),
+        ("voicemail", format!("SELECT v.id, v.created_at, 'inbound', v.transcription_text, c.to_number FROM calls c
                   JOIN voicemails v ON v.call_id = c.id
-                  WHERE c.org_id = ?1 AND c.from_number = ?2 AND v.created_at < ?3 ORDER BY v.created_at DESC LIMIT ?4"),
-        ("lead", "SELECT l.id, l.created_at, 'inbound', l.status, n.e164 FROM leads l
+                  WHERE c.org_id = ?1 AND c.from_number = ?2 AND {}", after("voicemail", "v.created_at", "v.id"))),
+        ("lead", format!("SELECT l.id, l.created_at, 'inbound', l.status, n.e164 FROM leads l
                   LEFT JOIN phone_numbers n ON n.id = l.phone_number_id
-                  WHERE l.org_id = ?1 AND l.customer_number = ?2 AND l.created_at < ?3 ORDER BY l.created_at DESC LIMIT ?4"),
+                  WHERE l.org_id = ?1 AND l.customer_number = ?2 AND {}", after("lead", "l.created_at", "l.id"))),
     ];
     let mut all = Vec::new();
     for (kind, sql) in queries {
-        let mut stmt = conn.prepare_cached(sql)?;
-        let rows = stmt.query_map(rusqlite::params![org, number, before, limit], |r| {
+        let mut stmt = conn.prepare_cached(&sql)?;
+        let params = rusqlite::params![org, number, at, limit, tie_kind, tie_id];
+        let rows = stmt.query_map(params, |r| {
             Ok(Entry {
                 kind,
                 id: r.get(0)?,
@@ -197,7 +229,37 @@ pub fn history(
             all.push(row?);
         }
     }
-    all.sort_by(|a, b| b.at.cmp(&a.at).then(b.id.cmp(&a.id)));
+    all.sort_by(|a, b| b.key().cmp(&a.key()));
     all.truncate(limit as usize);
     Ok(all)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paging_a_history_loses_nothing_of_one_moment() {
+        let conn = crate::db::migrations::in_memory();
+        let t = "2026-12-07T10:00:00.000Z";
+        conn.execute_batch(&format!(
+            "INSERT INTO orgs (id, name) VALUES (1, 'o');
+             INSERT INTO calls (org_id, provider, call_sid, from_number, to_number, started_at)
+                 VALUES (1, 'twilio', 'CA1', '+14155550123', '+15550100001', '{t}'),
+                        (1, 'twilio', 'CA2', '+14155550123', '+15550100001', '{t}');
+             INSERT INTO messages (org_id, direction, from_number, to_number, body, kind, status, created_at, updated_at)
+                 VALUES (1, 'inbound', '+14155550123', '+15550100001', 'hi', 'intake', 'received', '{t}', '{t}');
+             INSERT INTO leads (org_id, customer_number, created_at) VALUES (1, '+14155550123', '{t}');"
+        ))
+        .unwrap();
+        let mut seen = Vec::new();
+        let mut cursor: Option<String> = None;
+        for _ in 0..10 {
+            let page = history(&conn, 1, "+14155550123", cursor.as_deref(), 1).unwrap();
+            let Some(e) = page.first() else { break };
+            seen.push((e.kind, e.id));
+            cursor = Some(e.cursor());
+        }
+        assert_eq!(seen, [("text", 1), ("lead", 1), ("call", 2), ("call", 1)]);
+    }
 }

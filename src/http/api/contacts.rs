@@ -102,9 +102,12 @@ pub async fn list(
         None => "json".into(),
     };
     let (search, tag) = (q.q, q.tag);
-    let rows = state
+    let (rows, country) = state
         .db
-        .query(move |c| contacts::list(c, org, search.as_deref(), tag.as_deref()))
+        .query(move |c| {
+            let rows = contacts::list(c, org, search.as_deref(), tag.as_deref())?;
+            Ok((rows, orgs::country(c, org)?))
+        })
         .await?;
     match format.as_str() {
         "csv" => Ok(download(
@@ -120,7 +123,7 @@ pub async fn list(
         _ => {
             let body = json!({ "contacts": rows });
             let shown = views::Shown {
-                country: country(&state, org).await?,
+                country,
                 ..Default::default()
             };
             Ok(views::displayed(body, &shown))
@@ -214,7 +217,7 @@ pub async fn get(
         let contact = contacts::get(c, org, &number)?;
         let history = contacts::history(c, org, &number, before.as_deref(), limit)?;
         let next = (history.len() == limit as usize)
-            .then(|| history.last().map(|e| e.at.clone()))
+            .then(|| history.last().map(contacts::Entry::cursor))
             .flatten();
         Ok(json!({ "number": number, "contact": contact, "history": history, "nextBefore": next }))
     })
@@ -237,7 +240,8 @@ pub async fn put(
     body: web::Json<ContactBody>,
 ) -> Result<HttpResponse, ApiError> {
     let org = auth.org_id();
-    let number = typed_number("number", &path, &country(&state, org).await?)?;
+    let country = country(&state, org).await?;
+    let number = typed_number("number", &path, &country)?;
     let body = body.into_inner();
     let f = fields(
         &body.name,
@@ -265,7 +269,7 @@ pub async fn put(
         .await?;
     let body = json!({ "contact": contact });
     let shown = views::Shown {
-        country: country(&state, org).await?,
+        country,
         ..Default::default()
     };
     let mut resp = views::displayed(body, &shown);
