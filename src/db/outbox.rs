@@ -384,15 +384,14 @@ pub fn set_pref(
     Ok(())
 }
 
-/// Users of every org whose daily summary (by `channel` choice on any channel) is due:
-/// (org, user, local date) for each whose local hour has come today and who has no
-/// summary for that date yet.
-pub fn summary_takers(conn: &Connection) -> rusqlite::Result<Vec<(i64, i64, UserRole, u32)>> {
+/// Users of every org who asked for the daily summary on some channel: (org, user, local
+/// hour). Whether today's is due and not sent yet is the caller's to decide.
+pub fn summary_takers(conn: &Connection) -> rusqlite::Result<Vec<(i64, i64, u32)>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT DISTINCT u.org_id, u.id, u.role, u.summary_hour FROM users u
+        "SELECT DISTINCT u.org_id, u.id, u.summary_hour FROM users u
          JOIN notification_prefs p ON p.user_id = u.id AND p.event = 'summary' AND p.enabled",
     )?;
-    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
     rows.collect()
 }
 

@@ -101,7 +101,8 @@ pub fn failed(
     retry_at: Option<&str>,
 ) -> rusqlite::Result<()> {
     conn.execute(
-        "UPDATE voicemails SET keep_attempts = keep_attempts + 1, keep_error = ?2, keep_due_at = ?3
+        "UPDATE voicemails SET keep_attempts = keep_attempts + 1, keep_error = ?2, keep_due_at = ?3,
+             updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
          WHERE id = ?1",
         rusqlite::params![voicemail_id, error, retry_at],
     )?;

@@ -130,6 +130,12 @@ pub async fn recording(
         desk.messenger.secret_key.clone(),
         desk.messenger.twilio_master.clone(),
     );
+    /// Where the audio is: kept here (SPEC §13: no trip to Twilio, which may have deleted
+    /// its copy), or at Twilio under this SID with these credentials.
+    enum Source {
+        Here(Audio),
+        Twilio(Option<String>, Option<crate::providers::TwilioCreds>),
+    }
     let found = desk
         .db
         .query(move |c| {
@@ -139,7 +145,15 @@ pub async fn recording(
             };
             // Deleted by the org's retention: there is no recording any more.
             if vm.purged_at.is_some() {
-                return Ok(Some((None, None)));
+                return Ok(Some(Source::Twilio(None, None)));
+            }
+            if vm.kept {
+                if let Some((content_type, bytes)) = crate::db::recordings::audio(c, org, id)? {
+                    return Ok(Some(Source::Here(Audio {
+                        content_type,
+                        bytes,
+                    })));
+                }
             }
             let account = calls::by_id(c, vm.call_id)?
                 .and_then(|call| call.phone_number_id)
@@ -149,21 +163,13 @@ pub async fn recording(
                 .and_then(|n| n.account_sid);
             let creds =
                 crate::app::twilio_credentials(c, &key, master.as_ref(), account.as_deref());
-            Ok(Some((vm.recording_sid, creds)))
+            Ok(Some(Source::Twilio(vm.recording_sid, creds)))
         })
         .await?;
-    // Kept here already (SPEC §13): no trip to Twilio, which may have deleted its copy.
-    let local = desk
-        .db
-        .query(move |c| crate::db::recordings::audio(c, org, id))
-        .await?;
-    if let Some((content_type, bytes)) = local {
-        return Ok(Audio {
-            content_type,
-            bytes,
-        });
-    }
-    let (sid, creds) = found.ok_or(RecordingError::NotFound(id))?;
+    let (sid, creds) = match found.ok_or(RecordingError::NotFound(id))? {
+        Source::Here(audio) => return Ok(audio),
+        Source::Twilio(sid, creds) => (sid, creds),
+    };
     let sid = sid.ok_or(RecordingError::NoRecording(id))?;
     let creds = creds.ok_or(RecordingError::NoCredentials)?;
     Ok(desk.messenger.twilio.fetch_recording(&creds, &sid).await?)

@@ -103,14 +103,14 @@ impl Pusher {
         }
     }
 
-    /// Whether `endpoint` may be pushed to: https (or http when allowed for tests).
-    pub fn check_endpoint(&self, endpoint: &str) -> Result<(), String> {
-        let url = reqwest::Url::parse(endpoint).map_err(|e| format!("is not a URL ({e})"))?;
-        match url.scheme() {
-            "https" => Ok(()),
-            "http" if self.allow_http => Ok(()),
-            _ => Err("must be an https:// push service URL".into()),
-        }
+    /// Whether `endpoint` may be pushed to, and the address to connect to. The endpoint
+    /// comes from a browser: like a webhook URL it must be https and resolve to public
+    /// addresses only (an http or internal one only with `SWITCHBOARD_PUSH_ALLOW_HTTP`).
+    pub async fn check_endpoint(
+        &self,
+        endpoint: &str,
+    ) -> Result<(reqwest::Url, std::net::SocketAddr), String> {
+        super::webhooks::check_target(endpoint, self.allow_http, ALLOW_SETTING).await
     }
 
     /// `Authorization: vapid t=<JWT>, k=<public key>` for a push to `endpoint`'s origin.
@@ -147,22 +147,18 @@ impl Pusher {
             "tag": format!("outbox-{}", notice.id),
         })
         .to_string();
-        let request = match self.encrypt(&sub, payload.into_bytes()) {
-            Ok(r) => r,
+        // Checked again at every push, and the connection goes to the address checked.
+        let (url, addr) = match self.check_endpoint(&sub.endpoint).await {
+            Ok(checked) => checked,
+            Err(e) => return Attempt::GiveUp(format!("the push endpoint is refused: {e}")),
+        };
+        let body = match self.encrypt(&sub, payload.into_bytes()) {
+            Ok(b) => b,
             Err(e) => return Attempt::GiveUp(e),
         };
-        let (url, body) = request;
         let auth = match self.authorization(&url, desk.clock.now().timestamp()) {
             Ok(a) => a,
             Err(e) => return Attempt::GiveUp(e),
-        };
-        // The endpoint came from a browser: like a webhook URL, it must resolve to public
-        // addresses only, and the connection goes to the address checked.
-        let addr = match super::webhooks::check_target(url.as_str(), self.allow_http, ALLOW_SETTING)
-            .await
-        {
-            Ok((_, addr)) => addr,
-            Err(e) => return Attempt::GiveUp(format!("the push endpoint is refused: {e}")),
         };
         let host = url.host_str().unwrap_or_default().to_string();
         let client = match reqwest::Client::builder()
@@ -223,15 +219,12 @@ impl Pusher {
         }
     }
 
-    /// The endpoint and the `aes128gcm` body for `sub`.
+    /// The `aes128gcm` body of `payload` for `sub`'s device.
     fn encrypt(
         &self,
         sub: &subscriptions::Subscription,
         payload: Vec<u8>,
-    ) -> Result<(reqwest::Url, Vec<u8>), String> {
-        self.check_endpoint(&sub.endpoint)
-            .map_err(|e| format!("the endpoint {e}"))?;
-        let url = reqwest::Url::parse(&sub.endpoint).map_err(|e| e.to_string())?;
+    ) -> Result<Vec<u8>, String> {
         let key = decode(&sub.p256dh)
             .and_then(|b| p256::PublicKey::from_sec1_bytes(&b).map_err(|e| e.to_string()))
             .map_err(|e| format!("the device's p256dh key is unusable: {e}"))?;
@@ -240,9 +233,8 @@ impl Pusher {
             .filter(|a| a.len() == 16)
             .ok_or("the device's auth secret is not 16 bytes")?;
         let auth = web_push_native::Auth::clone_from_slice(&auth);
-        let body = web_push_native::encrypt(payload, &key, &auth)
-            .map_err(|e| format!("the payload could not be encrypted: {e:?}"))?;
-        Ok((url, body))
+        web_push_native::encrypt(payload, &key, &auth)
+            .map_err(|e| format!("the payload could not be encrypted: {e:?}"))
     }
 }
 
@@ -294,16 +286,25 @@ mod tests {
             .expect("the signature verifies with the public key");
     }
 
-    #[test]
-    fn endpoints_must_be_https_unless_allowed() {
+    #[tokio::test]
+    async fn endpoints_must_be_https_and_public_unless_allowed() {
         let mut p = pusher();
         assert!(p
-            .check_endpoint("https://fcm.googleapis.com/fcm/send/x")
+            .check_endpoint("https://142.250.74.10/fcm/send/x")
+            .await
             .is_ok());
-        assert!(p.check_endpoint("http://127.0.0.1:8090/notify/x").is_err());
-        assert!(p.check_endpoint("file:///etc/passwd").is_err());
+        assert!(p
+            .check_endpoint("http://127.0.0.1:8090/notify/x")
+            .await
+            .is_err());
+        let err = p.check_endpoint("https://127.0.0.1/x").await.unwrap_err();
+        assert!(err.contains(ALLOW_SETTING), "{err}");
+        assert!(p.check_endpoint("file:///etc/passwd").await.is_err());
         p.allow_http = true;
-        assert!(p.check_endpoint("http://127.0.0.1:8090/notify/x").is_ok());
+        assert!(p
+            .check_endpoint("http://127.0.0.1:8090/notify/x")
+            .await
+            .is_ok());
     }
 
     #[test]
@@ -320,7 +321,7 @@ mod tests {
             created_at: String::new(),
             last_push_at: None,
         };
-        let (_, body) = pusher()
+        let body = pusher()
             .encrypt(&sub, b"{\"title\":\"hi\"}".to_vec())
             .unwrap();
         let plain = web_push_native::decrypt(

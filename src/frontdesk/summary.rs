@@ -76,7 +76,7 @@ pub async fn queue_due(desk: &FrontDesk) {
         .db
         .write(move |c| {
             let mut queued = 0;
-            for (org, user, _role, hour) in outbox::summary_takers(c)? {
+            for (org, user, hour) in outbox::summary_takers(c)? {
                 queued += queue_one(c, org, user, hour, now, &url, senders)?;
             }
             Ok(queued)

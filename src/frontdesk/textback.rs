@@ -198,7 +198,7 @@ pub async fn process(desk: &FrontDesk, call_id: i64) {
                 _ => None,
             };
             missed_call_notice(c, &number, &call, &public_url, senders, now)?;
-            super::webhooks::emit_call(c, number.org_id, "call.missed", call_id)?;
+            super::webhooks::emit_call(c, number.org_id, "call.missed", call_id, None)?;
             let tz = number.org_timezone.parse().unwrap_or(chrono_tz::UTC);
             // Quiet hours began (or moved) since it was scheduled: wait for their end.
             if let Some(when) = deferred_until(now, tz, flow.textback.quiet_hours.as_ref()) {
@@ -282,6 +282,7 @@ pub async fn process(desk: &FrontDesk, call_id: i64) {
             return;
         }
     };
+    let org = out.org_id;
     let result = messaging::send(desk, out).await;
     // What is recorded once the send is known, by the writer below.
     enum Done {
@@ -309,26 +310,9 @@ pub async fn process(desk: &FrontDesk, call_id: i64) {
         .db
         .write(move |c| {
             calls::set_textback_state(c, call_id, state_text)?;
-            if let Done::Sent(sid) = &done {
-                let wanted = match calls::by_id(c, call_id)?.and_then(|call| call.org_id) {
-                    Some(org) => crate::db::webhooks::wanted(c, org, "textback.sent")?,
-                    None => false,
-                };
-                if let Some((org, mut data)) = wanted
-                    .then(|| super::webhooks::call_data(c, call_id))
-                    .transpose()?
-                    .flatten()
-                {
-                    data["messageSid"] = serde_json::json!(sid);
-                    crate::db::webhooks::emit(
-                        c,
-                        org,
-                        "textback.sent",
-                        &call_id.to_string(),
-                        &data,
-                        &crate::db::now(),
-                    )?;
-                }
+            if let (Done::Sent(sid), Some(org)) = (&done, org) {
+                let sid = Some(("messageSid", serde_json::json!(sid)));
+                super::webhooks::emit_call(c, org, "textback.sent", call_id, sid)?;
             }
             let event = match &done {
                 Done::Sent(sid) => CallEvent::TextbackSent { sid },

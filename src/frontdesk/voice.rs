@@ -589,7 +589,7 @@ pub async fn status(
                     let textback_on = flags.is_enabled(c, org_id, FlagKey::MissedCallTextback)?;
                     let o = refresh_outcome(c, call_id, &flow)?;
                     // Told to the business's own tools with the call's end (SPEC §13).
-                    super::webhooks::emit_call(c, org_id, "call.completed", call_id)?;
+                    super::webhooks::emit_call(c, org_id, "call.completed", call_id, None)?;
                     match ivr::after_call(o, &flow, textback_on) {
                         ivr::AfterCall::Nothing => Ok(false),
                         ivr::AfterCall::TextBack => super::textback::schedule(

@@ -290,16 +290,14 @@ async fn send(desk: &FrontDesk, ep: &webhooks::Endpoint, d: &Due) -> Result<(u16
     Ok((status, body.chars().take(SNIPPET).collect()))
 }
 
-/// A call as webhooks describe it (`call.completed`, `call.missed`; docs/webhooks.md),
-/// with its org.
-pub fn call_data(
+/// A call as webhooks describe it (`call.completed`, `call.missed`, `textback.sent`;
+/// docs/webhooks.md).
+fn call_data(
     c: &rusqlite::Connection,
+    org: i64,
     call_id: i64,
-) -> rusqlite::Result<Option<(i64, serde_json::Value)>> {
+) -> rusqlite::Result<Option<serde_json::Value>> {
     let Some(call) = crate::db::calls::by_id(c, call_id)? else {
-        return Ok(None);
-    };
-    let Some(org) = call.org_id else {
         return Ok(None);
     };
     let name = |n: &Option<String>| -> rusqlite::Result<Option<String>> {
@@ -308,46 +306,49 @@ pub fn call_data(
             None => Ok(None),
         }
     };
-    Ok(Some((
-        org,
-        serde_json::json!({
-            "callId": call.id,
-            "callSid": call.call_sid,
-            "direction": call.direction,
-            "from": call.from_number,
-            "fromName": name(&call.from_number)?,
-            "to": call.to_number,
-            "toName": name(&call.to_number)?,
-            "status": call.status,
-            "outcome": call.outcome,
-            "durationSeconds": call.duration_seconds,
-            "startedAt": call.started_at,
-            "endedAt": call.ended_at,
-        }),
-    )))
+    Ok(Some(serde_json::json!({
+        "callId": call.id,
+        "callSid": call.call_sid,
+        "direction": call.direction,
+        "from": call.from_number,
+        "fromName": name(&call.from_number)?,
+        "to": call.to_number,
+        "toName": name(&call.to_number)?,
+        "status": call.status,
+        "outcome": call.outcome,
+        "durationSeconds": call.duration_seconds,
+        "startedAt": call.started_at,
+        "endedAt": call.ended_at,
+    })))
 }
 
-/// Emits `event` about call `call_id` to the endpoints of `org` that take it.
+/// Emits `event` about call `call_id` to the endpoints of `org` that take it, with an
+/// `extra` field beside the call's (a text-back's `messageSid`). An org without such an
+/// endpoint pays one indexed read and builds no payload.
 pub fn emit_call(
     c: &rusqlite::Connection,
     org: i64,
     event: &str,
     call_id: i64,
+    extra: Option<(&str, serde_json::Value)>,
 ) -> rusqlite::Result<usize> {
     if !webhooks::wanted(c, org, event)? {
         return Ok(0);
     }
-    match call_data(c, call_id)? {
-        Some((org, data)) => webhooks::emit(
-            c,
-            org,
-            event,
-            &call_id.to_string(),
-            &data,
-            &crate::db::now(),
-        ),
-        None => Ok(0),
+    let Some(mut data) = call_data(c, org, call_id)? else {
+        return Ok(0);
+    };
+    if let Some((key, value)) = extra {
+        data[key] = value;
     }
+    webhooks::emit(
+        c,
+        org,
+        event,
+        &call_id.to_string(),
+        &data,
+        &crate::db::now(),
+    )
 }
 
 /// The context the endpoint secrets are sealed under.

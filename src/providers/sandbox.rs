@@ -39,6 +39,13 @@ pub struct SandboxCall {
     pub call: OutboundCall,
 }
 
+impl TwilioState {
+    /// A recording the sandbox serves: a well-formed SID not deleted through the API.
+    fn has_recording(&self, sid: &str) -> bool {
+        valid_recording_sid(sid) && !self.deleted_recordings.iter().any(|d| d == sid)
+    }
+}
+
 #[derive(Debug, Default)]
 struct TwilioState {
     /// account sid → (auth token, friendly name, closed)
@@ -54,6 +61,16 @@ struct TwilioState {
 pub struct SandboxTwilio {
     master_sid: String,
     state: Mutex<TwilioState>,
+}
+
+/// Twilio's answer for a resource that is not there (or not this account's).
+fn twilio_not_found() -> ProviderError {
+    ProviderError::twilio(
+        ProviderErrorKind::NotFound,
+        Some(404),
+        Some(20404),
+        "not found",
+    )
 }
 
 fn rejected(code: i64, http: u16, msg: &str) -> ProviderError {
@@ -234,12 +251,7 @@ impl TwilioApi for SandboxTwilio {
                 account.2 = true;
                 Ok(())
             }
-            _ => Err(ProviderError::twilio(
-                ProviderErrorKind::NotFound,
-                Some(404),
-                Some(20404),
-                "not found",
-            )),
+            _ => Err(twilio_not_found()),
         }
     }
 
@@ -353,12 +365,7 @@ impl TwilioApi for SandboxTwilio {
         Self::authenticate(&state, account)?;
         match state.numbers.get(number_sid) {
             Some((owner, n)) if *owner == account.account_sid => Ok(n.clone()),
-            _ => Err(ProviderError::twilio(
-                ProviderErrorKind::NotFound,
-                Some(404),
-                Some(20404),
-                "not found",
-            )),
+            _ => Err(twilio_not_found()),
         }
     }
 
@@ -374,12 +381,7 @@ impl TwilioApi for SandboxTwilio {
                 state.numbers.remove(number_sid);
                 Ok(())
             }
-            _ => Err(ProviderError::twilio(
-                ProviderErrorKind::NotFound,
-                Some(404),
-                Some(20404),
-                "not found",
-            )),
+            _ => Err(twilio_not_found()),
         }
     }
 
@@ -406,12 +408,7 @@ impl TwilioApi for SandboxTwilio {
                 n.status_callback = Some(hooks.status_callback.clone());
                 Ok(n.clone())
             }
-            _ => Err(ProviderError::twilio(
-                ProviderErrorKind::NotFound,
-                Some(404),
-                Some(20404),
-                "not found",
-            )),
+            _ => Err(twilio_not_found()),
         }
     }
 
@@ -422,15 +419,8 @@ impl TwilioApi for SandboxTwilio {
     ) -> Result<Audio, ProviderError> {
         let state = self.lock();
         Self::authenticate(&state, account)?;
-        if !valid_recording_sid(recording_sid)
-            || state.deleted_recordings.iter().any(|d| d == recording_sid)
-        {
-            return Err(ProviderError::twilio(
-                ProviderErrorKind::NotFound,
-                Some(404),
-                Some(20404),
-                "not found",
-            ));
+        if !TwilioState::has_recording(&state, recording_sid) {
+            return Err(twilio_not_found());
         }
         Ok(Audio {
             content_type: "audio/wav".into(),
@@ -445,15 +435,8 @@ impl TwilioApi for SandboxTwilio {
     ) -> Result<(), ProviderError> {
         let mut state = self.lock();
         Self::authenticate(&state, account)?;
-        if !valid_recording_sid(recording_sid)
-            || state.deleted_recordings.iter().any(|d| d == recording_sid)
-        {
-            return Err(ProviderError::twilio(
-                ProviderErrorKind::NotFound,
-                Some(404),
-                Some(20404),
-                "not found",
-            ));
+        if !TwilioState::has_recording(&state, recording_sid) {
+            return Err(twilio_not_found());
         }
         state.deleted_recordings.push(recording_sid.to_string());
         Ok(())

@@ -102,6 +102,23 @@ struct MessageBody {
     status: String,
 }
 
+/// The path of a recording's resource (`.mp3` its audio, `.json` the resource), for a
+/// SID as Twilio issues them only: anything else never reaches a URL.
+fn recording_path(account: &TwilioCreds, sid: &str, ext: &str) -> Result<String, ProviderError> {
+    if !valid_recording_sid(sid) {
+        return Err(ProviderError::twilio(
+            ProviderErrorKind::Rejected,
+            None,
+            None,
+            "not a Twilio recording SID",
+        ));
+    }
+    Ok(format!(
+        "Accounts/{}/Recordings/{sid}.{ext}",
+        account.account_sid
+    ))
+}
+
 impl TwilioClient {
     pub fn new(http: reqwest::Client, base: &str) -> Self {
         TwilioClient {
@@ -406,18 +423,7 @@ impl TwilioApi for TwilioClient {
         account: &TwilioCreds,
         recording_sid: &str,
     ) -> Result<Audio, ProviderError> {
-        if !valid_recording_sid(recording_sid) {
-            return Err(ProviderError::twilio(
-                ProviderErrorKind::Rejected,
-                None,
-                None,
-                "not a Twilio recording SID",
-            ));
-        }
-        let path = format!(
-            "Accounts/{}/Recordings/{recording_sid}.mp3",
-            account.account_sid
-        );
+        let path = recording_path(account, recording_sid, "mp3")?;
         let resp = self
             .http
             .get(self.url(&path))
@@ -477,18 +483,7 @@ impl TwilioApi for TwilioClient {
         account: &TwilioCreds,
         recording_sid: &str,
     ) -> Result<(), ProviderError> {
-        if !valid_recording_sid(recording_sid) {
-            return Err(ProviderError::twilio(
-                ProviderErrorKind::Rejected,
-                None,
-                None,
-                "not a Twilio recording SID",
-            ));
-        }
-        let path = format!(
-            "Accounts/{}/Recordings/{recording_sid}.json",
-            account.account_sid
-        );
+        let path = recording_path(account, recording_sid, "json")?;
         self.send::<serde_json::Value>(self.http.delete(self.url(&path)), account)
             .await
             .map(|_| ())

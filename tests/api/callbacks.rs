@@ -5,11 +5,10 @@
 
 use crate::helpers::{
     expect_error, spawn_app, spawn_real, Api, MAIN_LINE, OWNER_MOBILE, REAL_MASTER_SID,
-    REAL_MASTER_TOKEN, REAL_ORG, REAL_PUBLIC_URL,
+    REAL_MASTER_TOKEN, REAL_PUBLIC_URL,
 };
 use serde_json::{json, Value};
-use switchboard::db::{numbers, orgs};
-use switchboard::domain::{NumberHandler, NumberOrigin, NumberRole, PhoneNumber, UserRole};
+use switchboard::domain::UserRole;
 use switchboard::simulator::{Simulator, Target};
 use wiremock::matchers::{basic_auth, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -44,27 +43,7 @@ async fn a_callback_rings_the_users_mobile_then_dials_the_customer_from_the_busi
         .mount(&twilio)
         .await;
     let app = spawn_real(&twilio.uri(), &vapi.uri()).await;
-    {
-        let conn = app.db().conn().unwrap();
-        let org = orgs::find_by_name(&conn, REAL_ORG).unwrap().unwrap().id;
-        numbers::insert(
-            &conn,
-            &numbers::NewNumber {
-                org_id: org,
-                e164: &PhoneNumber::parse(LINE).unwrap(),
-                role: NumberRole::Operational,
-                handler: NumberHandler::Ivr,
-                origin: NumberOrigin::Imported,
-                twilio_sid: Some(LINE_SID),
-                provider_account_id: None,
-                vapi_phone_number_id: None,
-                agent_id: None,
-                friendly_name: None,
-                description: None,
-            },
-        )
-        .unwrap();
-    }
+    app.add_real_number(LINE, LINE_SID);
     let api = app.owner_api().await;
 
     // Without a mobile on file there is nobody to ring first.

@@ -165,13 +165,7 @@ async fn a_screened_call_and_the_owners_notice_say_the_contacts_name() {
         1,
     )
     .await;
-    let owner: Vec<String> = app
-        .sandbox()
-        .sent_messages()
-        .into_iter()
-        .filter(|m| m.to == crate::helpers::OWNER_MOBILE)
-        .map(|m| m.body)
-        .collect();
+    let owner = crate::helpers::sent_to(&app, crate::helpers::OWNER_MOBILE);
     assert!(
         owner[0].starts_with("New lead from Jane Smith, (415) 555-0123 on Main line"),
         "{owner:?}"

@@ -263,6 +263,32 @@ impl TestApp {
         password
     }
 
+    /// An operational menu number of the real appliance's org (as `number import` makes
+    /// it), owned by the master account.
+    pub fn add_real_number(&self, e164: &str, twilio_sid: &str) {
+        use switchboard::db::numbers;
+        use switchboard::domain::{NumberHandler, NumberOrigin, NumberRole, PhoneNumber};
+        let conn = self.db().conn().unwrap();
+        let org = orgs::find_by_name(&conn, REAL_ORG).unwrap().unwrap().id;
+        numbers::insert(
+            &conn,
+            &numbers::NewNumber {
+                org_id: org,
+                e164: &PhoneNumber::parse(e164).unwrap(),
+                role: NumberRole::Operational,
+                handler: NumberHandler::Ivr,
+                origin: NumberOrigin::Imported,
+                twilio_sid: Some(twilio_sid),
+                provider_account_id: None,
+                vapi_phone_number_id: None,
+                agent_id: None,
+                friendly_name: None,
+                description: None,
+            },
+        )
+        .unwrap();
+    }
+
     /// A signed-in client for a new user.
     pub async fn user_client(&self, org: &str, email: &str, role: UserRole) -> (Client, String) {
         let password = self.add_user(org, email, role);
@@ -311,6 +337,16 @@ pub async fn expect_error(resp: reqwest::Response, status: u16, code: &str) -> V
         "body: {body}"
     );
     body["error"].clone()
+}
+
+/// The bodies of the texts the sandbox sent to `to`, oldest first.
+pub fn sent_to(app: &TestApp, to: &str) -> Vec<String> {
+    app.sandbox()
+        .sent_messages()
+        .into_iter()
+        .filter(|m| m.to == to)
+        .map(|m| m.body)
+        .collect()
 }
 
 /// Plays Twilio against the app through the appliance's own simulator, which signs each

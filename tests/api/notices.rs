@@ -2,18 +2,9 @@
 //! their quiet hours holding a text until they end, the daily summary once a day, and a
 //! text Twilio refuses shown on Health with its code.
 
-use crate::helpers::{spawn_app, Api, CALLER, MAIN_LINE, OWNER_MOBILE};
+use crate::helpers::{sent_to, spawn_app, Api, CALLER, MAIN_LINE, OWNER_MOBILE};
 use serde_json::{json, Value};
 use switchboard::domain::UserRole;
-
-fn sent_to(app: &crate::helpers::TestApp, to: &str) -> Vec<String> {
-    app.sandbox()
-        .sent_messages()
-        .into_iter()
-        .filter(|m| m.to == to)
-        .map(|m| m.body)
-        .collect()
-}
 
 #[tokio::test]
 async fn each_user_gets_the_texts_they_chose_at_their_own_mobile() {

@@ -4,11 +4,9 @@
 //! org can keep Twilio's copy; the retention deletes recordings and transcripts, audited.
 
 use crate::helpers::{
-    spawn_real, Api, TestApp, REAL_MASTER_SID, REAL_MASTER_TOKEN, REAL_ORG, REAL_PUBLIC_URL,
+    spawn_real, Api, TestApp, REAL_MASTER_SID, REAL_MASTER_TOKEN, REAL_PUBLIC_URL,
 };
 use serde_json::{json, Value};
-use switchboard::db::{numbers, orgs};
-use switchboard::domain::{NumberHandler, NumberOrigin, NumberRole, PhoneNumber};
 use switchboard::simulator::{Simulator, Target};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -29,27 +27,7 @@ fn sid(n: u32) -> String {
 async fn setup(twilio: &MockServer) -> (TestApp, Api, Simulator) {
     let vapi = MockServer::start().await;
     let app = spawn_real(&twilio.uri(), &vapi.uri()).await;
-    {
-        let conn = app.db().conn().unwrap();
-        let org = orgs::find_by_name(&conn, REAL_ORG).unwrap().unwrap().id;
-        numbers::insert(
-            &conn,
-            &numbers::NewNumber {
-                org_id: org,
-                e164: &PhoneNumber::parse(LINE).unwrap(),
-                role: NumberRole::Operational,
-                handler: NumberHandler::Ivr,
-                origin: NumberOrigin::Imported,
-                twilio_sid: Some("PN19191919191919191919191919191919"),
-                provider_account_id: None,
-                vapi_phone_number_id: None,
-                agent_id: None,
-                friendly_name: None,
-                description: None,
-            },
-        )
-        .unwrap();
-    }
+    app.add_real_number(LINE, "PN19191919191919191919191919191919");
     let api = app.owner_api().await;
     let sim = app.simulator(Some((REAL_MASTER_SID.into(), REAL_MASTER_TOKEN.into())));
     let sim = Simulator::new(Target {
@@ -62,6 +40,20 @@ async fn setup(twilio: &MockServer) -> (TestApp, Api, Simulator) {
 
 fn recording_path(rec: &str, ext: &str) -> String {
     format!("/2010-04-01/Accounts/{REAL_MASTER_SID}/Recordings/{rec}.{ext}")
+}
+
+/// Twilio serving a recording's audio.
+fn serves_audio(rec: &str) -> Mock {
+    Mock::given(method("GET"))
+        .and(path(recording_path(rec, "mp3")))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(audio(), "audio/mpeg"))
+}
+
+/// Twilio answering the delete of a recording with `answer`.
+fn deletes(rec: &str, answer: ResponseTemplate) -> Mock {
+    Mock::given(method("DELETE"))
+        .and(path(recording_path(rec, "json")))
+        .respond_with(answer)
 }
 
 async fn leave_voicemail(sim: &Simulator, call: &str, rec: &str, times: usize) {
@@ -99,15 +91,8 @@ async fn leave_voicemail(sim: &Simulator, call: &str, rec: &str, times: usize) {
 async fn a_recording_is_downloaded_once_played_from_here_and_deleted_at_twilio() {
     let twilio = MockServer::start().await;
     let rec = sid(1);
-    Mock::given(method("GET"))
-        .and(path(recording_path(&rec, "mp3")))
-        .respond_with(ResponseTemplate::new(200).set_body_raw(audio(), "audio/mpeg"))
-        .expect(1)
-        .mount(&twilio)
-        .await;
-    Mock::given(method("DELETE"))
-        .and(path(recording_path(&rec, "json")))
-        .respond_with(ResponseTemplate::new(204))
+    serves_audio(&rec).expect(1).mount(&twilio).await;
+    deletes(&rec, ResponseTemplate::new(204))
         .expect(1)
         .mount(&twilio)
         .await;
@@ -172,19 +157,16 @@ async fn a_failing_delete_is_retried_and_shown_on_health_and_an_org_may_keep_twi
     let twilio = MockServer::start().await;
     let (rec, kept_there) = (sid(2), sid(3));
     for r in [&rec, &kept_there] {
-        Mock::given(method("GET"))
-            .and(path(recording_path(r, "mp3")))
-            .respond_with(ResponseTemplate::new(200).set_body_raw(audio(), "audio/mpeg"))
-            .mount(&twilio)
-            .await;
+        serves_audio(r).mount(&twilio).await;
     }
-    Mock::given(method("DELETE"))
-        .and(path(recording_path(&rec, "json")))
-        .respond_with(ResponseTemplate::new(500).set_body_json(
+    deletes(
+        &rec,
+        ResponseTemplate::new(500).set_body_json(
             json!({ "code": 20500, "message": "Internal Server Error", "status": 500 }),
-        ))
-        .mount(&twilio)
-        .await;
+        ),
+    )
+    .mount(&twilio)
+    .await;
     let (app, api, sim) = setup(&twilio).await;
     leave_voicemail(&sim, "CAkeep0002", &rec, 1).await;
     app.wait_count(
@@ -206,9 +188,7 @@ async fn a_failing_delete_is_retried_and_shown_on_health_and_an_org_may_keep_twi
     );
     // Twilio recovers; the retry (brought forward) deletes it and the warning goes.
     twilio.reset().await;
-    Mock::given(method("DELETE"))
-        .and(path(recording_path(&rec, "json")))
-        .respond_with(ResponseTemplate::new(204))
+    deletes(&rec, ResponseTemplate::new(204))
         .expect(1)
         .mount(&twilio)
         .await;
@@ -232,11 +212,7 @@ async fn a_failing_delete_is_retried_and_shown_on_health_and_an_org_may_keep_twi
         .patch("/api/org", json!({ "deleteRecordingsAtTwilio": false }))
         .await;
     assert_eq!(r.status(), 200);
-    Mock::given(method("GET"))
-        .and(path(recording_path(&kept_there, "mp3")))
-        .respond_with(ResponseTemplate::new(200).set_body_raw(audio(), "audio/mpeg"))
-        .mount(&twilio)
-        .await;
+    serves_audio(&kept_there).mount(&twilio).await;
     leave_voicemail(&sim, "CAkeep0003", &kept_there, 1).await;
     app.wait_count("SELECT count(*) FROM recordings", 2).await;
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
@@ -254,14 +230,8 @@ async fn a_failing_delete_is_retried_and_shown_on_health_and_an_org_may_keep_twi
 async fn the_retention_deletes_old_recordings_and_transcripts_and_says_so() {
     let twilio = MockServer::start().await;
     let rec = sid(4);
-    Mock::given(method("GET"))
-        .and(path(recording_path(&rec, "mp3")))
-        .respond_with(ResponseTemplate::new(200).set_body_raw(audio(), "audio/mpeg"))
-        .mount(&twilio)
-        .await;
-    Mock::given(method("DELETE"))
-        .and(path(recording_path(&rec, "json")))
-        .respond_with(ResponseTemplate::new(204))
+    serves_audio(&rec).mount(&twilio).await;
+    deletes(&rec, ResponseTemplate::new(204))
         .mount(&twilio)
         .await;
     let (app, api, sim) = setup(&twilio).await;

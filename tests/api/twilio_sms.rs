@@ -1,7 +1,7 @@
 //! Inbound SMS through real HTTP: intake, STOP/START/HELP, onboarding (SPEC §3.6, §3.7).
 
 use crate::helpers::{
-    expect_error, get_json, spawn_app, spawn_app_with, CALLER, MAIN_LINE, ONBOARDING_LINE,
+    expect_error, get_json, sent_to, spawn_app, spawn_app_with, CALLER, MAIN_LINE, ONBOARDING_LINE,
     OWNER_MOBILE, SYSTEM_LINE,
 };
 use serde_json::Value;
@@ -11,15 +11,6 @@ const EMPTY: &str = r#"<?xml version="1.0" encoding="UTF-8"?><Response></Respons
 async fn text(app: &crate::helpers::TestApp, sid: &str, from: &str, to: &str, body: &str) {
     let twiml = app.twilio().sms(sid, from, to, body).await;
     assert_eq!(twiml, EMPTY);
-}
-
-fn sent_to(app: &crate::helpers::TestApp, to: &str) -> Vec<String> {
-    app.sandbox()
-        .sent_messages()
-        .into_iter()
-        .filter(|m| m.to == to)
-        .map(|m| m.body)
-        .collect()
 }
 
 #[tokio::test]

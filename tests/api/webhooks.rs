@@ -261,7 +261,6 @@ async fn internal_and_plain_http_endpoints_are_refused_naming_the_setting() {
         )
         .await;
     expect_error(r, 403, "read_only").await;
-    let _ = free_port();
 }
 
 /// In Chromium: add an endpoint in Settings, keep its secret, send a test event and see

@@ -270,15 +270,8 @@ pub async fn subscribe(
     state
         .pusher
         .check_endpoint(&b.endpoint)
+        .await
         .map_err(|e| ApiError::bad_request("invalid_field", format!("endpoint: {e}")))?;
-    // Where it resolves: public addresses only, as the appliance will post to it.
-    crate::frontdesk::webhooks::check_target(
-        &b.endpoint,
-        state.config.push_allow_http,
-        crate::frontdesk::push::ALLOW_SETTING,
-    )
-    .await
-    .map_err(|e| ApiError::bad_request("invalid_field", format!("endpoint: {e}")))?;
     let p256dh = crate::frontdesk::push::decode(&b.keys.p256dh)
         .ok()
         .filter(|k| p256::PublicKey::from_sec1_bytes(k).is_ok())
