@@ -49,7 +49,7 @@ fn main() {
         let port = app.port();
         let state = app.state();
         let (email, password) = app.demo.as_ref().unwrap().new_owner.clone().unwrap();
-        let master = state.twilio_master.clone().unwrap();
+        let master = state.accounts.master().cloned().unwrap();
         // A second business with a number and an owner, for the latency stream.
         let other_password = "a-long-enough-bench-password";
         {

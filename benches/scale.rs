@@ -209,7 +209,7 @@ fn main() {
         let app = common::demo_app(dir.path()).await;
         let state = app.state();
         let (email, password) = app.demo.as_ref().and_then(|d| d.new_owner.clone()).unwrap();
-        let master = state.twilio_master.clone().unwrap();
+        let master = state.accounts.master().cloned().unwrap();
         let port = app.port();
         let base = format!("http://127.0.0.1:{port}");
 

@@ -277,7 +277,7 @@ fn main() {
         let dir = tempfile::tempdir().unwrap();
         let app = common::demo_app(dir.path()).await;
         let app_port = app.port();
-        let master = app.state().twilio_master.clone().unwrap();
+        let master = app.state().accounts.master().cloned().unwrap();
         let vapi_secret = app.state().vapi_webhook_secret.clone().unwrap();
         let vapi_number: String = app
             .state()

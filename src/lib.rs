@@ -4,6 +4,7 @@
 //! never import `http`, and `startup` wires everything into one actix-web server.
 #![forbid(unsafe_code)]
 
+pub mod accounts;
 pub mod app;
 pub mod cli;
 pub mod clock;
@@ -17,6 +18,7 @@ pub mod error;
 pub mod flags;
 pub mod frontdesk;
 pub mod http;
+pub mod live;
 pub mod metrics;
 pub mod passwords;
 pub mod providers;

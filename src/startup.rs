@@ -2,6 +2,7 @@
 //! binds the listener itself so port 0 works in tests, and `run_until_stopped` serves until
 //! SIGINT/SIGTERM, letting in-flight requests finish.
 
+use crate::accounts::TwilioAccounts;
 use crate::clock::Clock;
 use crate::config::{Config, ConfigError};
 use crate::crypto::{CryptoError, SecretKey};
@@ -143,11 +144,11 @@ impl Application {
         };
 
         let vapi_ready = providers.sandbox || config.vapi_api_key.is_some();
+        let accounts = TwilioAccounts::new(twilio_master, secret_key.clone());
         let telephony = crate::telephony::Telephony::new(
             db.clone(),
             providers.clone(),
-            twilio_master.clone(),
-            secret_key.clone(),
+            accounts.clone(),
             public_url.clone(),
             vapi_ready,
         );
@@ -170,8 +171,7 @@ impl Application {
             flows: Arc::default(),
             messenger: Messenger {
                 twilio: providers.twilio.clone(),
-                twilio_master: twilio_master.clone(),
-                secret_key: secret_key.clone(),
+                accounts: accounts.clone(),
             },
             metrics: Arc::default(),
             clock: Clock::default(),
@@ -185,6 +185,7 @@ impl Application {
                 push: true,
             },
             webhooks_allow_private: config.webhooks_allow_private,
+            secret_key: secret_key.clone(),
         });
         let https = match &config.tls {
             Some(tls) => Some(Https::prepare(tls, &config.data_dir, &public_url)?),
@@ -197,23 +198,25 @@ impl Application {
             config: Arc::new(config),
             db: db.clone(),
             providers,
-            twilio_master,
+            accounts,
             vapi_webhook_secret,
             secret_key,
             ledger: crate::db::ledger::Ledger::new(db.clone()),
             public_url,
             started_at: Instant::now(),
-            readiness: Default::default(),
             desk,
             tls: https.as_ref().map(|h| h.certs.clone()),
-            live: crate::http::live::Live::start(db.clone()),
+            live: crate::live::Live::start(db.clone()),
             pusher,
         });
         let state = web::Data::from(state);
         let app_state = state.clone();
+        // One for all workers: `/readyz` probes the database at most once per interval.
+        let readiness = web::Data::new(http::health::Readiness::default());
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(app_state.clone())
+                .app_data(readiness.clone())
                 .wrap(http::security_headers())
                 .wrap(from_fn(http::log_request))
                 .configure(http::routes)
@@ -372,7 +375,7 @@ fn warn_about_orgs(db: &Db) {
         return;
     };
     for org in orgs {
-        match crate::http::api::org::with_warnings(&conn, org.id) {
+        match crate::doctor::warnings::with_warnings(&conn, org.id) {
             Ok(found) => found
                 .into_iter()
                 .flat_map(|(_, w)| w)

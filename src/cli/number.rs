@@ -73,8 +73,7 @@ pub(super) fn telephony_for(
     Ok(Telephony::new(
         db,
         providers,
-        master,
-        key,
+        crate::accounts::TwilioAccounts::new(master, key),
         public_url,
         config.vapi_api_key.is_some(),
     ))

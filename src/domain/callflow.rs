@@ -2,11 +2,37 @@
 //! business hours, after-hours action, recording consent, voicemail and text-back settings,
 //! plus the no-dead-ends check that runs before a flow is saved.
 
-use super::ring::{screen_by_default, CallerIdShown, RingStrategy};
 use super::PhoneNumber;
 use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, Utc, Weekday};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+
+/// Which targets ring when.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RingStrategy {
+    /// Every target at once; the first to accept takes the call.
+    #[default]
+    Simultaneous,
+    /// Each target in order for its own ring time, then the next, then voicemail.
+    Sequential,
+}
+
+/// The number a ringing phone shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CallerIdShown {
+    /// The caller's own number (Twilio's default for a forwarded call).
+    #[default]
+    Caller,
+    /// The business number that was called, so the person knows it is a work call.
+    Business,
+}
+
+/// Screening is on unless a dial action turns it off.
+pub fn screen_by_default() -> bool {
+    true
+}
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields, default)]

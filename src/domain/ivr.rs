@@ -6,6 +6,7 @@
 //! from what a real call does.
 
 use super::callflow::{AfterHoursAction, CallFlow, MenuAction, RecordingMode};
+use super::events::CallEvent;
 use super::ring::{after_dial, AfterDial, Dial, DialEnd};
 use super::state::Consent;
 use super::textback::Outcome;
@@ -156,6 +157,38 @@ pub struct Decision<K> {
     pub kind: K,
     pub step: Step,
     pub anomaly: Option<Anomaly>,
+}
+
+impl Decision<Entry> {
+    /// The events the entry writes on the call's timeline, in order: how it was refused,
+    /// the invariant it broke, or that it started (and, closed, went to after-hours).
+    /// `closed`: the business was closed by hand, until when and by whom.
+    pub fn events<'a>(
+        &self,
+        f: &EntryFacts<'_>,
+        closed: Option<(&'a str, Option<&'a str>)>,
+    ) -> Vec<CallEvent<'a>> {
+        let rejected = |reason| vec![CallEvent::Rejected { reason }];
+        let started = CallEvent::Started {
+            open: f.open,
+            closed,
+        };
+        match self.kind {
+            Entry::Unknown => rejected("unknown_number"),
+            Entry::Blocked => rejected("blocked"),
+            Entry::System => rejected("system_number"),
+            Entry::Onboarding => vec![CallEvent::Invariant {
+                name: Anomaly::VoiceOnboardingNumber.name(),
+                misrouted: None,
+            }],
+            Entry::Misrouted => vec![CallEvent::Invariant {
+                name: Anomaly::VapiNumberOnIvr.name(),
+                misrouted: Some((f.agent_sip.is_some(), f.fallback.is_some())),
+            }],
+            Entry::Closed => vec![started, CallEvent::AfterHours],
+            Entry::Open { .. } => vec![started],
+        }
+    }
 }
 
 /// `POST /twilio/voice`: the first step of a call, by role (SPEC §3.2) and, for an

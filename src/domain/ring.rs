@@ -5,36 +5,9 @@
 //! of coverage is answered at once by its carrier's voicemail. Screening asks whoever
 //! answers to press 1; a machine never does, so only a person's key counts as answered.
 
+pub use super::callflow::{screen_by_default, CallerIdShown, RingStrategy};
 use super::callflow::{CallFlow, MenuAction};
 use super::PhoneNumber;
-use serde::{Deserialize, Serialize};
-
-/// Which targets ring when.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RingStrategy {
-    /// Every target at once; the first to accept takes the call.
-    #[default]
-    Simultaneous,
-    /// Each target in order for its own ring time, then the next, then voicemail.
-    Sequential,
-}
-
-/// The number a ringing phone shows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CallerIdShown {
-    /// The caller's own number (Twilio's default for a forwarded call).
-    #[default]
-    Caller,
-    /// The business number that was called, so the person knows it is a work call.
-    Business,
-}
-
-/// Screening is on unless a dial action turns it off.
-pub fn screen_by_default() -> bool {
-    true
-}
 
 /// How one screened leg ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -59,10 +59,7 @@ pub struct Placed {
 
 /// Rings the user's phone from the business number; the customer is dialled when they answer.
 pub async fn place(desk: &FrontDesk, req: Request) -> Result<Placed, CallbackError> {
-    let (key, master) = (
-        desk.messenger.secret_key.clone(),
-        desk.messenger.twilio_master.clone(),
-    );
+    let accounts = desk.messenger.accounts.clone();
     let to = req.to.as_str().to_string();
     let (cb, creds) = desk
         .db
@@ -86,12 +83,7 @@ pub async fn place(desk: &FrontDesk, req: Request) -> Result<Placed, CallbackErr
             else {
                 return Ok(Err(CallbackError::NoBusinessNumber));
             };
-            let creds = crate::app::twilio_credentials(
-                c,
-                &key,
-                master.as_ref(),
-                number.account_sid.as_deref(),
-            );
+            let creds = accounts.lookup(c, number.account_sid.as_deref());
             let Some(creds) = creds else {
                 return Ok(Err(CallbackError::NoCredentials(number.e164)));
             };

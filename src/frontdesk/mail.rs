@@ -2,7 +2,7 @@
 //! are sent here through SMTP (lettre, rustls), a voicemail's recording attached as the
 //! audio Twilio serves. The worker in `notices` retries and records the outcome.
 
-use super::notices::Attempt;
+use super::Attempt;
 use super::FrontDesk;
 use crate::config::SmtpConfig;
 use crate::db::outbox::Due;
@@ -126,10 +126,7 @@ pub async fn recording(
     id: i64,
     org: Option<i64>,
 ) -> Result<Audio, RecordingError> {
-    let (key, master) = (
-        desk.messenger.secret_key.clone(),
-        desk.messenger.twilio_master.clone(),
-    );
+    let accounts = desk.messenger.accounts.clone();
     /// Where the audio is: kept here (SPEC §13: no trip to Twilio, which may have deleted
     /// its copy), or at Twilio under this SID with these credentials.
     enum Source {
@@ -161,8 +158,7 @@ pub async fn recording(
                 .transpose()?
                 .flatten()
                 .and_then(|n| n.account_sid);
-            let creds =
-                crate::app::twilio_credentials(c, &key, master.as_ref(), account.as_deref());
+            let creds = accounts.lookup(c, account.as_deref());
             Ok(Some(Source::Twilio(vm.recording_sid, creds)))
         })
         .await?;

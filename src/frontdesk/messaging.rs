@@ -11,10 +11,8 @@ use crate::providers::{OutboundSms, ProviderErrorKind};
 /// The provider texts go out through and the credentials they are sent with.
 pub struct Messenger {
     pub twilio: std::sync::Arc<dyn crate::providers::TwilioApi>,
-    /// The Twilio master account; a subaccount's token is read from the database.
-    pub twilio_master: Option<crate::providers::TwilioCreds>,
-    /// Decrypts stored subaccount tokens.
-    pub secret_key: crate::crypto::SecretKey,
+    /// The accounts texts are sent with (each number's own).
+    pub accounts: crate::accounts::TwilioAccounts,
 }
 
 pub struct Outbound {
@@ -94,8 +92,7 @@ pub async fn send(desk: &FrontDesk, out: Outbound) -> Result<Sent, DbError> {
             out.lead_id,
             out.account_sid.clone(),
         );
-        let master = desk.messenger.twilio_master.clone();
-        let key = desk.messenger.secret_key.clone();
+        let accounts = desk.messenger.accounts.clone();
         let at = desk.clock.now();
         desk.db
             .write(move |c| {
@@ -123,8 +120,7 @@ pub async fn send(desk: &FrontDesk, out: Outbound) -> Result<Sent, DbError> {
                 let Some(id) = messages::insert(c, &msg)? else {
                     return Ok(None);
                 };
-                let creds =
-                    crate::app::twilio_credentials(c, &key, master.as_ref(), account.as_deref());
+                let creds = accounts.lookup(c, account.as_deref());
                 Ok(Some((id, opted_out, creds)))
             })
             .await?

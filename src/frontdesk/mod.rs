@@ -8,7 +8,6 @@ pub mod notices;
 pub mod notify;
 pub mod push;
 pub mod recordings;
-pub mod ring;
 pub mod sms;
 pub mod summary;
 pub mod textback;
@@ -52,6 +51,8 @@ pub struct FrontDesk {
     /// Outgoing webhooks may reach private and loopback addresses, over http too
     /// (`SWITCHBOARD_WEBHOOKS_ALLOW_PRIVATE`).
     pub webhooks_allow_private: bool,
+    /// Unseals what is stored sealed: the webhook endpoints' signing secrets.
+    pub secret_key: crate::crypto::SecretKey,
 }
 
 impl FrontDesk {
@@ -60,6 +61,15 @@ impl FrontDesk {
         self.notices.notify_one();
         self.webhooks.notify_one();
     }
+}
+
+/// How one attempt to send a notice went (email, text or push).
+pub enum Attempt {
+    Sent,
+    /// Worth trying again: the server was down, busy, or answered 5xx.
+    Retry(String),
+    /// Trying again would get the same answer (a refused address, a bad request).
+    GiveUp(String),
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -8,7 +8,7 @@
 use super::mail::Mailer;
 use super::messaging::{self, Outbound, Sent};
 use super::push::Pusher;
-use super::FrontDesk;
+use super::{Attempt, FrontDesk};
 use crate::db::numbers;
 use crate::db::outbox::{self, Channel, Due};
 use crate::domain::state::MessageKind;
@@ -24,15 +24,6 @@ const BATCH: u32 = 20;
 /// The longest the worker sleeps without being woken (a queued notice always wakes it,
 /// a retry's time is known, and summaries are looked at once a minute).
 const MAX_IDLE: Duration = Duration::from_secs(60);
-
-/// How one attempt went.
-pub enum Attempt {
-    Sent,
-    /// Worth trying again: the server was down, busy, or answered 5xx.
-    Retry(String),
-    /// Trying again would get the same answer (a refused address, a bad request).
-    GiveUp(String),
-}
 
 /// Sends what falls due, for good; `wake` is notified when something is queued. The
 /// outbox is read on the writer's connection: a few reads a minute at most, and no

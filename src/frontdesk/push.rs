@@ -4,7 +4,7 @@
 //! The key is made once and kept sealed with the other secrets. A subscription the push
 //! service answers 404 or 410 for is removed.
 
-use super::notices::Attempt;
+use super::Attempt;
 use super::FrontDesk;
 use crate::crypto::SecretKey;
 use crate::db::outbox::{push as subscriptions, Due};

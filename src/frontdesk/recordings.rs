@@ -44,21 +44,10 @@ pub async fn keep_due(desk: &FrontDesk) -> Option<Duration> {
 }
 
 async fn keep(desk: &FrontDesk, d: Due) {
-    let (key, master, account) = (
-        desk.messenger.secret_key.clone(),
-        desk.messenger.twilio_master.clone(),
-        d.account_sid.clone(),
-    );
+    let (accounts, account) = (desk.messenger.accounts.clone(), d.account_sid.clone());
     let creds = desk
         .db
-        .query(move |c| {
-            Ok(crate::app::twilio_credentials(
-                c,
-                &key,
-                master.as_ref(),
-                account.as_deref(),
-            ))
-        })
+        .query(move |c| Ok(accounts.lookup(c, account.as_deref())))
         .await;
     let outcome = match creds {
         Ok(Some(creds)) => step(desk, &d, &creds).await,

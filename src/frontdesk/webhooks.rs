@@ -252,7 +252,6 @@ async fn deliver(desk: &FrontDesk, d: Due) {
 /// One signed POST to the checked address: the status and the start of the answer.
 async fn send(desk: &FrontDesk, ep: &webhooks::Endpoint, d: &Due) -> Result<(u16, String), String> {
     let secret = desk
-        .messenger
         .secret_key
         .decrypt(&ep.sealed_secret, SECRET_CONTEXT)
         .map_err(|e| format!("the endpoint's secret cannot be read: {e}"))?;

@@ -28,7 +28,7 @@ async fn doctor(state: web::Data<AppState>, writer: Writer) -> Result<HttpRespon
         config: (*state.config).clone(),
         db: state.db.clone(),
         telephony: Some(state.telephony.clone()),
-        master: state.twilio_master.clone(),
+        master: state.accounts.master().cloned(),
         public_url: Some(state.public_url.clone()),
         org: Some(writer.0.org_id()),
         tls: state.tls.clone(),
@@ -107,7 +107,8 @@ async fn healthz() -> HttpResponse {
         .body("ok\n")
 }
 
-/// The last readiness probe and when it ran.
+/// The last readiness probe and when it ran: one, shared by the server's workers (see
+/// `startup`), reused for a few seconds (`/readyz` is unauthenticated).
 #[derive(Default)]
 pub struct Readiness(tokio::sync::Mutex<Option<(std::time::Instant, Result<u32, String>)>>);
 
@@ -117,8 +118,8 @@ const READY_TTL: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Readiness: the database takes a write and the schema is current. One probe at a time;
 /// callers within [`READY_TTL`] of it get its answer.
-async fn readyz(state: web::Data<AppState>) -> HttpResponse {
-    let mut last = state.readiness.0.lock().await;
+async fn readyz(state: web::Data<AppState>, readiness: web::Data<Readiness>) -> HttpResponse {
+    let mut last = readiness.0.lock().await;
     let result = match &*last {
         Some((at, result)) if at.elapsed() < READY_TTL => result.clone(),
         _ => {
@@ -159,7 +160,7 @@ fn file_size(path: &std::path::Path) -> u64 {
 /// What is missing for the providers to work (beside [`crate::config::Config::warnings`]).
 pub fn provider_warnings(state: &AppState) -> Vec<String> {
     let mut out = Vec::new();
-    if state.telephony.master.is_none() {
+    if state.telephony.accounts.master().is_none() {
         out.push("No Twilio account is configured: numbers cannot be imported or bought, and texts cannot be sent. Set SWITCHBOARD_TWILIO_ACCOUNT_SID and SWITCHBOARD_TWILIO_AUTH_TOKEN.".into());
     }
     out
@@ -176,7 +177,7 @@ async fn diagnostics(state: web::Data<AppState>, auth: Auth) -> Result<HttpRespo
                 ledger::last_received(c, "twilio")?,
                 ledger::last_received(c, "vapi")?,
                 migrations::current_version(c)?,
-                super::api::org::with_warnings(c, org)?
+                crate::doctor::warnings::with_warnings(c, org)?
                     .map(|(_, w)| w)
                     .unwrap_or_default(),
                 (

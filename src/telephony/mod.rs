@@ -10,7 +10,7 @@ pub mod release;
 pub mod steps;
 pub mod update;
 
-use crate::crypto::SecretKey;
+use crate::accounts::TwilioAccounts;
 use crate::db::{numbers, sagas, Db};
 use crate::domain::{NumberHandler, NumberOrigin, NumberRole, PhoneNumber};
 use crate::error::ApiError;
@@ -35,8 +35,8 @@ pub struct NumberRequest {
 pub struct Telephony {
     pub db: Db,
     pub providers: Providers,
-    pub master: Option<TwilioCreds>,
-    pub key: SecretKey,
+    /// The master account (numbers are bought in its subaccounts) and the stored ones.
+    pub accounts: TwilioAccounts,
     pub public_url: String,
     /// A Vapi API key is configured (or the sandbox answers for Vapi).
     pub vapi_ready: bool,
@@ -49,16 +49,14 @@ impl Telephony {
     pub fn new(
         db: Db,
         providers: Providers,
-        master: Option<TwilioCreds>,
-        key: SecretKey,
+        accounts: TwilioAccounts,
         public_url: String,
         vapi_ready: bool,
     ) -> Arc<Telephony> {
         Arc::new(Telephony {
             db,
             providers,
-            master,
-            key,
+            accounts,
             public_url,
             vapi_ready,
             intake: Default::default(),
@@ -72,7 +70,7 @@ impl Telephony {
 
     /// The master account, or a 409 that says how to configure it.
     pub fn master(&self) -> Result<TwilioCreds, ApiError> {
-        self.master.clone().ok_or_else(|| {
+        self.accounts.master().cloned().ok_or_else(|| {
             ApiError::conflict(
                 "twilio_not_configured",
                 "No Twilio account is configured on this appliance.",
@@ -139,12 +137,10 @@ impl Telephony {
         let Some(sid) = account_sid.filter(|s| *s != master.account_sid) else {
             return Ok(master);
         };
-        let key = self.key.clone();
+        let accounts = self.accounts.clone();
         let found = self
             .db
-            .run(move |c| -> Result<_, ApiError> {
-                Ok(crate::app::twilio_credentials(c, &key, None, Some(&sid)))
-            })
+            .run(move |c| -> Result<_, ApiError> { Ok(accounts.lookup(c, Some(&sid))) })
             .await?;
         found.ok_or_else(|| {
             ApiError::Internal(

@@ -109,13 +109,12 @@ impl Step<NumberCtx> for EnsureSubaccount {
             .await?;
         ctx.account_sid = Some(sub.sid.clone());
         ctx.subaccount_created = true;
-        let key = t.key.clone();
+        let accounts = t.accounts.clone();
         let saga_id = ctx.saga_id;
         let id =
             t.db.query(move |c| {
-                provider_accounts::insert(
+                accounts.store(
                     c,
-                    &key,
                     &provider_accounts::NewAccount {
                         org_id: Some(org),
                         created_by_saga: Some(saga_id),

@@ -3,7 +3,6 @@
 //! [`acme`] obtains and renews certificates; [`redirect`] is the plain-HTTP side.
 
 pub mod acme;
-pub mod doctor;
 pub mod redirect;
 
 use chrono::{DateTime, Utc};

@@ -69,7 +69,7 @@ async fn the_demo_org_has_exactly_the_documented_numbers_agent_and_flags() {
     assert_eq!(app.count("SELECT count(*) FROM org_feature_overrides WHERE flag_key = 'missed_call_textback' AND enabled = 1"), 1);
     // The sandbox knows the demo numbers, as a real Twilio account would, plus the two
     // it owns that the appliance does not hold yet (to try "bring your own number").
-    let master = app.state.twilio_master.clone().unwrap();
+    let master = app.state.accounts.master().cloned().unwrap();
     assert_eq!(app.sandbox().owned_numbers(&master.account_sid).len(), 6);
 }
 

@@ -376,8 +376,9 @@ impl TestApp {
     pub fn twilio(&self) -> Twilio {
         let master = self
             .state
-            .twilio_master
-            .clone()
+            .accounts
+            .master()
+            .cloned()
             .expect("demo has a sandbox master account");
         Twilio {
             sim: self.simulator(Some((master.account_sid, master.auth_token))),

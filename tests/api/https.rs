@@ -270,7 +270,7 @@ async fn a_certificate_from_a_real_acme_ca_serves_webhooks_over_https_and_port_8
         .is_err());
 
     // A Twilio webhook signed for the https PUBLIC_URL is answered over https.
-    let token = app.state.twilio_master.clone().unwrap();
+    let token = app.state.accounts.master().cloned().unwrap();
     let params: Vec<(String, String)> = [
         ("AccountSid", token.account_sid.as_str()),
         ("CallSid", "CAhttps0000000000000000000000000001"),

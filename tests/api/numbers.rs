@@ -54,7 +54,7 @@ async fn an_owned_number_is_imported_pointed_here_and_answers_the_menu() {
     assert_eq!(body["number"]["role"], "operational");
     assert_eq!(body["number"]["friendlyName"], "Shop line");
 
-    let master = app.state.twilio_master.clone().unwrap();
+    let master = app.state.accounts.master().cloned().unwrap();
     let at_twilio = app
         .sandbox()
         .owned_numbers(&master.account_sid)

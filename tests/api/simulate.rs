@@ -241,7 +241,7 @@ async fn load_runs_whole_calls_concurrently_and_counts_every_webhook() {
 #[tokio::test]
 async fn a_wrong_auth_token_is_reported_as_an_error_on_the_first_hop() {
     let app = spawn_app().await;
-    let master = app.state.twilio_master.clone().unwrap();
+    let master = app.state.accounts.master().cloned().unwrap();
     let forged = app.simulator(Some((master.account_sid, "not-the-token".into())));
     let report = forged
         .call(&CallPlan::new("+14155550165", MAIN_LINE), |_| {})

@@ -139,7 +139,7 @@ async fn a_database_newer_than_the_binary_is_refused_with_a_clear_message() {
 #[tokio::test]
 async fn provider_secrets_are_encrypted_at_rest() {
     let app = spawn_app().await;
-    let token = app.state.twilio_master.as_ref().unwrap().auth_token.clone();
+    let token = app.state.accounts.master().unwrap().auth_token.clone();
     let stored: String = app
         .db()
         .conn()

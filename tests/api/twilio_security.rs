@@ -18,7 +18,7 @@ fn params(account: &str) -> Vec<(String, String)> {
 #[tokio::test]
 async fn forged_missing_and_foreign_signatures_are_403_with_a_ledger_row_and_no_effects() {
     let app = spawn_app().await;
-    let master = app.state.twilio_master.clone().unwrap();
+    let master = app.state.accounts.master().cloned().unwrap();
     let url = app.url("/twilio/voice");
     let p = params(&master.account_sid);
     let forged = client()
@@ -146,7 +146,7 @@ async fn a_subaccount_number_is_verified_with_the_subaccounts_own_token() {
     .iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect();
-    let master = app.state.twilio_master.clone().unwrap();
+    let master = app.state.accounts.master().cloned().unwrap();
     let with_master = compute(&master.auth_token, &url, &p);
     assert_eq!(
         client()
@@ -180,7 +180,7 @@ async fn behind_a_trusted_proxy_the_forwarded_url_is_verified() {
         ("SWITCHBOARD_PUBLIC_URL", "https://phones.example.com"),
     ])
     .await;
-    let master = app.state.twilio_master.clone().unwrap();
+    let master = app.state.accounts.master().cloned().unwrap();
     let p = params(&master.account_sid);
     let sig = compute(
         &master.auth_token,
@@ -216,7 +216,7 @@ async fn behind_a_trusted_proxy_the_forwarded_url_is_verified() {
 #[tokio::test]
 async fn the_query_string_is_part_of_the_signed_url_exactly_as_received() {
     let app = spawn_app().await;
-    let master = app.state.twilio_master.clone().unwrap();
+    let master = app.state.accounts.master().cloned().unwrap();
     let p = params(&master.account_sid);
     let url = app.url("/twilio/voice/menu?attempt=2");
     let sig = compute(&master.auth_token, &url, &p);
@@ -452,7 +452,7 @@ async fn shared_key_signatures_verify_with_sha256_and_never_downgrade() {
         ("SWITCHBOARD_TWILIO_SHARED_KEY_SECRET", SHARED_KEY_SECRET),
     ])
     .await;
-    let master = app.state.twilio_master.clone().unwrap();
+    let master = app.state.accounts.master().cloned().unwrap();
     let url = app.url("/twilio/voice");
     let p = params(&master.account_sid);
     let post = |signature: String, settings: Option<&'static str>| {
@@ -495,7 +495,7 @@ async fn shared_key_signatures_verify_with_sha256_and_never_downgrade() {
 
     // An appliance with no SharedKey configured refuses SharedKey-signed requests.
     let plain = spawn_app().await;
-    let master = plain.state.twilio_master.clone().unwrap();
+    let master = plain.state.accounts.master().cloned().unwrap();
     let url = plain.url("/twilio/voice");
     let p = params(&master.account_sid);
     let sig = compute_with(Algorithm::Sha256, SHARED_KEY_SECRET, &url, &p);

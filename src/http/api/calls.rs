@@ -1,6 +1,7 @@
 //! `GET /api/calls` (filters, paging), `GET /api/calls/{id}` (with its timeline) and the
 //! consent ledger as CSV (SPEC §1, §3.4).
 
+use super::export::parse_time;
 use super::{page_limit, views};
 use crate::db::{calls, ledger, messages};
 use crate::domain::textback::Outcome;
@@ -25,25 +26,6 @@ pub struct CallsQuery {
     before: Option<i64>,
     /// `csv`: the whole range as CSV (see [`super::export`]).
     format: Option<String>,
-}
-
-/// Accepts `2026-11-21` or an RFC 3339 time; returns the storage format.
-pub(super) fn parse_time(field: &str, value: &str) -> Result<String, ApiError> {
-    if let Ok(d) = chrono::NaiveDate::parse_from_str(value, "%Y-%m-%d") {
-        return Ok(crate::db::format_time(
-            d.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc(),
-        ));
-    }
-    chrono::DateTime::parse_from_rfc3339(value)
-        .map(|t| crate::db::format_time(t.with_timezone(&chrono::Utc)))
-        .map_err(|_| {
-            ApiError::bad_request(
-                "invalid_query",
-                format!(
-                    "{field}: must be a date like 2026-11-21 or a time like 2026-11-21T09:00:00Z"
-                ),
-            )
-        })
 }
 
 /// A number filter as typed (`4155550123`, `(415) 555-0123`, `+1…`), read in `country`.

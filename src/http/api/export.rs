@@ -17,6 +17,25 @@ use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse};
 use rusqlite::types::ValueRef;
 
+/// Accepts `2026-11-21` or an RFC 3339 time; returns the storage format.
+pub(super) fn parse_time(field: &str, value: &str) -> Result<String, ApiError> {
+    if let Ok(d) = chrono::NaiveDate::parse_from_str(value, "%Y-%m-%d") {
+        return Ok(crate::db::format_time(
+            d.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc(),
+        ));
+    }
+    chrono::DateTime::parse_from_rfc3339(value)
+        .map(|t| crate::db::format_time(t.with_timezone(&chrono::Utc)))
+        .map_err(|_| {
+            ApiError::bad_request(
+                "invalid_query",
+                format!(
+                    "{field}: must be a date like 2026-11-21 or a time like 2026-11-21T09:00:00Z"
+                ),
+            )
+        })
+}
+
 /// Bytes gathered before a chunk is sent.
 const CHUNK: usize = 64 * 1024;
 /// Chunks in flight between the reader and the client.
@@ -40,8 +59,7 @@ pub async fn if_wanted(
     if format != Some("csv") && !by_accept {
         return Ok(None);
     }
-    let read =
-        |field: &str, v: Option<&str>| v.map(|t| super::calls::parse_time(field, t)).transpose();
+    let read = |field: &str, v: Option<&str>| v.map(|t| parse_time(field, t)).transpose();
     let (from, to) = (read("from", dates.0)?, read("to", dates.1)?);
     respond(state, org, export, from, to).await.map(Some)
 }

@@ -52,7 +52,7 @@ async fn status(state: web::Data<AppState>, auth: Auth) -> Result<HttpResponse, 
         .count();
     Ok(HttpResponse::Ok().json(json!({
         "enabled": true,
-        "twilioConfigured": state.telephony.master.is_some(),
+        "twilioConfigured": state.telephony.accounts.master().is_some(),
         "vapiConfigured": state.telephony.vapi_ready,
         "sandbox": state.providers.sandbox,
         "publicUrl": state.public_url,

@@ -282,7 +282,7 @@ async fn give_line(
             other => Line::Failed(other),
         };
     }
-    if state.telephony.master.is_none() {
+    if state.telephony.accounts.master().is_none() {
         return Line::Skipped(
             "No Twilio account is configured to buy numbers with (TWILIO_ACCOUNT_SID / TWILIO_AUTH_TOKEN).".into(),
         );

@@ -47,7 +47,7 @@ pub async fn get(state: web::Data<AppState>, auth: Auth) -> Result<HttpResponse,
     let body = state
         .db
         .query(move |c| -> rusqlite::Result<Option<Value>> {
-            let Some((settings, warnings)) = super::org::with_warnings(c, org)? else {
+            let Some((settings, warnings)) = crate::doctor::warnings::with_warnings(c, org)? else {
                 return Ok(None);
             };
             let tz = settings.time_zone();

@@ -169,14 +169,10 @@ fn verify(
     };
     // The master's token is in memory; a subaccount's is read (and decrypted) from the
     // database, which is why `handle` runs this off the async executor.
-    let creds = match state
-        .twilio_master
-        .as_ref()
-        .filter(|m| m.account_sid == sid)
-    {
+    let creds = match state.accounts.in_memory(&sid) {
         Some(master) => Some(master.clone()),
         None => match state.db.conn() {
-            Ok(conn) => state.twilio_account(&conn, &sid),
+            Ok(conn) => state.accounts.lookup(&conn, Some(&sid)),
             Err(e) => {
                 return Verdict::Rejected {
                     verdict: "invalid",
@@ -310,10 +306,10 @@ async fn verdict(state: &web::Data<AppState>, req: &HttpRequest, body: &web::Byt
         path: req.path().to_string(),
     };
     let request = parse(r.is_json, body);
-    let by_master = state
-        .twilio_master
-        .as_ref()
-        .is_some_and(|m| request.account_sid.as_deref() == Some(m.account_sid.as_str()));
+    let by_master = request
+        .account_sid
+        .as_deref()
+        .is_some_and(|sid| state.accounts.in_memory(sid).is_some());
     if by_master || state.config.insecure_skip_twilio_signature {
         return verify(state, &r, request, body, &url);
     }

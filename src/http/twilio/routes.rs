@@ -7,8 +7,8 @@ use crate::domain::ring::Hop;
 use crate::domain::state::{CallStatus, Direction, MessageStatus};
 use crate::domain::webhook::TwilioRoute;
 use crate::frontdesk::callback;
-use crate::frontdesk::ring::{self, Leg};
 use crate::frontdesk::sms::{self, InboundSms};
+use crate::frontdesk::voice::dial::{self as ring, Leg};
 use crate::frontdesk::voice::{self, Recording, VoiceParams};
 use crate::frontdesk::FrontdeskError;
 use crate::twiml::TwiML;
@@ -109,12 +109,12 @@ twilio_route!(voice_entry, |state, r| {
             TwiML::new().say(voice::TOO_MANY_CALLS_MESSAGE).hangup(),
         ));
     }
-    voice::entry(&state.desk, p).await.map(Reply::TwiML)
+    voice::entry::entry(&state.desk, p).await.map(Reply::TwiML)
 });
 
 twilio_route!(voice_consent, |state, r| {
     let digits = r.owned("Digits");
-    voice::consent(&state.desk, voice_params(&r)?, digits)
+    voice::menu::consent(&state.desk, voice_params(&r)?, digits)
         .await
         .map(Reply::TwiML)
 });
@@ -132,7 +132,7 @@ async fn voice_menu(state: web::Data<AppState>, hook: TwilioWebhook) -> HttpResp
         .unwrap_or(1);
     hook.answer(state, move |state, r| async move {
         let digits = r.owned("Digits");
-        voice::menu(&state.desk, voice_params(&r)?, attempt, digits)
+        voice::menu::menu(&state.desk, voice_params(&r)?, attempt, digits)
             .await
             .map(Reply::TwiML)
     })
@@ -190,13 +190,13 @@ async fn voice_screen_answer(state: web::Data<AppState>, hook: TwilioWebhook) ->
 }
 
 twilio_route!(voice_voicemail_done, |state, r| {
-    voice::voicemail_done(&state.desk, voice_params(&r)?, recording(&r))
+    voice::voicemail::voicemail_done(&state.desk, voice_params(&r)?, recording(&r))
         .await
         .map(Reply::TwiML)
 });
 
 twilio_route!(voice_recording, |state, r| {
-    voice::recording(&state.desk, voice_params(&r)?, recording(&r))
+    voice::voicemail::recording(&state.desk, voice_params(&r)?, recording(&r))
         .await
         .map(|_| Reply::Empty)
 });
@@ -207,7 +207,7 @@ twilio_route!(voice_transcription, |state, r| {
         r.owned("TranscriptionText"),
         r.owned("TranscriptionStatus"),
     );
-    voice::transcription(&state.desk, voice_params(&r)?, sid, text, status)
+    voice::voicemail::transcription(&state.desk, voice_params(&r)?, sid, text, status)
         .await
         .map(|_| Reply::Empty)
 });
@@ -215,7 +215,7 @@ twilio_route!(voice_transcription, |state, r| {
 twilio_route!(voice_status, |state, r| {
     let status = r.require_as("CallStatus", CallStatus::parse)?;
     let duration = seconds(&r, "CallDuration");
-    voice::status(&state.desk, voice_params(&r)?, status, duration)
+    voice::status::status(&state.desk, voice_params(&r)?, status, duration)
         .await
         .map(|_| Reply::Empty)
 });

@@ -1,9 +1,9 @@
 //! `doctor`'s look at the built-in HTTPS (SPEC §14): the certificate (issuer, names,
 //! expiry, a failing renewal) and whether the https and plain-HTTP listeners answer.
 
-use super::{CertInfo, Certificates, RenewalStatus};
+use super::Check;
 use crate::config::{CertificateSource, TlsConfig};
-use crate::doctor::Check;
+use crate::tls::{CertInfo, Certificates, RenewalStatus};
 use chrono::Utc;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
@@ -37,7 +37,7 @@ fn from_disk(tls: &TlsConfig, data_dir: &std::path::Path) -> Option<CertInfo> {
         CertificateSource::Files { cert, key } => (cert.clone(), key.clone()),
     };
     let probe = Certificates::new(tls.https_listen, tls.http_listen);
-    super::load_files(&probe, &cert, &key).ok()
+    crate::tls::load_files(&probe, &cert, &key).ok()
 }
 
 fn certificate(tls: &TlsConfig, info: Option<&CertInfo>, renewal: Option<&RenewalStatus>) -> Check {

@@ -2,6 +2,9 @@
 //! check an operator would otherwise do by hand after an install or an outage, each
 //! passed or failed with what to do about it.
 
+mod tls;
+pub mod warnings;
+
 use crate::config::Config;
 use crate::db::{backup, migrations, numbers, snapshot, Db};
 use crate::domain::webhook::TwilioRoute;
@@ -109,7 +112,7 @@ impl Doctor {
         let mut out = vec![self.configuration(), self.database().await];
         out.push(self.round_trip().await);
         out.extend(
-            crate::tls::doctor::checks(
+            tls::checks(
                 self.config.tls.as_ref(),
                 &self.config.data_dir,
                 self.tls.as_deref(),

@@ -2,18 +2,18 @@
 //! the dial's end decides "answered" from what the legs recorded, not from Twilio's
 //! `DialCallStatus` alone, and rings the next target of a sequential action.
 
-use super::voice::{off_menu, refresh_outcome, with_call, VoiceParams};
-use super::{FrontDesk, FrontdeskError};
+use super::call::{off_menu, refresh_outcome, with_call, VoiceParams};
 use crate::db::calls;
 use crate::domain::events::CallEvent;
 use crate::domain::ivr::{self, Step};
 use crate::domain::phone::{redact, Party};
 use crate::domain::ring::{self, Caller, DialEnd, Hop, LegAnswer};
+use crate::frontdesk::{FrontDesk, FrontdeskError};
 use crate::twiml::TwiML;
 use rusqlite::Connection;
 
 /// Records that a dial began ringing, for the timeline and the "accepted after N s".
-pub(super) fn record_dial(c: &Connection, call_id: i64, step: &Step) -> rusqlite::Result<()> {
+pub(crate) fn record_dial(c: &Connection, call_id: i64, step: &Step) -> rusqlite::Result<()> {
     let Step::Dial(dial) = step else {
         return Ok(());
     };
