@@ -33,6 +33,7 @@ mod screening;
 mod signin_flood;
 mod simulate;
 mod storage;
+mod structure;
 mod todo;
 mod tokens;
 mod twilio_payloads;
