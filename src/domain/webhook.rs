@@ -2,6 +2,98 @@
 //! with what a failure must answer. The route table, the TwiML actions, the URLs set on
 //! numbers at Twilio, the metrics labels and the simulator all name routes through this.
 
+/// Who sent a webhook.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Provider {
+    Twilio,
+    Vapi,
+}
+
+impl Provider {
+    /// The name in the ledger and the metrics' `provider` label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Provider::Twilio => "twilio",
+            Provider::Vapi => "vapi",
+        }
+    }
+}
+
+/// A Twilio SID of the kind `prefix` names (`CA` a call, `SM`/`MM` a message), parsed
+/// where the webhook arrives: the prefix, then up to 62 letters, digits, `_` or `-`.
+fn sid(value: &str, prefixes: &[&str], what: &str) -> Result<String, String> {
+    let v = value.trim();
+    let rest = prefixes.iter().find_map(|p| v.strip_prefix(p));
+    match rest {
+        Some(rest)
+            if !rest.is_empty()
+                && rest.len() <= 62
+                && rest
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') =>
+        {
+            Ok(v.to_string())
+        }
+        _ => Err(format!(
+            "{value:?} is not a {what} SID ({} followed by letters and digits)",
+            prefixes.join(" or ")
+        )),
+    }
+}
+
+/// A call's SID (`CA…`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct CallSid(String);
+
+impl CallSid {
+    pub fn parse(value: &str) -> Result<CallSid, String> {
+        sid(value, &["CA"], "call").map(CallSid)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A message's SID (`SM…` a text, `MM…` a picture message).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct MessageSid(String);
+
+impl MessageSid {
+    pub fn parse(value: &str) -> Result<MessageSid, String> {
+        sid(value, &["SM", "MM"], "message").map(MessageSid)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+macro_rules! sid_as_text {
+    ($t:ty) => {
+        impl std::ops::Deref for $t {
+            type Target = str;
+            fn deref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::fmt::Display for $t {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl From<$t> for String {
+            fn from(s: $t) -> String {
+                s.0
+            }
+        }
+    };
+}
+sid_as_text!(CallSid);
+sid_as_text!(MessageSid);
+
 /// What a Twilio route answers when the appliance cannot do its work (a database error).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FailurePolicy {
@@ -139,6 +231,32 @@ impl TwilioRoute {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sids_are_parsed_at_the_edge() {
+        let sid = CallSid::parse("CAf19604a3eec3e63d157870c5f7f3b3a0").unwrap();
+        assert_eq!(sid.as_str(), "CAf19604a3eec3e63d157870c5f7f3b3a0");
+        assert_eq!(&*sid, "CAf19604a3eec3e63d157870c5f7f3b3a0");
+        assert!(CallSid::parse("CA_test-1").is_ok());
+        for bad in [
+            "",
+            "CA",
+            "SM123",
+            "CA12 34",
+            "CA1'; DROP",
+            &format!("CA{}", "a".repeat(63)),
+        ] {
+            let e = CallSid::parse(bad).unwrap_err();
+            assert!(e.contains("not a call SID"), "{bad}: {e}");
+        }
+        assert!(MessageSid::parse("SM9401").is_ok());
+        assert!(MessageSid::parse("MMabc").is_ok());
+        assert!(MessageSid::parse("CA9401")
+            .unwrap_err()
+            .contains("SM or MM"));
+        assert_eq!(Provider::Twilio.as_str(), "twilio");
+        assert_eq!(Provider::Vapi.as_str(), "vapi");
+    }
 
     #[test]
     fn every_route_has_one_path_under_the_scope_and_is_found_by_it() {

@@ -1,69 +1,83 @@
-//! The envelope every provider webhook shares (SPEC §2, §6.1): its ledger row, its
-//! metrics and the per-IP limit on failed authentication are recorded here, once, for
-//! Twilio and Vapi alike. The providers' extractors (`twilio::TwilioWebhook`,
-//! `vapi::VapiWebhook`) open an envelope, refuse through it, or finish it with the answer.
+//! The envelope every provider webhook shares (SPEC §2, §6.1), finished in one place for
+//! Twilio and Vapi alike: the [`envelope`] middleware opens it before the request is
+//! routed, the provider's extractor (`twilio::TwilioWebhook`, `vapi::VapiWebhook`) notes
+//! the route, the authentication [`Verdict`] and what the request is about, and once the
+//! answer is known the middleware writes the ledger row and the metrics, applies the
+//! per-IP limit on failed authentication, counts our failures, and renders every refusal
+//! and error in the provider's format. Handlers are plain `async fn`s that return
+//! `Result<_, FrontdeskError>`.
 
 use crate::app::AppState;
 use crate::db::ledger;
+use crate::domain::signature::Verdict;
+use crate::domain::webhook::{FailurePolicy, Provider};
+use crate::frontdesk::FrontdeskError;
 use crate::http::auth::client_ip;
-use actix_web::dev::Payload;
+use crate::twiml::TwiML;
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::StatusCode;
-use actix_web::{web, FromRequest, HttpRequest, HttpResponse, ResponseError};
+use actix_web::middleware::Next;
+use actix_web::{web, HttpMessage, HttpRequest, HttpResponse, ResponseError};
 use serde_json::json;
-use std::future::Future;
-use std::pin::Pin;
 use std::time::Instant;
-
-/// The future of a webhook extractor (it reads the body before it can verify it).
-pub type Extracting<T> = Pin<Box<dyn Future<Output = Result<T, actix_web::Error>>>>;
-
-/// The start every webhook extractor shares: read the body (within the route's
-/// `PayloadConfig` limit), find the app state, then let `verify` decide.
-pub fn extract<T, F, Fut>(req: &HttpRequest, payload: &mut Payload, verify: F) -> Extracting<T>
-where
-    T: 'static,
-    F: FnOnce(web::Data<AppState>, HttpRequest, web::Bytes) -> Fut + 'static,
-    Fut: Future<Output = Result<T, actix_web::Error>> + 'static,
-{
-    let body = web::Bytes::from_request(req, payload);
-    let req = req.clone();
-    Box::pin(async move {
-        let body = body.await?;
-        let state = req
-            .app_data::<web::Data<AppState>>()
-            .cloned()
-            .ok_or_else(|| actix_web::error::ErrorInternalServerError("no app state"))?;
-        verify(state, req, body).await
-    })
-}
 
 /// SPEC §6.4: webhook bodies up to 64 KiB.
 pub const WEBHOOK_BODY_LIMIT: usize = 64 * 1024;
 
-/// How a provider expects its errors: Twilio reads text, Vapi JSON.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
-    Text,
-    Json,
+/// One webhook in flight, kept in the request's extensions from the middleware to the
+/// extractor and back.
+struct Opened {
+    started: Instant,
+    ip: String,
+    idempotency_key: Option<String>,
+    /// Set by the extractor once it knows the route and has checked the request; a request
+    /// that never got that far (no such route, a body over the limit) has no ledger row.
+    noted: Option<Noted>,
 }
 
-/// A webhook answered before its handler ran: authentication failed, or the body is
-/// not one the route can read. Rendered in the provider's format.
+/// What the extractor learnt.
+struct Noted {
+    route: &'static str,
+    verdict: Verdict,
+    /// What the request is about (a CallSid, a MessageSid, a Vapi call id).
+    reference: Option<String>,
+    on_failure: FailurePolicy,
+}
+
+/// Notes on the request's envelope what its extractor learnt (see [`Opened`]).
+pub fn note(
+    req: &HttpRequest,
+    route: &'static str,
+    verdict: Verdict,
+    reference: Option<String>,
+    on_failure: FailurePolicy,
+) {
+    if let Some(opened) = req.extensions_mut().get_mut::<Opened>() {
+        opened.noted = Some(Noted {
+            route,
+            verdict,
+            reference,
+            on_failure,
+        });
+    }
+}
+
+/// The app state, which every webhook extractor needs.
+pub fn state(req: &HttpRequest) -> Result<web::Data<AppState>, actix_web::Error> {
+    req.app_data::<web::Data<AppState>>()
+        .cloned()
+        .ok_or_else(|| actix_web::error::ErrorInternalServerError("no app state"))
+}
+
+/// A webhook refused before its handler ran: authentication failed, or the body is not
+/// one the route can read. `reason` goes to the log and the ledger, `message` to the
+/// sender.
 #[derive(Debug)]
 pub struct Refused {
-    status: StatusCode,
-    format: Format,
-    message: String,
-}
-
-impl Refused {
-    pub fn new(status: StatusCode, format: Format, message: impl Into<String>) -> Self {
-        Refused {
-            status,
-            format,
-            message: message.into(),
-        }
-    }
+    pub status: StatusCode,
+    pub reason: String,
+    pub message: String,
 }
 
 impl std::fmt::Display for Refused {
@@ -76,118 +90,245 @@ impl ResponseError for Refused {
     fn status_code(&self) -> StatusCode {
         self.status
     }
+}
 
-    fn error_response(&self) -> HttpResponse {
-        let mut r = HttpResponse::build(self.status);
-        if self.status == StatusCode::TOO_MANY_REQUESTS {
-            r.insert_header(("Retry-After", "60"));
-        }
-        match self.format {
-            Format::Text => r
-                .content_type("text/plain; charset=utf-8")
-                .body(format!("{}\n", self.message)),
-            Format::Json => r.json(json!({ "error": self.message })),
+/// A handler's failure. The body is rendered by the middleware, which knows the provider
+/// and the route's [`FailurePolicy`].
+impl ResponseError for FrontdeskError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            FrontdeskError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            FrontdeskError::Db(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 }
 
-/// One webhook in flight: where it came from, when it started, what it is about.
-pub struct Envelope {
-    provider: &'static str,
-    route: &'static str,
-    format: Format,
+/// The middleware of Twilio's scope.
+pub async fn twilio(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    envelope(Provider::Twilio, req, next).await
+}
+
+/// The middleware of Vapi's route.
+pub async fn vapi(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    envelope(Provider::Vapi, req, next).await
+}
+
+async fn envelope(
+    provider: Provider,
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let state = state(req.request())?;
+    let opened = Opened {
+        started: Instant::now(),
+        ip: client_ip(req.request(), state.config.trust_proxy),
+        // Twilio's redelivery marker; kept on the ledger row to match retries up.
+        idempotency_key: req
+            .headers()
+            .get("i-twilio-idempotency-token")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string),
+        noted: None,
+    };
+    // Built first: reading the client's address borrows the extensions too.
+    req.extensions_mut().insert(opened);
+    let res = next.call(req).await?.map_into_boxed_body();
+    let opened = res.request().extensions_mut().remove::<Opened>();
+    match opened {
+        Some(Opened {
+            noted: Some(noted),
+            started,
+            ip,
+            idempotency_key,
+        }) => {
+            let open = Open {
+                provider,
+                started,
+                ip,
+                idempotency_key,
+                noted,
+            };
+            Ok(open.finish(&state, res))
+        }
+        _ => Ok(res),
+    }
+}
+
+/// An envelope whose request reached its extractor.
+struct Open {
+    provider: Provider,
     started: Instant,
     ip: String,
     idempotency_key: Option<String>,
+    noted: Noted,
 }
 
-impl Envelope {
-    pub fn open(
-        state: &AppState,
-        req: &HttpRequest,
-        provider: &'static str,
-        route: &'static str,
-        format: Format,
-    ) -> Envelope {
-        Envelope {
-            provider,
-            route,
-            format,
-            started: Instant::now(),
-            ip: client_ip(req, state.config.trust_proxy),
-            // Twilio's redelivery marker; kept on the ledger row to match retries up.
-            idempotency_key: req
-                .headers()
-                .get("i-twilio-idempotency-token")
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_string),
+/// What went wrong, as the ledger and the log tell it.
+enum Failure {
+    Refused(String),
+    BadRequest(String),
+    Ours(String),
+}
+
+impl Open {
+    /// Renders the answer, then records it: ledger row and metrics (SPEC §6.1).
+    fn finish(self, state: &AppState, res: ServiceResponse<BoxBody>) -> ServiceResponse<BoxBody> {
+        let failure = res.response().error().map(|e| {
+            if let Some(r) = e.as_error::<Refused>() {
+                Failure::Refused(r.reason.clone())
+            } else if let Some(FrontdeskError::BadRequest(reason)) = e.as_error() {
+                Failure::BadRequest(reason.clone())
+            } else {
+                Failure::Ours(e.to_string())
+            }
+        });
+        let Some(failure) = failure else {
+            self.record(state, res.status(), None);
+            return res;
+        };
+        let (req, resp) = res.into_parts();
+        let answer = match failure {
+            Failure::Refused(reason) if !self.noted.verdict.accepted() => {
+                if self.limited(state) {
+                    let resp = self.render(
+                        StatusCode::TOO_MANY_REQUESTS,
+                        "Too many unauthenticated requests.",
+                    );
+                    self.observe(state, resp.status());
+                    return ServiceResponse::new(req, resp);
+                }
+                log::warn!(
+                    "rejected {} webhook {} from {}: {reason}",
+                    self.provider.as_str(),
+                    self.noted.route,
+                    self.ip
+                );
+                (self.render(resp.status(), &message(&resp)), Some(reason))
+            }
+            Failure::Refused(reason) | Failure::BadRequest(reason) => {
+                log::warn!(
+                    "bad {} webhook {}: {reason}",
+                    self.provider.as_str(),
+                    self.noted.route
+                );
+                (
+                    self.render(resp.status(), &reason_or(&resp, &reason)),
+                    Some(reason),
+                )
+            }
+            Failure::Ours(e) => (self.ours(state, &e), Some(e)),
+        };
+        let (resp, error) = answer;
+        self.record(state, resp.status(), error);
+        ServiceResponse::new(req, resp)
+    }
+
+    /// Our failure (the database): counted; a caller on the line hears an apology, a
+    /// callback gets a 5xx so that a configured retry redelivers it.
+    fn ours(&self, state: &AppState, e: &str) -> HttpResponse {
+        log::error!(
+            "{} webhook {} ({}) failed: {e}",
+            self.provider.as_str(),
+            self.noted.route,
+            self.noted.reference.as_deref().unwrap_or("-")
+        );
+        state.desk.metrics.incr(
+            crate::metrics::WEBHOOK_ERRORS,
+            &[("provider", self.provider.as_str()), ("cause", "database")],
+        );
+        match (self.provider, self.noted.on_failure) {
+            (Provider::Twilio, FailurePolicy::Apologise) => twiml_response(
+                StatusCode::OK,
+                &TwiML::new()
+                    .say(crate::frontdesk::voice::TROUBLE_MESSAGE)
+                    .hangup(),
+            ),
+            (Provider::Twilio, FailurePolicy::Retry) => self.render(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Temporary failure; retry later.",
+            ),
+            (Provider::Vapi, _) => self.render(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "temporary failure; retry later",
+            ),
         }
     }
 
-    /// Authentication failed (`verdict`: `invalid` or `missing`). Within the per-IP limit
-    /// on failures the refusal is logged and has its ledger row; beyond it the answer is
-    /// a 429 with neither, so a flood cannot fill the disk or the log.
-    pub fn refuse(
-        self,
-        state: &AppState,
-        verdict: &'static str,
-        reason: String,
-        status: StatusCode,
-        message: &str,
-    ) -> Refused {
-        let limited = state
+    /// Beyond the per-IP limit on failed authentication: a 429 with neither a log line
+    /// nor a ledger row, so a flood cannot fill the disk or the log.
+    fn limited(&self, state: &AppState) -> bool {
+        state
             .rate_limits
             .check(&state.rate_limits.auth_failures, &self.ip)
-            .is_err();
-        if limited {
-            self.observe(state, StatusCode::TOO_MANY_REQUESTS.as_u16());
-            return Refused::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                self.format,
-                "Too many unauthenticated requests.",
-            );
+            .is_err()
+    }
+
+    /// An error in the provider's format: Twilio reads text, Vapi JSON.
+    fn render(&self, status: StatusCode, message: &str) -> HttpResponse {
+        let mut r = HttpResponse::build(status);
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            r.insert_header(("Retry-After", "60"));
         }
-        log::warn!(
-            "rejected {} webhook {} from {}: {reason}",
-            self.provider,
-            self.route,
-            self.ip
+        match self.provider {
+            Provider::Twilio => r
+                .content_type("text/plain; charset=utf-8")
+                .body(format!("{message}\n")),
+            Provider::Vapi => r.json(json!({ "error": message })),
+        }
+    }
+
+    fn observe(&self, state: &AppState, status: StatusCode) -> f64 {
+        let elapsed = self.started.elapsed().as_secs_f64();
+        state.desk.metrics.observe_webhook(
+            self.provider.as_str(),
+            self.noted.route,
+            status.as_u16(),
+            elapsed,
         );
-        let format = self.format;
-        self.finish(state, status.as_u16(), verdict, None, Some(reason));
-        Refused::new(status, format, message)
+        elapsed
     }
 
     /// The webhook was answered `status`: its metrics and its ledger row.
-    pub fn finish(
-        self,
-        state: &AppState,
-        status: u16,
-        signature: &'static str,
-        reference: Option<String>,
-        error: Option<String>,
-    ) {
+    fn record(self, state: &AppState, status: StatusCode, error: Option<String>) {
         let elapsed = self.observe(state, status);
         state.ledger.record(ledger::Entry {
-            provider: self.provider,
-            route: self.route.to_string(),
+            provider: self.provider.as_str(),
+            route: self.noted.route.to_string(),
             idempotency_key: self.idempotency_key,
-            reference,
+            reference: self.noted.reference,
             org_id: None,
-            signature,
-            http_status: status,
+            signature: self.noted.verdict.as_str(),
+            http_status: status.as_u16(),
             latency_ms: elapsed * 1000.0,
             error,
             remote_ip: Some(self.ip),
         });
     }
+}
 
-    fn observe(&self, state: &AppState, status: u16) -> f64 {
-        let elapsed = self.started.elapsed().as_secs_f64();
-        state
-            .desk
-            .metrics
-            .observe_webhook(self.provider, self.route, status, elapsed);
-        elapsed
+/// The public message of a refusal (its `Display` is "<status> <message>").
+fn message(resp: &HttpResponse) -> String {
+    resp.error()
+        .and_then(|e| e.as_error::<Refused>())
+        .map(|r| r.message.clone())
+        .unwrap_or_default()
+}
+
+fn reason_or(resp: &HttpResponse, reason: &str) -> String {
+    match resp.error().and_then(|e| e.as_error::<Refused>()) {
+        Some(r) => r.message.clone(),
+        None => reason.to_string(),
     }
+}
+
+pub fn twiml_response(status: StatusCode, t: &TwiML) -> HttpResponse {
+    HttpResponse::build(status)
+        .content_type("text/xml; charset=utf-8")
+        .body(t.render())
 }

@@ -1205,3 +1205,36 @@ async fn the_preview_walks_an_unsaved_flow_at_a_chosen_time_and_keys() {
             .contains("2026-11-23T09:30")
     );
 }
+
+#[tokio::test]
+async fn a_sid_that_is_not_one_is_a_400_that_names_it_and_has_its_ledger_row() {
+    let app = spawn_app().await;
+    let tw = app.twilio();
+    let form = [
+        ("CallSid", "not-a-call"),
+        ("From", CALLER),
+        ("To", MAIN_LINE),
+    ];
+    let r = tw.post("/twilio/voice", &form).await;
+    assert_eq!(r.status(), 400);
+    let text = r.text().await.unwrap();
+    assert!(
+        text.contains("CallSid") && text.contains("not a call SID"),
+        "{text}"
+    );
+    let sms = [
+        ("MessageSid", "CA123"),
+        ("From", CALLER),
+        ("To", MAIN_LINE),
+        ("Body", "hi"),
+    ];
+    let r = tw.post("/twilio/sms", &sms).await;
+    assert_eq!(r.status(), 400);
+    assert!(r.text().await.unwrap().contains("not a message SID"));
+    app.state.ledger.flush().await;
+    assert_eq!(
+        app.count("SELECT count(*) FROM webhook_ledger WHERE http_status = 400 AND signature = 'valid' AND error LIKE '%SID%'"),
+        2
+    );
+    assert_eq!(app.count("SELECT count(*) FROM calls"), 0);
+}

@@ -8,6 +8,7 @@ use crate::domain::ivr;
 use crate::domain::phone::Party;
 use crate::domain::state::{Consent, Direction};
 use crate::domain::textback::{outcome, Outcome};
+use crate::domain::webhook::CallSid;
 use crate::domain::{FlagKey, NumberRole};
 use crate::flags::Flags;
 use crate::frontdesk::{FrontDesk, FrontdeskError};
@@ -17,7 +18,7 @@ use rusqlite::Connection;
 /// The parameters every Twilio voice webhook carries, parsed where it arrives.
 #[derive(Debug, Clone)]
 pub struct VoiceParams {
-    pub call_sid: String,
+    pub call_sid: CallSid,
     pub account_sid: Option<String>,
     pub from: Option<Party>,
     pub to: Option<Party>,

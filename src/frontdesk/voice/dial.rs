@@ -8,6 +8,7 @@ use crate::domain::events::CallEvent;
 use crate::domain::ivr::{self, Step};
 use crate::domain::phone::{redact, Party};
 use crate::domain::ring::{self, Caller, DialEnd, Hop, LegAnswer};
+use crate::domain::webhook::CallSid;
 use crate::frontdesk::{FrontDesk, FrontdeskError};
 use crate::twiml::TwiML;
 use rusqlite::Connection;
@@ -88,7 +89,7 @@ pub struct Leg {
     /// The caller's call (`ParentCallSid`), whose row and flow decide.
     pub parent: VoiceParams,
     /// The leg's own `CallSid`.
-    pub leg_sid: String,
+    pub leg_sid: CallSid,
     /// The number that was rung (`To` of the leg).
     pub target: Option<String>,
     pub hop: Hop,

@@ -3,21 +3,25 @@
 
 mod routes;
 
-use super::envelope::{extract, Envelope, Extracting, Format, Refused, WEBHOOK_BODY_LIMIT};
+use super::envelope::{self, twiml_response, Refused, WEBHOOK_BODY_LIMIT};
 use crate::app::AppState;
-use crate::domain::signature::{self, Algorithm, Signed};
-use crate::domain::webhook::{FailurePolicy, TwilioRoute, TWILIO_SCOPE};
+use crate::domain::signature::{self, Algorithm, Signed, Verdict};
+use crate::domain::webhook::{TwilioRoute, TWILIO_SCOPE};
 use crate::frontdesk::FrontdeskError;
 use crate::twiml::TwiML;
+use actix_web::body::BoxBody;
 use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
-use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
+use actix_web::middleware::from_fn;
+use actix_web::{web, FromRequest, HttpRequest, HttpResponse, Responder};
 use std::future::Future;
+use std::pin::Pin;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope(TWILIO_SCOPE)
             .app_data(web::PayloadConfig::new(WEBHOOK_BODY_LIMIT))
+            .wrap(from_fn(envelope::twilio))
             .configure(routes::configure),
     );
 }
@@ -87,18 +91,9 @@ fn signed_url(state: &AppState, req: &HttpRequest) -> String {
     format!("{}{raw}", state.public_url)
 }
 
-/// Verdict of the signature check.
-enum Verdict {
-    /// `signature`: `valid`, or `skipped` when checking is switched off by configuration.
-    Accepted {
-        request: TwilioRequest,
-        signature: &'static str,
-    },
-    Rejected {
-        verdict: &'static str,
-        reason: String,
-    },
-}
+/// The signature check's answer: the request and how it was authenticated, or the
+/// verdict and why it was refused.
+type Checked = Result<(TwilioRequest, Verdict), (Verdict, String)>;
 
 /// What the signature check needs from the request (an `HttpRequest` cannot leave its thread).
 struct Incoming {
@@ -143,51 +138,36 @@ fn verify(
     request: TwilioRequest,
     body: &[u8],
     url: &str,
-) -> Verdict {
-    let is_json = req.is_json;
+) -> Checked {
     if state.config.insecure_skip_twilio_signature {
         log::warn!(
             "Twilio signature NOT checked for {} (SWITCHBOARD_INSECURE_SKIP_TWILIO_SIGNATURE=true)",
             req.path
         );
-        return Verdict::Accepted {
-            request,
-            signature: "skipped",
-        };
+        return Ok((request, Verdict::Skipped));
     }
     let Some(signature) = req.signature.as_deref() else {
-        return Verdict::Rejected {
-            verdict: "missing",
-            reason: "no X-Twilio-Signature header".into(),
-        };
+        return Err((Verdict::Missing, "no X-Twilio-Signature header".into()));
     };
     let Some(sid) = request.account_sid.clone() else {
-        return Verdict::Rejected {
-            verdict: "invalid",
-            reason: "no AccountSid parameter to choose the signing key".into(),
-        };
+        return Err((
+            Verdict::Invalid,
+            "no AccountSid parameter to choose the signing key".into(),
+        ));
     };
     // The master's token is in memory; a subaccount's is read (and decrypted) from the
-    // database, which is why `handle` runs this off the async executor.
+    // database, which is why `verdict` runs this off the async executor.
     let creds = match state.accounts.in_memory(&sid) {
         Some(master) => Some(master.clone()),
         None => match state.db.conn() {
             Ok(conn) => state.accounts.lookup(&conn, Some(&sid)),
-            Err(e) => {
-                return Verdict::Rejected {
-                    verdict: "invalid",
-                    reason: format!("database unavailable: {e}"),
-                }
-            }
+            Err(e) => return Err((Verdict::Invalid, format!("database unavailable: {e}"))),
         },
     };
     let Some(creds) = creds else {
-        return Verdict::Rejected {
-            verdict: "invalid",
-            reason: format!("unknown AccountSid {sid}"),
-        };
+        return Err((Verdict::Invalid, format!("unknown AccountSid {sid}")));
     };
-    let signed = if is_json {
+    let signed = if req.is_json {
         Signed::Body(body)
     } else {
         Signed::Form(&request.params)
@@ -196,26 +176,17 @@ fn verify(
     // account's auth token and SHA-1. The two never stand in for each other.
     let (alg, key) = match req.signature_settings.as_deref() {
         None => (Algorithm::Sha1, creds.auth_token.clone()),
-        Some(header) => match shared_key(state, header) {
-            Ok(chosen) => chosen,
-            Err(reason) => {
-                log::warn!("Twilio request to {} refused: {reason}", req.path);
-                return Verdict::Rejected {
-                    verdict: "invalid",
-                    reason,
-                };
-            }
-        },
+        Some(header) => shared_key(state, header).map_err(|reason| {
+            log::warn!("Twilio request to {} refused: {reason}", req.path);
+            (Verdict::Invalid, reason)
+        })?,
     };
     match signature::verify_with(alg, &key, url, signed, signature) {
-        Some(_) => Verdict::Accepted {
-            request,
-            signature: "valid",
-        },
-        None => Verdict::Rejected {
-            verdict: "invalid",
-            reason: format!("signature ({alg:?}) does not match the URL {url} (check SWITCHBOARD_PUBLIC_URL and any proxy rewriting)"),
-        },
+        Some(_) => Ok((request, Verdict::Valid)),
+        None => Err((
+            Verdict::Invalid,
+            format!("signature ({alg:?}) does not match the URL {url} (check SWITCHBOARD_PUBLIC_URL and any proxy rewriting)"),
+        )),
     }
 }
 
@@ -244,51 +215,63 @@ fn shared_key(state: &AppState, header: &str) -> Result<(Algorithm, String), Str
 
 /// A Twilio webhook whose signature was checked (or, by configuration, skipped): the
 /// guard of every Twilio route, as an extractor. A refused request never reaches the
-/// handler; its answer, ledger row and metrics come from the [`Envelope`].
+/// handler; its answer, ledger row and metrics come from the envelope middleware.
 pub struct TwilioWebhook {
     pub route: TwilioRoute,
     pub request: TwilioRequest,
     /// The query string as received (the menu's `attempt`).
     pub query: String,
-    signature: &'static str,
-    envelope: Envelope,
 }
 
 impl FromRequest for TwilioWebhook {
     type Error = actix_web::Error;
-    type Future = Extracting<Self>;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        extract(req, payload, |state, req, body| async move {
-            let route = TwilioRoute::from_path(req.path()).ok_or_else(|| {
-                Refused::new(StatusCode::NOT_FOUND, Format::Text, "No such Twilio route.")
-            })?;
-            let envelope = Envelope::open(&state, &req, "twilio", route.path(), Format::Text);
-            match verdict(&state, &req, &body).await {
-                Verdict::Accepted { request, signature } => Ok(TwilioWebhook {
+        let body = web::Bytes::from_request(req, payload);
+        let req = req.clone();
+        Box::pin(async move { TwilioWebhook::check(req, body.await?).await })
+    }
+}
+
+impl TwilioWebhook {
+    async fn check(req: HttpRequest, body: web::Bytes) -> Result<Self, actix_web::Error> {
+        let state = envelope::state(&req)?;
+        // The router put the route beside its resource (see `routes`).
+        let route = *req
+            .app_data::<TwilioRoute>()
+            .ok_or_else(|| actix_web::error::ErrorNotFound("No such Twilio route."))?;
+        match verdict(&state, &req, &body).await {
+            Ok((request, verdict)) => {
+                // A dialled leg's webhooks (screening) belong to the caller's call.
+                let reference = request
+                    .owned("ParentCallSid")
+                    .or_else(|| request.owned("CallSid"))
+                    .or_else(|| request.owned("MessageSid"))
+                    .or_else(|| request.owned("SmsSid"));
+                envelope::note(&req, route.path(), verdict, reference, route.on_failure());
+                Ok(TwilioWebhook {
                     route,
                     request,
                     query: req.query_string().to_string(),
-                    signature,
-                    envelope,
-                }),
-                Verdict::Rejected { verdict, reason } => Err(envelope
-                    .refuse(
-                        &state,
-                        verdict,
-                        reason,
-                        StatusCode::FORBIDDEN,
-                        "Twilio signature verification failed.",
-                    )
-                    .into()),
+                })
             }
-        })
+            Err((verdict, reason)) => {
+                envelope::note(&req, route.path(), verdict, None, route.on_failure());
+                Err(Refused {
+                    status: StatusCode::FORBIDDEN,
+                    reason,
+                    message: "Twilio signature verification failed.".into(),
+                }
+                .into())
+            }
+        }
     }
 }
 
 /// Checks the request's signature. Signed by the master account (its token is in memory):
 /// verified right here; otherwise the key comes from the database, on the blocking pool.
-async fn verdict(state: &web::Data<AppState>, req: &HttpRequest, body: &web::Bytes) -> Verdict {
+async fn verdict(state: &web::Data<AppState>, req: &HttpRequest, body: &web::Bytes) -> Checked {
     let url = signed_url(state, req);
     let h = req.headers();
     let r = Incoming {
@@ -316,84 +299,17 @@ async fn verdict(state: &web::Data<AppState>, req: &HttpRequest, body: &web::Byt
     let (st, b) = (state.clone(), body.clone());
     match web::block(move || verify(&st, &r, request, &b, &url)).await {
         Ok(v) => v,
-        Err(e) => Verdict::Rejected {
-            verdict: "invalid",
-            reason: format!("verification task failed: {e}"),
-        },
+        Err(e) => Err((Verdict::Invalid, format!("verification task failed: {e}"))),
     }
 }
 
-impl TwilioWebhook {
-    /// Runs the route's handler on the verified request and answers: TwiML, a 400 that
-    /// names the problem, or on a failure what the route's [`FailurePolicy`] says. The
-    /// envelope then records the ledger row and metrics.
-    pub async fn answer<F, Fut>(self, state: web::Data<AppState>, handler: F) -> HttpResponse
-    where
-        F: FnOnce(web::Data<AppState>, TwilioRequest) -> Fut,
-        Fut: Future<Output = Result<Reply, FrontdeskError>>,
-    {
-        let TwilioWebhook {
-            route,
-            request,
-            signature,
-            envelope,
-            ..
-        } = self;
-        // A dialled leg's webhooks (screening) belong to the caller's call.
-        let reference = request
-            .owned("ParentCallSid")
-            .or_else(|| request.owned("CallSid"))
-            .or_else(|| request.owned("MessageSid"))
-            .or_else(|| request.owned("SmsSid"));
-        let (response, error) = match handler(state.clone(), request).await {
-            Ok(Reply::TwiML(t)) => (twiml_response(StatusCode::OK, &t), None),
-            Ok(Reply::Empty) => (twiml_response(StatusCode::OK, &TwiML::new()), None),
-            Err(FrontdeskError::BadRequest(reason)) => {
-                log::warn!("bad Twilio webhook {}: {reason}", route.path());
-                (
-                    HttpResponse::BadRequest()
-                        .content_type("text/plain; charset=utf-8")
-                        .body(format!("{reason}\n")),
-                    Some(reason),
-                )
-            }
-            Err(FrontdeskError::Db(e)) => {
-                log::error!(
-                    "Twilio webhook {} ({}) failed: {e}",
-                    route.path(),
-                    reference.as_deref().unwrap_or("-")
-                );
-                state.desk.metrics.incr(
-                    crate::metrics::WEBHOOK_ERRORS,
-                    &[("provider", "twilio"), ("cause", "database")],
-                );
-                let resp = match route.on_failure() {
-                    FailurePolicy::Apologise => twiml_response(
-                        StatusCode::OK,
-                        &TwiML::new()
-                            .say(crate::frontdesk::voice::TROUBLE_MESSAGE)
-                            .hangup(),
-                    ),
-                    FailurePolicy::Retry => HttpResponse::InternalServerError()
-                        .content_type("text/plain; charset=utf-8")
-                        .body("Temporary failure; retry later.\n"),
-                };
-                (resp, Some(e.to_string()))
-            }
-        };
-        envelope.finish(
-            &state,
-            response.status().as_u16(),
-            signature,
-            reference,
-            error,
-        );
-        response
-    }
-}
+impl Responder for Reply {
+    type Body = BoxBody;
 
-pub fn twiml_response(status: StatusCode, t: &TwiML) -> HttpResponse {
-    HttpResponse::build(status)
-        .content_type("text/xml; charset=utf-8")
-        .body(t.render())
+    fn respond_to(self, _req: &HttpRequest) -> HttpResponse {
+        match self {
+            Reply::TwiML(t) => twiml_response(StatusCode::OK, &t),
+            Reply::Empty => twiml_response(StatusCode::OK, &TwiML::new()),
+        }
+    }
 }

@@ -6,13 +6,14 @@ use crate::domain::phone::Party;
 use crate::domain::ring::Hop;
 use crate::domain::state::{CallStatus, Direction, MessageStatus};
 use crate::domain::webhook::TwilioRoute;
+use crate::domain::webhook::{CallSid, MessageSid};
 use crate::frontdesk::callback;
 use crate::frontdesk::sms::{self, InboundSms};
-use crate::frontdesk::voice::dial::{self as ring, Leg};
+use crate::frontdesk::voice::dial::{self, Leg};
 use crate::frontdesk::voice::{self, Recording, VoiceParams};
 use crate::frontdesk::FrontdeskError;
 use crate::twiml::TwiML;
-use actix_web::{web, HttpResponse};
+use actix_web::web;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     for route in TwilioRoute::ALL {
@@ -34,13 +35,18 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             TwilioRoute::CallbackStatus => web::post().to(callback_status),
             TwilioRoute::SelfCheck => web::post().to(self_check),
         };
-        cfg.route(route.scoped_path(), handler);
+        // The route rides with its resource: the extractor reads it from there.
+        cfg.service(
+            web::resource(route.scoped_path())
+                .app_data(route)
+                .route(handler),
+        );
     }
 }
 
 fn voice_params(r: &TwilioRequest) -> Result<VoiceParams, FrontdeskError> {
     Ok(VoiceParams {
-        call_sid: r.require("CallSid")?,
+        call_sid: r.require_as("CallSid", CallSid::parse)?,
         account_sid: r.account_sid.clone(),
         from: r.get("From").map(Party::parse),
         to: r.get("To").map(Party::parse),
@@ -81,18 +87,13 @@ fn recording(r: &TwilioRequest) -> Recording {
     }
 }
 
-/// A Twilio route: the [`TwilioWebhook`] extractor verified the request; `answer`
-/// runs the body and records the ledger row and metrics.
-macro_rules! twilio_route {
-    ($name:ident, |$state:ident, $r:ident| $body:expr) => {
-        async fn $name(state: web::Data<AppState>, hook: TwilioWebhook) -> HttpResponse {
-            hook.answer(state, |$state, $r| async move { $body }).await
-        }
-    };
-}
+/// What every route answers: TwiML, or an error the envelope renders.
+type Answer = Result<Reply, FrontdeskError>;
+type Hook = TwilioWebhook;
+type State = web::Data<AppState>;
 
-twilio_route!(voice_entry, |state, r| {
-    let p = voice_params(&r)?;
+async fn voice_entry(state: State, hook: Hook) -> Answer {
+    let p = voice_params(&hook.request)?;
     if p.to.is_none() {
         return Err(FrontdeskError::BadRequest(
             "the To parameter is missing".into(),
@@ -110,49 +111,48 @@ twilio_route!(voice_entry, |state, r| {
         ));
     }
     voice::entry::entry(&state.desk, p).await.map(Reply::TwiML)
-});
+}
 
-twilio_route!(voice_consent, |state, r| {
-    let digits = r.owned("Digits");
-    voice::menu::consent(&state.desk, voice_params(&r)?, digits)
+async fn voice_consent(state: State, hook: Hook) -> Answer {
+    let r = &hook.request;
+    voice::menu::consent(&state.desk, voice_params(r)?, r.owned("Digits"))
         .await
         .map(Reply::TwiML)
-});
+}
 
 #[derive(serde::Deserialize)]
 struct MenuQuery {
     attempt: Option<String>,
 }
 
-async fn voice_menu(state: web::Data<AppState>, hook: TwilioWebhook) -> HttpResponse {
+async fn voice_menu(state: State, hook: Hook) -> Answer {
     // A malformed attempt counts as the first: the caller still gets the menu, retries stay bounded.
     let attempt = web::Query::<MenuQuery>::from_query(&hook.query)
         .ok()
         .and_then(|q| q.attempt.as_deref().and_then(|a| a.parse::<u32>().ok()))
         .unwrap_or(1);
-    hook.answer(state, move |state, r| async move {
-        let digits = r.owned("Digits");
-        voice::menu::menu(&state.desk, voice_params(&r)?, attempt, digits)
-            .await
-            .map(Reply::TwiML)
-    })
-    .await
+    let r = &hook.request;
+    voice::menu::menu(&state.desk, voice_params(r)?, attempt, r.owned("Digits"))
+        .await
+        .map(Reply::TwiML)
 }
 
-async fn voice_dial_result(state: web::Data<AppState>, hook: TwilioWebhook) -> HttpResponse {
+async fn voice_dial_result(state: State, hook: Hook) -> Answer {
     let hop = Hop::parse(&hook.query);
-    hook.answer(state, move |state, r| async move {
-        let status = r.owned("DialCallStatus");
-        ring::dial_result(&state.desk, voice_params(&r)?, hop, status)
-            .await
-            .map(Reply::TwiML)
-    })
+    let r = &hook.request;
+    dial::dial_result(
+        &state.desk,
+        voice_params(r)?,
+        hop,
+        r.owned("DialCallStatus"),
+    )
     .await
+    .map(Reply::TwiML)
 }
 
 /// A screened leg's request: its parent call decides, the leg is named by its own SID.
 fn leg(r: &TwilioRequest, hop: Hop) -> Result<Leg, FrontdeskError> {
-    let parent = r.require("ParentCallSid")?;
+    let parent = r.require_as("ParentCallSid", CallSid::parse)?;
     Ok(Leg {
         parent: VoiceParams {
             call_sid: parent,
@@ -162,87 +162,85 @@ fn leg(r: &TwilioRequest, hop: Hop) -> Result<Leg, FrontdeskError> {
             direction: Direction::Inbound,
             stir_verstat: None,
         },
-        leg_sid: r.require("CallSid")?,
+        leg_sid: r.require_as("CallSid", CallSid::parse)?,
         target: r.owned("To"),
         hop,
     })
 }
 
-async fn voice_screen(state: web::Data<AppState>, hook: TwilioWebhook) -> HttpResponse {
-    let hop = Hop::parse(&hook.query);
-    hook.answer(state, move |state, r| async move {
-        ring::screen(&state.desk, leg(&r, hop)?)
-            .await
-            .map(Reply::TwiML)
-    })
-    .await
+async fn voice_screen(state: State, hook: Hook) -> Answer {
+    let leg = leg(&hook.request, Hop::parse(&hook.query))?;
+    dial::screen(&state.desk, leg).await.map(Reply::TwiML)
 }
 
-async fn voice_screen_answer(state: web::Data<AppState>, hook: TwilioWebhook) -> HttpResponse {
-    let hop = Hop::parse(&hook.query);
-    hook.answer(state, move |state, r| async move {
-        let digits = r.owned("Digits");
-        ring::screen_answer(&state.desk, leg(&r, hop)?, digits)
-            .await
-            .map(Reply::TwiML)
-    })
-    .await
-}
-
-twilio_route!(voice_voicemail_done, |state, r| {
-    voice::voicemail::voicemail_done(&state.desk, voice_params(&r)?, recording(&r))
+async fn voice_screen_answer(state: State, hook: Hook) -> Answer {
+    let leg = leg(&hook.request, Hop::parse(&hook.query))?;
+    let digits = hook.request.owned("Digits");
+    dial::screen_answer(&state.desk, leg, digits)
         .await
         .map(Reply::TwiML)
-});
+}
 
-twilio_route!(voice_recording, |state, r| {
-    voice::voicemail::recording(&state.desk, voice_params(&r)?, recording(&r))
+async fn voice_voicemail_done(state: State, hook: Hook) -> Answer {
+    let r = &hook.request;
+    voice::voicemail::voicemail_done(&state.desk, voice_params(r)?, recording(r))
         .await
-        .map(|_| Reply::Empty)
-});
+        .map(Reply::TwiML)
+}
 
-twilio_route!(voice_transcription, |state, r| {
+async fn voice_recording(state: State, hook: Hook) -> Answer {
+    let r = &hook.request;
+    voice::voicemail::recording(&state.desk, voice_params(r)?, recording(r)).await?;
+    Ok(Reply::Empty)
+}
+
+async fn voice_transcription(state: State, hook: Hook) -> Answer {
+    let r = &hook.request;
     let (sid, text, status) = (
         r.owned("RecordingSid"),
         r.owned("TranscriptionText"),
         r.owned("TranscriptionStatus"),
     );
-    voice::voicemail::transcription(&state.desk, voice_params(&r)?, sid, text, status)
-        .await
-        .map(|_| Reply::Empty)
-});
-
-twilio_route!(voice_status, |state, r| {
-    let status = r.require_as("CallStatus", CallStatus::parse)?;
-    let duration = seconds(&r, "CallDuration");
-    voice::status::status(&state.desk, voice_params(&r)?, status, duration)
-        .await
-        .map(|_| Reply::Empty)
-});
-
-fn message_sid(r: &TwilioRequest) -> Result<String, FrontdeskError> {
-    r.owned("MessageSid")
-        .or_else(|| r.owned("SmsSid"))
-        .ok_or_else(|| FrontdeskError::BadRequest("the MessageSid parameter is missing".into()))
+    voice::voicemail::transcription(&state.desk, voice_params(r)?, sid, text, status).await?;
+    Ok(Reply::Empty)
 }
 
-twilio_route!(sms_inbound, |state, r| {
+async fn voice_status(state: State, hook: Hook) -> Answer {
+    let r = &hook.request;
+    let status = r.require_as("CallStatus", CallStatus::parse)?;
+    let duration = seconds(r, "CallDuration");
+    voice::status::status(&state.desk, voice_params(r)?, status, duration).await?;
+    Ok(Reply::Empty)
+}
+
+/// `MessageSid`, or the older `SmsSid`: parsed, or a 400 naming it.
+fn message_sid(r: &TwilioRequest) -> Result<MessageSid, FrontdeskError> {
+    let raw = r
+        .owned("MessageSid")
+        .or_else(|| r.owned("SmsSid"))
+        .ok_or_else(|| FrontdeskError::BadRequest("the MessageSid parameter is missing".into()))?;
+    MessageSid::parse(&raw).map_err(|e| FrontdeskError::BadRequest(format!("MessageSid: {e}")))
+}
+
+async fn sms_inbound(state: State, hook: Hook) -> Answer {
+    let r = &hook.request;
     let m = InboundSms {
-        sid: message_sid(&r)?,
+        sid: message_sid(r)?.into(),
         from: Party::parse(&r.require("From")?),
         to: Party::parse(&r.require("To")?),
         body: r.get("Body").unwrap_or_default().to_string(),
     };
-    sms::inbound(&state.desk, m).await.map(|_| Reply::Empty)
-});
+    sms::inbound(&state.desk, m).await?;
+    Ok(Reply::Empty)
+}
 
-twilio_route!(sms_status, |state, r| {
-    let sid = message_sid(&r)?;
+async fn sms_status(state: State, hook: Hook) -> Answer {
+    let r = &hook.request;
+    let sid = message_sid(r)?.into();
     let status = r.require_as("MessageStatus", MessageStatus::parse)?;
-    sms::delivery_status(&state.desk, sid, status, r.owned("ErrorCode"))
-        .await
-        .map(|_| Reply::Empty)
-});
+    sms::delivery_status(&state.desk, sid, status, r.owned("ErrorCode")).await?;
+    Ok(Reply::Empty)
+}
 
 #[derive(serde::Deserialize)]
 struct CallbackQuery {
@@ -260,41 +258,42 @@ fn callback_id(query: &str) -> Result<i64, FrontdeskError> {
         })
 }
 
-async fn callback_answer(state: web::Data<AppState>, hook: TwilioWebhook) -> HttpResponse {
+async fn callback_answer(state: State, hook: Hook) -> Answer {
     let id = callback_id(&hook.query);
-    hook.answer(state, move |state, r| async move {
-        let (sid, answered_by) = (r.require("CallSid")?, r.owned("AnsweredBy"));
-        callback::answered(&state.desk, id?, sid, answered_by)
-            .await
-            .map(Reply::TwiML)
-    })
-    .await
+    let r = &hook.request;
+    let (sid, answered_by) = (
+        r.require_as("CallSid", CallSid::parse)?,
+        r.owned("AnsweredBy"),
+    );
+    callback::answered(&state.desk, id?, sid.into(), answered_by)
+        .await
+        .map(Reply::TwiML)
 }
 
-async fn callback_dial(state: web::Data<AppState>, hook: TwilioWebhook) -> HttpResponse {
+async fn callback_dial(state: State, hook: Hook) -> Answer {
     let id = callback_id(&hook.query);
-    hook.answer(state, move |state, r| async move {
-        let (sid, status) = (r.require("CallSid")?, r.require("DialCallStatus")?);
-        let seconds = seconds(&r, "DialCallDuration");
-        callback::dialled(&state.desk, id?, sid, status, seconds)
-            .await
-            .map(Reply::TwiML)
-    })
-    .await
+    let r = &hook.request;
+    let (sid, status) = (
+        r.require_as("CallSid", CallSid::parse)?,
+        r.require("DialCallStatus")?,
+    );
+    let seconds = seconds(r, "DialCallDuration");
+    callback::dialled(&state.desk, id?, sid.into(), status, seconds)
+        .await
+        .map(Reply::TwiML)
 }
 
-async fn callback_status(state: web::Data<AppState>, hook: TwilioWebhook) -> HttpResponse {
+async fn callback_status(state: State, hook: Hook) -> Answer {
     let id = callback_id(&hook.query);
-    hook.answer(state, move |state, r| async move {
-        let sid = r.require("CallSid")?;
-        let status = r.require_as("CallStatus", CallStatus::parse)?;
-        let duration = seconds(&r, "CallDuration");
-        callback::ended(&state.desk, id?, sid, status, duration)
-            .await
-            .map(|_| Reply::Empty)
-    })
-    .await
+    let r = &hook.request;
+    let sid = r.require_as("CallSid", CallSid::parse)?;
+    let status = r.require_as("CallStatus", CallStatus::parse)?;
+    let duration = seconds(r, "CallDuration");
+    callback::ended(&state.desk, id?, sid.into(), status, duration).await?;
+    Ok(Reply::Empty)
 }
 
-// Reaching this handler is the whole answer: the signature matched the URL Twilio signs.
-twilio_route!(self_check, |_state, _r| Ok(Reply::Empty));
+/// Reaching this handler is the whole answer: the signature matched the URL Twilio signs.
+async fn self_check(_hook: Hook) -> Answer {
+    Ok(Reply::Empty)
+}
