@@ -102,46 +102,13 @@ impl Application {
             .clone()
             .unwrap_or_else(|| crate::config::local_url(config.listen, port));
 
-        let (providers, sandbox, demo, twilio_master, vapi_webhook_secret) = if config.demo {
-            let setup = demo::prepare(&mut *db.conn()?, &secret_key, &config)?;
-            let (providers, twilio, vapi) = Providers::sandbox(setup.twilio.clone());
-            let sandbox = Sandbox { twilio, vapi };
-            adopt_into_sandbox(&db, &secret_key, &sandbox, &setup.twilio, &public_url)?;
-            for number in demo::DEMO_IMPORTABLE {
-                sandbox.twilio.add_owned_number(
-                    &setup.twilio.account_sid,
-                    number,
-                    demo::DEMO_PREVIOUS_WEBHOOK,
-                );
-            }
-            let (master, vapi_secret) = (setup.twilio.clone(), setup.vapi_webhook_secret.clone());
-            (
-                providers,
-                Some(sandbox),
-                Some(setup),
-                Some(master),
-                Some(vapi_secret),
-            )
-        } else {
-            demo::refuse_demo_database(&*db.conn()?, &config)?;
-            let providers = Providers::real(
-                &config.twilio_api_base,
-                &config.vapi_api_base,
-                config.vapi_api_key.as_ref().map(|k| k.expose()),
-            );
-            let master = match (&config.twilio_account_sid, &config.twilio_auth_token) {
-                (Some(sid), Some(token)) => Some(TwilioCreds {
-                    account_sid: sid.clone(),
-                    auth_token: token.expose().to_string(),
-                }),
-                _ => None,
-            };
-            let vapi_secret = config
-                .vapi_webhook_secret
-                .as_ref()
-                .map(|s| s.expose().to_string());
-            (providers, None, None, master, vapi_secret)
-        };
+        let Wired {
+            providers,
+            sandbox,
+            demo,
+            master: twilio_master,
+            vapi_secret: vapi_webhook_secret,
+        } = wire(&config, &db, &secret_key, &public_url)?;
 
         let vapi_ready = providers.sandbox || config.vapi_api_key.is_some();
         let accounts = TwilioAccounts::new(twilio_master, secret_key.clone());
@@ -165,28 +132,15 @@ impl Application {
             push_contact(&config, &public_url),
             config.push_allow_http,
         )?);
-        let desk = Arc::new(FrontDesk {
-            db: db.clone(),
-            flags: Arc::default(),
-            flows: Arc::default(),
-            messenger: Messenger {
-                twilio: providers.twilio.clone(),
-                accounts: accounts.clone(),
-            },
-            metrics: Arc::default(),
-            clock: Clock::default(),
-            public_url: public_url.clone(),
-            transcript_wait_secs: config.transcript_wait_secs,
-            textback_delay_secs: config.textback_delay_secs,
-            notices: Arc::new(tokio::sync::Notify::new()),
-            webhooks: Arc::new(tokio::sync::Notify::new()),
-            senders: crate::db::outbox::Senders {
-                email: mailer.is_some(),
-                push: true,
-            },
-            webhooks_allow_private: config.webhooks_allow_private,
-            secret_key: secret_key.clone(),
-        });
+        let desk = Arc::new(front_desk(
+            &config,
+            &db,
+            providers.twilio.clone(),
+            accounts.clone(),
+            &secret_key,
+            &public_url,
+            mailer.is_some(),
+        ));
         let https = match &config.tls {
             Some(tls) => Some(Https::prepare(tls, &config.data_dir, &public_url)?),
             None => None,
@@ -210,25 +164,7 @@ impl Application {
             pusher,
         });
         let state = web::Data::from(state);
-        let app_state = state.clone();
-        // One for all workers: `/readyz` probes the database at most once per interval.
-        let readiness = web::Data::new(http::health::Readiness::default());
-        let server = HttpServer::new(move || {
-            App::new()
-                .app_data(app_state.clone())
-                .app_data(readiness.clone())
-                .wrap(http::security_headers())
-                .wrap(from_fn(http::log_request))
-                .configure(http::routes)
-        })
-        .listen(listener)?;
-        let server = match &https {
-            Some(h) => server
-                .listen_rustls_0_23(h.https_listener.try_clone()?, h.certs.server_config()?)?,
-            None => server,
-        }
-        .shutdown_timeout(SHUTDOWN_TIMEOUT.as_secs())
-        .run();
+        let server = server(state.clone(), listener, https.as_ref())?;
         Ok(Application {
             port,
             server,
@@ -439,6 +375,127 @@ pub async fn flush_violations(state: &AppState) {
 
 /// How long graceful shutdown waits for in-flight requests.
 pub const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The HTTP server (and the HTTPS listener, when it is on), started.
+fn server(
+    state: web::Data<AppState>,
+    listener: TcpListener,
+    https: Option<&Https>,
+) -> Result<Server, StartupError> {
+    // One for all workers: `/readyz` probes the database at most once per interval.
+    let readiness = web::Data::new(http::health::Readiness::default());
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .app_data(readiness.clone())
+            .wrap(http::security_headers())
+            .wrap(from_fn(http::log_request))
+            .configure(http::routes)
+    })
+    .listen(listener)?;
+    let server = match https {
+        Some(h) => {
+            server.listen_rustls_0_23(h.https_listener.try_clone()?, h.certs.server_config()?)?
+        }
+        None => server,
+    };
+    Ok(server.shutdown_timeout(SHUTDOWN_TIMEOUT.as_secs()).run())
+}
+
+/// The front desk: calls and texts, on the given database, providers and accounts.
+fn front_desk(
+    config: &Config,
+    db: &Db,
+    twilio: Arc<dyn crate::providers::TwilioApi>,
+    accounts: TwilioAccounts,
+    secret_key: &SecretKey,
+    public_url: &str,
+    has_mailer: bool,
+) -> FrontDesk {
+    FrontDesk {
+        db: db.clone(),
+        flags: Arc::default(),
+        flows: Arc::default(),
+        messenger: Messenger { twilio, accounts },
+        metrics: Arc::default(),
+        clock: Clock::default(),
+        public_url: public_url.to_string(),
+        transcript_wait_secs: config.transcript_wait_secs,
+        textback_delay_secs: config.textback_delay_secs,
+        notices: Arc::new(tokio::sync::Notify::new()),
+        webhooks: Arc::new(tokio::sync::Notify::new()),
+        senders: crate::db::outbox::Senders {
+            email: has_mailer,
+            push: true,
+        },
+        webhooks_allow_private: config.webhooks_allow_private,
+        secret_key: secret_key.clone(),
+    }
+}
+
+/// The providers the appliance talks to and the secrets that authenticate them.
+struct Wired {
+    providers: Providers,
+    sandbox: Option<Sandbox>,
+    demo: Option<DemoSetup>,
+    master: Option<TwilioCreds>,
+    vapi_secret: Option<String>,
+}
+
+/// In a demo: the sandbox, with the demo's accounts and numbers. Otherwise the real APIs
+/// with the configured credentials (and a refusal to serve a demo's database).
+fn wire(
+    config: &Config,
+    db: &Db,
+    secret_key: &SecretKey,
+    public_url: &str,
+) -> Result<Wired, StartupError> {
+    if config.demo {
+        let setup = demo::prepare(&mut *db.conn()?, secret_key, config)?;
+        let (providers, twilio, vapi) = Providers::sandbox(setup.twilio.clone());
+        let sandbox = Sandbox { twilio, vapi };
+        adopt_into_sandbox(db, secret_key, &sandbox, &setup.twilio, public_url)?;
+        for number in demo::DEMO_IMPORTABLE {
+            sandbox.twilio.add_owned_number(
+                &setup.twilio.account_sid,
+                number,
+                demo::DEMO_PREVIOUS_WEBHOOK,
+            );
+        }
+        let (master, vapi_secret) = (setup.twilio.clone(), setup.vapi_webhook_secret.clone());
+        return Ok(Wired {
+            providers,
+            sandbox: Some(sandbox),
+            demo: Some(setup),
+            master: Some(master),
+            vapi_secret: Some(vapi_secret),
+        });
+    }
+    demo::refuse_demo_database(&*db.conn()?, config)?;
+    let providers = Providers::real(
+        &config.twilio_api_base,
+        &config.vapi_api_base,
+        config.vapi_api_key.as_ref().map(|k| k.expose()),
+    );
+    let master = match (&config.twilio_account_sid, &config.twilio_auth_token) {
+        (Some(sid), Some(token)) => Some(TwilioCreds {
+            account_sid: sid.clone(),
+            auth_token: token.expose().to_string(),
+        }),
+        _ => None,
+    };
+    let vapi_secret = config
+        .vapi_webhook_secret
+        .as_ref()
+        .map(|s| s.expose().to_string());
+    Ok(Wired {
+        providers,
+        sandbox: None,
+        demo: None,
+        master,
+        vapi_secret,
+    })
+}
 
 /// Built-in HTTPS (SPEC §14), bound at build time so a taken port stops start-up with the
 /// variable to change; the certificate comes from ACME or the user's files.

@@ -79,6 +79,7 @@ text_column!(
     crate::domain::NumberOrigin,
     crate::domain::NumberStatus,
     crate::domain::UserRole,
+    crate::domain::onboarding::State,
     outbox::Channel,
     outbox::Event,
 );

@@ -1,5 +1,6 @@
 //! SMS onboarding requests (SPEC §3.7), one open conversation per (number, sender).
 
+use crate::domain::onboarding::State;
 use rusqlite::{Connection, OptionalExtension, Row};
 
 #[derive(Debug, Clone)]
@@ -39,7 +40,7 @@ pub fn open(
     conn: &Connection,
     number_id: i64,
     sender: &str,
-) -> rusqlite::Result<Option<(i64, String, Option<String>)>> {
+) -> rusqlite::Result<Option<(i64, State, Option<String>)>> {
     conn.query_row(
         "SELECT id, state, business_name FROM onboarding_requests
          WHERE phone_number_id = ?1 AND sender = ?2 AND state IN ('greeted', 'name_received', 'pending_approval')",
@@ -53,7 +54,7 @@ pub fn create(
     conn: &Connection,
     number_id: i64,
     sender: &str,
-    state: &str,
+    state: State,
 ) -> rusqlite::Result<i64> {
     conn.execute(
         "INSERT INTO onboarding_requests (phone_number_id, sender, state) VALUES (?1, ?2, ?3)",
@@ -65,7 +66,7 @@ pub fn create(
 pub fn advance(
     conn: &Connection,
     id: i64,
-    state: &str,
+    state: State,
     business_name: Option<&str>,
 ) -> rusqlite::Result<()> {
     conn.execute(

@@ -18,12 +18,13 @@ impl State {
         }
     }
 
-    pub fn parse(s: &str) -> Option<State> {
+    /// A stored state; anything else is an error, never a restart of the conversation.
+    pub fn parse(s: &str) -> Result<State, String> {
         match s {
-            "greeted" => Some(State::Greeted),
-            "name_received" => Some(State::NameReceived),
-            "pending_approval" => Some(State::PendingApproval),
-            _ => None,
+            "greeted" => Ok(State::Greeted),
+            "name_received" => Ok(State::NameReceived),
+            "pending_approval" => Ok(State::PendingApproval),
+            _ => Err(format!("unknown onboarding state {s:?}")),
         }
     }
 }

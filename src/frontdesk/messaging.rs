@@ -79,65 +79,24 @@ pub enum Sent {
     Duplicate,
 }
 
+/// Stores the text (once: a duplicate is [`Sent::Duplicate`]), then sends it with its
+/// number's own account, unless the recipient opted out or no account can send it.
 pub async fn send(desk: &FrontDesk, out: Outbound) -> Result<Sent, DbError> {
     let kind = out.kind;
-    let prepared = {
-        let (org_id, from, to, body, number_id, call_id, lead_id, account) = (
-            out.org_id,
-            out.from.clone(),
-            out.to.clone(),
-            out.body.clone(),
-            out.from_number_id,
-            out.call_id,
-            out.lead_id,
-            out.account_sid.clone(),
-        );
-        let accounts = desk.messenger.accounts.clone();
-        let at = desk.clock.now();
-        desk.db
-            .write(move |c| {
-                let opted_out = optouts::is_opted_out(c, &from, &to)?;
-                let (status, reason) = if opted_out {
-                    (MessageStatus::Blocked, Some("opted_out"))
-                } else {
-                    (MessageStatus::Queued, None)
-                };
-                let msg = messages::NewMessage {
-                    org_id,
-                    sid: None,
-                    direction: Direction::Outbound,
-                    from: &from,
-                    to: &to,
-                    phone_number_id: number_id,
-                    call_id,
-                    lead_id,
-                    body: &body,
-                    kind,
-                    status,
-                    blocked_reason: reason,
-                    at,
-                };
-                let Some(id) = messages::insert(c, &msg)? else {
-                    return Ok(None);
-                };
-                let creds = accounts.lookup(c, account.as_deref());
-                Ok(Some((id, opted_out, creds)))
-            })
-            .await?
-    };
-    let Some((message_id, opted_out, creds)) = prepared else {
+    let Some((message_id, opted_out, creds)) = store(desk, &out).await? else {
         return Ok(Sent::Duplicate);
+    };
+    let blocked = |reason| Sent::Blocked {
+        message_id,
+        reason,
+        code: None,
     };
     if opted_out {
         desk.metrics.incr(
             SMS_SENT,
             &[("kind", kind.as_str()), ("result", "opted_out")],
         );
-        return Ok(Sent::Blocked {
-            message_id,
-            reason: "opted_out",
-            code: None,
-        });
+        return Ok(blocked("opted_out"));
     }
     let Some(creds) = creds else {
         let msg = "no Twilio credentials are configured for the sending number: set SWITCHBOARD_TWILIO_ACCOUNT_SID";
@@ -158,19 +117,77 @@ pub async fn send(desk: &FrontDesk, out: Outbound) -> Result<Sent, DbError> {
             SMS_SENT,
             &[("kind", kind.as_str()), ("result", "no_credentials")],
         );
-        return Ok(Sent::Blocked {
-            message_id,
-            reason: "no_credentials",
-            code: None,
-        });
+        return Ok(blocked("no_credentials"));
     };
+    deliver(desk, message_id, &creds, out).await
+}
+
+/// The message row (queued, or blocked for an opted-out recipient) and the sending
+/// account's credentials, in one write; `None` when it was stored before.
+async fn store(
+    desk: &FrontDesk,
+    out: &Outbound,
+) -> Result<Option<(i64, bool, Option<crate::providers::TwilioCreds>)>, DbError> {
+    let (org_id, from, to, body, number_id, call_id, lead_id, account, kind) = (
+        out.org_id,
+        out.from.clone(),
+        out.to.clone(),
+        out.body.clone(),
+        out.from_number_id,
+        out.call_id,
+        out.lead_id,
+        out.account_sid.clone(),
+        out.kind,
+    );
+    let accounts = desk.messenger.accounts.clone();
+    let at = desk.clock.now();
+    desk.db
+        .write(move |c| {
+            let opted_out = optouts::is_opted_out(c, &from, &to)?;
+            let (status, reason) = if opted_out {
+                (MessageStatus::Blocked, Some("opted_out"))
+            } else {
+                (MessageStatus::Queued, None)
+            };
+            let msg = messages::NewMessage {
+                org_id,
+                sid: None,
+                direction: Direction::Outbound,
+                from: &from,
+                to: &to,
+                phone_number_id: number_id,
+                call_id,
+                lead_id,
+                body: &body,
+                kind,
+                status,
+                blocked_reason: reason,
+                at,
+            };
+            let Some(id) = messages::insert(c, &msg)? else {
+                return Ok(None);
+            };
+            let creds = accounts.lookup(c, account.as_deref());
+            Ok(Some((id, opted_out, creds)))
+        })
+        .await
+}
+
+/// Hands the stored text to Twilio and records its answer: the SID, or the refusal.
+async fn deliver(
+    desk: &FrontDesk,
+    message_id: i64,
+    creds: &crate::providers::TwilioCreds,
+    out: Outbound,
+) -> Result<Sent, DbError> {
+    let kind = out.kind;
     let sms = OutboundSms {
         from: out.from,
         to: out.to,
         body: out.body,
         status_callback: Some(TwilioRoute::SmsStatus.url(&desk.public_url)),
     };
-    match desk.messenger.twilio.send_sms(&creds, &sms).await {
+    let e = match desk.messenger.twilio.send_sms(creds, &sms).await {
         Ok(sent) => {
             let sid = sent.sid.clone();
             // Twilio answers a send `queued` or `accepted`; a status it adds later is still
@@ -184,34 +201,31 @@ pub async fn send(desk: &FrontDesk, out: Outbound) -> Result<Sent, DbError> {
                 .await?;
             desk.metrics
                 .incr(SMS_SENT, &[("kind", kind.as_str()), ("result", "sent")]);
-            Ok(Sent::Sent { message_id, sid })
+            return Ok(Sent::Sent { message_id, sid });
         }
-        Err(e) => {
-            log::warn!(
-                "SMS ({kind}) from {} was not sent: {e}",
-                crate::domain::phone::redact(&sms.from)
-            );
-            let (status, reason) = match e.kind {
-                ProviderErrorKind::Rejected | ProviderErrorKind::NotFound => {
-                    (MessageStatus::Blocked, "provider_refused")
-                }
-                ProviderErrorKind::Auth | ProviderErrorKind::Unavailable => {
-                    (MessageStatus::Failed, "provider_error")
-                }
-            };
-            let (code, message) = (e.code, e.message.clone());
-            desk.db
-                .write(move |c| {
-                    messages::mark_refused(c, message_id, status, Some(reason), code, &message)
-                })
-                .await?;
-            desk.metrics
-                .incr(SMS_SENT, &[("kind", kind.as_str()), ("result", reason)]);
-            Ok(Sent::Blocked {
-                message_id,
-                reason,
-                code,
-            })
+        Err(e) => e,
+    };
+    log::warn!(
+        "SMS ({kind}) from {} was not sent: {e}",
+        crate::domain::phone::redact(&sms.from)
+    );
+    let (status, reason) = match e.kind {
+        ProviderErrorKind::Rejected | ProviderErrorKind::NotFound => {
+            (MessageStatus::Blocked, "provider_refused")
         }
-    }
+        ProviderErrorKind::Auth | ProviderErrorKind::Unavailable => {
+            (MessageStatus::Failed, "provider_error")
+        }
+    };
+    let (code, message) = (e.code, e.message.clone());
+    desk.db
+        .write(move |c| messages::mark_refused(c, message_id, status, Some(reason), code, &message))
+        .await?;
+    desk.metrics
+        .incr(SMS_SENT, &[("kind", kind.as_str()), ("result", reason)]);
+    Ok(Sent::Blocked {
+        message_id,
+        reason,
+        code,
+    })
 }

@@ -9,6 +9,7 @@ use crate::db::outbox::{self, Event, Notice};
 use crate::db::{calls, contacts, leads, numbers, orgs, voicemails};
 use crate::domain::callflow::TRANSCRIBE_MAX_SECS;
 use crate::domain::events::CallEvent;
+use rusqlite::Connection;
 
 fn clip(s: &str, max: usize) -> String {
     if s.chars().count() <= max {
@@ -25,110 +26,139 @@ pub async fn voicemail(desk: &FrontDesk, id: i64) {
     let (senders, now) = (desk.senders, desk.clock.now());
     let queued = desk
         .db
-        .write(move |c| {
-            if !voicemails::claim_notification(c, id)? {
-                return Ok(false);
-            }
-            let Some(vm) = voicemails::by_id(c, id)? else {
-                return Ok(false);
-            };
-            let Some(call) = calls::by_id(c, vm.call_id)? else {
-                return Ok(false);
-            };
-            let Some(number) = call
-                .phone_number_id
-                .map(|n| numbers::resolve_id(c, n))
-                .transpose()?
-                .flatten()
-            else {
-                return Ok(false);
-            };
-            let country = orgs::country(c, number.org_id)?;
-            let caller = match call.from_number.as_deref() {
-                Some(n) => contacts::called(c, number.org_id, n, &country)?,
-                None => "an unknown caller".into(),
-            };
-            let line = number
-                .friendly_name
-                .clone()
-                .unwrap_or_else(|| number.e164.clone());
-            let url = format!("{public_url}/#voicemail/{id}");
-            let transcript = vm
-                .transcription_text
-                .as_deref()
-                .filter(|t| vm.transcription_status == "completed" && !t.trim().is_empty());
-            let seconds = vm
-                .duration_seconds
-                .map(|d| format!("{d} s "))
-                .unwrap_or_default();
-            let (text, html) = mail::compose(
-                &format!("{caller} left a {seconds}voicemail on {line}."),
-                Some(transcript.unwrap_or("(no transcript: listen to the recording)")),
-                "Listen and mark it handled",
-                &url,
-            );
-            let duration = vm
-                .duration_seconds
-                .map(|d| format!(" ({d} s)"))
-                .unwrap_or_default();
-            let said = match transcript {
-                Some(t) => format!(" \"{}\"", clip(t.trim(), 300)),
-                None => match vm.duration_seconds {
-                    Some(d) if d > i64::from(TRANSCRIBE_MAX_SECS) => {
-                        format!(" (over {TRANSCRIBE_MAX_SECS} s, so not transcribed: listen to it)")
-                    }
-                    _ => " (no transcript)".to_string(),
-                },
-            };
-            crate::db::webhooks::emit(c, number.org_id, "voicemail.created", &id.to_string(), &serde_json::json!({
-                "voicemailId": id,
-                "callId": call.id,
-                "from": call.from_number,
-                "fromName": call.from_number.as_deref().map(|n| contacts::name(c, number.org_id, n)).transpose()?.flatten(),
-                "to": number.e164,
-                "durationSeconds": vm.duration_seconds,
-                "transcript": transcript,
-                "recordingUrl": format!("{public_url}/api/voicemails/{id}/recording"),
-                "createdAt": vm.created_at,
-            }), &crate::db::now())?;
-            let queued = outbox::enqueue(
-                c,
-                &Notice {
-                    org_id: number.org_id,
-                    only: None,
-                    event: Event::Voicemail,
-                    key: &format!("voicemail:{id}"),
-                    subject: &format!("Voicemail from {caller} on {line}"),
-                    text: &text,
-                    html: &html,
-                    short: &format!(
-                        "New voicemail from {caller}{duration} on {line}:{said} Listen: {url}"
-                    ),
-                    url: &url,
-                    voicemail_id: Some(id),
-                    phone_number_id: Some(number.id),
-                    call_id: Some(call.id),
-                    lead_id: None,
-                },
-                senders,
-                now,
-            )?;
-            let event = if queued.any() {
-                CallEvent::NotifyVoicemail
-            } else {
-                CallEvent::NotifySkipped {
-                    reason: "nobody_to_notify",
-                }
-            };
-            calls::record(c, call.id, &event)?;
-            Ok(queued.any())
-        })
+        .write(move |c| queue_voicemail(c, id, &public_url, senders, now))
         .await;
     match queued {
         Ok(true) => desk.notices_queued(),
         Ok(false) => {}
         Err(e) => log::error!("voicemail {id}: notifications not queued: {e}"),
     }
+}
+
+/// Claims the voicemail's notification and queues it for everyone who wants it, with its
+/// webhook; `true` when something was queued.
+fn queue_voicemail(
+    c: &Connection,
+    id: i64,
+    public_url: &str,
+    senders: outbox::Senders,
+    now: chrono::DateTime<chrono::Utc>,
+) -> rusqlite::Result<bool> {
+    if !voicemails::claim_notification(c, id)? {
+        return Ok(false);
+    }
+    let Some(vm) = voicemails::by_id(c, id)? else {
+        return Ok(false);
+    };
+    let Some(call) = calls::by_id(c, vm.call_id)? else {
+        return Ok(false);
+    };
+    let Some(number) = call
+        .phone_number_id
+        .map(|n| numbers::resolve_id(c, n))
+        .transpose()?
+        .flatten()
+    else {
+        return Ok(false);
+    };
+    let country = orgs::country(c, number.org_id)?;
+    let caller = match call.from_number.as_deref() {
+        Some(n) => contacts::called(c, number.org_id, n, &country)?,
+        None => "an unknown caller".into(),
+    };
+    let line = number
+        .friendly_name
+        .clone()
+        .unwrap_or_else(|| number.e164.clone());
+    let url = format!("{public_url}/#voicemail/{id}");
+    let transcript = vm
+        .transcription_text
+        .as_deref()
+        .filter(|t| vm.transcription_status == "completed" && !t.trim().is_empty());
+    let seconds = vm
+        .duration_seconds
+        .map(|d| format!("{d} s "))
+        .unwrap_or_default();
+    let (text, html) = mail::compose(
+        &format!("{caller} left a {seconds}voicemail on {line}."),
+        Some(transcript.unwrap_or("(no transcript: listen to the recording)")),
+        "Listen and mark it handled",
+        &url,
+    );
+    let duration = vm
+        .duration_seconds
+        .map(|d| format!(" ({d} s)"))
+        .unwrap_or_default();
+    let said = match transcript {
+        Some(t) => format!(" \"{}\"", clip(t.trim(), 300)),
+        None => match vm.duration_seconds {
+            Some(d) if d > i64::from(TRANSCRIBE_MAX_SECS) => {
+                format!(" (over {TRANSCRIBE_MAX_SECS} s, so not transcribed: listen to it)")
+            }
+            _ => " (no transcript)".to_string(),
+        },
+    };
+    voicemail_created(c, &vm, &call, &number, transcript, public_url)?;
+    let queued = outbox::enqueue(
+        c,
+        &Notice {
+            org_id: number.org_id,
+            only: None,
+            event: Event::Voicemail,
+            key: &format!("voicemail:{id}"),
+            subject: &format!("Voicemail from {caller} on {line}"),
+            text: &text,
+            html: &html,
+            short: &format!("New voicemail from {caller}{duration} on {line}:{said} Listen: {url}"),
+            url: &url,
+            voicemail_id: Some(id),
+            phone_number_id: Some(number.id),
+            call_id: Some(call.id),
+            lead_id: None,
+        },
+        senders,
+        now,
+    )?;
+    let event = if queued.any() {
+        CallEvent::NotifyVoicemail
+    } else {
+        CallEvent::NotifySkipped {
+            reason: "nobody_to_notify",
+        }
+    };
+    calls::record(c, call.id, &event)?;
+    Ok(queued.any())
+}
+
+/// `voicemail.created` for the business's own tools (SPEC §13).
+fn voicemail_created(
+    c: &Connection,
+    vm: &voicemails::Voicemail,
+    call: &calls::Call,
+    number: &numbers::Resolved,
+    transcript: Option<&str>,
+    public_url: &str,
+) -> rusqlite::Result<()> {
+    let id = vm.id;
+    crate::db::webhooks::emit(
+        c,
+        number.org_id,
+        "voicemail.created",
+        &id.to_string(),
+        &serde_json::json!({
+            "voicemailId": id,
+            "callId": call.id,
+            "from": call.from_number,
+            "fromName": call.from_number.as_deref().map(|n| contacts::name(c, number.org_id, n)).transpose()?.flatten(),
+            "to": number.e164,
+            "durationSeconds": vm.duration_seconds,
+            "transcript": transcript,
+            "recordingUrl": format!("{public_url}/api/voicemails/{id}/recording"),
+            "createdAt": vm.created_at,
+        }),
+        &crate::db::now(),
+    )?;
+    Ok(())
 }
 
 /// A new lead to tell the people of the business about.

@@ -12,6 +12,7 @@ use crate::domain::state::{Direction, MessageKind, MessageStatus, TextbackState}
 use crate::domain::textback::{decide, deferred_until, outcome, Outcome, TextbackFacts};
 use crate::domain::FlagKey;
 use crate::metrics::TEXTBACKS;
+use chrono::{DateTime, Utc};
 use rusqlite::Connection;
 use std::sync::Arc;
 
@@ -137,151 +138,190 @@ enum Plan {
     Send(Outbound),
 }
 
-/// Decides and sends (or blocks) the text-back of one call, once.
+/// What deciding needs beyond the call.
+struct Context {
+    flags: Arc<crate::flags::Flags>,
+    now: DateTime<Utc>,
+    senders: crate::db::outbox::Senders,
+    public_url: String,
+}
+
+/// Decides and sends (or blocks) the text-back of one call, once: decided in one write
+/// job ([`plan`]), sent, and the result recorded ([`send`]).
 pub async fn process(desk: &FrontDesk, call_id: i64) {
-    let flags = desk.flags.clone();
-    let now = desk.clock.now();
-    let (senders, public_url) = (desk.senders, desk.public_url.clone());
-    let plan = desk
-        .db
-        .write(move |c| {
-            if !calls::claim_textback(c, call_id)? {
-                return Ok(Plan::Done);
-            }
-            let Some(call) = calls::by_id(c, call_id)? else {
-                return Ok(Plan::Done);
-            };
-            let Some(number) = call
-                .phone_number_id
-                .map(|id| numbers::resolve_id(c, id))
-                .transpose()?
-                .flatten()
-            else {
-                calls::set_textback_state(c, call_id, TextbackState::Skipped)?;
-                return Ok(Plan::Done);
-            };
-            let flow = callflows::for_number(c, number.org_id, Some(number.id))?;
-            // Re-derive: a dial result or voicemail that arrived since the call ended wins.
-            let facts = calls::facts(c, &call)?;
-            let o = outcome(facts, flow.textback.misdial_threshold_secs);
-            let still_missed = o == Outcome::Missed
-                || (o == Outcome::Voicemail && flow.textback.voicemail_counts_as_missed);
-            if !still_missed || !flags.is_enabled(c, number.org_id, FlagKey::MissedCallTextback)? {
-                calls::set_outcome(c, call_id, o)?;
-                calls::set_textback_state(c, call_id, TextbackState::Skipped)?;
-                calls::record(c, call_id, &CallEvent::TextbackNotNeeded { outcome: o })?;
-                return Ok(Plan::Done);
-            }
-            if let Some(reason) = pointless(c, &call, &number.e164)? {
-                calls::set_textback_state(c, call_id, TextbackState::Cancelled)?;
-                calls::record(c, call_id, &CallEvent::TextbackCancelled { reason })?;
-                return Ok(Plan::Cancelled(reason));
-            }
-            // The missed call opens (or joins) the caller's conversation on this number, so
-            // the call, the text-back and the replies are one thing to follow up (SPEC §7).
-            let lead_id = match call
-                .from_number
-                .as_deref()
-                .map(crate::domain::PhoneNumber::parse)
-            {
-                Some(Ok(caller)) => Some(
-                    leads::open_or_create(
-                        c,
-                        number.org_id,
-                        number.id,
-                        caller.as_str(),
-                        Some(call_id),
-                        "sms",
-                    )?
-                    .0,
-                ),
-                _ => None,
-            };
-            missed_call_notice(c, &number, &call, &public_url, senders, now)?;
-            super::webhooks::emit_call(c, number.org_id, "call.missed", call_id, None)?;
-            let tz = number.org_timezone.parse().unwrap_or(chrono_tz::UTC);
-            // Quiet hours began (or moved) since it was scheduled: wait for their end.
-            if let Some(when) = deferred_until(now, tz, flow.textback.quiet_hours.as_ref()) {
-                calls::defer_textback(c, call_id, &crate::db::format_time(when))?;
-                record_deferral(c, call_id, when, tz)?;
-                return Ok(Plan::Done);
-            }
-            let caller = call.from_number.clone().unwrap_or_default();
-            let last = messages::last_textback_at(c, &number.e164, &caller)?
-                .and_then(|t| chrono::DateTime::parse_from_rfc3339(&t).ok())
-                .map(|t| t.with_timezone(&chrono::Utc));
-            let decision = decide(&TextbackFacts {
-                caller: &caller,
-                opted_out: optouts::is_opted_out(c, &number.e164, &caller)?,
-                last_textback_at: last,
-                now,
-                settings: &flow.textback,
-                stir_verstat: call.stir_verstat.as_deref(),
-                blocklisted: blocklist::blocks(c, number.org_id, &caller)?,
-            });
-            let text = if call.textback_deferred {
-                flow.textback.deferred_message.clone()
-            } else {
-                flow.textback.message.clone()
-            };
-            match decision {
-                Err(reason) => {
-                    messages::insert(
-                        c,
-                        &messages::NewMessage {
-                            org_id: Some(number.org_id),
-                            sid: None,
-                            direction: Direction::Outbound,
-                            from: &number.e164,
-                            to: &caller,
-                            phone_number_id: Some(number.id),
-                            call_id: Some(call_id),
-                            lead_id,
-                            body: &text,
-                            kind: MessageKind::Textback,
-                            status: MessageStatus::Blocked,
-                            blocked_reason: Some(reason.as_str()),
-                            at: now,
-                        },
-                    )?;
-                    calls::set_textback_state(c, call_id, TextbackState::Blocked)?;
-                    calls::record(
-                        c,
-                        call_id,
-                        &CallEvent::TextbackBlocked {
-                            reason: reason.as_str(),
-                            provider_code: None,
-                        },
-                    )?;
-                    Ok(Plan::Blocked(reason.as_str()))
-                }
-                Ok(to) => Ok(Plan::Send(
-                    Outbound::from_number(&number, to.to_string(), text, MessageKind::Textback)
-                        .call(call_id)
-                        .lead(lead_id),
-                )),
-            }
-        })
-        .await;
+    let ctx = Context {
+        flags: desk.flags.clone(),
+        now: desk.clock.now(),
+        senders: desk.senders,
+        public_url: desk.public_url.clone(),
+    };
+    let plan = desk.db.write(move |c| plan(c, &ctx, call_id)).await;
     desk.notices_queued();
-    let out = match plan {
-        Ok(Plan::Done) => return,
+    match plan {
+        Ok(Plan::Done) => {}
         Ok(Plan::Blocked(reason)) => {
             desk.metrics
                 .incr(TEXTBACKS, &[("result", "blocked"), ("reason", reason)]);
-            return;
         }
         Ok(Plan::Cancelled(reason)) => {
             desk.metrics
                 .incr(TEXTBACKS, &[("result", "cancelled"), ("reason", reason)]);
-            return;
         }
-        Ok(Plan::Send(out)) => out,
-        Err(e) => {
-            log::error!("text-back for call {call_id} failed before sending: {e}");
-            return;
-        }
+        Ok(Plan::Send(out)) => send(desk, call_id, out).await,
+        Err(e) => log::error!("text-back for call {call_id} failed before sending: {e}"),
+    }
+}
+
+/// Claims the call's text-back and decides it from what is known now; the missed call's
+/// lead, notices and webhook are written with the claim.
+fn plan(c: &Connection, ctx: &Context, call_id: i64) -> rusqlite::Result<Plan> {
+    if !calls::claim_textback(c, call_id)? {
+        return Ok(Plan::Done);
+    }
+    let Some(call) = calls::by_id(c, call_id)? else {
+        return Ok(Plan::Done);
     };
+    let Some(number) = call
+        .phone_number_id
+        .map(|id| numbers::resolve_id(c, id))
+        .transpose()?
+        .flatten()
+    else {
+        calls::set_textback_state(c, call_id, TextbackState::Skipped)?;
+        return Ok(Plan::Done);
+    };
+    let flow = callflows::for_number(c, number.org_id, Some(number.id))?;
+    // Re-derive: a dial result or voicemail that arrived since the call ended wins.
+    let o = outcome(
+        calls::facts(c, &call)?,
+        flow.textback.misdial_threshold_secs,
+    );
+    let still_missed = o == Outcome::Missed
+        || (o == Outcome::Voicemail && flow.textback.voicemail_counts_as_missed);
+    if !still_missed
+        || !ctx
+            .flags
+            .is_enabled(c, number.org_id, FlagKey::MissedCallTextback)?
+    {
+        calls::set_outcome(c, call_id, o)?;
+        calls::set_textback_state(c, call_id, TextbackState::Skipped)?;
+        calls::record(c, call_id, &CallEvent::TextbackNotNeeded { outcome: o })?;
+        return Ok(Plan::Done);
+    }
+    if let Some(reason) = pointless(c, &call, &number.e164)? {
+        calls::set_textback_state(c, call_id, TextbackState::Cancelled)?;
+        calls::record(c, call_id, &CallEvent::TextbackCancelled { reason })?;
+        return Ok(Plan::Cancelled(reason));
+    }
+    let lead_id = lead(c, &number, &call)?;
+    missed_call_notice(c, &number, &call, &ctx.public_url, ctx.senders, ctx.now)?;
+    super::webhooks::emit_call(c, number.org_id, "call.missed", call_id, None)?;
+    let tz = number.org_timezone.parse().unwrap_or(chrono_tz::UTC);
+    // Quiet hours began (or moved) since it was scheduled: wait for their end.
+    if let Some(when) = deferred_until(ctx.now, tz, flow.textback.quiet_hours.as_ref()) {
+        calls::defer_textback(c, call_id, &crate::db::format_time(when))?;
+        record_deferral(c, call_id, when, tz)?;
+        return Ok(Plan::Done);
+    }
+    decide_text(c, ctx.now, &number, &call, &flow, lead_id)
+}
+
+/// The missed call opens (or joins) the caller's conversation on this number, so the call,
+/// the text-back and the replies are one thing to follow up (SPEC §7).
+fn lead(
+    c: &Connection,
+    number: &numbers::Resolved,
+    call: &calls::Call,
+) -> rusqlite::Result<Option<i64>> {
+    let caller = call
+        .from_number
+        .as_deref()
+        .map(crate::domain::PhoneNumber::parse);
+    let Some(Ok(caller)) = caller else {
+        return Ok(None);
+    };
+    let (id, _) = leads::open_or_create(
+        c,
+        number.org_id,
+        number.id,
+        caller.as_str(),
+        Some(call.id),
+        "sms",
+    )?;
+    Ok(Some(id))
+}
+
+/// The text to send and to whom (`domain::textback::decide`), or the blocked text stored
+/// with its reason.
+fn decide_text(
+    c: &Connection,
+    now: DateTime<Utc>,
+    number: &numbers::Resolved,
+    call: &calls::Call,
+    flow: &CallFlow,
+    lead_id: Option<i64>,
+) -> rusqlite::Result<Plan> {
+    let call_id = call.id;
+    let caller = call.from_number.clone().unwrap_or_default();
+    let last = messages::last_textback_at(c, &number.e164, &caller)?
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(&t).ok())
+        .map(|t| t.with_timezone(&chrono::Utc));
+    let decision = decide(&TextbackFacts {
+        caller: &caller,
+        opted_out: optouts::is_opted_out(c, &number.e164, &caller)?,
+        last_textback_at: last,
+        now,
+        settings: &flow.textback,
+        stir_verstat: call.stir_verstat.as_deref(),
+        blocklisted: blocklist::blocks(c, number.org_id, &caller)?,
+    });
+    let text = if call.textback_deferred {
+        flow.textback.deferred_message.clone()
+    } else {
+        flow.textback.message.clone()
+    };
+    let reason = match decision {
+        Ok(to) => {
+            return Ok(Plan::Send(
+                Outbound::from_number(number, to.to_string(), text, MessageKind::Textback)
+                    .call(call_id)
+                    .lead(lead_id),
+            ))
+        }
+        Err(reason) => reason.as_str(),
+    };
+    messages::insert(
+        c,
+        &messages::NewMessage {
+            org_id: Some(number.org_id),
+            sid: None,
+            direction: Direction::Outbound,
+            from: &number.e164,
+            to: &caller,
+            phone_number_id: Some(number.id),
+            call_id: Some(call_id),
+            lead_id,
+            body: &text,
+            kind: MessageKind::Textback,
+            status: MessageStatus::Blocked,
+            blocked_reason: Some(reason),
+            at: now,
+        },
+    )?;
+    calls::set_textback_state(c, call_id, TextbackState::Blocked)?;
+    calls::record(
+        c,
+        call_id,
+        &CallEvent::TextbackBlocked {
+            reason,
+            provider_code: None,
+        },
+    )?;
+    Ok(Plan::Blocked(reason))
+}
+
+/// Sends the decided text-back and records how it went on the call.
+async fn send(desk: &FrontDesk, call_id: i64, out: Outbound) {
     let org = out.org_id;
     let result = messaging::send(desk, out).await;
     // What is recorded once the send is known, by the writer below.

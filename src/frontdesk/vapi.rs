@@ -231,55 +231,68 @@ async fn track(desk: &FrontDesk, m: Message) -> Result<Value, FrontdeskError> {
             if !ended {
                 return Ok(None);
             }
-            let outcome = m.ended_reason.as_deref().map(outcome);
-            let report = if m.kind == "status-update" {
-                calls::advance_status(c, call_id, CallStatus::Ended)?;
-                calls::EndReport {
-                    ended_reason: m.ended_reason.clone(),
-                    outcome,
-                    ..Default::default()
-                }
-            } else {
-                calls::EndReport {
-                    ended_reason: m.ended_reason.clone(),
-                    transcript: m.transcript.clone(),
-                    summary: m.summary.clone(),
-                    recording_url: m.recording_url.clone(),
-                    stereo_recording_url: m.stereo_recording_url.clone(),
-                    cost: m.cost,
-                    duration_secs: m.duration_secs,
-                    ended_at: m.ended_at.clone(),
-                    outcome: Some(outcome.unwrap_or(Outcome::AiHandled)),
-                }
-            };
-            calls::apply_end_report(c, call_id, &report)?;
-            if report.outcome == Some(Outcome::AiHandled)
-                && report.summary.as_deref().is_some_and(asks_for_call_back)
-            {
-                callback_lead(c, call_id, report.summary.as_deref().unwrap_or_default())?;
-            }
-            let Some(reason) = m.ended_reason.filter(|_| outcome == Some(Outcome::Failed)) else {
-                return Ok(None);
-            };
-            // Counted once per call, however many of its end messages say so.
-            let first = calls::record(
-                c,
-                call_id,
-                &CallEvent::VapiFailed {
-                    ended_reason: &reason,
-                },
-            )?;
-            Ok(first.then(|| {
-                if never_reached_assistant(&reason) {
-                    Failure::Dropped(reason)
-                } else {
-                    Failure::Failed(reason)
-                }
-            }))
+            end(c, call_id, m)
         })
         .await?;
+    if let Some(failure) = failure {
+        report(desk, failure);
+    }
+    Ok(json!({}))
+}
+
+/// A call's end (a final status or the end-of-call report): its report applied, a lead
+/// when the AI promised a call back, and a failure, the first time it is told.
+fn end(c: &rusqlite::Connection, call_id: i64, m: Message) -> rusqlite::Result<Option<Failure>> {
+    let outcome = m.ended_reason.as_deref().map(outcome);
+    let report = if m.kind == "status-update" {
+        calls::advance_status(c, call_id, CallStatus::Ended)?;
+        calls::EndReport {
+            ended_reason: m.ended_reason.clone(),
+            outcome,
+            ..Default::default()
+        }
+    } else {
+        calls::EndReport {
+            ended_reason: m.ended_reason.clone(),
+            transcript: m.transcript.clone(),
+            summary: m.summary.clone(),
+            recording_url: m.recording_url.clone(),
+            stereo_recording_url: m.stereo_recording_url.clone(),
+            cost: m.cost,
+            duration_secs: m.duration_secs,
+            ended_at: m.ended_at.clone(),
+            outcome: Some(outcome.unwrap_or(Outcome::AiHandled)),
+        }
+    };
+    calls::apply_end_report(c, call_id, &report)?;
+    if report.outcome == Some(Outcome::AiHandled)
+        && report.summary.as_deref().is_some_and(asks_for_call_back)
+    {
+        callback_lead(c, call_id, report.summary.as_deref().unwrap_or_default())?;
+    }
+    let Some(reason) = m.ended_reason.filter(|_| outcome == Some(Outcome::Failed)) else {
+        return Ok(None);
+    };
+    // Counted once per call, however many of its end messages say so.
+    let first = calls::record(
+        c,
+        call_id,
+        &CallEvent::VapiFailed {
+            ended_reason: &reason,
+        },
+    )?;
+    Ok(first.then(|| {
+        if never_reached_assistant(&reason) {
+            Failure::Dropped(reason)
+        } else {
+            Failure::Failed(reason)
+        }
+    }))
+}
+/// Counts and logs a failed AI call; one that never reached an assistant is an invariant.
+fn report(desk: &FrontDesk, failure: Failure) {
     match failure {
-        Some(Failure::Dropped(reason)) => {
+        Failure::Dropped(reason) => {
             desk.metrics.incr(
                 crate::metrics::INVARIANT_VIOLATIONS,
                 &[("name", "vapi_call_dropped")],
@@ -287,13 +300,11 @@ async fn track(desk: &FrontDesk, m: Message) -> Result<Value, FrontdeskError> {
             desk.metrics.incr(FAILED_CALLS, &[("reason", &reason)]);
             log::error!("an inbound AI call never reached an assistant (endedReason {reason}): check the number's agent and the assistant-request answers");
         }
-        Some(Failure::Failed(reason)) => {
+        Failure::Failed(reason) => {
             desk.metrics.incr(FAILED_CALLS, &[("reason", &reason)]);
             log::warn!("an AI call failed (endedReason {reason})");
         }
-        None => {}
     }
-    Ok(json!({}))
 }
 
 /// The assistant wants to transfer but has no destination: the org's human fallback, or

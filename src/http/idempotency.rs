@@ -44,23 +44,13 @@ pub async fn layer(
     let key = match key_of(&req) {
         Some(Ok(key)) if mutating => key,
         Some(Err(e)) if mutating => return Ok(error(req, e)),
-        _ => {
-            return next
-                .call(req)
-                .await
-                .map(ServiceResponse::map_into_boxed_body)
-        }
+        _ => return pass(req, next).await,
     };
     // Keys are per org: without a caller there is nothing to scope them to, and the
     // handler answers the authentication error itself.
-    let auth = match Auth::from_request(req.request(), &mut actix_web::dev::Payload::None).await {
-        Ok(auth) => auth,
-        Err(_) => {
-            return next
-                .call(req)
-                .await
-                .map(ServiceResponse::map_into_boxed_body)
-        }
+    let Ok(auth) = Auth::from_request(req.request(), &mut actix_web::dev::Payload::None).await
+    else {
+        return pass(req, next).await;
     };
     let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
         return Ok(error(
@@ -69,13 +59,7 @@ pub async fn layer(
         ));
     };
     let body = req.extract::<web::Bytes>().await?;
-    let mut hasher = Sha256::new();
-    hasher.update(req.method().as_str());
-    hasher.update(b"\n");
-    hasher.update(req.uri().to_string());
-    hasher.update(b"\n");
-    hasher.update(&body);
-    let hash = hex::encode(hasher.finalize());
+    let hash = request_hash(&req, &body);
     let org = auth.org_id();
     req.extensions_mut().insert(auth);
     let k = key.clone();
@@ -83,24 +67,57 @@ pub async fn layer(
         .db
         .run(move |c| idempotency::begin(c, org, &k, &hash).map_err(crate::db::DbError::from))
         .await;
-    match begun {
-        Err(e) => return Ok(error(req, e.into())),
-        Ok(Begin::Mismatch) => {
-            return Ok(error(
-                req,
-                ApiError::Unprocessable {
-                    code: "idempotency_key_reused",
-                    message: "This Idempotency-Key was already used for a different request.".into(),
-                    hint: Some("Use a new key for a new operation; reuse a key only to retry the exact same request.".into()),
-                },
-            ))
+    match begun.map_err(ApiError::from).and_then(earlier) {
+        Err(e) => return Ok(error(req, e)),
+        Ok(Some(replay)) => return Ok(req.into_response(replay)),
+        Ok(None) => {}
+    }
+    req.set_payload(body.into());
+    let held = Held { state, org, key };
+    match next.call(req).await {
+        Ok(res) => Ok(held.save(res).await),
+        Err(e) => {
+            held.abandon().await;
+            Err(e)
         }
-        Ok(Begin::InProgress) => return Ok(error(req, ApiError::InProgress)),
-        Ok(Begin::Replay {
+    }
+}
+
+async fn pass(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    next.call(req)
+        .await
+        .map(ServiceResponse::map_into_boxed_body)
+}
+
+/// The request as the key promises it: method, URI and body.
+fn request_hash(req: &ServiceRequest, body: &[u8]) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(req.method().as_str());
+    hasher.update(b"\n");
+    hasher.update(req.uri().to_string());
+    hasher.update(b"\n");
+    hasher.update(body);
+    hex::encode(hasher.finalize())
+}
+
+/// What an earlier use of the key answers: its saved response, a 422 for another request,
+/// a 409 while it still runs; `None` when this is the first.
+fn earlier(begun: Begin) -> Result<Option<HttpResponse>, ApiError> {
+    match begun {
+        Begin::Mismatch => Err(ApiError::Unprocessable {
+            code: "idempotency_key_reused",
+            message: "This Idempotency-Key was already used for a different request.".into(),
+            hint: Some("Use a new key for a new operation; reuse a key only to retry the exact same request.".into()),
+        }),
+        Begin::InProgress => Err(ApiError::InProgress),
+        Begin::Replay {
             status,
             content_type,
             body,
-        }) => {
+        } => {
             let mut resp = HttpResponse::build(
                 actix_web::http::StatusCode::from_u16(status).unwrap_or(actix_web::http::StatusCode::OK),
             );
@@ -108,64 +125,66 @@ pub async fn layer(
                 resp.insert_header((header::CONTENT_TYPE, ct));
             }
             resp.insert_header((REPLAYED, "true"));
-            return Ok(req.into_response(resp.body(body)));
+            Ok(Some(resp.body(body)))
         }
-        Ok(Begin::Started) => {}
+        Begin::Started => Ok(None),
     }
-    req.set_payload(body.into());
-    let res = next.call(req).await;
-    let abandon = |state: web::Data<AppState>, key: String| async move {
-        if let Err(e) = state
+}
+
+/// A key this request holds until its response is saved or the key is released.
+struct Held {
+    state: web::Data<AppState>,
+    org: i64,
+    key: String,
+}
+
+impl Held {
+    /// Frees the key so the client can retry with it.
+    async fn abandon(self) {
+        let (org, key) = (self.org, self.key);
+        if let Err(e) = self
+            .state
             .db
             .query(move |c| idempotency::abandon(c, org, &key))
             .await
         {
             log::warn!("could not release an idempotency key after a failed request: {e}");
         }
-    };
-    let res = match res {
-        Ok(res) => res,
-        Err(e) => {
-            abandon(state, key).await;
-            return Err(e);
-        }
-    };
-    let status = res.status();
-    let content_type = res
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
-    let (http_req, http_res) = res.into_parts();
-    let (http_res, body) = http_res.into_parts();
-    let bytes = match actix_web::body::to_bytes(body).await {
-        Ok(bytes) => bytes,
-        Err(_) => {
-            abandon(state, key).await;
-            return Ok(ServiceResponse::new(
+    }
+
+    /// Saves the response under the key, unless it is not a result (a 5xx, including a
+    /// provider failure that was fully undone, or a rate limit): then the key is freed.
+    async fn save(self, res: ServiceResponse<impl MessageBody>) -> ServiceResponse<BoxBody> {
+        let status = res.status();
+        let content_type = res
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let (http_req, http_res) = res.into_parts();
+        let (http_res, body) = http_res.into_parts();
+        let Ok(bytes) = actix_web::body::to_bytes(body).await else {
+            self.abandon().await;
+            return ServiceResponse::new(
                 http_req,
                 ApiError::Internal("could not read the response body".into()).error_response(),
-            ));
+            );
+        };
+        if status.is_server_error() || status.as_u16() == 429 {
+            self.abandon().await;
+        } else {
+            let (saved, ct, org, key) = (bytes.clone(), content_type, self.org, self.key);
+            let stored = self
+                .state
+                .db
+                .query(move |c| {
+                    idempotency::complete(c, org, &key, status.as_u16(), ct.as_deref(), &saved)
+                })
+                .await;
+            if let Err(e) = stored {
+                log::warn!("could not store the response of an idempotent request: {e}");
+            }
         }
-    };
-    // A server-side failure (5xx, incl. a provider failure that was fully undone) or a
-    // rate limit is not a result: the key is freed so the client can retry with it.
-    if status.is_server_error() || status.as_u16() == 429 {
-        abandon(state, key).await;
-    } else {
-        let (saved, ct) = (bytes.clone(), content_type);
-        let stored = state
-            .db
-            .query(move |c| {
-                idempotency::complete(c, org, &key, status.as_u16(), ct.as_deref(), &saved)
-            })
-            .await;
-        if let Err(e) = stored {
-            log::warn!("could not store the response of an idempotent request: {e}");
-        }
+        ServiceResponse::new(http_req, http_res.set_body(bytes).map_into_boxed_body())
     }
-    Ok(ServiceResponse::new(
-        http_req,
-        http_res.set_body(bytes).map_into_boxed_body(),
-    ))
 }

@@ -208,30 +208,10 @@ impl Caller<'_> {
                 action_on_empty_result,
                 prompt,
             } => {
-                self.clock += prompt.iter().map(|p| speech_secs(p)).sum::<f64>();
-                // Without an action Twilio posts the keys back to the same URL.
-                let path = self
-                    .path(action.as_deref())
-                    .unwrap_or_else(|| from.to_string());
-                if let Some(d) = self.digits.next().filter(|d| !d.is_empty()) {
-                    self.clock += 1.0;
-                    self.said.push(format!("the caller presses {d}"));
-                    return Flow::Request(Next {
-                        path,
-                        extra: vec![("Digits", d.clone())],
-                    });
-                }
-                self.clock += f64::from(*timeout);
-                if self.hung_up() {
-                    return Flow::End;
-                }
-                self.said
-                    .push(format!("the caller presses nothing for {timeout} s"));
-                if *action_on_empty_result {
-                    return Flow::Request(Next {
-                        path,
-                        extra: vec![],
-                    });
+                if let Some(flow) =
+                    self.gather(action, *timeout, *action_on_empty_result, prompt, from)
+                {
+                    return flow;
                 }
             }
             Verb::Dial {
@@ -241,47 +221,8 @@ impl Caller<'_> {
                 screen,
                 ..
             } => {
-                let answer = self
-                    .plan
-                    .screen
-                    .get(self.screened)
-                    .or(self.plan.screen.last());
-                let answered = answer.is_some() || self.plan.dial == DialOutcome::Completed;
-                if let (Some(url), true) =
-                    (screen.as_deref().and_then(|u| self.path(Some(u))), answered)
-                {
-                    self.screened += 1;
-                    self.clock += 5.0;
-                    let target = targets.first().cloned().unwrap_or_default();
-                    self.said.push(format!("{target} answers"));
-                    return Flow::Screen(Screening {
-                        url,
-                        target,
-                        action: self.path(action.as_deref()),
-                        answer: answer.copied().unwrap_or(ScreenAnswer::Accept),
-                    });
-                }
-                let dial = self.plan.dial;
-                let (wait, talked) = match dial {
-                    DialOutcome::Completed => (5.0, self.plan.talk_secs),
-                    DialOutcome::Busy | DialOutcome::Failed => (2.0, 0),
-                    DialOutcome::NoAnswer => (f64::from(*timeout), 0),
-                };
-                self.clock += wait + f64::from(talked);
-                if self.hung_up() {
-                    return Flow::End;
-                }
-                self.said
-                    .push(format!("the dialled party: {}", dial.as_str()));
-                if let Some(path) = self.path(action.as_deref()) {
-                    return Flow::Request(Next {
-                        path,
-                        extra: vec![
-                            ("DialCallStatus", dial.as_str().into()),
-                            ("DialCallSid", new_sid("CA")),
-                            ("DialCallDuration", talked.to_string()),
-                        ],
-                    });
+                if let Some(flow) = self.dial(action, *timeout, targets, screen) {
+                    return flow;
                 }
             }
             Verb::Record {
@@ -297,24 +238,7 @@ impl Caller<'_> {
                     transcribe_callback,
                 )
             }
-            Verb::Redirect(url) => {
-                return match local_path(url, self.signed_base) {
-                    Some(path) => {
-                        self.said
-                            .push(format!("Twilio follows the redirect to {path}"));
-                        Flow::Request(Next {
-                            path,
-                            extra: vec![],
-                        })
-                    }
-                    None => {
-                        self.said.push(format!(
-                            "a redirect to {url}, which is not this appliance: Twilio leaves"
-                        ));
-                        Flow::End
-                    }
-                };
-            }
+            Verb::Redirect(url) => return self.redirect(url),
             Verb::Hangup => {
                 self.said.push("Twilio hangs up".into());
                 return Flow::End;
@@ -330,6 +254,109 @@ impl Caller<'_> {
             Flow::End
         } else {
             Flow::Continue
+        }
+    }
+
+    /// A menu: the caller presses the planned key, or nothing until the timeout.
+    fn gather(
+        &mut self,
+        action: &Option<String>,
+        timeout: u32,
+        action_on_empty_result: bool,
+        prompt: &[String],
+        from: &str,
+    ) -> Option<Flow> {
+        self.clock += prompt.iter().map(|p| speech_secs(p)).sum::<f64>();
+        // Without an action Twilio posts the keys back to the same URL.
+        let path = self
+            .path(action.as_deref())
+            .unwrap_or_else(|| from.to_string());
+        if let Some(d) = self.digits.next().filter(|d| !d.is_empty()) {
+            self.clock += 1.0;
+            self.said.push(format!("the caller presses {d}"));
+            return Some(Flow::Request(Next {
+                path,
+                extra: vec![("Digits", d.clone())],
+            }));
+        }
+        self.clock += f64::from(timeout);
+        if self.hung_up() {
+            return Some(Flow::End);
+        }
+        self.said
+            .push(format!("the caller presses nothing for {timeout} s"));
+        action_on_empty_result.then_some(Flow::Request(Next {
+            path,
+            extra: vec![],
+        }))
+    }
+
+    /// A dial: a screened leg to play when a phone answers, else the planned outcome.
+    fn dial(
+        &mut self,
+        action: &Option<String>,
+        timeout: u32,
+        targets: &[String],
+        screen: &Option<String>,
+    ) -> Option<Flow> {
+        let answer = self
+            .plan
+            .screen
+            .get(self.screened)
+            .or(self.plan.screen.last());
+        let answered = answer.is_some() || self.plan.dial == DialOutcome::Completed;
+        if let (Some(url), true) = (screen.as_deref().and_then(|u| self.path(Some(u))), answered) {
+            self.screened += 1;
+            self.clock += 5.0;
+            let target = targets.first().cloned().unwrap_or_default();
+            self.said.push(format!("{target} answers"));
+            return Some(Flow::Screen(Screening {
+                url,
+                target,
+                action: self.path(action.as_deref()),
+                answer: answer.copied().unwrap_or(ScreenAnswer::Accept),
+            }));
+        }
+        let dial = self.plan.dial;
+        let (wait, talked) = match dial {
+            DialOutcome::Completed => (5.0, self.plan.talk_secs),
+            DialOutcome::Busy | DialOutcome::Failed => (2.0, 0),
+            DialOutcome::NoAnswer => (f64::from(timeout), 0),
+        };
+        self.clock += wait + f64::from(talked);
+        if self.hung_up() {
+            return Some(Flow::End);
+        }
+        self.said
+            .push(format!("the dialled party: {}", dial.as_str()));
+        let path = self.path(action.as_deref())?;
+        Some(Flow::Request(Next {
+            path,
+            extra: vec![
+                ("DialCallStatus", dial.as_str().into()),
+                ("DialCallSid", new_sid("CA")),
+                ("DialCallDuration", talked.to_string()),
+            ],
+        }))
+    }
+
+    /// A redirect: followed when it points back here; elsewhere, Twilio leaves.
+    fn redirect(&mut self, url: &str) -> Flow {
+        match local_path(url, self.signed_base) {
+            Some(path) => {
+                self.said
+                    .push(format!("Twilio follows the redirect to {path}"));
+                Flow::Request(Next {
+                    path,
+                    extra: vec![],
+                })
+            }
+            None => {
+                self.said.push(format!(
+                    "a redirect to {url}, which is not this appliance: Twilio leaves"
+                ));
+                Flow::End
+            }
         }
     }
 
@@ -403,6 +430,83 @@ impl Caller<'_> {
     }
 }
 
+/// Plays a hop's answer: the next request, or a screened leg to play first (neither
+/// when the call is over), with what happened written on the hop.
+fn play(
+    caller: &mut Caller<'_>,
+    hop: &mut Hop,
+    errors: &mut Vec<String>,
+) -> (Option<Next>, Option<Screening>) {
+    if hop.answer.status != 200 {
+        hop.then = format!(
+            "Twilio plays its application-error message and hangs up (HTTP {})",
+            hop.answer.status
+        );
+        errors.push(format!("{} answered HTTP {}", hop.path, hop.answer.status));
+        return (None, None);
+    }
+    let verbs = match twiml::parse(&hop.answer.body) {
+        Ok(verbs) => verbs,
+        Err(e) => {
+            hop.then = format!("Twilio cannot read this TwiML ({e}) and hangs up");
+            errors.push(format!("{}: {e}", hop.path));
+            return (None, None);
+        }
+    };
+    let (mut next, mut screening, mut ended) = (None, None, false);
+    for verb in &verbs {
+        match caller.act(verb, &hop.path) {
+            Flow::Continue => continue,
+            Flow::Request(r) => next = Some(r),
+            Flow::Screen(s) => screening = Some(s),
+            Flow::End => ended = true,
+        }
+        break;
+    }
+    if caller.hung_up() {
+        next = None;
+        caller.said.push(format!(
+            "the caller hangs up after {} s",
+            caller.plan.hangup_after.unwrap_or_default()
+        ));
+    } else if next.is_none() && screening.is_none() && !ended {
+        caller.said.push("the TwiML ends: Twilio hangs up".into());
+    }
+    hop.verbs = verbs;
+    hop.then = std::mem::take(&mut caller.said).join("; ");
+    (next, screening)
+}
+
+/// The call is over: its duration and status, and the callbacks Twilio sends now (the
+/// recording, the call's end, a transcript later).
+fn ending(caller: &mut Caller<'_>) -> (u32, &'static str, Vec<Next>) {
+    let plan = caller.plan;
+    let duration_secs = if caller.rejected {
+        0
+    } else {
+        let clock = match plan.hangup_after {
+            Some(h) => caller.clock.min(f64::from(h)),
+            None => caller.clock,
+        };
+        clock.round() as u32
+    };
+    let status = if caller.rejected { "busy" } else { "completed" };
+    let mut callbacks = std::mem::take(&mut caller.callbacks);
+    let transcript = callbacks
+        .iter()
+        .position(|c| c.path.starts_with(TwilioRoute::Transcription.path()))
+        .map(|i| callbacks.remove(i));
+    let end = Next {
+        path: TwilioRoute::VoiceStatus.path().into(),
+        extra: vec![
+            ("CallStatus", status.into()),
+            ("CallDuration", duration_secs.to_string()),
+        ],
+    };
+    callbacks.extend([end].into_iter().chain(transcript));
+    (duration_secs, status, callbacks)
+}
+
 impl Simulator {
     /// Plays a call to the end; `on_hop` sees each hop as it happens.
     pub async fn call(
@@ -428,7 +532,7 @@ impl Simulator {
             path: TwilioRoute::Voice.path().into(),
             extra: vec![("CallStatus", "ringing".into())],
         });
-        let mut screening: Option<Screening> = None;
+        let mut screening: Option<Screening>;
         while let Some(request) = next.take() {
             if hops.len() >= MAX_HOPS {
                 errors.push(format!(
@@ -439,51 +543,7 @@ impl Simulator {
             let mut hop = self
                 .call_hop(plan, &call_sid, &request, "in-progress")
                 .await?;
-            if hop.answer.status != 200 {
-                hop.then = format!(
-                    "Twilio plays its application-error message and hangs up (HTTP {})",
-                    hop.answer.status
-                );
-                errors.push(format!("{} answered HTTP {}", hop.path, hop.answer.status));
-            } else {
-                match twiml::parse(&hop.answer.body) {
-                    Err(e) => {
-                        hop.then = format!("Twilio cannot read this TwiML ({e}) and hangs up");
-                        errors.push(format!("{}: {e}", hop.path));
-                    }
-                    Ok(verbs) => {
-                        let mut ended = false;
-                        for verb in &verbs {
-                            match caller.act(verb, &hop.path) {
-                                Flow::Continue => {}
-                                Flow::Request(r) => {
-                                    next = Some(r);
-                                    break;
-                                }
-                                Flow::Screen(s) => {
-                                    screening = Some(s);
-                                    break;
-                                }
-                                Flow::End => {
-                                    ended = true;
-                                    break;
-                                }
-                            }
-                        }
-                        if caller.hung_up() {
-                            next = None;
-                            caller.said.push(format!(
-                                "the caller hangs up after {} s",
-                                plan.hangup_after.unwrap_or_default()
-                            ));
-                        } else if next.is_none() && !ended {
-                            caller.said.push("the TwiML ends: Twilio hangs up".into());
-                        }
-                        hop.verbs = verbs;
-                        hop.then = std::mem::take(&mut caller.said).join("; ");
-                    }
-                }
-            }
+            (next, screening) = play(&mut caller, &mut hop, &mut errors);
             on_hop(&hop);
             hops.push(hop);
             if let Some(s) = screening.take() {
@@ -496,30 +556,8 @@ impl Simulator {
             }
         }
 
-        let duration_secs = if caller.rejected {
-            0
-        } else {
-            let clock = match plan.hangup_after {
-                Some(h) => caller.clock.min(f64::from(h)),
-                None => caller.clock,
-            };
-            clock.round() as u32
-        };
-        let status = if caller.rejected { "busy" } else { "completed" };
-        // The recording and the call's end arrive once the call is over; a transcript later.
-        let mut callbacks = std::mem::take(&mut caller.callbacks);
-        let transcript = callbacks
-            .iter()
-            .position(|c| c.path.starts_with(TwilioRoute::Transcription.path()))
-            .map(|i| callbacks.remove(i));
-        let end = Next {
-            path: TwilioRoute::VoiceStatus.path().into(),
-            extra: vec![
-                ("CallStatus", status.into()),
-                ("CallDuration", duration_secs.to_string()),
-            ],
-        };
-        for request in callbacks.into_iter().chain([end]).chain(transcript) {
+        let (duration_secs, status, callbacks) = ending(&mut caller);
+        for request in callbacks {
             let mut hop = self
                 .call_hop(plan, &call_sid, &request, "completed")
                 .await?;

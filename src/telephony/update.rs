@@ -19,6 +19,16 @@ pub struct Change {
     pub friendly_name: Option<Option<String>>,
 }
 
+/// What the number becomes: the change applied to its row.
+struct Target {
+    role: NumberRole,
+    handler: NumberHandler,
+    agent_id: Option<i64>,
+    friendly_name: Option<String>,
+    /// The agent's Vapi assistant, for a number Vapi answers.
+    assistant: Option<String>,
+}
+
 pub async fn update(
     t: &Arc<Telephony>,
     org_id: i64,
@@ -28,11 +38,38 @@ pub async fn update(
     user_id: Option<i64>,
 ) -> Result<numbers::NumberRow, ApiError> {
     let row = super::find(t, org_id, e164).await?;
+    let target = target(t, org_id, &row, change).await?;
+    // Providers first.
+    let (vapi_id, created_vapi) = move_at_providers(t, &row, &target).await?;
+    let written = write(t, org_id, &row, &target, vapi_id, actor, user_id).await;
+    if let Err(e) = written {
+        if let Some(id) = created_vapi {
+            if let Err(undo) = t.providers.vapi.delete_phone_number(&id).await {
+                log::error!("could not delete Vapi number {id} after a failed update: {undo}");
+            }
+        }
+        return Err(e);
+    }
+    let id = row.id;
+    t.db.query(move |c| numbers::get(c, id))
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("number {e164}")))
+}
+
+/// The change applied to the row, validated (SPEC §3.2): an active number, a role and
+/// handler that go together, an agent of the org, Vapi configured if it is to answer.
+async fn target(
+    t: &Arc<Telephony>,
+    org_id: i64,
+    row: &numbers::NumberRow,
+    change: Change,
+) -> Result<Target, ApiError> {
     if row.status != NumberStatus::Active {
         return Err(ApiError::conflict(
             "number_released",
             format!(
-                "{e164} was released on {}.",
+                "{} was released on {}.",
+                row.e164,
                 row.released_at.clone().unwrap_or_default()
             ),
             "Import or buy it again to use it.",
@@ -50,17 +87,25 @@ pub async fn update(
     }
     let agent_id = change.agent_id.unwrap_or(row.agent_id);
     let agent = super::agent(t, org_id, agent_id).await?;
-    let assistant = agent.as_ref().and_then(|a| a.vapi_assistant_id.clone());
-    let friendly_name = change
-        .friendly_name
-        .clone()
-        .unwrap_or(row.friendly_name.clone());
     t.require_vapi(handler)?;
+    Ok(Target {
+        role,
+        handler,
+        agent_id,
+        friendly_name: change.friendly_name.unwrap_or(row.friendly_name.clone()),
+        assistant: agent.and_then(|a| a.vapi_assistant_id),
+    })
+}
 
-    // Providers first.
-    let mut vapi_id = row.vapi_phone_number_id.clone();
-    let mut created_vapi = None;
-    match (row.handler, handler) {
+/// Moves the number between the IVR and Vapi at the providers (or relinks its assistant):
+/// its Vapi number id after the move, and the one created by it (undone if the row write
+/// fails).
+async fn move_at_providers(
+    t: &Arc<Telephony>,
+    row: &numbers::NumberRow,
+    to: &Target,
+) -> Result<(Option<String>, Option<String>), ApiError> {
+    match (row.handler, to.handler) {
         (NumberHandler::Ivr, NumberHandler::Vapi) => {
             let account = t.account(row.account_sid.clone()).await?;
             let created = t
@@ -70,13 +115,12 @@ pub async fn update(
                     number: row.e164.clone(),
                     twilio_account_sid: account.account_sid,
                     twilio_auth_token: account.auth_token,
-                    name: friendly_name.clone().unwrap_or_else(|| row.e164.clone()),
-                    assistant_id: assistant.clone(),
+                    name: to.friendly_name.clone().unwrap_or_else(|| row.e164.clone()),
+                    assistant_id: to.assistant.clone(),
                 })
                 .await
                 .map_err(ApiError::Provider)?;
-            vapi_id = Some(created.id.clone());
-            created_vapi = Some(created.id);
+            Ok((Some(created.id.clone()), Some(created.id)))
         }
         (NumberHandler::Vapi, NumberHandler::Ivr) => {
             // Calls come back to the menu: the voice URL must point here again.
@@ -93,75 +137,73 @@ pub async fn update(
                 crate::providers::deleted(t.providers.vapi.delete_phone_number(id).await)
                     .map_err(ApiError::Provider)?;
             }
-            vapi_id = None;
+            Ok((None, None))
         }
-        (NumberHandler::Vapi, NumberHandler::Vapi) if agent_id != row.agent_id => {
+        (NumberHandler::Vapi, NumberHandler::Vapi) if to.agent_id != row.agent_id => {
             if let Some(id) = &row.vapi_phone_number_id {
+                let relink = VapiNumberUpdate {
+                    assistant_id: Some(to.assistant.clone()),
+                    name: None,
+                };
                 t.providers
                     .vapi
-                    .update_phone_number(
-                        id,
-                        &VapiNumberUpdate {
-                            assistant_id: Some(assistant.clone()),
-                            name: None,
-                        },
-                    )
+                    .update_phone_number(id, &relink)
                     .await
                     .map_err(ApiError::Provider)?;
             }
+            Ok((row.vapi_phone_number_id.clone(), None))
         }
-        _ => {}
+        _ => Ok((row.vapi_phone_number_id.clone(), None)),
     }
+}
 
-    let id = row.id;
-    let (e, actor, vid) = (row.e164.clone(), actor.to_string(), vapi_id.clone());
+/// The row and its audit record, in one transaction.
+async fn write(
+    t: &Arc<Telephony>,
+    org_id: i64,
+    row: &numbers::NumberRow,
+    to: &Target,
+    vapi_id: Option<String>,
+    actor: &str,
+    user_id: Option<i64>,
+) -> Result<(), ApiError> {
+    let (id, e, actor) = (row.id, row.e164.clone(), actor.to_string());
+    let (role, handler, agent_id, friendly_name) =
+        (to.role, to.handler, to.agent_id, to.friendly_name.clone());
     let before = json!({ "role": row.role, "handler": row.handler, "agentId": row.agent_id, "friendlyName": row.friendly_name });
-    let written = t
-        .db
-        .run(move |c| -> Result<(), ApiError> {
-            let tx = c.transaction()?;
-            numbers::update(
-                &tx,
-                id,
-                &numbers::Change {
-                    role,
-                    handler,
-                    agent_id,
-                    friendly_name: friendly_name.as_deref(),
-                    vapi_phone_number_id: vid.as_deref(),
-                },
-            )
-            .map_err(|e| match e {
-                crate::db::DbError::Invalid(m) => ApiError::bad_request("invalid_assignment", m),
-                other => other.into(),
-            })?;
-            audit::record(
-                &tx,
-                audit::Record {
-                    org_id: Some(org_id),
-                    user_id,
-                    actor: &actor,
-                    action: "number.update",
-                    target: Some(format!("number:{e}")),
-                    detail: Some(json!({ "before": before, "after": {
-                        "role": role, "handler": handler, "agentId": agent_id, "friendlyName": friendly_name,
-                    }})),
-                    ip: None,
-                },
-            )?;
-            tx.commit()?;
-            Ok(())
-        })
-        .await;
-    if let Err(e) = written {
-        if let Some(id) = created_vapi {
-            if let Err(undo) = t.providers.vapi.delete_phone_number(&id).await {
-                log::error!("could not delete Vapi number {id} after a failed update: {undo}");
-            }
-        }
-        return Err(e);
-    }
-    t.db.query(move |c| numbers::get(c, id))
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("number {e164}")))
+    t.db.run(move |c| -> Result<(), ApiError> {
+        let tx = c.transaction()?;
+        numbers::update(
+            &tx,
+            id,
+            &numbers::Change {
+                role,
+                handler,
+                agent_id,
+                friendly_name: friendly_name.as_deref(),
+                vapi_phone_number_id: vapi_id.as_deref(),
+            },
+        )
+        .map_err(|e| match e {
+            crate::db::DbError::Invalid(m) => ApiError::bad_request("invalid_assignment", m),
+            other => other.into(),
+        })?;
+        audit::record(
+            &tx,
+            audit::Record {
+                org_id: Some(org_id),
+                user_id,
+                actor: &actor,
+                action: "number.update",
+                target: Some(format!("number:{e}")),
+                detail: Some(json!({ "before": before, "after": {
+                    "role": role, "handler": handler, "agentId": agent_id, "friendlyName": friendly_name,
+                }})),
+                ip: None,
+            },
+        )?;
+        tx.commit()?;
+        Ok(())
+    })
+    .await
 }

@@ -64,12 +64,8 @@ fn number(
     }
 }
 
-pub async fn patch(
-    state: web::Data<AppState>,
-    Writer(auth): Writer,
-    body: web::Json<OrgBody>,
-) -> Result<HttpResponse, ApiError> {
-    let b = body.into_inner();
+/// The fields checked before anything is written; the country as a code, if sent.
+fn check(b: &OrgBody) -> Result<Option<String>, ApiError> {
     if let Some(tz) = &b.timezone {
         if tz.parse::<chrono_tz::Tz>().is_err() {
             return Err(ApiError::bad_request_hint(
@@ -106,7 +102,7 @@ pub async fn patch(
             ));
         }
     }
-    let country = match &b.country {
+    Ok(match &b.country {
         Some(c) => Some(crate::domain::typed::country(c).ok_or_else(|| {
             ApiError::bad_request_hint(
                 "invalid_field",
@@ -115,7 +111,16 @@ pub async fn patch(
             )
         })?),
         None => None,
-    };
+    })
+}
+
+pub async fn patch(
+    state: web::Data<AppState>,
+    Writer(auth): Writer,
+    body: web::Json<OrgBody>,
+) -> Result<HttpResponse, ApiError> {
+    let b = body.into_inner();
+    let country = check(&b)?;
     let org = auth.org_id();
     let (settings, warnings) = state
         .db
