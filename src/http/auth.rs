@@ -6,7 +6,7 @@ use super::AppState;
 use crate::crypto;
 use crate::db::users::{Credential, Principal};
 use crate::db::{sessions, tokens};
-use crate::error::ApiError;
+use crate::error::{codes, ApiError};
 use actix_web::dev::Payload;
 use actix_web::http::Method;
 use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
@@ -125,9 +125,9 @@ impl FromRequest for Auth {
                 .await?;
             let principal = principal.ok_or_else(|| ApiError::Unauthorized {
                 code: if by_token {
-                    "invalid_token"
+                    codes::INVALID_TOKEN
                 } else {
-                    "session_expired"
+                    codes::SESSION_EXPIRED
                 },
                 message: if by_token {
                     "The API token is unknown or revoked.".into()
@@ -143,8 +143,7 @@ impl FromRequest for Auth {
                     crypto::constant_time_eq(sent.as_bytes(), csrf_token.as_bytes())
                 });
                 if !safe && !ok {
-                    return Err(ApiError::forbidden(
-                        "csrf_failed",
+                    return Err(ApiError::forbidden(codes::CSRF_FAILED,
                         "The CSRF token is missing or wrong.",
                         "Send the csrfToken from POST /api/auth/login or GET /api/me in the X-CSRF-Token header, or reload the page.",
                     ));
@@ -162,8 +161,7 @@ fn enrolment_path(path: &str) -> bool {
 }
 
 fn two_factor_setup_required() -> ApiError {
-    ApiError::forbidden(
-        "two_factor_setup_required",
+    ApiError::forbidden(codes::TWO_FACTOR_SETUP_REQUIRED,
         "Your organization requires two-factor sign-in for owners and admins, and it is not on for you yet.",
         "Turn it on in Settings → Two-factor sign-in (POST /api/me/totp, then /api/me/totp/confirm); everything else opens once it is on.",
     )
@@ -178,8 +176,7 @@ impl FromRequest for Writer {
         Box::pin(async move {
             let auth = auth.await?;
             if !auth.principal.role.can_write() {
-                return Err(ApiError::forbidden(
-                    "read_only",
+                return Err(ApiError::forbidden(codes::READ_ONLY,
                     format!("Your role ({}) can look but not change anything.", auth.principal.role),
                     "Ask an owner or admin of your organization to make the change or to give you the admin role.",
                 ));

@@ -7,7 +7,7 @@
 use super::auth::Auth;
 use super::AppState;
 use crate::db::idempotency::{self, Begin};
-use crate::error::ApiError;
+use crate::error::{codes, ApiError};
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::{header, Method};
@@ -25,7 +25,7 @@ fn key_of(req: &ServiceRequest) -> Option<Result<String, ApiError>> {
     });
     Some(valid.map(str::to_string).ok_or_else(|| {
         ApiError::bad_request_hint(
-            "invalid_idempotency_key",
+            codes::INVALID_IDEMPOTENCY_KEY,
             "The Idempotency-Key header must be 1 to 255 visible ASCII characters.",
             "Send a fresh random value such as a UUID for each distinct operation.",
         )
@@ -108,7 +108,7 @@ fn request_hash(req: &ServiceRequest, body: &[u8]) -> String {
 fn earlier(begun: Begin) -> Result<Option<HttpResponse>, ApiError> {
     match begun {
         Begin::Mismatch => Err(ApiError::Unprocessable {
-            code: "idempotency_key_reused",
+            code: codes::IDEMPOTENCY_KEY_REUSED,
             message: "This Idempotency-Key was already used for a different request.".into(),
             hint: Some("Use a new key for a new operation; reuse a key only to retry the exact same request.".into()),
         }),

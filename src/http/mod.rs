@@ -12,7 +12,7 @@ pub mod live;
 pub mod twilio;
 pub mod vapi;
 
-use crate::error::ApiError;
+use crate::error::{codes, ApiError};
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
@@ -40,12 +40,13 @@ pub struct RequestId(pub String);
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.app_data(json_config())
         .app_data(web::PathConfig::default().error_handler(|err, _| {
-            let api = ApiError::bad_request("invalid_path", format!("the URL is invalid: {err}"));
+            let api =
+                ApiError::bad_request(codes::INVALID_PATH, format!("the URL is invalid: {err}"));
             actix_web::error::InternalError::from_response(err, api.error_response()).into()
         }))
         .app_data(web::QueryConfig::default().error_handler(|err, _| {
             let api = ApiError::bad_request(
-                "invalid_query",
+                codes::INVALID_QUERY,
                 format!("the query string is invalid: {err}"),
             );
             actix_web::error::InternalError::from_response(err, api.error_response()).into()
@@ -75,20 +76,20 @@ fn json_config() -> web::JsonConfig {
                     ApiError::PayloadTooLarge { limit: *limit }
                 }
                 E::ContentType => ApiError::bad_request_hint(
-                    "unsupported_content_type",
+                    codes::UNSUPPORTED_CONTENT_TYPE,
                     "the body must be JSON",
                     "Send the body with 'Content-Type: application/json'.",
                 ),
                 E::Deserialize(e) if e.is_data() => ApiError::bad_request(
-                    "invalid_field",
+                    codes::INVALID_FIELD,
                     format!("the JSON body has a wrong or missing field: {e}"),
                 ),
                 E::Deserialize(e) => ApiError::bad_request(
-                    "invalid_json",
+                    codes::INVALID_JSON,
                     format!("the body is not valid JSON: {e}"),
                 ),
                 other => ApiError::bad_request(
-                    "invalid_body",
+                    codes::INVALID_BODY,
                     format!("the body could not be read: {other}"),
                 ),
             };

@@ -6,7 +6,7 @@ use super::steps::{NumberCtx, PointWebhooks, VapiImport, WriteNumber};
 use super::{NumberRequest, Telephony};
 use crate::db::numbers;
 use crate::domain::NumberOrigin;
-use crate::error::ApiError;
+use crate::error::{codes, ApiError};
 use crate::saga::Saga;
 use serde::Serialize;
 use std::sync::Arc;
@@ -74,7 +74,7 @@ pub async fn import(
     let check = e164.clone();
     if t.db.query(move |c| numbers::is_active(c, &check)).await? {
         return Err(ApiError::conflict(
-            "number_taken",
+            codes::NUMBER_TAKEN,
             format!("{e164} is already on this appliance."),
             "Change it on the Numbers page instead of importing it again.",
         ));

@@ -13,7 +13,7 @@ pub mod update;
 use crate::accounts::TwilioAccounts;
 use crate::db::{numbers, sagas, Db};
 use crate::domain::{NumberHandler, NumberOrigin, NumberRole, PhoneNumber};
-use crate::error::ApiError;
+use crate::error::{codes, ApiError};
 use crate::providers::{NumberWebhooks, Providers, TwilioCreds};
 use std::sync::Arc;
 
@@ -71,8 +71,7 @@ impl Telephony {
     /// The master account, or a 409 that says how to configure it.
     pub fn master(&self) -> Result<TwilioCreds, ApiError> {
         self.accounts.master().cloned().ok_or_else(|| {
-            ApiError::conflict(
-                "twilio_not_configured",
+            ApiError::conflict(codes::TWILIO_NOT_CONFIGURED,
                 "No Twilio account is configured on this appliance.",
                 "Set SWITCHBOARD_TWILIO_ACCOUNT_SID and SWITCHBOARD_TWILIO_AUTH_TOKEN (or _FILE) in the settings file and restart.",
             )
@@ -82,8 +81,7 @@ impl Telephony {
     /// Refuses a Vapi-handled number before any provider call when Vapi is not set up.
     pub fn require_vapi(&self, handler: NumberHandler) -> Result<(), ApiError> {
         if handler == NumberHandler::Vapi && !self.vapi_ready {
-            return Err(ApiError::bad_request_hint(
-                "vapi_not_configured",
+            return Err(ApiError::bad_request_hint(codes::VAPI_NOT_CONFIGURED,
                 "handler 'vapi' needs a Vapi API key, and none is configured.",
                 "Set SWITCHBOARD_VAPI_API_KEY (Vapi dashboard → API Keys, private key) and restart, or use handler 'ivr'.",
             ));
@@ -99,7 +97,7 @@ impl Telephony {
         origin: NumberOrigin,
     ) -> Result<steps::NumberCtx, ApiError> {
         crate::domain::roles::validate_number_assignment(req.role, req.handler)
-            .map_err(|m| ApiError::bad_request("invalid_assignment", m))?;
+            .map_err(|m| ApiError::bad_request(codes::INVALID_ASSIGNMENT, m))?;
         self.master()?;
         self.require_vapi(req.handler)?;
         let agent = agent(self, req.org_id, req.agent_id).await?;
@@ -185,7 +183,7 @@ impl Telephony {
 pub fn parse_number(field: &str, raw: &str) -> Result<PhoneNumber, ApiError> {
     PhoneNumber::parse(raw).map_err(|e| {
         ApiError::bad_request_hint(
-            "invalid_field",
+            codes::INVALID_FIELD,
             format!("{field}: {e}"),
             "Write the number in E.164 form, e.g. +14155550123.",
         )
@@ -218,7 +216,7 @@ pub async fn agent(
             .await?;
     found.map(Some).ok_or_else(|| {
         ApiError::bad_request_hint(
-            "invalid_field",
+            codes::INVALID_FIELD,
             format!("agentId: agent {id} does not exist in your organization"),
             "Pick an agent from GET /api/agents, or add one first.",
         )

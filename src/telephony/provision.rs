@@ -5,7 +5,7 @@ use super::steps::{Buy, EnsureSubaccount, NumberCtx, VapiImport, WriteNumber};
 use super::{NumberRequest, Telephony};
 use crate::db::{numbers, orgs, sagas};
 use crate::domain::NumberOrigin;
-use crate::error::ApiError;
+use crate::error::{codes, ApiError};
 use crate::saga::Saga;
 use std::sync::Arc;
 
@@ -45,15 +45,13 @@ pub async fn provision(
             let held = numbers::count_active(&tx, org, NumberOrigin::Managed)?
                 + sagas::count_unfinished(&tx, org, KIND)?;
             if held >= max {
-                return Err(ApiError::conflict(
-                    "number_limit_reached",
+                return Err(ApiError::conflict(codes::NUMBER_LIMIT_REACHED,
                     format!("Your organization may hold {max} managed number(s) and already has {held} (or one being set up)."),
                     "Release the managed number you have on the Numbers page first, or ask the appliance operator to raise the limit.",
                 ));
             }
             if numbers::is_active(&tx, &e164)? {
-                return Err(ApiError::conflict(
-                    "number_taken",
+                return Err(ApiError::conflict(codes::NUMBER_TAKEN,
                     format!("{e164} is already on this appliance."),
                     "Pick another number from the search results.",
                 ));

@@ -5,7 +5,7 @@
 use super::Telephony;
 use crate::db::{audit, numbers};
 use crate::domain::{NumberHandler, NumberRole, NumberStatus, PhoneNumber};
-use crate::error::ApiError;
+use crate::error::{codes, ApiError};
 use crate::providers::{VapiNumberCreate, VapiNumberUpdate};
 use serde_json::json;
 use std::sync::Arc;
@@ -66,7 +66,7 @@ async fn target(
 ) -> Result<Target, ApiError> {
     if row.status != NumberStatus::Active {
         return Err(ApiError::conflict(
-            "number_released",
+            codes::NUMBER_RELEASED,
             format!(
                 "{} was released on {}.",
                 row.e164,
@@ -78,10 +78,9 @@ async fn target(
     let role = change.role.unwrap_or(row.role);
     let handler = change.handler.unwrap_or(row.handler);
     crate::domain::roles::validate_number_assignment(role, handler)
-        .map_err(|m| ApiError::bad_request("invalid_assignment", m))?;
+        .map_err(|m| ApiError::bad_request(codes::INVALID_ASSIGNMENT, m))?;
     if role == NumberRole::System && handler == NumberHandler::Vapi {
-        return Err(ApiError::bad_request(
-            "invalid_assignment",
+        return Err(ApiError::bad_request(codes::INVALID_ASSIGNMENT,
             "a system number answers no customer; it cannot be handed to an AI agent. Use handler 'ivr', or give it the 'operational' role.",
         ));
     }
@@ -185,7 +184,7 @@ async fn write(
             },
         )
         .map_err(|e| match e {
-            crate::db::DbError::Invalid(m) => ApiError::bad_request("invalid_assignment", m),
+            crate::db::DbError::Invalid(m) => ApiError::bad_request(codes::INVALID_ASSIGNMENT, m),
             other => other.into(),
         })?;
         audit::record(

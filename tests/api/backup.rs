@@ -1,5 +1,6 @@
 use crate::cli::{switchboard, switchboard_async};
-use crate::helpers::{client, spawn_app};
+use crate::helpers::{client, send_json, spawn_app};
+use reqwest::Method;
 use serde_json::json;
 use switchboard::domain::UserRole;
 
@@ -36,13 +37,14 @@ async fn backup_and_restore_work_on_a_live_instance() {
         let csrf = csrf.clone();
         tokio::spawn(async move {
             for i in 0..20 {
-                owner
-                    .post(&url)
-                    .header("x-csrf-token", &csrf)
-                    .json(&json!({ "name": format!("t{i}") }))
-                    .send()
-                    .await
-                    .unwrap();
+                send_json(
+                    &owner,
+                    &csrf,
+                    Method::POST,
+                    &url,
+                    Some(&json!({ "name": format!("t{i}") })),
+                )
+                .await;
             }
         })
     };

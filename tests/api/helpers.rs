@@ -583,6 +583,21 @@ pub fn event_kinds(detail: &Value) -> Vec<&str> {
         .collect()
 }
 
+/// A change as a signed-in page sends it: the CSRF header, and a JSON body if given.
+pub async fn send_json(
+    c: &Client,
+    csrf: &str,
+    method: reqwest::Method,
+    url: impl reqwest::IntoUrl,
+    body: Option<&Value>,
+) -> reqwest::Response {
+    let mut req = c.request(method, url).header("x-csrf-token", csrf);
+    if let Some(b) = body {
+        req = req.json(b);
+    }
+    req.send().await.unwrap()
+}
+
 /// A signed-in API client: JSON bodies, the CSRF header on every change.
 pub struct Api {
     pub client: Client,
@@ -610,14 +625,8 @@ impl Api {
         path: &str,
         body: Option<Value>,
     ) -> reqwest::Response {
-        let mut req = self
-            .client
-            .request(method, format!("{}{path}", self.base))
-            .header("x-csrf-token", &self.csrf);
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        req.send().await.unwrap()
+        let url = format!("{}{path}", self.base);
+        send_json(&self.client, &self.csrf, method, url, body.as_ref()).await
     }
 
     pub async fn post(&self, path: &str, body: Value) -> reqwest::Response {

@@ -1,9 +1,10 @@
 //! Inbound SMS through real HTTP: intake, STOP/START/HELP, onboarding (SPEC §3.6, §3.7).
 
 use crate::helpers::{
-    expect_error, get_json, sent_to, spawn_app, spawn_app_with, CALLER, MAIN_LINE, ONBOARDING_LINE,
-    OWNER_MOBILE, SYSTEM_LINE,
+    expect_error, get_json, send_json, sent_to, spawn_app, spawn_app_with, CALLER, MAIN_LINE,
+    ONBOARDING_LINE, OWNER_MOBILE, SYSTEM_LINE,
 };
+use reqwest::Method;
 use serde_json::Value;
 
 const EMPTY: &str = r#"<?xml version="1.0" encoding="UTF-8"?><Response></Response>"#;
@@ -165,12 +166,14 @@ async fn the_onboarding_conversation_ends_with_an_admin_approval() {
         (Some("pending_approval"), Some("Joe's Plumbing"))
     );
     let id = req["id"].as_i64().unwrap();
-    let resp = c
-        .post(app.url(&format!("/api/onboarding-requests/{id}/approve")))
-        .header("x-csrf-token", &csrf)
-        .send()
-        .await
-        .unwrap();
+    let resp = send_json(
+        &c,
+        &csrf,
+        Method::POST,
+        app.url(&format!("/api/onboarding-requests/{id}/approve")),
+        None,
+    )
+    .await;
     assert_eq!(resp.status(), 200);
     let approved: Value = resp.json().await.unwrap();
     assert_eq!(
@@ -198,12 +201,14 @@ async fn the_onboarding_conversation_ends_with_an_admin_approval() {
     // And the line answers with the new business's menu.
     let twiml = app.twilio().call("CA3001", CALLER, &line).await;
     assert!(twiml.contains("<Gather"), "{twiml}");
-    let again = c
-        .post(app.url(&format!("/api/onboarding-requests/{id}/approve")))
-        .header("x-csrf-token", &csrf)
-        .send()
-        .await
-        .unwrap();
+    let again = send_json(
+        &c,
+        &csrf,
+        Method::POST,
+        app.url(&format!("/api/onboarding-requests/{id}/approve")),
+        None,
+    )
+    .await;
     assert_eq!(again.status(), 409);
 }
 
@@ -414,20 +419,23 @@ async fn with_managed_telephony_off_an_approval_buys_nothing_and_says_so() {
     let sender = "+14155550180";
     let id = signed_up(&app, sender, "Cy's Garage", "SM52").await;
     let (c, csrf) = app.owner().await;
-    let off = c
-        .put(app.url("/api/feature-flags/managed_telephony/override"))
-        .header("x-csrf-token", &csrf)
-        .json(&serde_json::json!({ "enabled": false }))
-        .send()
-        .await
-        .unwrap();
+    let off = send_json(
+        &c,
+        &csrf,
+        Method::PUT,
+        app.url("/api/feature-flags/managed_telephony/override"),
+        Some(&serde_json::json!({ "enabled": false })),
+    )
+    .await;
     assert_eq!(off.status(), 200);
-    let resp = c
-        .post(app.url(&format!("/api/onboarding-requests/{id}/approve")))
-        .header("x-csrf-token", &csrf)
-        .send()
-        .await
-        .unwrap();
+    let resp = send_json(
+        &c,
+        &csrf,
+        Method::POST,
+        app.url(&format!("/api/onboarding-requests/{id}/approve")),
+        None,
+    )
+    .await;
     assert_eq!(resp.status(), 200);
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body["provisioning"]["state"], "skipped", "{body}");
@@ -441,12 +449,14 @@ async fn with_managed_telephony_off_an_approval_buys_nothing_and_says_so() {
         "nothing was bought"
     );
     // The retry route is behind the same flag.
-    let retry = c
-        .post(app.url(&format!("/api/onboarding-requests/{id}/provision")))
-        .header("x-csrf-token", &csrf)
-        .send()
-        .await
-        .unwrap();
+    let retry = send_json(
+        &c,
+        &csrf,
+        Method::POST,
+        app.url(&format!("/api/onboarding-requests/{id}/provision")),
+        None,
+    )
+    .await;
     expect_error(retry, 403, "feature_disabled").await;
 }
 
@@ -471,12 +481,14 @@ async fn reply(
     lead: i64,
     body: &str,
 ) -> reqwest::Response {
-    c.post(app.url(&format!("/api/leads/{lead}/messages")))
-        .header("x-csrf-token", csrf)
-        .json(&serde_json::json!({ "body": body }))
-        .send()
-        .await
-        .unwrap()
+    send_json(
+        c,
+        csrf,
+        Method::POST,
+        app.url(&format!("/api/leads/{lead}/messages")),
+        Some(&serde_json::json!({ "body": body })),
+    )
+    .await
 }
 
 #[tokio::test]

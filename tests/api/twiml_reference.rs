@@ -4,8 +4,9 @@
 //! redirect): only documented verbs, nouns and attributes, each value of its documented
 //! form, each verb in a place Twilio allows it. A test lists the documents it checked.
 
-use crate::helpers::{spawn_app_with, CALLER, MAIN_LINE, ONBOARDING_LINE, SYSTEM_LINE};
+use crate::helpers::{send_json, spawn_app_with, CALLER, MAIN_LINE, ONBOARDING_LINE, SYSTEM_LINE};
 use quick_xml::events::Event;
+use reqwest::Method;
 use serde_json::json;
 use std::collections::BTreeSet;
 
@@ -495,12 +496,14 @@ async fn documents() -> Vec<(String, String)> {
     );
     // A blocked caller.
     let (c, csrf) = app.owner().await;
-    c.post(app.url("/api/blocklist"))
-        .header("x-csrf-token", csrf)
-        .json(&json!({ "number": "+14155550166" }))
-        .send()
-        .await
-        .unwrap();
+    send_json(
+        &c,
+        &csrf,
+        Method::POST,
+        app.url("/api/blocklist"),
+        Some(&json!({ "number": "+14155550166" })),
+    )
+    .await;
     keep!(
         "entry: a blocked caller",
         tw.call(&sid(), "+14155550166", MAIN_LINE).await

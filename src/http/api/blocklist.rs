@@ -4,7 +4,7 @@
 
 use crate::db::audit;
 use crate::db::blocklist::{self, Entry, Pattern};
-use crate::error::ApiError;
+use crate::error::{codes, ApiError};
 use crate::http::auth::{Auth, Writer};
 use crate::http::AppState;
 use actix_web::{web, HttpResponse};
@@ -35,7 +35,7 @@ fn view(e: &Entry) -> Value {
 fn pattern(number: Option<&str>, prefix: Option<&str>, country: &str) -> Result<Pattern, ApiError> {
     Pattern::parse(number, prefix, country).map_err(|e| {
         ApiError::bad_request_hint(
-            "invalid_field",
+            codes::INVALID_FIELD,
             format!("{}: {}", e.field, e.message),
             e.hint,
         )

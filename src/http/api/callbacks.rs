@@ -4,7 +4,7 @@
 
 use super::typed_number;
 use crate::db::{callbacks, orgs};
-use crate::error::ApiError;
+use crate::error::{codes, ApiError};
 use crate::frontdesk::callback::{self, CallbackError, Request};
 use crate::http::auth::{Auth, Writer};
 use crate::http::AppState;
@@ -59,19 +59,16 @@ pub async fn create(
             created.head_mut().status = actix_web::http::StatusCode::CREATED;
             Ok(created)
         }
-        Err(CallbackError::NoMobile) => Err(ApiError::conflict(
-            "mobile_required",
+        Err(CallbackError::NoMobile) => Err(ApiError::conflict(codes::MOBILE_REQUIRED,
             "mobile: you have no mobile number on file; a callback rings your own phone first, then the customer.",
             "Add your mobile in Settings → Notifications (PATCH /api/me {\"mobile\": \"…\"}).",
         )),
         Err(CallbackError::CallNotFound(id)) => Err(ApiError::not_found(format!("call {id}"))),
-        Err(e @ CallbackError::NoBusinessNumber) => Err(ApiError::conflict(
-            "no_business_number",
+        Err(e @ CallbackError::NoBusinessNumber) => Err(ApiError::conflict(codes::NO_BUSINESS_NUMBER,
             e.to_string(),
             "Import or buy a number on the Numbers page first.",
         )),
-        Err(e @ CallbackError::NoCredentials(_)) => Err(ApiError::conflict(
-            "no_credentials",
+        Err(e @ CallbackError::NoCredentials(_)) => Err(ApiError::conflict(codes::NO_CREDENTIALS,
             e.to_string(),
             "Set the Twilio credentials of the account that owns the number.",
         )),

@@ -6,7 +6,7 @@ use crate::db::{agents, audit, callflows, orgs};
 use crate::domain::callflow::{AgentInfo, CallFlow, FlowProblem};
 use crate::domain::ivr::walk;
 use crate::domain::FlagKey;
-use crate::error::ApiError;
+use crate::error::{codes, ApiError};
 use crate::http::auth::{Auth, Writer};
 use crate::http::AppState;
 use crate::twiml::TwiML;
@@ -68,7 +68,7 @@ fn typed_flow(mut v: serde_json::Value, country: &str) -> Result<CallFlow, Box<H
     serde_json::from_value(v).map_err(|e| {
         Box::new(
             ApiError::bad_request(
-                "invalid_field",
+                codes::INVALID_FIELD,
                 format!("the call flow has a wrong or missing field: {e}"),
             )
             .error_response(),
@@ -164,7 +164,7 @@ pub async fn preview(
     } = body.into_inner();
     if keys.len() > 20 {
         return Err(ApiError::bad_request(
-            "invalid_field",
+            codes::INVALID_FIELD,
             "keys: at most 20 key presses",
         ));
     }
@@ -203,7 +203,7 @@ pub async fn preview(
             .map(|t| t.with_timezone(&chrono::Utc))
             .ok_or_else(|| {
                 ApiError::bad_request(
-                    "invalid_field",
+                    codes::INVALID_FIELD,
                     format!("at: '{local}' is not a local time like 2026-11-23T09:30"),
                 )
             })?,

@@ -11,7 +11,7 @@
 
 use crate::db::orgs;
 use crate::domain::typed::display;
-use crate::error::ApiError;
+use crate::error::{codes, ApiError};
 use crate::http::AppState;
 use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse};
@@ -28,7 +28,7 @@ pub(super) fn parse_time(field: &str, value: &str) -> Result<String, ApiError> {
         .map(|t| crate::db::format_time(t.with_timezone(&chrono::Utc)))
         .map_err(|_| {
             ApiError::bad_request(
-                "invalid_query",
+                codes::INVALID_QUERY,
                 format!(
                     "{field}: must be a date like 2026-11-21 or a time like 2026-11-21T09:00:00Z"
                 ),

@@ -6,7 +6,7 @@ use super::views;
 use crate::db::{audit, flags};
 use crate::domain::flags::{evaluate, FlagState};
 use crate::domain::FlagKey;
-use crate::error::ApiError;
+use crate::error::{codes, ApiError};
 use crate::http::auth::{Auth, Writer};
 use crate::http::AppState;
 use actix_web::{web, HttpResponse};
@@ -124,8 +124,7 @@ pub async fn set_global(
 ) -> Result<HttpResponse, ApiError> {
     let key = known(&path.into_inner())?;
     if !auth.principal.is_system_admin {
-        return Err(ApiError::forbidden(
-            "system_admin_required",
+        return Err(ApiError::forbidden(codes::SYSTEM_ADMIN_REQUIRED,
             "The global value of a feature applies to every organization on this appliance.",
             "Turn the feature on or off for your organization with PUT /api/feature-flags/{key}/override instead.",
         ));
@@ -136,7 +135,7 @@ pub async fn set_global(
     } = body.into_inner();
     if rollout_percentage.is_some_and(|p| p > 100) {
         return Err(ApiError::bad_request(
-            "invalid_field",
+            codes::INVALID_FIELD,
             "rolloutPercentage must be 0 to 100",
         ));
     }

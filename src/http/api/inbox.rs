@@ -6,7 +6,7 @@ use super::views;
 use crate::db::{audit, leads, messages, numbers, voicemails};
 use crate::domain::phone::redact;
 use crate::domain::state::MessageKind;
-use crate::error::ApiError;
+use crate::error::{codes, ApiError};
 use crate::frontdesk::messaging::{self, Outbound, Sent};
 use crate::http::auth::{Auth, Writer};
 use crate::http::AppState;
@@ -350,7 +350,7 @@ pub async fn update_lead(
     let status = body.into_inner().status;
     if !matches!(status.as_str(), "open" | "handled") {
         return Err(ApiError::bad_request(
-            "invalid_field",
+            codes::INVALID_FIELD,
             format!("status '{status}' is not one of: open, handled"),
         ));
     }
@@ -400,7 +400,7 @@ pub async fn reply(
     let text = body.into_inner().body.trim().to_string();
     if text.is_empty() || text.chars().count() > MAX_REPLY_CHARS {
         return Err(ApiError::bad_request_hint(
-            "invalid_body",
+            codes::INVALID_BODY,
             format!("the reply must be 1 to {MAX_REPLY_CHARS} characters"),
             "Write a shorter text, or call the customer.",
         ));
@@ -422,7 +422,7 @@ pub async fn reply(
     let customer = customer.ok_or_else(|| ApiError::not_found(format!("lead {id}")))?;
     let number = number.ok_or_else(|| {
         ApiError::conflict(
-            "number_released",
+            codes::NUMBER_RELEASED,
             "the number this customer wrote to is no longer active",
             "Call the customer, or text them from your phone.",
         )
@@ -455,7 +455,7 @@ pub async fn reply(
             Ok(HttpResponse::Created().json(json!({ "message": views::Message::from(&message) })))
         }
         Some("opted_out") => Err(ApiError::conflict(
-            "opted_out",
+            codes::OPTED_OUT,
             format!(
                 "{} texted STOP to this number, so they are not texted",
                 redact(&customer)
@@ -463,7 +463,7 @@ pub async fn reply(
             "They can text START to get texts again; call them instead.",
         )),
         Some("no_credentials") => Err(ApiError::conflict(
-            "no_credentials",
+            codes::NO_CREDENTIALS,
             "no Twilio credentials are configured for this number",
             "Set SWITCHBOARD_TWILIO_ACCOUNT_SID and SWITCHBOARD_TWILIO_AUTH_TOKEN, then try again.",
         )),

@@ -6,7 +6,7 @@ use super::numbers::{self as byo, friendly_name};
 use super::views;
 use crate::db::{numbers, orgs, provider_accounts, sagas};
 use crate::domain::{FlagKey, NumberHandler, NumberOrigin, NumberRole};
-use crate::error::ApiError;
+use crate::error::{codes, ApiError};
 use crate::http::auth::{Auth, Writer};
 use crate::http::features;
 use crate::http::AppState;
@@ -97,7 +97,7 @@ pub struct SearchQuery {
 
 fn invalid(field: &str, problem: &str) -> ApiError {
     ApiError::bad_request_hint(
-        "invalid_field",
+        codes::INVALID_FIELD,
         format!("{field}: {problem}"),
         "Fix that field and search again.",
     )

@@ -26,7 +26,7 @@ pub mod views;
 pub mod webhooks;
 
 use crate::domain::PhoneNumber;
-use crate::error::ApiError;
+use crate::error::{codes, ApiError};
 use actix_web::web;
 use serde::Deserialize;
 
@@ -34,8 +34,7 @@ use serde::Deserialize;
 /// people type them); the error says what to enter.
 pub fn typed_number(field: &str, raw: &str, country: &str) -> Result<PhoneNumber, ApiError> {
     crate::domain::typed::read(raw, country).map_err(|e| {
-        ApiError::bad_request_hint(
-            "invalid_field",
+        ApiError::bad_request_hint(codes::INVALID_FIELD,
             format!("{field}: {e}"),
             "National numbers are read in the country set in Settings → Business; start a number from elsewhere with + and its country code.",
         )

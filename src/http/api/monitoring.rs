@@ -7,7 +7,7 @@ use super::overview::invariant_advice;
 use super::views;
 use crate::db::monitoring::{self, View};
 use crate::db::{ledger, orgs};
-use crate::error::ApiError;
+use crate::error::{codes, ApiError};
 use crate::http::auth::Writer;
 use crate::http::AppState;
 use actix_web::{web, HttpResponse};
@@ -33,8 +33,7 @@ pub async fn ledger(
         .map(|r| r.trim().to_string())
         .filter(|r| !r.is_empty())
         .ok_or_else(|| {
-            ApiError::bad_request(
-                "reference_required",
+            ApiError::bad_request(codes::REFERENCE_REQUIRED,
                 "Name the call or message: ?reference=CA… (a CallSid, a MessageSid or a Vapi call id).",
             )
         })?;

@@ -4,7 +4,7 @@
 
 use super::views;
 use crate::domain::{NumberHandler, NumberRole};
-use crate::error::ApiError;
+use crate::error::{codes, ApiError};
 use crate::http::auth::{Auth, Writer};
 use crate::http::AppState;
 use crate::telephony::{self, import, release, update};
@@ -40,7 +40,7 @@ pub fn friendly_name(raw: Option<String>) -> Result<Option<String>, ApiError> {
     let name = raw.map(|n| n.trim().to_string()).filter(|n| !n.is_empty());
     if name.as_ref().is_some_and(|n| n.chars().count() > 64) {
         return Err(ApiError::bad_request(
-            "invalid_field",
+            codes::INVALID_FIELD,
             "friendlyName: at most 64 characters",
         ));
     }

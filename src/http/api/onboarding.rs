@@ -7,7 +7,7 @@ use super::Paging;
 use crate::db::{audit, numbers, onboarding, orgs};
 use crate::domain::state::MessageKind;
 use crate::domain::{FlagKey, NumberHandler, NumberOrigin, NumberRole, PhoneNumber};
-use crate::error::ApiError;
+use crate::error::{codes, ApiError};
 use crate::frontdesk::messaging::{self, Outbound};
 use crate::http::auth::{Auth, Writer};
 use crate::http::AppState;
@@ -55,7 +55,7 @@ impl LineChoice {
         }
         let choice: LineChoiceBody = serde_json::from_slice(body).map_err(|e| {
             ApiError::bad_request_hint(
-                "invalid_body",
+                codes::INVALID_BODY,
                 format!("the body is not a line choice: {e}"),
                 "Send no body, or {\"phoneNumber\": \"+14155550123\"} or {\"areaCode\": \"415\"}.",
             )
@@ -63,7 +63,7 @@ impl LineChoice {
         if let Some(a) = &choice.area_code {
             if a.len() != 3 || !a.bytes().all(|b| b.is_ascii_digit()) {
                 return Err(ApiError::bad_request_hint(
-                    "invalid_field",
+                    codes::INVALID_FIELD,
                     "areaCode: use three digits, e.g. 415",
                     "Fix that field and approve again.",
                 ));
@@ -157,7 +157,7 @@ pub async fn provision_line(
         ("approved", Some(org)) => org,
         _ => {
             return Err(ApiError::conflict(
-                "not_approved",
+                codes::NOT_APPROVED,
                 format!("sign-up request {id} is '{}', not approved", request.state),
                 "Approve the request first; approving provisions the number itself.",
             ))
@@ -199,8 +199,7 @@ async fn decide(
             let tx = c.transaction()?;
             let request = onboarding::get_for_org(&tx, auth.org_id(), id)?.ok_or_else(|| ApiError::not_found(format!("sign-up request {id}")))?;
             if request.state != "pending_approval" {
-                return Err(ApiError::conflict(
-                    "not_pending",
+                return Err(ApiError::conflict(codes::NOT_PENDING,
                     format!("sign-up request {id} is '{}', not waiting for approval", request.state),
                     "Only requests whose sender confirmed the business name can be approved or rejected.",
                 ));
@@ -210,8 +209,7 @@ async fn decide(
                 match orgs::create(&tx, &name, "UTC", false) {
                     Ok(org) => Some(org),
                     Err(e) if crate::db::is_unique_violation(&e) => {
-                        return Err(ApiError::conflict(
-                            "org_exists",
+                        return Err(ApiError::conflict(codes::ORG_EXISTS,
                             format!("an organization named \"{name}\" already exists"),
                             "Reject this request or ask the sender for a distinct name.",
                         ))
@@ -312,7 +310,7 @@ async fn provision_for(
         .await?;
     if held > 0 {
         return Err(ApiError::conflict(
-            "already_provisioned",
+            codes::ALREADY_PROVISIONED,
             "the approved organization already has its number",
             "Manage it on that organization's Numbers page.",
         ));
@@ -369,7 +367,7 @@ async fn pick_number(state: &AppState, area: Option<String>) -> Result<PhoneNumb
         }
     }
     Err(ApiError::conflict(
-        "no_numbers_available",
+        codes::NO_NUMBERS_AVAILABLE,
         "Twilio has no local numbers available to buy",
         "Approve again later with {\"areaCode\": \"…\"} of a nearby area, or buy a number by hand.",
     ))

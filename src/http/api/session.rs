@@ -4,7 +4,7 @@
 use super::views;
 use crate::db::users::{self, Credential};
 use crate::db::{orgs, sessions};
-use crate::error::ApiError;
+use crate::error::{codes, ApiError};
 use crate::http::auth::{client_ip, Auth, SESSION_COOKIE};
 use crate::http::AppState;
 use actix_web::cookie::{time::Duration as CookieDuration, Cookie, SameSite};
@@ -51,11 +51,11 @@ pub async fn login(
         password,
         totp,
     } = body.into_inner();
-    let email =
-        users::normalize_email(&email).map_err(|m| ApiError::bad_request("invalid_email", m))?;
+    let email = users::normalize_email(&email)
+        .map_err(|m| ApiError::bad_request(codes::INVALID_EMAIL, m))?;
     if password.is_empty() || password.len() > 1024 {
         return Err(ApiError::bad_request(
-            "invalid_password",
+            codes::INVALID_PASSWORD,
             "the password must be 1 to 1024 bytes long",
         ));
     }
@@ -86,7 +86,7 @@ pub async fn login(
         _ => {
             log::info!("failed sign-in from {ip}");
             return Err(ApiError::Unauthorized {
-                code: "invalid_credentials",
+                code: codes::INVALID_CREDENTIALS,
                 message: "The email or password is wrong.".into(),
             });
         }
@@ -143,7 +143,7 @@ pub fn hashing_busy(state: &AppState, busy: crate::passwords::Busy) -> ApiError 
     );
     log::warn!("password check refused: {busy}");
     ApiError::Busy {
-        code: "sign_in_busy",
+        code: codes::SIGN_IN_BUSY,
         message: "Too many sign-ins are being checked right now.".into(),
         retry_after: crate::passwords::RETRY_AFTER_SECS,
     }

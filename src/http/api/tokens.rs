@@ -3,7 +3,7 @@
 
 use super::views;
 use crate::db::{audit, tokens};
-use crate::error::ApiError;
+use crate::error::{codes, ApiError};
 use crate::http::auth::{Auth, Writer};
 use crate::http::AppState;
 use actix_web::{web, HttpResponse};
@@ -24,7 +24,7 @@ pub async fn create(
     let name = body.into_inner().name.trim().to_string();
     if name.is_empty() || name.chars().count() > 100 {
         return Err(ApiError::bad_request_hint(
-            "invalid_name",
+            codes::INVALID_NAME,
             "the token name must be 1 to 100 characters",
             "Name it after what will use it, e.g. \"crm-sync\".",
         ));

@@ -6,7 +6,7 @@
 use crate::db::totp::{self, Status, StoreError};
 use crate::db::{audit, DbError};
 use crate::domain::totp::{new_recovery_codes, SecondFactor, TotpSecret};
-use crate::error::ApiError;
+use crate::error::{codes, ApiError};
 use crate::http::auth::{Auth, Writer};
 use crate::http::AppState;
 use actix_web::{web, HttpResponse};
@@ -43,7 +43,7 @@ impl Passed {
 
 fn invalid(message: &str) -> ApiError {
     ApiError::Unauthorized {
-        code: "totp_invalid",
+        code: codes::TOTP_INVALID_AT_SIGN_IN,
         message: format!("{message} Enter the 6-digit code your authenticator app shows now, or one of your recovery codes."),
     }
 }
@@ -73,7 +73,7 @@ pub async fn check(
     };
     let Some(typed) = typed.filter(|t| !t.trim().is_empty()) else {
         return Err(ApiError::Unauthorized {
-            code: "totp_required",
+            code: codes::TOTP_REQUIRED,
             message: "Two-factor sign-in is on for this account: enter the 6-digit code from your authenticator app (or a recovery code).".into(),
         });
     };
@@ -123,8 +123,7 @@ pub async fn start(state: web::Data<AppState>, auth: Auth) -> Result<HttpRespons
         .query(move |c| totp::begin(c, &key, user_id, &stored))
         .await?;
     if !begun {
-        return Err(ApiError::conflict(
-            "totp_already_on",
+        return Err(ApiError::conflict(codes::TOTP_ALREADY_ON,
             "Two-factor sign-in is already on for you.",
             "To use another phone, turn it off with a current code (DELETE /api/me/totp), then turn it on again.",
         ));
@@ -174,15 +173,13 @@ pub async fn confirm(
     let secret = match status {
         Status::Enrolling(secret) => secret,
         Status::Off => {
-            return Err(ApiError::conflict(
-                "totp_not_started",
+            return Err(ApiError::conflict(codes::TOTP_NOT_STARTED,
                 "Two-factor enrolment has not started.",
                 "Start it with POST /api/me/totp (Settings → Two-factor sign-in → Turn on), then confirm with a code.",
             ))
         }
         Status::On { .. } => {
-            return Err(ApiError::conflict(
-                "totp_already_on",
+            return Err(ApiError::conflict(codes::TOTP_ALREADY_ON,
                 "Two-factor sign-in is already on for you.",
                 "Nothing to confirm.",
             ))
@@ -196,14 +193,13 @@ pub async fn confirm(
         match SecondFactor::parse(&body.code) {
             Ok(SecondFactor::Code(code)) => code,
             _ => return Err(ApiError::bad_request_hint(
-                "totp_invalid",
+                codes::TOTP_INVALID,
                 "code: enter the 6 digits your authenticator app shows",
                 "Scan the QR code first; the app then shows a new 6-digit code every 30 seconds.",
             )),
         };
     let Some(step) = secret.matching_step(&code, unix_now(&state)) else {
-        return Err(ApiError::bad_request_hint(
-            "totp_invalid",
+        return Err(ApiError::bad_request_hint(codes::TOTP_INVALID,
             "code: that code does not match the secret you scanned",
             "Enter the code the app shows now; if it still fails, check that the phone's clock is set automatically.",
         ));
@@ -216,7 +212,7 @@ pub async fn confirm(
             let tx = c.transaction()?;
             if !totp::confirm(&tx, user_id, step, &stored)? {
                 return Err(ApiError::conflict(
-                    "totp_not_started",
+                    codes::TOTP_NOT_STARTED,
                     "Two-factor enrolment was turned off or confirmed meanwhile.",
                     "Reload Settings and start again.",
                 ));
@@ -245,8 +241,7 @@ pub async fn disable(
 ) -> Result<HttpResponse, ApiError> {
     let user_id = auth.principal.user_id;
     if auth.principal.org_requires_two_factor && auth.principal.role.can_write() {
-        return Err(ApiError::forbidden(
-            "totp_required_by_org",
+        return Err(ApiError::forbidden(codes::TOTP_REQUIRED_BY_ORG,
             "Your organization requires two-factor sign-in for owners and admins, so it cannot be turned off.",
             "An owner can stop requiring it in Settings; to move to a new phone, ask for `switchboard user reset-2fa` and enrol again.",
         ));
@@ -291,7 +286,7 @@ pub async fn set_requirement(
     let required = body.required;
     if required && !auth.principal.two_factor {
         return Err(ApiError::conflict(
-            "totp_off_for_you",
+            codes::TOTP_OFF_FOR_YOU,
             "Turn on two-factor sign-in for yourself before requiring it of everyone.",
             "Settings → Two-factor sign-in → Turn on.",
         ));

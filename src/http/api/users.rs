@@ -7,7 +7,7 @@ use super::views;
 use crate::crypto;
 use crate::db::{audit, users};
 use crate::domain::UserRole;
-use crate::error::ApiError;
+use crate::error::{codes, ApiError};
 use crate::http::auth::{Auth, Writer};
 use crate::http::AppState;
 use actix_web::{web, HttpResponse};
@@ -42,11 +42,11 @@ pub async fn create(
         role,
         password,
     } = body.into_inner();
-    let email =
-        users::normalize_email(&email).map_err(|m| ApiError::bad_request("invalid_email", m))?;
+    let email = users::normalize_email(&email)
+        .map_err(|m| ApiError::bad_request(codes::INVALID_EMAIL, m))?;
     if role == UserRole::Owner && auth.principal.role != UserRole::Owner {
         return Err(ApiError::forbidden(
-            "owner_required",
+            codes::OWNER_REQUIRED,
             "Only an owner can create another owner.",
             "Create the user as admin, or ask an owner.",
         ));
@@ -54,7 +54,7 @@ pub async fn create(
     let (password, generated) = match password {
         Some(p) => {
             crypto::check_password_strength(&p)
-                .map_err(|m| ApiError::bad_request("weak_password", m))?;
+                .map_err(|m| ApiError::bad_request(codes::WEAK_PASSWORD, m))?;
             (p, false)
         }
         None => (crypto::generate_password(), true),
@@ -72,8 +72,7 @@ pub async fn create(
             let id = match users::create(&tx, auth.org_id(), &email, &hash, role) {
                 Ok(id) => id,
                 Err(e) if crate::db::is_unique_violation(&e) => {
-                    return Err(ApiError::conflict(
-                        "email_taken",
+                    return Err(ApiError::conflict(codes::EMAIL_TAKEN,
                         format!("a user with the email {email} already exists"),
                         "Use another email, or reset that user's password with `switchboard user reset-password`.",
                     ))
@@ -117,7 +116,7 @@ fn managed_user(
         users::get(conn, org_id, id)?.ok_or_else(|| ApiError::not_found(format!("user {id}")))?;
     if new_role.is_none() && target.id == auth.principal.user_id {
         return Err(ApiError::conflict(
-            "cannot_remove_self",
+            codes::CANNOT_REMOVE_SELF,
             "you cannot remove your own user",
             "Ask another owner or admin to remove it.",
         ));
@@ -125,7 +124,7 @@ fn managed_user(
     let touches_owner = target.role == UserRole::Owner || new_role == Some(UserRole::Owner);
     if touches_owner && auth.principal.role != UserRole::Owner {
         return Err(ApiError::forbidden(
-            "owner_required",
+            codes::OWNER_REQUIRED,
             "Only an owner can make, change or remove an owner.",
             "Ask an owner of your organization.",
         ));
@@ -133,7 +132,7 @@ fn managed_user(
     let demoted = new_role.is_none_or(|r| r != UserRole::Owner);
     if target.role == UserRole::Owner && demoted && users::owner_count(conn, org_id)? <= 1 {
         return Err(ApiError::conflict(
-            "last_owner",
+            codes::LAST_OWNER,
             format!("{} is the organization's only owner", target.email),
             "Make another user an owner first.",
         ));

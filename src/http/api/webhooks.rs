@@ -3,7 +3,7 @@
 //! creation and on rotation), a test event, and the log of every delivery attempt.
 
 use crate::db::webhooks::{self, EVENTS};
-use crate::error::ApiError;
+use crate::error::{codes, ApiError};
 use crate::frontdesk::webhooks::{check_url, new_secret, SECRET_CONTEXT};
 use crate::http::auth::{Auth, Writer};
 use crate::http::AppState;
@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 fn bad(message: String) -> ApiError {
-    ApiError::bad_request("invalid_field", message)
+    ApiError::bad_request(codes::INVALID_FIELD, message)
 }
 
 async fn checked_url(state: &AppState, url: &str) -> Result<String, ApiError> {

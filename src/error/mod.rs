@@ -1,7 +1,12 @@
 //! `ApiError`: every API failure as an HTTP status plus `{"error":{"code","message","hint"}}`.
 //!
 //! Internal causes are logged once, here, with context; the client gets a stable snake_case
-//! code, a message saying what happened and a hint saying what to do (principle 7).
+//! code, a message saying what happened and a hint saying what to do (principle 7). Every
+//! code, with its status and default hint, is in [`codes`].
+
+pub mod codes;
+
+pub use codes::Code;
 
 use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
@@ -12,17 +17,17 @@ pub enum ApiError {
     /// 400: the request itself is wrong; the message names the field and the fix.
     #[error("{message}")]
     BadRequest {
-        code: &'static str,
+        code: Code,
         message: String,
         hint: Option<String>,
     },
     /// 401: no or invalid credentials.
     #[error("{message}")]
-    Unauthorized { code: &'static str, message: String },
+    Unauthorized { code: Code, message: String },
     /// 403: authenticated but not allowed.
     #[error("{message}")]
     Forbidden {
-        code: &'static str,
+        code: Code,
         message: String,
         hint: Option<String>,
     },
@@ -35,7 +40,7 @@ pub enum ApiError {
     /// 409: conflicts with the current state.
     #[error("{message}")]
     Conflict {
-        code: &'static str,
+        code: Code,
         message: String,
         hint: Option<String>,
     },
@@ -57,7 +62,7 @@ pub enum ApiError {
     /// 422: an `Idempotency-Key` was reused for a different request (SPEC §6.2).
     #[error("{message}")]
     Unprocessable {
-        code: &'static str,
+        code: Code,
         message: String,
         hint: Option<String>,
     },
@@ -68,7 +73,7 @@ pub enum ApiError {
     /// (too many sign-ins at once); the message says what to do.
     #[error("{message}")]
     Busy {
-        code: &'static str,
+        code: Code,
         message: String,
         retry_after: u64,
     },
@@ -81,7 +86,8 @@ pub enum ApiError {
 }
 
 impl ApiError {
-    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+    /// An error of `code` (its status and default hint are the catalogue's).
+    pub fn bad_request(code: Code, message: impl Into<String>) -> Self {
         ApiError::BadRequest {
             code,
             message: message.into(),
@@ -90,7 +96,7 @@ impl ApiError {
     }
 
     pub fn bad_request_hint(
-        code: &'static str,
+        code: Code,
         message: impl Into<String>,
         hint: impl Into<String>,
     ) -> Self {
@@ -101,11 +107,7 @@ impl ApiError {
         }
     }
 
-    pub fn forbidden(
-        code: &'static str,
-        message: impl Into<String>,
-        hint: impl Into<String>,
-    ) -> Self {
+    pub fn forbidden(code: Code, message: impl Into<String>, hint: impl Into<String>) -> Self {
         ApiError::Forbidden {
             code,
             message: message.into(),
@@ -113,11 +115,7 @@ impl ApiError {
         }
     }
 
-    pub fn conflict(
-        code: &'static str,
-        message: impl Into<String>,
-        hint: impl Into<String>,
-    ) -> Self {
+    pub fn conflict(code: Code, message: impl Into<String>, hint: impl Into<String>) -> Self {
         ApiError::Conflict {
             code,
             message: message.into(),
@@ -131,52 +129,51 @@ impl ApiError {
 
     pub fn unauthenticated() -> Self {
         ApiError::Unauthorized {
-            code: "unauthenticated",
+            code: codes::UNAUTHENTICATED,
             message: "Sign in first, or send an API token as 'Authorization: Bearer <token>'."
                 .into(),
         }
     }
 
-    pub fn code(&self) -> &'static str {
+    /// This error's entry in the catalogue.
+    pub fn catalogued(&self) -> Code {
         match self {
             ApiError::BadRequest { code, .. }
             | ApiError::Unauthorized { code, .. }
             | ApiError::Forbidden { code, .. }
-            | ApiError::Conflict { code, .. } => code,
-            ApiError::NotFound(_) => "not_found",
-            ApiError::UnknownRoute(_) => "unknown_route",
-            ApiError::PayloadTooLarge { .. } => "payload_too_large",
-            ApiError::RateLimited { .. } => "rate_limited",
-            ApiError::Busy { code, .. } => code,
-            ApiError::Provider(_) | ApiError::Saga(_) => "provider_error",
-            ApiError::FeatureDisabled(_) => "feature_disabled",
-            ApiError::Unprocessable { code, .. } => code,
-            ApiError::InProgress => "idempotency_key_in_progress",
-            ApiError::Unavailable(_) => "database_unavailable",
-            ApiError::Internal(_) => "internal_error",
+            | ApiError::Conflict { code, .. }
+            | ApiError::Busy { code, .. }
+            | ApiError::Unprocessable { code, .. } => *code,
+            ApiError::NotFound(_) => codes::NOT_FOUND,
+            ApiError::UnknownRoute(_) => codes::UNKNOWN_ROUTE,
+            ApiError::PayloadTooLarge { .. } => codes::PAYLOAD_TOO_LARGE,
+            ApiError::RateLimited { .. } => codes::RATE_LIMITED,
+            ApiError::Provider(_) | ApiError::Saga(_) => codes::PROVIDER_ERROR,
+            ApiError::FeatureDisabled(_) => codes::FEATURE_DISABLED,
+            ApiError::InProgress => codes::IDEMPOTENCY_KEY_IN_PROGRESS,
+            ApiError::Unavailable(_) => codes::DATABASE_UNAVAILABLE,
+            ApiError::Internal(_) => codes::INTERNAL_ERROR,
         }
     }
 
+    /// The stable code the client sees.
+    pub fn code(&self) -> &'static str {
+        self.catalogued().code
+    }
+
     fn hint(&self) -> Option<String> {
-        match self {
+        let specific = match self {
             ApiError::BadRequest { hint, .. }
             | ApiError::Forbidden { hint, .. }
             | ApiError::Conflict { hint, .. }
             | ApiError::Unprocessable { hint, .. } => hint.clone(),
-            ApiError::FeatureDisabled(_) => Some("An admin can turn it on in Settings → Features.".into()),
-            ApiError::InProgress => Some("Wait for the first request to finish, then retry with the same key to get its result.".into()),
             ApiError::Saga(f) => Some(match &f.compensation_error {
                 Some((step, _)) => format!(
                     "Undoing the earlier steps failed at {step}; switchboard retries that at its next start. Check the Health page before trying again."
                 ),
                 None => "Nothing was left behind: no number was bought or kept. Fix what the message says and try again.".into(),
             }),
-            ApiError::Unauthorized { .. } => Some("POST /api/auth/login with your email and password.".into()),
-            ApiError::UnknownRoute(_) => Some("Check the method and path against the API list in the README.".into()),
-            ApiError::NotFound(_) => Some("Check the id; it may belong to another organization or have been removed.".into()),
-            ApiError::PayloadTooLarge { .. } => Some("Send a smaller body.".into()),
             ApiError::RateLimited { retry_after } | ApiError::Busy { retry_after, .. } => Some(format!("Wait {retry_after} s and try again.")),
-            ApiError::Unavailable(_) => Some("Try again in a few seconds; if it persists, check the server log and free disk space.".into()),
             ApiError::Provider(e) => Some(
                 match e.kind {
                     crate::providers::ProviderErrorKind::Auth => "Check the provider credentials in the settings file.",
@@ -186,8 +183,9 @@ impl ApiError {
                 }
                 .into(),
             ),
-            ApiError::Internal(_) => Some("Try again; if it persists, the server log has the details (search for the request id).".into()),
-        }
+            _ => None,
+        };
+        specific.or_else(|| self.catalogued().hint.map(str::to_string))
     }
 
     /// The JSON body this error answers with, `{"error": {...}}`; also embedded where an
@@ -226,17 +224,13 @@ impl ApiError {
     /// with (`notificationNumber: …`, `menu[0].action.targets: …`), so a page can mark the
     /// input it came from.
     pub fn field(&self) -> Option<&str> {
-        if let ApiError::Conflict {
-            code: "mobile_required",
-            ..
-        } = self
-        {
+        if self.catalogued() == codes::MOBILE_REQUIRED {
             return Some("mobile");
         }
         let ApiError::BadRequest { code, message, .. } = self else {
             return None;
         };
-        let (field, _) = match *code {
+        let (field, _) = match code.code {
             "invalid_field" | "invalid_query" => message.split_once(": ")?,
             "invalid_email" => return Some("email"),
             _ => return None,
@@ -261,21 +255,7 @@ impl ApiError {
 
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
-        match self {
-            ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
-            ApiError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
-            ApiError::NotFound(_) | ApiError::UnknownRoute(_) => StatusCode::NOT_FOUND,
-            ApiError::Conflict { .. } | ApiError::InProgress => StatusCode::CONFLICT,
-            ApiError::Saga(_) => StatusCode::BAD_GATEWAY,
-            ApiError::FeatureDisabled(_) => StatusCode::FORBIDDEN,
-            ApiError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::Provider(_) => StatusCode::BAD_GATEWAY,
-            ApiError::Unavailable(_) | ApiError::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
-            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        }
+        self.catalogued().status
     }
 
     fn error_response(&self) -> HttpResponse {
@@ -319,24 +299,24 @@ mod tests {
     #[test]
     fn an_invalid_field_error_names_its_field_for_the_page() {
         let e = ApiError::bad_request(
-            "invalid_field",
+            codes::INVALID_FIELD,
             "notificationNumber: '555' is too short for a US number",
         );
         assert_eq!(e.body()["error"]["field"], "notificationNumber");
-        let e = ApiError::bad_request("invalid_field", "menu[0].action.targets: add a number");
+        let e = ApiError::bad_request(codes::INVALID_FIELD, "menu[0].action.targets: add a number");
         assert_eq!(e.field(), Some("menu[0].action.targets"));
-        let e = ApiError::bad_request("invalid_query", "caller: 'abc' has letters");
+        let e = ApiError::bad_request(codes::INVALID_QUERY, "caller: 'abc' has letters");
         assert_eq!(e.field(), Some("caller"));
-        let e = ApiError::bad_request("invalid_email", "'x' is not an email address");
+        let e = ApiError::bad_request(codes::INVALID_EMAIL, "'x' is not an email address");
         assert_eq!(e.field(), Some("email"));
         for no_field in [
             ApiError::bad_request(
-                "invalid_field",
+                codes::INVALID_FIELD,
                 "the JSON body has a wrong or missing field: x",
             ),
-            ApiError::bad_request("invalid_field", "rolloutPercentage must be 0 to 100"),
-            ApiError::bad_request("invalid_json", "name: not a field error code"),
-            ApiError::bad_request("invalid_query", "limit must be 1 to 500"),
+            ApiError::bad_request(codes::INVALID_FIELD, "rolloutPercentage must be 0 to 100"),
+            ApiError::bad_request(codes::INVALID_JSON, "name: not a field error code"),
+            ApiError::bad_request(codes::INVALID_QUERY, "limit must be 1 to 500"),
         ] {
             assert_eq!(no_field.field(), None, "{no_field}");
             assert!(no_field.body()["error"].get("field").is_none());
