@@ -348,6 +348,9 @@ pub enum CliError {
     Config(#[from] ConfigError),
     #[error("{0}")]
     Failed(String),
+    /// A number operation failed; `exit` says how (`TelephonyError::exit_code`).
+    #[error("{message}")]
+    Number { message: String, exit: i32 },
 }
 
 impl CliError {
@@ -355,6 +358,7 @@ impl CliError {
         match self {
             CliError::Config(_) => 78,
             CliError::Failed(_) => 1,
+            CliError::Number { exit, .. } => *exit,
         }
     }
 }

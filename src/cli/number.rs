@@ -6,8 +6,8 @@ use super::{fail, CliError};
 use crate::config::Config;
 use crate::db::{agents, orgs, Db};
 use crate::domain::{NumberHandler, NumberRole};
-use crate::error::ApiError;
 use crate::providers::{Providers, TwilioCreds};
+use crate::telephony::TelephonyError;
 use crate::telephony::{self, import, release, update, Telephony};
 use std::sync::Arc;
 
@@ -79,14 +79,18 @@ pub(super) fn telephony_for(
     ))
 }
 
-/// API errors in one line an operator can act on.
-fn explain(e: ApiError) -> CliError {
-    match &e {
-        ApiError::Saga(f) => fail(format!(
+/// Number operations' errors in one line an operator can act on, with their exit code.
+fn explain(e: TelephonyError) -> CliError {
+    let message = match &e {
+        TelephonyError::Saga(f) => format!(
             "step {} failed: {} (nothing was left behind unless it says otherwise)",
             f.step, f.error
-        )),
-        other => fail(other.to_string()),
+        ),
+        other => other.to_string(),
+    };
+    CliError::Number {
+        message,
+        exit: e.exit_code(),
     }
 }
 

@@ -3,10 +3,11 @@
 //! import it into Vapi when the AI answers it, write the row with `origin=imported`.
 
 use super::steps::{NumberCtx, PointWebhooks, VapiImport, WriteNumber};
+use super::TelephonyError;
 use super::{NumberRequest, Telephony};
 use crate::db::numbers;
 use crate::domain::NumberOrigin;
-use crate::error::{codes, ApiError};
+use crate::error::codes;
 use crate::saga::Saga;
 use serde::Serialize;
 use std::sync::Arc;
@@ -36,14 +37,14 @@ pub struct Importable {
     pub points_here: bool,
 }
 
-pub async fn importable(t: &Telephony) -> Result<Vec<Importable>, ApiError> {
+pub async fn importable(t: &Telephony) -> Result<Vec<Importable>, TelephonyError> {
     let master = t.master()?;
     let owned = t
         .providers
         .twilio
         .list_numbers(&master)
         .await
-        .map_err(ApiError::Provider)?;
+        .map_err(TelephonyError::Provider)?;
     let held = t.db.query(|c| numbers::active_e164s(c)).await?;
     let hooks = t.webhooks();
     let mut out: Vec<Importable> = owned
@@ -64,7 +65,7 @@ pub async fn importable(t: &Telephony) -> Result<Vec<Importable>, ApiError> {
 pub async fn import(
     t: &Arc<Telephony>,
     req: NumberRequest,
-) -> Result<numbers::NumberRow, ApiError> {
+) -> Result<numbers::NumberRow, TelephonyError> {
     let mut ctx = t.prepare(&req, NumberOrigin::Imported).await?;
     let master = t.master()?;
     // One import at a time: two imports of one number would each undo the other's
@@ -73,7 +74,7 @@ pub async fn import(
     let e164 = ctx.e164.clone();
     let check = e164.clone();
     if t.db.query(move |c| numbers::is_active(c, &check)).await? {
-        return Err(ApiError::conflict(
+        return Err(TelephonyError::refused(
             codes::NUMBER_TAKEN,
             format!("{e164} is already on this appliance."),
             "Change it on the Numbers page instead of importing it again.",
@@ -84,9 +85,9 @@ pub async fn import(
         .twilio
         .list_numbers(&master)
         .await
-        .map_err(ApiError::Provider)?;
+        .map_err(TelephonyError::Provider)?;
     let Some(found) = owned.into_iter().find(|n| n.phone_number == e164) else {
-        return Err(ApiError::not_found(format!(
+        return Err(TelephonyError::NotFound(format!(
             "{e164} in the Twilio account {}",
             master.account_sid
         )));

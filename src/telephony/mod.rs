@@ -4,6 +4,7 @@
 //!
 //! The same [`Telephony`] serves the API and the `number` command line.
 
+mod error;
 pub mod import;
 pub mod provision;
 pub mod release;
@@ -13,8 +14,9 @@ pub mod update;
 use crate::accounts::TwilioAccounts;
 use crate::db::{numbers, sagas, Db};
 use crate::domain::{NumberHandler, NumberOrigin, NumberRole, PhoneNumber};
-use crate::error::{codes, ApiError};
+use crate::error::codes;
 use crate::providers::{NumberWebhooks, Providers, TwilioCreds};
+pub use error::TelephonyError;
 use std::sync::Arc;
 
 /// A number to bring in (bought or imported) and how it is to be used.
@@ -69,9 +71,9 @@ impl Telephony {
     }
 
     /// The master account, or a 409 that says how to configure it.
-    pub fn master(&self) -> Result<TwilioCreds, ApiError> {
+    pub fn master(&self) -> Result<TwilioCreds, TelephonyError> {
         self.accounts.master().cloned().ok_or_else(|| {
-            ApiError::conflict(codes::TWILIO_NOT_CONFIGURED,
+            TelephonyError::refused(codes::TWILIO_NOT_CONFIGURED,
                 "No Twilio account is configured on this appliance.",
                 "Set SWITCHBOARD_TWILIO_ACCOUNT_SID and SWITCHBOARD_TWILIO_AUTH_TOKEN (or _FILE) in the settings file and restart.",
             )
@@ -79,9 +81,9 @@ impl Telephony {
     }
 
     /// Refuses a Vapi-handled number before any provider call when Vapi is not set up.
-    pub fn require_vapi(&self, handler: NumberHandler) -> Result<(), ApiError> {
+    pub fn require_vapi(&self, handler: NumberHandler) -> Result<(), TelephonyError> {
         if handler == NumberHandler::Vapi && !self.vapi_ready {
-            return Err(ApiError::bad_request_hint(codes::VAPI_NOT_CONFIGURED,
+            return Err(TelephonyError::refused(codes::VAPI_NOT_CONFIGURED,
                 "handler 'vapi' needs a Vapi API key, and none is configured.",
                 "Set SWITCHBOARD_VAPI_API_KEY (Vapi dashboard → API Keys, private key) and restart, or use handler 'ivr'.",
             ));
@@ -95,9 +97,9 @@ impl Telephony {
         &self,
         req: &NumberRequest,
         origin: NumberOrigin,
-    ) -> Result<steps::NumberCtx, ApiError> {
+    ) -> Result<steps::NumberCtx, TelephonyError> {
         crate::domain::roles::validate_number_assignment(req.role, req.handler)
-            .map_err(|m| ApiError::bad_request(codes::INVALID_ASSIGNMENT, m))?;
+            .map_err(|m| TelephonyError::invalid(codes::INVALID_ASSIGNMENT, m))?;
         self.master()?;
         self.require_vapi(req.handler)?;
         let agent = agent(self, req.org_id, req.agent_id).await?;
@@ -113,12 +115,12 @@ impl Telephony {
         &self,
         saga: &crate::saga::Saga<steps::NumberCtx>,
         ctx: &mut steps::NumberCtx,
-    ) -> Result<numbers::NumberRow, ApiError> {
+    ) -> Result<numbers::NumberRow, TelephonyError> {
         saga.run(&self.db, ctx.saga_id, ctx)
             .await
-            .map_err(|f| ApiError::Saga(Box::new(f)))?;
+            .map_err(|f| TelephonyError::Saga(Box::new(f)))?;
         let id = ctx.number_id.ok_or_else(|| {
-            ApiError::Internal(format!(
+            TelephonyError::Internal(format!(
                 "saga {} completed without a number row",
                 ctx.saga_id
             ))
@@ -126,11 +128,14 @@ impl Telephony {
         self.db
             .query(move |c| numbers::get(c, id))
             .await?
-            .ok_or_else(|| ApiError::Internal("the new number row vanished".into()))
+            .ok_or_else(|| TelephonyError::Internal("the new number row vanished".into()))
     }
 
     /// Credentials of the account that owns a number (`None` = the master).
-    pub async fn account(&self, account_sid: Option<String>) -> Result<TwilioCreds, ApiError> {
+    pub async fn account(
+        &self,
+        account_sid: Option<String>,
+    ) -> Result<TwilioCreds, TelephonyError> {
         let master = self.master()?;
         let Some(sid) = account_sid.filter(|s| *s != master.account_sid) else {
             return Ok(master);
@@ -138,10 +143,10 @@ impl Telephony {
         let accounts = self.accounts.clone();
         let found = self
             .db
-            .run(move |c| -> Result<_, ApiError> { Ok(accounts.lookup(c, Some(&sid))) })
+            .run(move |c| -> Result<_, TelephonyError> { Ok(accounts.lookup(c, Some(&sid))) })
             .await?;
         found.ok_or_else(|| {
-            ApiError::Internal(
+            TelephonyError::Internal(
                 "the stored credentials of a number's Twilio account are missing".into(),
             )
         })
@@ -180,9 +185,9 @@ impl Telephony {
 }
 
 /// Parses an E.164 number from API input, naming the field on error.
-pub fn parse_number(field: &str, raw: &str) -> Result<PhoneNumber, ApiError> {
+pub fn parse_number(field: &str, raw: &str) -> Result<PhoneNumber, TelephonyError> {
     PhoneNumber::parse(raw).map_err(|e| {
-        ApiError::bad_request_hint(
+        TelephonyError::refused(
             codes::INVALID_FIELD,
             format!("{field}: {e}"),
             "Write the number in E.164 form, e.g. +14155550123.",
@@ -195,11 +200,11 @@ pub async fn find(
     t: &Telephony,
     org_id: i64,
     e164: &PhoneNumber,
-) -> Result<numbers::NumberRow, ApiError> {
+) -> Result<numbers::NumberRow, TelephonyError> {
     let e = e164.as_str().to_string();
     t.db.query(move |c| numbers::find_for_org(c, org_id, &e))
         .await?
-        .ok_or_else(|| ApiError::not_found(format!("number {e164}")))
+        .ok_or_else(|| TelephonyError::NotFound(format!("number {e164}")))
 }
 
 /// An agent of the org by id (404 otherwise), with its Vapi assistant id.
@@ -207,7 +212,7 @@ pub async fn agent(
     t: &Telephony,
     org_id: i64,
     agent_id: Option<i64>,
-) -> Result<Option<crate::db::agents::Agent>, ApiError> {
+) -> Result<Option<crate::db::agents::Agent>, TelephonyError> {
     let Some(id) = agent_id else {
         return Ok(None);
     };
@@ -215,7 +220,7 @@ pub async fn agent(
         t.db.query(move |c| crate::db::agents::get(c, org_id, id))
             .await?;
     found.map(Some).ok_or_else(|| {
-        ApiError::bad_request_hint(
+        TelephonyError::refused(
             codes::INVALID_FIELD,
             format!("agentId: agent {id} does not exist in your organization"),
             "Pick an agent from GET /api/agents, or add one first.",

@@ -2,10 +2,11 @@
 //! subaccount → buy → Vapi import → write the row.
 
 use super::steps::{Buy, EnsureSubaccount, NumberCtx, VapiImport, WriteNumber};
+use super::TelephonyError;
 use super::{NumberRequest, Telephony};
 use crate::db::{numbers, orgs, sagas};
 use crate::domain::NumberOrigin;
-use crate::error::{codes, ApiError};
+use crate::error::codes;
 use crate::saga::Saga;
 use std::sync::Arc;
 
@@ -28,7 +29,7 @@ pub fn saga(t: &Arc<Telephony>) -> Saga<NumberCtx> {
 pub async fn provision(
     t: &Arc<Telephony>,
     req: NumberRequest,
-) -> Result<numbers::NumberRow, ApiError> {
+) -> Result<numbers::NumberRow, TelephonyError> {
     let mut ctx = t.prepare(&req, NumberOrigin::Managed).await?;
     let saga = saga(t);
     let saga_id = {
@@ -39,19 +40,19 @@ pub async fn provision(
             "agentId": req.agent_id, "friendlyName": req.friendly_name,
         });
         let context = serde_json::to_value(&ctx).unwrap_or_default();
-        t.db.run(move |c| -> Result<i64, ApiError> {
+        t.db.run(move |c| -> Result<i64, TelephonyError> {
             let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             let max = orgs::settings(&tx, org)?.map(|s| s.max_managed_numbers).unwrap_or(1);
             let held = numbers::count_active(&tx, org, NumberOrigin::Managed)?
                 + sagas::count_unfinished(&tx, org, KIND)?;
             if held >= max {
-                return Err(ApiError::conflict(codes::NUMBER_LIMIT_REACHED,
+                return Err(TelephonyError::refused(codes::NUMBER_LIMIT_REACHED,
                     format!("Your organization may hold {max} managed number(s) and already has {held} (or one being set up)."),
                     "Release the managed number you have on the Numbers page first, or ask the appliance operator to raise the limit.",
                 ));
             }
             if numbers::is_active(&tx, &e164)? {
-                return Err(ApiError::conflict(codes::NUMBER_TAKEN,
+                return Err(TelephonyError::refused(codes::NUMBER_TAKEN,
                     format!("{e164} is already on this appliance."),
                     "Pick another number from the search results.",
                 ));

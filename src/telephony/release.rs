@@ -7,9 +7,9 @@
 //! it here only stops this appliance from answering it.
 
 use super::Telephony;
+use super::TelephonyError;
 use crate::db::{audit, numbers, provider_accounts};
 use crate::domain::{NumberOrigin, NumberStatus, PhoneNumber};
-use crate::error::ApiError;
 use crate::saga::{Saga, Step, StepError};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -223,7 +223,7 @@ pub async fn release(
     dry_run: bool,
     actor: &str,
     user_id: Option<i64>,
-) -> Result<Outcome, ApiError> {
+) -> Result<Outcome, TelephonyError> {
     let row = super::find(t, org_id, e164).await?;
     if row.status == NumberStatus::Released {
         return Ok(if dry_run {
@@ -280,10 +280,10 @@ pub async fn release(
         .await?;
     saga.run(&t.db, id, &mut ctx)
         .await
-        .map_err(|f| ApiError::Saga(Box::new(f)))?;
+        .map_err(|f| TelephonyError::Saga(Box::new(f)))?;
     let row =
         t.db.query(move |c| numbers::get(c, number_id))
             .await?
-            .ok_or_else(|| ApiError::Internal("the released number vanished".into()))?;
+            .ok_or_else(|| TelephonyError::Internal("the released number vanished".into()))?;
     Ok(Outcome::Released(Box::new(row)))
 }

@@ -3,9 +3,10 @@
 //! first; the row changes only once they agree, and a failed row write undoes the move.
 
 use super::Telephony;
+use super::TelephonyError;
 use crate::db::{audit, numbers};
 use crate::domain::{NumberHandler, NumberRole, NumberStatus, PhoneNumber};
-use crate::error::{codes, ApiError};
+use crate::error::codes;
 use crate::providers::{VapiNumberCreate, VapiNumberUpdate};
 use serde_json::json;
 use std::sync::Arc;
@@ -36,7 +37,7 @@ pub async fn update(
     change: Change,
     actor: &str,
     user_id: Option<i64>,
-) -> Result<numbers::NumberRow, ApiError> {
+) -> Result<numbers::NumberRow, TelephonyError> {
     let row = super::find(t, org_id, e164).await?;
     let target = target(t, org_id, &row, change).await?;
     // Providers first.
@@ -53,7 +54,7 @@ pub async fn update(
     let id = row.id;
     t.db.query(move |c| numbers::get(c, id))
         .await?
-        .ok_or_else(|| ApiError::not_found(format!("number {e164}")))
+        .ok_or_else(|| TelephonyError::NotFound(format!("number {e164}")))
 }
 
 /// The change applied to the row, validated (SPEC §3.2): an active number, a role and
@@ -63,9 +64,9 @@ async fn target(
     org_id: i64,
     row: &numbers::NumberRow,
     change: Change,
-) -> Result<Target, ApiError> {
+) -> Result<Target, TelephonyError> {
     if row.status != NumberStatus::Active {
-        return Err(ApiError::conflict(
+        return Err(TelephonyError::refused(
             codes::NUMBER_RELEASED,
             format!(
                 "{} was released on {}.",
@@ -78,9 +79,9 @@ async fn target(
     let role = change.role.unwrap_or(row.role);
     let handler = change.handler.unwrap_or(row.handler);
     crate::domain::roles::validate_number_assignment(role, handler)
-        .map_err(|m| ApiError::bad_request(codes::INVALID_ASSIGNMENT, m))?;
+        .map_err(|m| TelephonyError::invalid(codes::INVALID_ASSIGNMENT, m))?;
     if role == NumberRole::System && handler == NumberHandler::Vapi {
-        return Err(ApiError::bad_request(codes::INVALID_ASSIGNMENT,
+        return Err(TelephonyError::invalid(codes::INVALID_ASSIGNMENT,
             "a system number answers no customer; it cannot be handed to an AI agent. Use handler 'ivr', or give it the 'operational' role.",
         ));
     }
@@ -103,7 +104,7 @@ async fn move_at_providers(
     t: &Arc<Telephony>,
     row: &numbers::NumberRow,
     to: &Target,
-) -> Result<(Option<String>, Option<String>), ApiError> {
+) -> Result<(Option<String>, Option<String>), TelephonyError> {
     match (row.handler, to.handler) {
         (NumberHandler::Ivr, NumberHandler::Vapi) => {
             let account = t.account(row.account_sid.clone()).await?;
@@ -118,7 +119,7 @@ async fn move_at_providers(
                     assistant_id: to.assistant.clone(),
                 })
                 .await
-                .map_err(ApiError::Provider)?;
+                .map_err(TelephonyError::Provider)?;
             Ok((Some(created.id.clone()), Some(created.id)))
         }
         (NumberHandler::Vapi, NumberHandler::Ivr) => {
@@ -130,11 +131,11 @@ async fn move_at_providers(
                     .twilio
                     .update_number(&account, sid, &hooks)
                     .await
-                    .map_err(ApiError::Provider)?;
+                    .map_err(TelephonyError::Provider)?;
             }
             if let Some(id) = &row.vapi_phone_number_id {
                 crate::providers::deleted(t.providers.vapi.delete_phone_number(id).await)
-                    .map_err(ApiError::Provider)?;
+                    .map_err(TelephonyError::Provider)?;
             }
             Ok((None, None))
         }
@@ -148,7 +149,7 @@ async fn move_at_providers(
                     .vapi
                     .update_phone_number(id, &relink)
                     .await
-                    .map_err(ApiError::Provider)?;
+                    .map_err(TelephonyError::Provider)?;
             }
             Ok((row.vapi_phone_number_id.clone(), None))
         }
@@ -165,12 +166,12 @@ async fn write(
     vapi_id: Option<String>,
     actor: &str,
     user_id: Option<i64>,
-) -> Result<(), ApiError> {
+) -> Result<(), TelephonyError> {
     let (id, e, actor) = (row.id, row.e164.clone(), actor.to_string());
     let (role, handler, agent_id, friendly_name) =
         (to.role, to.handler, to.agent_id, to.friendly_name.clone());
     let before = json!({ "role": row.role, "handler": row.handler, "agentId": row.agent_id, "friendlyName": row.friendly_name });
-    t.db.run(move |c| -> Result<(), ApiError> {
+    t.db.run(move |c| -> Result<(), TelephonyError> {
         let tx = c.transaction()?;
         numbers::update(
             &tx,
@@ -184,7 +185,7 @@ async fn write(
             },
         )
         .map_err(|e| match e {
-            crate::db::DbError::Invalid(m) => ApiError::bad_request(codes::INVALID_ASSIGNMENT, m),
+            crate::db::DbError::Invalid(m) => TelephonyError::invalid(codes::INVALID_ASSIGNMENT, m),
             other => other.into(),
         })?;
         audit::record(

@@ -112,7 +112,8 @@ async fn a_fresh_real_appliance_imports_its_number_from_the_command_line_and_ans
         "{form}"
     );
     let wrong = switchboard(&["number", "import", OWNED, "--role", "operational"], &env);
-    assert!(!wrong.status.success());
+    // A refusal the operator can act on: exit 65 (EX_DATAERR), with the reason.
+    assert_eq!(wrong.status.code(), Some(65));
     assert!(String::from_utf8_lossy(&wrong.stderr).contains("already on this appliance"));
 
     let listed = switchboard(&["number", "list"], &env);

@@ -329,7 +329,7 @@ async fn provision_for(
         actor: auth.principal.email.clone(),
         user_id: Some(auth.principal.user_id),
     };
-    provision::provision(t, req).await
+    Ok(provision::provision(t, req).await?)
 }
 
 /// The NANP area code of a `+1` number.
@@ -359,7 +359,7 @@ async fn pick_number(state: &AppState, area: Option<String>) -> Result<PhoneNumb
         {
             Ok(found) => {
                 if let Some(n) = found.into_iter().next() {
-                    return telephony::parse_number("phoneNumber", &n.phone_number);
+                    return Ok(telephony::parse_number("phoneNumber", &n.phone_number)?);
                 }
             }
             Err(e) if e.code == Some(21452) || e.is_not_found() => {}
