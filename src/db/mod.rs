@@ -70,6 +70,7 @@ text_column!(
     crate::domain::textback::Outcome,
     crate::domain::state::Consent,
     crate::domain::state::TextbackState,
+    crate::domain::state::TranscriptionStatus,
     crate::domain::state::Direction,
     crate::domain::state::MessageKind,
     crate::domain::state::CallStatus,

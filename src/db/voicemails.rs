@@ -1,6 +1,7 @@
 //! Voicemails, upserted by RecordingSid from whichever callback arrives first (recording
 //! status, transcription or the Record action), so retries and reordering converge.
 
+use crate::domain::state::TranscriptionStatus;
 use rusqlite::{Connection, OptionalExtension, Row};
 
 #[derive(Debug, Clone)]
@@ -12,7 +13,7 @@ pub struct Voicemail {
     pub recording_url: Option<String>,
     pub duration_seconds: Option<i64>,
     pub transcription_text: Option<String>,
-    pub transcription_status: String,
+    pub transcription_status: TranscriptionStatus,
     pub handled: bool,
     pub handled_at: Option<String>,
     pub owner_notified_at: Option<String>,
@@ -87,7 +88,7 @@ pub fn set_transcription(
     call_id: i64,
     recording_sid: &str,
     text: Option<&str>,
-    status: &str,
+    status: TranscriptionStatus,
 ) -> rusqlite::Result<i64> {
     let id = upsert_recording(conn, org_id, call_id, recording_sid, None, None)?;
     conn.execute(

@@ -4,7 +4,7 @@
 //! nowhere else.
 
 use super::ring::LegAnswer;
-use super::state::{CallStatus, Consent};
+use super::state::{CallStatus, Consent, TranscriptionStatus};
 use super::textback::Outcome;
 use serde_json::{json, Value};
 
@@ -71,7 +71,7 @@ pub enum CallEvent<'a> {
     },
     VoicemailTranscription {
         sid: &'a str,
-        status: &'a str,
+        status: TranscriptionStatus,
     },
     Ended {
         status: CallStatus,

@@ -35,6 +35,27 @@ string_enum!(
 );
 
 string_enum!(
+    /// Where a voicemail's transcript stands: waiting for Twilio, in, failed, or never
+    /// coming (a recording too short or too long, or one that failed).
+    TranscriptionStatus {
+        Pending => "pending",
+        Completed => "completed",
+        Failed => "failed",
+        Absent => "absent",
+    }
+);
+
+impl TranscriptionStatus {
+    /// Twilio's `TranscriptionStatus`: `completed`, else the transcript failed.
+    pub fn from_twilio(status: Option<&str>) -> TranscriptionStatus {
+        match status {
+            Some("completed") => TranscriptionStatus::Completed,
+            _ => TranscriptionStatus::Failed,
+        }
+    }
+}
+
+string_enum!(
     /// Which way a call or a text went. Only a Vapi call is ever `web` (a browser call to
     /// an agent); the schema refuses it for a text.
     Direction { Inbound => "inbound", Outbound => "outbound", Web => "web" }

@@ -8,7 +8,7 @@ use serde_json::Value;
 /// A parsed `{"message": {...}}` envelope.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Message {
-    pub kind: String,
+    pub kind: MessageType,
     pub call_id: Option<String>,
     pub call_type: Option<String>,
     pub phone_number_id: Option<String>,
@@ -27,6 +27,54 @@ pub struct Message {
     /// Epoch milliseconds, from a number or an ISO string.
     pub timestamp_ms: Option<i64>,
     pub tool_calls: Vec<ToolCall>,
+}
+
+/// A server message's `type`: the ones the front desk acts on, and any other (answered
+/// `{}` and logged, as Vapi adds types).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MessageType {
+    AssistantRequest,
+    StatusUpdate,
+    EndOfCallReport,
+    Hang,
+    ConversationUpdate,
+    ToolCalls,
+    TransferDestinationRequest,
+    Other(String),
+}
+
+impl MessageType {
+    pub fn parse(kind: &str) -> MessageType {
+        match kind {
+            "assistant-request" => MessageType::AssistantRequest,
+            "status-update" => MessageType::StatusUpdate,
+            "end-of-call-report" => MessageType::EndOfCallReport,
+            "hang" => MessageType::Hang,
+            "conversation-update" => MessageType::ConversationUpdate,
+            "tool-calls" => MessageType::ToolCalls,
+            "transfer-destination-request" => MessageType::TransferDestinationRequest,
+            other => MessageType::Other(other.to_string()),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        match self {
+            MessageType::AssistantRequest => "assistant-request",
+            MessageType::StatusUpdate => "status-update",
+            MessageType::EndOfCallReport => "end-of-call-report",
+            MessageType::Hang => "hang",
+            MessageType::ConversationUpdate => "conversation-update",
+            MessageType::ToolCalls => "tool-calls",
+            MessageType::TransferDestinationRequest => "transfer-destination-request",
+            MessageType::Other(other) => other,
+        }
+    }
+}
+
+impl std::fmt::Display for MessageType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -124,7 +172,7 @@ pub fn parse(body: &[u8]) -> Result<Message, String> {
         .or_else(|| span_secs(started_at.as_deref()?, ended_at.as_deref()?))
         .filter(|d| (0..=MAX_CALL_SECS).contains(d));
     Ok(Message {
-        kind: kind.to_string(),
+        kind: MessageType::parse(kind),
         call_id: first(m, &[&["call", "id"], &["callId"]]),
         call_type: first(m, &[&["call", "type"]]),
         phone_number_id: first(m, &[&["phoneNumber", "id"], &["call", "phoneNumberId"]]),
@@ -308,7 +356,7 @@ mod tests {
             "artifact":{"transcript":"AI: Hi\nUser: Hello","recordingUrl":"https://r/1.wav","stereoRecordingUrl":"https://r/1s.wav"},
             "analysis":{"summary":"Caller asked about prices."},"cost":0.12,"durationSeconds":42.4,"somethingNew":{"x":1}}}"#;
         let m = parse(body).unwrap();
-        assert_eq!(m.kind, "end-of-call-report");
+        assert_eq!(m.kind, MessageType::EndOfCallReport);
         assert_eq!(m.call_id.as_deref(), Some("call_1"));
         assert_eq!(m.phone_number_id.as_deref(), Some("pn_1"));
         assert_eq!(m.customer_number.as_deref(), Some("+14155550123"));
@@ -387,7 +435,7 @@ mod tests {
             parse(br#"{"message":{"type":"brand-new-type"}}"#)
                 .unwrap()
                 .kind,
-            "brand-new-type"
+            MessageType::Other("brand-new-type".into())
         );
     }
 

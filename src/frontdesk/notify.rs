@@ -9,6 +9,7 @@ use crate::db::outbox::{self, Event, Notice};
 use crate::db::{calls, contacts, leads, numbers, orgs, voicemails};
 use crate::domain::callflow::TRANSCRIBE_MAX_SECS;
 use crate::domain::events::CallEvent;
+use crate::domain::state::TranscriptionStatus;
 use rusqlite::Connection;
 
 fn clip(s: &str, max: usize) -> String {
@@ -71,10 +72,9 @@ fn queue_voicemail(
         .clone()
         .unwrap_or_else(|| number.e164.clone());
     let url = format!("{public_url}/#voicemail/{id}");
-    let transcript = vm
-        .transcription_text
-        .as_deref()
-        .filter(|t| vm.transcription_status == "completed" && !t.trim().is_empty());
+    let transcript = vm.transcription_text.as_deref().filter(|t| {
+        vm.transcription_status == TranscriptionStatus::Completed && !t.trim().is_empty()
+    });
     let seconds = vm
         .duration_seconds
         .map(|d| format!("{d} s "))

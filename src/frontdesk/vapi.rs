@@ -11,6 +11,7 @@ use crate::domain::state::{CallStatus, Direction};
 use crate::domain::textback::Outcome;
 use crate::domain::vapi::{
     asks_for_call_back, call_status, direction, never_reached_assistant, outcome, Message,
+    MessageType,
 };
 use crate::domain::FlagKey;
 use rusqlite::Connection;
@@ -73,14 +74,15 @@ fn dedup_key(m: &Message) -> String {
 }
 
 pub async fn handle(desk: &Arc<FrontDesk>, m: Message) -> Result<Value, FrontdeskError> {
-    match m.kind.as_str() {
-        "assistant-request" => assistant_request(desk, m).await,
-        "status-update" | "end-of-call-report" | "hang" | "conversation-update" => {
-            track(desk, m).await
-        }
-        "tool-calls" => tool_calls(desk, m).await,
-        "transfer-destination-request" => transfer_destination(desk, m).await,
-        other => {
+    match &m.kind {
+        MessageType::AssistantRequest => assistant_request(desk, m).await,
+        MessageType::StatusUpdate
+        | MessageType::EndOfCallReport
+        | MessageType::Hang
+        | MessageType::ConversationUpdate => track(desk, m).await,
+        MessageType::ToolCalls => tool_calls(desk, m).await,
+        MessageType::TransferDestinationRequest => transfer_destination(desk, m).await,
+        MessageType::Other(other) => {
             log::info!("Vapi message type '{other}' is not handled; answered 200 {{}}");
             Ok(json!({}))
         }
@@ -182,7 +184,7 @@ enum Failure {
 /// without a call (Vapi's schema makes `call` optional) cannot be tied to a call: it is
 /// acknowledged and logged, never refused, so Vapi does not retry it forever.
 async fn track(desk: &FrontDesk, m: Message) -> Result<Value, FrontdeskError> {
-    if m.kind == "hang" {
+    if m.kind == MessageType::Hang {
         desk.metrics.incr(
             crate::metrics::INVARIANT_VIOLATIONS,
             &[("name", "vapi_hang")],
@@ -204,7 +206,7 @@ async fn track(desk: &FrontDesk, m: Message) -> Result<Value, FrontdeskError> {
             let (_, Some(call_id)) = context(c, &m)? else {
                 return Ok(None);
             };
-            if let Some(kind) = VapiMessageKind::parse(&m.kind) {
+            if let Some(kind) = VapiMessageKind::parse(m.kind.as_str()) {
                 calls::record(
                     c,
                     call_id,
@@ -217,10 +219,10 @@ async fn track(desk: &FrontDesk, m: Message) -> Result<Value, FrontdeskError> {
                     },
                 )?;
             }
-            let ended = match m.kind.as_str() {
-                "status-update" if m.status.as_deref() == Some("ended") => true,
-                "end-of-call-report" => true,
-                "status-update" => {
+            let ended = match m.kind {
+                MessageType::StatusUpdate if m.status.as_deref() == Some("ended") => true,
+                MessageType::EndOfCallReport => true,
+                MessageType::StatusUpdate => {
                     if let Some(status) = m.status.as_deref().and_then(call_status) {
                         calls::advance_status(c, call_id, status)?;
                     }
@@ -244,7 +246,7 @@ async fn track(desk: &FrontDesk, m: Message) -> Result<Value, FrontdeskError> {
 /// when the AI promised a call back, and a failure, the first time it is told.
 fn end(c: &rusqlite::Connection, call_id: i64, m: Message) -> rusqlite::Result<Option<Failure>> {
     let outcome = m.ended_reason.as_deref().map(outcome);
-    let report = if m.kind == "status-update" {
+    let report = if m.kind == MessageType::StatusUpdate {
         calls::advance_status(c, call_id, CallStatus::Ended)?;
         calls::EndReport {
             ended_reason: m.ended_reason.clone(),

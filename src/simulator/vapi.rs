@@ -156,6 +156,7 @@ mod tests {
                 crate::domain::vapi::parse(e.to_string().as_bytes())
                     .unwrap()
                     .kind
+                    .to_string()
             })
             .collect();
         assert_eq!(

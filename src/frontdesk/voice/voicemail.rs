@@ -6,6 +6,7 @@ use crate::db::{calls, voicemails};
 use crate::domain::callflow::transcribable;
 use crate::domain::events::CallEvent;
 use crate::domain::ivr;
+use crate::domain::state::TranscriptionStatus;
 use crate::frontdesk::{FrontDesk, FrontdeskError};
 use crate::twiml::TwiML;
 
@@ -78,7 +79,7 @@ pub async fn recording(
             let vm = voicemails::by_id(c, id)?;
             let transcript_done = vm
                 .as_ref()
-                .is_some_and(|v| v.transcription_status != "pending");
+                .is_some_and(|v| v.transcription_status != TranscriptionStatus::Pending);
             if completed && !transcript_done {
                 let due = crate::db::format_time(now + chrono::Duration::seconds(wait));
                 voicemails::schedule_notification(c, id, &due)?;
@@ -108,14 +109,10 @@ pub async fn transcription(
     p: VoiceParams,
     recording_sid: Option<String>,
     text: Option<String>,
-    status: Option<String>,
+    status: TranscriptionStatus,
 ) -> Result<(), FrontdeskError> {
     let Some(sid) = recording_sid else {
         return Err(FrontdeskError::BadRequest("RecordingSid is missing".into()));
-    };
-    let status = match status.as_deref() {
-        Some("completed") => "completed",
-        _ => "failed",
     };
     let id = with_call(desk, &p, move |c, ctx| {
         let org = ctx.number.as_ref().map(|n| n.org_id);

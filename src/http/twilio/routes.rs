@@ -4,7 +4,7 @@ use super::{Reply, TwilioRequest, TwilioWebhook};
 use crate::app::AppState;
 use crate::domain::phone::Party;
 use crate::domain::ring::Hop;
-use crate::domain::state::{CallStatus, Direction, MessageStatus};
+use crate::domain::state::{CallStatus, Direction, MessageStatus, TranscriptionStatus};
 use crate::domain::webhook::TwilioRoute;
 use crate::domain::webhook::{CallSid, MessageSid};
 use crate::frontdesk::callback;
@@ -199,7 +199,7 @@ async fn voice_transcription(state: State, hook: Hook) -> Answer {
     let (sid, text, status) = (
         r.owned("RecordingSid"),
         r.owned("TranscriptionText"),
-        r.owned("TranscriptionStatus"),
+        TranscriptionStatus::from_twilio(r.get("TranscriptionStatus")),
     );
     voice::voicemail::transcription(&state.desk, voice_params(r)?, sid, text, status).await?;
     Ok(Reply::Empty)
