@@ -1,5 +1,4 @@
-use crate::helpers::{client, expect_error, get_json, send_json, spawn_app, spawn_app_with};
-use reqwest::Method;
+use crate::helpers::{client, expect_error, get_json, spawn_app, spawn_app_with};
 use serde_json::{json, Value};
 use switchboard::domain::UserRole;
 
@@ -213,14 +212,9 @@ async fn a_cookie_authenticated_mutation_needs_the_right_csrf_token() {
         0,
         "nothing is written on a CSRF failure"
     );
-    let ok = send_json(
-        &c,
-        &csrf,
-        Method::POST,
-        app.url("/api/tokens"),
-        Some(&json!({ "name": "x" })),
-    )
-    .await;
+    let ok = app
+        .post_json(&c, &csrf, "/api/tokens", Some(&json!({ "name": "x" })))
+        .await;
     assert_eq!(ok.status(), 201);
 }
 
@@ -234,7 +228,7 @@ async fn logout_needs_csrf_and_ends_the_session() {
         "csrf_failed",
     )
     .await;
-    let resp = send_json(&c, &csrf, Method::POST, app.url("/api/auth/logout"), None).await;
+    let resp = app.post_json(&c, &csrf, "/api/auth/logout", None).await;
     assert_eq!(resp.status(), 204);
     expect_error(
         c.get(app.url("/api/me")).send().await.unwrap(),
@@ -259,27 +253,22 @@ async fn a_viewer_can_read_but_not_change_anything() {
             .status(),
         200
     );
-    let resp = send_json(
-        &c,
-        &csrf,
-        Method::POST,
-        app.url("/api/tokens"),
-        Some(&json!({ "name": "x" })),
-    )
-    .await;
+    let resp = app
+        .post_json(&c, &csrf, "/api/tokens", Some(&json!({ "name": "x" })))
+        .await;
     let err = expect_error(resp, 403, "read_only").await;
     assert!(err["message"].as_str().unwrap().contains("viewer"));
-    let resp = send_json(
-        &c,
-        &csrf,
-        Method::POST,
-        app.url("/api/users"),
-        Some(&json!({ "email": "x@example.com", "role": "viewer" })),
-    )
-    .await;
+    let resp = app
+        .post_json(
+            &c,
+            &csrf,
+            "/api/users",
+            Some(&json!({ "email": "x@example.com", "role": "viewer" })),
+        )
+        .await;
     expect_error(resp, 403, "read_only").await;
     // Signing out is not a change to the business: a viewer may do it.
-    let resp = send_json(&c, &csrf, Method::POST, app.url("/api/auth/logout"), None).await;
+    let resp = app.post_json(&c, &csrf, "/api/auth/logout", None).await;
     assert_eq!(resp.status(), 204);
 }
 
@@ -287,17 +276,17 @@ async fn a_viewer_can_read_but_not_change_anything() {
 async fn another_orgs_data_is_invisible_and_its_ids_are_404() {
     let app = spawn_app().await;
     let (owner, owner_csrf) = app.owner().await;
-    let token: Value = send_json(
-        &owner,
-        &owner_csrf,
-        Method::POST,
-        app.url("/api/tokens"),
-        Some(&json!({ "name": "demo-integration" })),
-    )
-    .await
-    .json()
-    .await
-    .unwrap();
+    let token: Value = app
+        .post_json(
+            &owner,
+            &owner_csrf,
+            "/api/tokens",
+            Some(&json!({ "name": "demo-integration" })),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
     let agents: Value = get_json(&owner, app.url("/api/agents")).await;
     let demo_agent_id = agents["agents"][0]["id"].as_i64().unwrap();
 
@@ -323,14 +312,14 @@ async fn another_orgs_data_is_invisible_and_its_ids_are_404() {
         "not_found",
     )
     .await;
-    let revoke = send_json(
-        &other,
-        &other_csrf,
-        Method::DELETE,
-        app.url(&format!("/api/tokens/{}", token["id"])),
-        None,
-    )
-    .await;
+    let revoke = app
+        .delete_json(
+            &other,
+            &other_csrf,
+            &format!("/api/tokens/{}", token["id"]),
+            None,
+        )
+        .await;
     expect_error(revoke, 404, "not_found").await;
     assert_eq!(
         app.count("SELECT count(*) FROM api_tokens WHERE revoked_at IS NOT NULL"),

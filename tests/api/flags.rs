@@ -1,8 +1,7 @@
 //! Feature flags through the API (SPEC §5.1): effective values, overrides that apply to the
 //! next call without a restart, audited changes, role checks.
 
-use crate::helpers::{expect_error, get_json, send_json, spawn_app_with, CALLER};
-use reqwest::Method;
+use crate::helpers::{expect_error, get_json, spawn_app_with, CALLER};
 use serde_json::{json, Value};
 use switchboard::domain::UserRole;
 
@@ -32,17 +31,17 @@ async fn turning_text_back_off_and_on_applies_to_the_next_call_without_a_restart
     assert_eq!(list["flags"].as_array().unwrap().len(), 5);
 
     // Back to the global default (off): a missed call is not texted.
-    let cleared: Value = send_json(
-        &c,
-        &csrf,
-        Method::DELETE,
-        app.url("/api/feature-flags/missed_call_textback/override"),
-        None,
-    )
-    .await
-    .json()
-    .await
-    .unwrap();
+    let cleared: Value = app
+        .delete_json(
+            &c,
+            &csrf,
+            "/api/feature-flags/missed_call_textback/override",
+            None,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(flag(&cleared, "missed_call_textback")["effective"], false);
     let tw = app.twilio();
     tw.missed_call("CA5001", CALLER).await;
@@ -52,14 +51,14 @@ async fn turning_text_back_off_and_on_applies_to_the_next_call_without_a_restart
     );
 
     // On again for this org: the very next missed call is texted.
-    let resp = send_json(
-        &c,
-        &csrf,
-        Method::PUT,
-        app.url("/api/feature-flags/missed_call_textback/override"),
-        Some(&json!({ "enabled": true })),
-    )
-    .await;
+    let resp = app
+        .put_json(
+            &c,
+            &csrf,
+            "/api/feature-flags/missed_call_textback/override",
+            Some(&json!({ "enabled": true })),
+        )
+        .await;
     assert_eq!(resp.status(), 200);
     tw.missed_call("CA5002", "+14155550166").await;
     app.wait_count(
@@ -86,23 +85,23 @@ async fn global_changes_need_a_system_admin_and_unknown_flags_are_404() {
     let app = spawn_app_with(&[]).await;
     let (c, csrf) = app.owner().await;
     let body = json!({ "enabledGlobally": true, "rolloutPercentage": 50 });
-    let resp = send_json(
-        &c,
-        &csrf,
-        Method::PATCH,
-        app.url("/api/feature-flags/missed_call_textback"),
-        Some(&body),
-    )
-    .await;
+    let resp = app
+        .patch_json(
+            &c,
+            &csrf,
+            "/api/feature-flags/missed_call_textback",
+            Some(&body),
+        )
+        .await;
     expect_error(resp, 403, "system_admin_required").await;
-    let resp = send_json(
-        &c,
-        &csrf,
-        Method::PUT,
-        app.url("/api/feature-flags/teleportation/override"),
-        Some(&json!({ "enabled": true })),
-    )
-    .await;
+    let resp = app
+        .put_json(
+            &c,
+            &csrf,
+            "/api/feature-flags/teleportation/override",
+            Some(&json!({ "enabled": true })),
+        )
+        .await;
     expect_error(resp, 404, "not_found").await;
 
     app.db()
@@ -113,25 +112,25 @@ async fn global_changes_need_a_system_admin_and_unknown_flags_are_404() {
             [&app.owner_email],
         )
         .unwrap();
-    let resp = send_json(
-        &c,
-        &csrf,
-        Method::PATCH,
-        app.url("/api/feature-flags/missed_call_textback"),
-        Some(&body),
-    )
-    .await;
+    let resp = app
+        .patch_json(
+            &c,
+            &csrf,
+            "/api/feature-flags/missed_call_textback",
+            Some(&body),
+        )
+        .await;
     assert_eq!(resp.status(), 200);
     let list: Value = resp.json().await.unwrap();
     assert_eq!(flag(&list, "missed_call_textback")["rolloutPercentage"], 50);
-    let bad = send_json(
-        &c,
-        &csrf,
-        Method::PATCH,
-        app.url("/api/feature-flags/ai_agents"),
-        Some(&json!({ "rolloutPercentage": 101 })),
-    )
-    .await;
+    let bad = app
+        .patch_json(
+            &c,
+            &csrf,
+            "/api/feature-flags/ai_agents",
+            Some(&json!({ "rolloutPercentage": 101 })),
+        )
+        .await;
     expect_error(bad, 400, "invalid_field").await;
 
     let (viewer, vcsrf) = app
@@ -146,13 +145,13 @@ async fn global_changes_need_a_system_admin_and_unknown_flags_are_404() {
             .status(),
         200
     );
-    let resp = send_json(
-        &viewer,
-        &vcsrf,
-        Method::PUT,
-        app.url("/api/feature-flags/ai_agents/override"),
-        Some(&json!({ "enabled": false })),
-    )
-    .await;
+    let resp = app
+        .put_json(
+            &viewer,
+            &vcsrf,
+            "/api/feature-flags/ai_agents/override",
+            Some(&json!({ "enabled": false })),
+        )
+        .await;
     expect_error(resp, 403, "read_only").await;
 }

@@ -11,6 +11,21 @@ use switchboard::simulator::{Simulator, Target};
 use switchboard::startup::Application;
 use tempfile::TempDir;
 
+/// Methods of [`TestApp`] that send a signed-in change with [`send_json`].
+macro_rules! changes {
+    ($($name:ident => $method:ident),+) => {$(
+        pub async fn $name(
+            &self,
+            c: &Client,
+            csrf: &str,
+            path: &str,
+            body: Option<&Value>,
+        ) -> reqwest::Response {
+            send_json(c, csrf, reqwest::Method::$method, self.url(path), body).await
+        }
+    )+};
+}
+
 pub struct TestApp {
     pub address: String,
     pub port: u16,
@@ -216,6 +231,10 @@ impl TestApp {
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)
     }
+
+    // `post_json`, `put_json`, `patch_json`, `delete_json`: a signed-in change to `path`
+    // ([`send_json`]).
+    changes!(post_json => POST, put_json => PUT, patch_json => PATCH, delete_json => DELETE);
 
     pub fn db(&self) -> &Db {
         &self.state.db

@@ -2,9 +2,8 @@
 //! text-backs deferred past quiet hours, blocked and unverified callers — all through
 //! real HTTP with real signatures.
 
-use crate::helpers::{get_json, send_json, spawn_app_with, spawn_in, TestApp, CALLER, MAIN_LINE};
+use crate::helpers::{get_json, spawn_app_with, spawn_in, TestApp, CALLER, MAIN_LINE};
 use chrono::TimeZone;
-use reqwest::Method;
 use serde_json::{json, Value};
 
 const SALES: &str = "+15550100101";
@@ -469,14 +468,14 @@ async fn the_blocklist_takes_prefixes_names_bad_fields_and_is_read_only_for_view
             switchboard::domain::UserRole::Viewer,
         )
         .await;
-    let resp = send_json(
-        &viewer,
-        &vcsrf,
-        Method::POST,
-        app.url("/api/blocklist"),
-        Some(&json!({ "number": CALLER })),
-    )
-    .await;
+    let resp = app
+        .post_json(
+            &viewer,
+            &vcsrf,
+            "/api/blocklist",
+            Some(&json!({ "number": CALLER })),
+        )
+        .await;
     assert_eq!(resp.status(), 403);
     let list: Value = get_json(&viewer, app.url("/api/blocklist")).await;
     assert_eq!(list["entries"][0]["prefix"], "+1900");

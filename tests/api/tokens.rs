@@ -1,5 +1,4 @@
-use crate::helpers::{client, expect_error, get_json, send_json, spawn_app};
-use reqwest::Method;
+use crate::helpers::{client, expect_error, get_json, spawn_app};
 use serde_json::{json, Value};
 use switchboard::domain::UserRole;
 
@@ -9,14 +8,9 @@ async fn create_token(
     csrf: &str,
     name: &str,
 ) -> Value {
-    let resp = send_json(
-        c,
-        csrf,
-        Method::POST,
-        app.url("/api/tokens"),
-        Some(&json!({ "name": name })),
-    )
-    .await;
+    let resp = app
+        .post_json(c, csrf, "/api/tokens", Some(&json!({ "name": name })))
+        .await;
     let status = resp.status();
     let body: Value = resp.json().await.unwrap();
     assert_eq!(status, 201, "{body}");
@@ -88,14 +82,9 @@ async fn a_revoked_or_forged_token_is_401() {
     let (c, csrf) = app.owner().await;
     let created = create_token(&app, &c, &csrf, "temp").await;
     let secret = created["token"].as_str().unwrap();
-    let resp = send_json(
-        &c,
-        &csrf,
-        Method::DELETE,
-        app.url(&format!("/api/tokens/{}", created["id"])),
-        None,
-    )
-    .await;
+    let resp = app
+        .delete_json(&c, &csrf, &format!("/api/tokens/{}", created["id"]), None)
+        .await;
     assert_eq!(resp.status(), 200);
     expect_error(
         client()
@@ -126,14 +115,9 @@ async fn token_names_are_validated() {
     let app = spawn_app().await;
     let (c, csrf) = app.owner().await;
     for name in ["", "   ", &"x".repeat(101)] {
-        let resp = send_json(
-            &c,
-            &csrf,
-            Method::POST,
-            app.url("/api/tokens"),
-            Some(&json!({ "name": name })),
-        )
-        .await;
+        let resp = app
+            .post_json(&c, &csrf, "/api/tokens", Some(&json!({ "name": name })))
+            .await;
         expect_error(resp, 400, "invalid_name").await;
     }
 }
@@ -143,22 +127,16 @@ async fn creating_and_revoking_tokens_and_users_is_audited() {
     let app = spawn_app().await;
     let (c, csrf) = app.owner().await;
     let created = create_token(&app, &c, &csrf, "audited").await;
-    send_json(
-        &c,
-        &csrf,
-        Method::DELETE,
-        app.url(&format!("/api/tokens/{}", created["id"])),
-        None,
-    )
-    .await;
-    let resp = send_json(
-        &c,
-        &csrf,
-        Method::POST,
-        app.url("/api/users"),
-        Some(&json!({ "email": "frontdesk@example.com", "role": "admin" })),
-    )
-    .await;
+    app.delete_json(&c, &csrf, &format!("/api/tokens/{}", created["id"]), None)
+        .await;
+    let resp = app
+        .post_json(
+            &c,
+            &csrf,
+            "/api/users",
+            Some(&json!({ "email": "frontdesk@example.com", "role": "admin" })),
+        )
+        .await;
     assert_eq!(resp.status(), 201);
     let audit: Value = get_json(&c, app.url("/api/audit")).await;
     let actions: Vec<&str> = audit["entries"]
@@ -181,14 +159,14 @@ async fn an_admin_creates_users_with_a_generated_password_that_works() {
     let (admin, csrf) = app
         .user_client("Demo Plumbing", "admin@example.com", UserRole::Admin)
         .await;
-    let resp = send_json(
-        &admin,
-        &csrf,
-        Method::POST,
-        app.url("/api/users"),
-        Some(&json!({ "email": "New.Person@Example.com", "role": "viewer" })),
-    )
-    .await;
+    let resp = app
+        .post_json(
+            &admin,
+            &csrf,
+            "/api/users",
+            Some(&json!({ "email": "New.Person@Example.com", "role": "viewer" })),
+        )
+        .await;
     assert_eq!(resp.status(), 201);
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body["user"]["email"], "new.person@example.com");
@@ -196,41 +174,41 @@ async fn an_admin_creates_users_with_a_generated_password_that_works() {
     app.login(&client(), "new.person@example.com", password)
         .await;
 
-    let owner = send_json(
-        &admin,
-        &csrf,
-        Method::POST,
-        app.url("/api/users"),
-        Some(&json!({ "email": "boss@example.com", "role": "owner" })),
-    )
-    .await;
+    let owner = app
+        .post_json(
+            &admin,
+            &csrf,
+            "/api/users",
+            Some(&json!({ "email": "boss@example.com", "role": "owner" })),
+        )
+        .await;
     expect_error(owner, 403, "owner_required").await;
-    let dup = send_json(
-        &admin,
-        &csrf,
-        Method::POST,
-        app.url("/api/users"),
-        Some(&json!({ "email": "new.person@example.com", "role": "viewer" })),
-    )
-    .await;
+    let dup = app
+        .post_json(
+            &admin,
+            &csrf,
+            "/api/users",
+            Some(&json!({ "email": "new.person@example.com", "role": "viewer" })),
+        )
+        .await;
     expect_error(dup, 409, "email_taken").await;
-    let weak = send_json(
-        &admin,
-        &csrf,
-        Method::POST,
-        app.url("/api/users"),
-        Some(&json!({ "email": "w@example.com", "role": "viewer", "password": "short" })),
-    )
-    .await;
+    let weak = app
+        .post_json(
+            &admin,
+            &csrf,
+            "/api/users",
+            Some(&json!({ "email": "w@example.com", "role": "viewer", "password": "short" })),
+        )
+        .await;
     expect_error(weak, 400, "weak_password").await;
-    let bad_role = send_json(
-        &admin,
-        &csrf,
-        Method::POST,
-        app.url("/api/users"),
-        Some(&json!({ "email": "r@example.com", "role": "superuser" })),
-    )
-    .await;
+    let bad_role = app
+        .post_json(
+            &admin,
+            &csrf,
+            "/api/users",
+            Some(&json!({ "email": "r@example.com", "role": "superuser" })),
+        )
+        .await;
     let err = expect_error(bad_role, 400, "invalid_field").await;
     assert!(
         err["message"]
@@ -248,14 +226,8 @@ async fn remove_user(
     csrf: &str,
     id: i64,
 ) -> reqwest::Response {
-    send_json(
-        c,
-        csrf,
-        Method::DELETE,
-        app.url(&format!("/api/users/{id}")),
-        None,
-    )
-    .await
+    app.delete_json(c, csrf, &format!("/api/users/{id}"), None)
+        .await
 }
 
 /// The id of the org's user with this email.

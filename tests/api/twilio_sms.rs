@@ -1,10 +1,9 @@
 //! Inbound SMS through real HTTP: intake, STOP/START/HELP, onboarding (SPEC §3.6, §3.7).
 
 use crate::helpers::{
-    expect_error, get_json, send_json, sent_to, spawn_app, spawn_app_with, CALLER, MAIN_LINE,
-    ONBOARDING_LINE, OWNER_MOBILE, SYSTEM_LINE,
+    expect_error, get_json, sent_to, spawn_app, spawn_app_with, CALLER, MAIN_LINE, ONBOARDING_LINE,
+    OWNER_MOBILE, SYSTEM_LINE,
 };
-use reqwest::Method;
 use serde_json::Value;
 
 const EMPTY: &str = r#"<?xml version="1.0" encoding="UTF-8"?><Response></Response>"#;
@@ -166,14 +165,14 @@ async fn the_onboarding_conversation_ends_with_an_admin_approval() {
         (Some("pending_approval"), Some("Joe's Plumbing"))
     );
     let id = req["id"].as_i64().unwrap();
-    let resp = send_json(
-        &c,
-        &csrf,
-        Method::POST,
-        app.url(&format!("/api/onboarding-requests/{id}/approve")),
-        None,
-    )
-    .await;
+    let resp = app
+        .post_json(
+            &c,
+            &csrf,
+            &format!("/api/onboarding-requests/{id}/approve"),
+            None,
+        )
+        .await;
     assert_eq!(resp.status(), 200);
     let approved: Value = resp.json().await.unwrap();
     assert_eq!(
@@ -201,14 +200,14 @@ async fn the_onboarding_conversation_ends_with_an_admin_approval() {
     // And the line answers with the new business's menu.
     let twiml = app.twilio().call("CA3001", CALLER, &line).await;
     assert!(twiml.contains("<Gather"), "{twiml}");
-    let again = send_json(
-        &c,
-        &csrf,
-        Method::POST,
-        app.url(&format!("/api/onboarding-requests/{id}/approve")),
-        None,
-    )
-    .await;
+    let again = app
+        .post_json(
+            &c,
+            &csrf,
+            &format!("/api/onboarding-requests/{id}/approve"),
+            None,
+        )
+        .await;
     assert_eq!(again.status(), 409);
 }
 
@@ -419,23 +418,23 @@ async fn with_managed_telephony_off_an_approval_buys_nothing_and_says_so() {
     let sender = "+14155550180";
     let id = signed_up(&app, sender, "Cy's Garage", "SM52").await;
     let (c, csrf) = app.owner().await;
-    let off = send_json(
-        &c,
-        &csrf,
-        Method::PUT,
-        app.url("/api/feature-flags/managed_telephony/override"),
-        Some(&serde_json::json!({ "enabled": false })),
-    )
-    .await;
+    let off = app
+        .put_json(
+            &c,
+            &csrf,
+            "/api/feature-flags/managed_telephony/override",
+            Some(&serde_json::json!({ "enabled": false })),
+        )
+        .await;
     assert_eq!(off.status(), 200);
-    let resp = send_json(
-        &c,
-        &csrf,
-        Method::POST,
-        app.url(&format!("/api/onboarding-requests/{id}/approve")),
-        None,
-    )
-    .await;
+    let resp = app
+        .post_json(
+            &c,
+            &csrf,
+            &format!("/api/onboarding-requests/{id}/approve"),
+            None,
+        )
+        .await;
     assert_eq!(resp.status(), 200);
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body["provisioning"]["state"], "skipped", "{body}");
@@ -449,14 +448,14 @@ async fn with_managed_telephony_off_an_approval_buys_nothing_and_says_so() {
         "nothing was bought"
     );
     // The retry route is behind the same flag.
-    let retry = send_json(
-        &c,
-        &csrf,
-        Method::POST,
-        app.url(&format!("/api/onboarding-requests/{id}/provision")),
-        None,
-    )
-    .await;
+    let retry = app
+        .post_json(
+            &c,
+            &csrf,
+            &format!("/api/onboarding-requests/{id}/provision"),
+            None,
+        )
+        .await;
     expect_error(retry, 403, "feature_disabled").await;
 }
 
@@ -481,11 +480,10 @@ async fn reply(
     lead: i64,
     body: &str,
 ) -> reqwest::Response {
-    send_json(
+    app.post_json(
         c,
         csrf,
-        Method::POST,
-        app.url(&format!("/api/leads/{lead}/messages")),
+        &format!("/api/leads/{lead}/messages"),
         Some(&serde_json::json!({ "body": body })),
     )
     .await

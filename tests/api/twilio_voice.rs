@@ -1,10 +1,9 @@
 //! Twilio voice through real HTTP with real signatures (SPEC §3.1–§3.5).
 
 use crate::helpers::{
-    get_json, send_json, spawn_app, spawn_app_with, CALLER, MAIN_LINE, ONBOARDING_LINE,
-    OWNER_MOBILE, SYSTEM_LINE,
+    get_json, spawn_app, spawn_app_with, CALLER, MAIN_LINE, ONBOARDING_LINE, OWNER_MOBILE,
+    SYSTEM_LINE,
 };
-use reqwest::Method;
 use serde_json::{json, Value};
 
 const HEAD: &str = r#"<?xml version="1.0" encoding="UTF-8"?>"#;
@@ -442,14 +441,14 @@ async fn voicemail_callbacks_in_any_order_and_repeated_give_one_voicemail_and_on
     // Marking it handled.
     let (c, csrf) = app.owner().await;
     let id = vm["id"].as_i64().unwrap();
-    let resp = send_json(
-        &c,
-        &csrf,
-        Method::PATCH,
-        app.url(&format!("/api/voicemails/{id}")),
-        Some(&json!({ "handled": true })),
-    )
-    .await;
+    let resp = app
+        .patch_json(
+            &c,
+            &csrf,
+            &format!("/api/voicemails/{id}"),
+            Some(&json!({ "handled": true })),
+        )
+        .await;
     assert_eq!(resp.status(), 200);
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body["voicemail"]["handled"], true);
@@ -503,14 +502,9 @@ async fn recording_consent_announce_and_opt_in_control_recording() {
     let (c, csrf) = app.owner().await;
     let mut flow: Value = get_json(&c, app.url("/api/call-flow")).await;
     flow["callFlow"]["recording"]["mode"] = json!("announce");
-    let resp = send_json(
-        &c,
-        &csrf,
-        Method::PUT,
-        app.url("/api/call-flow"),
-        Some(&flow["callFlow"]),
-    )
-    .await;
+    let resp = app
+        .put_json(&c, &csrf, "/api/call-flow", Some(&flow["callFlow"]))
+        .await;
     assert_eq!(resp.status(), 200);
     let tw = app.twilio();
     let body = tw.call("CA0017", CALLER, MAIN_LINE).await;
@@ -524,14 +518,8 @@ async fn recording_consent_announce_and_opt_in_control_recording() {
     assert!(dial.contains(r#"<Dial action="/twilio/voice/dial-result?screen=1&amp;option=1" timeout="20" answerOnBridge="true" record="record-from-answer-dual">"#), "{dial}");
 
     flow["callFlow"]["recording"]["mode"] = json!("opt_in");
-    send_json(
-        &c,
-        &csrf,
-        Method::PUT,
-        app.url("/api/call-flow"),
-        Some(&flow["callFlow"]),
-    )
-    .await;
+    app.put_json(&c, &csrf, "/api/call-flow", Some(&flow["callFlow"]))
+        .await;
     let body = tw.call("CA0018", CALLER, MAIN_LINE).await;
     assert!(body.contains(r#"action="/twilio/voice/consent""#), "{body}");
     assert!(body.contains("To allow recording, press 1."), "{body}");
@@ -597,14 +585,9 @@ async fn after_hours_calls_go_to_the_after_hours_action() {
     flow["callFlow"]["hours"] = json!({ "weekly": {}, "holidays": [] });
     flow["callFlow"]["afterHours"] =
         json!({ "action": "message", "message": "We open at 8 tomorrow." });
-    let resp = send_json(
-        &c,
-        &csrf,
-        Method::PUT,
-        app.url("/api/call-flow"),
-        Some(&flow["callFlow"]),
-    )
-    .await;
+    let resp = app
+        .put_json(&c, &csrf, "/api/call-flow", Some(&flow["callFlow"]))
+        .await;
     assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
     let body = app.twilio().call("CA0020", CALLER, MAIN_LINE).await;
     assert_eq!(
@@ -613,14 +596,8 @@ async fn after_hours_calls_go_to_the_after_hours_action() {
     );
     flow["callFlow"]["afterHours"] =
         json!({ "action": "voicemail", "message": "We're closed right now." });
-    send_json(
-        &c,
-        &csrf,
-        Method::PUT,
-        app.url("/api/call-flow"),
-        Some(&flow["callFlow"]),
-    )
-    .await;
+    app.put_json(&c, &csrf, "/api/call-flow", Some(&flow["callFlow"]))
+        .await;
     let body = app.twilio().call("CA0021", CALLER, MAIN_LINE).await;
     assert_eq!(
         body,
@@ -638,14 +615,9 @@ async fn saving_a_flow_with_a_dead_end_is_refused_naming_the_path() {
     let version = flow["version"].as_i64().unwrap();
     flow["callFlow"]["menu"][0]["action"] = json!({ "type": "dial", "targets": [] });
     flow["callFlow"]["retries"] = json!(9);
-    let resp = send_json(
-        &c,
-        &csrf,
-        Method::PUT,
-        app.url("/api/call-flow"),
-        Some(&flow["callFlow"]),
-    )
-    .await;
+    let resp = app
+        .put_json(&c, &csrf, "/api/call-flow", Some(&flow["callFlow"]))
+        .await;
     assert_eq!(resp.status(), 400);
     let err: Value = resp.json().await.unwrap();
     assert_eq!(err["error"]["code"], "call_flow_dead_end");
@@ -662,14 +634,14 @@ async fn saving_a_flow_with_a_dead_end_is_refused_naming_the_path() {
         version,
         "nothing was saved"
     );
-    let bad_json = send_json(
-        &c,
-        &csrf,
-        Method::PUT,
-        app.url("/api/call-flow"),
-        Some(&json!({ "greting": "x" })),
-    )
-    .await;
+    let bad_json = app
+        .put_json(
+            &c,
+            &csrf,
+            "/api/call-flow",
+            Some(&json!({ "greting": "x" })),
+        )
+        .await;
     let err: Value = bad_json.json().await.unwrap();
     assert!(
         err["error"]["message"]

@@ -4,9 +4,8 @@
 //! redirect): only documented verbs, nouns and attributes, each value of its documented
 //! form, each verb in a place Twilio allows it. A test lists the documents it checked.
 
-use crate::helpers::{send_json, spawn_app_with, CALLER, MAIN_LINE, ONBOARDING_LINE, SYSTEM_LINE};
+use crate::helpers::{spawn_app_with, CALLER, MAIN_LINE, ONBOARDING_LINE, SYSTEM_LINE};
 use quick_xml::events::Event;
-use reqwest::Method;
 use serde_json::json;
 use std::collections::BTreeSet;
 
@@ -496,11 +495,10 @@ async fn documents() -> Vec<(String, String)> {
     );
     // A blocked caller.
     let (c, csrf) = app.owner().await;
-    send_json(
+    app.post_json(
         &c,
         &csrf,
-        Method::POST,
-        app.url("/api/blocklist"),
+        "/api/blocklist",
         Some(&json!({ "number": "+14155550166" })),
     )
     .await;
