@@ -1,5 +1,6 @@
 //! AI agents (Vapi assistants) of an org. Which number an agent answers lives on the number.
 
+use super::Cached;
 use rusqlite::{Connection, OptionalExtension, Row};
 
 #[derive(Debug, Clone)]
@@ -39,7 +40,7 @@ pub fn insert(
     assistant_id: Option<&str>,
     sip_uri: Option<&str>,
 ) -> rusqlite::Result<i64> {
-    conn.execute(
+    conn.exec_cached(
         "INSERT INTO agents (org_id, name, vapi_assistant_id, sip_uri) VALUES (?1, ?2, ?3, ?4)",
         (org_id, name, assistant_id, sip_uri),
     )?;
@@ -81,7 +82,7 @@ pub fn update(
     assistant_id: Option<Option<&str>>,
     sip_uri: Option<Option<&str>>,
 ) -> rusqlite::Result<bool> {
-    Ok(conn.execute(
+    Ok(conn.exec_cached(
         "UPDATE agents SET name = coalesce(?3, name),
              vapi_assistant_id = CASE WHEN ?4 THEN ?5 ELSE vapi_assistant_id END,
              sip_uri = CASE WHEN ?6 THEN ?7 ELSE sip_uri END,
@@ -100,7 +101,7 @@ pub fn update(
 }
 
 pub fn delete(conn: &Connection, org_id: i64, id: i64) -> rusqlite::Result<bool> {
-    Ok(conn.execute(
+    Ok(conn.exec_cached(
         "DELETE FROM agents WHERE id = ?1 AND org_id = ?2",
         [id, org_id],
     )? == 1)

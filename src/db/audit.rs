@@ -1,5 +1,6 @@
 //! The audit log: who changed what, from where (SPEC §11).
 
+use super::Cached;
 use rusqlite::{Connection, Row};
 
 #[derive(Debug, Clone)]
@@ -25,7 +26,7 @@ pub struct Record<'a> {
 }
 
 pub fn record(conn: &Connection, rec: Record<'_>) -> rusqlite::Result<()> {
-    conn.execute(
+    conn.exec_cached(
         "INSERT INTO audit_log (org_id, user_id, actor, action, target, detail, ip) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         (rec.org_id, rec.user_id, rec.actor, rec.action, rec.target, rec.detail.map(|d| d.to_string()), rec.ip),
     )?;
@@ -52,7 +53,7 @@ pub fn list(
     limit: u32,
     before: Option<i64>,
 ) -> rusqlite::Result<Vec<AuditEntry>> {
-    let mut stmt = conn.prepare(
+    let mut stmt = conn.prepare_cached(
         "SELECT id, actor, action, target, detail, ip, at FROM audit_log
          WHERE org_id = ?1 AND id < ?2 ORDER BY id DESC LIMIT ?3",
     )?;

@@ -1,6 +1,7 @@
 //! `blocklist`: numbers and number prefixes an organization will not take calls or texts
 //! from (SPEC §3.9).
 
+use super::Cached;
 use rusqlite::{Connection, OptionalExtension, Row};
 
 /// One entry: an exact number or a prefix.
@@ -70,7 +71,7 @@ pub fn add(
         Pattern::Number(n) => (Some(n.as_str()), None),
         Pattern::Prefix(p) => (None, Some(p.as_str())),
     };
-    let inserted = conn.execute(
+    let inserted = conn.exec_cached(
         "INSERT OR IGNORE INTO blocklist (org_id, number, prefix, note, created_by) VALUES (?1, ?2, ?3, ?4, ?5)",
         (org_id, number, prefix, note, created_by),
     )?;
@@ -105,7 +106,7 @@ pub fn get(conn: &Connection, org_id: i64, id: i64) -> rusqlite::Result<Option<E
 
 /// Removes an entry; whether it existed.
 pub fn remove(conn: &Connection, org_id: i64, id: i64) -> rusqlite::Result<bool> {
-    Ok(conn.execute(
+    Ok(conn.exec_cached(
         "DELETE FROM blocklist WHERE org_id = ?1 AND id = ?2",
         (org_id, id),
     )? == 1)

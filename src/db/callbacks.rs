@@ -4,6 +4,7 @@
 //! `Calls.json` or the call's own first webhook.
 
 use super::calls::{self, TwilioCall};
+use super::Cached;
 use crate::domain::state::Direction;
 use rusqlite::{Connection, OptionalExtension, Row};
 
@@ -68,7 +69,7 @@ pub struct NewCallback<'a> {
 }
 
 pub fn insert(conn: &Connection, n: &NewCallback<'_>) -> rusqlite::Result<i64> {
-    conn.execute(
+    conn.exec_cached(
         "INSERT INTO callbacks (org_id, user_id, phone_number_id, business_number, customer, user_mobile, origin_call_id)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         rusqlite::params![
@@ -130,7 +131,7 @@ pub fn attach_call(conn: &Connection, cb: &Callback, call_sid: &str) -> rusqlite
             stir_verstat: None,
         },
     )?;
-    conn.execute(
+    conn.exec_cached(
         "UPDATE callbacks SET call_sid = ?2, call_id = ?3,
              user_status = CASE WHEN user_status = 'requested' THEN 'ringing' ELSE user_status END,
              updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
@@ -142,7 +143,7 @@ pub fn attach_call(conn: &Connection, cb: &Callback, call_sid: &str) -> rusqlite
 
 /// Twilio refused to place it.
 pub fn failed(conn: &Connection, id: i64, error: &str) -> rusqlite::Result<()> {
-    conn.execute(
+    conn.exec_cached(
         "UPDATE callbacks SET user_status = 'failed', error = ?2,
              updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?1",
         (id, error),
@@ -152,7 +153,7 @@ pub fn failed(conn: &Connection, id: i64, error: &str) -> rusqlite::Result<()> {
 
 /// The user's side: `answered`, `machine`, or how their leg ended unanswered.
 pub fn set_user_status(conn: &Connection, id: i64, status: &str) -> rusqlite::Result<()> {
-    conn.execute(
+    conn.exec_cached(
         "UPDATE callbacks SET user_status = ?2, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?1",
         (id, status),
     )?;
@@ -162,7 +163,7 @@ pub fn set_user_status(conn: &Connection, id: i64, status: &str) -> rusqlite::Re
 /// The user's leg ended: a leg that never answered says how (`no-answer`, `busy`,
 /// `failed`, `canceled`); an answered one keeps `answered`.
 pub fn user_leg_ended(conn: &Connection, id: i64, status: &str) -> rusqlite::Result<()> {
-    conn.execute(
+    conn.exec_cached(
         "UPDATE callbacks SET user_status = ?2, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
          WHERE id = ?1 AND (user_status = 'requested' OR user_status = 'ringing')",
         (id, status),
@@ -177,7 +178,7 @@ pub fn set_customer(
     status: &str,
     seconds: Option<i64>,
 ) -> rusqlite::Result<()> {
-    conn.execute(
+    conn.exec_cached(
         "UPDATE callbacks SET customer_status = ?2, customer_seconds = COALESCE(?3, customer_seconds),
              updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?1",
         rusqlite::params![id, status, seconds],
@@ -193,7 +194,7 @@ pub fn business_number(
     customer: &str,
     origin_number: Option<i64>,
 ) -> rusqlite::Result<Option<i64>> {
-    conn.query_row(
+    conn.row_cached(
         "SELECT n.id FROM phone_numbers n
          WHERE n.org_id = ?1 AND n.status = 'active' AND n.role = 'operational'
          ORDER BY n.id IS ?2 DESC,

@@ -1,5 +1,6 @@
 //! Stored call flows: per number, else per org, else the default (SPEC §3.3).
 
+use super::Cached;
 use crate::domain::callflow::CallFlow;
 use rusqlite::{Connection, OptionalExtension};
 
@@ -10,7 +11,7 @@ pub fn for_number(
     number_id: Option<i64>,
 ) -> rusqlite::Result<CallFlow> {
     let stored: Option<String> = conn
-        .query_row(
+        .row_cached(
             "SELECT config_json FROM call_flows WHERE org_id = ?1 AND (phone_number_id = ?2 OR phone_number_id IS NULL)
              ORDER BY phone_number_id IS NULL LIMIT 1",
             (org_id, number_id),
@@ -33,7 +34,7 @@ pub fn for_number(
 /// The org-wide flow, and its version (0 when the default is in use).
 pub fn org_flow(conn: &Connection, org_id: i64) -> rusqlite::Result<(CallFlow, i64)> {
     let stored: Option<(String, i64)> = conn
-        .query_row(
+        .row_cached(
             "SELECT config_json, version FROM call_flows WHERE org_id = ?1 AND phone_number_id IS NULL",
             [org_id],
             |r| Ok((r.get(0)?, r.get(1)?)),
@@ -53,14 +54,14 @@ pub fn put_org_flow(
     user_id: Option<i64>,
 ) -> rusqlite::Result<i64> {
     let json = serde_json::to_string(flow).expect("a call flow always serializes");
-    conn.execute(
+    conn.exec_cached(
         "INSERT INTO call_flows (org_id, phone_number_id, config_json, updated_by) VALUES (?1, NULL, ?2, ?3)
          ON CONFLICT(org_id, ifnull(phone_number_id, 0)) DO UPDATE SET
              config_json = excluded.config_json, version = version + 1, updated_by = excluded.updated_by,
              updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')",
         (org_id, json, user_id),
     )?;
-    conn.query_row(
+    conn.row_cached(
         "SELECT version FROM call_flows WHERE org_id = ?1 AND phone_number_id IS NULL",
         [org_id],
         |r| r.get(0),

@@ -182,8 +182,9 @@ pub struct CallEvent {
 }
 
 pub fn events(conn: &Connection, call_id: i64) -> rusqlite::Result<Vec<CallEvent>> {
-    let mut stmt = conn
-        .prepare("SELECT id, at, kind, detail FROM call_events WHERE call_id = ?1 ORDER BY id")?;
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, at, kind, detail FROM call_events WHERE call_id = ?1 ORDER BY id",
+    )?;
     let rows = stmt.query_map([call_id], |r| {
         let detail: Option<String> = r.get(3)?;
         Ok(CallEvent {
@@ -325,7 +326,7 @@ fn elapsed(call: &Call) -> Option<i64> {
 /// A voicemail with audio exists for the call.
 pub fn voicemail_left(conn: &Connection, call_id: i64) -> rusqlite::Result<bool> {
     Ok(conn
-        .query_row(
+        .row_cached(
             "SELECT 1 FROM voicemails WHERE call_id = ?1 AND recording_sid IS NOT NULL
              AND COALESCE(duration_seconds, 1) > 0 LIMIT 1",
             [call_id],
@@ -368,7 +369,7 @@ pub fn answered_later(conn: &Connection, call: &Call) -> rusqlite::Result<bool> 
         return Ok(false);
     };
     Ok(conn
-        .query_row(
+        .row_cached(
             "SELECT 1 FROM calls WHERE org_id = ?1 AND from_number = ?2 AND phone_number_id = ?3
                  AND started_at > ?4 AND id <> ?5
                  AND (answered_at IS NOT NULL OR outcome = 'ai_handled') LIMIT 1",
@@ -398,7 +399,7 @@ pub fn set_textback_state(
 
 /// Scheduled text-backs due at or before `now`.
 pub fn due_textbacks(conn: &Connection, now: &str) -> rusqlite::Result<Vec<i64>> {
-    let mut stmt = conn.prepare("SELECT id FROM calls WHERE textback_state = 'scheduled' AND textback_due_at <= ?1 LIMIT 100")?;
+    let mut stmt = conn.prepare_cached("SELECT id FROM calls WHERE textback_state = 'scheduled' AND textback_due_at <= ?1 LIMIT 100")?;
     let rows = stmt.query_map([now], |r| r.get(0))?;
     rows.collect()
 }
@@ -691,7 +692,7 @@ pub fn consent_ledger(
     from: &str,
     to: &str,
 ) -> rusqlite::Result<Vec<ConsentRow>> {
-    let mut stmt = conn.prepare(
+    let mut stmt = conn.prepare_cached(
         "SELECT id, COALESCE(call_sid, vapi_call_id), started_at, COALESCE(from_number, ''), COALESCE(to_number, ''),
                 consent_outcome, COALESCE(consent_at, '')
          FROM calls WHERE org_id = ?1 AND started_at >= ?2 AND started_at < ?3 ORDER BY started_at, id",

@@ -1,6 +1,7 @@
 //! `contacts`: who a number is, per organization (SPEC §13), and a contact's history:
 //! every call, text, voicemail and lead with their number in one timeline.
 
+use super::Cached;
 use rusqlite::{Connection, OptionalExtension, Row};
 use std::collections::HashMap;
 
@@ -48,7 +49,7 @@ pub fn put(
 ) -> rusqlite::Result<(Contact, bool)> {
     let existed = get(conn, org, number)?.is_some();
     let tags = serde_json::to_string(&f.tags).unwrap_or_else(|_| "[]".into());
-    conn.execute(
+    conn.exec_cached(
         "INSERT INTO contacts (org_id, number, name, notes, tags) VALUES (?1, ?2, ?3, ?4, ?5)
          ON CONFLICT (org_id, number) DO UPDATE SET name = excluded.name, notes = excluded.notes,
              tags = excluded.tags, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')",
@@ -67,7 +68,7 @@ pub fn get(conn: &Connection, org: i64, number: &str) -> rusqlite::Result<Option
 }
 
 pub fn delete(conn: &Connection, org: i64, number: &str) -> rusqlite::Result<bool> {
-    Ok(conn.execute(
+    Ok(conn.exec_cached(
         "DELETE FROM contacts WHERE org_id = ?1 AND number = ?2",
         (org, number),
     )? == 1)

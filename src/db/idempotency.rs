@@ -2,6 +2,7 @@
 //! Phase one inserts `in_progress` and commits before any provider call; phase two stores
 //! the response. A key lives 24 hours.
 
+use super::Cached;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 
 /// What the first phase found.
@@ -24,14 +25,14 @@ pub enum Begin {
 pub fn begin(conn: &mut Connection, org_id: i64, key: &str, hash: &str) -> rusqlite::Result<Begin> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     // An expired key is forgotten, whatever the pruning job has not got to yet.
-    tx.execute(
+    tx.exec_cached(
         "DELETE FROM idempotency_keys WHERE org_id = ?1 AND key = ?2
              AND created_at < strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-1 day')",
         rusqlite::params![org_id, key],
     )?;
     type Found = (String, String, Option<u16>, Option<String>, Option<Vec<u8>>);
     let found: Option<Found> = tx
-        .query_row(
+        .row_cached(
             "SELECT request_hash, state, response_status, response_headers, response_body
              FROM idempotency_keys WHERE org_id = ?1 AND key = ?2",
             rusqlite::params![org_id, key],
@@ -40,7 +41,7 @@ pub fn begin(conn: &mut Connection, org_id: i64, key: &str, hash: &str) -> rusql
         .optional()?;
     let outcome = match found {
         None => {
-            tx.execute(
+            tx.exec_cached(
                 "INSERT INTO idempotency_keys (org_id, key, request_hash, state) VALUES (?1, ?2, ?3, 'in_progress')",
                 rusqlite::params![org_id, key, hash],
             )?;
@@ -67,7 +68,7 @@ pub fn complete(
     content_type: Option<&str>,
     body: &[u8],
 ) -> rusqlite::Result<()> {
-    conn.execute(
+    conn.exec_cached(
         "UPDATE idempotency_keys SET state = 'completed', response_status = ?3, response_headers = ?4,
              response_body = ?5, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
          WHERE org_id = ?1 AND key = ?2",
@@ -79,7 +80,7 @@ pub fn complete(
 /// Forgets a key whose request failed without a result worth replaying (a 5xx): a retry
 /// with the same key runs again.
 pub fn abandon(conn: &Connection, org_id: i64, key: &str) -> rusqlite::Result<()> {
-    conn.execute(
+    conn.exec_cached(
         "DELETE FROM idempotency_keys WHERE org_id = ?1 AND key = ?2 AND state = 'in_progress'",
         rusqlite::params![org_id, key],
     )?;

@@ -1,5 +1,6 @@
 //! Leads: a customer's request captured by SMS intake (SPEC §3.6).
 
+use super::Cached;
 use rusqlite::{Connection, OptionalExtension, Row};
 
 #[derive(Debug, Clone)]
@@ -49,7 +50,7 @@ pub fn open_or_create(
     source: &str,
 ) -> rusqlite::Result<(i64, bool)> {
     let existing: Option<i64> = conn
-        .query_row(
+        .row_cached(
             "SELECT id FROM leads WHERE org_id = ?1 AND phone_number_id = ?2 AND customer_number = ?3 AND status = 'open'
              ORDER BY id DESC LIMIT 1",
             rusqlite::params![org_id, number_id, customer],
@@ -60,7 +61,7 @@ pub fn open_or_create(
         touch(conn, id)?;
         return Ok((id, false));
     }
-    conn.execute(
+    conn.exec_cached(
         "INSERT INTO leads (org_id, phone_number_id, customer_number, call_id, source, last_message_at)
          VALUES (?1, ?2, ?3, ?4, ?5, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))",
         rusqlite::params![org_id, number_id, customer, call_id, source],
@@ -70,7 +71,7 @@ pub fn open_or_create(
 
 /// Takes the one acknowledgement of a lead.
 pub fn claim_ack(conn: &Connection, id: i64) -> rusqlite::Result<bool> {
-    Ok(conn.execute(
+    Ok(conn.exec_cached(
         "UPDATE leads SET acknowledged_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?1 AND acknowledged_at IS NULL",
         [id],
     )? == 1)
@@ -78,7 +79,7 @@ pub fn claim_ack(conn: &Connection, id: i64) -> rusqlite::Result<bool> {
 
 /// Takes the one owner notification of a lead.
 pub fn claim_owner_notification(conn: &Connection, id: i64) -> rusqlite::Result<bool> {
-    Ok(conn.execute(
+    Ok(conn.exec_cached(
         "UPDATE leads SET owner_notified_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?1 AND owner_notified_at IS NULL",
         [id],
     )? == 1)
@@ -111,7 +112,7 @@ pub fn get(conn: &Connection, org_id: i64, id: i64) -> rusqlite::Result<Option<L
 
 /// Open leads of the org.
 pub fn open_count(conn: &Connection, org_id: i64) -> rusqlite::Result<i64> {
-    conn.query_row(
+    conn.row_cached(
         "SELECT count(*) FROM leads WHERE org_id = ?1 AND status = 'open'",
         [org_id],
         |r| r.get(0),
@@ -120,7 +121,7 @@ pub fn open_count(conn: &Connection, org_id: i64) -> rusqlite::Result<i64> {
 
 /// Leads of the org created since `from`.
 pub fn created_since(conn: &Connection, org_id: i64, from: &str) -> rusqlite::Result<i64> {
-    conn.query_row(
+    conn.row_cached(
         "SELECT count(*) FROM leads WHERE org_id = ?1 AND created_at >= ?2",
         (org_id, from),
         |r| r.get(0),
@@ -129,7 +130,7 @@ pub fn created_since(conn: &Connection, org_id: i64, from: &str) -> rusqlite::Re
 
 /// The conversation moved on (a message in or out).
 pub fn touch(conn: &Connection, id: i64) -> rusqlite::Result<()> {
-    conn.execute(
+    conn.exec_cached(
         "UPDATE leads SET last_message_at = ?2 WHERE id = ?1",
         (id, super::now()),
     )?;
@@ -142,7 +143,7 @@ pub fn reply_route(
     org_id: i64,
     id: i64,
 ) -> rusqlite::Result<Option<(String, Option<i64>)>> {
-    conn.query_row(
+    conn.row_cached(
         "SELECT customer_number, phone_number_id FROM leads WHERE id = ?1 AND org_id = ?2",
         [id, org_id],
         |r| Ok((r.get(0)?, r.get(1)?)),
@@ -151,14 +152,14 @@ pub fn reply_route(
 }
 
 pub fn set_status(conn: &Connection, org_id: i64, id: i64, status: &str) -> rusqlite::Result<bool> {
-    let changed = conn.execute(
+    let changed = conn.exec_cached(
         "UPDATE leads SET status = ?3, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?1 AND org_id = ?2",
         rusqlite::params![id, org_id, status],
     )? == 1;
     if changed && status == "handled" {
         // The conversation held the customer's missed calls and call-back requests to this
         // number: handling it follows them up too, so they do not come back on the to-do list.
-        conn.execute(
+        conn.exec_cached(
             "UPDATE calls SET followed_up_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
              WHERE followed_up_at IS NULL AND outcome IN ('missed', 'ai_handled')
                AND (org_id, phone_number_id, from_number) =
@@ -171,7 +172,6 @@ pub fn set_status(conn: &Connection, org_id: i64, id: i64, status: &str) -> rusq
 
 /// Adds a line to the lead's summary (what the caller asked to pass on).
 pub fn append_summary(conn: &Connection, lead_id: i64, text: &str) -> rusqlite::Result<()> {
-    use super::Cached;
     conn.exec_cached(
         "UPDATE leads SET summary = COALESCE(summary || char(10), '') || ?2 WHERE id = ?1",
         (lead_id, text),

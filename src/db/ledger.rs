@@ -2,6 +2,7 @@
 //! writer without waiting, so it joins the batch of the webhook's own writes. A full queue
 //! drops rows (counted) rather than slowing webhooks down.
 
+use super::Cached;
 use super::Db;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -132,18 +133,18 @@ pub fn for_reference(
 /// lock for as long as it runs, and webhooks wait for it.
 pub fn prune_batch(conn: &rusqlite::Connection, limit: i64) -> rusqlite::Result<usize> {
     // Per provider, so the (provider, received_at) index serves the range.
-    let mut n = conn.execute(
+    let mut n = conn.exec_cached(
         "DELETE FROM webhook_ledger WHERE id IN (SELECT id FROM webhook_ledger
              WHERE provider IN ('twilio', 'vapi')
                AND received_at < strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-30 days') LIMIT ?1)",
         [limit],
     )?;
-    n += conn.execute(
+    n += conn.exec_cached(
         "DELETE FROM idempotency_keys WHERE rowid IN (SELECT rowid FROM idempotency_keys
              WHERE created_at < strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-1 day') LIMIT ?1)",
         [limit],
     )?;
-    n += conn.execute(
+    n += conn.exec_cached(
         "DELETE FROM rate_limit_violations WHERE rowid IN (SELECT rowid FROM rate_limit_violations
              WHERE minute < strftime('%Y-%m-%dT%H:%MZ', 'now', '-30 days') LIMIT ?1)",
         [limit],
@@ -174,7 +175,7 @@ pub fn last_received(
     conn: &rusqlite::Connection,
     provider: &str,
 ) -> rusqlite::Result<Option<String>> {
-    conn.query_row(
+    conn.row_cached(
         "SELECT MAX(received_at) FROM webhook_ledger WHERE provider = ?1",
         [provider],
         |r| r.get(0),

@@ -1,5 +1,6 @@
 //! Every SMS in and out (SPEC §2 `messages`), including blocked text-backs with their reason.
 
+use super::Cached;
 use crate::domain::state::{Direction, MessageKind, MessageStatus};
 use rusqlite::{Connection, OptionalExtension, Row};
 
@@ -64,7 +65,7 @@ pub struct NewMessage<'a> {
 /// Inserts a message; `None` when it already exists (same SID, or a second text-back for
 /// the same call): the caller then does nothing more.
 pub fn insert(conn: &Connection, m: &NewMessage<'_>) -> rusqlite::Result<Option<i64>> {
-    let n = conn.execute(
+    let n = conn.exec_cached(
         "INSERT OR IGNORE INTO messages (org_id, sid, direction, from_number, to_number, phone_number_id, call_id, lead_id,
              body, kind, status, blocked_reason, created_at, updated_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13)",
@@ -94,7 +95,7 @@ pub fn mark_sent(
     sid: &str,
     status: MessageStatus,
 ) -> rusqlite::Result<()> {
-    conn.execute(
+    conn.exec_cached(
         "UPDATE messages SET sid = ?2, status = ?3, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?1",
         (id, sid, status),
     )?;
@@ -110,7 +111,7 @@ pub fn mark_refused(
     code: Option<i64>,
     message: &str,
 ) -> rusqlite::Result<()> {
-    conn.execute(
+    conn.exec_cached(
         "UPDATE messages SET status = ?2, blocked_reason = ?3, error_code = ?4, error_message = ?5,
              updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
          WHERE id = ?1",
@@ -127,13 +128,13 @@ pub fn update_status(
     error_code: Option<&str>,
 ) -> rusqlite::Result<bool> {
     let current: Option<MessageStatus> = conn
-        .query_row("SELECT status FROM messages WHERE sid = ?1", [sid], |r| {
+        .row_cached("SELECT status FROM messages WHERE sid = ?1", [sid], |r| {
             r.get(0)
         })
         .optional()?;
     match current {
         Some(cur) if status.rank() >= cur.rank() => {
-            conn.execute(
+            conn.exec_cached(
                 "UPDATE messages SET status = ?2, error_code = COALESCE(?3, error_code),
                      updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE sid = ?1",
                 (sid, status, error_code),
@@ -150,7 +151,7 @@ pub fn last_textback_at(
     business: &str,
     customer: &str,
 ) -> rusqlite::Result<Option<String>> {
-    conn.query_row(
+    conn.row_cached(
         "SELECT MAX(created_at) FROM messages WHERE from_number = ?1 AND to_number = ?2 AND kind = 'textback'
              AND status NOT IN ('blocked', 'failed', 'undelivered')",
         [business, customer],
@@ -164,7 +165,7 @@ pub fn last_textback_call(
     business: &str,
     customer: &str,
 ) -> rusqlite::Result<Option<i64>> {
-    conn.query_row(
+    conn.row_cached(
         "SELECT call_id FROM messages WHERE from_number = ?1 AND to_number = ?2 AND kind = 'textback'
          ORDER BY id DESC LIMIT 1",
         [business, customer],
@@ -211,7 +212,7 @@ pub fn for_call(conn: &Connection, call_id: i64) -> rusqlite::Result<Vec<Message
 
 /// Files a message under its lead.
 pub fn set_lead(conn: &Connection, message_id: i64, lead_id: i64) -> rusqlite::Result<()> {
-    conn.execute(
+    conn.exec_cached(
         "UPDATE messages SET lead_id = ?2 WHERE id = ?1",
         (message_id, lead_id),
     )?;
@@ -227,7 +228,7 @@ pub fn texted_in_since(
     since: &str,
 ) -> rusqlite::Result<bool> {
     Ok(conn
-        .query_row(
+        .row_cached(
             "SELECT 1 FROM messages WHERE from_number = ?1 AND to_number = ?2
                  AND direction = 'inbound' AND created_at > ?3 LIMIT 1",
             (customer, business, since),

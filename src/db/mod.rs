@@ -119,9 +119,11 @@ pub enum DbError {
 /// readers run beside the one writer; NORMAL is durable across application crashes in WAL
 /// mode; a WAL file that is reset is truncated to 32 MiB (`journal_size_limit`; see
 /// `writer` for how the WAL is kept from growing under load); foreign keys are off by
-/// default in SQLite and must be enabled per connection.
+/// default in SQLite and must be enabled per connection. Statements are prepared once per
+/// connection ([`Cached`]); the cache holds every statement the webhooks and the
+/// background jobs run, so none is compiled again under load.
 pub fn apply_pragmas(conn: &Connection) -> rusqlite::Result<()> {
-    conn.set_prepared_statement_cache_capacity(64);
+    conn.set_prepared_statement_cache_capacity(256);
     conn.execute_batch(
         "PRAGMA busy_timeout = 5000;
          PRAGMA journal_mode = WAL;

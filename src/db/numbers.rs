@@ -1,5 +1,6 @@
 //! `phone_numbers`: the single source of truth for a number, its role and its agent link.
 
+use super::Cached;
 use crate::domain::{
     roles::validate_number_assignment, NumberHandler, NumberOrigin, NumberRole, NumberStatus,
     PhoneNumber,
@@ -75,7 +76,7 @@ const SELECT: &str = "SELECT n.id, n.e164, n.role, n.handler, n.origin, n.status
 /// Inserts a number after checking the role/handler rules (SPEC §3.2).
 pub fn insert(conn: &Connection, n: &NewNumber<'_>) -> Result<i64, super::DbError> {
     validate_number_assignment(n.role, n.handler).map_err(super::DbError::Invalid)?;
-    conn.execute(
+    conn.exec_cached(
         "INSERT INTO phone_numbers (org_id, e164, role, handler, origin, twilio_sid, provider_account_id,
              vapi_phone_number_id, agent_id, friendly_name, description)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
@@ -149,7 +150,7 @@ pub fn get(conn: &Connection, id: i64) -> rusqlite::Result<Option<NumberRow>> {
 
 /// Is `e164` active in any org of this appliance?
 pub fn is_active(conn: &Connection, e164: &str) -> rusqlite::Result<bool> {
-    conn.query_row(
+    conn.row_cached(
         "SELECT EXISTS (SELECT 1 FROM phone_numbers WHERE e164 = ?1 AND status = 'active')",
         [e164],
         |r| r.get(0),
@@ -158,14 +159,14 @@ pub fn is_active(conn: &Connection, e164: &str) -> rusqlite::Result<bool> {
 
 /// Every active number on the appliance (to tell which of an account's numbers are new).
 pub fn active_e164s(conn: &Connection) -> rusqlite::Result<std::collections::HashSet<String>> {
-    let mut stmt = conn.prepare("SELECT e164 FROM phone_numbers WHERE status = 'active'")?;
+    let mut stmt = conn.prepare_cached("SELECT e164 FROM phone_numbers WHERE status = 'active'")?;
     let rows = stmt.query_map([], |r| r.get(0))?;
     rows.collect()
 }
 
 /// Active numbers of an org with a given origin (the one-number rule counts `managed`).
 pub fn count_active(conn: &Connection, org_id: i64, origin: NumberOrigin) -> rusqlite::Result<i64> {
-    conn.query_row(
+    conn.row_cached(
         "SELECT count(*) FROM phone_numbers WHERE org_id = ?1 AND origin = ?2 AND status = 'active'",
         rusqlite::params![org_id, origin.as_str()],
         |r| r.get(0),
@@ -178,7 +179,7 @@ pub fn count_active_in_account(
     provider_account_id: i64,
     except_number: i64,
 ) -> rusqlite::Result<i64> {
-    conn.query_row(
+    conn.row_cached(
         "SELECT count(*) FROM phone_numbers WHERE provider_account_id = ?1 AND status = 'active' AND id != ?2",
         [provider_account_id, except_number],
         |r| r.get(0),
@@ -197,7 +198,7 @@ pub struct Change<'a> {
 /// Updates an active number after checking the role/handler rules (SPEC §3.2).
 pub fn update(conn: &Connection, id: i64, c: &Change<'_>) -> Result<(), super::DbError> {
     validate_number_assignment(c.role, c.handler).map_err(super::DbError::Invalid)?;
-    conn.execute(
+    conn.exec_cached(
         "UPDATE phone_numbers SET role = ?2, handler = ?3, agent_id = ?4, friendly_name = ?5,
              vapi_phone_number_id = ?6, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
          WHERE id = ?1 AND status = 'active'",
@@ -215,7 +216,7 @@ pub fn update(conn: &Connection, id: i64, c: &Change<'_>) -> Result<(), super::D
 
 /// Marks a number released and clears its agent link (SPEC §5.4). The row stays as history.
 pub fn mark_released(conn: &Connection, id: i64) -> rusqlite::Result<bool> {
-    Ok(conn.execute(
+    Ok(conn.exec_cached(
         "UPDATE phone_numbers SET status = 'released', agent_id = NULL,
              released_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
          WHERE id = ?1 AND status = 'active'",
@@ -251,7 +252,6 @@ pub fn resolve(conn: &Connection, number: &PhoneNumber) -> rusqlite::Result<Opti
 
 /// [`resolve`] by a number read from the database.
 pub fn resolve_stored(conn: &Connection, e164: &str) -> rusqlite::Result<Option<Resolved>> {
-    use super::Cached;
     use rusqlite::OptionalExtension;
     conn.row_cached(
         "SELECT n.id, n.org_id, n.e164, n.role, n.handler, n.agent_id, n.friendly_name, a.account_sid,
@@ -286,7 +286,7 @@ pub fn resolve_stored(conn: &Connection, e164: &str) -> rusqlite::Result<Option<
 pub fn resolve_id(conn: &Connection, id: i64) -> rusqlite::Result<Option<Resolved>> {
     use rusqlite::OptionalExtension;
     let e164: Option<String> = conn
-        .query_row("SELECT e164 FROM phone_numbers WHERE id = ?1", [id], |r| {
+        .row_cached("SELECT e164 FROM phone_numbers WHERE id = ?1", [id], |r| {
             r.get(0)
         })
         .optional()?;
@@ -298,7 +298,6 @@ pub fn resolve_id(conn: &Connection, id: i64) -> rusqlite::Result<Option<Resolve
 
 /// The active number Vapi knows by `vapi_id`.
 pub fn resolve_vapi(conn: &Connection, vapi_id: &str) -> rusqlite::Result<Option<Resolved>> {
-    use super::Cached;
     use rusqlite::OptionalExtension;
     let e164: Option<String> = conn
         .row_cached(
@@ -324,7 +323,7 @@ pub type ProviderLinks = (
 );
 
 pub fn provider_links(conn: &Connection) -> rusqlite::Result<Vec<ProviderLinks>> {
-    let mut stmt = conn.prepare(
+    let mut stmt = conn.prepare_cached(
         "SELECT n.e164, n.twilio_sid, a.account_sid, n.vapi_phone_number_id, g.vapi_assistant_id
          FROM phone_numbers n
          LEFT JOIN provider_accounts a ON a.id = n.provider_account_id

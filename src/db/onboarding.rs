@@ -1,5 +1,6 @@
 //! SMS onboarding requests (SPEC §3.7), one open conversation per (number, sender).
 
+use super::Cached;
 use crate::domain::onboarding::State;
 use rusqlite::{Connection, OptionalExtension, Row};
 
@@ -41,7 +42,7 @@ pub fn open(
     number_id: i64,
     sender: &str,
 ) -> rusqlite::Result<Option<(i64, State, Option<String>)>> {
-    conn.query_row(
+    conn.row_cached(
         "SELECT id, state, business_name FROM onboarding_requests
          WHERE phone_number_id = ?1 AND sender = ?2 AND state IN ('greeted', 'name_received', 'pending_approval')",
         rusqlite::params![number_id, sender],
@@ -56,7 +57,7 @@ pub fn create(
     sender: &str,
     state: State,
 ) -> rusqlite::Result<i64> {
-    conn.execute(
+    conn.exec_cached(
         "INSERT INTO onboarding_requests (phone_number_id, sender, state) VALUES (?1, ?2, ?3)",
         rusqlite::params![number_id, sender, state],
     )?;
@@ -69,7 +70,7 @@ pub fn advance(
     state: State,
     business_name: Option<&str>,
 ) -> rusqlite::Result<()> {
-    conn.execute(
+    conn.exec_cached(
         "UPDATE onboarding_requests SET state = ?2, business_name = COALESCE(?3, business_name),
              updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?1",
         rusqlite::params![id, state, business_name],
@@ -79,7 +80,7 @@ pub fn advance(
 
 /// Cancels the sender's open request (STOP).
 pub fn cancel(conn: &Connection, number_id: i64, sender: &str) -> rusqlite::Result<()> {
-    conn.execute(
+    conn.exec_cached(
         "UPDATE onboarding_requests SET state = 'cancelled', updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
          WHERE phone_number_id = ?1 AND sender = ?2 AND state IN ('greeted', 'name_received', 'pending_approval')",
         rusqlite::params![number_id, sender],
@@ -121,7 +122,7 @@ pub fn decide(
     org: Option<i64>,
     user_id: i64,
 ) -> rusqlite::Result<bool> {
-    Ok(conn.execute(
+    Ok(conn.exec_cached(
         "UPDATE onboarding_requests SET state = ?2, approved_org_id = ?3, decided_by = ?4,
              decided_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
          WHERE id = ?1 AND state = 'pending_approval'",

@@ -1,10 +1,11 @@
 //! STOP/START per business number (SPEC §3.6): an opted-out customer is never texted.
 
+use super::Cached;
 use rusqlite::{Connection, OptionalExtension};
 
 pub fn is_opted_out(conn: &Connection, business: &str, customer: &str) -> rusqlite::Result<bool> {
     Ok(conn
-        .query_row(
+        .row_cached(
             "SELECT 1 FROM opt_outs WHERE business_number = ?1 AND customer_number = ?2",
             [business, customer],
             |_| Ok(()),
@@ -19,7 +20,7 @@ pub fn opt_out(
     customer: &str,
     keyword: &str,
 ) -> rusqlite::Result<()> {
-    conn.execute(
+    conn.exec_cached(
         "INSERT OR IGNORE INTO opt_outs (business_number, customer_number, keyword) VALUES (?1, ?2, ?3)",
         [business, customer, keyword],
     )?;
@@ -27,7 +28,7 @@ pub fn opt_out(
 }
 
 pub fn opt_in(conn: &Connection, business: &str, customer: &str) -> rusqlite::Result<bool> {
-    Ok(conn.execute(
+    Ok(conn.exec_cached(
         "DELETE FROM opt_outs WHERE business_number = ?1 AND customer_number = ?2",
         [business, customer],
     )? > 0)

@@ -1,5 +1,6 @@
 //! Organizations (businesses).
 
+use super::Cached;
 use rusqlite::{Connection, OptionalExtension, Row};
 
 #[derive(Debug, Clone)]
@@ -29,7 +30,7 @@ pub fn create(
     timezone: &str,
     is_demo: bool,
 ) -> rusqlite::Result<i64> {
-    conn.execute(
+    conn.exec_cached(
         "INSERT INTO orgs (name, timezone, is_demo) VALUES (?1, ?2, ?3)",
         (name.trim(), timezone, is_demo),
     )?;
@@ -88,7 +89,7 @@ impl OrgSettings {
 }
 
 pub fn settings(conn: &Connection, id: i64) -> rusqlite::Result<Option<OrgSettings>> {
-    conn.query_row(
+    conn.row_cached(
         "SELECT id, name, timezone, notification_number, fallback_number, fallback_message, max_managed_numbers, is_demo,
              country, delete_recordings_at_twilio, recording_retention_days
          FROM orgs WHERE id = ?1",
@@ -114,7 +115,7 @@ pub fn settings(conn: &Connection, id: i64) -> rusqlite::Result<Option<OrgSettin
 
 /// Stores validated settings (the caller checked numbers and the time zone).
 pub fn update_settings(conn: &Connection, s: &OrgSettings) -> rusqlite::Result<()> {
-    conn.execute(
+    conn.exec_cached(
         "UPDATE orgs SET name = ?2, timezone = ?3, notification_number = ?4, fallback_number = ?5,
              fallback_message = ?6, country = ?7, delete_recordings_at_twilio = ?8,
              recording_retention_days = ?9, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
@@ -135,7 +136,7 @@ pub fn update_settings(conn: &Connection, s: &OrgSettings) -> rusqlite::Result<(
 }
 
 pub fn count(conn: &Connection) -> rusqlite::Result<i64> {
-    conn.query_row("SELECT count(*) FROM orgs", [], |r| r.get(0))
+    conn.row_cached("SELECT count(*) FROM orgs", [], |r| r.get(0))
 }
 
 /// Sets who is texted about voicemails and leads, and where the AI hands callers over.
@@ -145,7 +146,7 @@ pub fn set_contacts(
     notification: &str,
     fallback: &str,
 ) -> rusqlite::Result<()> {
-    conn.execute(
+    conn.exec_cached(
         "UPDATE orgs SET notification_number = ?2, fallback_number = ?3 WHERE id = ?1",
         (org_id, notification, fallback),
     )?;
@@ -159,7 +160,7 @@ pub fn set_closed(
     until: Option<&str>,
     by: Option<&str>,
 ) -> rusqlite::Result<bool> {
-    Ok(conn.execute(
+    Ok(conn.exec_cached(
         "UPDATE orgs SET closed_until = ?2, closed_by = ?3 WHERE id = ?1",
         (org_id, until, by),
     )? == 1)
@@ -170,7 +171,7 @@ pub fn closed(
     conn: &Connection,
     org_id: i64,
 ) -> rusqlite::Result<Option<(String, Option<String>)>> {
-    conn.query_row(
+    conn.row_cached(
         "SELECT closed_until, closed_by FROM orgs WHERE id = ?1 AND closed_until IS NOT NULL",
         [org_id],
         |r| Ok((r.get(0)?, r.get(1)?)),
@@ -181,7 +182,7 @@ pub fn closed(
 /// The country the org's typed numbers are read in (see `domain::typed`).
 pub fn country(conn: &Connection, org_id: i64) -> rusqlite::Result<String> {
     Ok(conn
-        .query_row("SELECT country FROM orgs WHERE id = ?1", [org_id], |r| {
+        .row_cached("SELECT country FROM orgs WHERE id = ?1", [org_id], |r| {
             r.get(0)
         })
         .optional()?
@@ -193,7 +194,6 @@ pub fn fallback(
     conn: &Connection,
     org_id: i64,
 ) -> rusqlite::Result<(Option<String>, Option<String>)> {
-    use super::Cached;
     conn.row_cached(
         "SELECT fallback_number, fallback_message FROM orgs WHERE id = ?1",
         [org_id],
@@ -204,7 +204,7 @@ pub fn fallback(
 /// The org's time zone (UTC when it is unknown or unreadable).
 pub fn timezone(conn: &Connection, org_id: i64) -> rusqlite::Result<chrono_tz::Tz> {
     let name: Option<String> = conn
-        .query_row("SELECT timezone FROM orgs WHERE id = ?1", [org_id], |r| {
+        .row_cached("SELECT timezone FROM orgs WHERE id = ?1", [org_id], |r| {
             r.get(0)
         })
         .optional()?;

@@ -3,6 +3,7 @@
 //! webhook delivered twice one row — then sent by a background worker with backoff. And
 //! each user's choice of which events reach them by which channel.
 
+use super::Cached;
 use crate::domain::UserRole;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension};
@@ -284,7 +285,7 @@ pub fn due(conn: &Connection, now: &str, email: bool, limit: u32) -> rusqlite::R
 
 /// When the next pending notification falls due, if any.
 pub fn next_due(conn: &Connection, email: bool) -> rusqlite::Result<Option<String>> {
-    conn.query_row(
+    conn.row_cached(
         "SELECT min(next_attempt_at) FROM outbox WHERE status = 'pending' AND (?1 OR channel <> 'email')",
         [email],
         |r| r.get(0),
@@ -292,7 +293,7 @@ pub fn next_due(conn: &Connection, email: bool) -> rusqlite::Result<Option<Strin
 }
 
 pub fn mark_sent(conn: &Connection, id: i64) -> rusqlite::Result<()> {
-    conn.execute(
+    conn.exec_cached(
         "UPDATE outbox SET status = 'sent', attempts = attempts + 1, last_error = NULL,
              sent_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?1",
         [id],
@@ -307,7 +308,7 @@ pub fn mark_failed(
     error: &str,
     retry_at: Option<&str>,
 ) -> rusqlite::Result<()> {
-    conn.execute(
+    conn.exec_cached(
         "UPDATE outbox SET attempts = attempts + 1, last_error = ?2,
              status = CASE WHEN ?3 IS NULL THEN 'failed' ELSE 'pending' END,
              next_attempt_at = COALESCE(?3, next_attempt_at) WHERE id = ?1",
@@ -330,7 +331,7 @@ pub struct Summary {
 }
 
 pub fn summary(conn: &Connection, org_id: i64, channel: Channel) -> rusqlite::Result<Summary> {
-    let (sent, pending, failed, retrying) = conn.query_row(
+    let (sent, pending, failed, retrying) = conn.row_cached(
         "SELECT count(*) FILTER (WHERE status = 'sent'), count(*) FILTER (WHERE status = 'pending'),
                 count(*) FILTER (WHERE status = 'failed'),
                 count(*) FILTER (WHERE status = 'pending' AND last_error IS NOT NULL)
@@ -339,7 +340,7 @@ pub fn summary(conn: &Connection, org_id: i64, channel: Channel) -> rusqlite::Re
         |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
     )?;
     let last_error = conn
-        .query_row(
+        .row_cached(
             "SELECT last_error FROM outbox WHERE org_id = ?1 AND channel = ?2 AND status <> 'sent'
                  AND last_error IS NOT NULL
              ORDER BY next_attempt_at DESC LIMIT 1",
@@ -376,7 +377,7 @@ pub fn set_pref(
     channel: Channel,
     enabled: bool,
 ) -> rusqlite::Result<()> {
-    conn.execute(
+    conn.exec_cached(
         "INSERT INTO notification_prefs (user_id, event, channel, enabled) VALUES (?1, ?2, ?3, ?4)
          ON CONFLICT (user_id, event, channel) DO UPDATE SET enabled = excluded.enabled",
         (user_id, event, channel, enabled),
@@ -397,6 +398,7 @@ pub fn summary_takers(conn: &Connection) -> rusqlite::Result<Vec<(i64, i64, u32)
 
 /// Push subscriptions (SPEC §12): one per user and device.
 pub mod push {
+    use crate::db::Cached;
     use rusqlite::{Connection, OptionalExtension};
 
     #[derive(Debug, Clone)]
@@ -436,7 +438,7 @@ pub mod push {
         auth: &str,
         device: &str,
     ) -> rusqlite::Result<i64> {
-        conn.query_row(
+        conn.row_cached(
             "INSERT INTO push_subscriptions (user_id, endpoint, p256dh, auth, device) VALUES (?1, ?2, ?3, ?4, ?5)
              ON CONFLICT (endpoint) DO UPDATE SET user_id = excluded.user_id, p256dh = excluded.p256dh,
                  auth = excluded.auth, device = excluded.device
@@ -465,7 +467,7 @@ pub mod push {
 
     /// Removes one of the user's devices (or, by the push service's 404/410, any).
     pub fn delete(conn: &Connection, id: i64, user_id: Option<i64>) -> rusqlite::Result<bool> {
-        Ok(conn.execute(
+        Ok(conn.exec_cached(
             "DELETE FROM push_subscriptions WHERE id = ?1 AND (?2 IS NULL OR user_id = ?2)",
             (id, user_id),
         )? == 1)
@@ -476,14 +478,14 @@ pub mod push {
         user_id: i64,
         endpoint: &str,
     ) -> rusqlite::Result<bool> {
-        Ok(conn.execute(
+        Ok(conn.exec_cached(
             "DELETE FROM push_subscriptions WHERE user_id = ?1 AND endpoint = ?2",
             (user_id, endpoint),
         )? == 1)
     }
 
     pub fn pushed(conn: &Connection, id: i64) -> rusqlite::Result<()> {
-        conn.execute(
+        conn.exec_cached(
             "UPDATE push_subscriptions SET last_push_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?1",
             [id],
         )?;

@@ -1,6 +1,7 @@
 //! Provider credentials (Twilio master/subaccounts, Vapi keys), secrets encrypted at rest.
 //! The ciphertext is bound to the provider and SID, so it cannot be moved to another row.
 
+use super::Cached;
 use crate::crypto::{CryptoError, SecretKey};
 use rusqlite::{Connection, OptionalExtension};
 
@@ -32,7 +33,7 @@ fn context(provider: &str, sid: &str) -> String {
 
 pub fn insert(conn: &Connection, key: &SecretKey, a: &NewAccount<'_>) -> rusqlite::Result<i64> {
     let ciphertext = key.encrypt(a.secret, &context(a.provider, a.account_sid));
-    conn.execute(
+    conn.exec_cached(
         "INSERT INTO provider_accounts (org_id, provider, kind, account_sid, secret_ciphertext, is_managed, friendly_name, created_by_saga)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         rusqlite::params![a.org_id, a.provider, a.kind, a.account_sid, ciphertext, a.is_managed, a.friendly_name, a.created_by_saga],
@@ -45,7 +46,7 @@ pub fn find_by_sid(
     provider: &str,
     sid: &str,
 ) -> rusqlite::Result<Option<ProviderAccount>> {
-    conn.query_row(
+    conn.row_cached(
         "SELECT id, org_id, provider, kind, account_sid, is_managed, status FROM provider_accounts
          WHERE provider = ?1 AND account_sid = ?2",
         [provider, sid],
@@ -72,7 +73,7 @@ pub fn secret(
     sid: &str,
 ) -> Result<Option<String>, SecretError> {
     let stored: Option<Option<String>> = conn
-        .query_row(
+        .row_cached(
             "SELECT secret_ciphertext FROM provider_accounts WHERE provider = ?1 AND account_sid = ?2 AND status = 'active'",
             [provider, sid],
             |r| r.get(0),
@@ -87,7 +88,7 @@ pub fn secret(
 /// One stored encrypted secret with the context it is bound to, to test whether a key
 /// opens this database's secrets; `None` when it holds none.
 pub fn sealed_sample(conn: &Connection) -> rusqlite::Result<Option<(String, String)>> {
-    conn.query_row(
+    conn.row_cached(
         "SELECT secret_ciphertext, provider, account_sid FROM provider_accounts
          WHERE secret_ciphertext IS NOT NULL AND account_sid IS NOT NULL ORDER BY id LIMIT 1",
         [],
@@ -102,7 +103,7 @@ pub fn sealed_sample(conn: &Connection) -> rusqlite::Result<Option<(String, Stri
 
 /// The first active master account of a provider (demo and single-tenant appliances).
 pub fn master_sid(conn: &Connection, provider: &str) -> rusqlite::Result<Option<String>> {
-    conn.query_row(
+    conn.row_cached(
         "SELECT account_sid FROM provider_accounts WHERE provider = ?1 AND kind = 'master' AND status = 'active'
          ORDER BY id LIMIT 1",
         [provider],
@@ -116,7 +117,7 @@ pub fn managed_subaccount(
     conn: &Connection,
     org_id: i64,
 ) -> rusqlite::Result<Option<(i64, String)>> {
-    conn.query_row(
+    conn.row_cached(
         "SELECT id, account_sid FROM provider_accounts
          WHERE org_id = ?1 AND provider = 'twilio' AND kind = 'subaccount' AND is_managed = 1 AND status = 'active'
          ORDER BY id DESC LIMIT 1",
@@ -129,7 +130,7 @@ pub fn managed_subaccount(
 /// Marks an account closed and forgets its secret (SPEC §5.4: no stored credential
 /// outlives the numbers it served).
 pub fn close(conn: &Connection, id: i64) -> rusqlite::Result<()> {
-    conn.execute(
+    conn.exec_cached(
         "UPDATE provider_accounts SET status = 'closed', secret_ciphertext = NULL,
              updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?1",
         [id],
@@ -148,7 +149,7 @@ pub enum SecretError {
 /// [`close`] by SID: for an account found again at the provider after a crash, whose row
 /// (if the crash came after it was written) the saga context never learnt.
 pub fn close_by_sid(conn: &Connection, provider: &str, sid: &str) -> rusqlite::Result<()> {
-    conn.execute(
+    conn.exec_cached(
         "UPDATE provider_accounts SET status = 'closed', secret_ciphertext = NULL,
              updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE provider = ?1 AND account_sid = ?2",
         [provider, sid],
@@ -158,7 +159,7 @@ pub fn close_by_sid(conn: &Connection, provider: &str, sid: &str) -> rusqlite::R
 
 /// The SIDs of every active Twilio subaccount.
 pub fn active_subaccount_sids(conn: &Connection) -> rusqlite::Result<Vec<String>> {
-    let mut stmt = conn.prepare(
+    let mut stmt = conn.prepare_cached(
         "SELECT account_sid FROM provider_accounts WHERE provider = 'twilio' AND kind = 'subaccount' AND status = 'active'",
     )?;
     let rows = stmt.query_map([], |r| r.get(0))?;

@@ -2,6 +2,7 @@
 //! backup, restore and Litestream carry it), the job that downloads it and deletes
 //! Twilio's copy, and each org's retention.
 
+use super::Cached;
 use rusqlite::{Connection, OptionalExtension};
 
 /// A voicemail whose recording is to be kept (downloaded, then deleted at Twilio).
@@ -20,7 +21,7 @@ pub struct Due {
 
 /// Marks a voicemail's recording to be kept now (the recording callback said it is ready).
 pub fn schedule(conn: &Connection, voicemail_id: i64, at: &str) -> rusqlite::Result<()> {
-    conn.execute(
+    conn.exec_cached(
         "UPDATE voicemails SET keep_due_at = ?2
          WHERE id = ?1 AND purged_at IS NULL AND twilio_deleted_at IS NULL
            AND NOT EXISTS (SELECT 1 FROM recordings r WHERE r.voicemail_id = voicemails.id)",
@@ -58,7 +59,7 @@ pub fn due(conn: &Connection, now: &str, limit: u32) -> rusqlite::Result<Vec<Due
 
 /// When the next keeping falls due, if any.
 pub fn next_due(conn: &Connection) -> rusqlite::Result<Option<String>> {
-    conn.query_row(
+    conn.row_cached(
         "SELECT min(keep_due_at) FROM voicemails WHERE keep_due_at IS NOT NULL",
         [],
         |r| r.get(0),
@@ -67,7 +68,7 @@ pub fn next_due(conn: &Connection) -> rusqlite::Result<Option<String>> {
 
 /// Stores the audio (once: a second download of the same recording changes nothing).
 pub fn store(conn: &Connection, d: &Due, content_type: &str, audio: &[u8]) -> rusqlite::Result<()> {
-    conn.execute(
+    conn.exec_cached(
         "INSERT INTO recordings (voicemail_id, org_id, recording_sid, content_type, size, audio)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (voicemail_id) DO NOTHING",
         rusqlite::params![
@@ -84,7 +85,7 @@ pub fn store(conn: &Connection, d: &Due, content_type: &str, audio: &[u8]) -> ru
 
 /// Kept, and Twilio's copy deleted (or left, as the org chose): nothing more to do.
 pub fn done(conn: &Connection, voicemail_id: i64, deleted_at_twilio: bool) -> rusqlite::Result<()> {
-    conn.execute(
+    conn.exec_cached(
         "UPDATE voicemails SET keep_due_at = NULL, keep_error = NULL,
              twilio_deleted_at = CASE WHEN ?2 THEN strftime('%Y-%m-%dT%H:%M:%fZ', 'now') ELSE twilio_deleted_at END
          WHERE id = ?1",
@@ -100,7 +101,7 @@ pub fn failed(
     error: &str,
     retry_at: Option<&str>,
 ) -> rusqlite::Result<()> {
-    conn.execute(
+    conn.exec_cached(
         "UPDATE voicemails SET keep_attempts = keep_attempts + 1, keep_error = ?2, keep_due_at = ?3,
              updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
          WHERE id = ?1",
@@ -115,7 +116,7 @@ pub fn audio(
     org: Option<i64>,
     voicemail_id: i64,
 ) -> rusqlite::Result<Option<(String, Vec<u8>)>> {
-    conn.query_row(
+    conn.row_cached(
         "SELECT r.content_type, r.audio FROM recordings r JOIN voicemails v ON v.id = r.voicemail_id
          WHERE r.voicemail_id = ?1 AND (?2 IS NULL OR v.org_id = ?2)",
         (voicemail_id, org),
@@ -137,12 +138,12 @@ pub struct Summary {
 }
 
 pub fn summary(conn: &Connection, org: i64) -> rusqlite::Result<Summary> {
-    let (stored, stored_bytes) = conn.query_row(
+    let (stored, stored_bytes) = conn.row_cached(
         "SELECT count(*), COALESCE(sum(size), 0) FROM recordings WHERE org_id = ?1",
         [org],
         |r| Ok((r.get(0)?, r.get(1)?)),
     )?;
-    let (pending, failing, last_error) = conn.query_row(
+    let (pending, failing, last_error) = conn.row_cached(
         "SELECT count(*) FILTER (WHERE keep_due_at IS NOT NULL),
                 count(*) FILTER (WHERE keep_error IS NOT NULL),
                 (SELECT keep_error FROM voicemails WHERE org_id = ?1 AND keep_error IS NOT NULL
@@ -188,11 +189,11 @@ pub fn purge_expired(
             continue;
         }
         let list = serde_json::to_string(&ids).unwrap_or_else(|_| "[]".into());
-        conn.execute(
+        conn.exec_cached(
             "DELETE FROM recordings WHERE voicemail_id IN (SELECT value FROM json_each(?1))",
             [&list],
         )?;
-        conn.execute(
+        conn.exec_cached(
             "UPDATE voicemails SET transcription_text = NULL, keep_due_at = NULL,
                  purged_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now'),
                  updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')

@@ -2,6 +2,7 @@
 //! Every step is written before it runs and after it ends, so a restart knows exactly how
 //! far a saga got.
 
+use super::Cached;
 use rusqlite::{Connection, OptionalExtension};
 
 #[derive(Debug, Clone)]
@@ -57,7 +58,7 @@ pub fn create(
     input: &serde_json::Value,
     context: &serde_json::Value,
 ) -> rusqlite::Result<i64> {
-    conn.execute(
+    conn.exec_cached(
         "INSERT INTO sagas (org_id, kind, state, input_json, context_json) VALUES (?1, ?2, 'running', ?3, ?4)",
         (org_id, kind, input.to_string(), context.to_string()),
     )?;
@@ -94,7 +95,7 @@ pub fn recent_for_org(
 
 /// Unfinished sagas of one kind for an org (a provisioning in flight holds a number slot).
 pub fn count_unfinished(conn: &Connection, org_id: i64, kind: &str) -> rusqlite::Result<i64> {
-    conn.query_row(
+    conn.row_cached(
         "SELECT count(*) FROM sagas WHERE org_id = ?1 AND kind = ?2 AND state IN ('running', 'compensating')",
         (org_id, kind),
         |r| r.get(0),
@@ -102,7 +103,7 @@ pub fn count_unfinished(conn: &Connection, org_id: i64, kind: &str) -> rusqlite:
 }
 
 pub fn steps(conn: &Connection, saga_id: i64) -> rusqlite::Result<Vec<StepRow>> {
-    let mut stmt = conn.prepare(
+    let mut stmt = conn.prepare_cached(
         "SELECT seq, name, phase, state, error, started_at, finished_at FROM saga_steps
          WHERE saga_id = ?1 ORDER BY id",
     )?;
@@ -130,7 +131,7 @@ pub fn step_started(
     phase: &str,
     context: &serde_json::Value,
 ) -> rusqlite::Result<()> {
-    conn.execute(
+    conn.exec_cached(
         "INSERT INTO saga_steps (saga_id, seq, name, phase, state) VALUES (?1, ?2, ?3, ?4, 'started')
          ON CONFLICT (saga_id, seq, phase) DO UPDATE SET state = 'started', error = NULL, finished_at = NULL,
              started_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')",
@@ -149,7 +150,7 @@ pub fn step_finished(
     error: Option<&str>,
     context: &serde_json::Value,
 ) -> rusqlite::Result<()> {
-    conn.execute(
+    conn.exec_cached(
         "UPDATE saga_steps SET state = ?4, error = ?5, finished_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
          WHERE saga_id = ?1 AND seq = ?2 AND phase = ?3",
         (saga_id, seq as i64, phase, state, error),
@@ -162,7 +163,7 @@ fn set_context(
     saga_id: i64,
     context: &serde_json::Value,
 ) -> rusqlite::Result<()> {
-    conn.execute(
+    conn.exec_cached(
         "UPDATE sagas SET context_json = ?2, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?1",
         (saga_id, context.to_string()),
     )?;
@@ -177,7 +178,7 @@ pub fn set_state(
     error: Option<&serde_json::Value>,
 ) -> rusqlite::Result<()> {
     let finished = matches!(state, "completed" | "compensated" | "failed");
-    conn.execute(
+    conn.exec_cached(
         "UPDATE sagas SET state = ?2, error_json = coalesce(?3, error_json),
              updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now'),
              finished_at = CASE WHEN ?4 THEN strftime('%Y-%m-%dT%H:%M:%fZ', 'now') ELSE NULL END

@@ -1,6 +1,7 @@
 //! Dashboard sessions: a random cookie value stored as its SHA-256, plus a CSRF token.
 
 use super::users::{principal_from_row, Credential, Principal, PRINCIPAL_COLUMNS, PRINCIPAL_WIDTH};
+use super::Cached;
 use crate::crypto;
 use rusqlite::{Connection, OptionalExtension};
 
@@ -21,7 +22,7 @@ pub fn create(
     let csrf_token = crypto::random_token(24);
     let expires =
         super::format_time(chrono::Utc::now() + chrono::Duration::hours(i64::from(ttl_hours)));
-    conn.execute(
+    conn.exec_cached(
         "INSERT INTO sessions (token_hash, user_id, csrf_token, expires_at, ip, user_agent) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         (crypto::token_hash(&token), user_id, &csrf_token, expires, ip, user_agent.map(|u| u.chars().take(200).collect::<String>())),
     )?;
@@ -51,12 +52,12 @@ pub fn principal(conn: &Connection, token: &str) -> rusqlite::Result<Option<Prin
 }
 
 pub fn delete(conn: &Connection, session_id: i64) -> rusqlite::Result<()> {
-    conn.execute("DELETE FROM sessions WHERE id = ?1", [session_id])?;
+    conn.exec_cached("DELETE FROM sessions WHERE id = ?1", [session_id])?;
     Ok(())
 }
 
 pub fn purge_expired(conn: &Connection) -> rusqlite::Result<usize> {
-    conn.execute(
+    conn.exec_cached(
         "DELETE FROM sessions WHERE expires_at <= ?1",
         [super::now()],
     )

@@ -2,6 +2,7 @@
 //! first — missed calls not followed up, AI calls that asked for a call back, voicemails
 //! not handled, open conversations (leads).
 
+use super::Cached;
 use rusqlite::Connection;
 
 /// Calls older than this many days leave the list on their own.
@@ -116,7 +117,7 @@ pub fn open(
 
 /// Marks a call of the org followed up; `false` when there is no such call.
 pub fn follow_up(conn: &Connection, org: i64, call_id: i64) -> rusqlite::Result<bool> {
-    Ok(conn.execute(
+    Ok(conn.exec_cached(
         "UPDATE calls SET followed_up_at = COALESCE(followed_up_at, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
          WHERE id = ?1 AND org_id = ?2",
         (call_id, org),

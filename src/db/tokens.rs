@@ -1,6 +1,7 @@
 //! API tokens: shown once at creation, stored as SHA-256, used as `Authorization: Bearer`.
 
 use super::users::{principal_from_row, Credential, Principal, PRINCIPAL_COLUMNS, PRINCIPAL_WIDTH};
+use super::Cached;
 use crate::crypto;
 use rusqlite::{Connection, OptionalExtension, Row};
 
@@ -41,7 +42,7 @@ pub fn create(
 ) -> rusqlite::Result<(ApiToken, String)> {
     let secret = format!("{TOKEN_PREFIX}{}", crypto::random_token(32));
     let prefix: String = secret.chars().take(TOKEN_PREFIX.len() + 6).collect();
-    conn.execute(
+    conn.exec_cached(
         "INSERT INTO api_tokens (org_id, user_id, name, token_hash, prefix) VALUES (?1, ?2, ?3, ?4, ?5)",
         (org_id, user_id, name, crypto::token_hash(&secret), &prefix),
     )?;
@@ -80,7 +81,7 @@ pub fn principal(conn: &Connection, secret: &str) -> rusqlite::Result<Option<Pri
         ..
     }) = &found
     {
-        conn.execute(
+        conn.exec_cached(
             "UPDATE api_tokens SET last_used_at = ?2 WHERE id = ?1
              AND (last_used_at IS NULL OR last_used_at < strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-1 minute'))",
             (token_id, super::now()),
@@ -105,7 +106,7 @@ pub fn list_for_org(
 
 /// Revokes a token of this org. `None` when no such token exists in the org.
 pub fn revoke(conn: &Connection, org_id: i64, id: i64) -> rusqlite::Result<Option<ApiToken>> {
-    conn.execute(
+    conn.exec_cached(
         "UPDATE api_tokens SET revoked_at = COALESCE(revoked_at, ?3) WHERE id = ?1 AND org_id = ?2",
         (id, org_id, super::now()),
     )?;

@@ -2,6 +2,7 @@
 //! key, the last step a code was accepted for (so a code works once), and hashed one-time
 //! recovery codes.
 
+use super::Cached;
 use crate::crypto::SecretKey;
 use crate::domain::totp::{recovery_hash, TotpSecret};
 use rusqlite::{Connection, OptionalExtension};
@@ -27,7 +28,7 @@ fn context(user_id: i64) -> String {
 /// key was replaced) is an error, not "off": sign-in must not quietly lose its second factor.
 pub fn status(conn: &Connection, key: &SecretKey, user_id: i64) -> Result<Status, StoreError> {
     let row: Option<(String, Option<String>, i64)> = conn
-        .query_row(
+        .row_cached(
             "SELECT secret_sealed, enabled_at, last_step FROM user_totp WHERE user_id = ?1",
             [user_id],
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
@@ -44,7 +45,7 @@ pub fn status(conn: &Connection, key: &SecretKey, user_id: i64) -> Result<Status
     if enabled_at.is_none() {
         return Ok(Status::Enrolling(secret));
     }
-    let recovery_left = conn.query_row(
+    let recovery_left = conn.row_cached(
         "SELECT count(*) FROM totp_recovery_codes WHERE user_id = ?1 AND used_at IS NULL",
         [user_id],
         |r| r.get(0),
@@ -71,7 +72,7 @@ pub fn begin(
     user_id: i64,
     secret: &TotpSecret,
 ) -> rusqlite::Result<bool> {
-    let changed = conn.execute(
+    let changed = conn.exec_cached(
         "INSERT INTO user_totp (user_id, secret_sealed) VALUES (?1, ?2)
          ON CONFLICT (user_id) DO UPDATE SET secret_sealed = excluded.secret_sealed,
              last_step = 0, created_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
@@ -89,7 +90,7 @@ pub fn confirm(
     step: u64,
     recovery_codes: &[String],
 ) -> rusqlite::Result<bool> {
-    let changed = conn.execute(
+    let changed = conn.exec_cached(
         "UPDATE user_totp SET enabled_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), last_step = ?2
          WHERE user_id = ?1 AND enabled_at IS NULL",
         (user_id, step as i64),
@@ -97,12 +98,12 @@ pub fn confirm(
     if changed == 0 {
         return Ok(false);
     }
-    conn.execute(
+    conn.exec_cached(
         "DELETE FROM totp_recovery_codes WHERE user_id = ?1",
         [user_id],
     )?;
-    let mut insert =
-        conn.prepare("INSERT INTO totp_recovery_codes (user_id, code_hash) VALUES (?1, ?2)")?;
+    let mut insert = conn
+        .prepare_cached("INSERT INTO totp_recovery_codes (user_id, code_hash) VALUES (?1, ?2)")?;
     for code in recovery_codes {
         insert.execute((user_id, recovery_hash(code)))?;
     }
@@ -112,7 +113,7 @@ pub fn confirm(
 /// Accepts a code's step if it is later than every step accepted before: two sign-ins with
 /// one code (a replay, or the same code raced twice) get one true between them.
 pub fn accept_step(conn: &Connection, user_id: i64, step: u64) -> rusqlite::Result<bool> {
-    let changed = conn.execute(
+    let changed = conn.exec_cached(
         "UPDATE user_totp SET last_step = ?2
          WHERE user_id = ?1 AND enabled_at IS NOT NULL AND last_step < ?2",
         (user_id, step as i64),
@@ -122,7 +123,7 @@ pub fn accept_step(conn: &Connection, user_id: i64, step: u64) -> rusqlite::Resu
 
 /// Uses up a recovery code; true if it was the user's and unused.
 pub fn use_recovery_code(conn: &Connection, user_id: i64, code: &str) -> rusqlite::Result<bool> {
-    let changed = conn.execute(
+    let changed = conn.exec_cached(
         "UPDATE totp_recovery_codes SET used_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
          WHERE user_id = ?1 AND code_hash = ?2 AND used_at IS NULL",
         (user_id, recovery_hash(code)),
@@ -133,16 +134,16 @@ pub fn use_recovery_code(conn: &Connection, user_id: i64, code: &str) -> rusqlit
 /// Turns two-factor off (or abandons enrolment) and forgets the recovery codes. True if
 /// there was anything to remove.
 pub fn remove(conn: &Connection, user_id: i64) -> rusqlite::Result<bool> {
-    conn.execute(
+    conn.exec_cached(
         "DELETE FROM totp_recovery_codes WHERE user_id = ?1",
         [user_id],
     )?;
-    Ok(conn.execute("DELETE FROM user_totp WHERE user_id = ?1", [user_id])? == 1)
+    Ok(conn.exec_cached("DELETE FROM user_totp WHERE user_id = ?1", [user_id])? == 1)
 }
 
 /// Whether the org requires two-factor sign-in of its owners and admins.
 pub fn org_requires(conn: &Connection, org_id: i64) -> rusqlite::Result<bool> {
-    conn.query_row(
+    conn.row_cached(
         "SELECT require_two_factor FROM orgs WHERE id = ?1",
         [org_id],
         |r| r.get(0),
@@ -150,7 +151,7 @@ pub fn org_requires(conn: &Connection, org_id: i64) -> rusqlite::Result<bool> {
 }
 
 pub fn set_org_requires(conn: &Connection, org_id: i64, required: bool) -> rusqlite::Result<()> {
-    conn.execute(
+    conn.exec_cached(
         "UPDATE orgs SET require_two_factor = ?2 WHERE id = ?1",
         (org_id, required),
     )?;

@@ -1,5 +1,6 @@
 //! Dashboard users and the authenticated principal that sessions and API tokens resolve to.
 
+use super::Cached;
 use crate::domain::UserRole;
 use rusqlite::{Connection, OptionalExtension, Row};
 
@@ -106,7 +107,7 @@ pub fn create(
     password_hash: &str,
     role: UserRole,
 ) -> rusqlite::Result<i64> {
-    conn.execute(
+    conn.exec_cached(
         "INSERT INTO users (org_id, email, password_hash, role) VALUES (?1, ?2, ?3, ?4)",
         (org_id, email, password_hash, role.as_str()),
     )?;
@@ -136,7 +137,7 @@ pub fn credentials_for_login(
     conn: &Connection,
     email: &str,
 ) -> rusqlite::Result<Option<(i64, String)>> {
-    conn.query_row(
+    conn.row_cached(
         "SELECT id, password_hash FROM users WHERE email = ?1",
         [email],
         |r| Ok((r.get(0)?, r.get(1)?)),
@@ -154,17 +155,17 @@ pub fn list_for_org(conn: &Connection, org_id: i64) -> rusqlite::Result<Vec<User
 
 /// Sets a new password hash and signs the user out everywhere.
 pub fn set_password(conn: &Connection, user_id: i64, password_hash: &str) -> rusqlite::Result<()> {
-    conn.execute(
+    conn.exec_cached(
         "UPDATE users SET password_hash = ?1, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?2",
         (password_hash, user_id),
     )?;
-    conn.execute("DELETE FROM sessions WHERE user_id = ?1", [user_id])?;
+    conn.exec_cached("DELETE FROM sessions WHERE user_id = ?1", [user_id])?;
     Ok(())
 }
 
 /// The number of owners of an org (the last one may not be demoted or removed).
 pub fn owner_count(conn: &Connection, org_id: i64) -> rusqlite::Result<i64> {
-    conn.query_row(
+    conn.row_cached(
         "SELECT count(*) FROM users WHERE org_id = ?1 AND role = 'owner'",
         [org_id],
         |r| r.get(0),
@@ -177,7 +178,7 @@ pub fn owner_count(conn: &Connection, org_id: i64) -> rusqlite::Result<i64> {
 /// feature flags for every organization and see the monitoring rows of none
 /// (rate limits, webhooks no number answered).
 pub fn set_system_admin(conn: &Connection, user_id: i64, on: bool) -> rusqlite::Result<()> {
-    conn.execute(
+    conn.exec_cached(
         "UPDATE users SET is_system_admin = ?2 WHERE id = ?1",
         (user_id, on),
     )?;
@@ -185,7 +186,7 @@ pub fn set_system_admin(conn: &Connection, user_id: i64, on: bool) -> rusqlite::
 }
 
 pub fn set_role(conn: &Connection, org_id: i64, id: i64, role: UserRole) -> rusqlite::Result<()> {
-    conn.execute(
+    conn.exec_cached(
         "UPDATE users SET role = ?3, updated_at = ?4 WHERE id = ?1 AND org_id = ?2",
         (id, org_id, role.as_str(), super::now()),
     )?;
@@ -202,12 +203,12 @@ pub struct Removed {
 /// Removes a user of the org, signing them out everywhere and revoking their API tokens at
 /// once. What they did stays in the audit log (its rows keep their email).
 pub fn delete(conn: &Connection, org_id: i64, id: i64) -> rusqlite::Result<Removed> {
-    let sessions = conn.execute("DELETE FROM sessions WHERE user_id = ?1", [id])?;
-    let tokens = conn.execute(
+    let sessions = conn.exec_cached("DELETE FROM sessions WHERE user_id = ?1", [id])?;
+    let tokens = conn.exec_cached(
         "DELETE FROM api_tokens WHERE user_id = ?1 AND org_id = ?2",
         [id, org_id],
     )?;
-    conn.execute(
+    conn.exec_cached(
         "DELETE FROM users WHERE id = ?1 AND org_id = ?2",
         [id, org_id],
     )?;
@@ -216,14 +217,14 @@ pub fn delete(conn: &Connection, org_id: i64, id: i64) -> rusqlite::Result<Remov
 
 /// The org a user belongs to (None if the user is gone).
 pub fn org_of(conn: &Connection, user_id: i64) -> rusqlite::Result<Option<i64>> {
-    conn.query_row("SELECT org_id FROM users WHERE id = ?1", [user_id], |r| {
+    conn.row_cached("SELECT org_id FROM users WHERE id = ?1", [user_id], |r| {
         r.get(0)
     })
     .optional()
 }
 
 pub fn touch_login(conn: &Connection, user_id: i64) -> rusqlite::Result<()> {
-    conn.execute(
+    conn.exec_cached(
         "UPDATE users SET last_login_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?1",
         [user_id],
     )?;
@@ -242,7 +243,7 @@ pub struct Reach {
 }
 
 pub fn reach(conn: &Connection, user_id: i64) -> rusqlite::Result<Reach> {
-    conn.query_row(
+    conn.row_cached(
         "SELECT mobile, quiet_start, quiet_end, summary_hour FROM users WHERE id = ?1",
         [user_id],
         |r| {
@@ -260,7 +261,7 @@ pub fn reach(conn: &Connection, user_id: i64) -> rusqlite::Result<Reach> {
 
 pub fn set_reach(conn: &Connection, user_id: i64, reach: &Reach) -> rusqlite::Result<()> {
     let (start, end) = reach.quiet.clone().unzip();
-    conn.execute(
+    conn.exec_cached(
         "UPDATE users SET mobile = ?2, quiet_start = ?3, quiet_end = ?4, summary_hour = ?5,
              updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?1",
         rusqlite::params![user_id, reach.mobile, start, end, reach.summary_hour],

@@ -7,7 +7,7 @@ pub fn flush(
 ) -> rusqlite::Result<()> {
     let tx = conn.transaction()?;
     {
-        let mut stmt = tx.prepare(
+        let mut stmt = tx.prepare_cached(
             "INSERT INTO rate_limit_violations (limiter, key, minute, count) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT(limiter, key, minute) DO UPDATE SET count = count + excluded.count",
         )?;

@@ -1,6 +1,7 @@
 //! Voicemails, upserted by RecordingSid from whichever callback arrives first (recording
 //! status, transcription or the Record action), so retries and reordering converge.
 
+use super::Cached;
 use crate::domain::state::TranscriptionStatus;
 use rusqlite::{Connection, OptionalExtension, Row};
 
@@ -64,7 +65,7 @@ pub fn upsert_recording(
     url: Option<&str>,
     duration: Option<i64>,
 ) -> rusqlite::Result<i64> {
-    conn.execute(
+    conn.exec_cached(
         "INSERT INTO voicemails (org_id, call_id, recording_sid, recording_url, duration_seconds)
          VALUES (?1, ?2, ?3, ?4, ?5)
          ON CONFLICT(recording_sid) DO UPDATE SET
@@ -74,7 +75,7 @@ pub fn upsert_recording(
              updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')",
         rusqlite::params![org_id, call_id, recording_sid, url, duration],
     )?;
-    conn.query_row(
+    conn.row_cached(
         "SELECT id FROM voicemails WHERE recording_sid = ?1",
         [recording_sid],
         |r| r.get(0),
@@ -91,7 +92,7 @@ pub fn set_transcription(
     status: TranscriptionStatus,
 ) -> rusqlite::Result<i64> {
     let id = upsert_recording(conn, org_id, call_id, recording_sid, None, None)?;
-    conn.execute(
+    conn.exec_cached(
         "UPDATE voicemails SET transcription_text = COALESCE(?2, transcription_text), transcription_status = ?3,
              updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
          WHERE id = ?1 AND transcription_status IN ('pending', ?3)",
@@ -102,13 +103,13 @@ pub fn set_transcription(
 
 /// The recording will not be transcribed (failed or absent recording).
 pub fn mark_no_transcript(conn: &Connection, id: i64) -> rusqlite::Result<()> {
-    conn.execute("UPDATE voicemails SET transcription_status = 'absent' WHERE id = ?1 AND transcription_status = 'pending'", [id])?;
+    conn.exec_cached("UPDATE voicemails SET transcription_status = 'absent' WHERE id = ?1 AND transcription_status = 'pending'", [id])?;
     Ok(())
 }
 
 /// Notify the owner at `due_at` at the latest (unless already due earlier).
 pub fn schedule_notification(conn: &Connection, id: i64, due_at: &str) -> rusqlite::Result<()> {
-    conn.execute(
+    conn.exec_cached(
         "UPDATE voicemails SET notify_due_at = ?2 WHERE id = ?1 AND owner_notified_at IS NULL
              AND (notify_due_at IS NULL OR notify_due_at > ?2)",
         (id, due_at),
@@ -118,7 +119,7 @@ pub fn schedule_notification(conn: &Connection, id: i64, due_at: &str) -> rusqli
 
 /// Takes the owner notification; only one caller ever gets `true`.
 pub fn claim_notification(conn: &Connection, id: i64) -> rusqlite::Result<bool> {
-    Ok(conn.execute(
+    Ok(conn.exec_cached(
         "UPDATE voicemails SET owner_notified_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
          WHERE id = ?1 AND owner_notified_at IS NULL AND recording_url IS NOT NULL",
         [id],
@@ -126,7 +127,7 @@ pub fn claim_notification(conn: &Connection, id: i64) -> rusqlite::Result<bool> 
 }
 
 pub fn due_notifications(conn: &Connection, now: &str) -> rusqlite::Result<Vec<i64>> {
-    let mut stmt = conn.prepare("SELECT id FROM voicemails WHERE owner_notified_at IS NULL AND notify_due_at <= ?1 LIMIT 100")?;
+    let mut stmt = conn.prepare_cached("SELECT id FROM voicemails WHERE owner_notified_at IS NULL AND notify_due_at <= ?1 LIMIT 100")?;
     let rows = stmt.query_map([now], |r| r.get(0))?;
     rows.collect()
 }
@@ -164,7 +165,7 @@ pub fn for_call(conn: &Connection, org_id: i64, call_id: i64) -> rusqlite::Resul
 
 /// Voicemails of the org nobody has marked handled yet.
 pub fn waiting(conn: &Connection, org_id: i64) -> rusqlite::Result<i64> {
-    conn.query_row(
+    conn.row_cached(
         "SELECT count(*) FROM voicemails WHERE org_id = ?1 AND handled = 0",
         [org_id],
         |r| r.get(0),
@@ -179,7 +180,7 @@ pub fn set_handled(
     handled: bool,
     user_id: i64,
 ) -> rusqlite::Result<Option<Voicemail>> {
-    conn.execute(
+    conn.exec_cached(
         "UPDATE voicemails SET handled = ?3,
              handled_at = CASE WHEN ?3 THEN strftime('%Y-%m-%dT%H:%M:%fZ', 'now') END,
              handled_by = CASE WHEN ?3 THEN ?4 END

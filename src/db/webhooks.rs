@@ -2,6 +2,7 @@
 //! per endpoint that takes it, keyed so a repeated webhook makes no second one), and the
 //! log of attempts.
 
+use super::Cached;
 use rusqlite::{Connection, OptionalExtension, Row};
 
 /// The events an endpoint can take.
@@ -78,7 +79,7 @@ pub fn create(
     description: &str,
     sealed_secret: &str,
 ) -> rusqlite::Result<i64> {
-    conn.execute(
+    conn.exec_cached(
         "INSERT INTO webhook_endpoints (org_id, url, events, description, secret) VALUES (?1, ?2, ?3, ?4, ?5)",
         (org, url, serde_json::to_string(events).unwrap_or_default(), description, sealed_secret),
     )?;
@@ -86,7 +87,7 @@ pub fn create(
 }
 
 pub fn update(conn: &Connection, org: i64, e: &Endpoint) -> rusqlite::Result<()> {
-    conn.execute(
+    conn.exec_cached(
         "UPDATE webhook_endpoints SET url = ?3, events = ?4, enabled = ?5, description = ?6, secret = ?7,
              updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
          WHERE org_id = ?1 AND id = ?2",
@@ -104,7 +105,7 @@ pub fn update(conn: &Connection, org: i64, e: &Endpoint) -> rusqlite::Result<()>
 }
 
 pub fn delete(conn: &Connection, org: i64, id: i64) -> rusqlite::Result<bool> {
-    Ok(conn.execute(
+    Ok(conn.exec_cached(
         "DELETE FROM webhook_endpoints WHERE org_id = ?1 AND id = ?2",
         (org, id),
     )? == 1)
@@ -154,7 +155,7 @@ pub fn emit_test(
         "data": { "message": "A test event from switchboard: this endpoint is reached and the signature verifies." },
     })
     .to_string();
-    conn.execute(
+    conn.exec_cached(
         "INSERT OR IGNORE INTO webhook_deliveries (endpoint_id, org_id, message_id, event, payload)
          VALUES (?1, ?2, ?3, ?4, ?5)",
         rusqlite::params![endpoint, org, message_id, TEST_EVENT, payload],
@@ -202,7 +203,7 @@ pub fn due(conn: &Connection, now: &str) -> rusqlite::Result<Vec<Due>> {
 
 /// When the next head-of-line delivery falls due.
 pub fn next_due(conn: &Connection) -> rusqlite::Result<Option<String>> {
-    conn.query_row(
+    conn.row_cached(
         "SELECT min(next_attempt_at) FROM webhook_deliveries
          WHERE id IN (SELECT min(id) FROM webhook_deliveries WHERE status = 'pending' GROUP BY endpoint_id)",
         [],
@@ -223,7 +224,7 @@ pub struct Attempt<'a> {
 
 pub fn record(conn: &Connection, a: &Attempt<'_>) -> rusqlite::Result<()> {
     let d = a.delivery;
-    conn.execute(
+    conn.exec_cached(
         "INSERT INTO webhook_attempts (delivery_id, endpoint_id, attempt, status, latency_ms, response, error)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         rusqlite::params![d.id, d.endpoint_id, d.attempts + 1, a.status, a.latency_ms, a.response, a.error],
@@ -235,7 +236,7 @@ pub fn record(conn: &Connection, a: &Attempt<'_>) -> rusqlite::Result<()> {
     } else {
         "failed"
     };
-    conn.execute(
+    conn.exec_cached(
         "UPDATE webhook_deliveries SET attempts = attempts + 1, status = ?2, last_status = ?3, last_error = ?4,
              next_attempt_at = COALESCE(?5, next_attempt_at),
              delivered_at = CASE WHEN ?2 = 'delivered' THEN strftime('%Y-%m-%dT%H:%M:%fZ', 'now') END

@@ -6,7 +6,7 @@
 //! wait in SQLite's sleeping busy handler, and a burst of webhooks costs a few commits
 //! instead of one each.
 
-use super::{apply_pragmas, DbError, DB_TIMEOUT};
+use super::{apply_pragmas, Cached, DbError, DB_TIMEOUT};
 use rusqlite::Connection;
 use std::panic::AssertUnwindSafe;
 use std::path::Path;
@@ -378,7 +378,7 @@ impl Batch {
                 self.done.push(f(conn));
             }
             Job::Retryable(mut job) => {
-                if self.group.is_empty() && conn.execute_batch("SAVEPOINT retryable").is_err() {
+                if self.group.is_empty() && conn.exec_cached("SAVEPOINT retryable", []).is_err() {
                     return self.alone(conn, job);
                 }
                 let ok = job.attempt(conn);
@@ -408,7 +408,7 @@ impl Batch {
         if self.group.is_empty() {
             return;
         }
-        if conn.execute_batch("RELEASE retryable").is_err() {
+        if conn.exec_cached("RELEASE retryable", []).is_err() {
             return self.retry_group(conn);
         }
         self.done
@@ -534,7 +534,7 @@ fn run(
     use std::sync::atomic::Ordering::Relaxed;
     while let Ok(first) = rx.recv() {
         let mut batch = Batch::default();
-        if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+        if let Err(e) = conn.exec_cached("BEGIN IMMEDIATE", []) {
             let msg = e.to_string();
             log::error!("the database writer cannot begin a transaction: {msg}");
             // The job still runs (autocommit) rather than being lost.
@@ -551,7 +551,10 @@ fn run(
             }
         }
         batch.close_group(&conn);
-        let commit = conn.execute_batch("COMMIT").map_err(|e| e.to_string());
+        let commit = conn
+            .exec_cached("COMMIT", [])
+            .map(|_| ())
+            .map_err(|e| e.to_string());
         if commit.is_err() {
             let _ = conn.execute_batch("ROLLBACK");
         }
