@@ -543,8 +543,18 @@ async fn new_calls_appear_live_and_the_timeline_reads_in_words_with_its_webhooks
     wait_for(&c, "tr[data-call-id]").await;
 
     // A second caller rings while the page is open: the live events bring it within a
-    // second, with no reload.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // second, with no reload. (Once the page's stream is open: the webhook sender is the
+    // feed's other subscriber.)
+    for _ in 0..100 {
+        if app.state.live.clients() >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        app.state.live.clients() >= 2,
+        "the page never opened its event stream"
+    );
     let rang = std::time::Instant::now();
     tw.call("CA8102", "+14155550177", MAIN_LINE).await;
     let table = wait_text_with(&c, "#calls-table", "(415) 555-0177").await;

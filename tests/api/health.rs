@@ -56,13 +56,15 @@ async fn readyz_is_503_when_the_database_cannot_be_written() {
     let app = spawn_app().await;
     // Hold the write lock from another connection for longer than the busy timeout.
     let path = app.db().path().to_path_buf();
+    let (locked_tx, locked_rx) = std::sync::mpsc::channel();
     let locker = std::thread::spawn(move || {
         let conn = rusqlite::Connection::open(path).unwrap();
         conn.execute_batch("BEGIN IMMEDIATE").unwrap();
+        locked_tx.send(()).unwrap();
         std::thread::sleep(std::time::Duration::from_secs(7));
         conn.execute_batch("ROLLBACK").unwrap();
     });
-    std::thread::sleep(std::time::Duration::from_millis(200));
+    locked_rx.recv().unwrap();
     let resp = client().get(app.url("/readyz")).send().await.unwrap();
     assert_eq!(resp.status(), 503);
     let body: Value = resp.json().await.unwrap();
