@@ -163,7 +163,7 @@ fn event(
     )? == 1)
 }
 
-/// Appends a typed event to the call's timeline ([`event`] with the event's own kind,
+/// Appends a typed event to the call's timeline (`event` with the event's own kind,
 /// detail and dedup key); `false` when it was recorded before.
 pub fn record(
     conn: &Connection,

@@ -51,8 +51,8 @@ struct Context {
     senders: crate::db::outbox::Senders,
 }
 
-/// `POST /twilio/sms`: the message is stored and decided on in one write job ([`plan`]),
-/// then what was decided is sent ([`apply`]).
+/// `POST /twilio/sms`: the message is stored and decided on in one write job (`plan`),
+/// then what was decided is sent (`apply`).
 pub async fn inbound(desk: &Arc<FrontDesk>, m: InboundSms) -> Result<(), FrontdeskError> {
     let ctx = Context {
         flags: desk.flags.clone(),

@@ -147,7 +147,7 @@ struct Context {
 }
 
 /// Decides and sends (or blocks) the text-back of one call, once: decided in one write
-/// job ([`plan`]), sent, and the result recorded ([`send`]).
+/// job (`plan`), sent, and the result recorded (`send`).
 pub async fn process(desk: &FrontDesk, call_id: i64) {
     let ctx = Context {
         flags: desk.flags.clone(),

@@ -1,5 +1,5 @@
 //! The envelope every provider webhook shares (SPEC §2, §6.1), finished in one place for
-//! Twilio and Vapi alike: the [`envelope`] middleware opens it before the request is
+//! Twilio and Vapi alike: the `envelope` middleware (see [`twilio`], [`vapi`]) opens it before the request is
 //! routed, the provider's extractor (`twilio::TwilioWebhook`, `vapi::VapiWebhook`) notes
 //! the route, the authentication [`Verdict`] and what the request is about, and once the
 //! answer is known the middleware writes the ledger row and the metrics, applies the
@@ -45,7 +45,7 @@ struct Noted {
     on_failure: FailurePolicy,
 }
 
-/// Notes on the request's envelope what its extractor learnt (see [`Opened`]).
+/// Notes on the request's envelope what its extractor learnt (kept in the request's extensions).
 pub fn note(
     req: &HttpRequest,
     route: &'static str,

@@ -1,4 +1,4 @@
-//! `GET /api/events` (SPEC §12): the [`Live`] feed as server-sent events, for one
+//! `GET /api/events` (SPEC §12): the [`crate::live::Live`] feed as server-sent events, for one
 //! organization, with `Last-Event-ID` replay and a heartbeat.
 
 use super::auth::Auth;
