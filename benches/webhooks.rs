@@ -320,13 +320,22 @@ fn main() {
                 .ok()
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(300_000);
+            let mut targets = vec![
+                ("app", app_port),
+                ("bare", bare_port),
+                ("floor", floor_port),
+            ];
+            // `benches/wrk.sh` starts the Node peer on this port once the requests are signed.
+            if let Some(port) = std::env::var("WEBHOOKS_BENCH_NODE_PORT")
+                .ok()
+                .and_then(|p| p.parse().ok())
+            {
+                targets.push(("node", port));
+            }
+            std::fs::write(format!("{dir}/token"), &master.auth_token).unwrap();
             serve_for_wrk(
                 &dir,
-                &[
-                    ("app", app_port),
-                    ("bare", bare_port),
-                    ("floor", floor_port),
-                ],
+                &targets,
                 &master.account_sid,
                 &master.auth_token,
                 lines,
