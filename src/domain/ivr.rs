@@ -167,27 +167,43 @@ impl Decision<Entry> {
         &self,
         f: &EntryFacts<'_>,
         closed: Option<(&'a str, Option<&'a str>)>,
-    ) -> Vec<CallEvent<'a>> {
-        let rejected = |reason| vec![CallEvent::Rejected { reason }];
+    ) -> impl Iterator<Item = CallEvent<'a>> {
         let started = CallEvent::Started {
             open: f.open,
             closed,
         };
-        match self.kind {
-            Entry::Unknown => rejected("unknown_number"),
-            Entry::Blocked => rejected("blocked"),
-            Entry::System => rejected("system_number"),
-            Entry::Onboarding => vec![CallEvent::Invariant {
-                name: Anomaly::VoiceOnboardingNumber.name(),
-                misrouted: None,
-            }],
-            Entry::Misrouted => vec![CallEvent::Invariant {
-                name: Anomaly::VapiNumberOnIvr.name(),
-                misrouted: Some((f.agent_sip.is_some(), f.fallback.is_some())),
-            }],
-            Entry::Closed => vec![started, CallEvent::AfterHours],
-            Entry::Open { .. } => vec![started],
-        }
+        let (first, then) = match self.kind {
+            Entry::Unknown => (
+                CallEvent::Rejected {
+                    reason: "unknown_number",
+                },
+                None,
+            ),
+            Entry::Blocked => (CallEvent::Rejected { reason: "blocked" }, None),
+            Entry::System => (
+                CallEvent::Rejected {
+                    reason: "system_number",
+                },
+                None,
+            ),
+            Entry::Onboarding => (
+                CallEvent::Invariant {
+                    name: Anomaly::VoiceOnboardingNumber.name(),
+                    misrouted: None,
+                },
+                None,
+            ),
+            Entry::Misrouted => (
+                CallEvent::Invariant {
+                    name: Anomaly::VapiNumberOnIvr.name(),
+                    misrouted: Some((f.agent_sip.is_some(), f.fallback.is_some())),
+                },
+                None,
+            ),
+            Entry::Closed => (started, Some(CallEvent::AfterHours)),
+            Entry::Open { .. } => (started, None),
+        };
+        std::iter::once(first).chain(then)
     }
 }
 
@@ -596,6 +612,44 @@ mod tests {
             fallback: None,
             blocked: false,
         }
+    }
+
+    #[test]
+    fn the_entry_writes_how_it_was_refused_or_that_it_started_then_after_hours() {
+        let flow = CallFlow::default();
+        let op = Some(Line {
+            role: NumberRole::Operational,
+            handler: NumberHandler::Ivr,
+        });
+        let kinds = |f: &EntryFacts<'_>, closed: Option<(&str, Option<&str>)>| {
+            entry(&flow, f)
+                .events(f, closed)
+                .map(|e| format!("{e:?}"))
+                .collect::<Vec<_>>()
+        };
+        let closed = kinds(
+            &facts(op, false, false),
+            Some(("2026-12-08T08:00:00Z", Some("owner"))),
+        );
+        assert_eq!(closed.len(), 2, "{closed:?}");
+        assert!(
+            closed[0].starts_with("Started { open: false, closed: Some((\"2026-12-08T08:00:00Z\""),
+            "{closed:?}"
+        );
+        assert_eq!(closed[1], "AfterHours");
+        assert_eq!(
+            kinds(&facts(op, true, false), None),
+            ["Started { open: true, closed: None }"]
+        );
+        let blocked = EntryFacts {
+            blocked: true,
+            ..facts(op, true, false)
+        };
+        assert_eq!(kinds(&blocked, None), ["Rejected { reason: \"blocked\" }"]);
+        assert_eq!(
+            kinds(&facts(None, true, false), None),
+            ["Rejected { reason: \"unknown_number\" }"]
+        );
     }
 
     fn menu_step(attempt: u32, preface: Option<&str>) -> Step {

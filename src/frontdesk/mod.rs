@@ -55,7 +55,26 @@ pub struct FrontDesk {
     pub secret_key: crate::crypto::SecretKey,
 }
 
+/// What a write job of the desk needs besides its connection, taken when the job is
+/// made and moved into it: the flags, the time it decides by, the links it writes and
+/// the channels notices can go by.
+pub(crate) struct JobContext {
+    pub flags: Arc<Flags>,
+    pub now: chrono::DateTime<chrono::Utc>,
+    pub public_url: String,
+    pub senders: crate::db::outbox::Senders,
+}
+
 impl FrontDesk {
+    pub(crate) fn job_context(&self) -> JobContext {
+        JobContext {
+            flags: self.flags.clone(),
+            now: self.clock.now(),
+            public_url: self.public_url.clone(),
+            senders: self.senders,
+        }
+    }
+
     /// Tells the notification worker that the outbox has something new.
     pub fn notices_queued(&self) {
         self.notices.notify_one();

@@ -4,7 +4,7 @@
 //! push; the worker in `notices` sends it.
 
 use super::mail;
-use super::FrontDesk;
+use super::{FrontDesk, JobContext};
 use crate::db::outbox::{self, Event, Notice};
 use crate::db::{calls, contacts, leads, numbers, orgs, voicemails};
 use crate::domain::callflow::TRANSCRIBE_MAX_SECS;
@@ -23,12 +23,8 @@ fn clip(s: &str, max: usize) -> String {
 /// Queues the notifications of voicemail `id` (once), with the transcript if it is in: an
 /// email with the recording, a text, a push — to each user as they chose.
 pub async fn voicemail(desk: &FrontDesk, id: i64) {
-    let public_url = desk.public_url.clone();
-    let (senders, now) = (desk.senders, desk.clock.now());
-    let queued = desk
-        .db
-        .write(move |c| queue_voicemail(c, id, &public_url, senders, now))
-        .await;
+    let ctx = desk.job_context();
+    let queued = desk.db.write(move |c| queue_voicemail(c, id, &ctx)).await;
     match queued {
         Ok(true) => desk.notices_queued(),
         Ok(false) => {}
@@ -38,13 +34,8 @@ pub async fn voicemail(desk: &FrontDesk, id: i64) {
 
 /// Claims the voicemail's notification and queues it for everyone who wants it, with its
 /// webhook; `true` when something was queued.
-fn queue_voicemail(
-    c: &Connection,
-    id: i64,
-    public_url: &str,
-    senders: outbox::Senders,
-    now: chrono::DateTime<chrono::Utc>,
-) -> rusqlite::Result<bool> {
+fn queue_voicemail(c: &Connection, id: i64, ctx: &JobContext) -> rusqlite::Result<bool> {
+    let (public_url, senders, now) = (ctx.public_url.as_str(), ctx.senders, ctx.now);
     if !voicemails::claim_notification(c, id)? {
         return Ok(false);
     }

@@ -3,8 +3,8 @@
 //! numbers. STOP/START/HELP are honoured everywhere. A redelivered message does nothing.
 
 use super::messaging::{self, Outbound};
-use super::FrontDesk;
 use super::FrontdeskError;
+use super::{FrontDesk, JobContext};
 use crate::db::{blocklist, callflows, leads, messages, numbers, onboarding, optouts};
 use crate::domain::onboarding::step;
 use crate::domain::phone::Party;
@@ -43,23 +43,10 @@ enum Plan {
     },
 }
 
-/// What the write job needs beyond the message.
-struct Context {
-    flags: Arc<crate::flags::Flags>,
-    at: DateTime<Utc>,
-    public_url: String,
-    senders: crate::db::outbox::Senders,
-}
-
 /// `POST /twilio/sms`: the message is stored and decided on in one write job (`plan`),
 /// then what was decided is sent (`apply`).
 pub async fn inbound(desk: &Arc<FrontDesk>, m: InboundSms) -> Result<(), FrontdeskError> {
-    let ctx = Context {
-        flags: desk.flags.clone(),
-        at: desk.clock.now(),
-        public_url: desk.public_url.clone(),
-        senders: desk.senders,
-    };
+    let ctx = desk.job_context();
     let msg = m.clone();
     let (plan, known) = desk.db.write(move |c| plan(c, &ctx, &msg)).await?;
     if !known {
@@ -75,14 +62,14 @@ pub async fn inbound(desk: &Arc<FrontDesk>, m: InboundSms) -> Result<(), Frontde
 /// Stores the message (once per SID), tells the business's webhooks, decides
 /// (`domain::sms::plan`) and writes what the decision changes. `known`: the number is
 /// ours (or the message a redelivery).
-fn plan(c: &Connection, ctx: &Context, msg: &InboundSms) -> rusqlite::Result<(Plan, bool)> {
+fn plan(c: &Connection, ctx: &JobContext, msg: &InboundSms) -> rusqlite::Result<(Plan, bool)> {
     let number = match msg.to.number() {
         Some(to) => numbers::resolve(c, to)?,
         None => None,
     };
-    let stored = store(c, msg, number.as_ref(), ctx.at)?;
+    let stored = store(c, msg, number.as_ref(), ctx.now)?;
     if let (Some(n), Some(id)) = (&number, stored) {
-        received(c, n, id, msg, ctx.at)?;
+        received(c, n, id, msg, ctx.now)?;
     }
     let onboarding_flag = match &number {
         Some(n) if n.role == NumberRole::Onboarding => {
@@ -173,7 +160,7 @@ fn received(
 /// Writes what the decision changes and says what is left to send.
 fn act(
     c: &Connection,
-    ctx: &Context,
+    ctx: &JobContext,
     decided: SmsPlan,
     number: numbers::Resolved,
     message_id: i64,
@@ -226,7 +213,7 @@ fn act(
 /// same transaction, so a crash cannot lose them.
 fn intake(
     c: &Connection,
-    ctx: &Context,
+    ctx: &JobContext,
     number: numbers::Resolved,
     message_id: i64,
     msg: &InboundSms,
@@ -254,7 +241,7 @@ fn intake(
             first_message: &msg.body,
             public_url: &ctx.public_url,
             senders: ctx.senders,
-            now: ctx.at,
+            now: ctx.now,
         },
     )?;
     Ok(Plan::Intake {

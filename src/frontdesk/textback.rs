@@ -4,7 +4,7 @@
 //! a deferred one is cancelled, with the reason, when it has become pointless.
 
 use super::messaging::{self, Outbound, Sent};
-use super::FrontDesk;
+use super::{FrontDesk, JobContext};
 use crate::db::{blocklist, callflows, calls, leads, messages, numbers, optouts};
 use crate::domain::callflow::CallFlow;
 use crate::domain::events::CallEvent;
@@ -138,23 +138,10 @@ enum Plan {
     Send(Outbound),
 }
 
-/// What deciding needs beyond the call.
-struct Context {
-    flags: Arc<crate::flags::Flags>,
-    now: DateTime<Utc>,
-    senders: crate::db::outbox::Senders,
-    public_url: String,
-}
-
 /// Decides and sends (or blocks) the text-back of one call, once: decided in one write
 /// job (`plan`), sent, and the result recorded (`send`).
 pub async fn process(desk: &FrontDesk, call_id: i64) {
-    let ctx = Context {
-        flags: desk.flags.clone(),
-        now: desk.clock.now(),
-        senders: desk.senders,
-        public_url: desk.public_url.clone(),
-    };
+    let ctx = desk.job_context();
     let plan = desk.db.write(move |c| plan(c, &ctx, call_id)).await;
     desk.notices_queued();
     match plan {
@@ -174,7 +161,7 @@ pub async fn process(desk: &FrontDesk, call_id: i64) {
 
 /// Claims the call's text-back and decides it from what is known now; the missed call's
 /// lead, notices and webhook are written with the claim.
-fn plan(c: &Connection, ctx: &Context, call_id: i64) -> rusqlite::Result<Plan> {
+fn plan(c: &Connection, ctx: &JobContext, call_id: i64) -> rusqlite::Result<Plan> {
     if !calls::claim_textback(c, call_id)? {
         return Ok(Plan::Done);
     }

@@ -141,37 +141,33 @@ async fn envelope(
     let res = next.call(req).await?.map_into_boxed_body();
     let opened = res.request().extensions_mut().remove::<Opened>();
     match opened {
-        Some(Opened {
-            noted: Some(noted),
-            started,
-            ip,
-            idempotency_key,
-        }) => {
-            let open = Open {
+        Some(mut opened) => match opened.noted.take() {
+            Some(noted) => Ok(Open {
                 provider,
-                started,
-                ip,
-                idempotency_key,
+                opened,
                 noted,
-            };
-            Ok(open.finish(&state, res))
-        }
-        _ => Ok(res),
+            }
+            .finish(&state, res)),
+            None => Ok(res),
+        },
+        None => Ok(res),
     }
 }
 
 /// An envelope whose request reached its extractor.
 struct Open {
     provider: Provider,
-    started: Instant,
-    ip: String,
-    idempotency_key: Option<String>,
+    opened: Opened,
     noted: Noted,
 }
 
-/// What went wrong, as the ledger and the log tell it.
+/// What went wrong: `reason` for the ledger and the log, `message` for the sender.
 enum Failure {
-    Refused(String),
+    /// Refused before the handler ran (authentication, or an unreadable body).
+    Refused {
+        reason: String,
+        message: String,
+    },
     BadRequest(String),
     Ours(String),
 }
@@ -181,7 +177,10 @@ impl Open {
     fn finish(self, state: &AppState, res: ServiceResponse<BoxBody>) -> ServiceResponse<BoxBody> {
         let failure = res.response().error().map(|e| {
             if let Some(r) = e.as_error::<Refused>() {
-                Failure::Refused(r.reason.clone())
+                Failure::Refused {
+                    reason: r.reason.clone(),
+                    message: r.message.clone(),
+                }
             } else if let Some(FrontdeskError::BadRequest(reason)) = e.as_error() {
                 Failure::BadRequest(reason.clone())
             } else {
@@ -194,7 +193,7 @@ impl Open {
         };
         let (req, resp) = res.into_parts();
         let answer = match failure {
-            Failure::Refused(reason) if !self.noted.verdict.accepted() => {
+            Failure::Refused { reason, message } if !self.noted.verdict.accepted() => {
                 if self.limited(state) {
                     let resp = self.render(
                         StatusCode::TOO_MANY_REQUESTS,
@@ -207,26 +206,31 @@ impl Open {
                     "rejected {} webhook {} from {}: {reason}",
                     self.provider.as_str(),
                     self.noted.route,
-                    self.ip
+                    self.opened.ip
                 );
-                (self.render(resp.status(), &message(&resp)), Some(reason))
+                (self.render(resp.status(), &message), Some(reason))
             }
-            Failure::Refused(reason) | Failure::BadRequest(reason) => {
-                log::warn!(
-                    "bad {} webhook {}: {reason}",
-                    self.provider.as_str(),
-                    self.noted.route
-                );
-                (
-                    self.render(resp.status(), &reason_or(&resp, &reason)),
-                    Some(reason),
-                )
+            Failure::Refused { reason, message } => {
+                self.bad(&reason);
+                (self.render(resp.status(), &message), Some(reason))
+            }
+            Failure::BadRequest(reason) => {
+                self.bad(&reason);
+                (self.render(resp.status(), &reason), Some(reason))
             }
             Failure::Ours(e) => (self.ours(state, &e), Some(e)),
         };
         let (resp, error) = answer;
         self.record(state, resp.status(), error);
         ServiceResponse::new(req, resp)
+    }
+
+    fn bad(&self, reason: &str) {
+        log::warn!(
+            "bad {} webhook {}: {reason}",
+            self.provider.as_str(),
+            self.noted.route
+        );
     }
 
     /// Our failure (the database): counted; a caller on the line hears an apology, a
@@ -265,7 +269,7 @@ impl Open {
     fn limited(&self, state: &AppState) -> bool {
         state
             .rate_limits
-            .check(&state.rate_limits.auth_failures, &self.ip)
+            .check(&state.rate_limits.auth_failures, &self.opened.ip)
             .is_err()
     }
 
@@ -284,7 +288,7 @@ impl Open {
     }
 
     fn observe(&self, state: &AppState, status: StatusCode) -> f64 {
-        let elapsed = self.started.elapsed().as_secs_f64();
+        let elapsed = self.opened.started.elapsed().as_secs_f64();
         state.desk.metrics.observe_webhook(
             self.provider.as_str(),
             self.noted.route,
@@ -300,30 +304,15 @@ impl Open {
         state.ledger.record(ledger::Entry {
             provider: self.provider.as_str(),
             route: self.noted.route.to_string(),
-            idempotency_key: self.idempotency_key,
+            idempotency_key: self.opened.idempotency_key,
             reference: self.noted.reference,
             org_id: None,
             signature: self.noted.verdict.as_str(),
             http_status: status.as_u16(),
             latency_ms: elapsed * 1000.0,
             error,
-            remote_ip: Some(self.ip),
+            remote_ip: Some(self.opened.ip),
         });
-    }
-}
-
-/// The public message of a refusal (its `Display` is "<status> <message>").
-fn message(resp: &HttpResponse) -> String {
-    resp.error()
-        .and_then(|e| e.as_error::<Refused>())
-        .map(|r| r.message.clone())
-        .unwrap_or_default()
-}
-
-fn reason_or(resp: &HttpResponse, reason: &str) -> String {
-    match resp.error().and_then(|e| e.as_error::<Refused>()) {
-        Some(r) => r.message.clone(),
-        None => reason.to_string(),
     }
 }
 
