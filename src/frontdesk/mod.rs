@@ -55,6 +55,24 @@ pub struct FrontDesk {
     pub secret_key: crate::crypto::SecretKey,
 }
 
+/// When work that failed is tried again: after `first_secs`, doubling up to `max_secs`,
+/// and given up after `attempts` tries (about a day for 30 tries with an hour's cap).
+pub(crate) struct Backoff {
+    pub first_secs: i64,
+    pub max_secs: i64,
+    pub attempts: i64,
+}
+
+impl Backoff {
+    /// The time of the next try after `attempts` failed ones, or `None`: give up.
+    pub fn retry_at(&self, now: chrono::DateTime<chrono::Utc>, attempts: i64) -> Option<String> {
+        (attempts + 1 < self.attempts).then(|| {
+            let wait = (self.first_secs << attempts.min(20)).min(self.max_secs);
+            crate::db::format_time(now + chrono::Duration::seconds(wait))
+        })
+    }
+}
+
 /// What a write job of the desk needs besides its connection, taken when the job is
 /// made and moved into it: the flags, the time it decides by, the links it writes and
 /// the channels notices can go by.
@@ -73,6 +91,17 @@ impl FrontDesk {
             public_url: self.public_url.clone(),
             senders: self.senders,
         }
+    }
+
+    /// How long until the stored time `at` (zero once it has passed); `None` for a time
+    /// that cannot be read.
+    pub(crate) fn until(&self, at: &str) -> Option<std::time::Duration> {
+        let at = chrono::DateTime::parse_from_rfc3339(at).ok()?;
+        Some(
+            (at.with_timezone(&chrono::Utc) - self.clock.now())
+                .to_std()
+                .unwrap_or_default(),
+        )
     }
 
     /// Tells the notification worker that the outbox has something new.
@@ -131,5 +160,29 @@ pub async fn sweep(desk: &FrontDesk, now: chrono::DateTime<chrono::Utc>) {
             }
         }
         Err(e) => log::warn!("front desk sweep failed: {e}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Backoff;
+
+    #[test]
+    fn a_retry_waits_twice_as_long_each_time_up_to_the_cap_then_gives_up() {
+        let b = Backoff {
+            first_secs: 30,
+            max_secs: 3600,
+            attempts: 30,
+        };
+        let now = chrono::DateTime::parse_from_rfc3339("2026-12-07T10:00:00Z")
+            .unwrap()
+            .with_timezone(&chrono::Utc);
+        let at = |n| b.retry_at(now, n);
+        assert_eq!(at(0).as_deref(), Some("2026-12-07T10:00:30.000Z"));
+        assert_eq!(at(1).as_deref(), Some("2026-12-07T10:01:00.000Z"));
+        assert_eq!(at(6).as_deref(), Some("2026-12-07T10:32:00.000Z"));
+        assert_eq!(at(7).as_deref(), Some("2026-12-07T11:00:00.000Z"));
+        assert_eq!(at(28).as_deref(), Some("2026-12-07T11:00:00.000Z"));
+        assert_eq!(at(29), None);
     }
 }

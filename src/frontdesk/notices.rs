@@ -8,7 +8,7 @@
 use super::mail::Mailer;
 use super::messaging::{self, Outbound, Sent};
 use super::push::Pusher;
-use super::{Attempt, FrontDesk};
+use super::{Attempt, Backoff, FrontDesk};
 use crate::db::numbers;
 use crate::db::outbox::{self, Channel, Due};
 use crate::domain::state::MessageKind;
@@ -16,9 +16,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// Attempts before a notification is given up (the backoff makes that about a day).
-const MAX_ATTEMPTS: i64 = 30;
-const FIRST_RETRY_SECS: i64 = 5;
-const MAX_RETRY_SECS: i64 = 3600;
+const RETRY: Backoff = Backoff {
+    first_secs: 5,
+    max_secs: 3600,
+    attempts: 30,
+};
 /// Notifications sent per round before the outbox is read again.
 const BATCH: u32 = 20;
 /// The longest the worker sleeps without being woken (a queued notice always wakes it,
@@ -62,14 +64,7 @@ pub async fn run(
             continue;
         }
         let wait = match desk.db.write(move |c| outbox::next_due(c, email)).await {
-            Ok(Some(at)) => chrono::DateTime::parse_from_rfc3339(&at)
-                .ok()
-                .and_then(|at| {
-                    (at.with_timezone(&chrono::Utc) - desk.clock.now())
-                        .to_std()
-                        .ok()
-                })
-                .unwrap_or(Duration::ZERO),
+            Ok(Some(at)) => desk.until(&at).unwrap_or(Duration::ZERO),
             Ok(None) => MAX_IDLE,
             Err(e) => {
                 log::error!("the notification outbox could not be read: {e}");
@@ -107,10 +102,7 @@ async fn deliver(desk: &FrontDesk, mailer: Option<&Mailer>, pusher: &Pusher, not
             Ok(())
         }
         Attempt::Retry(error) => {
-            let retry_at = (attempts + 1 < MAX_ATTEMPTS).then(|| {
-                let wait = (FIRST_RETRY_SECS << attempts.min(20)).min(MAX_RETRY_SECS);
-                crate::db::format_time(desk.clock.now() + chrono::Duration::seconds(wait))
-            });
+            let retry_at = RETRY.retry_at(desk.clock.now(), attempts);
             log::warn!(
                 "{channel} notification {id} not sent (attempt {}): {error}{}",
                 attempts + 1,

@@ -5,15 +5,17 @@
 //! retried with backoff (30 s doubling to an hour, for about a day); a failure shows on
 //! Health. Each org may delete recordings and transcripts after N days, audited.
 
-use super::FrontDesk;
+use super::{Backoff, FrontDesk};
 use crate::db::recordings::{self, Due};
 use crate::db::{audit, DbError};
 use crate::providers::Audio;
 use std::time::Duration;
 
-const FIRST_RETRY_SECS: i64 = 30;
-const MAX_RETRY_SECS: i64 = 3600;
-const MAX_ATTEMPTS: i64 = 30;
+const RETRY: Backoff = Backoff {
+    first_secs: 30,
+    max_secs: 3600,
+    attempts: 30,
+};
 /// Recordings kept per round.
 const BATCH: u32 = 10;
 /// Voicemails purged per org and round by the retention.
@@ -35,12 +37,7 @@ pub async fn keep_due(desk: &FrontDesk) -> Option<Duration> {
         Err(e) => log::error!("recordings to keep could not be read: {e}"),
     }
     let next = desk.db.write(recordings::next_due).await.ok()??;
-    let at = chrono::DateTime::parse_from_rfc3339(&next).ok()?;
-    Some(
-        (at.with_timezone(&chrono::Utc) - desk.clock.now())
-            .to_std()
-            .unwrap_or(Duration::ZERO),
-    )
+    desk.until(&next)
 }
 
 async fn keep(desk: &FrontDesk, d: Due) {
@@ -70,10 +67,9 @@ async fn keep(desk: &FrontDesk, d: Due) {
                 .await
         }
         Err((error, retry)) => {
-            let retry_at = (retry && attempts + 1 < MAX_ATTEMPTS).then(|| {
-                let wait = (FIRST_RETRY_SECS << attempts.min(20)).min(MAX_RETRY_SECS);
-                crate::db::format_time(desk.clock.now() + chrono::Duration::seconds(wait))
-            });
+            let retry_at = retry
+                .then(|| RETRY.retry_at(desk.clock.now(), attempts))
+                .flatten();
             log::warn!(
                 "voicemail {id}: recording not kept (attempt {}): {error}{}",
                 attempts + 1,

@@ -181,12 +181,7 @@ pub async fn deliver_due(desk: &FrontDesk) -> Option<Duration> {
         Err(e) => log::error!("webhook deliveries could not be read: {e}"),
     }
     let next = desk.db.write(webhooks::next_due).await.ok()??;
-    let at = chrono::DateTime::parse_from_rfc3339(&next).ok()?;
-    Some(
-        (at.with_timezone(&chrono::Utc) - desk.clock.now())
-            .to_std()
-            .unwrap_or(Duration::ZERO),
-    )
+    desk.until(&next)
 }
 
 async fn deliver(desk: &FrontDesk, d: Due) {
