@@ -136,18 +136,20 @@ fn voicemail_created(
         number.org_id,
         "voicemail.created",
         &id.to_string(),
-        &serde_json::json!({
-            "voicemailId": id,
-            "callId": call.id,
-            "from": call.from_number,
-            "fromName": call.from_number.as_deref().map(|n| contacts::name(c, number.org_id, n)).transpose()?.flatten(),
-            "to": number.e164,
-            "durationSeconds": vm.duration_seconds,
-            "transcript": transcript,
-            "recordingUrl": format!("{public_url}/api/voicemails/{id}/recording"),
-            "createdAt": vm.created_at,
-        }),
         &crate::db::now(),
+        || {
+            Ok(Some(serde_json::json!({
+                "voicemailId": id,
+                "callId": call.id,
+                "from": call.from_number,
+                "fromName": call.from_number.as_deref().map(|n| contacts::name(c, number.org_id, n)).transpose()?.flatten(),
+                "to": number.e164,
+                "durationSeconds": vm.duration_seconds,
+                "transcript": transcript,
+                "recordingUrl": format!("{public_url}/api/voicemails/{id}/recording"),
+                "createdAt": vm.created_at,
+            })))
+        },
     )?;
     Ok(())
 }
@@ -185,14 +187,16 @@ pub fn queue_lead(c: &rusqlite::Connection, n: &NewLead<'_>) -> rusqlite::Result
         org,
         "lead.created",
         &lead_id.to_string(),
-        &serde_json::json!({
-            "leadId": lead_id,
-            "customer": n.customer,
-            "customerName": contacts::name(c, org, n.customer)?,
-            "businessNumber": n.number.e164,
-            "firstMessage": n.first_message,
-        }),
         &crate::db::now(),
+        || {
+            Ok(Some(serde_json::json!({
+                "leadId": lead_id,
+                "customer": n.customer,
+                "customerName": contacts::name(c, org, n.customer)?,
+                "businessNumber": n.number.e164,
+                "firstMessage": n.first_message,
+            })))
+        },
     )?;
     let queued = outbox::enqueue(
         c,

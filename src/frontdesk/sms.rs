@@ -135,24 +135,23 @@ fn received(
     msg: &InboundSms,
     at: DateTime<Utc>,
 ) -> rusqlite::Result<()> {
-    if !crate::db::webhooks::wanted(c, n.org_id, "message.received")? {
-        return Ok(());
-    }
     crate::db::webhooks::emit(
         c,
         n.org_id,
         "message.received",
         &msg.sid,
-        &serde_json::json!({
-            "messageId": id,
-            "messageSid": msg.sid,
-            "from": msg.from.as_str(),
-            "fromName": crate::db::contacts::name(c, n.org_id, msg.from.as_str())?,
-            "to": n.e164,
-            "body": msg.body,
-            "receivedAt": crate::db::format_time(at),
-        }),
         &crate::db::format_time(at),
+        || {
+            Ok(Some(serde_json::json!({
+                "messageId": id,
+                "messageSid": msg.sid,
+                "from": msg.from.as_str(),
+                "fromName": crate::db::contacts::name(c, n.org_id, msg.from.as_str())?,
+                "to": n.e164,
+                "body": msg.body,
+                "receivedAt": crate::db::format_time(at),
+            })))
+        },
     )?;
     Ok(())
 }

@@ -317,8 +317,7 @@ fn call_data(
 }
 
 /// Emits `event` about call `call_id` to the endpoints of `org` that take it, with an
-/// `extra` field beside the call's (a text-back's `messageSid`). An org without such an
-/// endpoint pays one indexed read and builds no payload.
+/// `extra` field beside the call's (a text-back's `messageSid`).
 pub fn emit_call(
     c: &rusqlite::Connection,
     org: i64,
@@ -326,23 +325,14 @@ pub fn emit_call(
     call_id: i64,
     extra: Option<(&str, serde_json::Value)>,
 ) -> rusqlite::Result<usize> {
-    if !webhooks::wanted(c, org, event)? {
-        return Ok(0);
-    }
-    let Some(mut data) = call_data(c, org, call_id)? else {
-        return Ok(0);
-    };
-    if let Some((key, value)) = extra {
-        data[key] = value;
-    }
-    webhooks::emit(
-        c,
-        org,
-        event,
-        &call_id.to_string(),
-        &data,
-        &crate::db::now(),
-    )
+    let key = call_id.to_string();
+    webhooks::emit(c, org, event, &key, &crate::db::now(), || {
+        let mut data = call_data(c, org, call_id)?;
+        if let (Some(data), Some((key, value))) = (data.as_mut(), extra) {
+            data[key] = value;
+        }
+        Ok(data)
+    })
 }
 
 /// The context the endpoint secrets are sealed under.
