@@ -5,6 +5,7 @@
 //! that reconnects with `Last-Event-ID` gets what it missed from the last
 //! [`REMEMBERED`] events, or `reset` (reload everything) if that is too long ago; a client
 //! that falls behind gets `reset` too, so no client holds more than the shared buffer.
+//! A commit that queued outgoing webhooks wakes their sender.
 
 use crate::db::writer::{Change, Watched};
 use crate::db::Db;
@@ -37,6 +38,9 @@ pub struct Live {
     closing: tokio::sync::watch::Sender<bool>,
     recent: Mutex<VecDeque<Arc<LiveEvent>>>,
     next_id: AtomicU64,
+    /// The id skipped when batches last went unseen (see [`Live::unwatched`]), so a run
+    /// of them marks one gap.
+    gap: AtomicU64,
 }
 
 /// What a reconnecting client missed.
@@ -47,20 +51,29 @@ pub enum Replay {
 }
 
 impl Live {
-    /// Starts mapping the writer's commits to events. Ids start from the time of start, so
-    /// an id from before a restart is never mistaken for a recent one.
-    pub fn start(db: Db) -> Arc<Live> {
+    /// Starts mapping the writer's commits to events, and waking `deliveries` (the
+    /// outgoing webhooks' sender) when a commit queued some. Ids start from the time of
+    /// start, so an id from before a restart is never mistaken for a recent one.
+    pub fn start(db: Db, deliveries: Arc<tokio::sync::Notify>) -> Arc<Live> {
         let start = u64::try_from(chrono::Utc::now().timestamp_millis()).unwrap_or(0) * 1000;
         let live = Arc::new(Live {
             tx: broadcast::channel(BACKLOG).0,
             closing: tokio::sync::watch::channel(false).0,
             recent: Mutex::new(VecDeque::with_capacity(REMEMBERED)),
             next_id: AtomicU64::new(start),
+            gap: AtomicU64::new(0),
         });
         if let Some(mut changes) = db.take_changes() {
             let feed = live.clone();
             tokio::spawn(async move {
                 while let Some(batch) = changes.recv().await {
+                    if batch.iter().any(|c| c.table == Watched::WebhookDeliveries) {
+                        deliveries.notify_one();
+                    }
+                    // Nobody to tell: no query (a tenth of a core under full load).
+                    if feed.unwatched() {
+                        continue;
+                    }
                     match orgs_of(&db, batch).await {
                         Ok(orgs) => {
                             for (org, kinds) in orgs {
@@ -91,6 +104,25 @@ impl Live {
         let _ = self.tx.send(event);
     }
 
+    /// True, with a gap marked in the ids, when no client is connected: a client that
+    /// reconnects later is told to reload rather than told nothing happened. Checked
+    /// under the lock [`Live::since`] takes, so a client that subscribes meanwhile either
+    /// gets the batch's events or, asking what it missed, the reset.
+    fn unwatched(&self) -> bool {
+        let mut recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
+        if self.tx.receiver_count() > 0 {
+            return false;
+        }
+        if !recent.is_empty()
+            || self.gap.load(Ordering::Relaxed) != self.next_id.load(Ordering::Relaxed)
+        {
+            recent.clear();
+            let id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
+            self.gap.store(id, Ordering::Relaxed);
+        }
+        true
+    }
+
     /// Turns true when the appliance is stopping: open streams end.
     pub fn closing(&self) -> tokio::sync::watch::Receiver<bool> {
         self.closing.subscribe()
@@ -108,11 +140,11 @@ impl Live {
     /// This org's events after `last`, if the buffer still reaches back that far (an id
     /// from before a restart never does: ids start at the time of start).
     pub fn since(&self, org_id: i64, last: u64) -> Replay {
+        let recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
         let next = self.next_id.load(Ordering::Relaxed);
         if last.saturating_add(1) >= next {
             return Replay::Events(Vec::new());
         }
-        let recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
         match recent.front() {
             Some(oldest) if oldest.id <= last + 1 => Replay::Events(
                 recent
@@ -152,6 +184,7 @@ async fn orgs_of(
                 Watched::Messages => ("SELECT DISTINCT org_id FROM messages WHERE id IN (SELECT value FROM json_each(?1))", "messages"),
                 Watched::Voicemails => ("SELECT DISTINCT org_id FROM voicemails WHERE id IN (SELECT value FROM json_each(?1))", "voicemails"),
                 Watched::Leads => ("SELECT DISTINCT org_id FROM leads WHERE id IN (SELECT value FROM json_each(?1))", "leads"),
+                Watched::WebhookDeliveries => continue,
             };
             let list = serde_json::to_string(&ids).unwrap_or_else(|_| "[]".into());
             let mut stmt = c.prepare_cached(sql)?;
@@ -165,4 +198,43 @@ async fn orgs_of(
         Ok(out.into_iter().map(|(org, kinds)| (org, kinds.into_iter().collect())).collect())
     })
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn live() -> Live {
+        Live {
+            tx: broadcast::channel(BACKLOG).0,
+            closing: tokio::sync::watch::channel(false).0,
+            recent: Mutex::new(VecDeque::new()),
+            next_id: AtomicU64::new(100),
+            gap: AtomicU64::new(0),
+        }
+    }
+
+    /// A commit nobody watched costs no query, yet a client that comes back with the last
+    /// id it saw is told to reload rather than told nothing happened.
+    #[test]
+    fn a_commit_nobody_watched_makes_a_returning_client_reload() {
+        let live = live();
+        let client = live.subscribe();
+        assert!(!live.unwatched(), "a connected client is told");
+        live.publish(7, vec!["calls"]);
+        assert!(matches!(live.since(7, 100), Replay::Events(e) if e.is_empty()));
+        drop(client);
+
+        assert!(live.unwatched());
+        assert!(live.unwatched(), "a run of unwatched commits");
+        assert!(matches!(live.since(7, 100), Replay::Reset));
+        assert!(matches!(live.since(7, 99), Replay::Reset));
+        // One gap for the run: the next event follows it, and a client that saw that
+        // event has missed nothing.
+        let _client = live.subscribe();
+        live.publish(7, vec!["calls"]);
+        assert_eq!(live.recent.lock().unwrap().back().unwrap().id, 102);
+        assert!(matches!(live.since(7, 102), Replay::Events(e) if e.is_empty()));
+        assert!(matches!(live.since(7, 101), Replay::Events(e) if e.len() == 1));
+    }
 }

@@ -145,6 +145,7 @@ impl Application {
             Some(tls) => Some(Https::prepare(tls, &config.data_dir, &public_url)?),
             None => None,
         };
+        let live = crate::live::Live::start(db.clone(), desk.webhooks.clone());
         let state = Arc::new(AppState {
             telephony,
             rate_limits: Arc::new(RateLimits::new(&config.rate_limits)),
@@ -160,7 +161,7 @@ impl Application {
             started_at: Instant::now(),
             desk,
             tls: https.as_ref().map(|h| h.certs.clone()),
-            live: crate::live::Live::start(db.clone()),
+            live,
             pusher,
         });
         let state = web::Data::from(state);
@@ -202,21 +203,6 @@ impl Application {
         let desk = self.state.desk.clone();
         let wake = desk.notices.clone();
         let webhooks = tokio::spawn(crate::frontdesk::webhooks::run(desk.clone()));
-        // Every webhook event is written with a change of a call, text, voicemail or lead,
-        // which the live feed reports after its commit: each one wakes the sender.
-        let wake_webhooks = {
-            let (mut changes, desk) = (self.state.live.subscribe(), desk.clone());
-            tokio::spawn(async move {
-                loop {
-                    match changes.recv().await {
-                        Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
-                            desk.webhooks.notify_one()
-                        }
-                        Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
-                    }
-                }
-            })
-        };
         let notices = tokio::spawn(crate::frontdesk::notices::run(
             desk,
             self.mailer,
@@ -239,7 +225,6 @@ impl Application {
         maintenance.abort();
         notices.abort();
         webhooks.abort();
-        wake_webhooks.abort();
         if let Some(running) = https {
             running.stop().await;
         }

@@ -59,7 +59,13 @@ impl Ledger {
         let (pending, taken) = (self.pending.clone(), Mutex::new(None::<Vec<Entry>>));
         let queued = self.db.submit(move |c| {
             let mut taken = lock(&taken);
-            let rows = taken.get_or_insert_with(|| std::mem::take(&mut *lock(&pending)));
+            let rows = taken.get_or_insert_with(|| {
+                // The next rows get room for as many: growing a vector of hundreds of
+                // rows row by row was a tenth of the allocator's work under load.
+                let mut pending = lock(&pending);
+                let room = pending.len();
+                std::mem::replace(&mut *pending, Vec::with_capacity(room))
+            });
             rows.iter().try_for_each(|e| insert(c, e))
         });
         if !queued {

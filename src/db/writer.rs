@@ -171,7 +171,8 @@ pub struct Change {
     pub rowid: i64,
 }
 
-/// The tables whose changes reach the live dashboard.
+/// The tables whose changes reach the live dashboard, and the outgoing webhooks' queue
+/// (whose rows wake their sender).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Watched {
     Calls,
@@ -179,6 +180,7 @@ pub enum Watched {
     Messages,
     Voicemails,
     Leads,
+    WebhookDeliveries,
 }
 
 impl Watched {
@@ -189,6 +191,7 @@ impl Watched {
             "messages" => Watched::Messages,
             "voicemails" => Watched::Voicemails,
             "leads" => Watched::Leads,
+            "webhook_deliveries" => Watched::WebhookDeliveries,
             _ => return None,
         })
     }

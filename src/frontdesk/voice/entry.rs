@@ -148,7 +148,8 @@ fn record(
 
 /// Counts and logs what deserves it: a call to an unknown or system number, an anomaly.
 fn report(desk: &FrontDesk, p: &VoiceParams, entered: &Entered) {
-    let e164 = entered.e164.as_deref().map(redact).unwrap_or_default();
+    // Only the rare outcomes below log the number; the common one costs nothing here.
+    let e164 = || entered.e164.as_deref().map(redact).unwrap_or_default();
     let sid = &p.call_sid;
     match entered.decision.kind {
         ivr::Entry::Unknown => {
@@ -157,17 +158,18 @@ fn report(desk: &FrontDesk, p: &VoiceParams, entered: &Entered) {
                 "call {sid} to a number that is not in phone_numbers; treated as system and rejected"
             );
         }
-        ivr::Entry::System => log::info!("call {sid} to system number {e164} rejected"),
+        ivr::Entry::System => log::info!("call {sid} to system number {} rejected", e164()),
         _ => {}
     }
     match entered.decision.anomaly {
         Some(a @ ivr::Anomaly::VoiceOnboardingNumber) => desk
             .metrics
-            .invariant(a.name(), &format!("call {sid} to onboarding number {e164}")),
+            .invariant(a.name(), &format!("call {sid} to onboarding number {}", e164())),
         Some(a) => desk.metrics.invariant(
             a.name(),
             &format!(
-                "number {e164} is answered by Vapi but Twilio sent call {sid} here: point its Voice URL at Vapi"
+                "number {} is answered by Vapi but Twilio sent call {sid} here: point its Voice URL at Vapi",
+                e164()
             ),
         ),
         None => {}
