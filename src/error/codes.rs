@@ -1,7 +1,7 @@
 //! Every error code the API answers with, in one table: its HTTP status and the hint
 //! given when the place that raises it has nothing more specific to say. A code is
-//! raised as `ApiError::new(code::NUMBER_RELEASED, "…")` (or a helper that takes one);
-//! its status comes from here, so one code never answers two ways by accident.
+//! raised as `ApiError::new(codes::NUMBER_RELEASED, "…")` (`ApiError::hinted` with a
+//! hint of its own); its status comes from here, so one code never answers two ways.
 
 use actix_web::http::StatusCode;
 

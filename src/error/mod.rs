@@ -14,19 +14,11 @@ use serde_json::json;
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum ApiError {
-    /// 400: the request itself is wrong; the message names the field and the fix.
+    /// Any error of the catalogue ([`codes`]): the code gives its status (400, 401, 403,
+    /// 409, 422, …) and default hint, the message says what happened, `hint` (when the
+    /// raiser knows better than the catalogue) what to do.
     #[error("{message}")]
-    BadRequest {
-        code: Code,
-        message: String,
-        hint: Option<String>,
-    },
-    /// 401: no or invalid credentials.
-    #[error("{message}")]
-    Unauthorized { code: Code, message: String },
-    /// 403: authenticated but not allowed.
-    #[error("{message}")]
-    Forbidden {
+    Coded {
         code: Code,
         message: String,
         hint: Option<String>,
@@ -37,13 +29,6 @@ pub enum ApiError {
     /// 404: no API route matches the method and path.
     #[error("there is no API route {0}")]
     UnknownRoute(String),
-    /// 409: conflicts with the current state.
-    #[error("{message}")]
-    Conflict {
-        code: Code,
-        message: String,
-        hint: Option<String>,
-    },
     /// 413: the body is larger than the route accepts.
     #[error("the request body is larger than {limit} bytes")]
     PayloadTooLarge { limit: usize },
@@ -59,13 +44,6 @@ pub enum ApiError {
     /// 403: the feature is off for this org (SPEC §5.1, exact body).
     #[error("{} is not enabled for this organization.", .0.display_name())]
     FeatureDisabled(crate::domain::FlagKey),
-    /// 422: an `Idempotency-Key` was reused for a different request (SPEC §6.2).
-    #[error("{message}")]
-    Unprocessable {
-        code: Code,
-        message: String,
-        hint: Option<String>,
-    },
     /// 409 with `Retry-After`: the same `Idempotency-Key` is still being processed.
     #[error("a request with this Idempotency-Key is still in progress")]
     InProgress,
@@ -86,37 +64,18 @@ pub enum ApiError {
 }
 
 impl ApiError {
-    /// An error of `code` (its status and default hint are the catalogue's).
-    pub fn bad_request(code: Code, message: impl Into<String>) -> Self {
-        ApiError::BadRequest {
+    /// An error of `code`: its status and hint are the catalogue's.
+    pub fn new(code: Code, message: impl Into<String>) -> Self {
+        ApiError::Coded {
             code,
             message: message.into(),
             hint: None,
         }
     }
 
-    pub fn bad_request_hint(
-        code: Code,
-        message: impl Into<String>,
-        hint: impl Into<String>,
-    ) -> Self {
-        ApiError::BadRequest {
-            code,
-            message: message.into(),
-            hint: Some(hint.into()),
-        }
-    }
-
-    pub fn forbidden(code: Code, message: impl Into<String>, hint: impl Into<String>) -> Self {
-        ApiError::Forbidden {
-            code,
-            message: message.into(),
-            hint: Some(hint.into()),
-        }
-    }
-
-    pub fn conflict(code: Code, message: impl Into<String>, hint: impl Into<String>) -> Self {
-        ApiError::Conflict {
+    /// [`ApiError::new`] with a hint of its own.
+    pub fn hinted(code: Code, message: impl Into<String>, hint: impl Into<String>) -> Self {
+        ApiError::Coded {
             code,
             message: message.into(),
             hint: Some(hint.into()),
@@ -128,22 +87,16 @@ impl ApiError {
     }
 
     pub fn unauthenticated() -> Self {
-        ApiError::Unauthorized {
-            code: codes::UNAUTHENTICATED,
-            message: "Sign in first, or send an API token as 'Authorization: Bearer <token>'."
-                .into(),
-        }
+        ApiError::new(
+            codes::UNAUTHENTICATED,
+            "Sign in first, or send an API token as 'Authorization: Bearer <token>'.",
+        )
     }
 
     /// This error's entry in the catalogue.
     pub fn catalogued(&self) -> Code {
         match self {
-            ApiError::BadRequest { code, .. }
-            | ApiError::Unauthorized { code, .. }
-            | ApiError::Forbidden { code, .. }
-            | ApiError::Conflict { code, .. }
-            | ApiError::Busy { code, .. }
-            | ApiError::Unprocessable { code, .. } => *code,
+            ApiError::Coded { code, .. } | ApiError::Busy { code, .. } => *code,
             ApiError::NotFound(_) => codes::NOT_FOUND,
             ApiError::UnknownRoute(_) => codes::UNKNOWN_ROUTE,
             ApiError::PayloadTooLarge { .. } => codes::PAYLOAD_TOO_LARGE,
@@ -163,10 +116,7 @@ impl ApiError {
 
     fn hint(&self) -> Option<String> {
         let specific = match self {
-            ApiError::BadRequest { hint, .. }
-            | ApiError::Forbidden { hint, .. }
-            | ApiError::Conflict { hint, .. }
-            | ApiError::Unprocessable { hint, .. } => hint.clone(),
+            ApiError::Coded { hint, .. } => hint.clone(),
             ApiError::Saga(f) => Some(match &f.compensation_error {
                 Some((step, _)) => format!(
                     "Undoing the earlier steps failed at {step}; switchboard retries that at its next start. Check the Health page before trying again."
@@ -227,7 +177,7 @@ impl ApiError {
         if self.catalogued() == codes::MOBILE_REQUIRED {
             return Some("mobile");
         }
-        let ApiError::BadRequest { code, message, .. } = self else {
+        let ApiError::Coded { code, message, .. } = self else {
             return None;
         };
         let (field, _) = match code.code {
@@ -298,25 +248,25 @@ mod tests {
 
     #[test]
     fn an_invalid_field_error_names_its_field_for_the_page() {
-        let e = ApiError::bad_request(
+        let e = ApiError::new(
             codes::INVALID_FIELD,
             "notificationNumber: '555' is too short for a US number",
         );
         assert_eq!(e.body()["error"]["field"], "notificationNumber");
-        let e = ApiError::bad_request(codes::INVALID_FIELD, "menu[0].action.targets: add a number");
+        let e = ApiError::new(codes::INVALID_FIELD, "menu[0].action.targets: add a number");
         assert_eq!(e.field(), Some("menu[0].action.targets"));
-        let e = ApiError::bad_request(codes::INVALID_QUERY, "caller: 'abc' has letters");
+        let e = ApiError::new(codes::INVALID_QUERY, "caller: 'abc' has letters");
         assert_eq!(e.field(), Some("caller"));
-        let e = ApiError::bad_request(codes::INVALID_EMAIL, "'x' is not an email address");
+        let e = ApiError::new(codes::INVALID_EMAIL, "'x' is not an email address");
         assert_eq!(e.field(), Some("email"));
         for no_field in [
-            ApiError::bad_request(
+            ApiError::new(
                 codes::INVALID_FIELD,
                 "the JSON body has a wrong or missing field: x",
             ),
-            ApiError::bad_request(codes::INVALID_FIELD, "rolloutPercentage must be 0 to 100"),
-            ApiError::bad_request(codes::INVALID_JSON, "name: not a field error code"),
-            ApiError::bad_request(codes::INVALID_QUERY, "limit must be 1 to 500"),
+            ApiError::new(codes::INVALID_FIELD, "rolloutPercentage must be 0 to 100"),
+            ApiError::new(codes::INVALID_JSON, "name: not a field error code"),
+            ApiError::new(codes::INVALID_QUERY, "limit must be 1 to 500"),
         ] {
             assert_eq!(no_field.field(), None, "{no_field}");
             assert!(no_field.body()["error"].get("field").is_none());

@@ -123,7 +123,8 @@ impl FromRequest for Auth {
                     }
                 })
                 .await?;
-            let principal = principal.ok_or_else(|| ApiError::Unauthorized {
+            let principal = principal.ok_or_else(|| ApiError::Coded {
+                hint: None,
                 code: if by_token {
                     codes::INVALID_TOKEN
                 } else {
@@ -143,7 +144,7 @@ impl FromRequest for Auth {
                     crypto::constant_time_eq(sent.as_bytes(), csrf_token.as_bytes())
                 });
                 if !safe && !ok {
-                    return Err(ApiError::forbidden(codes::CSRF_FAILED,
+                    return Err(ApiError::hinted(codes::CSRF_FAILED,
                         "The CSRF token is missing or wrong.",
                         "Send the csrfToken from POST /api/auth/login or GET /api/me in the X-CSRF-Token header, or reload the page.",
                     ));
@@ -161,7 +162,7 @@ fn enrolment_path(path: &str) -> bool {
 }
 
 fn two_factor_setup_required() -> ApiError {
-    ApiError::forbidden(codes::TWO_FACTOR_SETUP_REQUIRED,
+    ApiError::hinted(codes::TWO_FACTOR_SETUP_REQUIRED,
         "Your organization requires two-factor sign-in for owners and admins, and it is not on for you yet.",
         "Turn it on in Settings → Two-factor sign-in (POST /api/me/totp, then /api/me/totp/confirm); everything else opens once it is on.",
     )
@@ -176,7 +177,7 @@ impl FromRequest for Writer {
         Box::pin(async move {
             let auth = auth.await?;
             if !auth.principal.role.can_write() {
-                return Err(ApiError::forbidden(codes::READ_ONLY,
+                return Err(ApiError::hinted(codes::READ_ONLY,
                     format!("Your role ({}) can look but not change anything.", auth.principal.role),
                     "Ask an owner or admin of your organization to make the change or to give you the admin role.",
                 ));

@@ -24,7 +24,7 @@ fn key_of(req: &ServiceRequest) -> Option<Result<String, ApiError>> {
         !k.is_empty() && k.len() <= 255 && k.bytes().all(|b| (0x21..0x7f).contains(&b))
     });
     Some(valid.map(str::to_string).ok_or_else(|| {
-        ApiError::bad_request_hint(
+        ApiError::hinted(
             codes::INVALID_IDEMPOTENCY_KEY,
             "The Idempotency-Key header must be 1 to 255 visible ASCII characters.",
             "Send a fresh random value such as a UUID for each distinct operation.",
@@ -107,7 +107,7 @@ fn request_hash(req: &ServiceRequest, body: &[u8]) -> String {
 /// a 409 while it still runs; `None` when this is the first.
 fn earlier(begun: Begin) -> Result<Option<HttpResponse>, ApiError> {
     match begun {
-        Begin::Mismatch => Err(ApiError::Unprocessable {
+        Begin::Mismatch => Err(ApiError::Coded {
             code: codes::IDEMPOTENCY_KEY_REUSED,
             message: "This Idempotency-Key was already used for a different request.".into(),
             hint: Some("Use a new key for a new operation; reuse a key only to retry the exact same request.".into()),

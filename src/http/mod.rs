@@ -40,12 +40,11 @@ pub struct RequestId(pub String);
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.app_data(json_config())
         .app_data(web::PathConfig::default().error_handler(|err, _| {
-            let api =
-                ApiError::bad_request(codes::INVALID_PATH, format!("the URL is invalid: {err}"));
+            let api = ApiError::new(codes::INVALID_PATH, format!("the URL is invalid: {err}"));
             actix_web::error::InternalError::from_response(err, api.error_response()).into()
         }))
         .app_data(web::QueryConfig::default().error_handler(|err, _| {
-            let api = ApiError::bad_request(
+            let api = ApiError::new(
                 codes::INVALID_QUERY,
                 format!("the query string is invalid: {err}"),
             );
@@ -75,20 +74,20 @@ fn json_config() -> web::JsonConfig {
                 E::Overflow { limit } | E::OverflowKnownLength { limit, .. } => {
                     ApiError::PayloadTooLarge { limit: *limit }
                 }
-                E::ContentType => ApiError::bad_request_hint(
+                E::ContentType => ApiError::hinted(
                     codes::UNSUPPORTED_CONTENT_TYPE,
                     "the body must be JSON",
                     "Send the body with 'Content-Type: application/json'.",
                 ),
-                E::Deserialize(e) if e.is_data() => ApiError::bad_request(
+                E::Deserialize(e) if e.is_data() => ApiError::new(
                     codes::INVALID_FIELD,
                     format!("the JSON body has a wrong or missing field: {e}"),
                 ),
-                E::Deserialize(e) => ApiError::bad_request(
+                E::Deserialize(e) => ApiError::new(
                     codes::INVALID_JSON,
                     format!("the body is not valid JSON: {e}"),
                 ),
-                other => ApiError::bad_request(
+                other => ApiError::new(
                     codes::INVALID_BODY,
                     format!("the body could not be read: {other}"),
                 ),

@@ -80,16 +80,7 @@ impl From<TelephonyError> for ApiError {
                 code,
                 message,
                 hint,
-            } if code.status.as_u16() == 409 => ApiError::Conflict {
-                code,
-                message,
-                hint,
-            },
-            TelephonyError::Refused {
-                code,
-                message,
-                hint,
-            } => ApiError::BadRequest {
+            } => ApiError::Coded {
                 code,
                 message,
                 hint,

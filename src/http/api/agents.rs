@@ -29,12 +29,11 @@ fn clean(v: Option<Option<String>>) -> Option<Option<String>> {
 fn validate(name: Option<&str>, sip: Option<&Option<String>>) -> Result<(), ApiError> {
     use crate::domain::agent::{check_name, check_sip_uri};
     if let Some(n) = name {
-        check_name(n)
-            .map_err(|m| ApiError::bad_request(codes::INVALID_FIELD, format!("name: {m}")))?;
+        check_name(n).map_err(|m| ApiError::new(codes::INVALID_FIELD, format!("name: {m}")))?;
     }
     if let Some(Some(uri)) = sip {
         check_sip_uri(uri).map_err(|m| {
-            ApiError::bad_request_hint(
+            ApiError::hinted(
                 codes::INVALID_FIELD,
                 format!("sipUri: {m}"),
                 "Copy the SIP URI from the agent's settings at Vapi, or leave it empty.",
@@ -46,7 +45,7 @@ fn validate(name: Option<&str>, sip: Option<&Option<String>>) -> Result<(), ApiE
 
 fn conflict_or(e: rusqlite::Error) -> ApiError {
     if crate::db::is_unique_violation(&e) {
-        ApiError::conflict(
+        ApiError::hinted(
             codes::AGENT_EXISTS,
             "An agent with that name or Vapi assistant id already exists.",
             "Pick another name, or change the existing agent instead.",
@@ -145,7 +144,7 @@ pub async fn delete(
             let tx = c.transaction()?;
             let agent = agents::get(&tx, org, id)?.ok_or_else(|| ApiError::not_found(format!("agent {id}")))?;
             if !agent.numbers.is_empty() {
-                return Err(ApiError::conflict(codes::AGENT_LINKED,
+                return Err(ApiError::hinted(codes::AGENT_LINKED,
                     format!("{} still answers {}.", agent.name, agent.numbers.join(", ")),
                     "Link those numbers to another agent (or unlink them) on the Numbers page first.",
                 ));

@@ -34,7 +34,7 @@ fn view(e: &Entry) -> Value {
 /// The one thing an entry blocks, from the request; the error names the field to fix.
 fn pattern(number: Option<&str>, prefix: Option<&str>, country: &str) -> Result<Pattern, ApiError> {
     Pattern::parse(number, prefix, country).map_err(|e| {
-        ApiError::bad_request_hint(
+        ApiError::hinted(
             codes::INVALID_FIELD,
             format!("{}: {}", e.field, e.message),
             e.hint,

@@ -59,16 +59,16 @@ pub async fn create(
             created.head_mut().status = actix_web::http::StatusCode::CREATED;
             Ok(created)
         }
-        Err(CallbackError::NoMobile) => Err(ApiError::conflict(codes::MOBILE_REQUIRED,
+        Err(CallbackError::NoMobile) => Err(ApiError::hinted(codes::MOBILE_REQUIRED,
             "mobile: you have no mobile number on file; a callback rings your own phone first, then the customer.",
             "Add your mobile in Settings → Notifications (PATCH /api/me {\"mobile\": \"…\"}).",
         )),
         Err(CallbackError::CallNotFound(id)) => Err(ApiError::not_found(format!("call {id}"))),
-        Err(e @ CallbackError::NoBusinessNumber) => Err(ApiError::conflict(codes::NO_BUSINESS_NUMBER,
+        Err(e @ CallbackError::NoBusinessNumber) => Err(ApiError::hinted(codes::NO_BUSINESS_NUMBER,
             e.to_string(),
             "Import or buy a number on the Numbers page first.",
         )),
-        Err(e @ CallbackError::NoCredentials(_)) => Err(ApiError::conflict(codes::NO_CREDENTIALS,
+        Err(e @ CallbackError::NoCredentials(_)) => Err(ApiError::hinted(codes::NO_CREDENTIALS,
             e.to_string(),
             "Set the Twilio credentials of the account that owns the number.",
         )),

@@ -67,7 +67,7 @@ fn typed_flow(mut v: serde_json::Value, country: &str) -> Result<CallFlow, Box<H
     }
     serde_json::from_value(v).map_err(|e| {
         Box::new(
-            ApiError::bad_request(
+            ApiError::new(
                 codes::INVALID_FIELD,
                 format!("the call flow has a wrong or missing field: {e}"),
             )
@@ -163,7 +163,7 @@ pub async fn preview(
         keys,
     } = body.into_inner();
     if keys.len() > 20 {
-        return Err(ApiError::bad_request(
+        return Err(ApiError::new(
             codes::INVALID_FIELD,
             "keys: at most 20 key presses",
         ));
@@ -202,7 +202,7 @@ pub async fn preview(
             .and_then(|t| t.and_local_timezone(tz).earliest())
             .map(|t| t.with_timezone(&chrono::Utc))
             .ok_or_else(|| {
-                ApiError::bad_request(
+                ApiError::new(
                     codes::INVALID_FIELD,
                     format!("at: '{local}' is not a local time like 2026-11-23T09:30"),
                 )

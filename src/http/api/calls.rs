@@ -35,7 +35,7 @@ fn parse_number(field: &str, value: &str, country: &str) -> Result<String, ApiEr
     }
     crate::domain::typed::read(value, country)
         .map(|p| p.to_string())
-        .map_err(|e| ApiError::bad_request(codes::INVALID_QUERY, format!("{field}: {e}")))
+        .map_err(|e| ApiError::new(codes::INVALID_QUERY, format!("{field}: {e}")))
 }
 
 pub async fn list(
@@ -70,7 +70,7 @@ pub async fn list(
         .as_deref()
         .map(Outcome::parse)
         .transpose()
-        .map_err(|e| ApiError::bad_request(codes::INVALID_QUERY, format!("outcome: {e}")))?;
+        .map_err(|e| ApiError::new(codes::INVALID_QUERY, format!("outcome: {e}")))?;
     let filter = calls::CallFilter {
         number: q
             .number

@@ -92,7 +92,7 @@ pub async fn list(
     let format = match q.format.as_deref() {
         Some(f @ ("csv" | "vcf" | "json")) => f.to_string(),
         Some(other) => {
-            return Err(ApiError::bad_request(
+            return Err(ApiError::new(
                 codes::INVALID_QUERY,
                 format!("format: '{other}' is not one of csv, vcf, json"),
             ))
@@ -249,7 +249,7 @@ pub async fn put(
         body.tags.as_deref().unwrap_or_default(),
         "",
     )
-    .map_err(|e| ApiError::bad_request(codes::INVALID_FIELD, e))?;
+    .map_err(|e| ApiError::new(codes::INVALID_FIELD, e))?;
     let number = number.as_str().to_string();
     let (keep_notes, keep_tags) = (body.notes.is_none(), body.tags.is_none());
     let (contact, created) = state
@@ -310,7 +310,7 @@ pub async fn import(
     let country = country(&state, org).await?;
     let (rows, problems) = read_import(&body, &country)?;
     if !problems.is_empty() {
-        return Err(ApiError::Unprocessable {
+        return Err(ApiError::Coded {
             code: codes::INVALID_ROWS,
             message: format!(
                 "{} row(s) cannot be imported, so nothing was: {}",
@@ -350,7 +350,7 @@ type ImportRows = Vec<(String, Fields)>;
 
 /// The rows of an import, or what is wrong with each bad one ("line 4: number: …").
 fn read_import(body: &[u8], country: &str) -> Result<(ImportRows, Vec<String>), ApiError> {
-    let bad = |m: String| ApiError::bad_request(codes::INVALID_CSV, m);
+    let bad = |m: String| ApiError::new(codes::INVALID_CSV, m);
     let text = std::str::from_utf8(body)
         .map_err(|_| bad("the file is not UTF-8 text: save it as CSV UTF-8".into()))?;
     let text = text.trim_start_matches('\u{feff}');

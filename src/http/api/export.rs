@@ -27,7 +27,7 @@ pub(super) fn parse_time(field: &str, value: &str) -> Result<String, ApiError> {
     chrono::DateTime::parse_from_rfc3339(value)
         .map(|t| crate::db::format_time(t.with_timezone(&chrono::Utc)))
         .map_err(|_| {
-            ApiError::bad_request(
+            ApiError::new(
                 codes::INVALID_QUERY,
                 format!(
                     "{field}: must be a date like 2026-11-21 or a time like 2026-11-21T09:00:00Z"

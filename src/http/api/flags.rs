@@ -124,7 +124,7 @@ pub async fn set_global(
 ) -> Result<HttpResponse, ApiError> {
     let key = known(&path.into_inner())?;
     if !auth.principal.is_system_admin {
-        return Err(ApiError::forbidden(codes::SYSTEM_ADMIN_REQUIRED,
+        return Err(ApiError::hinted(codes::SYSTEM_ADMIN_REQUIRED,
             "The global value of a feature applies to every organization on this appliance.",
             "Turn the feature on or off for your organization with PUT /api/feature-flags/{key}/override instead.",
         ));
@@ -134,7 +134,7 @@ pub async fn set_global(
         rollout_percentage,
     } = body.into_inner();
     if rollout_percentage.is_some_and(|p| p > 100) {
-        return Err(ApiError::bad_request(
+        return Err(ApiError::new(
             codes::INVALID_FIELD,
             "rolloutPercentage must be 0 to 100",
         ));

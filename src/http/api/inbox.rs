@@ -349,7 +349,7 @@ pub async fn update_lead(
     let id = path.into_inner();
     let status = body.into_inner().status;
     if !matches!(status.as_str(), "open" | "handled") {
-        return Err(ApiError::bad_request(
+        return Err(ApiError::new(
             codes::INVALID_FIELD,
             format!("status '{status}' is not one of: open, handled"),
         ));
@@ -399,7 +399,7 @@ pub async fn reply(
     let id = path.into_inner();
     let text = body.into_inner().body.trim().to_string();
     if text.is_empty() || text.chars().count() > MAX_REPLY_CHARS {
-        return Err(ApiError::bad_request_hint(
+        return Err(ApiError::hinted(
             codes::INVALID_BODY,
             format!("the reply must be 1 to {MAX_REPLY_CHARS} characters"),
             "Write a shorter text, or call the customer.",
@@ -421,7 +421,7 @@ pub async fn reply(
         .await?;
     let customer = customer.ok_or_else(|| ApiError::not_found(format!("lead {id}")))?;
     let number = number.ok_or_else(|| {
-        ApiError::conflict(
+        ApiError::hinted(
             codes::NUMBER_RELEASED,
             "the number this customer wrote to is no longer active",
             "Call the customer, or text them from your phone.",
@@ -454,7 +454,7 @@ pub async fn reply(
         None => {
             Ok(HttpResponse::Created().json(json!({ "message": views::Message::from(&message) })))
         }
-        Some("opted_out") => Err(ApiError::conflict(
+        Some("opted_out") => Err(ApiError::hinted(
             codes::OPTED_OUT,
             format!(
                 "{} texted STOP to this number, so they are not texted",
@@ -462,7 +462,7 @@ pub async fn reply(
             ),
             "They can text START to get texts again; call them instead.",
         )),
-        Some("no_credentials") => Err(ApiError::conflict(
+        Some("no_credentials") => Err(ApiError::hinted(
             codes::NO_CREDENTIALS,
             "no Twilio credentials are configured for this number",
             "Set SWITCHBOARD_TWILIO_ACCOUNT_SID and SWITCHBOARD_TWILIO_AUTH_TOKEN, then try again.",

@@ -96,7 +96,7 @@ pub struct SearchQuery {
 }
 
 fn invalid(field: &str, problem: &str) -> ApiError {
-    ApiError::bad_request_hint(
+    ApiError::hinted(
         codes::INVALID_FIELD,
         format!("{field}: {problem}"),
         "Fix that field and search again.",

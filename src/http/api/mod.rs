@@ -34,7 +34,7 @@ use serde::Deserialize;
 /// people type them); the error says what to enter.
 pub fn typed_number(field: &str, raw: &str, country: &str) -> Result<PhoneNumber, ApiError> {
     crate::domain::typed::read(raw, country).map_err(|e| {
-        ApiError::bad_request_hint(codes::INVALID_FIELD,
+        ApiError::hinted(codes::INVALID_FIELD,
             format!("{field}: {e}"),
             "National numbers are read in the country set in Settings → Business; start a number from elsewhere with + and its country code.",
         )

@@ -33,7 +33,7 @@ pub async fn ledger(
         .map(|r| r.trim().to_string())
         .filter(|r| !r.is_empty())
         .ok_or_else(|| {
-            ApiError::bad_request(codes::REFERENCE_REQUIRED,
+            ApiError::new(codes::REFERENCE_REQUIRED,
                 "Name the call or message: ?reference=CA… (a CallSid, a MessageSid or a Vapi call id).",
             )
         })?;

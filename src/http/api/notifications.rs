@@ -178,7 +178,7 @@ fn hhmm(field: &str, value: &str) -> Result<String, ApiError> {
     parse_hhmm(value.trim())
         .map(|t| t.format("%H:%M").to_string())
         .ok_or_else(|| {
-            ApiError::bad_request(
+            ApiError::new(
                 codes::INVALID_FIELD,
                 format!("{field}: '{value}' is not a time: write it as HH:MM, e.g. 21:00"),
             )
@@ -207,7 +207,7 @@ pub async fn patch_me(
                 hhmm("quietHours.end", &q.end)?,
             );
             if start == end {
-                return Err(ApiError::bad_request(codes::INVALID_FIELD,
+                return Err(ApiError::new(codes::INVALID_FIELD,
                     "quietHours.end: must differ from the start (clear quiet hours to be told at any hour)",
                 ));
             }
@@ -217,7 +217,7 @@ pub async fn patch_me(
         None => None,
     };
     if let Some(h) = body.summary_hour.filter(|h| *h > 23) {
-        return Err(ApiError::bad_request(
+        return Err(ApiError::new(
             codes::INVALID_FIELD,
             format!("summaryHour: {h} is not an hour of the day (0 to 23)"),
         ));
@@ -270,12 +270,12 @@ pub async fn subscribe(
         .pusher
         .check_endpoint(&b.endpoint)
         .await
-        .map_err(|e| ApiError::bad_request(codes::INVALID_FIELD, format!("endpoint: {e}")))?;
+        .map_err(|e| ApiError::new(codes::INVALID_FIELD, format!("endpoint: {e}")))?;
     let p256dh = crate::frontdesk::push::decode(&b.keys.p256dh)
         .ok()
         .filter(|k| p256::PublicKey::from_sec1_bytes(k).is_ok())
         .ok_or_else(|| {
-            ApiError::bad_request(codes::INVALID_FIELD,
+            ApiError::new(codes::INVALID_FIELD,
                 "keys.p256dh: not a P-256 public key in base64url, as PushSubscription.toJSON() gives it",
             )
         })?;
@@ -283,7 +283,7 @@ pub async fn subscribe(
         .ok()
         .filter(|a| a.len() == 16)
         .ok_or_else(|| {
-            ApiError::bad_request(codes::INVALID_FIELD,
+            ApiError::new(codes::INVALID_FIELD,
                 "keys.auth: not a 16-byte secret in base64url, as PushSubscription.toJSON() gives it",
             )
         })?;

@@ -39,7 +39,7 @@ fn ivr() -> NumberHandler {
 pub fn friendly_name(raw: Option<String>) -> Result<Option<String>, ApiError> {
     let name = raw.map(|n| n.trim().to_string()).filter(|n| !n.is_empty());
     if name.as_ref().is_some_and(|n| n.chars().count() > 64) {
-        return Err(ApiError::bad_request(
+        return Err(ApiError::new(
             codes::INVALID_FIELD,
             "friendlyName: at most 64 characters",
         ));

@@ -54,7 +54,7 @@ impl LineChoice {
             return Ok(Self::default());
         }
         let choice: LineChoiceBody = serde_json::from_slice(body).map_err(|e| {
-            ApiError::bad_request_hint(
+            ApiError::hinted(
                 codes::INVALID_BODY,
                 format!("the body is not a line choice: {e}"),
                 "Send no body, or {\"phoneNumber\": \"+14155550123\"} or {\"areaCode\": \"415\"}.",
@@ -62,7 +62,7 @@ impl LineChoice {
         })?;
         if let Some(a) = &choice.area_code {
             if a.len() != 3 || !a.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(ApiError::bad_request_hint(
+                return Err(ApiError::hinted(
                     codes::INVALID_FIELD,
                     "areaCode: use three digits, e.g. 415",
                     "Fix that field and approve again.",
@@ -156,7 +156,7 @@ pub async fn provision_line(
     let new_org = match (request.state.as_str(), request.approved_org_id) {
         ("approved", Some(org)) => org,
         _ => {
-            return Err(ApiError::conflict(
+            return Err(ApiError::hinted(
                 codes::NOT_APPROVED,
                 format!("sign-up request {id} is '{}', not approved", request.state),
                 "Approve the request first; approving provisions the number itself.",
@@ -199,7 +199,7 @@ async fn decide(
             let tx = c.transaction()?;
             let request = onboarding::get_for_org(&tx, auth.org_id(), id)?.ok_or_else(|| ApiError::not_found(format!("sign-up request {id}")))?;
             if request.state != "pending_approval" {
-                return Err(ApiError::conflict(codes::NOT_PENDING,
+                return Err(ApiError::hinted(codes::NOT_PENDING,
                     format!("sign-up request {id} is '{}', not waiting for approval", request.state),
                     "Only requests whose sender confirmed the business name can be approved or rejected.",
                 ));
@@ -209,7 +209,7 @@ async fn decide(
                 match orgs::create(&tx, &name, "UTC", false) {
                     Ok(org) => Some(org),
                     Err(e) if crate::db::is_unique_violation(&e) => {
-                        return Err(ApiError::conflict(codes::ORG_EXISTS,
+                        return Err(ApiError::hinted(codes::ORG_EXISTS,
                             format!("an organization named \"{name}\" already exists"),
                             "Reject this request or ask the sender for a distinct name.",
                         ))
@@ -309,7 +309,7 @@ async fn provision_for(
         .query(move |c| numbers::count_active(c, new_org, NumberOrigin::Managed))
         .await?;
     if held > 0 {
-        return Err(ApiError::conflict(
+        return Err(ApiError::hinted(
             codes::ALREADY_PROVISIONED,
             "the approved organization already has its number",
             "Manage it on that organization's Numbers page.",
@@ -366,7 +366,7 @@ async fn pick_number(state: &AppState, area: Option<String>) -> Result<PhoneNumb
             Err(e) => return Err(ApiError::Provider(e)),
         }
     }
-    Err(ApiError::conflict(
+    Err(ApiError::hinted(
         codes::NO_NUMBERS_AVAILABLE,
         "Twilio has no local numbers available to buy",
         "Approve again later with {\"areaCode\": \"…\"} of a nearby area, or buy a number by hand.",

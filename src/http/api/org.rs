@@ -68,7 +68,7 @@ fn number(
 fn check(b: &OrgBody) -> Result<Option<String>, ApiError> {
     if let Some(tz) = &b.timezone {
         if tz.parse::<chrono_tz::Tz>().is_err() {
-            return Err(ApiError::bad_request_hint(
+            return Err(ApiError::hinted(
                 codes::INVALID_FIELD,
                 format!("timezone: '{tz}' is not a time zone name"),
                 "Use an IANA name such as America/New_York or Europe/London.",
@@ -79,7 +79,7 @@ fn check(b: &OrgBody) -> Result<Option<String>, ApiError> {
         .as_ref()
         .is_some_and(|n| n.trim().is_empty() || n.chars().count() > 100)
     {
-        return Err(ApiError::bad_request(
+        return Err(ApiError::new(
             codes::INVALID_FIELD,
             "name: 1 to 100 characters",
         ));
@@ -89,21 +89,21 @@ fn check(b: &OrgBody) -> Result<Option<String>, ApiError> {
         .and_then(|m| m.as_ref())
         .is_some_and(|m| m.chars().count() > 500)
     {
-        return Err(ApiError::bad_request(
+        return Err(ApiError::new(
             codes::INVALID_FIELD,
             "fallbackMessage: at most 500 characters",
         ));
     }
     if let Some(Some(days)) = b.recording_retention_days {
         if !(1..=3650).contains(&days) {
-            return Err(ApiError::bad_request(codes::INVALID_FIELD,
+            return Err(ApiError::new(codes::INVALID_FIELD,
                 format!("recordingRetentionDays: {days} is not between 1 and 3650 days (null keeps recordings)"),
             ));
         }
     }
     Ok(match &b.country {
         Some(c) => Some(crate::domain::typed::country(c).ok_or_else(|| {
-            ApiError::bad_request_hint(
+            ApiError::hinted(
                 codes::INVALID_FIELD,
                 format!("country: '{c}' is not a country code"),
                 "Use the two-letter code of your country, like US, CA or GB.",
@@ -148,7 +148,7 @@ pub async fn patch(
             }
             orgs::update_settings(&tx, &s).map_err(|e| {
                 if crate::db::is_unique_violation(&e) {
-                    ApiError::conflict(codes::ORG_EXISTS, "Another organization on this appliance has that name.", "Pick another name.")
+                    ApiError::hinted(codes::ORG_EXISTS, "Another organization on this appliance has that name.", "Pick another name.")
                 } else {
                     e.into()
                 }
@@ -214,7 +214,7 @@ pub async fn close(
 ) -> Result<HttpResponse, ApiError> {
     use crate::domain::closing::CloseFor;
     let choice = CloseFor::parse(&body.r#for).ok_or_else(|| {
-        ApiError::bad_request_hint(
+        ApiError::hinted(
             codes::INVALID_FIELD,
             format!("for: '{}' is not how long to close", body.r#for),
             "Use hour, day (until midnight) or reopen (until someone reopens).",

@@ -51,10 +51,10 @@ pub async fn login(
         password,
         totp,
     } = body.into_inner();
-    let email = users::normalize_email(&email)
-        .map_err(|m| ApiError::bad_request(codes::INVALID_EMAIL, m))?;
+    let email =
+        users::normalize_email(&email).map_err(|m| ApiError::new(codes::INVALID_EMAIL, m))?;
     if password.is_empty() || password.len() > 1024 {
-        return Err(ApiError::bad_request(
+        return Err(ApiError::new(
             codes::INVALID_PASSWORD,
             "the password must be 1 to 1024 bytes long",
         ));
@@ -85,7 +85,8 @@ pub async fn login(
         Some((id, _)) if verified => id,
         _ => {
             log::info!("failed sign-in from {ip}");
-            return Err(ApiError::Unauthorized {
+            return Err(ApiError::Coded {
+                hint: None,
                 code: codes::INVALID_CREDENTIALS,
                 message: "The email or password is wrong.".into(),
             });

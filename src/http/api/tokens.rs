@@ -23,7 +23,7 @@ pub async fn create(
 ) -> Result<HttpResponse, ApiError> {
     let name = body.into_inner().name.trim().to_string();
     if name.is_empty() || name.chars().count() > 100 {
-        return Err(ApiError::bad_request_hint(
+        return Err(ApiError::hinted(
             codes::INVALID_NAME,
             "the token name must be 1 to 100 characters",
             "Name it after what will use it, e.g. \"crm-sync\".",

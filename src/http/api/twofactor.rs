@@ -42,7 +42,8 @@ impl Passed {
 }
 
 fn invalid(message: &str) -> ApiError {
-    ApiError::Unauthorized {
+    ApiError::Coded {
+        hint: None,
         code: codes::TOTP_INVALID_AT_SIGN_IN,
         message: format!("{message} Enter the 6-digit code your authenticator app shows now, or one of your recovery codes."),
     }
@@ -72,7 +73,8 @@ pub async fn check(
         return Ok(Passed::NotRequired);
     };
     let Some(typed) = typed.filter(|t| !t.trim().is_empty()) else {
-        return Err(ApiError::Unauthorized {
+        return Err(ApiError::Coded {
+            hint: None,
             code: codes::TOTP_REQUIRED,
             message: "Two-factor sign-in is on for this account: enter the 6-digit code from your authenticator app (or a recovery code).".into(),
         });
@@ -123,7 +125,7 @@ pub async fn start(state: web::Data<AppState>, auth: Auth) -> Result<HttpRespons
         .query(move |c| totp::begin(c, &key, user_id, &stored))
         .await?;
     if !begun {
-        return Err(ApiError::conflict(codes::TOTP_ALREADY_ON,
+        return Err(ApiError::hinted(codes::TOTP_ALREADY_ON,
             "Two-factor sign-in is already on for you.",
             "To use another phone, turn it off with a current code (DELETE /api/me/totp), then turn it on again.",
         ));
@@ -173,13 +175,13 @@ pub async fn confirm(
     let secret = match status {
         Status::Enrolling(secret) => secret,
         Status::Off => {
-            return Err(ApiError::conflict(codes::TOTP_NOT_STARTED,
+            return Err(ApiError::hinted(codes::TOTP_NOT_STARTED,
                 "Two-factor enrolment has not started.",
                 "Start it with POST /api/me/totp (Settings → Two-factor sign-in → Turn on), then confirm with a code.",
             ))
         }
         Status::On { .. } => {
-            return Err(ApiError::conflict(codes::TOTP_ALREADY_ON,
+            return Err(ApiError::hinted(codes::TOTP_ALREADY_ON,
                 "Two-factor sign-in is already on for you.",
                 "Nothing to confirm.",
             ))
@@ -192,14 +194,14 @@ pub async fn confirm(
     let code =
         match SecondFactor::parse(&body.code) {
             Ok(SecondFactor::Code(code)) => code,
-            _ => return Err(ApiError::bad_request_hint(
+            _ => return Err(ApiError::hinted(
                 codes::TOTP_INVALID,
                 "code: enter the 6 digits your authenticator app shows",
                 "Scan the QR code first; the app then shows a new 6-digit code every 30 seconds.",
             )),
         };
     let Some(step) = secret.matching_step(&code, unix_now(&state)) else {
-        return Err(ApiError::bad_request_hint(codes::TOTP_INVALID,
+        return Err(ApiError::hinted(codes::TOTP_INVALID,
             "code: that code does not match the secret you scanned",
             "Enter the code the app shows now; if it still fails, check that the phone's clock is set automatically.",
         ));
@@ -211,7 +213,7 @@ pub async fn confirm(
         .run(move |c| -> Result<(), ApiError> {
             let tx = c.transaction()?;
             if !totp::confirm(&tx, user_id, step, &stored)? {
-                return Err(ApiError::conflict(
+                return Err(ApiError::hinted(
                     codes::TOTP_NOT_STARTED,
                     "Two-factor enrolment was turned off or confirmed meanwhile.",
                     "Reload Settings and start again.",
@@ -241,7 +243,7 @@ pub async fn disable(
 ) -> Result<HttpResponse, ApiError> {
     let user_id = auth.principal.user_id;
     if auth.principal.org_requires_two_factor && auth.principal.role.can_write() {
-        return Err(ApiError::forbidden(codes::TOTP_REQUIRED_BY_ORG,
+        return Err(ApiError::hinted(codes::TOTP_REQUIRED_BY_ORG,
             "Your organization requires two-factor sign-in for owners and admins, so it cannot be turned off.",
             "An owner can stop requiring it in Settings; to move to a new phone, ask for `switchboard user reset-2fa` and enrol again.",
         ));
@@ -285,7 +287,7 @@ pub async fn set_requirement(
 ) -> Result<HttpResponse, ApiError> {
     let required = body.required;
     if required && !auth.principal.two_factor {
-        return Err(ApiError::conflict(
+        return Err(ApiError::hinted(
             codes::TOTP_OFF_FOR_YOU,
             "Turn on two-factor sign-in for yourself before requiring it of everyone.",
             "Settings → Two-factor sign-in → Turn on.",

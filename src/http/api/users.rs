@@ -42,10 +42,10 @@ pub async fn create(
         role,
         password,
     } = body.into_inner();
-    let email = users::normalize_email(&email)
-        .map_err(|m| ApiError::bad_request(codes::INVALID_EMAIL, m))?;
+    let email =
+        users::normalize_email(&email).map_err(|m| ApiError::new(codes::INVALID_EMAIL, m))?;
     if role == UserRole::Owner && auth.principal.role != UserRole::Owner {
-        return Err(ApiError::forbidden(
+        return Err(ApiError::hinted(
             codes::OWNER_REQUIRED,
             "Only an owner can create another owner.",
             "Create the user as admin, or ask an owner.",
@@ -54,7 +54,7 @@ pub async fn create(
     let (password, generated) = match password {
         Some(p) => {
             crypto::check_password_strength(&p)
-                .map_err(|m| ApiError::bad_request(codes::WEAK_PASSWORD, m))?;
+                .map_err(|m| ApiError::new(codes::WEAK_PASSWORD, m))?;
             (p, false)
         }
         None => (crypto::generate_password(), true),
@@ -72,7 +72,7 @@ pub async fn create(
             let id = match users::create(&tx, auth.org_id(), &email, &hash, role) {
                 Ok(id) => id,
                 Err(e) if crate::db::is_unique_violation(&e) => {
-                    return Err(ApiError::conflict(codes::EMAIL_TAKEN,
+                    return Err(ApiError::hinted(codes::EMAIL_TAKEN,
                         format!("a user with the email {email} already exists"),
                         "Use another email, or reset that user's password with `switchboard user reset-password`.",
                     ))
@@ -115,7 +115,7 @@ fn managed_user(
     let target =
         users::get(conn, org_id, id)?.ok_or_else(|| ApiError::not_found(format!("user {id}")))?;
     if new_role.is_none() && target.id == auth.principal.user_id {
-        return Err(ApiError::conflict(
+        return Err(ApiError::hinted(
             codes::CANNOT_REMOVE_SELF,
             "you cannot remove your own user",
             "Ask another owner or admin to remove it.",
@@ -123,7 +123,7 @@ fn managed_user(
     }
     let touches_owner = target.role == UserRole::Owner || new_role == Some(UserRole::Owner);
     if touches_owner && auth.principal.role != UserRole::Owner {
-        return Err(ApiError::forbidden(
+        return Err(ApiError::hinted(
             codes::OWNER_REQUIRED,
             "Only an owner can make, change or remove an owner.",
             "Ask an owner of your organization.",
@@ -131,7 +131,7 @@ fn managed_user(
     }
     let demoted = new_role.is_none_or(|r| r != UserRole::Owner);
     if target.role == UserRole::Owner && demoted && users::owner_count(conn, org_id)? <= 1 {
-        return Err(ApiError::conflict(
+        return Err(ApiError::hinted(
             codes::LAST_OWNER,
             format!("{} is the organization's only owner", target.email),
             "Make another user an owner first.",

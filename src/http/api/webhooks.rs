@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 fn bad(message: String) -> ApiError {
-    ApiError::bad_request(codes::INVALID_FIELD, message)
+    ApiError::new(codes::INVALID_FIELD, message)
 }
 
 async fn checked_url(state: &AppState, url: &str) -> Result<String, ApiError> {
