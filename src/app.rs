@@ -1,7 +1,6 @@
 //! The application state every handler and background task shares.
 
 use crate::config::Config;
-use crate::crypto::SecretKey;
 use crate::db::ledger::Ledger;
 use crate::db::Db;
 use crate::providers::Providers;
@@ -20,7 +19,6 @@ pub struct AppState {
     pub rate_limits: Arc<RateLimits>,
     /// Sign-ins and new passwords are hashed here, within bounds (SPEC §11).
     pub passwords: crate::passwords::PasswordHasher,
-    pub secret_key: SecretKey,
     pub ledger: Ledger,
     /// Number operations: import, buy, change, release (SPEC §5).
     pub telephony: Arc<crate::telephony::Telephony>,

@@ -14,9 +14,10 @@ use subtle::ConstantTimeEq;
 
 const CIPHERTEXT_VERSION: &str = "v1:";
 
-/// The 32-byte appliance key that encrypts provider secrets.
+/// The 32-byte appliance key that encrypts provider secrets. Its clones share one copy of
+/// the key.
 #[derive(Clone)]
-pub struct SecretKey([u8; 32]);
+pub struct SecretKey(std::sync::Arc<[u8; 32]>);
 
 impl std::fmt::Debug for SecretKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -48,13 +49,13 @@ impl SecretKey {
             "must decode to exactly 32 bytes; generate one with `openssl rand -base64 32`"
                 .to_string()
         })?;
-        Ok(SecretKey(array))
+        Ok(SecretKey(std::sync::Arc::new(array)))
     }
 
     pub fn generate() -> SecretKey {
         let mut key = [0u8; 32];
         rand::rngs::OsRng.fill_bytes(&mut key);
-        SecretKey(key)
+        SecretKey(std::sync::Arc::new(key))
     }
 
     /// Reads `secret.key` from the data dir, creating it (mode 0600) on first start.
@@ -69,7 +70,7 @@ impl SecretKey {
                 .map_err(|_| CryptoError::BadKeyFile(path.display().to_string())),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let key = SecretKey::generate();
-                write_private_file(&path, STANDARD.encode(key.0).as_bytes()).map_err(io_err)?;
+                write_private_file(&path, STANDARD.encode(*key.0).as_bytes()).map_err(io_err)?;
                 Ok(key)
             }
             Err(e) => Err(io_err(e)),
@@ -79,7 +80,7 @@ impl SecretKey {
     /// Encrypts `plaintext`, binding it to `context` (e.g. the account SID) so a ciphertext
     /// copied to another row does not decrypt.
     pub fn encrypt(&self, plaintext: &str, context: &str) -> String {
-        let cipher = XChaCha20Poly1305::new((&self.0).into());
+        let cipher = XChaCha20Poly1305::new((&*self.0).into());
         let mut nonce = [0u8; 24];
         rand::rngs::OsRng.fill_bytes(&mut nonce);
         let sealed = cipher
@@ -103,7 +104,7 @@ impl SecretKey {
             .filter(|raw| raw.len() > 24)
             .ok_or(CryptoError::Decrypt)?;
         let (nonce, sealed) = raw.split_at(24);
-        let cipher = XChaCha20Poly1305::new((&self.0).into());
+        let cipher = XChaCha20Poly1305::new((&*self.0).into());
         let plain = cipher
             .decrypt(
                 XNonce::from_slice(nonce),

@@ -155,7 +155,6 @@ impl Application {
             providers,
             accounts,
             vapi_webhook_secret,
-            secret_key,
             ledger: crate::db::ledger::Ledger::new(db.clone()),
             public_url,
             started_at: Instant::now(),

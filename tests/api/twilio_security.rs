@@ -117,7 +117,7 @@ async fn a_subaccount_number_is_verified_with_the_subaccounts_own_token() {
         let conn = app.db().conn().unwrap();
         let account_id = switchboard::db::provider_accounts::insert(
             &conn,
-            &app.state.secret_key,
+            &app.state.desk.secret_key,
             &switchboard::db::provider_accounts::NewAccount {
                 org_id: Some(1),
                 created_by_saga: None,

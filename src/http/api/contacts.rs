@@ -3,7 +3,7 @@
 //! `POST /api/contacts/import` (CSV: every row checked first, bad rows reported by line,
 //! nothing imported unless all are good).
 
-use super::{typed_number, views};
+use super::{page_limit, typed_number, views};
 use crate::db::contacts::{self, Fields};
 use crate::db::orgs;
 use crate::error::{codes, ApiError};
@@ -211,7 +211,7 @@ pub async fn get(
     let org = auth.org_id();
     let number = typed_number("number", &path, &country(&state, org).await?)?;
     let number = number.as_str().to_string();
-    let limit = query.limit.unwrap_or(50).clamp(1, 200);
+    let limit = page_limit(query.limit);
     let before = query.before.clone();
     views::displayed_query(&state.db, org, move |c| {
         let contact = contacts::get(c, org, &number)?;

@@ -61,7 +61,7 @@ pub async fn check(
     user_id: i64,
     typed: Option<&str>,
 ) -> Result<Passed, ApiError> {
-    let key = state.secret_key.clone();
+    let key = state.desk.secret_key.clone();
     let status = state
         .db
         .run(move |c| totp::status(c, &key, user_id).map_err(ApiError::from))
@@ -119,7 +119,7 @@ pub async fn check(
 pub async fn start(state: web::Data<AppState>, auth: Auth) -> Result<HttpResponse, ApiError> {
     let user_id = auth.principal.user_id;
     let secret = TotpSecret::generate();
-    let (key, stored) = (state.secret_key.clone(), secret.clone());
+    let (key, stored) = (state.desk.secret_key.clone(), secret.clone());
     let begun = state
         .db
         .query(move |c| totp::begin(c, &key, user_id, &stored))
@@ -167,7 +167,7 @@ pub async fn confirm(
     body: web::Json<CodeBody>,
 ) -> Result<HttpResponse, ApiError> {
     let user_id = auth.principal.user_id;
-    let key = state.secret_key.clone();
+    let key = state.desk.secret_key.clone();
     let status = state
         .db
         .run(move |c| totp::status(c, &key, user_id).map_err(ApiError::from))

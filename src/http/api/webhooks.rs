@@ -78,7 +78,7 @@ pub async fn create(
     let url = checked_url(&state, &b.url).await?;
     let events = checked_events(&b.events)?;
     let secret = new_secret();
-    let sealed = state.secret_key.encrypt(&secret, SECRET_CONTEXT);
+    let sealed = state.desk.secret_key.encrypt(&secret, SECRET_CONTEXT);
     let description: String = b.description.trim().chars().take(200).collect();
     let created = state
         .db
@@ -157,7 +157,7 @@ pub async fn rotate(
     let (org, id) = (auth.org_id(), path.into_inner());
     let mut ep = endpoint(&state, org, id).await?;
     let secret = new_secret();
-    ep.sealed_secret = state.secret_key.encrypt(&secret, SECRET_CONTEXT);
+    ep.sealed_secret = state.desk.secret_key.encrypt(&secret, SECRET_CONTEXT);
     state
         .db
         .query(move |c| webhooks::update(c, org, &ep))
