@@ -74,3 +74,8 @@ read -r wal_peak _ < "$work/wal"
 sleep 3
 read -r _ wal_idle < "$work/wal"
 awk -v p="$wal_peak" -v i="$wal_idle" 'BEGIN { printf "WAL file: peak %.1f MiB under load, %.1f MiB after 3 s idle (bound: 64 MiB)\n", p / 1048576, i / 1048576 }'
+# The servers' process (cargo's child): its peak resident memory under the load above.
+bench_pid=$(pgrep -P "$server" | head -n1 || true)
+if [ -n "$bench_pid" ] && [ -r "/proc/$bench_pid/status" ]; then
+  awk '/VmHWM/ { printf "peak RSS: %.1f MiB for the appliance, the floor and the bare handler together (SPEC §10 bound for the appliance: 64 MiB)\n", $2 / 1024 }' "/proc/$bench_pid/status"
+fi
