@@ -123,18 +123,15 @@ impl FromRequest for Auth {
                     }
                 })
                 .await?;
-            let principal = principal.ok_or_else(|| ApiError::Coded {
-                hint: None,
-                code: if by_token {
-                    codes::INVALID_TOKEN
+            let principal = principal.ok_or_else(|| {
+                if by_token {
+                    ApiError::new(codes::INVALID_TOKEN, "The API token is unknown or revoked.")
                 } else {
-                    codes::SESSION_EXPIRED
-                },
-                message: if by_token {
-                    "The API token is unknown or revoked.".into()
-                } else {
-                    "Your session has expired or you were signed out.".into()
-                },
+                    ApiError::new(
+                        codes::SESSION_EXPIRED,
+                        "Your session has expired or you were signed out.",
+                    )
+                }
             })?;
             if let Credential::Session { csrf_token, .. } = &principal.credential {
                 if principal.two_factor_setup_required() && !enrolment_path(&path) {

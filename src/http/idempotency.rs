@@ -107,11 +107,11 @@ fn request_hash(req: &ServiceRequest, body: &[u8]) -> String {
 /// a 409 while it still runs; `None` when this is the first.
 fn earlier(begun: Begin) -> Result<Option<HttpResponse>, ApiError> {
     match begun {
-        Begin::Mismatch => Err(ApiError::Coded {
-            code: codes::IDEMPOTENCY_KEY_REUSED,
-            message: "This Idempotency-Key was already used for a different request.".into(),
-            hint: Some("Use a new key for a new operation; reuse a key only to retry the exact same request.".into()),
-        }),
+        Begin::Mismatch => Err(ApiError::hinted(
+            codes::IDEMPOTENCY_KEY_REUSED,
+            "This Idempotency-Key was already used for a different request.",
+            "Use a new key for a new operation; reuse a key only to retry the exact same request.",
+        )),
         Begin::InProgress => Err(ApiError::InProgress),
         Begin::Replay {
             status,
@@ -119,7 +119,8 @@ fn earlier(begun: Begin) -> Result<Option<HttpResponse>, ApiError> {
             body,
         } => {
             let mut resp = HttpResponse::build(
-                actix_web::http::StatusCode::from_u16(status).unwrap_or(actix_web::http::StatusCode::OK),
+                actix_web::http::StatusCode::from_u16(status)
+                    .unwrap_or(actix_web::http::StatusCode::OK),
             );
             if let Some(ct) = content_type {
                 resp.insert_header((header::CONTENT_TYPE, ct));

@@ -310,9 +310,9 @@ pub async fn import(
     let country = country(&state, org).await?;
     let (rows, problems) = read_import(&body, &country)?;
     if !problems.is_empty() {
-        return Err(ApiError::Coded {
-            code: codes::INVALID_ROWS,
-            message: format!(
+        return Err(ApiError::hinted(
+            codes::INVALID_ROWS,
+            format!(
                 "{} row(s) cannot be imported, so nothing was: {}",
                 problems.len(),
                 problems
@@ -322,8 +322,8 @@ pub async fn import(
                     .collect::<Vec<_>>()
                     .join("; ")
             ),
-            hint: Some("Fix those lines and import the file again.".into()),
-        });
+            "Fix those lines and import the file again.",
+        ));
     }
     let count = rows.len();
     let (created, updated) = state

@@ -85,11 +85,10 @@ pub async fn login(
         Some((id, _)) if verified => id,
         _ => {
             log::info!("failed sign-in from {ip}");
-            return Err(ApiError::Coded {
-                hint: None,
-                code: codes::INVALID_CREDENTIALS,
-                message: "The email or password is wrong.".into(),
-            });
+            return Err(ApiError::new(
+                codes::INVALID_CREDENTIALS,
+                "The email or password is wrong.",
+            ));
         }
     };
     // The password was right: now the second factor, if the user has one.

@@ -42,11 +42,10 @@ impl Passed {
 }
 
 fn invalid(message: &str) -> ApiError {
-    ApiError::Coded {
-        hint: None,
-        code: codes::TOTP_INVALID_AT_SIGN_IN,
-        message: format!("{message} Enter the 6-digit code your authenticator app shows now, or one of your recovery codes."),
-    }
+    ApiError::new(
+        codes::TOTP_INVALID_AT_SIGN_IN,
+        format!("{message} Enter the 6-digit code your authenticator app shows now, or one of your recovery codes."),
+    )
 }
 
 fn unix_now(state: &AppState) -> u64 {
@@ -73,11 +72,10 @@ pub async fn check(
         return Ok(Passed::NotRequired);
     };
     let Some(typed) = typed.filter(|t| !t.trim().is_empty()) else {
-        return Err(ApiError::Coded {
-            hint: None,
-            code: codes::TOTP_REQUIRED,
-            message: "Two-factor sign-in is on for this account: enter the 6-digit code from your authenticator app (or a recovery code).".into(),
-        });
+        return Err(ApiError::new(
+            codes::TOTP_REQUIRED,
+            "Two-factor sign-in is on for this account: enter the 6-digit code from your authenticator app (or a recovery code).",
+        ));
     };
     let limits = &state.rate_limits;
     limits
