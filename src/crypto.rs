@@ -140,10 +140,12 @@ pub fn random_token(bytes: usize) -> String {
     URL_SAFE_NO_PAD.encode(buf)
 }
 
-/// `n` random lowercase hex characters (Twilio-style SIDs are a prefix + 32 of these).
+/// `n` random lowercase hex characters (Twilio-style SIDs are a prefix + 32 of these, a
+/// request id 16). From the thread's generator, a CSPRNG seeded from the OS: no system
+/// call per id, which the request log would otherwise make on every request.
 pub fn random_hex(n: usize) -> String {
     let mut buf = vec![0u8; n.div_ceil(2)];
-    rand::rngs::OsRng.fill_bytes(&mut buf);
+    rand::thread_rng().fill_bytes(&mut buf);
     let mut s = hex::encode(buf);
     s.truncate(n);
     s

@@ -120,15 +120,6 @@ fn incoming_request_id(req: &ServiceRequest) -> Option<String> {
     .then(|| value.to_string())
 }
 
-/// 16 hex characters from the thread's generator: an id to find a request's log lines
-/// by, not a secret, so it needs no system call (the OS generator was 2 % of a webhook).
-fn new_request_id() -> String {
-    use rand::RngCore;
-    let mut bytes = [0u8; 8];
-    rand::thread_rng().fill_bytes(&mut bytes);
-    hex::encode(bytes)
-}
-
 /// One access log line per request: method, path (never the query, which may hold phone
 /// numbers), status, latency and request id; the id is echoed in `X-Request-Id`.
 pub async fn log_request(
@@ -136,7 +127,7 @@ pub async fn log_request(
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let start = Instant::now();
-    let id = incoming_request_id(&req).unwrap_or_else(new_request_id);
+    let id = incoming_request_id(&req).unwrap_or_else(|| crate::crypto::random_hex(16));
     req.extensions_mut().insert(RequestId(id.clone()));
     let mut res = next.call(req).await?;
     if let Ok(value) = HeaderValue::from_str(&id) {
