@@ -38,9 +38,6 @@ pub struct Live {
     closing: tokio::sync::watch::Sender<bool>,
     recent: Mutex<VecDeque<Arc<LiveEvent>>>,
     next_id: AtomicU64,
-    /// The id skipped when batches last went unseen (see [`Live::unwatched`]), so a run
-    /// of them marks one gap.
-    gap: AtomicU64,
 }
 
 /// What a reconnecting client missed.
@@ -61,7 +58,6 @@ impl Live {
             closing: tokio::sync::watch::channel(false).0,
             recent: Mutex::new(VecDeque::with_capacity(REMEMBERED)),
             next_id: AtomicU64::new(start),
-            gap: AtomicU64::new(0),
         });
         if let Some(mut changes) = db.take_changes() {
             let feed = live.clone();
@@ -104,21 +100,20 @@ impl Live {
         let _ = self.tx.send(event);
     }
 
-    /// True, with a gap marked in the ids, when no client is connected: a client that
-    /// reconnects later is told to reload rather than told nothing happened. Checked
-    /// under the lock [`Live::since`] takes, so a client that subscribes meanwhile either
-    /// gets the batch's events or, asking what it missed, the reset.
+    /// True when no client is connected. The events remembered are then dropped and an id
+    /// skipped, so a client that reconnects later with one of them is told to reload
+    /// rather than told nothing happened; with nothing remembered, every earlier id already
+    /// gets that, so a run of unwatched commits skips one id. Checked under the lock
+    /// [`Live::since`] takes, so a client that subscribes meanwhile either gets the batch's
+    /// events or, asking what it missed, the reset.
     fn unwatched(&self) -> bool {
         let mut recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
         if self.tx.receiver_count() > 0 {
             return false;
         }
-        if !recent.is_empty()
-            || self.gap.load(Ordering::Relaxed) != self.next_id.load(Ordering::Relaxed)
-        {
+        if !recent.is_empty() {
             recent.clear();
-            let id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
-            self.gap.store(id, Ordering::Relaxed);
+            self.next_id.fetch_add(1, Ordering::Relaxed);
         }
         true
     }
@@ -163,6 +158,21 @@ impl Live {
     }
 }
 
+/// The watched tables a dashboard shows: how to find the organizations of changed rows,
+/// and what changed for them. (The outgoing webhooks' queue is watched too, but only to
+/// wake its sender.)
+const DASHBOARD_TABLES: [(Watched, &str, &str); 5] = [
+    (Watched::Calls, "SELECT DISTINCT org_id FROM calls WHERE id IN (SELECT value FROM json_each(?1))", "calls"),
+    (
+        Watched::CallEvents,
+        "SELECT DISTINCT c.org_id FROM call_events e JOIN calls c ON c.id = e.call_id WHERE e.id IN (SELECT value FROM json_each(?1))",
+        "calls",
+    ),
+    (Watched::Messages, "SELECT DISTINCT org_id FROM messages WHERE id IN (SELECT value FROM json_each(?1))", "messages"),
+    (Watched::Voicemails, "SELECT DISTINCT org_id FROM voicemails WHERE id IN (SELECT value FROM json_each(?1))", "voicemails"),
+    (Watched::Leads, "SELECT DISTINCT org_id FROM leads WHERE id IN (SELECT value FROM json_each(?1))", "leads"),
+];
+
 /// The organizations a batch of changed rows belongs to, with what changed for each.
 async fn orgs_of(
     db: &Db,
@@ -170,22 +180,15 @@ async fn orgs_of(
 ) -> Result<Vec<(i64, Vec<&'static str>)>, crate::db::DbError> {
     db.query(move |c| {
         let mut out: std::collections::BTreeMap<i64, BTreeSet<&'static str>> = Default::default();
-        for table in [Watched::Calls, Watched::CallEvents, Watched::Messages, Watched::Voicemails, Watched::Leads] {
-            let ids: BTreeSet<i64> = batch.iter().filter(|ch| ch.table == table).map(|ch| ch.rowid).collect();
+        for (table, sql, kind) in DASHBOARD_TABLES {
+            let ids: BTreeSet<i64> = batch
+                .iter()
+                .filter(|ch| ch.table == table)
+                .map(|ch| ch.rowid)
+                .collect();
             if ids.is_empty() {
                 continue;
             }
-            let (sql, kind) = match table {
-                Watched::Calls => ("SELECT DISTINCT org_id FROM calls WHERE id IN (SELECT value FROM json_each(?1))", "calls"),
-                Watched::CallEvents => (
-                    "SELECT DISTINCT c.org_id FROM call_events e JOIN calls c ON c.id = e.call_id WHERE e.id IN (SELECT value FROM json_each(?1))",
-                    "calls",
-                ),
-                Watched::Messages => ("SELECT DISTINCT org_id FROM messages WHERE id IN (SELECT value FROM json_each(?1))", "messages"),
-                Watched::Voicemails => ("SELECT DISTINCT org_id FROM voicemails WHERE id IN (SELECT value FROM json_each(?1))", "voicemails"),
-                Watched::Leads => ("SELECT DISTINCT org_id FROM leads WHERE id IN (SELECT value FROM json_each(?1))", "leads"),
-                Watched::WebhookDeliveries => continue,
-            };
             let list = serde_json::to_string(&ids).unwrap_or_else(|_| "[]".into());
             let mut stmt = c.prepare_cached(sql)?;
             let orgs = stmt.query_map([list], |r| r.get::<_, Option<i64>>(0))?;
@@ -195,7 +198,10 @@ async fn orgs_of(
                 }
             }
         }
-        Ok(out.into_iter().map(|(org, kinds)| (org, kinds.into_iter().collect())).collect())
+        Ok(out
+            .into_iter()
+            .map(|(org, kinds)| (org, kinds.into_iter().collect()))
+            .collect())
     })
     .await
 }
@@ -210,7 +216,6 @@ mod tests {
             closing: tokio::sync::watch::channel(false).0,
             recent: Mutex::new(VecDeque::new()),
             next_id: AtomicU64::new(100),
-            gap: AtomicU64::new(0),
         }
     }
 
