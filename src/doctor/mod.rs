@@ -102,9 +102,8 @@ const CLOCK_SKEW_SECS: i64 = 30;
 const BACKUP_MAX_AGE_HOURS: i64 = 48;
 /// Litestream's shadow WAL is written on every sync; older than this, it has stopped.
 const LITESTREAM_MAX_AGE: Duration = Duration::from_secs(600);
-/// Less free space than this (or than [`MIN_FREE_PERCENT`]) fails the disk check.
+/// Less free space than this fails the disk check, whatever the database's size.
 const MIN_FREE_BYTES: u64 = 1 << 30;
-const MIN_FREE_PERCENT: f64 = 5.0;
 
 impl Doctor {
     /// Runs every check, in the order an operator would fix them.
@@ -476,6 +475,18 @@ impl Doctor {
         }
     }
 
+    /// The database's size on disk with its WAL (0 for a file not there yet).
+    fn database_bytes(&self) -> u64 {
+        let db = self.config.db_path();
+        let mut wal = db.clone().into_os_string();
+        wal.push("-wal");
+        [db, wal.into()]
+            .iter()
+            .filter_map(|p| std::fs::metadata(p).ok())
+            .map(|m| m.len())
+            .sum()
+    }
+
     fn disk(&self) -> Check {
         const NAME: &str = "disk space";
         let dir = &self.config.data_dir;
@@ -499,17 +510,27 @@ impl Doctor {
             gib(total),
             dir.display()
         );
-        if free < MIN_FREE_BYTES || percent < MIN_FREE_PERCENT {
+        // A backup writes a whole copy of the database, and SQLite's WAL grows by up to
+        // 64 MiB under load: the room needed follows the database, not the disk's size (a
+        // share of a large disk is far more than needed, of a small one too little).
+        let needed = room_needed(self.database_bytes());
+        if free < needed {
             Check::fail(
                 NAME,
-                detail,
+                format!("{detail}; at least {:.1} GiB is needed", gib(needed)),
                 "Free space on that filesystem (old backups, logs): SQLite refuses writes, and \
-                 webhooks fail, when it is full.",
+                 webhooks fail, when it is full; a backup needs room for a copy of the database.",
             )
         } else {
             Check::pass(NAME, detail)
         }
     }
+}
+
+/// The free space the disk check asks for: a copy of the database (and its WAL) for a
+/// backup, and as much again to grow into; never less than [`MIN_FREE_BYTES`].
+fn room_needed(database_bytes: u64) -> u64 {
+    MIN_FREE_BYTES.max(database_bytes.saturating_mul(2))
 }
 
 /// What is wrong with a number's webhooks at Twilio for its handler. The IVR's number
@@ -606,6 +627,14 @@ fn newest_mtime(path: &Path, depth: u8) -> Option<std::time::SystemTime> {
 mod tests {
     use super::*;
     use crate::providers::IncomingNumber;
+
+    #[test]
+    fn the_room_a_disk_needs_follows_the_database_not_the_disks_size() {
+        assert_eq!(room_needed(0), 1 << 30);
+        assert_eq!(room_needed(200 << 20), 1 << 30);
+        assert_eq!(room_needed(3 << 30), 6 << 30);
+        assert_eq!(room_needed(u64::MAX), u64::MAX);
+    }
 
     fn at_twilio(voice: &str, sms: &str, status: &str) -> IncomingNumber {
         IncomingNumber {

@@ -616,7 +616,7 @@ async fn new_calls_appear_live_and_the_timeline_reads_in_words_with_its_webhooks
     );
     click(&c, "#call-unblock").await;
     wait_text_with(&c, "#call-block-status", "no longer blocked").await;
-    assert_eq!(app.count("SELECT count(*) FROM blocklist"), 0);
+    app.wait_count("SELECT count(*) FROM blocklist", 0).await;
     wait_for(&c, "#call-block:not([hidden])").await;
 
     // The call id filter finds exactly the first call.

@@ -431,7 +431,15 @@ impl TestApp {
             }
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
-        panic!("`{sql}` never became {want} (is {})", self.count(sql));
+        // A pooled connection that kept an old snapshot would read differently from a
+        // new one: say what both read.
+        let fresh: i64 = rusqlite::Connection::open(self.db().path())
+            .and_then(|c| c.query_row(sql, [], |r| r.get(0)))
+            .unwrap();
+        panic!(
+            "`{sql}` never became {want} (is {}; a new connection reads {fresh})",
+            self.count(sql)
+        );
     }
 
     /// Waits until a counter reaches `want`: background work bumps its counters just after
