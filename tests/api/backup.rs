@@ -1,5 +1,5 @@
-use crate::cli::{switchboard, switchboard_async};
 use crate::helpers::{client, send_json, spawn_app};
+use crate::process::{switchboard, switchboard_async};
 use reqwest::Method;
 use serde_json::json;
 use switchboard::domain::UserRole;

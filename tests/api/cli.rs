@@ -1,54 +1,8 @@
 //! The binary itself: configuration errors, `config`, `user`, `migrate`, `healthcheck`.
 
 use crate::helpers::{client, spawn_app};
-use std::io::Write;
+use crate::process::{run_with_stdin, switchboard, switchboard_async};
 use std::process::{Command, Output, Stdio};
-
-/// Runs the binary with a clean environment plus `env`.
-pub fn switchboard(args: &[&str], env: &[(&str, &str)]) -> Output {
-    run_with_stdin(args, env, None)
-}
-
-/// Runs the binary (with `env`) off the async runtime, so an in-process app keeps serving
-/// meanwhile.
-pub async fn switchboard_async(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let owned = |v: &[&str]| v.iter().map(|a| a.to_string()).collect::<Vec<String>>();
-    let args = owned(args);
-    let env: Vec<(String, String)> = env
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    tokio::task::spawn_blocking(move || {
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        switchboard(&args, &env)
-    })
-    .await
-    .unwrap()
-}
-
-pub fn run_with_stdin(args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_switchboard"));
-    cmd.env_clear()
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let mut child = cmd.spawn().expect("the binary runs");
-    if let Some(input) = stdin {
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(input.as_bytes())
-            .unwrap();
-    }
-    drop(child.stdin.take());
-    child.wait_with_output().unwrap()
-}
 
 fn text(out: &Output) -> (String, String) {
     (

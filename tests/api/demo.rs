@@ -1,8 +1,7 @@
-use crate::cli::switchboard;
 use crate::helpers::{client, get_json, spawn_app};
+use crate::process::{served_url, start_demo, switchboard};
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 #[tokio::test]
@@ -88,55 +87,6 @@ async fn the_login_page_info_says_sandbox() {
     assert_eq!(info["twilioSignatureCheckDisabled"], false);
 }
 
-/// Starts `serve --demo` on a free port and returns its stdout up to the "ready" line.
-fn start_demo(data: &str) -> (std::process::Child, String) {
-    start_demo_with(data, &[])
-}
-
-/// [`start_demo`] with settings in the environment.
-pub fn start_demo_with(data: &str, env: &[(&str, &str)]) -> (std::process::Child, String) {
-    start_demo_on(data, env, "127.0.0.1:0")
-}
-
-/// [`start_demo_with`] listening on `listen` (a fixed port survives a restart).
-pub fn start_demo_on(
-    data: &str,
-    env: &[(&str, &str)],
-    listen: &str,
-) -> (std::process::Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
-        .env_clear()
-        .envs(env.iter().copied())
-        .args(["--data-dir", data, "serve", "--demo", "--listen", listen])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let mut out = String::new();
-    while Instant::now() < deadline {
-        match rx.recv_timeout(Duration::from_millis(200)) {
-            Ok(line) => {
-                out.push_str(&line);
-                out.push('\n');
-            }
-            Err(std::sync::mpsc::RecvTimeoutError::Timeout) if out.contains("ready in") => break,
-            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
-            Err(_) => {}
-        }
-    }
-    (child, out)
-}
-
 #[test]
 fn serve_demo_prints_the_owner_password_once_and_its_urls() {
     let dir = tempfile::tempdir().unwrap();
@@ -191,14 +141,6 @@ fn serve_demo_prints_the_owner_password_once_and_its_urls() {
         "{stdout}"
     );
     assert!(!stdout.contains("# warning:"), "{stdout}");
-}
-
-/// The base URL `serve --demo` printed for its dashboard.
-pub fn served_url(out: &str) -> String {
-    out.lines()
-        .find_map(|l| l.trim().strip_prefix("dashboard:"))
-        .map(|u| u.trim().trim_end_matches('/').to_string())
-        .unwrap_or_else(|| panic!("no dashboard URL in {out}"))
 }
 
 #[test]
@@ -431,7 +373,7 @@ async fn simulate_answers_the_users_leg_of_a_callback_placed_in_the_demo() {
         .await;
     assert_eq!(placed.status(), 201);
 
-    let out = crate::cli::switchboard_async(
+    let out = crate::process::switchboard_async(
         &[
             "--data-dir",
             &data,
@@ -464,7 +406,7 @@ async fn simulate_answers_the_users_leg_of_a_callback_placed_in_the_demo() {
     assert_eq!(calls["calls"][0]["callback"]["customerStatus"], "answered");
     assert_eq!(calls["calls"][0]["callback"]["customerSeconds"], 42);
     // Nothing is left ringing: a second run says what to do instead.
-    let again = crate::cli::switchboard_async(
+    let again = crate::process::switchboard_async(
         &["--data-dir", &data, "simulate", "callback", "--url", &url],
         &[],
     )

@@ -2,10 +2,10 @@
 //! are local mock servers: it passes when they agree with the appliance and names each
 //! disagreement, with its fix, when they do not.
 
-use crate::cli::switchboard_async;
 use crate::helpers::{
     free_port, real_settings, spawn_real_with, TestApp, REAL_MASTER_SID, REAL_ORG,
 };
+use crate::process::switchboard_async;
 use serde_json::{json, Value};
 use switchboard::db::{agents, numbers, orgs};
 use switchboard::domain::{NumberHandler, NumberOrigin, NumberRole, PhoneNumber};

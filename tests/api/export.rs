@@ -203,7 +203,7 @@ async fn a_large_export_streams_in_bounded_memory() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().to_str().unwrap().to_string();
     // First start makes the demo database and its owner; then the calls go in directly.
-    let (mut server, out) = crate::demo::start_demo_with(&data, &[]);
+    let (mut server, out) = crate::process::start_demo_with(&data, &[]);
     let password = out
         .lines()
         .find_map(|l| l.trim().strip_prefix("password: "))
@@ -225,8 +225,8 @@ async fn a_large_export_streams_in_bounded_memory() {
         ))
         .unwrap();
     }
-    let (mut server, out) = crate::demo::start_demo_with(&data, &[]);
-    let url = crate::demo::served_url(&out);
+    let (mut server, out) = crate::process::start_demo_with(&data, &[]);
+    let url = crate::process::served_url(&out);
     let client = crate::helpers::client();
     let login = client
         .post(format!("{url}/api/auth/login"))

@@ -65,7 +65,7 @@ pub fn real_settings(
 /// Creates the real appliance's owner (and org) with `switchboard user add`, as an
 /// operator would; `env` are the binary's settings.
 pub fn add_owner_by_cli(env: &[(&str, &str)]) {
-    let out = crate::cli::run_with_stdin(
+    let out = crate::process::run_with_stdin(
         &[
             "user",
             "add",

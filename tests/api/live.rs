@@ -115,7 +115,7 @@ async fn the_calls_page_follows_live_and_reconnects_after_a_restart() {
     let data = dir.path().to_str().unwrap().to_string();
     let port = crate::helpers::free_port();
     let listen = format!("127.0.0.1:{port}");
-    let (mut server, out) = crate::demo::start_demo_on(&data, &[], &listen);
+    let (mut server, out) = crate::process::start_demo_on(&data, &[], &listen);
     let password = out
         .lines()
         .find_map(|l| l.trim().strip_prefix("password: "))
@@ -181,7 +181,7 @@ async fn the_calls_page_follows_live_and_reconnects_after_a_restart() {
         "the stop waited {:?}",
         stopping.elapsed()
     );
-    let (mut server, out) = crate::demo::start_demo_on(&data, &[], &listen);
+    let (mut server, out) = crate::process::start_demo_on(&data, &[], &listen);
     assert!(out.contains("ready in"), "{out}");
     // The page was not reloaded; its EventSource comes back by itself (retry: 1 s).
     tokio::time::sleep(Duration::from_millis(2500)).await;

@@ -224,7 +224,7 @@ async fn with_several_organizations_only_a_system_admin_sees_the_rows_of_none() 
         "--email",
         "baker@example.com",
     ];
-    let out = crate::cli::switchboard_async(&on, &[]).await;
+    let out = crate::process::switchboard_async(&on, &[]).await;
     assert!(
         out.status.success(),
         "{}",
@@ -237,7 +237,7 @@ async fn with_several_organizations_only_a_system_admin_sees_the_rows_of_none() 
     assert!(errors.iter().any(|e| e["code"] == 403), "{errors:?}");
 
     let off = [&on[..], &["--off"]].concat();
-    let out = crate::cli::switchboard_async(&off, &[]).await;
+    let out = crate::process::switchboard_async(&off, &[]).await;
     assert!(out.status.success());
     let body = get_json(&baker, app.url("/api/monitoring/rate_limit_violations")).await;
     assert!(!whole(&body), "{body}");
@@ -245,7 +245,7 @@ async fn with_several_organizations_only_a_system_admin_sees_the_rows_of_none() 
         app.count("SELECT count(*) FROM audit_log WHERE action = 'user.system_admin'"),
         2
     );
-    let missing = crate::cli::switchboard_async(
+    let missing = crate::process::switchboard_async(
         &[
             "--data-dir",
             &data,

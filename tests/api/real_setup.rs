@@ -2,11 +2,11 @@
 //! create the owner, add an agent, import the business's own number with the command
 //! line, serve, and a signed call to that number gets the call menu.
 
-use crate::cli::switchboard;
 use crate::helpers::{
     add_owner_by_cli, get_json, real_settings, spawn_real_in, REAL_MASTER_SID, REAL_MASTER_TOKEN,
     REAL_PUBLIC_URL,
 };
+use crate::process::switchboard;
 use serde_json::json;
 use switchboard::simulator::{Simulator, Target};
 use wiremock::matchers::{method, path};

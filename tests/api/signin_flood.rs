@@ -1,7 +1,7 @@
 //! A flood of sign-ins (SPEC §10, §11): bounded memory, quick refusals, the phones still up.
 
-use crate::demo::{served_url, start_demo_with};
 use crate::helpers::{client, expect_error, spawn_app_with};
+use crate::process::{served_url, start_demo_with};
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -416,7 +416,7 @@ async fn the_cli_resets_two_factor_for_a_locked_out_user() {
     .await;
 
     let data_dir = app.data_dir.path().to_str().unwrap().to_string();
-    let out = crate::cli::run_with_stdin(
+    let out = crate::process::run_with_stdin(
         &["user", "reset-2fa", "--email", &email],
         &[("SWITCHBOARD_DATA_DIR", &data_dir)],
         None,
@@ -441,7 +441,7 @@ async fn the_cli_resets_two_factor_for_a_locked_out_user() {
         ),
         1
     );
-    let out = crate::cli::run_with_stdin(
+    let out = crate::process::run_with_stdin(
         &["user", "reset-2fa", "--email", "nobody@example.com"],
         &[("SWITCHBOARD_DATA_DIR", &data_dir)],
         None,
