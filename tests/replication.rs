@@ -1,7 +1,6 @@
-//! The Litestream drill in a test binary of its own. Cargo runs test binaries one after
-//! another, so Litestream's sync interval is measured while the rest of the suite is not
-//! running beside it; in the shared binary, dozens of tests at once on a small machine
-//! delayed its syncs by seconds.
+//! The Litestream drill in a test binary of its own. It times Litestream's syncs, and
+//! Cargo runs test binaries one after another, so they do not wait for a core behind the
+//! dozens of tests the shared binary runs at once.
 
 #[allow(dead_code)]
 #[path = "api/process.rs"]

@@ -297,6 +297,22 @@ impl Cached for Connection {
     }
 }
 
+/// The WAL file SQLite keeps beside the database at `db_path`.
+pub fn wal_path(db_path: &Path) -> PathBuf {
+    let mut wal = db_path.as_os_str().to_owned();
+    wal.push("-wal");
+    PathBuf::from(wal)
+}
+
+/// The database's size on disk with its WAL (0 for a file not there yet).
+pub fn size_on_disk(db_path: &Path) -> u64 {
+    [db_path.to_path_buf(), wal_path(db_path)]
+        .iter()
+        .filter_map(|p| std::fs::metadata(p).ok())
+        .map(|m| m.len())
+        .sum()
+}
+
 /// The current UTC time in the storage format (`2026-11-21T23:16:01.123Z`).
 pub fn now() -> String {
     format_time(chrono::Utc::now())
@@ -319,6 +335,17 @@ pub fn is_unique_violation(err: &rusqlite::Error) -> bool {
 #[cfg(test)]
 mod tests {
     use chrono::TimeZone;
+
+    #[test]
+    fn the_size_on_disk_counts_the_database_and_its_wal() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("switchboard.db");
+        assert_eq!(super::wal_path(&db), dir.path().join("switchboard.db-wal"));
+        assert_eq!(super::size_on_disk(&db), 0);
+        std::fs::write(&db, [0u8; 4096]).unwrap();
+        std::fs::write(super::wal_path(&db), [0u8; 1000]).unwrap();
+        assert_eq!(super::size_on_disk(&db), 5096);
+    }
 
     /// An API handler reads, then writes, in one transaction while the writer thread
     /// commits webhooks: the handler's write must wait its turn, not fail.

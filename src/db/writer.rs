@@ -270,7 +270,7 @@ impl Writer {
             |e: std::io::Error| DbError::Invalid(format!("cannot start a database thread: {e}"));
         let shared = std::sync::Arc::new(Checkpoints::default());
         let for_writer = shared.clone();
-        let wal = std::path::PathBuf::from(format!("{}-wal", path.display()));
+        let wal = super::wal_path(path);
         let own_checkpoints = checkpointing == Checkpointing::Appliance;
         std::thread::Builder::new()
             .name("db-writer".into())

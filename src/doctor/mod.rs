@@ -475,18 +475,6 @@ impl Doctor {
         }
     }
 
-    /// The database's size on disk with its WAL (0 for a file not there yet).
-    fn database_bytes(&self) -> u64 {
-        let db = self.config.db_path();
-        let mut wal = db.clone().into_os_string();
-        wal.push("-wal");
-        [db, wal.into()]
-            .iter()
-            .filter_map(|p| std::fs::metadata(p).ok())
-            .map(|m| m.len())
-            .sum()
-    }
-
     fn disk(&self) -> Check {
         const NAME: &str = "disk space";
         let dir = &self.config.data_dir;
@@ -513,7 +501,7 @@ impl Doctor {
         // A backup writes a whole copy of the database, and SQLite's WAL grows by up to
         // 64 MiB under load: the room needed follows the database, not the disk's size (a
         // share of a large disk is far more than needed, of a small one too little).
-        let needed = room_needed(self.database_bytes());
+        let needed = room_needed(crate::db::size_on_disk(&self.config.db_path()));
         if free < needed {
             Check::fail(
                 NAME,

@@ -153,10 +153,6 @@ async fn readyz(state: web::Data<AppState>, readiness: web::Data<Readiness>) -> 
     }
 }
 
-fn file_size(path: &std::path::Path) -> u64 {
-    std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
-}
-
 /// What is missing for the providers to work (beside [`crate::config::Config::warnings`]).
 pub fn provider_warnings(state: &AppState) -> Vec<String> {
     let mut out = Vec::new();
@@ -190,7 +186,6 @@ async fn diagnostics(state: web::Data<AppState>, auth: Auth) -> Result<HttpRespo
         })
         .await?;
     let db_path = state.db.path();
-    let wal = db_path.with_extension("db-wal");
     let (connections, idle) = state.db.pool_state();
     let mut warnings = state.config.warnings();
     warnings.extend(org_warnings);
@@ -241,7 +236,7 @@ async fn diagnostics(state: web::Data<AppState>, auth: Auth) -> Result<HttpRespo
         "publicUrl": state.public_url,
         "database": {
             "path": db_path.display().to_string(),
-            "sizeBytes": file_size(db_path) + file_size(&wal),
+            "sizeBytes": crate::db::size_on_disk(db_path),
             "schemaVersion": schema,
             "pool": { "connections": connections, "idle": idle },
         },

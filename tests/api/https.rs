@@ -230,6 +230,22 @@ async fn wait_for_https(client: &reqwest::Client, name: &str, port: u16) -> reqw
     panic!("https never answered with a certificate the client trusts: {last:?}");
 }
 
+/// The renewal's state once `done` holds for it, or after 10 s (the caller's assertions
+/// then say what it was).
+async fn renewal_once(
+    certs: &switchboard::tls::Certificates,
+    done: impl Fn(&switchboard::tls::RenewalStatus) -> bool,
+) -> switchboard::tls::RenewalStatus {
+    for _ in 0..100 {
+        let renewal = certs.renewal();
+        if done(&renewal) {
+            return renewal;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    certs.renewal()
+}
+
 fn with<'a>(settings: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
     settings.iter().map(|(k, v)| (*k, v.as_str())).collect()
 }
@@ -401,14 +417,7 @@ async fn a_certificate_about_to_expire_is_renewed_without_a_restart() {
     );
     // The new certificate is served the moment it is issued; writing it to the cache and
     // recording the renewal follow a moment later.
-    let mut renewal = certs.renewal();
-    for _ in 0..100 {
-        if renewal.last_success.is_some() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        renewal = certs.renewal();
-    }
+    let renewal = renewal_once(&certs, |r| r.last_success.is_some()).await;
     assert!(
         renewal.last_success.is_some() && renewal.last_error.is_none(),
         "{renewal:?}"
@@ -486,13 +495,7 @@ async fn a_ca_that_cannot_be_reached_is_shown_on_health_and_in_the_checks_while_
     ];
     let app = spawn_app_with(&with(&settings)).await;
     let certs = app.state.tls.clone().unwrap();
-    for _ in 0..100 {
-        if certs.renewal().last_error.is_some() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let renewal = certs.renewal();
+    let renewal = renewal_once(&certs, |r| r.last_error.is_some()).await;
     assert_eq!(renewal.failures_in_a_row, 1, "{renewal:?}");
     let retry_in = renewal.next_attempt.unwrap() - chrono::Utc::now();
     assert!(

@@ -4,8 +4,7 @@
 //! under webhook load both are killed at once, the database is restored from the replica,
 //! and every webhook acknowledged longer than the sync interval before the kill is in it.
 
-use crate::process::switchboard;
-use crate::process::{served_url, start_demo_with};
+use crate::process::{served_url, start_demo_with, switchboard};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
