@@ -89,11 +89,23 @@ pub fn add_owner_by_cli(env: &[(&str, &str)]) {
 
 /// A port nobody listens on at this moment (for a server to bind next).
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    // Below the kernel's ephemeral range (32768 and up by default): a port the kernel hands
+    // out and takes back can go next to the outgoing connection of another test, before
+    // the app it was meant for binds it. Ports below the range are never given to an
+    // outgoing connection, and this counter gives each one out once per test binary.
+    use std::sync::atomic::{AtomicU32, Ordering};
+    const FIRST: u32 = 20_000;
+    const END: u32 = 32_768;
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let start = std::process::id() % (END - FIRST);
+    for _ in FIRST..END {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let port = u16::try_from(FIRST + (start + n) % (END - FIRST)).expect("below 32768");
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port between {FIRST} and {END}")
 }
 
 /// The HTTP status of a GET of `url` with `c`.

@@ -31,11 +31,7 @@ async fn prism(spec: &str) -> Option<(Prism, String)> {
         );
         return None;
     }
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = crate::helpers::free_port();
     let spec = format!("{}/tests/openapi/{spec}", env!("CARGO_MANIFEST_DIR"));
     let child = std::process::Command::new(PRISM)
         .args([

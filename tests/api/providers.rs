@@ -139,9 +139,8 @@ async fn search_sends_the_filters_and_parses_capabilities() {
 
 #[tokio::test]
 async fn an_unreachable_twilio_is_an_unavailable_error_not_a_panic() {
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let base = format!("http://{}", closed.local_addr().unwrap());
-    drop(closed);
+    // Nothing listens there.
+    let base = format!("http://127.0.0.1:{}", crate::helpers::free_port());
     let client = TwilioClient::new(http_client(), &base);
     let sms = OutboundSms {
         from: "+15550100001".into(),
