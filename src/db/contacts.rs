@@ -197,7 +197,7 @@ pub fn history(
         )
     };
     let queries: [(&'static str, String); 6] = [
-        ("call", format!("SELECT id, started_at, direction, COALESCE(outcome, status), to_number FROM calls
+        ("call", format!("SELECT id, started_at, direction, COALESCE(outcome, status), to_number FROM calls_by_caller
                   WHERE org_id = ?1 AND from_number = ?2 AND {}", after("call", "started_at", "id"))),
         ("call", format!("SELECT id, started_at, direction, COALESCE(outcome, status), from_number FROM calls
                   WHERE org_id = ?1 AND to_number = ?2 AND {}", after("call", "started_at", "id"))),
@@ -205,7 +205,7 @@ pub fn history(
                   WHERE org_id = ?1 AND from_number = ?2 AND {}", after("text", "created_at", "id"))),
         ("text", format!("SELECT id, created_at, direction, body, from_number FROM messages
                   WHERE org_id = ?1 AND to_number = ?2 AND {}", after("text", "created_at", "id"))),
-        ("voicemail", format!("SELECT v.id, v.created_at, 'inbound', v.transcription_text, c.to_number FROM calls c
+        ("voicemail", format!("SELECT v.id, v.created_at, 'inbound', v.transcription_text, c.to_number FROM calls_by_caller c
                   JOIN voicemails v ON v.call_id = c.id
                   WHERE c.org_id = ?1 AND c.from_number = ?2 AND {}", after("voicemail", "v.created_at", "v.id"))),
         ("lead", format!("SELECT l.id, l.created_at, 'inbound', l.status, n.e164 FROM leads l

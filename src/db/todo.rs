@@ -40,7 +40,7 @@ const CALLS: &str = "SELECT c.id, c.started_at, c.from_number, c.summary,
            AND NOT EXISTS (SELECT 1 FROM messages m
                 WHERE m.from_number = c.to_number AND m.to_number = c.from_number
                   AND m.kind = 'reply' AND m.created_at > c.started_at)
-           AND NOT EXISTS (SELECT 1 FROM calls later
+           AND NOT EXISTS (SELECT 1 FROM calls_by_caller later
                 WHERE later.org_id = c.org_id AND later.from_number = c.from_number
                   AND later.started_at > c.started_at AND later.answered_at IS NOT NULL)
            AND NOT EXISTS (SELECT 1 FROM leads l WHERE l.call_id = c.id)
@@ -62,7 +62,7 @@ const LEADS: &str = "SELECT l.id, COALESCE(l.last_message_at, l.created_at), l.c
              COALESCE((SELECT body FROM messages m WHERE m.lead_id = l.id AND m.direction = 'inbound'
                        ORDER BY m.id DESC LIMIT 1), l.summary), 'lead'
          FROM leads l WHERE l.org_id = ?1 AND l.status = 'open' AND ?2 IS NOT NULL
-           AND NOT EXISTS (SELECT 1 FROM calls later
+           AND NOT EXISTS (SELECT 1 FROM calls_by_caller later
                 WHERE later.org_id = l.org_id AND later.from_number = l.customer_number
                   AND later.started_at > COALESCE(
                       (SELECT max(m.created_at) FROM messages m WHERE m.lead_id = l.id AND m.direction = 'inbound'),
