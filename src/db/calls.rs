@@ -718,6 +718,42 @@ pub fn consent_ledger(
 mod tests {
     use super::*;
 
+    /// The caller index holds ended calls (migration 18): a query by caller still sees a
+    /// call in progress, and a call that ends moves from one side to the other, listed once.
+    #[test]
+    fn a_query_by_caller_sees_calls_in_progress_and_ended_ones_once() {
+        let conn = super::super::migrations::in_memory();
+        conn.execute_batch(
+            "INSERT INTO orgs (id, name) VALUES (1, 'o');
+             INSERT INTO phone_numbers (id, org_id, e164, role, handler, origin)
+             VALUES (1, 1, '+15550100001', 'operational', 'ivr', 'imported');
+             INSERT INTO calls (id, org_id, provider, call_sid, from_number, to_number, phone_number_id, started_at, ended_at, answered_at)
+             VALUES (1, 1, 'twilio', 'CA1', '+14155550123', '+15550100001', 1, '2026-01-01T10:00:00Z', '2026-01-01T10:01:00Z', NULL),
+                    (2, 1, 'twilio', 'CA2', '+14155550123', '+15550100001', 1, '2026-01-01T11:00:00Z', NULL, '2026-01-01T11:00:05Z'),
+                    (3, 1, 'twilio', 'CA3', '+14155550999', '+15550100001', 1, '2026-01-01T12:00:00Z', NULL, NULL);",
+        )
+        .unwrap();
+        let by_caller = |conn: &Connection| -> Vec<i64> {
+            let f = CallFilter {
+                caller: Some("+14155550123".into()),
+                limit: 50,
+                ..Default::default()
+            };
+            list(conn, 1, &f).unwrap().iter().map(|c| c.id).collect()
+        };
+        assert_eq!(by_caller(&conn), [2, 1]);
+        // The caller reached someone on the call still in progress: the missed one's
+        // text-back is pointless.
+        let first = by_id(&conn, 1).unwrap().unwrap();
+        assert!(answered_later(&conn, &first).unwrap());
+        conn.execute(
+            "UPDATE calls SET ended_at = '2026-01-01T11:05:00Z' WHERE id = 2",
+            [],
+        )
+        .unwrap();
+        assert_eq!(by_caller(&conn), [2, 1]);
+    }
+
     /// SPEC §10: the Calls page stays fast on a year of calls. Each filter is served by an
     /// index on that filter which also gives the page's order, so no filter walks the
     /// org's whole history by date (as a filter by caller once did).
