@@ -442,7 +442,11 @@ pub fn list(conn: &Connection, org_id: i64, f: &CallFilter) -> rusqlite::Result<
 fn list_query(org_id: i64, f: &CallFilter) -> (String, Vec<rusqlite::types::Value>) {
     // By caller, ended calls are read through their index and those in progress beside
     // them (migration 18).
-    let table = if f.caller.is_some() { "calls_by_caller" } else { "calls" };
+    let table = if f.caller.is_some() {
+        "calls_by_caller"
+    } else {
+        "calls"
+    };
     let mut sql = format!("SELECT {COLUMNS} FROM {table} WHERE org_id = ?");
     let mut args: Vec<rusqlite::types::Value> = vec![org_id.into()];
     let text = |v: &Option<String>| v.clone().map(rusqlite::types::Value::Text);

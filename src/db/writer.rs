@@ -1,8 +1,9 @@
 //! The single writer: one thread owns one connection and applies write jobs in batches,
 //! one transaction per batch (group commit). One failing job must not undo the others:
 //! a job that runs once ([`Writer::write`]) runs inside its own savepoint; jobs that may
-//! run again ([`Writer::write_retryable`], the webhook hot path) share one savepoint, and
-//! if one of them fails they are all undone and run again, each in its own. Writers never
+//! run again ([`Writer::write_retryable`], the webhook hot path) share one savepoint (or,
+//! first in the transaction, none: the transaction is what undoes them), and if one of
+//! them fails they are all undone and run again, each in a savepoint of its own. Writers never
 //! wait in SQLite's sleeping busy handler, and a burst of webhooks costs a few commits
 //! instead of one each.
 
@@ -54,8 +55,8 @@ impl Job {
 /// A job that can be undone and run again: it changes nothing but the database.
 trait Retry: Send {
     /// Runs beside the batch's other retryable jobs, without a savepoint of its own.
-    /// False when it failed: the caller undoes the shared savepoint and runs every job
-    /// in it again with [`Retry::isolated`].
+    /// False when it failed: the caller undoes the group it shares and runs every job of
+    /// it again with [`Retry::isolated`].
     fn attempt(&mut self, conn: &Connection) -> bool;
     /// Runs in its own savepoint, keeping its result or its error.
     fn isolated(&mut self, conn: &Connection);
@@ -320,8 +321,9 @@ impl Writer {
 
     /// [`Writer::write`] for a job that may run twice, so it needs no savepoint of its
     /// own (copying every page it touches, per job, was a tenth of the hot path): it
-    /// shares one with the batch's other retryable jobs, and when one of them fails
-    /// they are all undone and run again, each in its own savepoint. `f` must change
+    /// shares one with the batch's other retryable jobs (none when they come first in the
+    /// transaction, which is then what undoes them), and when one of them fails they are
+    /// all undone and run again, each in its own savepoint. `f` must change
     /// nothing but the database.
     pub async fn write_retryable<T, F>(&self, f: F) -> Result<T, DbError>
     where
@@ -361,11 +363,15 @@ impl Writer {
 }
 
 /// One batch's jobs: those done (waiting for the commit) and the retryable ones run in
-/// the open shared savepoint.
+/// the open shared group.
 #[derive(Default)]
 struct Batch {
     done: Vec<Done>,
     group: Vec<Box<dyn Retry>>,
+    /// The open group is the transaction's first work and has no savepoint: it is undone
+    /// by rolling the whole transaction back. A savepoint copies every page the group
+    /// touches into a sub-journal, 4 % of the webhook hot path.
+    bare: bool,
 }
 
 impl Batch {
@@ -381,8 +387,11 @@ impl Batch {
                 self.done.push(f(conn));
             }
             Job::Retryable(mut job) => {
-                if self.group.is_empty() && conn.exec_cached("SAVEPOINT retryable", []).is_err() {
-                    return self.alone(conn, job);
+                if self.group.is_empty() {
+                    self.bare = self.done.is_empty() && !conn.is_autocommit();
+                    if !self.bare && conn.exec_cached("SAVEPOINT retryable", []).is_err() {
+                        return self.alone(conn, job);
+                    }
                 }
                 let ok = job.attempt(conn);
                 self.group.push(job);
@@ -393,9 +402,19 @@ impl Batch {
         }
     }
 
-    /// Undoes every job of the shared savepoint and runs each again in its own.
+    /// Undoes every job of the group and runs each again in its own savepoint.
     fn retry_group(&mut self, conn: &Connection) {
-        let _ = conn.execute_batch("ROLLBACK TO retryable; RELEASE retryable");
+        if std::mem::take(&mut self.bare) {
+            // Nothing else is in the transaction: undo it all and begin again. Should the
+            // new transaction not begin, each job commits on its own (`run` sees no
+            // transaction left to commit).
+            let _ = conn.execute_batch("ROLLBACK");
+            if let Err(e) = conn.exec_cached("BEGIN IMMEDIATE", []) {
+                log::error!("the database writer cannot begin a transaction again: {e}");
+            }
+        } else {
+            let _ = conn.execute_batch("ROLLBACK TO retryable; RELEASE retryable");
+        }
         for job in std::mem::take(&mut self.group) {
             self.alone(conn, job);
         }
@@ -411,9 +430,10 @@ impl Batch {
         if self.group.is_empty() {
             return;
         }
-        if conn.exec_cached("RELEASE retryable", []).is_err() {
+        if !self.bare && conn.exec_cached("RELEASE retryable", []).is_err() {
             return self.retry_group(conn);
         }
+        self.bare = false;
         self.done
             .extend(self.group.drain(..).map(|job| job.finish()));
     }
@@ -554,10 +574,15 @@ fn run(
             }
         }
         batch.close_group(&conn);
-        let commit = conn
-            .exec_cached("COMMIT", [])
-            .map(|_| ())
-            .map_err(|e| e.to_string());
+        // No transaction is left when one could not begin again after a rollback
+        // (`Batch::retry_group`): each job then committed, or failed, on its own.
+        let commit = if conn.is_autocommit() {
+            Ok(())
+        } else {
+            conn.exec_cached("COMMIT", [])
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        };
         if commit.is_err() {
             let _ = conn.execute_batch("ROLLBACK");
         }
@@ -679,5 +704,60 @@ mod tests {
         // when the fourth panicked; the last, in a new shared savepoint, ran once.
         let counts: Vec<usize> = runs.iter().map(|r| r.load(SeqCst)).collect();
         assert_eq!(counts, [2, 2, 2, 2, 1]);
+    }
+
+    /// First in the transaction, the group has no savepoint: when one of its jobs fails
+    /// the whole transaction is rolled back and begun again, and every job keeps what it
+    /// would keep with a savepoint.
+    #[test]
+    fn a_failing_job_first_in_the_transaction_undoes_its_own_changes_only() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch("CREATE TABLE t (v TEXT UNIQUE); BEGIN IMMEDIATE")
+            .unwrap();
+        let runs: Vec<Arc<AtomicUsize>> = (0..5).map(|_| Arc::default()).collect();
+        let (jobs, replies): (Vec<Job>, Vec<Reply>) = [
+            retryable(&runs[0], |c| {
+                insert("b")(c)?;
+                insert("c")(c)
+            }),
+            retryable(&runs[1], |c| {
+                insert("d")(c)?;
+                insert("b")(c)
+            }),
+            retryable(&runs[2], insert("e")),
+            once("INSERT INTO t (v) VALUES ('g')"),
+            retryable(&runs[3], insert("h")),
+            retryable(&runs[4], |c| {
+                insert("i")(c)?;
+                insert("e")(c)
+            }),
+        ]
+        .into_iter()
+        .unzip();
+        let mut batch = Batch::default();
+        for job in jobs {
+            batch.run(&conn, job);
+        }
+        batch.close_group(&conn);
+        assert!(!conn.is_autocommit(), "the batch's transaction is open");
+        conn.execute_batch("COMMIT").unwrap();
+        batch.notify(Ok(()));
+        let results: Vec<bool> = replies
+            .into_iter()
+            .map(|mut r| r.try_recv().unwrap().is_ok())
+            .collect();
+        assert_eq!(results, [true, false, true, true, true, false]);
+        let kept: Vec<String> = conn
+            .prepare("SELECT v FROM t ORDER BY v")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(kept, ["b", "c", "e", "g", "h"]);
+        // The first two ran again after the rollback; the third, in a savepoint of the
+        // new transaction, once; the last two again when the last failed.
+        let counts: Vec<usize> = runs.iter().map(|r| r.load(SeqCst)).collect();
+        assert_eq!(counts, [2, 2, 1, 2, 2]);
     }
 }
