@@ -650,90 +650,18 @@ mod tests {
         move |c| c.execute("INSERT INTO t (v) VALUES (?1)", [v]).map(|_| ())
     }
 
-    /// Retryable jobs share one savepoint; when one fails, the others keep their changes
-    /// (run again, each in its own savepoint), the failed one keeps none of its own, and
-    /// a job that ran once is never undone.
-    #[test]
-    fn a_failing_job_undoes_its_own_changes_and_no_one_else_s() {
-        let conn = Connection::open_in_memory().unwrap();
-        conn.execute_batch("CREATE TABLE t (v TEXT UNIQUE); BEGIN IMMEDIATE")
-            .unwrap();
-        let runs: Vec<Arc<AtomicUsize>> = (0..5).map(|_| Arc::default()).collect();
-        let (jobs, replies): (Vec<Job>, Vec<Reply>) = [
-            once("INSERT INTO t (v) VALUES ('a')"),
-            retryable(&runs[0], |c| {
-                insert("b")(c)?;
-                insert("c")(c)
-            }),
-            // Its 'd' must not survive its failure.
-            retryable(&runs[1], |c| {
-                insert("d")(c)?;
-                insert("b")(c)
-            }),
-            retryable(&runs[2], insert("e")),
-            retryable(&runs[3], |c| {
-                insert("f")(c)?;
-                panic!("a job panicked");
-            }),
-            once("INSERT INTO t (v) VALUES ('g')"),
-            retryable(&runs[4], insert("h")),
-        ]
-        .into_iter()
-        .unzip();
-        let mut batch = Batch::default();
-        for job in jobs {
-            batch.run(&conn, job);
-        }
-        batch.close_group(&conn);
-        conn.execute_batch("COMMIT").unwrap();
-        batch.notify(Ok(()));
-        let results: Vec<bool> = replies
-            .into_iter()
-            .map(|mut r| r.try_recv().unwrap().is_ok())
-            .collect();
-        assert_eq!(results, [true, true, false, true, false, true, true]);
-        let kept: Vec<String> = conn
-            .prepare("SELECT v FROM t ORDER BY v")
-            .unwrap()
-            .query_map([], |r| r.get(0))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
-        assert_eq!(kept, ["a", "b", "c", "e", "g", "h"]);
-        // The first two retryable jobs ran again when the second failed, the next two
-        // when the fourth panicked; the last, in a new shared savepoint, ran once.
-        let counts: Vec<usize> = runs.iter().map(|r| r.load(SeqCst)).collect();
-        assert_eq!(counts, [2, 2, 2, 2, 1]);
+    /// Inserts each value in turn; fails at the first already there.
+    fn inserts(vs: [&'static str; 2]) -> impl Fn(&Connection) -> rusqlite::Result<()> {
+        move |c| vs.iter().try_for_each(|v| insert(v)(c))
     }
 
-    /// First in the transaction, the group has no savepoint: when one of its jobs fails
-    /// the whole transaction is rolled back and begun again, and every job keeps what it
-    /// would keep with a savepoint.
-    #[test]
-    fn a_failing_job_first_in_the_transaction_undoes_its_own_changes_only() {
+    /// Runs `jobs` as one batch in a table `t (v UNIQUE)` and commits it: each job's
+    /// result, and the values kept.
+    fn commit_batch(jobs: impl IntoIterator<Item = (Job, Reply)>) -> (Vec<bool>, Vec<String>) {
         let conn = Connection::open_in_memory().unwrap();
         conn.execute_batch("CREATE TABLE t (v TEXT UNIQUE); BEGIN IMMEDIATE")
             .unwrap();
-        let runs: Vec<Arc<AtomicUsize>> = (0..5).map(|_| Arc::default()).collect();
-        let (jobs, replies): (Vec<Job>, Vec<Reply>) = [
-            retryable(&runs[0], |c| {
-                insert("b")(c)?;
-                insert("c")(c)
-            }),
-            retryable(&runs[1], |c| {
-                insert("d")(c)?;
-                insert("b")(c)
-            }),
-            retryable(&runs[2], insert("e")),
-            once("INSERT INTO t (v) VALUES ('g')"),
-            retryable(&runs[3], insert("h")),
-            retryable(&runs[4], |c| {
-                insert("i")(c)?;
-                insert("e")(c)
-            }),
-        ]
-        .into_iter()
-        .unzip();
+        let (jobs, replies): (Vec<Job>, Vec<Reply>) = jobs.into_iter().unzip();
         let mut batch = Batch::default();
         for job in jobs {
             batch.run(&conn, job);
@@ -742,22 +670,68 @@ mod tests {
         assert!(!conn.is_autocommit(), "the batch's transaction is open");
         conn.execute_batch("COMMIT").unwrap();
         batch.notify(Ok(()));
-        let results: Vec<bool> = replies
+        let results = replies
             .into_iter()
             .map(|mut r| r.try_recv().unwrap().is_ok())
             .collect();
-        assert_eq!(results, [true, false, true, true, true, false]);
-        let kept: Vec<String> = conn
+        let kept = conn
             .prepare("SELECT v FROM t ORDER BY v")
             .unwrap()
             .query_map([], |r| r.get(0))
             .unwrap()
             .collect::<Result<_, _>>()
             .unwrap();
+        (results, kept)
+    }
+
+    fn counts(runs: &[Arc<AtomicUsize>]) -> Vec<usize> {
+        runs.iter().map(|r| r.load(SeqCst)).collect()
+    }
+
+    /// Retryable jobs share one savepoint; when one fails, the others keep their changes
+    /// (run again, each in its own savepoint), the failed one keeps none of its own, and
+    /// a job that ran once is never undone.
+    #[test]
+    fn a_failing_job_undoes_its_own_changes_and_no_one_else_s() {
+        let runs: Vec<Arc<AtomicUsize>> = (0..5).map(|_| Arc::default()).collect();
+        let (results, kept) = commit_batch([
+            once("INSERT INTO t (v) VALUES ('a')"),
+            retryable(&runs[0], inserts(["b", "c"])),
+            // Its 'd' must not survive its failure.
+            retryable(&runs[1], inserts(["d", "b"])),
+            retryable(&runs[2], insert("e")),
+            retryable(&runs[3], |c| {
+                insert("f")(c)?;
+                panic!("a job panicked");
+            }),
+            once("INSERT INTO t (v) VALUES ('g')"),
+            retryable(&runs[4], insert("h")),
+        ]);
+        assert_eq!(results, [true, true, false, true, false, true, true]);
+        assert_eq!(kept, ["a", "b", "c", "e", "g", "h"]);
+        // The first two retryable jobs ran again when the second failed, the next two
+        // when the fourth panicked; the last, in a new shared savepoint, ran once.
+        assert_eq!(counts(&runs), [2, 2, 2, 2, 1]);
+    }
+
+    /// First in the transaction, the group has no savepoint: when one of its jobs fails
+    /// the whole transaction is rolled back and begun again, and every job keeps what it
+    /// would keep with a savepoint.
+    #[test]
+    fn a_failing_job_first_in_the_transaction_undoes_its_own_changes_only() {
+        let runs: Vec<Arc<AtomicUsize>> = (0..5).map(|_| Arc::default()).collect();
+        let (results, kept) = commit_batch([
+            retryable(&runs[0], inserts(["b", "c"])),
+            retryable(&runs[1], inserts(["d", "b"])),
+            retryable(&runs[2], insert("e")),
+            once("INSERT INTO t (v) VALUES ('g')"),
+            retryable(&runs[3], insert("h")),
+            retryable(&runs[4], inserts(["i", "e"])),
+        ]);
+        assert_eq!(results, [true, false, true, true, true, false]);
         assert_eq!(kept, ["b", "c", "e", "g", "h"]);
         // The first two ran again after the rollback; the third, in a savepoint of the
         // new transaction, once; the last two again when the last failed.
-        let counts: Vec<usize> = runs.iter().map(|r| r.load(SeqCst)).collect();
-        assert_eq!(counts, [2, 2, 1, 2, 2]);
+        assert_eq!(counts(&runs), [2, 2, 1, 2, 2]);
     }
 }
