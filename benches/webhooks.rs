@@ -246,7 +246,7 @@ async fn serve_for_wrk(
 fn watch_wal(db: std::path::PathBuf, report: Option<String>) -> Arc<std::sync::Mutex<(u64, u64)>> {
     let seen = Arc::new(std::sync::Mutex::new((0, 0)));
     let out = seen.clone();
-    let wal = std::path::PathBuf::from(format!("{}-wal", db.display()));
+    let wal = switchboard::db::wal_path(&db);
     std::thread::spawn(move || loop {
         let size = std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
         {

@@ -368,15 +368,19 @@ impl Writer {
 struct Batch {
     done: Vec<Done>,
     group: Vec<Box<dyn Retry>>,
-    /// The open group is the transaction's first work and has no savepoint: it is undone
-    /// by rolling the whole transaction back. A savepoint copies every page the group
-    /// touches into a sub-journal, 4 % of the webhook hot path.
-    bare: bool,
 }
 
 impl Batch {
     fn len(&self) -> usize {
         self.done.len() + self.group.len()
+    }
+
+    /// Whether the group (opened or about to be) is its transaction's first work: no job
+    /// is done before it, and none is done while a group is open. Such a group has no
+    /// savepoint, which would copy every page it touches into a sub-journal (4 % of the
+    /// webhook hot path): rolling the whole transaction back undoes it.
+    fn group_first(&self) -> bool {
+        self.done.is_empty()
     }
 
     fn run(&mut self, conn: &Connection, job: Job) {
@@ -387,11 +391,11 @@ impl Batch {
                 self.done.push(f(conn));
             }
             Job::Retryable(mut job) => {
-                if self.group.is_empty() {
-                    self.bare = self.done.is_empty() && !conn.is_autocommit();
-                    if !self.bare && conn.exec_cached("SAVEPOINT retryable", []).is_err() {
-                        return self.alone(conn, job);
-                    }
+                if self.group.is_empty()
+                    && !self.group_first()
+                    && conn.exec_cached("SAVEPOINT retryable", []).is_err()
+                {
+                    return self.alone(conn, job);
                 }
                 let ok = job.attempt(conn);
                 self.group.push(job);
@@ -404,7 +408,7 @@ impl Batch {
 
     /// Undoes every job of the group and runs each again in its own savepoint.
     fn retry_group(&mut self, conn: &Connection) {
-        if std::mem::take(&mut self.bare) {
+        if self.group_first() {
             // Nothing else is in the transaction: undo it all and begin again. Should the
             // new transaction not begin, each job commits on its own (`run` sees no
             // transaction left to commit).
@@ -430,10 +434,9 @@ impl Batch {
         if self.group.is_empty() {
             return;
         }
-        if !self.bare && conn.exec_cached("RELEASE retryable", []).is_err() {
+        if !self.group_first() && conn.exec_cached("RELEASE retryable", []).is_err() {
             return self.retry_group(conn);
         }
-        self.bare = false;
         self.done
             .extend(self.group.drain(..).map(|job| job.finish()));
     }

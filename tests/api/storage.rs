@@ -208,7 +208,7 @@ fn watch_wal(
     db: &std::path::Path,
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
 ) -> std::thread::JoinHandle<u64> {
-    let wal = std::path::PathBuf::from(format!("{}-wal", db.display()));
+    let wal = switchboard::db::wal_path(db);
     std::thread::spawn(move || {
         let mut peak = 0;
         while !stop.load(std::sync::atomic::Ordering::Relaxed) {
@@ -245,7 +245,7 @@ async fn the_wal_stays_bounded_under_continuous_writes_and_is_emptied_when_idle(
             r.unwrap().unwrap();
         }
     }
-    let wal = std::path::PathBuf::from(format!("{}-wal", path.display()));
+    let wal = switchboard::db::wal_path(&path);
     let after_load = std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
     tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
